@@ -1,0 +1,157 @@
+# mxcache - one non-recursive Makefile.
+#
+#   make            build everything into $(BUILD)/
+#   make run        install missing packages, build, run mxcached on ./var
+#   make test       install, build, run every test (plain, ASan+UBSan, TSan)
+#   make bench      benchmarks (never pass/fail)
+#   make install    honours PREFIX and DESTDIR
+#
+# Switches: SANITIZER=address,undefined | thread  (own build dir),
+#           WERROR=1, O=<opt level>.
+
+PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
+INCDIR  ?= $(PREFIX)/include
+BINDIR  ?= $(PREFIX)/bin
+SBINDIR ?= $(PREFIX)/sbin
+MANDIR  ?= $(PREFIX)/share/man
+DESTDIR ?=
+
+VERSION    = 0.1.0
+SOVERSION  = 1
+
+CC ?= cc
+O  ?= 2
+
+WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+       -Wpointer-arith -Wcast-qual -Wwrite-strings -Wformat=2 -Wundef \
+       -Wvla -Wnull-dereference -Wimplicit-fallthrough
+
+ifdef SANITIZER
+SAN   = -fsanitize=$(SANITIZER) -fno-sanitize-recover=all -fno-omit-frame-pointer
+BUILD ?= build-$(subst $(comma),-,$(SANITIZER))
+else
+BUILD ?= build
+endif
+comma := ,
+ifneq (,$(findstring thread,$(SANITIZER)))
+SANDEF = -DMXC_TSAN
+endif
+
+CPPFLAGS += -D_GNU_SOURCE -I. $(SANDEF)
+CFLAGS   ?= -O$(O) -g
+CFLAGS   += -std=c11 -pthread -fPIC $(WARN) $(if $(WERROR),-Werror) $(SAN)
+LDFLAGS  += -pthread $(SAN)
+
+LIB_LIBS    = -lidn2
+DAEMON_LIBS = -lsqlite3 -lurcu -lurcu-cds -lurcu-common -lck -linih -lidn2
+SHMCTL_LIBS = -ljson-c -lidn2
+BENCH_LIBS  = -llmdb -lsqlite3 -lm
+
+# --- sources ----------------------------------------------------------------
+SHM_SRC    = shm/key.c
+LIB_SRC    = client/mxcache.c $(SHM_SRC)
+DAEMON_SRC = $(wildcard daemon/*.c) $(SHM_SRC)
+SHMCTL_SRC = client/shmctl.c
+
+obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
+
+LIB_OBJ    = $(call obj,$(LIB_SRC))
+DAEMON_OBJ = $(call obj,$(DAEMON_SRC))
+SHMCTL_OBJ = $(call obj,$(SHMCTL_SRC))
+
+SOLIB  = $(BUILD)/libmxcache.so.$(SOVERSION)
+ALIB   = $(BUILD)/libmxcache.a
+DAEMON = $(BUILD)/mxcached
+SHMCTL = $(BUILD)/shmctl
+
+UNIT_SRC   = $(wildcard tests/unit/test_*.c)
+UNIT_BIN   = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
+HELPER_SRC = $(wildcard tests/integration/*.c tests/stress/*.c)
+HELPER_BIN = $(patsubst tests/%.c,$(BUILD)/tests/%,$(HELPER_SRC))
+BENCH_SRC  = $(wildcard bench/*.c)
+BENCH_BIN  = $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+
+all: $(SOLIB) $(ALIB) $(DAEMON) $(SHMCTL) $(BUILD)/mxcache.pc
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+
+$(SOLIB): $(LIB_OBJ)
+	$(CC) -shared -Wl,-soname,libmxcache.so.$(SOVERSION) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
+	ln -sf libmxcache.so.$(SOVERSION) $(BUILD)/libmxcache.so
+
+$(ALIB): $(LIB_OBJ)
+	rm -f $@; ar rcs $@ $^
+
+$(DAEMON): $(DAEMON_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(DAEMON_LIBS)
+
+$(SHMCTL): $(SHMCTL_OBJ) $(ALIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(SHMCTL_LIBS)
+
+$(BUILD)/mxcache.pc: client/mxcache.pc.in Makefile
+	@mkdir -p $(BUILD)
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR@|$(INCDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' $< > $@
+
+# Tests link the static library and the daemon's modules (all but main),
+# so a test can drive the writer and read through the client in one run.
+DAEMON_CORE_OBJ = $(filter-out $(BUILD)/obj/daemon/main.o,$(DAEMON_OBJ))
+TEST_DEPS = $(ALIB) $(DAEMON_CORE_OBJ) tests/tap.h
+
+$(BUILD)/tests/test_%: tests/unit/test_%.c $(TEST_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(DAEMON_CORE_OBJ) $(ALIB) $(DAEMON_LIBS)
+
+$(BUILD)/tests/%: tests/%.c $(TEST_DEPS)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(DAEMON_CORE_OBJ) $(ALIB) $(DAEMON_LIBS)
+
+$(BUILD)/bench/%: bench/%.c $(ALIB)
+	@mkdir -p $(dir $@)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(ALIB) $(LIB_LIBS) $(BENCH_LIBS)
+
+tests-bin: all $(UNIT_BIN) $(HELPER_BIN)
+bench-bin: all $(BENCH_BIN)
+
+# --- setup: install what a fresh Debian machine lacks ----------------------
+DEB_PKGS = gcc make pkg-config liburcu-dev libck-dev libsqlite3-dev libssl-dev \
+           libldns-dev liblmdb-dev libidn2-dev libinih-dev libjson-c-dev sqlite3
+
+deps:
+	@tools/deps.sh $(DEB_PKGS)
+
+# --- the two commands a newcomer needs --------------------------------------
+run: deps
+	$(MAKE) all
+	@mkdir -p var
+	exec $(DAEMON) -d var -f
+
+test: deps
+	@tools/test.sh
+
+check: test
+
+bench: deps
+	$(MAKE) bench-bin
+	@tools/bench.sh $(BUILD)
+
+# --- install ------------------------------------------------------------------
+install: all
+	install -d $(DESTDIR)$(LIBDIR)/pkgconfig $(DESTDIR)$(INCDIR) $(DESTDIR)$(BINDIR) $(DESTDIR)$(SBINDIR)
+	install -m 0755 $(SOLIB) $(DESTDIR)$(LIBDIR)/
+	ln -sf libmxcache.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libmxcache.so
+	install -m 0644 $(ALIB) $(DESTDIR)$(LIBDIR)/
+	install -m 0644 client/mxcache.h $(DESTDIR)$(INCDIR)/
+	install -m 0644 $(BUILD)/mxcache.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	install -m 0755 $(DAEMON) $(DESTDIR)$(SBINDIR)/
+	install -m 0755 $(SHMCTL) $(DESTDIR)$(BINDIR)/
+
+clean:
+	rm -rf build build-*
+
+.PHONY: all deps run test check bench install clean tests-bin bench-bin
+
+-include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -1,0 +1,1085 @@
+/*
+ * client/mxcache.c - libmxcache: map the region read-only, answer lookups.
+ *
+ * A lookup is: normalise the key (stack buffer), announce the read in this
+ * thread's reader slot (shm/rcu.h), load the root and one index word, read
+ * one bucket, copy the answer out, clear the slot.  No lock, no system
+ * call, no allocation.
+ *
+ * Things that are not lookups and may make system calls: mxc_open and
+ * mxc_close; the first lookup on a thread (claims a slot: one fcntl); the
+ * first lookup after the daemon retired the region (maps the new one);
+ * the first lookup after that once no thread of this process is still
+ * inside the old region (unmaps it).
+ *
+ * REMAPPING WITHOUT A LOCK ON THE READ PATH
+ *
+ * The handle's current mapping h->cur is swapped by whichever thread first
+ * sees the region RETIRED (a try-lock elects it; the others keep reading
+ * the old mapping, which stays valid).  Unmapping the old mapping must wait
+ * for every thread of this process that might be inside it.  A reader does
+ *     m = load(cur); xchg(slot.word, tag(m)); if (load(cur) != m) retry
+ * and the unmapper does
+ *     store(cur, new); fence; scan this handle's slots for tag(old)
+ * the same Dekker pairing as the writer's grace period: either the scan
+ * sees the reader's tag, or the reader sees the new mapping and moves.
+ * Slotless readers are counted in h->slotless instead.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ck_bitmap.h>
+
+#include "../shm/atomic.h"
+#include "../shm/key.h"
+#include "../shm/layout.h"
+#include "../shm/override.h"
+#include "../shm/path.h"
+#include "../shm/rcu.h"
+#include "../shm/table.h"
+#include "mxcache.h"
+
+/* A slotless read retries this many times if memory was reclaimed under
+ * it; the writer reclaims at most once per grace period (>= 1 ms), so a
+ * second try practically always succeeds. */
+#define MXC_SLOTLESS_TRIES 8
+/* Attempts to catch a stable current mapping while it is being swapped. */
+#define MXC_SWAP_TRIES     4
+/* At most one attempt to map a replacement region per this many ms. */
+#define MXC_REMAP_EVERY_MS 100
+/* The writer is "alive" if its heartbeat is younger than this. */
+#define MXC_HEARTBEAT_STALE_MS 5000
+
+struct mxc_map {
+	uint8_t *base;
+	uint64_t size;
+	const struct mxc_shm_hdr *hdr;
+	uint64_t inc;
+	struct mxc_map *next;          /* retired list */
+};
+
+/* What a thread's pthread key value points at: the handle and its slot. */
+struct slotref {
+	struct mxc *h;
+	uint32_t slot;
+	uint32_t forkgen;
+};
+
+struct mxc {
+	struct mxc_map *cur;           /* atomic: the mapping lookups use */
+	struct mxc_map *retired;       /* under remap_lock */
+	uint32_t remap_lock;           /* try-lock, never waited on */
+	uint32_t nretired;             /* atomic: fast check for cleanup */
+	uint64_t slotless;             /* atomic: slotless reads in flight */
+	uint64_t next_remap_ms;
+
+	int rfd;                       /* reader table, -1 if not writable */
+	uint32_t rforkgen;             /* forkgen rfd was opened under */
+	uint8_t *rbase;
+	uint64_t rsize;
+	uint32_t nslots;
+	struct mxc_shm_slot *slots;
+	ck_bitmap_t *bm;               /* shared claim bitmap */
+	ck_bitmap_t *owned;            /* slots this handle owns (local) */
+	struct slotref *refs;          /* one per slot */
+	uint64_t owner;
+	pthread_key_t key;
+	pthread_mutex_t claim_mu;      /* claim path only, never a lookup */
+	struct mxc *next_open;         /* process list, for fork */
+
+	char data_path[MXC_SHM_PATH_MAX];
+	char readers_path[MXC_SHM_PATH_MAX];
+};
+
+/* A thread that found no slot: its key value points here. */
+static struct slotref noslot;
+
+/* fork: the child must not share its parent's slots or lock descriptions */
+static uint32_t forkgen;
+static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+
+static void on_fork_child(void)
+{
+	__atomic_add_fetch(&forkgen, 1, __ATOMIC_SEQ_CST);
+}
+
+static void fork_init(void)
+{
+	pthread_atfork(NULL, NULL, on_fork_child);
+}
+
+/* Nested reads on one handle (a foreach callback doing lookups) must not
+ * overwrite the outer announcement. */
+static __thread const struct mxc *tls_in_h;
+static __thread unsigned tls_in_depth;
+
+const char *mxc_strerror(int rc)
+{
+	switch (rc) {
+	case MXC_OK: return "found";
+	case MXC_NOTFOUND: return "not found";
+	case MXC_BACKOFF: return "recent fetch failure (back-off)";
+	case MXC_EINVAL: return "not a domain or IP literal, or a bad argument";
+	case MXC_ETOOSMALL: return "buffer too small";
+	case MXC_ENOREGION: return "no region for this directory (has mxcached ever run for it?)";
+	case MXC_EVERSION: return "region made by an incompatible version";
+	case MXC_ECORRUPT: return "region failed validation";
+	case MXC_EFULL: return "event queue full";
+	case MXC_ESYS: return "system error";
+	default: return "unknown result code";
+	}
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- mapping and validation -------------------------------------------- */
+
+/* The root record of m, bounds-checked; NULL if corrupt. */
+static const struct mxc_shm_root *map_root(const struct mxc_map *m)
+{
+	uint64_t off = mxa_load64((uint64_t *)(uintptr_t)&m->hdr->h_root);
+	const struct mxc_shm_root *root;
+
+	if ((off & (MXC_SHM_UNIT - 1)) != 0 || off < MXC_SHM_HDR_SIZE || off > m->size ||
+	    sizeof(*root) > m->size - off)
+		return NULL;
+	root = (const struct mxc_shm_root *)(const void *)(m->base + off);
+	if (root->r_magic != MXC_ROOT_MAGIC || root->r_ntab != MXC_TAB_MAX)
+		return NULL;
+	return root;
+}
+
+static int hdr_check(const struct mxc_shm_hdr *hd, uint64_t fsize)
+{
+	if (hd->h_magic != MXC_SHM_MAGIC)
+		return MXC_ECORRUPT;
+	if (hd->h_layout != MXC_SHM_LAYOUT || hd->h_abi != MXC_SHM_ABI)
+		return MXC_EVERSION;
+	if (hd->h_hdr_size != sizeof(*hd) || hd->h_size != fsize || hd->h_incarnation == 0 ||
+	    (hd->h_size & (MXC_SHM_UNIT - 1)) != 0)
+		return MXC_ECORRUPT;
+	return MXC_OK;
+}
+
+/* Map the region file at path; full validation. */
+static int map_open(const char *path, struct mxc_map **out)
+{
+	struct mxc_map *m = NULL;
+	struct stat st;
+	void *p = MAP_FAILED;
+	uint32_t state;
+	int fd, rc;
+
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return errno == ENOENT ? MXC_ENOREGION : MXC_ESYS;
+	if (fstat(fd, &st) != 0) {
+		rc = MXC_ESYS;
+		goto fail;
+	}
+	/* a region anyone but its owner can write cannot be trusted */
+	if (!S_ISREG(st.st_mode) || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0 ||
+	    st.st_size < (off_t)(MXC_SHM_HDR_SIZE + sizeof(struct mxc_shm_root)) ||
+	    (uint64_t)st.st_size > MXC_SHM_MAX_SIZE) {
+		rc = MXC_ECORRUPT;
+		goto fail;
+	}
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		rc = MXC_ESYS;
+		goto fail;
+	}
+	m = calloc(1, sizeof(*m));
+	if (m == NULL) {
+		rc = MXC_ESYS;
+		goto fail;
+	}
+	m->base = p;
+	m->size = (uint64_t)st.st_size;
+	m->hdr = p;
+	rc = hdr_check(m->hdr, m->size);
+	if (rc != MXC_OK)
+		goto fail;
+	state = mxa_load32((uint32_t *)(uintptr_t)&m->hdr->h_state);
+	if ((state != MXC_STATE_LIVE && state != MXC_STATE_RETIRED) || map_root(m) == NULL) {
+		rc = MXC_ECORRUPT;
+		goto fail;
+	}
+	m->inc = m->hdr->h_incarnation;
+	close(fd);
+	*out = m;
+	return MXC_OK;
+fail:
+	if (p != MAP_FAILED)
+		munmap(p, (size_t)st.st_size);
+	free(m);
+	close(fd);
+	return rc;
+}
+
+static void map_free(struct mxc_map *m)
+{
+	munmap(m->base, m->size);
+	free(m);
+}
+
+/* Unmap retired mappings no thread of this process is inside any more.
+ * Caller holds remap_lock. */
+static void retired_sweep(struct mxc *h)
+{
+	struct mxc_map **pp = &h->retired, *m;
+	struct ck_bitmap_iterator it;
+	unsigned int i;
+	int busy;
+
+	mxa_fence_full();
+	while ((m = *pp) != NULL) {
+		busy = mxa_load64(&h->slotless) != 0;
+		if (!busy && h->owned != NULL) {
+			ck_bitmap_iterator_init(&it, h->owned);
+			while (!busy && ck_bitmap_next(h->owned, &it, &i)) {
+				uint64_t w = mxa_load64(&h->slots[i].s_word);
+				busy = w != 0 && MXC_SLOT_TAG(w) == (m->inc & 0xffffu);
+			}
+		}
+		if (busy) {
+			pp = &m->next;
+			continue;
+		}
+		*pp = m->next;
+		map_free(m);
+		mxa_store32(&h->nretired, mxa_load32(&h->nretired) - 1);
+	}
+}
+
+/* The region was retired: map its replacement.  Never waits: a thread
+ * that loses the try-lock keeps reading the old, still valid mapping. */
+static void remap(struct mxc *h, struct mxc_map *old)
+{
+	struct mxc_map *m;
+	uint64_t now = now_ms();
+
+	if (now < h->next_remap_ms || !mxa_cas32(&h->remap_lock, 0, 1))
+		return;
+	h->next_remap_ms = now + MXC_REMAP_EVERY_MS;
+	if (__atomic_load_n(&h->cur, __ATOMIC_ACQUIRE) == old && map_open(h->data_path, &m) == MXC_OK) {
+		if (m->inc == old->inc) {
+			map_free(m);
+		} else {
+			old->next = h->retired;
+			h->retired = old;
+			mxa_store32(&h->nretired, mxa_load32(&h->nretired) + 1);
+			__atomic_store_n(&h->cur, m, __ATOMIC_RELEASE);
+		}
+	}
+	retired_sweep(h);
+	mxa_store32(&h->remap_lock, 0);
+}
+
+static struct mxc_map *map_current(struct mxc *h)
+{
+	struct mxc_map *m = __atomic_load_n(&h->cur, __ATOMIC_ACQUIRE);
+
+	if (__builtin_expect(mxa_load32((uint32_t *)(uintptr_t)&m->hdr->h_state) != MXC_STATE_LIVE, 0)) {
+		remap(h, m);
+		m = __atomic_load_n(&h->cur, __ATOMIC_ACQUIRE);
+	} else if (__builtin_expect(mxa_load32(&h->nretired) != 0, 0) && mxa_cas32(&h->remap_lock, 0, 1)) {
+		retired_sweep(h);
+		mxa_store32(&h->remap_lock, 0);
+	}
+	return m;
+}
+
+/* ---- reader slots -------------------------------------------------------- */
+
+static int byte_lock(int fd, uint32_t i, short type)
+{
+	struct flock fl;
+
+	memset(&fl, 0, sizeof(fl));
+	fl.l_type = type;
+	fl.l_whence = SEEK_SET;
+	fl.l_start = i;
+	fl.l_len = 1;
+	return fcntl(fd, F_OFD_SETLK, &fl);
+}
+
+static void slot_release(struct mxc *h, uint32_t i)
+{
+	struct mxc_shm_slot *s = &h->slots[i];
+
+	mxa_store64(&s->s_word, 0);
+	s->s_owner = 0;
+	ck_bitmap_reset(h->bm, i);
+	mxa_store32(&s->s_state, MXC_SLOT_FREE);
+	ck_bitmap_reset(h->owned, i);
+	byte_lock(h->rfd, i, F_UNLCK);
+}
+
+static void slot_thread_exit(void *v)
+{
+	struct slotref *ref = v;
+
+	if (ref != NULL && ref != &noslot && ref->forkgen == __atomic_load_n(&forkgen, __ATOMIC_ACQUIRE))
+		slot_release(ref->h, ref->slot);
+}
+
+static int readers_map(struct mxc *h)
+{
+	const struct mxc_shm_rhdr *rh;
+	struct stat st;
+	void *p;
+	int fd;
+
+	fd = open(h->readers_path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	if (fd < 0)
+		return -1;   /* read-only access: every read goes slotless */
+	if (fstat(fd, &st) != 0 || st.st_size < (off_t)sizeof(*rh)) {
+		close(fd);
+		return -1;
+	}
+	p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	if (p == MAP_FAILED) {
+		close(fd);
+		return -1;
+	}
+	rh = p;
+	if (rh->rh_magic != MXC_SHM_RMAGIC || rh->rh_layout != MXC_SHM_RLAYOUT || rh->rh_abi != MXC_SHM_ABI ||
+	    rh->rh_size != (uint64_t)st.st_size || rh->rh_nslots < MXC_SLOTS_MIN || rh->rh_nslots > MXC_SLOTS_MAX ||
+	    rh->rh_bitmap + ck_bitmap_size(rh->rh_nslots) > rh->rh_slots ||
+	    (rh->rh_slots & (MXC_SHM_LINE - 1)) != 0 ||
+	    rh->rh_slots + (uint64_t)rh->rh_nslots * sizeof(struct mxc_shm_slot) > rh->rh_size) {
+		munmap(p, (size_t)st.st_size);
+		close(fd);
+		return -1;
+	}
+	h->rfd = fd;
+	h->rbase = p;
+	h->rsize = (uint64_t)st.st_size;
+	h->nslots = rh->rh_nslots;
+	h->bm = (ck_bitmap_t *)(void *)(h->rbase + rh->rh_bitmap);
+	h->slots = (struct mxc_shm_slot *)(void *)(h->rbase + rh->rh_slots);
+	return 0;
+}
+
+/*
+ * First read on this thread (or first since fork): claim a free slot.
+ * Lock byte i first, then CAS the state: the writer only resets a
+ * CLAIMED slot whose byte is unlocked, so it can never take a slot from
+ * a live owner.  Bounded by the slot count; never waits.
+ */
+static struct slotref *slot_claim(struct mxc *h)
+{
+	uint32_t fg = __atomic_load_n(&forkgen, __ATOMIC_ACQUIRE), start, k, i;
+	struct slotref *ref = &noslot;
+	struct mxc_shm_slot *s;
+
+	if (h->refs == NULL)
+		goto out;
+	pthread_mutex_lock(&h->claim_mu);
+	if (h->rforkgen != fg && h->rfd >= 0) {
+		/* after fork the lock description is shared with the parent:
+		 * take our own, and forget the parent's slots */
+		int fd = open(h->readers_path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+		if (fd < 0) {
+			pthread_mutex_unlock(&h->claim_mu);
+			goto out;
+		}
+		close(h->rfd);
+		h->rfd = fd;
+		ck_bitmap_clear(h->owned);
+		h->rforkgen = fg;
+	}
+	start = (uint32_t)((uint64_t)gettid() * 2654435761u % h->nslots);
+	for (k = 0; k < h->nslots; k++) {
+		i = (start + k) % h->nslots;
+		s = &h->slots[i];
+		if (mxa_load32(&s->s_state) != MXC_SLOT_FREE)
+			continue;
+		if (byte_lock(h->rfd, i, F_WRLCK) != 0)
+			continue;
+		if (!mxa_cas32(&s->s_state, MXC_SLOT_FREE, MXC_SLOT_CLAIMED)) {
+			byte_lock(h->rfd, i, F_UNLCK);
+			continue;
+		}
+		mxa_store64(&s->s_word, 0);
+		s->s_pid = (uint32_t)getpid();
+		s->s_tid = (uint64_t)gettid();
+		s->s_owner = h->owner;
+		s->s_claimed = (uint64_t)time(NULL);
+		ck_bitmap_set(h->bm, i);
+		ck_bitmap_set(h->owned, i);
+		h->refs[i].h = h;
+		h->refs[i].slot = i;
+		h->refs[i].forkgen = fg;
+		ref = &h->refs[i];
+		break;
+	}
+	pthread_mutex_unlock(&h->claim_mu);
+out:
+	pthread_setspecific(h->key, ref);
+	return ref;
+}
+
+/* ---- the read-side critical section ---------------------------------------- */
+
+struct rd {
+	struct mxc_map *m;
+	struct mxc_shm_slot *slot;     /* NULL: slotless */
+	uint64_t gen;                  /* slotless: h_reclaim_gen at start */
+	int nested;
+};
+
+static int read_begin(struct mxc *h, struct rd *rd)
+{
+	struct slotref *ref;
+	struct mxc_map *m;
+	int i;
+
+	if (tls_in_h == h) {
+		tls_in_depth++;
+		rd->nested = 1;
+		rd->slot = NULL;
+		rd->m = __atomic_load_n(&h->cur, __ATOMIC_ACQUIRE);
+		return 0;
+	}
+	rd->nested = 0;
+	m = map_current(h);
+	ref = pthread_getspecific(h->key);
+	if (ref == NULL || (ref != &noslot && ref->forkgen != __atomic_load_n(&forkgen, __ATOMIC_RELAXED)))
+		ref = slot_claim(h);
+	if (ref != &noslot) {
+		rd->slot = &h->slots[ref->slot];
+		for (i = 0; i < MXC_SWAP_TRIES; i++) {
+			struct mxc_map *m2;
+
+			mxc_rcu_enter(rd->slot, m->hdr);
+			m2 = __atomic_load_n(&h->cur, __ATOMIC_ACQUIRE);
+			if (m2 == m)
+				break;
+			m = m2;
+		}
+		if (i == MXC_SWAP_TRIES) {
+			mxc_rcu_exit(rd->slot);
+			return MXC_ESYS;
+		}
+	} else {
+		rd->slot = NULL;
+		(void)mxa_inc64(&h->slotless);
+		m = __atomic_load_n(&h->cur, __ATOMIC_ACQUIRE);
+		rd->gen = mxa_load64((uint64_t *)(uintptr_t)&m->hdr->h_reclaim_gen);
+	}
+	rd->m = m;
+	tls_in_h = h;
+	tls_in_depth = 1;
+	return 0;
+}
+
+/* Returns 1 if the slotless read must be retried. */
+static int read_end(struct mxc *h, struct rd *rd)
+{
+	int stale = 0;
+
+	if (rd->nested) {
+		tls_in_depth--;
+		return 0;
+	}
+	tls_in_h = NULL;
+	tls_in_depth = 0;
+	if (rd->slot != NULL) {
+		mxc_rcu_exit(rd->slot);
+		return 0;
+	}
+	mxa_fence_load();
+	stale = mxa_load64((uint64_t *)(uintptr_t)&rd->m->hdr->h_reclaim_gen) != rd->gen;
+	(void)mxa_add64(&h->slotless, (uint64_t)-1);
+	return stale;
+}
+
+/*
+ * Run fn inside a read-side critical section.  fn must only read the
+ * mapping and write the caller's output; for a slotless reader it may run
+ * more than once, so it must not have other side effects.
+ */
+typedef int (*read_fn)(const struct mxc_map *m, const struct mxc_shm_root *root, void *arg);
+
+static int with_read(struct mxc *h, read_fn fn, void *arg)
+{
+	const struct mxc_shm_root *root;
+	struct rd rd;
+	int rc, tries;
+
+	for (tries = 0; tries < MXC_SLOTLESS_TRIES; tries++) {
+		rc = read_begin(h, &rd);
+		if (rc < 0)
+			return rc;
+		root = map_root(rd.m);
+		rc = root == NULL ? MXC_ECORRUPT : fn(rd.m, root, arg);
+		if (!read_end(h, &rd))
+			return rc;
+	}
+	errno = EAGAIN;
+	return MXC_ESYS;
+}
+
+/* ---- open / close -------------------------------------------------------- */
+
+int mxc_open(const char *dir, mxc_t **out)
+{
+	struct mxc *h = NULL;
+	struct stat st;
+	const char *shm = mxc_shm_dir();
+	int rc;
+
+	if (out == NULL)
+		return MXC_EINVAL;
+	if (dir == NULL)
+		dir = getenv("MXCACHE_DIR");
+	if (dir == NULL || dir[0] == '\0')
+		dir = MXC_DEFAULT_DIR;
+	pthread_once(&fork_once, fork_init);
+	if (stat(dir, &st) != 0)
+		return errno == ENOENT ? MXC_ENOREGION : MXC_ESYS;
+	h = calloc(1, sizeof(*h));
+	if (h == NULL)
+		return MXC_ESYS;
+	h->rfd = -1;
+	if (mxc_shm_path(h->data_path, sizeof(h->data_path), shm, st.st_dev, st.st_ino, "data") != 0 ||
+	    mxc_shm_path(h->readers_path, sizeof(h->readers_path), shm, st.st_dev, st.st_ino, "readers") != 0) {
+		free(h);
+		errno = ENAMETOOLONG;
+		return MXC_ESYS;
+	}
+	rc = map_open(h->data_path, &h->cur);
+	if (rc != MXC_OK) {
+		free(h);
+		return rc;
+	}
+	if (pthread_key_create(&h->key, slot_thread_exit) != 0) {
+		map_free(h->cur);
+		free(h);
+		return MXC_ESYS;
+	}
+	pthread_mutex_init(&h->claim_mu, NULL);
+	h->rforkgen = __atomic_load_n(&forkgen, __ATOMIC_ACQUIRE);
+	if (getrandom(&h->owner, sizeof(h->owner), 0) != sizeof(h->owner))
+		h->owner = (uint64_t)(uintptr_t)h ^ (uint64_t)getpid();
+	if (readers_map(h) == 0) {
+		h->owned = calloc(1, ck_bitmap_size(h->nslots));
+		h->refs = calloc(h->nslots, sizeof(*h->refs));
+		if (h->owned == NULL || h->refs == NULL) {
+			free(h->owned);
+			free(h->refs);
+			h->owned = NULL;
+			h->refs = NULL;
+		} else {
+			ck_bitmap_init(h->owned, h->nslots, false);
+		}
+	}
+	*out = h;
+	return MXC_OK;
+}
+
+void mxc_close(mxc_t *h)
+{
+	struct ck_bitmap_iterator it;
+	struct mxc_map *m, *n;
+	unsigned int i;
+
+	if (h == NULL)
+		return;
+	pthread_key_delete(h->key);
+	if (h->owned != NULL && h->rforkgen == __atomic_load_n(&forkgen, __ATOMIC_ACQUIRE)) {
+		ck_bitmap_iterator_init(&it, h->owned);
+		while (ck_bitmap_next(h->owned, &it, &i))
+			slot_release(h, i);
+	}
+	for (m = h->retired; m != NULL; m = n) {
+		n = m->next;
+		map_free(m);
+	}
+	map_free(h->cur);
+	if (h->rbase != NULL)
+		munmap(h->rbase, h->rsize);
+	if (h->rfd >= 0)
+		close(h->rfd);
+	pthread_mutex_destroy(&h->claim_mu);
+	free(h->owned);
+	free(h->refs);
+	free(h);
+}
+
+/* ---- lookups ------------------------------------------------------------ */
+
+int mxc_normalize(const char *key, char *out, size_t outlen)
+{
+	int rc;
+
+	if (key == NULL || out == NULL)
+		return MXC_EINVAL;
+	rc = mxk_normalize(key, out, outlen, NULL, NULL);
+	return rc == MXK_OK ? MXC_OK : rc == MXK_ETOOSMALL ? MXC_ETOOSMALL : MXC_EINVAL;
+}
+
+struct ov_q {
+	const char *key;
+	size_t klen;
+	uint64_t hash_inc;     /* incarnation the hash was computed for */
+	uint64_t hash;
+	char *host;            /* resolve: the target */
+	size_t hostlen;
+	struct mxc_override *full;  /* get: everything */
+};
+
+static uint64_t ov_hash(struct ov_q *q, const struct mxc_map *m)
+{
+	if (q->hash_inc != m->inc) {
+		q->hash = mxc_tab_hash(m->hdr, q->key, q->klen);
+		q->hash_inc = m->inc;
+	}
+	return q->hash;
+}
+
+/* Fill a struct mxc_override from an entry.  MXC_ECORRUPT if the entry
+ * does not hold what the override table promises. */
+static int ov_fill(const struct mxc_map *m, const struct mxc_tab_ent *e, struct mxc_override *o)
+{
+	const uint8_t *meta = NULL, *comment = NULL;
+	uint16_t mlen = 0;
+	size_t clen = 0;
+
+	if (e->vlen == 0 || e->vlen > MXC_HOST_MAX)
+		return MXC_ECORRUPT;
+	memcpy(o->key, e->key, e->klen);
+	o->key[e->klen] = '\0';
+	memcpy(o->target, e->val, e->vlen);
+	o->target[e->vlen] = '\0';
+	o->created = o->updated = 0;
+	o->comment[0] = '\0';
+	if (e->meta != 0) {
+		const uint8_t *p = mxc_shm_ptr(m->base, m->size, e->meta, 2);
+		if (p == NULL)
+			return MXC_ECORRUPT;
+		mlen = mxc_rd16(p);
+		meta = mxc_shm_ptr(m->base, m->size, e->meta, 2 + (uint64_t)mlen);
+		if (meta == NULL ||
+		    mxc_ov_meta_decode(meta + 2, mlen, &o->created, &o->updated, &comment, &clen) != 0)
+			return MXC_ECORRUPT;
+		memcpy(o->comment, comment, clen);
+		o->comment[clen] = '\0';
+	}
+	return MXC_OK;
+}
+
+static int ov_read(const struct mxc_map *m, const struct mxc_shm_root *root, void *arg)
+{
+	struct ov_q *q = arg;
+	struct mxc_tab_ent e;
+	int rc;
+
+	rc = mxc_tab_find(m->base, m->size, &root->r_tab[MXC_TAB_OVERRIDE], MXC_TAB_OVERRIDE, ov_hash(q, m),
+			  q->key, q->klen, &e);
+	if (rc == MXC_TAB_CORRUPT)
+		return MXC_ECORRUPT;
+	if (rc == MXC_TAB_ABSENT)
+		return MXC_NOTFOUND;
+	if (q->full != NULL)
+		return ov_fill(m, &e, q->full);
+	if (e.vlen == 0 || e.vlen > MXC_HOST_MAX)
+		return MXC_ECORRUPT;
+	if ((size_t)e.vlen + 1 > q->hostlen)
+		return MXC_ETOOSMALL;
+	memcpy(q->host, e.val, e.vlen);
+	q->host[e.vlen] = '\0';
+	return MXC_OK;
+}
+
+int mxc_resolve(mxc_t *h, const char *key, char *host, size_t hostlen)
+{
+	char k[MXK_MAX_LEN + 1];
+	struct ov_q q;
+	size_t klen;
+	int kind, rc;
+
+	if (h == NULL || key == NULL || host == NULL)
+		return MXC_EINVAL;
+	if (mxk_normalize(key, k, sizeof(k), &klen, &kind) != MXK_OK)
+		return MXC_EINVAL;
+	memset(&q, 0, sizeof(q));
+	q.key = k;
+	q.klen = klen;
+	q.host = host;
+	q.hostlen = hostlen;
+	rc = with_read(h, ov_read, &q);
+	if (rc == MXC_NOTFOUND && kind != MXK_DOMAIN) {
+		/* an IP is already an endpoint: no resolution needed */
+		if (klen + 1 > hostlen)
+			return MXC_ETOOSMALL;
+		memcpy(host, k, klen + 1);
+		return MXC_OK;
+	}
+	return rc;
+}
+
+int mxc_override_get(mxc_t *h, const char *key, struct mxc_override *out)
+{
+	char k[MXK_MAX_LEN + 1];
+	struct ov_q q;
+	size_t klen;
+
+	if (h == NULL || key == NULL || out == NULL)
+		return MXC_EINVAL;
+	if (mxk_normalize(key, k, sizeof(k), &klen, NULL) != MXK_OK)
+		return MXC_EINVAL;
+	memset(&q, 0, sizeof(q));
+	q.key = k;
+	q.klen = klen;
+	q.full = out;
+	return with_read(h, ov_read, &q);
+}
+
+int mxc_resolve_mx(mxc_t *h, const char *domain, struct mxc_mx *out, size_t max, size_t *n, int *from_override)
+{
+	char k[MXK_MAX_LEN + 1], target[MXC_HOST_MAX + 1];
+	struct ov_q q;
+	size_t klen;
+	int kind, rc;
+
+	if (h == NULL || domain == NULL || out == NULL || n == NULL)
+		return MXC_EINVAL;
+	if (mxk_normalize(domain, k, sizeof(k), &klen, &kind) != MXK_OK || kind != MXK_DOMAIN)
+		return MXC_EINVAL;
+	memset(&q, 0, sizeof(q));
+	q.key = k;
+	q.klen = klen;
+	q.host = target;
+	q.hostlen = sizeof(target);
+	rc = with_read(h, ov_read, &q);
+	if (rc != MXC_OK)
+		return rc;
+	if (max < 1)
+		return MXC_ETOOSMALL;
+	out[0].pref = 0;
+	memcpy(out[0].host, target, strlen(target) + 1);
+	*n = 1;
+	if (from_override != NULL)
+		*from_override = 1;
+	return MXC_OK;
+}
+
+/* ---- walks: foreach, verify ----------------------------------------------- */
+
+typedef int (*ent_fn)(const struct mxc_map *m, unsigned tab, uint64_t slot, uint32_t filter,
+		      const struct mxc_tab_ent *e, void *arg);
+
+/* Visit every entry of table tab; bounded by the table's size. */
+static int tab_walk(const struct mxc_map *m, const struct mxc_shm_root *root, unsigned tab, ent_fn fn, void *arg,
+		    char *why, size_t whylen)
+{
+	const struct mxc_shm_tab *t = &root->r_tab[tab];
+	const uint64_t *idx = mxc_tab_index(m->base, m->size, t);
+	uint64_t nb, i, w;
+	struct mxc_tab_ent e;
+	const uint8_t *b;
+	size_t blen, pos;
+	unsigned n, j;
+	int rc;
+
+	if (idx == NULL) {
+		if (t->t_index == 0)
+			return MXC_OK;
+		snprintf(why, whylen, "table %u: index out of bounds", tab);
+		return MXC_ECORRUPT;
+	}
+	nb = (uint64_t)1 << t->t_log2;
+	for (i = 0; i < nb; i++) {
+		w = mxa_load64((uint64_t *)(uintptr_t)&idx[i]);
+		if (MXC_IDX_OFF(w) == 0) {
+			if (MXC_IDX_FILTER(w) != 0) {
+				snprintf(why, whylen, "table %u bucket %llu: empty with a filter", tab,
+					 (unsigned long long)i);
+				return MXC_ECORRUPT;
+			}
+			continue;
+		}
+		b = mxc_tab_bucket(m->base, m->size, MXC_IDX_OFF(w), tab, &blen, &n);
+		if (b == NULL) {
+			snprintf(why, whylen, "table %u bucket %llu: bad bucket record at unit %u", tab,
+				 (unsigned long long)i, MXC_IDX_OFF(w));
+			return MXC_ECORRUPT;
+		}
+		pos = MXC_BUCKET_HDR;
+		for (j = 0; j < n; j++) {
+			if (mxc_tab_decode(m->base, m->size, b, blen, &pos, &e) != 0) {
+				snprintf(why, whylen, "table %u bucket %llu: entry %u out of bounds", tab,
+					 (unsigned long long)i, j);
+				return MXC_ECORRUPT;
+			}
+			rc = fn(m, tab, i, MXC_IDX_FILTER(w), &e, arg);
+			if (rc != 0)
+				return rc;
+		}
+	}
+	return MXC_OK;
+}
+
+struct foreach_q {
+	mxc_override_fn fn;
+	void *arg;
+	struct mxc_override o;
+};
+
+static int foreach_ent(const struct mxc_map *m, unsigned tab, uint64_t slot, uint32_t filter,
+		       const struct mxc_tab_ent *e, void *arg)
+{
+	struct foreach_q *q = arg;
+	int rc;
+
+	(void)tab;
+	(void)slot;
+	(void)filter;
+	rc = ov_fill(m, e, &q->o);
+	if (rc != MXC_OK)
+		return rc;
+	return q->fn(&q->o, q->arg);
+}
+
+static int foreach_read(const struct mxc_map *m, const struct mxc_shm_root *root, void *arg)
+{
+	char why[8];
+
+	return tab_walk(m, root, MXC_TAB_OVERRIDE, foreach_ent, arg, why, sizeof(why));
+}
+
+int mxc_override_foreach(mxc_t *h, mxc_override_fn fn, void *arg)
+{
+	struct foreach_q q;
+	struct rd rd;
+	const struct mxc_shm_root *root;
+	int rc;
+
+	if (h == NULL || fn == NULL)
+		return MXC_EINVAL;
+	q.fn = fn;
+	q.arg = arg;
+	/* not through with_read: the callback has side effects, so a
+	 * slotless walk cannot be retried; it is validated once instead */
+	rc = read_begin(h, &rd);
+	if (rc < 0)
+		return rc;
+	root = map_root(rd.m);
+	rc = root == NULL ? MXC_ECORRUPT : foreach_read(rd.m, root, &q);
+	if (read_end(h, &rd) && rc == MXC_OK)
+		rc = MXC_ESYS;
+	return rc;
+}
+
+struct verify_q {
+	char *why;
+	size_t whylen;
+	uint64_t seen[MXC_TAB_MAX];
+};
+
+static int verify_ent(const struct mxc_map *m, unsigned tab, uint64_t slot, uint32_t filter,
+		      const struct mxc_tab_ent *e, void *arg)
+{
+	struct verify_q *q = arg;
+	char k[MXC_TAB_KEY_MAX + 1], canon[MXK_MAX_LEN + 1];
+	const struct mxc_shm_root *root = map_root(m);
+	uint64_t hash;
+	struct mxc_override o;
+
+	memcpy(k, e->key, e->klen);
+	k[e->klen] = '\0';
+	if (root == NULL) {
+		snprintf(q->why, q->whylen, "root record vanished");
+		return MXC_ECORRUPT;
+	}
+	hash = mxc_tab_hash(m->hdr, e->key, e->klen);
+	if ((hash & (((uint64_t)1 << root->r_tab[tab].t_log2) - 1)) != slot || MXC_HASH_TAG(hash) != e->tag ||
+	    !(filter & MXC_TAG_BIT(e->tag))) {
+		snprintf(q->why, q->whylen, "table %u: key '%.64s' is not where its hash puts it", tab, k);
+		return MXC_ECORRUPT;
+	}
+	if (mxk_normalize(k, canon, sizeof(canon), NULL, NULL) != MXK_OK || strcmp(canon, k) != 0) {
+		snprintf(q->why, q->whylen, "table %u: key '%.64s' is not canonical", tab, k);
+		return MXC_ECORRUPT;
+	}
+	if (tab == MXC_TAB_OVERRIDE) {
+		if (ov_fill(m, e, &o) != MXC_OK) {
+			snprintf(q->why, q->whylen, "override '%.64s': bad target or meta record", k);
+			return MXC_ECORRUPT;
+		}
+		if (mxk_normalize(o.target, canon, sizeof(canon), NULL, NULL) != MXK_OK ||
+		    strcmp(canon, o.target) != 0) {
+			snprintf(q->why, q->whylen, "override '%.64s': target '%.64s' is not canonical", k, o.target);
+			return MXC_ECORRUPT;
+		}
+	}
+	q->seen[tab]++;
+	return 0;
+}
+
+static int verify_read(const struct mxc_map *m, const struct mxc_shm_root *root, void *arg)
+{
+	struct verify_q *q = arg;
+	uint64_t gen0 = mxa_load64((uint64_t *)(uintptr_t)&m->hdr->h_generation), gen1;
+	unsigned t;
+	int rc;
+
+	for (t = 0; t < MXC_TAB_MAX; t++) {
+		q->seen[t] = 0;
+		rc = tab_walk(m, root, t, verify_ent, q, q->why, q->whylen);
+		if (rc != MXC_OK)
+			return rc;
+	}
+	gen1 = mxa_load64((uint64_t *)(uintptr_t)&m->hdr->h_generation);
+	/* counts are only comparable if nothing was published meanwhile */
+	for (t = 0; t < MXC_TAB_MAX && gen0 == gen1; t++) {
+		if (q->seen[t] != m->hdr->h_count[t] && gen1 == m->hdr->h_generation) {
+			snprintf(q->why, q->whylen, "table %u: %llu entries found, header says %llu", t,
+				 (unsigned long long)q->seen[t], (unsigned long long)m->hdr->h_count[t]);
+			return MXC_ECORRUPT;
+		}
+	}
+	return MXC_OK;
+}
+
+int mxc_verify(mxc_t *h, char *why, size_t whylen)
+{
+	char dummy[1];
+	struct verify_q q;
+	struct mxc_map *m;
+	int rc;
+
+	if (h == NULL)
+		return MXC_EINVAL;
+	if (why == NULL || whylen == 0) {
+		why = dummy;
+		whylen = sizeof(dummy);
+	}
+	why[0] = '\0';
+	m = __atomic_load_n(&h->cur, __ATOMIC_ACQUIRE);
+	rc = hdr_check(m->hdr, m->size);
+	if (rc != MXC_OK) {
+		snprintf(why, whylen, "header: %s", mxc_strerror(rc));
+		return MXC_ECORRUPT;
+	}
+	memset(&q, 0, sizeof(q));
+	q.why = why;
+	q.whylen = whylen;
+	rc = with_read(h, verify_read, &q);
+	if (rc == MXC_ECORRUPT && why[0] == '\0')
+		snprintf(why, whylen, "root record out of bounds or damaged");
+	return rc;
+}
+
+/* ---- status and readers ------------------------------------------------- */
+
+static int pid_alive(uint64_t pid)
+{
+	if (pid == 0 || pid > INT_MAX)
+		return 0;
+	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
+}
+
+int mxc_status(mxc_t *h, struct mxc_status *st)
+{
+	struct mxc_map *m;
+	const struct mxc_shm_hdr *hd;
+
+	if (h == NULL || st == NULL)
+		return MXC_EINVAL;
+	m = map_current(h);
+	hd = m->hdr;
+	memset(st, 0, sizeof(*st));
+	st->layout = hd->h_layout;
+	st->state = mxa_load32((uint32_t *)(uintptr_t)&hd->h_state);
+	st->incarnation = hd->h_incarnation;
+	st->size = m->size;
+	st->created = hd->h_created;
+	st->generation = mxa_load64((uint64_t *)(uintptr_t)&hd->h_generation);
+	st->epoch = mxa_load64((uint64_t *)(uintptr_t)&hd->h_epoch);
+	st->last_publish_ms = hd->h_last_publish_ms;
+	st->heartbeat_ms = hd->h_heartbeat_ms;
+	st->writer_pid = hd->h_writer_pid;
+	st->writer_start = hd->h_writer_start;
+	st->writer_exit_ms = hd->h_writer_exit_ms;
+	st->writer_alive = st->state == MXC_STATE_LIVE && st->writer_exit_ms == 0 &&
+			   now_ms() - st->heartbeat_ms < MXC_HEARTBEAT_STALE_MS && pid_alive(st->writer_pid);
+	st->arena_used = hd->h_arena_used;
+	st->arena_free = hd->h_arena_free;
+	st->arena_limbo = hd->h_arena_limbo;
+	st->overrides = hd->h_count[MXC_TAB_OVERRIDE];
+	st->nslots = h->nslots;
+	st->slots_claimed = h->bm != NULL ? ck_bitmap_count(h->bm, h->nslots) : 0;
+	snprintf(st->data_path, sizeof(st->data_path), "%s", h->data_path);
+	snprintf(st->readers_path, sizeof(st->readers_path), "%s", h->readers_path);
+	return MXC_OK;
+}
+
+int mxc_readers_foreach(mxc_t *h, mxc_reader_fn fn, void *arg)
+{
+	struct mxc_map *m;
+	struct mxc_reader r;
+	struct flock fl;
+	uint64_t epoch, w;
+	uint32_t i;
+	int rc;
+
+	if (h == NULL || fn == NULL)
+		return MXC_EINVAL;
+	if (h->slots == NULL) {
+		errno = EACCES;
+		return MXC_ESYS;
+	}
+	m = map_current(h);
+	epoch = mxa_load64((uint64_t *)(uintptr_t)&m->hdr->h_epoch);
+	for (i = 0; i < h->nslots; i++) {
+		struct mxc_shm_slot *s = &h->slots[i];
+
+		if (mxa_load32(&s->s_state) != MXC_SLOT_CLAIMED)
+			continue;
+		w = mxa_load64(&s->s_word);
+		memset(&r, 0, sizeof(r));
+		r.slot = i;
+		r.pid = s->s_pid;
+		r.tid = s->s_tid;
+		r.epoch = MXC_SLOT_EPOCH(w);
+		r.claimed = s->s_claimed;
+		memset(&fl, 0, sizeof(fl));
+		fl.l_type = F_WRLCK;
+		fl.l_whence = SEEK_SET;
+		fl.l_start = i;
+		fl.l_len = 1;
+		/* our own slots share our lock description: not reported */
+		if (!(h->owned != NULL && ck_bitmap_test(h->owned, i)) && fcntl(h->rfd, F_OFD_GETLK, &fl) == 0 && fl.l_type == F_UNLCK)
+			r.state = MXC_READER_DEAD;
+		else if (w != 0 && MXC_SLOT_TAG(w) == (m->inc & 0xffffu) && r.epoch < epoch)
+			r.state = MXC_READER_STALLED;
+		else
+			r.state = MXC_READER_LIVE;
+		rc = fn(&r, arg);
+		if (rc != 0)
+			return rc;
+	}
+	return MXC_OK;
+}

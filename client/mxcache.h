@@ -1,0 +1,208 @@
+/*
+ * mxcache.h - libmxcache, the mxcache client library.
+ *
+ * A process maps the region of one state directory read-only and answers
+ * lookups from it: endpoint overrides, MX, (later) MTA-STS policies,
+ * federation rules and delivery stats.  The writer daemon, mxcached, owns
+ * the data; this library never changes it.
+ *
+ * Conventions for every function below:
+ *   - Results >= 0 are answers (MXC_OK, MXC_NOTFOUND, ...), results < 0 are
+ *     errors (MXC_E*); mxc_strerror() names them.
+ *   - Lookups are wait-free: no lock, no system call, no allocation, a
+ *     bounded number of steps whatever the writer or other readers do.  The
+ *     exceptions are stated: the first lookup on a new thread claims a
+ *     reader slot (one fcntl), the first lookup after the daemon replaced
+ *     the region maps the new one, and a key with non-ASCII characters is
+ *     converted to an A-label by libidn2, which allocates internally.
+ *   - Answers are copied into caller-owned memory; nothing returned points
+ *     into the region.
+ *   - One handle per process is enough; every function is safe to call
+ *     from any number of threads at once on one handle, except mxc_close().
+ *   - The library never exits, aborts, logs or installs signal handlers.
+ */
+#ifndef MXCACHE_H
+#define MXCACHE_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#ifdef __cplusplus
+extern "C" {
+#endif
+
+#define MXC_API_VERSION 1
+
+typedef struct mxc mxc_t;
+
+/* answers are >= 0, errors < 0 */
+#define MXC_OK          0   /* found */
+#define MXC_NOTFOUND    1   /* definite: nothing there */
+#define MXC_BACKOFF     2   /* MTA-STS: recent fetch failure, treat as no policy */
+#define MXC_EINVAL    (-1)  /* not a domain / IP literal, or a bad argument */
+#define MXC_ETOOSMALL (-2)  /* caller's buffer too small; nothing partial written */
+#define MXC_ENOREGION (-3)  /* no region for this directory */
+#define MXC_EVERSION  (-4)  /* region made by an incompatible version */
+#define MXC_ECORRUPT  (-5)  /* region failed validation */
+#define MXC_EFULL     (-6)  /* event queue full: event dropped, and counted */
+#define MXC_ESYS      (-7)  /* system error, errno holds the cause */
+
+/* Limits of the answers below (named so callers can size buffers). */
+#define MXC_HOST_MAX     253   /* longest key or target, without the NUL */
+#define MXC_COMMENT_MAX  512   /* longest override comment, without the NUL */
+#define MXC_DEFAULT_DIR  "/var/lib/mxcache"
+
+/*
+ * mxc_strerror - static text for a result code; never NULL.
+ * Thread safety: safe.
+ */
+const char *mxc_strerror(int rc);
+
+/*
+ * mxc_open - map the region of state directory dir.
+ * dir: NULL means $MXCACHE_DIR, then MXC_DEFAULT_DIR.
+ * Returns MXC_OK and sets *out, or MXC_ENOREGION (no region: the daemon has
+ * never run for dir), MXC_EVERSION, MXC_ECORRUPT, MXC_ESYS (errno set);
+ * *out is untouched on error.  Works while the daemon is down: answers come
+ * from the last published state.  Allocates the handle (freed by
+ * mxc_close).  Thread safety: safe.
+ */
+int mxc_open(const char *dir, mxc_t **out);
+
+/*
+ * mxc_close - unmap and free the handle and release this process's reader
+ * slots.  h may be NULL.  Thread safety: no other call on h may be running
+ * or start afterwards.
+ */
+void mxc_close(mxc_t *h);
+
+/*
+ * mxc_normalize - the canonical spelling of a key, as every table stores it
+ * (lower case, no trailing dot, A-labels, bare RFC 5952 / dotted-quad IP).
+ * Returns MXC_OK, MXC_EINVAL or MXC_ETOOSMALL (out untouched).  outlen of
+ * MXC_HOST_MAX + 1 always suffices.  Thread safety: safe; no handle needed.
+ */
+int mxc_normalize(const char *key, char *out, size_t outlen);
+
+/*
+ * mxc_resolve - endpoint override for key: a domain (any case, optional
+ * trailing dot) or an IP literal: bare, [bracketed], or [IPv6:...].
+ * MXC_OK: host holds the override's target, or, for an IP key without an
+ *         override, the IP itself (bare form).
+ * MXC_NOTFOUND: a domain without an override: resolve it through DNS.
+ * Errors: MXC_EINVAL (bad key or arguments), MXC_ETOOSMALL (hostlen too
+ * small; MXC_HOST_MAX + 1 always suffices), MXC_ECORRUPT.
+ * Thread safety: safe.  Wait-free.
+ */
+int mxc_resolve(mxc_t *h, const char *key, char *host, size_t hostlen);
+
+/*
+ * mxc_resolve_mx - MX for a domain.  An override gives one synthetic record
+ * {pref 0, target} with *from_override = 1; otherwise the daemon's cached
+ * DNS answer (within its TTL); otherwise MXC_NOTFOUND.
+ * out: max caller-owned records; *n receives how many were written.
+ * MXC_ETOOSMALL when max is too small for the answer (nothing written).
+ * Thread safety: safe.  Wait-free.
+ */
+struct mxc_mx {
+	uint16_t pref;
+	char host[256];
+};
+int mxc_resolve_mx(mxc_t *h, const char *domain, struct mxc_mx *out,
+		   size_t max, size_t *n, int *from_override);
+
+/* One endpoint override, as stored. */
+struct mxc_override {
+	char key[MXC_HOST_MAX + 1];         /* canonical key */
+	char target[MXC_HOST_MAX + 1];      /* canonical target */
+	char comment[MXC_COMMENT_MAX + 1];
+	int64_t created;                    /* unix seconds */
+	int64_t updated;                    /* unix seconds */
+};
+
+/*
+ * mxc_override_get - the override stored under key (any spelling).
+ * Returns MXC_OK (out filled), MXC_NOTFOUND, MXC_EINVAL, MXC_ECORRUPT.
+ * Thread safety: safe.  Wait-free.
+ */
+int mxc_override_get(mxc_t *h, const char *key, struct mxc_override *out);
+
+/*
+ * mxc_override_foreach - call fn for every override, in table order, from
+ * one consistent-enough view: each entry is a published version, entries
+ * changed during the walk may show either version.  fn returning non-zero
+ * stops the walk and becomes the result.  fn may call other lookups on h.
+ * A long walk delays the daemon's reuse of memory (never its publishing).
+ * Returns MXC_OK, fn's non-zero value, or MXC_ECORRUPT.
+ * Thread safety: safe.  Not a lookup: bounded by the table size.
+ */
+typedef int (*mxc_override_fn)(const struct mxc_override *o, void *arg);
+int mxc_override_foreach(mxc_t *h, mxc_override_fn fn, void *arg);
+
+/* Region and writer status, as shmctl status shows it. */
+struct mxc_status {
+	uint32_t layout;
+	uint32_t state;              /* 1 initialising, 2 live, 3 retired */
+	uint64_t incarnation;
+	uint64_t size;               /* bytes mapped */
+	uint64_t created;            /* unix seconds */
+	uint64_t generation;
+	uint64_t epoch;
+	uint64_t last_publish_ms;
+	uint64_t heartbeat_ms;
+	uint64_t writer_pid;
+	uint64_t writer_start;
+	uint64_t writer_exit_ms;     /* clean exit time, else 0 */
+	int      writer_alive;       /* 1 running, 0 gone */
+	uint64_t arena_used, arena_free, arena_limbo;
+	uint64_t overrides;          /* entries in the override table */
+	uint32_t nslots;             /* reader slots */
+	uint32_t slots_claimed;
+	char     data_path[256];
+	char     readers_path[256];
+};
+
+/*
+ * mxc_status - fill *st from the region header.  writer_alive is 1 when the
+ * writer's heartbeat is under 5 s old and its pid exists.
+ * Returns MXC_OK or MXC_ECORRUPT.  Thread safety: safe.  Not a lookup
+ * (makes system calls).
+ */
+int mxc_status(mxc_t *h, struct mxc_status *st);
+
+/* One reader slot, as shmctl readers shows it. */
+struct mxc_reader {
+	uint32_t slot;
+	uint32_t pid;
+	uint64_t tid;
+	uint64_t epoch;          /* 0: outside a lookup */
+	uint64_t claimed;        /* unix seconds */
+	int      state;          /* MXC_READER_* */
+};
+#define MXC_READER_LIVE     0   /* owner alive, not holding anything back */
+#define MXC_READER_DEAD     1   /* owner gone; the writer will free it */
+#define MXC_READER_STALLED  2   /* owner alive, inside a lookup that began
+				   before the current epoch */
+
+/*
+ * mxc_readers_foreach - call fn for every claimed reader slot.
+ * Returns MXC_OK, fn's non-zero value, or MXC_ESYS.  Thread safety: safe.
+ * Not a lookup (one fcntl per slot to test its owner).
+ */
+typedef int (*mxc_reader_fn)(const struct mxc_reader *r, void *arg);
+int mxc_readers_foreach(mxc_t *h, mxc_reader_fn fn, void *arg);
+
+/*
+ * mxc_verify - walk the whole region and check every invariant: header,
+ * root, every index word, bucket and entry bounds, keys canonical and in
+ * the bucket their hash names, filters, table counts.  On failure writes a
+ * one-line reason into why (whylen bytes, may be 0).
+ * Returns MXC_OK or MXC_ECORRUPT.  Thread safety: safe.
+ */
+int mxc_verify(mxc_t *h, char *why, size_t whylen);
+
+#ifdef __cplusplus
+}
+#endif
+
+#endif /* MXCACHE_H */

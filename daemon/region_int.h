@@ -1,0 +1,79 @@
+/*
+ * daemon/region_int.h - what region.c and table_w.c share.  Not for other
+ * modules: they use region.h.
+ */
+#ifndef MXC_DAEMON_REGION_INT_H
+#define MXC_DAEMON_REGION_INT_H
+
+#include <stdint.h>
+#include <sys/types.h>
+
+#include <ck_bitmap.h>
+
+#include "../shm/layout.h"
+#include "../shm/path.h"
+#include "ralloc.h"
+#include "region.h"
+
+/* Tables this version fills (ids below this are created at build). */
+#define MXC_TABS_USED 1
+
+/* Start reclaiming at publish time, not just on the tick, once this many
+ * units (2 MiB) wait in limbo. */
+#define REGION_LIMBO_EAGER_UNITS ((2u << 20) >> MXC_SHM_UNIT_SHIFT)
+
+/* Grow a table (double its buckets) when entries exceed buckets times
+ * this load factor. */
+#define TABLE_MAX_LOAD 1
+#define TABLE_MIN_LOG2 10
+
+struct rmap {
+	int fd;
+	uint8_t *base;
+	uint64_t size;
+	char tmp[MXC_SHM_PATH_MAX + 32];  /* build-time name; "" once public */
+};
+
+struct region {
+	/* settings */
+	gid_t gid;
+	uint32_t nslots;
+	uint64_t started;
+	char shm_dir[MXC_SHM_PATH_MAX];
+	char data_path[MXC_SHM_PATH_MAX];
+	char readers_path[MXC_SHM_PATH_MAX];
+
+	/* the reader table */
+	int rfd;
+	uint8_t *rbase;
+	uint64_t rsize;
+	ck_bitmap_t *bm_copy;
+
+	/* the current data area */
+	struct rmap m;
+	uint8_t *base;
+	uint64_t size;
+	struct mxc_shm_hdr *hdr;
+	struct ralloc ar;
+	struct mxc_shm_root root;        /* copy of the published root */
+	uint32_t root_off;               /* units */
+	uint64_t count[MXC_TAB_MAX];
+	uint64_t bucket_units[MXC_TAB_MAX];
+	uint64_t epoch;                  /* == hdr->h_epoch */
+	uint64_t last_grace_ms;
+	uint64_t last_sweep_ms;
+};
+
+uint64_t region_now_ms(void);
+void region_reclaim(struct region *r, int sweep);
+void region_stamp(struct region *r);
+int region_grow(struct region *r, uint64_t extra_units);
+void region_free(struct region *r, int remove);
+
+/* table_w.c */
+int table_create(struct region *r, unsigned tab, uint64_t expect);
+int table_copy(struct region *dst, struct region *src, unsigned tab);
+int root_publish(struct region *r);
+uint64_t region_need_units(struct region *r, unsigned tab, uint64_t n, uint64_t bytes);
+
+#endif /* MXC_DAEMON_REGION_INT_H */

@@ -1,0 +1,281 @@
+/*
+ * shm/key.c - the one key normaliser (contract in shm/key.h).
+ *
+ * Every table is keyed by the string this returns, so anything lenient here
+ * becomes two spellings of one key and a missed lookup somewhere else.  The
+ * parser therefore accepts exactly the forms key.h lists and rejects the
+ * rest rather than guessing.  Validation is finished before anything is
+ * copied out, which is what keeps out untouched on every error.
+ */
+#include "shm/key.h"
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <stdint.h>
+#include <string.h>
+#include <sys/socket.h>
+
+#include <idn2.h>
+
+#define MXK_MAX_LABEL 63
+
+/* RFC 5321 address-literal tag; matched case-insensitively. */
+#define MXK_V6_TAG     "ipv6:"
+#define MXK_V6_TAG_LEN 5
+
+/*
+ * Hand-rolled instead of tolower()/strncasecmp(): those follow the process
+ * locale (the Turkish dotless i being the classic trap), and a key must
+ * fold the same way in every process that maps the table.
+ */
+static char ascii_lower(char c)
+{
+	return (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
+}
+
+static int has_prefix_ci(const char *s, const char *lower_prefix, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if (s[i] == '\0' || ascii_lower(s[i]) != lower_prefix[i])
+			return 0;
+	return 1;
+}
+
+static int is_ascii(const char *s, size_t n)
+{
+	size_t i;
+
+	for (i = 0; i < n; i++)
+		if ((unsigned char)s[i] >= 0x80)
+			return 0;
+	return 1;
+}
+
+/*
+ * Parse src as an address of family af and leave its inet_ntop spelling in
+ * dst.  dst may overlap src (src is fully parsed before dst is written) and
+ * must hold INET6_ADDRSTRLEN bytes; on failure dst is not written, so the
+ * caller can try the other family on the same text.
+ */
+static int ip_canon(int af, const char *src, char *dst)
+{
+	unsigned char addr[sizeof(struct in6_addr)];
+	char text[INET6_ADDRSTRLEN];
+
+	if (inet_pton(af, src, addr) != 1)
+		return 0;
+	if (!inet_ntop(af, addr, text, sizeof(text)))
+		return 0;
+	/*
+	 * glibc already refuses "01.2.3.4", but other libcs (and old BSD
+	 * inet_aton habits) read leading zeros as octal or ignore them.
+	 * Requiring the input to be its own canonical form makes the
+	 * accepted IPv4 set independent of the libc underneath.
+	 */
+	if (af == AF_INET && strcmp(text, src) != 0)
+		return 0;
+	memcpy(dst, text, strlen(text) + 1);
+	return 1;
+}
+
+/* "[...]": an address literal, never a domain (brackets are not LDH). */
+static int canon_bracketed(char *s, size_t n)
+{
+	char *inner = s + 1;
+
+	if (n < 3 || s[n - 1] != ']')
+		return MXK_EINVAL;
+	s[n - 1] = '\0';
+	/*
+	 * The tag commits to IPv6: RFC 5321 spells an IPv4 literal without
+	 * one, so "[IPv6:1.2.3.4]" is a malformed literal, not an IPv4.
+	 */
+	if (has_prefix_ci(inner, MXK_V6_TAG, MXK_V6_TAG_LEN))
+		return ip_canon(AF_INET6, inner + MXK_V6_TAG_LEN, s) ? MXK_IPV6 : MXK_EINVAL;
+	if (ip_canon(AF_INET, inner, s))
+		return MXK_IPV4;
+	if (ip_canon(AF_INET6, inner, s))
+		return MXK_IPV6;
+	return MXK_EINVAL;
+}
+
+/*
+ * An A-label that is merely LDH can still be garbage punycode, or encode a
+ * code point IDNA2008 disallows.  Decoding and re-encoding it must give
+ * back the very same label, which catches both and also non-canonical
+ * encodings that would otherwise be a second spelling of one name.
+ */
+static int alabel_ok(const char *label)
+{
+	char *ulabel = NULL;
+	uint8_t *back = NULL;
+	int good;
+
+	if (idn2_to_unicode_8z8z(label, &ulabel, 0) != IDN2_OK || !ulabel || ulabel[0] == '\0') {
+		idn2_free(ulabel);
+		return 0;
+	}
+	good = idn2_lookup_u8((const uint8_t *)ulabel, &back, IDN2_NONTRANSITIONAL) == IDN2_OK &&
+	       back && strcmp((const char *)back, label) == 0;
+	idn2_free(ulabel);
+	idn2_free(back);
+	return good;
+}
+
+/* Runs after canon_domain, so every label is lower-case LDH of 1..63 octets. */
+static int alabels_ok(const char *s)
+{
+	char label[MXK_MAX_LABEL + 1];
+	const char *p = s, *dot;
+	size_t ll;
+
+	for (;;) {
+		dot = strchr(p, '.');
+		ll = dot ? (size_t)(dot - p) : strlen(p);
+		if (ll >= 4 && memcmp(p, "xn--", 4) == 0) {
+			memcpy(label, p, ll);
+			label[ll] = '\0';
+			if (!alabel_ok(label))
+				return 0;
+		}
+		if (!dot)
+			return 1;
+		p = dot + 1;
+	}
+}
+
+/*
+ * Domain rules on s (length n, NUL-terminated, ASCII), lower-casing in
+ * place.  On success *np is the canonical length.
+ */
+static int canon_domain(char *s, size_t n, size_t *np)
+{
+	size_t i, start = 0, ll;
+	int digits_only = 1, has_alabel = 0;
+	char c;
+
+	/* Only the root's own dot is dropped; ".." is an empty label. */
+	if (n > 0 && s[n - 1] == '.')
+		s[--n] = '\0';
+	if (n == 0 || n > MXK_MAX_LEN)
+		return MXK_EINVAL;
+
+	for (i = 0; i <= n; i++) {
+		c = s[i];
+		if (i == n || c == '.') {
+			ll = i - start;
+			if (ll == 0 || ll > MXK_MAX_LABEL || s[start] == '-' || s[i - 1] == '-')
+				return MXK_EINVAL;
+			if (ll >= 4 && memcmp(s + start, "xn--", 4) == 0)
+				has_alabel = 1;
+			/*
+			 * An all-digit TLD would make "1.2.3" or "999.1.1.1"
+			 * (which inet_pton refuses) pass as a name and shadow
+			 * the address a user most likely meant.
+			 */
+			if (i == n && digits_only)
+				return MXK_EINVAL;
+			start = i + 1;
+			digits_only = 1;
+			continue;
+		}
+		if (c >= 'A' && c <= 'Z') {
+			s[i] = ascii_lower(c);
+			digits_only = 0;
+		} else if ((c >= 'a' && c <= 'z') || c == '-') {
+			digits_only = 0;
+		} else if (!(c >= '0' && c <= '9')) {
+			return MXK_EINVAL;
+		}
+	}
+	/* libidn2 only when there is punycode to check: ASCII must not allocate. */
+	if (has_alabel && !alabels_ok(s))
+		return MXK_EINVAL;
+	*np = n;
+	return MXK_DOMAIN;
+}
+
+/*
+ * Non-ASCII input goes through UTS#46 (mapping, which also case-folds, and
+ * NFC) into buf, then through the same ASCII domain rules, so a U-label
+ * name and its A-label spelling meet in one key.  An IDNA result is always
+ * treated as a name, never as an address literal: fullwidth digits mapping
+ * to "1.2.3.4" are a confusable, not a way to write an address.
+ */
+static int canon_unicode(const char *in, char *buf, size_t *np)
+{
+	char *res = NULL;
+	size_t n;
+
+	if (idn2_to_ascii_8z(in, &res, IDN2_NONTRANSITIONAL | IDN2_NFC_INPUT) != IDN2_OK || !res) {
+		idn2_free(res);
+		return MXK_EINVAL;
+	}
+	n = strlen(res);
+	if (n > MXK_MAX_INPUT) {
+		idn2_free(res);
+		return MXK_EINVAL;
+	}
+	memcpy(buf, res, n + 1);
+	idn2_free(res);
+	return canon_domain(buf, n, np);
+}
+
+int mxk_normalize(const char *in, char *out, size_t outlen, size_t *len, int *kind)
+{
+	char buf[MXK_MAX_INPUT + 1];
+	size_t n, cn = 0;
+	int k;
+
+	if (!in || !out)
+		return MXK_EINVAL;
+	/* strnlen: an unterminated or huge input must not be read to the end. */
+	n = strnlen(in, MXK_MAX_INPUT + 1);
+	if (n == 0 || n > MXK_MAX_INPUT)
+		return MXK_EINVAL;
+
+	if (!is_ascii(in, n)) {
+		k = canon_unicode(in, buf, &cn);
+	} else {
+		memcpy(buf, in, n + 1);
+		if (buf[0] == '[') {
+			k = canon_bracketed(buf, n);
+		} else if (memchr(buf, ':', n)) {
+			/* ':' is never LDH, so this can only be an IPv6 address. */
+			k = ip_canon(AF_INET6, buf, buf) ? MXK_IPV6 : MXK_EINVAL;
+		} else if (ip_canon(AF_INET, buf, buf)) {
+			k = MXK_IPV4;
+		} else {
+			k = canon_domain(buf, n, &cn);
+		}
+		if (k == MXK_IPV4 || k == MXK_IPV6)
+			cn = strlen(buf);
+	}
+	if (k < 0)
+		return k;
+	if (cn + 1 > outlen)
+		return MXK_ETOOSMALL;
+
+	memcpy(out, buf, cn + 1);
+	if (len)
+		*len = cn;
+	if (kind)
+		*kind = k;
+	return MXK_OK;
+}
+
+const char *mxk_kind_name(int kind)
+{
+	switch (kind) {
+	case MXK_DOMAIN:
+		return "domain";
+	case MXK_IPV4:
+		return "ipv4";
+	case MXK_IPV6:
+		return "ipv6";
+	default:
+		return "invalid";
+	}
+}

@@ -1,0 +1,201 @@
+/*
+ * shm/layout.h - the shared-memory region: fixed layout, version, limits.
+ *
+ * Two files on tmpfs per state directory DIR (see docs/region.md):
+ *
+ *   /dev/shm/mxcache-<dev>-<ino>.data     the data area.  Written only by
+ *        mxcached, mapped PROT_READ by every client, mode 0640.
+ *   /dev/shm/mxcache-<dev>-<ino>.readers  the reader table.  Each client
+ *        thread owns one 64-byte slot in it, mode 0660.
+ *
+ * <dev>-<ino> are the device and inode numbers of DIR in hex, so any path
+ * that names the same directory finds the same region, with no lookup and
+ * no configuration.
+ *
+ * Everything here is a fixed-layout struct: offsets, never pointers, every
+ * size and offset pinned by a _Static_assert.  ANY change to a struct or a
+ * constant in this file must bump MXC_SHM_LAYOUT (data) or
+ * MXC_SHM_RLAYOUT (readers); clients refuse a region whose layout differs.
+ *
+ * This header is a leaf: no I/O, no allocation, no includes beyond libc.
+ */
+#ifndef MXC_SHM_LAYOUT_H
+#define MXC_SHM_LAYOUT_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define MXC_SHM_MAGIC    0x3143584du   /* "MXC1" in file byte order (LE) */
+#define MXC_SHM_LAYOUT   1             /* bump on ANY data-area change */
+#define MXC_SHM_RMAGIC   0x3152584du   /* "MXR1" */
+#define MXC_SHM_RLAYOUT  1             /* bump on ANY reader-table change */
+/*
+ * ABI marker: written as a native uint32.  A reader of the other byte order
+ * sees 0x04030201; the low byte also records the offset unit shift so a
+ * build with a different unit refuses the region.
+ */
+#define MXC_SHM_ABI      (0x01020300u | MXC_SHM_UNIT_SHIFT)
+
+#define MXC_SHM_LINE       64
+/* Arena offsets are 32-bit counts of 32-byte units: 128 GiB addressable. */
+#define MXC_SHM_UNIT_SHIFT 5
+#define MXC_SHM_UNIT       (1u << MXC_SHM_UNIT_SHIFT)
+#define MXC_SHM_HDR_SIZE   4096        /* the arena starts on page 2 */
+#define MXC_SHM_MAX_SIZE   ((uint64_t)UINT32_MAX << MXC_SHM_UNIT_SHIFT)
+#define MXC_SHM_MIN_SIZE   (MXC_SHM_HDR_SIZE + 64 * 1024)
+
+/* Region states (h_state). */
+#define MXC_STATE_INIT     1   /* being built: clients refuse it */
+#define MXC_STATE_LIVE     2   /* current */
+#define MXC_STATE_RETIRED  3   /* replaced: clients reopen by name */
+
+/* Tables hung off the root record.  Later tables take the next ids. */
+#define MXC_TAB_OVERRIDE   0
+#define MXC_TAB_MAX        7
+
+/*
+ * The data-area header, page 0.  Cache lines are split by who writes them
+ * and who reads them on a lookup:
+ *   line 0  identity, written once at creation;
+ *   line 1  state and root, read by every lookup, written on a table
+ *           resize or a retirement (rare);
+ *   line 2  the RCU epoch, read by every lookup, written once per grace
+ *           period (rate-limited by the writer);
+ *   line 3  the reclaim generation, read only by slotless readers;
+ *   line 4+ writer status: written on every publish, never read by a
+ *           lookup, so publishing does not steal the readers' lines.
+ */
+struct mxc_shm_hdr {
+	/* line 0: identity */
+	uint32_t h_magic;
+	uint32_t h_layout;
+	uint32_t h_abi;
+	uint32_t h_hdr_size;      /* sizeof(struct mxc_shm_hdr) */
+	uint64_t h_size;          /* bytes in the file, header included */
+	uint64_t h_incarnation;   /* random, never 0: tags reader epochs */
+	uint64_t h_created;       /* unix seconds */
+	uint8_t  h_hashkey[16];   /* SipHash-1-3 key of every table */
+	uint32_t h_nslots;        /* reader slots the writer honours */
+	uint32_t h_pad0;
+
+	/* line 1: read by every lookup */
+	uint32_t h_state __attribute__((aligned(64)));
+	uint32_t h_pad1;
+	uint64_t h_root;          /* byte offset of struct mxc_shm_root */
+	uint8_t  h_pad1b[48];
+
+	/* line 2: RCU epoch, >= 1 */
+	uint64_t h_epoch __attribute__((aligned(64)));
+	uint8_t  h_pad2[56];
+
+	/* line 3: bumped before freed memory is reused */
+	uint64_t h_reclaim_gen __attribute__((aligned(64)));
+	uint8_t  h_pad3[56];
+
+	/* line 4: writer status */
+	uint64_t h_generation __attribute__((aligned(64))); /* +1 per publish */
+	uint64_t h_last_publish_ms;  /* unix ms of the last publish */
+	uint64_t h_heartbeat_ms;     /* unix ms, refreshed every second */
+	uint64_t h_writer_pid;
+	uint64_t h_writer_start;     /* unix seconds the writer started */
+	uint64_t h_writer_exit_ms;   /* unix ms of a clean exit, else 0 */
+	uint64_t h_retired_ms;       /* unix ms this region was retired */
+	uint64_t h_pad4;
+
+	/* line 5: arena accounting (writer status) */
+	uint64_t h_arena_used __attribute__((aligned(64))); /* bytes allocated */
+	uint64_t h_arena_free;       /* bytes on free lists */
+	uint64_t h_arena_limbo;      /* bytes awaiting a grace period */
+	uint64_t h_count[MXC_TAB_MAX];  /* entries per table */
+};
+
+_Static_assert(offsetof(struct mxc_shm_hdr, h_state) == 64, "bump MXC_SHM_LAYOUT");
+_Static_assert(offsetof(struct mxc_shm_hdr, h_epoch) == 128, "bump MXC_SHM_LAYOUT");
+_Static_assert(offsetof(struct mxc_shm_hdr, h_reclaim_gen) == 192, "bump MXC_SHM_LAYOUT");
+_Static_assert(offsetof(struct mxc_shm_hdr, h_generation) == 256, "bump MXC_SHM_LAYOUT");
+_Static_assert(offsetof(struct mxc_shm_hdr, h_arena_used) == 320, "bump MXC_SHM_LAYOUT");
+_Static_assert(sizeof(struct mxc_shm_hdr) == 448, "bump MXC_SHM_LAYOUT");
+_Static_assert(sizeof(struct mxc_shm_hdr) <= MXC_SHM_HDR_SIZE, "header page");
+
+/*
+ * A table reference inside the root record.  t_index is the byte offset of
+ * an array of (1 << t_log2) uint64_t index words (see shm/table.h).
+ */
+struct mxc_shm_tab {
+	uint64_t t_index;     /* byte offset, 0 = table absent */
+	uint32_t t_log2;      /* bucket count = 1 << t_log2 */
+	uint32_t t_pad;
+};
+_Static_assert(sizeof(struct mxc_shm_tab) == 16, "bump MXC_SHM_LAYOUT");
+
+#define MXC_ROOT_MAGIC 0x544f4f52u  /* "ROOT" */
+#define MXC_TAB_MAX_LOG2 30
+
+/* The root record: immutable once published through h_root. */
+struct mxc_shm_root {
+	uint32_t r_magic;
+	uint32_t r_ntab;                  /* MXC_TAB_MAX */
+	uint64_t r_pad;
+	struct mxc_shm_tab r_tab[MXC_TAB_MAX];
+};
+_Static_assert(sizeof(struct mxc_shm_root) == 128, "bump MXC_SHM_LAYOUT");
+
+/*
+ * The reader table (readers file).  The header is written by the daemon
+ * when it creates the file; clients only claim, use and release slots and
+ * set/clear their bit in the claim bitmap (a ck_bitmap at rh_bitmap).
+ */
+struct mxc_shm_rhdr {
+	uint32_t rh_magic;
+	uint32_t rh_layout;
+	uint32_t rh_abi;
+	uint32_t rh_hdr_size;
+	uint32_t rh_nslots;
+	uint32_t rh_pad;
+	uint64_t rh_size;        /* bytes in the file */
+	uint64_t rh_bitmap;      /* byte offset of the ck_bitmap */
+	uint64_t rh_slots;       /* byte offset of slot 0, line-aligned */
+	uint64_t rh_created;
+	uint8_t  rh_pad2[8];
+};
+_Static_assert(sizeof(struct mxc_shm_rhdr) == 64, "bump MXC_SHM_RLAYOUT");
+
+#define MXC_SLOT_FREE     0
+#define MXC_SLOT_CLAIMED  1
+
+/*
+ * One reader slot, one cache line, written only by its owning thread
+ * (apart from the writer resetting a dead owner's slot).
+ *
+ * s_word is the per-lookup announcement: 0 while the thread is outside a
+ * lookup, else (epoch << 16) | (incarnation & 0xffff) of the data region it
+ * is reading.  The writer treats a slot as holding back reclamation of
+ * region R at epoch E when its word is non-zero, names R's incarnation tag
+ * and carries an epoch <= E.  (A tag collision between two incarnations only
+ * makes the writer wait longer: safe.)
+ *
+ * Liveness: the owner holds an open-file-description write lock on byte
+ * <slot index> of the readers file for as long as it owns the slot.  The
+ * kernel drops it when the process dies, whatever its pid later becomes, so
+ * dead owners are detected without trusting pids.
+ */
+struct mxc_shm_slot {
+	uint64_t s_word;
+	uint32_t s_state;         /* MXC_SLOT_FREE / _CLAIMED */
+	uint32_t s_pid;
+	uint64_t s_tid;
+	uint64_t s_owner;         /* random id of the owning handle */
+	uint64_t s_claimed;       /* unix seconds */
+	uint8_t  s_pad[24];
+} __attribute__((aligned(64)));
+_Static_assert(sizeof(struct mxc_shm_slot) == 64, "bump MXC_SHM_RLAYOUT");
+
+#define MXC_SLOTS_DEFAULT 4096
+#define MXC_SLOTS_MIN     16
+#define MXC_SLOTS_MAX     (1u << 20)
+
+#define MXC_SLOT_WORD(epoch, inc) (((uint64_t)(epoch) << 16) | ((inc) & 0xffffu))
+#define MXC_SLOT_EPOCH(w)         ((w) >> 16)
+#define MXC_SLOT_TAG(w)           ((w) & 0xffffu)
+
+#endif /* MXC_SHM_LAYOUT_H */

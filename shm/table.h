@@ -1,0 +1,226 @@
+/*
+ * shm/table.h - the hash table format inside the region, and its read side.
+ *
+ * A table is an array of 2^log2 64-bit index words.  Word i names the
+ * bucket record holding every entry whose hash h has (h & mask) == i:
+ *
+ *     bits  0..31  offset of the bucket record, in 32-byte units (0: empty)
+ *     bits 32..63  a 32-bit filter: bit (tag & 31) is set for the tag of
+ *                  every entry in the bucket, so most absent keys are
+ *                  answered from the index word alone
+ *
+ * A bucket record is immutable once published.  The writer changes a
+ * bucket by building a new record beside the old one (copy-on-write) and
+ * storing the new index word with release semantics; the old record is
+ * reclaimed after a grace period (shm/rcu.h).  With about one entry per
+ * bucket, short keys and values inline, a lookup reads the index word (an
+ * 8 MiB array at a million keys, mostly cache-resident) and one 64-byte
+ * line.
+ *
+ * Bucket record, 32-byte aligned, b_units * 32 bytes long:
+ *     u8 b_n (entries)  u8 b_units  u8 b_tab (table id)  u8 b_magic
+ *     then b_n entries, byte-packed:
+ *     u16 tag   (h >> 48)
+ *     u8  klen  (1..MXC_TAB_KEY_MAX)
+ *     u8  flags (MXC_ENT_*)
+ *     u16 vlen  (0..MXC_TAB_VAL_MAX)
+ *     u32 meta  (units offset of a meta record: u16 length, then that many
+ *               bytes, table-specific), if MXC_ENT_META
+ *     key       klen bytes inline, or a u32 units offset if MXC_ENT_KEXT
+ *     value     vlen bytes inline, or a u32 units offset if MXC_ENT_VEXT
+ * Records under 64 bytes are placed so they never straddle a cache line.
+ *
+ * Every offset and length read here is checked against the mapped size
+ * and every loop is bounded by constants, so a corrupt region yields
+ * MXC_TAB_CORRUPT, never a crash or an endless loop.  Pure functions, no
+ * I/O; they must be called inside a read-side critical section (shm/rcu.h)
+ * or by the writer.
+ */
+#ifndef MXC_SHM_TABLE_H
+#define MXC_SHM_TABLE_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include "atomic.h"
+#include "layout.h"
+#include "siphash.h"
+
+#define MXC_TAB_KEY_MAX        253
+#define MXC_TAB_VAL_MAX        65535
+#define MXC_INLINE_KEY_MAX     48     /* longer keys go to the arena */
+#define MXC_INLINE_VAL_MAX     48     /* longer values go to the arena */
+#define MXC_BUCKET_MAX_ENTRIES 64     /* the writer grows the table first */
+#define MXC_BUCKET_MAX_UNITS   255
+#define MXC_BUCKET_MAGIC       0xb5
+#define MXC_BUCKET_HDR         4
+
+#define MXC_ENT_META  0x01
+#define MXC_ENT_KEXT  0x02
+#define MXC_ENT_VEXT  0x04
+#define MXC_ENT_FLAGS (MXC_ENT_META | MXC_ENT_KEXT | MXC_ENT_VEXT)
+
+#define MXC_TAB_FOUND    1
+#define MXC_TAB_ABSENT   0
+#define MXC_TAB_CORRUPT (-1)
+
+#define MXC_IDX_OFF(w)     ((uint32_t)(w))
+#define MXC_IDX_FILTER(w)  ((uint32_t)((w) >> 32))
+#define MXC_IDX_WORD(off, filter) (((uint64_t)(filter) << 32) | (uint32_t)(off))
+#define MXC_HASH_TAG(h)    ((uint16_t)((h) >> 48))
+#define MXC_TAG_BIT(tag)   (1u << ((tag) & 31))
+#define MXC_HASH_BIT(h)    MXC_TAG_BIT(MXC_HASH_TAG(h))
+
+/* One decoded entry; pointers are into the mapping. */
+struct mxc_tab_ent {
+	uint16_t tag;
+	uint8_t  klen;
+	uint8_t  flags;
+	uint16_t vlen;
+	uint32_t meta;            /* units, 0 if none */
+	const uint8_t *key;
+	const uint8_t *val;
+};
+
+/* mxc_tab_hash - the keyed hash every table uses. */
+static inline uint64_t mxc_tab_hash(const struct mxc_shm_hdr *hdr, const void *key, size_t klen)
+{
+	return mxc_siphash13(hdr->h_hashkey, key, klen);
+}
+
+/* mxc_shm_ptr - base + units offset, or NULL unless [off, off+len) fits. */
+static inline const uint8_t *mxc_shm_ptr(const uint8_t *base, uint64_t size, uint32_t units, uint64_t len)
+{
+	uint64_t off = (uint64_t)units << MXC_SHM_UNIT_SHIFT;
+
+	if (units == 0 || off < MXC_SHM_HDR_SIZE || off > size || len > size - off)
+		return NULL;
+	return base + off;
+}
+
+static inline uint16_t mxc_rd16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+static inline uint32_t mxc_rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
+
+/*
+ * mxc_tab_index - the index array of a table, bounds-checked.
+ * Returns NULL when the table is absent or its reference does not fit.
+ */
+static inline const uint64_t *mxc_tab_index(const uint8_t *base, uint64_t size, const struct mxc_shm_tab *t)
+{
+	uint64_t off = t->t_index, n;
+
+	if (off == 0 || t->t_log2 > MXC_TAB_MAX_LOG2 || (off & 7) != 0)
+		return NULL;
+	n = (uint64_t)1 << t->t_log2;
+	if (off < MXC_SHM_HDR_SIZE || off > size || n * 8 > size - off)
+		return NULL;
+	return (const uint64_t *)(const void *)(base + off);
+}
+
+/*
+ * mxc_tab_decode - decode the entry at *pos of bucket record b (blen bytes)
+ * and advance *pos.  Returns 0, or MXC_TAB_CORRUPT if anything points
+ * outside the bucket or the mapping.
+ */
+static inline int mxc_tab_decode(const uint8_t *base, uint64_t size, const uint8_t *b, size_t blen,
+				 size_t *pos, struct mxc_tab_ent *e)
+{
+	size_t p = *pos;
+
+	if (p > blen || blen - p < 6)
+		return MXC_TAB_CORRUPT;
+	e->tag = mxc_rd16(b + p);
+	e->klen = b[p + 2];
+	e->flags = b[p + 3];
+	e->vlen = mxc_rd16(b + p + 4);
+	p += 6;
+	if (e->klen == 0 || e->klen > MXC_TAB_KEY_MAX || (e->flags & ~MXC_ENT_FLAGS))
+		return MXC_TAB_CORRUPT;
+	e->meta = 0;
+	if (e->flags & MXC_ENT_META) {
+		if (blen - p < 4)
+			return MXC_TAB_CORRUPT;
+		e->meta = mxc_rd32(b + p);
+		p += 4;
+	}
+	if (e->flags & MXC_ENT_KEXT) {
+		if (blen - p < 4 || e->klen <= MXC_INLINE_KEY_MAX)
+			return MXC_TAB_CORRUPT;
+		e->key = mxc_shm_ptr(base, size, mxc_rd32(b + p), e->klen);
+		p += 4;
+	} else {
+		if (blen - p < e->klen || e->klen > MXC_INLINE_KEY_MAX)
+			return MXC_TAB_CORRUPT;
+		e->key = b + p;
+		p += e->klen;
+	}
+	if (e->flags & MXC_ENT_VEXT) {
+		if (blen - p < 4 || e->vlen <= MXC_INLINE_VAL_MAX)
+			return MXC_TAB_CORRUPT;
+		e->val = mxc_shm_ptr(base, size, mxc_rd32(b + p), e->vlen);
+		p += 4;
+	} else {
+		if (blen - p < e->vlen || e->vlen > MXC_INLINE_VAL_MAX)
+			return MXC_TAB_CORRUPT;
+		e->val = b + p;
+		p += e->vlen;
+	}
+	if (e->key == NULL || e->val == NULL)
+		return MXC_TAB_CORRUPT;
+	*pos = p;
+	return 0;
+}
+
+/*
+ * mxc_tab_bucket - the bucket record an index word names, bounds-checked.
+ * Returns its address and sets *blen and *n, or NULL (corrupt).
+ */
+static inline const uint8_t *mxc_tab_bucket(const uint8_t *base, uint64_t size, uint32_t units,
+					    unsigned tab, size_t *blen, unsigned *n)
+{
+	const uint8_t *b = mxc_shm_ptr(base, size, units, MXC_BUCKET_HDR);
+
+	if (b == NULL || b[3] != MXC_BUCKET_MAGIC || b[2] != tab || b[0] == 0 ||
+	    b[0] > MXC_BUCKET_MAX_ENTRIES || b[1] == 0)
+		return NULL;
+	if (mxc_shm_ptr(base, size, units, (uint64_t)b[1] << MXC_SHM_UNIT_SHIFT) == NULL)
+		return NULL;
+	*blen = (size_t)b[1] << MXC_SHM_UNIT_SHIFT;
+	*n = b[0];
+	return b;
+}
+
+/*
+ * mxc_tab_find - look key (canonical, klen bytes, hash h) up in table tab.
+ * Returns MXC_TAB_FOUND and fills *e, MXC_TAB_ABSENT, or MXC_TAB_CORRUPT.
+ * Bounded: one index word, one bucket of at most MXC_BUCKET_MAX_ENTRIES.
+ */
+static inline int mxc_tab_find(const uint8_t *base, uint64_t size, const struct mxc_shm_tab *t, unsigned tab,
+			       uint64_t h, const char *key, size_t klen, struct mxc_tab_ent *e)
+{
+	const uint64_t *idx = mxc_tab_index(base, size, t);
+	const uint8_t *b;
+	uint64_t w;
+	size_t blen, pos = MXC_BUCKET_HDR;
+	unsigned n, i;
+	uint16_t tag = MXC_HASH_TAG(h);
+
+	if (idx == NULL)
+		return t->t_index == 0 ? MXC_TAB_ABSENT : MXC_TAB_CORRUPT;
+	w = mxa_load64((uint64_t *)(uintptr_t)&idx[h & (((uint64_t)1 << t->t_log2) - 1)]);
+	if (MXC_IDX_OFF(w) == 0 || !(MXC_IDX_FILTER(w) & MXC_HASH_BIT(h)))
+		return MXC_TAB_ABSENT;
+	b = mxc_tab_bucket(base, size, MXC_IDX_OFF(w), tab, &blen, &n);
+	if (b == NULL)
+		return MXC_TAB_CORRUPT;
+	for (i = 0; i < n; i++) {
+		if (mxc_tab_decode(base, size, b, blen, &pos, e) != 0)
+			return MXC_TAB_CORRUPT;
+		if (e->tag == tag && e->klen == klen && memcmp(e->key, key, klen) == 0)
+			return MXC_TAB_FOUND;
+	}
+	return MXC_TAB_ABSENT;
+}
+
+#endif /* MXC_SHM_TABLE_H */

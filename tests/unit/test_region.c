@@ -1,0 +1,295 @@
+/*
+ * test_region - the writer (daemon/region.c, table_w.c) and the client
+ * library against each other in one process: publish, replace, delete,
+ * table and region growth under an open handle, long keys and values,
+ * reclamation, and every way a region file can be damaged.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "client/mxcache.h"
+#include "daemon/log.h"
+#include "daemon/region.h"
+#include "shm/layout.h"
+#include "shm/override.h"
+#include "shm/path.h"
+#include "tests/tap.h"
+
+static char dir[] = "/tmp/mxc-test-region.XXXXXX";
+static char dir2[] = "/tmp/mxc-test-corrupt.XXXXXX";
+
+static int put(struct region *r, const char *key, const char *target, const char *comment)
+{
+	uint8_t meta[MXC_OV_META_MAX];
+	size_t mlen = mxc_ov_meta_encode(meta, 1000, 2000, comment, strlen(comment));
+
+	return region_put(r, MXC_TAB_OVERRIDE, key, strlen(key), target, strlen(target), meta, mlen);
+}
+
+static void region_path(const char *d, const char *suffix, char *out, size_t outlen)
+{
+	struct stat st;
+
+	stat(d, &st);
+	mxc_shm_path(out, outlen, mxc_shm_dir(), st.st_dev, st.st_ino, suffix);
+}
+
+static uint8_t *slurp(const char *path, size_t *len)
+{
+	struct stat st;
+	uint8_t *buf;
+	int fd = open(path, O_RDONLY);
+
+	if (fd < 0 || fstat(fd, &st) != 0)
+		return NULL;
+	buf = malloc((size_t)st.st_size);
+	if (buf == NULL || read(fd, buf, (size_t)st.st_size) != st.st_size) {
+		free(buf);
+		close(fd);
+		return NULL;
+	}
+	close(fd);
+	*len = (size_t)st.st_size;
+	return buf;
+}
+
+static int spill(const char *path, const uint8_t *buf, size_t len, mode_t mode)
+{
+	int fd;
+	ssize_t w;
+
+	unlink(path);
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL, 0600);
+	if (fd < 0)
+		return -1;
+	w = write(fd, buf, len);
+	fchmod(fd, mode);
+	close(fd);
+	return w == (ssize_t)len ? 0 : -1;
+}
+
+static int open_copy(const uint8_t *buf, size_t len, mode_t mode, mxc_t **h)
+{
+	char path[MXC_SHM_PATH_MAX];
+
+	region_path(dir2, "data", path, sizeof(path));
+	if (spill(path, buf, len, mode) != 0)
+		return -100;
+	return mxc_open(dir2, h);
+}
+
+int main(void)
+{
+	struct region_opts o;
+	struct region *r;
+	struct mxc_override ov;
+	struct mxc_status st;
+	struct mxc_mx mx[2];
+	mxc_t *h, *hc;
+	char host[MXC_HOST_MAX + 1], key[300], want[300], why[256], longkey[260], longtgt[260];
+	char dpath[MXC_SHM_PATH_MAX], rpath[MXC_SHM_PATH_MAX];
+	size_t n, len, i;
+	uint8_t *img, *bad;
+	int rc, from, bad_answers, all_ok;
+	const int N = 150000;
+
+	log_init(1, LOG_WARNING);
+	if (mkdtemp(dir) == NULL || mkdtemp(dir2) == NULL)
+		return 1;
+	region_path(dir, "data", dpath, sizeof(dpath));
+	region_path(dir, "readers", rpath, sizeof(rpath));
+
+	is_int(mxc_open(dir, &h), MXC_ENOREGION, "no region yet: ENOREGION");
+	is_int(mxc_open("/nonexistent/mxcache", &h), MXC_ENOREGION, "no directory: ENOREGION");
+
+	memset(&o, 0, sizeof(o));
+	o.dir = dir;
+	o.nslots = 64;
+	o.gid = (gid_t)-1;
+	rc = region_create(&o, 0, &r);
+	is_int(rc, 0, "region_create");
+	if (rc != 0)
+		return tap_done();
+	is_int(mxc_open(dir, &h), MXC_ENOREGION, "a region being built is invisible");
+	is_int(region_go_live(r), 0, "region_go_live");
+	is_int(mxc_open(dir, &h), MXC_OK, "mxc_open");
+
+	is_int(mxc_resolve(h, "example.org", host, sizeof(host)), MXC_NOTFOUND, "domain without override");
+	is_int(mxc_resolve(h, "[1.1.1.1]", host, sizeof(host)), MXC_OK, "IP without override");
+	is_str(host, "1.1.1.1", "IP answers itself, bare");
+	is_int(mxc_resolve(h, "[IPv6:2001:DB8::1]", host, sizeof(host)), MXC_OK, "IPv6 literal");
+	is_str(host, "2001:db8::1", "IPv6 answers itself, RFC 5952");
+	is_int(mxc_resolve(h, "not a domain", host, sizeof(host)), MXC_EINVAL, "bad key: EINVAL");
+	is_int(mxc_resolve(h, "1.1.1.1", host, 7), MXC_ETOOSMALL, "short buffer: ETOOSMALL");
+
+	is_int(put(r, "example.org", "10.9.8.7", "migration"), 0, "put adds");
+	region_publish(r);
+	is_int(mxc_resolve(h, "EXAMPLE.org.", host, sizeof(host)), MXC_OK, "override found in another spelling");
+	is_str(host, "10.9.8.7", "override target");
+	is_int(mxc_resolve(h, "example.org", host, 8), MXC_ETOOSMALL, "target one byte too long for buffer");
+	is_int(mxc_override_get(h, "Example.Org", &ov), MXC_OK, "override_get");
+	is_str(ov.comment, "migration", "comment");
+	is_int(ov.created, 1000, "created");
+	is_int(ov.updated, 2000, "updated");
+	rc = mxc_resolve_mx(h, "example.org.", mx, 2, &n, &from);
+	is_int(rc, MXC_OK, "resolve_mx from override");
+	is_int(n, 1, "one synthetic MX");
+	is_int(mx[0].pref, 0, "preference 0");
+	is_str(mx[0].host, "10.9.8.7", "MX host is the target");
+	is_int(from, 1, "from_override");
+	is_int(mxc_resolve_mx(h, "other.example", mx, 2, &n, &from), MXC_NOTFOUND, "resolve_mx without override");
+	is_int(mxc_resolve_mx(h, "example.org", mx, 0, &n, &from), MXC_ETOOSMALL, "resolve_mx with max 0");
+
+	is_int(put(r, "example.org", "mx2.example.net", ""), 1, "put replaces");
+	region_publish(r);
+	is_int(mxc_resolve(h, "example.org", host, sizeof(host)), MXC_OK, "replaced override");
+	is_str(host, "mx2.example.net", "new target visible at once");
+	is_int(put(r, "1.1.1.1", "2.2.2.2", ""), 0, "IP-literal override");
+	is_int(mxc_resolve(h, "[1.1.1.1]", host, sizeof(host)), MXC_OK, "IP with override");
+	is_str(host, "2.2.2.2", "IP override wins over the IP itself");
+	is_int(region_del(r, MXC_TAB_OVERRIDE, "example.org", 11), 1, "del removes");
+	is_int(region_del(r, MXC_TAB_OVERRIDE, "example.org", 11), 0, "del of absent");
+	is_int(mxc_resolve(h, "example.org", host, sizeof(host)), MXC_NOTFOUND, "deleted override gone");
+
+	/* long keys and targets live out of line */
+	memset(longkey, 0, sizeof(longkey));
+	for (i = 0; i < 3; i++)
+		memcpy(longkey + i * 64, "aaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaaa.", 64);
+	strcat(longkey, "example.com");
+	snprintf(longtgt, sizeof(longtgt), "%s", longkey);
+	longtgt[0] = 'b';
+	is_int(put(r, longkey, longtgt, "long"), 0, "put a 203-octet key and target");
+	is_int(mxc_resolve(h, longkey, host, sizeof(host)), MXC_OK, "long key found");
+	is_str(host, longtgt, "long target intact");
+	is_int(put(r, longkey, "short.example", ""), 1, "replace a long-key entry");
+	is_int(mxc_resolve(h, longkey, host, sizeof(host)), MXC_OK, "long key still found");
+	is_str(host, "short.example", "replaced value");
+
+	/* growth of the tables and the region under an open handle */
+	all_ok = 1;
+	for (i = 0; i < (size_t)N && all_ok; i++) {
+		snprintf(key, sizeof(key), "k%zu.example", i);
+		snprintf(want, sizeof(want), "10.%zu.%zu.%zu", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+		all_ok = put(r, key, want, i % 7 ? "" : "bulk") == 0;
+		if (i % 4096 == 0)
+			region_publish(r);
+	}
+	region_publish(r);
+	ok(all_ok, "put %d keys (table and region growth)", N);
+	all_ok = 1;
+	for (i = 0; i < (size_t)N; i++) {
+		snprintf(key, sizeof(key), "k%zu.example", i);
+		snprintf(want, sizeof(want), "10.%zu.%zu.%zu", (i >> 16) & 255, (i >> 8) & 255, i & 255);
+		if (mxc_resolve(h, key, host, sizeof(host)) != MXC_OK || strcmp(host, want) != 0) {
+			all_ok = 0;
+			printf("# %s: got %s\n", key, host);
+			break;
+		}
+	}
+	ok(all_ok, "every key answers through a handle opened before the growth");
+	is_int(mxc_status(h, &st), MXC_OK, "status");
+	is_int(st.overrides, N + 2, "status counts every override");
+	ok(st.size > 4u << 20, "region grew (%llu MiB)", (unsigned long long)(st.size >> 20));
+	ok(st.slots_claimed >= 1, "this thread holds a reader slot");
+	rc = mxc_verify(h, why, sizeof(why));
+	is_int(rc, MXC_OK, "verify after growth");
+	if (rc != MXC_OK)
+		printf("# %s\n", why);
+
+	for (i = 0; i < (size_t)N; i += 2) {
+		snprintf(key, sizeof(key), "k%zu.example", i);
+		if (region_del(r, MXC_TAB_OVERRIDE, key, strlen(key)) != 1)
+			break;
+	}
+	region_publish(r);
+	ok(i >= (size_t)N, "deleted every other key");
+	is_int(mxc_resolve(h, "k0.example", host, sizeof(host)), MXC_NOTFOUND, "deleted key gone");
+	is_int(mxc_resolve(h, "k1.example", host, sizeof(host)), MXC_OK, "kept key stays");
+	is_int(mxc_verify(h, why, sizeof(why)), MXC_OK, "verify after deletes");
+
+	/* nobody is inside a read: two ticks drain limbo */
+	region_tick(r);
+	region_tick(r);
+	usleep(2000);
+	region_tick(r);
+	mxc_status(h, &st);
+	is_int(st.arena_limbo, 0, "limbo drained with no reader inside");
+	ok(st.arena_free > 0, "freed memory is on the free lists");
+
+	/* a second handle, a new region incarnation */
+	is_int(mxc_open(dir, &hc), MXC_OK, "second handle");
+	mxc_close(hc);
+
+	/* ---- damaged regions ---- */
+	img = slurp(dpath, &len);
+	ok(img != NULL, "read the region image");
+	if (img == NULL)
+		return tap_done();
+	bad = malloc(len);
+	memcpy(bad, img, len);
+	is_int(open_copy(bad, len, 0640, &hc), MXC_OK, "an intact copy opens");
+	if (hc != NULL) {
+		is_int(mxc_resolve(hc, "k1.example", host, sizeof(host)), MXC_OK, "the copy answers");
+		mxc_close(hc);
+	}
+	hc = NULL;
+	is_int(open_copy(bad, len, 0660, &hc), MXC_ECORRUPT, "group-writable region refused");
+	bad[0] ^= 0xff;
+	is_int(open_copy(bad, len, 0640, &hc), MXC_ECORRUPT, "bad magic: ECORRUPT");
+	memcpy(bad, img, len);
+	((struct mxc_shm_hdr *)(void *)bad)->h_layout++;
+	is_int(open_copy(bad, len, 0640, &hc), MXC_EVERSION, "other layout: EVERSION");
+	memcpy(bad, img, len);
+	((struct mxc_shm_hdr *)(void *)bad)->h_abi = __builtin_bswap32(MXC_SHM_ABI);
+	is_int(open_copy(bad, len, 0640, &hc), MXC_EVERSION, "other byte order: EVERSION");
+	memcpy(bad, img, len);
+	is_int(open_copy(bad, len / 2, 0640, &hc), MXC_ECORRUPT, "truncated file: ECORRUPT");
+	is_int(open_copy(bad, 100, 0640, &hc), MXC_ECORRUPT, "tiny file: ECORRUPT");
+	((struct mxc_shm_hdr *)(void *)bad)->h_root = len + 4096;
+	is_int(open_copy(bad, len, 0640, &hc), MXC_ECORRUPT, "root outside the file: ECORRUPT");
+	memcpy(bad, img, len);
+	((struct mxc_shm_hdr *)(void *)bad)->h_state = MXC_STATE_INIT;
+	is_int(open_copy(bad, len, 0640, &hc), MXC_ECORRUPT, "half-built region: ECORRUPT");
+
+	/* random damage inside the arena: answers or ECORRUPT, never a crash */
+	srand(12345);
+	bad_answers = 0;
+	for (int round = 0; round < 200; round++) {
+		memcpy(bad, img, len);
+		for (int k = 0; k < 64; k++) {
+			size_t at = MXC_SHM_HDR_SIZE + (size_t)rand() % (len - MXC_SHM_HDR_SIZE);
+			bad[at] = (uint8_t)rand();
+		}
+		hc = NULL;
+		if (open_copy(bad, len, 0640, &hc) != MXC_OK)
+			continue;
+		for (i = 1; i < 2000; i += 2) {
+			snprintf(key, sizeof(key), "k%zu.example", i);
+			rc = mxc_resolve(hc, key, host, sizeof(host));
+			if (rc != MXC_OK && rc != MXC_NOTFOUND && rc != MXC_ECORRUPT && rc != MXC_ETOOSMALL)
+				bad_answers++;
+		}
+		(void)mxc_verify(hc, why, sizeof(why));
+		mxc_close(hc);
+	}
+	is_int(bad_answers, 0, "200 randomly damaged regions: only defined answers, no crash");
+
+	free(bad);
+	free(img);
+	mxc_close(h);
+	region_close(r);
+	unlink(dpath);
+	unlink(rpath);
+	region_path(dir2, "data", dpath, sizeof(dpath));
+	unlink(dpath);
+	rmdir(dir);
+	rmdir(dir2);
+	return tap_done();
+}
