@@ -52,7 +52,7 @@ BENCH_LIBS  = -llmdb -lsqlite3 -lm
 SHM_SRC    = shm/key.c
 LIB_SRC    = client/mxcache.c $(SHM_SRC)
 DAEMON_SRC = $(wildcard daemon/*.c) $(SHM_SRC)
-SHMCTL_SRC = client/shmctl.c
+SHMCTL_SRC = $(wildcard client/shmctl*.c)
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 

@@ -1,0 +1,123 @@
+# tests/lib.sh - TAP helpers and a daemon harness for the shell tests.
+# Source it; BUILD names the build directory (default: build).
+
+BUILD=${BUILD:-build}
+# the sanitizer a build directory was made with (build-address-undefined)
+SAN=""
+case $BUILD in build-*) SAN=${BUILD#build-}; SAN=${SAN//-/,} ;; esac
+MXCACHED=$PWD/$BUILD/mxcached
+SHMCTL=$PWD/$BUILD/shmctl
+T_N=0
+T_FAIL=0
+T_DIRS=()
+
+_result() { # ok? description
+	T_N=$((T_N + 1))
+	if [ "$1" -eq 0 ]; then
+		echo "ok $T_N - $2"
+	else
+		T_FAIL=$((T_FAIL + 1))
+		echo "not ok $T_N - $2"
+	fi
+}
+
+# expect_rc RC DESC CMD... - CMD exits with RC
+expect_rc() {
+	local want=$1 desc=$2 got
+	shift 2
+	"$@" >/tmp/t.out.$$ 2>/tmp/t.err.$$
+	got=$?
+	[ "$got" -eq "$want" ]
+	_result $? "$desc"
+	[ "$got" -eq "$want" ] || { echo "#   exit $got, want $want: $*"; sed 's/^/#   err: /' /tmp/t.err.$$ | head -5; }
+	return 0
+}
+
+# expect_out WANT DESC CMD... - CMD exits 0 and prints exactly WANT
+expect_out() {
+	local want=$1 desc=$2 got rc
+	shift 2
+	got=$("$@" 2>/tmp/t.err.$$)
+	rc=$?
+	[ "$rc" -eq 0 ] && [ "$got" = "$want" ]
+	_result $? "$desc"
+	if [ "$rc" -ne 0 ] || [ "$got" != "$want" ]; then
+		echo "#   exit $rc, got '$got', want '$want': $*"
+		sed 's/^/#   err: /' /tmp/t.err.$$ | head -5
+	fi
+	return 0
+}
+
+# check DESC CMD... - CMD (a shell condition) succeeds
+check() {
+	local desc=$1
+	shift
+	"$@" >/dev/null 2>&1
+	_result $? "$desc"
+}
+
+# last_out / last_err - what the last expect_rc printed
+last_out() { cat /tmp/t.out.$$; }
+last_err() { cat /tmp/t.err.$$; }
+
+# new_dir - a fresh state directory, removed with its region at exit
+new_dir() {
+	local d
+	d=$(mktemp -d /tmp/mxc-it.XXXXXX)
+	T_DIRS+=("$d")
+	echo "$d"
+}
+
+# region_files DIR - the tmpfs files of DIR's region
+region_files() {
+	local dev ino
+	dev=$(stat -c %d "$1")
+	ino=$(stat -c %i "$1")
+	printf '%s/mxcache-%x-%x.*' "${MXCACHE_SHM_DIR:-/dev/shm}" "$dev" "$ino"
+}
+
+# daemon_start DIR [ARGS] - start mxcached in the foreground, wait until
+# it answers on ctl.sock
+daemon_start() {
+	local d=$1 i
+	shift
+	"$MXCACHED" -d "$d" -f "$@" >>"$d/daemon.log" 2>&1 &
+	echo $! >"$d/test.pid"
+	for i in $(seq 1 200); do
+		if [ -S "$d/ctl.sock" ] && "$SHMCTL" -d "$d" status >/dev/null 2>&1 &&
+			"$SHMCTL" -d "$d" status 2>/dev/null | grep -q "writer:.*running"; then
+			return 0
+		fi
+		kill -0 "$(cat "$d/test.pid")" 2>/dev/null || return 1
+		sleep 0.05
+	done
+	return 1
+}
+
+# daemon_stop DIR [SIGNAL] - stop it and wait; returns its exit status
+daemon_stop() {
+	local d=$1 sig=${2:-TERM} pid
+	pid=$(cat "$d/test.pid" 2>/dev/null) || return 0
+	kill -s "$sig" "$pid" 2>/dev/null
+	wait "$pid" 2>/dev/null
+	local rc=$?
+	rm -f "$d/test.pid"
+	return $rc
+}
+
+t_cleanup() {
+	local d
+	for d in "${T_DIRS[@]}"; do
+		[ -f "$d/test.pid" ] && daemon_stop "$d" KILL
+		# shellcheck disable=SC2046
+		rm -f $(region_files "$d")
+		rm -rf "$d"
+	done
+	rm -f /tmp/t.out.$$ /tmp/t.err.$$
+}
+trap t_cleanup EXIT
+
+done_testing() {
+	echo "1..$T_N"
+	[ "$T_FAIL" -eq 0 ]
+}
