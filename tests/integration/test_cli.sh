@@ -98,7 +98,7 @@ check "SIGTERM again" daemon_stop "$D" TERM
 # --- who may change what ---
 if command -v setpriv >/dev/null && [ "$(id -u)" -eq 0 ]; then
 	check "mxcached restarts for the permission checks" daemon_start "$D"
-	expect_rc 3 "a stranger cannot even reach ctl.sock" setpriv --reuid=65534 --regid=65534 --clear-groups \
+	expect_rc 4 "a stranger cannot even reach ctl.sock (permission denied: 4)" setpriv --reuid=65534 --regid=65534 --clear-groups \
 		"$SHMCTL" -d "$D" override set evil.example 10.6.6.6
 	chmod 0755 "$D"
 	chmod 0666 "$D/ctl.sock"

@@ -1,0 +1,752 @@
+/*
+ * shmctl - inspect an mxcache region and change its data through mxcached.
+ *
+ * Two paths, never mixed:
+ *   reads    (status, verify, readers, resolve, resolve-mx, override get,
+ *            override list) map the region through libmxcache exactly as a
+ *            mail server does, so what shmctl shows is what clients see.
+ *            They work while the daemon is down, from the last publish.
+ *   changes  (override set/del/import, ping) are lines on DIR/ctl.sock
+ *            (shm/ctl.h).  mxcached answers only after committing to SQLite
+ *            and publishing to the region, so a change reported done is
+ *            visible to the very next read.
+ *
+ * Exit status, fixed by the interface contract: 0 found/done, 1 not found,
+ * 2 usage error, 3 daemon or region unavailable, 4 other error.
+ */
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include <json-c/json.h>
+
+#include "client/mxcache.h"
+#include "client/shmctl.h"
+#include "shm/ctl.h"
+#include "shm/layout.h"
+
+#define JSON_FLAGS    (JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE)
+#define ARGS_MAX      8          /* positional words; "override set K T C" is 5 */
+#define MX_FIRST      16         /* MX records room tried first, doubled on ETOOSMALL */
+#define MX_LIMIT      4096       /* more MX records than a 64 KiB DNS answer holds */
+#define ISO_LEN       40
+#define WHY_LEN       256
+#define PATH_LEN      4200       /* DIR (PATH_MAX) plus a file name */
+
+struct command {
+	const char *name, *sub;  /* sub: second word, or NULL */
+	int min, max;            /* positional arguments after the name */
+	int json;                /* accepts --json */
+	int (*run)(const struct sc_ctx *, char **, int);
+	const char *synopsis, *what;
+};
+
+void sc_err(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("shmctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+}
+
+void sc_print_clean(FILE *f, const char *s)
+{
+	for (; *s != '\0'; s++) {
+		unsigned char ch = (unsigned char)*s;
+
+		if (ch < 0x20 || ch == 0x7f)
+			fprintf(f, "\\x%02x", ch);
+		else
+			fputc(ch, f);
+	}
+}
+
+static const char *iso_time(int64_t t, char *buf, size_t len)
+{
+	struct tm tm;
+	time_t tt = (time_t)t;
+
+	if (t <= 0 || gmtime_r(&tt, &tm) == NULL ||
+	    strftime(buf, len, "%Y-%m-%dT%H:%M:%SZ", &tm) == 0)
+		snprintf(buf, len, "-");
+	return buf;
+}
+
+static const char *iso_time_ms(uint64_t ms, char *buf, size_t len)
+{
+	struct tm tm;
+	time_t tt = (time_t)(ms / 1000);
+	size_t n;
+
+	if (ms == 0 || gmtime_r(&tt, &tm) == NULL ||
+	    (n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm)) == 0)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf + n, len - n, ".%03uZ", (unsigned)(ms % 1000));
+	return buf;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* --- JSON ---------------------------------------------------------------- */
+
+/* jset - add v under k; a failed allocation marks *oom instead of turning
+ * silently into a JSON null. */
+static void jset(struct json_object *o, const char *k, struct json_object *v, int *oom)
+{
+	if (v == NULL || json_object_object_add(o, k, v) != 0) {
+		json_object_put(v);
+		*oom = 1;
+	}
+}
+
+static void jstr(struct json_object *o, const char *k, const char *v, int *oom)
+{
+	jset(o, k, json_object_new_string(v), oom);
+}
+
+static void jint(struct json_object *o, const char *k, int64_t v, int *oom)
+{
+	jset(o, k, json_object_new_int64(v), oom);
+}
+
+/* incarnation is a random 64-bit number: int64 would turn half of them negative */
+static void juint(struct json_object *o, const char *k, uint64_t v, int *oom)
+{
+	jset(o, k, json_object_new_uint64(v), oom);
+}
+
+/* json_print - print o and free it */
+static int json_print(struct json_object *o, int oom)
+{
+	const char *s = (o != NULL && !oom) ? json_object_to_json_string_ext(o, JSON_FLAGS) : NULL;
+	int ex = SC_OK;
+
+	if (s == NULL) {
+		sc_err("out of memory building JSON");
+		ex = SC_ERROR;
+	} else {
+		printf("%s\n", s);
+	}
+	json_object_put(o);
+	return ex;
+}
+
+/* --- the region: reads --------------------------------------------------- */
+
+static int region_open(const struct sc_ctx *c, mxc_t **h)
+{
+	int rc = mxc_open(c->dir, h), e = errno;
+
+	switch (rc) {
+	case MXC_OK:
+		return SC_OK;
+	case MXC_ENOREGION:
+		sc_err("%s: %s", c->dir, mxc_strerror(rc));
+		return SC_UNAVAIL;
+	case MXC_ESYS:
+		sc_err("%s: %s: %s", c->dir, mxc_strerror(rc), strerror(e));
+		return SC_UNAVAIL;
+	default:	/* ECORRUPT, EVERSION: the region is there but unusable */
+		sc_err("%s: %s", c->dir, mxc_strerror(rc));
+		return SC_ERROR;
+	}
+}
+
+static const char *state_name(uint32_t s)
+{
+	switch (s) {
+	case MXC_STATE_INIT: return "initialising";
+	case MXC_STATE_LIVE: return "live";
+	case MXC_STATE_RETIRED: return "retired";
+	default: return "unknown";
+	}
+}
+
+static int status_json(const struct sc_ctx *c, const struct mxc_status *st)
+{
+	struct json_object *j = json_object_new_object();
+	char iso[ISO_LEN], path[PATH_LEN];
+	int oom = 0;
+
+	if (j == NULL)
+		return json_print(NULL, 1);
+	jstr(j, "dir", c->dir, &oom);
+	jstr(j, "state", state_name(st->state), &oom);
+	jint(j, "state_code", st->state, &oom);
+	jint(j, "layout", st->layout, &oom);
+	juint(j, "incarnation", st->incarnation, &oom);
+	juint(j, "size", st->size, &oom);
+	juint(j, "created", st->created, &oom);
+	jstr(j, "created_iso", iso_time((int64_t)st->created, iso, sizeof iso), &oom);
+	juint(j, "generation", st->generation, &oom);
+	juint(j, "epoch", st->epoch, &oom);
+	juint(j, "overrides", st->overrides, &oom);
+	juint(j, "arena_used", st->arena_used, &oom);
+	juint(j, "arena_free", st->arena_free, &oom);
+	juint(j, "arena_limbo", st->arena_limbo, &oom);
+	jint(j, "reader_slots_claimed", st->slots_claimed, &oom);
+	jint(j, "reader_slots_total", st->nslots, &oom);
+	juint(j, "writer_pid", st->writer_pid, &oom);
+	juint(j, "writer_start", st->writer_start, &oom);
+	jstr(j, "writer_start_iso", iso_time((int64_t)st->writer_start, iso, sizeof iso), &oom);
+	jset(j, "writer_running", json_object_new_boolean(st->writer_alive), &oom);
+	if (st->writer_alive) {
+		json_object_object_add(j, "writer_gone_since_ms", NULL);
+		json_object_object_add(j, "writer_gone_since_iso", NULL);
+	} else {
+		uint64_t since = st->writer_exit_ms ? st->writer_exit_ms : st->heartbeat_ms;
+
+		juint(j, "writer_gone_since_ms", since, &oom);
+		jstr(j, "writer_gone_since_iso", iso_time_ms(since, iso, sizeof iso), &oom);
+	}
+	jset(j, "writer_exit_clean", json_object_new_boolean(st->writer_exit_ms != 0), &oom);
+	juint(j, "heartbeat_ms", st->heartbeat_ms, &oom);
+	jstr(j, "heartbeat_iso", iso_time_ms(st->heartbeat_ms, iso, sizeof iso), &oom);
+	juint(j, "last_publish_ms", st->last_publish_ms, &oom);
+	jstr(j, "last_publish_iso", iso_time_ms(st->last_publish_ms, iso, sizeof iso), &oom);
+	jstr(j, "data_path", st->data_path, &oom);
+	jstr(j, "readers_path", st->readers_path, &oom);
+	snprintf(path, sizeof path, "%s/mxcache.db", c->dir);
+	jstr(j, "db_path", path, &oom);
+	snprintf(path, sizeof path, "%s/%s", c->dir, MXC_CTL_SOCK);
+	jstr(j, "ctl_path", path, &oom);
+	return json_print(j, oom);
+}
+
+static void status_text(const struct sc_ctx *c, const struct mxc_status *st)
+{
+	char iso[ISO_LEN];
+
+	printf("dir:            %s\n", c->dir);
+	printf("state:          %s\n", state_name(st->state));
+	printf("layout:         %" PRIu32 "\n", st->layout);
+	printf("incarnation:    %016" PRIx64 "\n", st->incarnation);
+	printf("size:           %" PRIu64 " bytes\n", st->size);
+	printf("created:        %s\n", iso_time((int64_t)st->created, iso, sizeof iso));
+	printf("generation:     %" PRIu64 "\n", st->generation);
+	printf("epoch:          %" PRIu64 "\n", st->epoch);
+	printf("overrides:      %" PRIu64 "\n", st->overrides);
+	printf("arena:          %" PRIu64 " used, %" PRIu64 " free, %" PRIu64 " limbo (bytes)\n",
+	       st->arena_used, st->arena_free, st->arena_limbo);
+	printf("reader slots:   %" PRIu32 " claimed / %" PRIu32 " total\n", st->slots_claimed, st->nslots);
+	printf("writer:         pid %" PRIu64 ", ", st->writer_pid);
+	if (st->writer_alive) {
+		uint64_t now = now_ms();
+
+		printf("running since %s, heartbeat %.1f s ago\n",
+		       iso_time((int64_t)st->writer_start, iso, sizeof iso),
+		       now > st->heartbeat_ms ? (double)(now - st->heartbeat_ms) / 1000 : 0.0);
+	} else if (st->writer_exit_ms != 0) {
+		printf("gone since %s (clean exit)\n", iso_time_ms(st->writer_exit_ms, iso, sizeof iso));
+	} else {
+		printf("gone since %s (last heartbeat)\n", iso_time_ms(st->heartbeat_ms, iso, sizeof iso));
+	}
+	printf("last publish:   %s\n", st->last_publish_ms ? iso_time_ms(st->last_publish_ms, iso, sizeof iso)
+							  : "never");
+	printf("data file:      %s\n", st->data_path);
+	printf("readers file:   %s\n", st->readers_path);
+	printf("database:       %s/mxcache.db\n", c->dir);
+	printf("control socket: %s/%s\n", c->dir, MXC_CTL_SOCK);
+}
+
+/* status exits 3 when the writer is gone, after printing everything: the
+ * data is still readable, but "is mxcached up?" is what scripts ask. */
+static int cmd_status(const struct sc_ctx *c, char **av, int ac)
+{
+	struct mxc_status st;
+	mxc_t *h = NULL;
+	int ex, rc;
+
+	(void)av;
+	(void)ac;
+	if ((ex = region_open(c, &h)) != SC_OK)
+		goto out;
+	rc = mxc_status(h, &st);
+	if (rc != MXC_OK) {
+		sc_err("%s: %s", c->dir, mxc_strerror(rc));
+		ex = SC_ERROR;
+		goto out;
+	}
+	if (c->json) {
+		ex = status_json(c, &st);
+	} else {
+		status_text(c, &st);
+		ex = SC_OK;
+	}
+	if (ex == SC_OK && !st.writer_alive)
+		ex = SC_UNAVAIL;
+out:
+	mxc_close(h);
+	return ex;
+}
+
+static int cmd_verify(const struct sc_ctx *c, char **av, int ac)
+{
+	char why[WHY_LEN] = "";
+	mxc_t *h = NULL;
+	int ex, rc;
+
+	(void)av;
+	(void)ac;
+	if ((ex = region_open(c, &h)) != SC_OK)
+		goto out;
+	rc = mxc_verify(h, why, sizeof why);
+	if (rc == MXC_OK) {
+		puts("ok");
+	} else {
+		puts(why[0] != '\0' ? why : mxc_strerror(rc));
+		ex = SC_ERROR;
+	}
+out:
+	mxc_close(h);
+	return ex;
+}
+
+static const char *reader_state(int s)
+{
+	switch (s) {
+	case MXC_READER_LIVE: return "live";
+	case MXC_READER_DEAD: return "dead";
+	case MXC_READER_STALLED: return "stalled";
+	default: return "unknown";
+	}
+}
+
+struct readers_out {
+	struct json_object *arr;	/* NULL: text */
+	int oom;
+};
+
+static int reader_one(const struct mxc_reader *r, void *arg)
+{
+	struct readers_out *ro = arg;
+	char iso[ISO_LEN], epoch[24] = "-";
+	struct json_object *j;
+
+	if (ro->arr == NULL) {
+		if (r->epoch != 0)
+			snprintf(epoch, sizeof epoch, "%" PRIu64, r->epoch);
+		printf("%-6" PRIu32 " %-8" PRIu32 " %-8" PRIu64 " %-10s %-8s %s\n", r->slot, r->pid, r->tid,
+		       epoch, reader_state(r->state), iso_time((int64_t)r->claimed, iso, sizeof iso));
+		return 0;
+	}
+	if ((j = json_object_new_object()) == NULL) {
+		ro->oom = 1;
+		return 1;
+	}
+	jint(j, "slot", r->slot, &ro->oom);
+	jint(j, "pid", r->pid, &ro->oom);
+	juint(j, "tid", r->tid, &ro->oom);
+	juint(j, "epoch", r->epoch, &ro->oom);
+	jstr(j, "state", reader_state(r->state), &ro->oom);
+	jint(j, "claimed", (int64_t)r->claimed, &ro->oom);
+	jstr(j, "claimed_iso", iso_time((int64_t)r->claimed, iso, sizeof iso), &ro->oom);
+	if (json_object_array_add(ro->arr, j) != 0) {
+		json_object_put(j);
+		ro->oom = 1;
+	}
+	return ro->oom;
+}
+
+static int cmd_readers(const struct sc_ctx *c, char **av, int ac)
+{
+	struct readers_out ro = { NULL, 0 };
+	mxc_t *h = NULL;
+	int ex, rc;
+
+	(void)av;
+	(void)ac;
+	if ((ex = region_open(c, &h)) != SC_OK)
+		goto out;
+	if (c->json) {
+		if ((ro.arr = json_object_new_array()) == NULL)
+			ro.oom = 1;
+	} else {
+		printf("%-6s %-8s %-8s %-10s %-8s %s\n", "SLOT", "PID", "TID", "EPOCH", "STATE", "CLAIMED");
+	}
+	rc = ro.oom ? MXC_OK : mxc_readers_foreach(h, reader_one, &ro);
+	if (rc < 0) {
+		sc_err("%s: %s: %s", c->dir, mxc_strerror(rc), strerror(errno));
+		ex = SC_ERROR;
+	} else if (c->json) {
+		ex = json_print(ro.arr, ro.oom);
+		ro.arr = NULL;
+	}
+out:
+	json_object_put(ro.arr);
+	mxc_close(h);
+	return ex;
+}
+
+static int cmd_resolve(const struct sc_ctx *c, char **av, int ac)
+{
+	char host[MXC_HOST_MAX + 1], canon[MXC_HOST_MAX + 1];
+	struct json_object *j;
+	mxc_t *h = NULL;
+	int ex, rc, oom = 0;
+
+	(void)ac;
+	if ((ex = region_open(c, &h)) != SC_OK)
+		goto out;
+	rc = mxc_resolve(h, av[0], host, sizeof host);
+	if (rc == MXC_EINVAL) {
+		sc_err("%s: not a domain name or IP literal", av[0]);
+		ex = SC_ERROR;
+		goto out;
+	} else if (rc < 0) {
+		sc_err("%s: %s", av[0], mxc_strerror(rc));
+		ex = SC_ERROR;
+		goto out;
+	}
+	if (rc == MXC_NOTFOUND)
+		fprintf(stderr, "%s: no override; resolve through DNS\n", av[0]);
+	ex = rc == MXC_OK ? SC_OK : SC_NOTFOUND;
+	if (!c->json) {
+		if (rc == MXC_OK)
+			puts(host);
+		goto out;
+	}
+	if ((j = json_object_new_object()) == NULL) {
+		ex = json_print(NULL, 1);
+		goto out;
+	}
+	jstr(j, "key", av[0], &oom);
+	if (mxc_normalize(av[0], canon, sizeof canon) == MXC_OK)
+		jstr(j, "canonical", canon, &oom);
+	if (rc == MXC_OK)
+		jstr(j, "host", host, &oom);
+	else
+		json_object_object_add(j, "host", NULL);
+	if (json_print(j, oom) != SC_OK)
+		ex = SC_ERROR;
+out:
+	mxc_close(h);
+	return ex;
+}
+
+static int cmd_resolve_mx(const struct sc_ctx *c, char **av, int ac)
+{
+	struct mxc_mx *mx = NULL, *tmp;
+	struct json_object *j = NULL, *arr, *rec;
+	size_t max = MX_FIRST, n = 0, i;
+	mxc_t *h = NULL;
+	int ex, rc, from = 0, oom = 0;
+
+	(void)ac;
+	if ((ex = region_open(c, &h)) != SC_OK)
+		goto out;
+	/* the answer's size is unknown until asked: grow until it fits */
+	for (;;) {
+		if ((tmp = realloc(mx, max * sizeof *mx)) == NULL) {
+			sc_err("out of memory");
+			ex = SC_ERROR;
+			goto out;
+		}
+		mx = tmp;
+		rc = mxc_resolve_mx(h, av[0], mx, max, &n, &from);
+		if (rc != MXC_ETOOSMALL || max >= MX_LIMIT)
+			break;
+		max *= 2;
+	}
+	if (rc == MXC_NOTFOUND) {
+		fprintf(stderr, "%s: no override and no cached MX; mxcached has been asked to look it up\n",
+			av[0]);
+		ex = SC_NOTFOUND;
+		goto out;
+	} else if (rc == MXC_EINVAL) {
+		sc_err("%s: not a domain name", av[0]);
+		ex = SC_ERROR;
+		goto out;
+	} else if (rc != MXC_OK) {
+		sc_err("%s: %s", av[0], mxc_strerror(rc));
+		ex = SC_ERROR;
+		goto out;
+	}
+	if (!c->json) {
+		for (i = 0; i < n; i++)
+			printf("%u %s%s\n", (unsigned)mx[i].pref, mx[i].host, from ? " (override)" : "");
+		goto out;
+	}
+	if ((j = json_object_new_object()) == NULL || (arr = json_object_new_array()) == NULL) {
+		ex = json_print(j, 1);
+		j = NULL;
+		goto out;
+	}
+	jstr(j, "domain", av[0], &oom);
+	jset(j, "from_override", json_object_new_boolean(from), &oom);
+	jset(j, "mx", arr, &oom);
+	for (i = 0; i < n && !oom; i++) {
+		if ((rec = json_object_new_object()) == NULL) {
+			oom = 1;
+			break;
+		}
+		jint(rec, "pref", mx[i].pref, &oom);
+		jstr(rec, "host", mx[i].host, &oom);
+		if (json_object_array_add(arr, rec) != 0) {
+			json_object_put(rec);
+			oom = 1;
+		}
+	}
+	ex = json_print(j, oom);
+	j = NULL;
+out:
+	json_object_put(j);
+	free(mx);
+	mxc_close(h);
+	return ex;
+}
+
+static struct json_object *override_json(const struct mxc_override *o, int *oom)
+{
+	struct json_object *j = json_object_new_object();
+	char iso[ISO_LEN];
+
+	if (j == NULL) {
+		*oom = 1;
+		return NULL;
+	}
+	jstr(j, "key", o->key, oom);
+	jstr(j, "target", o->target, oom);
+	jstr(j, "comment", o->comment, oom);
+	jint(j, "created", o->created, oom);
+	jint(j, "updated", o->updated, oom);
+	jstr(j, "created_iso", iso_time(o->created, iso, sizeof iso), oom);
+	jstr(j, "updated_iso", iso_time(o->updated, iso, sizeof iso), oom);
+	return j;
+}
+
+static int cmd_override_get(const struct sc_ctx *c, char **av, int ac)
+{
+	struct mxc_override o;
+	char iso[ISO_LEN];
+	mxc_t *h = NULL;
+	int ex, rc, oom = 0;
+
+	(void)ac;
+	if ((ex = region_open(c, &h)) != SC_OK)
+		goto out;
+	rc = mxc_override_get(h, av[0], &o);
+	if (rc == MXC_NOTFOUND) {
+		fprintf(stderr, "%s: no override\n", av[0]);
+		ex = SC_NOTFOUND;
+	} else if (rc == MXC_EINVAL) {
+		sc_err("%s: not a domain name or IP literal", av[0]);
+		ex = SC_ERROR;
+	} else if (rc != MXC_OK) {
+		sc_err("%s: %s", av[0], mxc_strerror(rc));
+		ex = SC_ERROR;
+	} else if (c->json) {
+		struct json_object *j = override_json(&o, &oom);
+
+		ex = json_print(j, oom);
+	} else {
+		printf("key:     %s\ntarget:  %s\ncomment: ", o.key, o.target);
+		sc_print_clean(stdout, o.comment);
+		printf("\ncreated: %s\n", iso_time(o.created, iso, sizeof iso));
+		printf("updated: %s\n", iso_time(o.updated, iso, sizeof iso));
+	}
+out:
+	mxc_close(h);
+	return ex;
+}
+
+struct list_out {
+	int json;
+	uint64_t n;
+	int oom;
+};
+
+/*
+ * list_one - one override, written as it comes: a listing of a million
+ * overrides is streamed rather than built as one JSON tree (which would take
+ * about a gigabyte).  Each element is pretty-printed on its own and indented
+ * by two spaces, which is byte for byte what json-c prints for the whole
+ * array.
+ */
+static int list_one(const struct mxc_override *o, void *arg)
+{
+	struct list_out *lo = arg;
+	struct json_object *j;
+	const char *s, *nl;
+	char iso[ISO_LEN];
+
+	if (!lo->json) {
+		printf("%-30s %-30s %s  ", o->key, o->target, iso_time(o->updated, iso, sizeof iso));
+		sc_print_clean(stdout, o->comment);
+		putchar('\n');
+	} else {
+		j = override_json(o, &lo->oom);
+		s = (j != NULL && !lo->oom) ? json_object_to_json_string_ext(j, JSON_FLAGS) : NULL;
+		if (s == NULL) {
+			lo->oom = 1;
+			json_object_put(j);
+			return 1;
+		}
+		fputs(lo->n > 0 ? ",\n  " : "[\n  ", stdout);
+		while ((nl = strchr(s, '\n')) != NULL) {
+			fwrite(s, 1, (size_t)(nl - s) + 1, stdout);
+			fputs("  ", stdout);
+			s = nl + 1;
+		}
+		fputs(s, stdout);
+		json_object_put(j);
+	}
+	lo->n++;
+	return ferror(stdout) ? 1 : 0;	/* a closed pipe: stop walking */
+}
+
+static int cmd_override_list(const struct sc_ctx *c, char **av, int ac)
+{
+	struct list_out lo = { c->json, 0, 0 };
+	mxc_t *h = NULL;
+	int ex, rc;
+
+	(void)av;
+	(void)ac;
+	if ((ex = region_open(c, &h)) != SC_OK)
+		goto out;
+	rc = mxc_override_foreach(h, list_one, &lo);
+	if (lo.oom) {
+		sc_err("out of memory building JSON");
+		ex = SC_ERROR;
+	} else if (rc < 0) {
+		sc_err("%s: %s", c->dir, mxc_strerror(rc));
+		ex = SC_ERROR;
+	} else if (c->json) {
+		fputs(lo.n > 0 ? "\n]\n" : "[\n]\n", stdout);
+	}
+out:
+	mxc_close(h);
+	return ex;
+}
+
+/* --- main ---------------------------------------------------------------- */
+
+static const struct command commands[] = {
+	{ "status", NULL, 0, 0, 1, cmd_status, "status [--json]", "region header, counts, writer" },
+	{ "verify", NULL, 0, 0, 0, cmd_verify, "verify", "full integrity walk of the region" },
+	{ "readers", NULL, 0, 0, 1, cmd_readers, "readers [--json]", "claimed reader slots" },
+	{ "resolve", NULL, 1, 1, 1, cmd_resolve, "resolve KEY [--json]", "what mxc_resolve answers" },
+	{ "resolve-mx", NULL, 1, 1, 1, cmd_resolve_mx, "resolve-mx DOMAIN [--json]", "what mxc_resolve_mx answers" },
+	{ "ping", NULL, 0, 0, 0, sc_cmd_ping, "ping", "is mxcached running? (asks it)" },
+	{ "override", "set", 2, 3, 0, sc_cmd_override_set, "override set KEY TARGET [COMMENT]", "add or replace" },
+	{ "override", "get", 1, 1, 1, cmd_override_get, "override get KEY [--json]", "one override, as stored" },
+	{ "override", "del", 1, 1, 0, sc_cmd_override_del, "override del KEY", "remove one" },
+	{ "override", "list", 0, 0, 1, cmd_override_list, "override list [--json]", "all of them, in table order" },
+	{ "override", "import", 1, 1, 0, sc_cmd_override_import, "override import FILE",
+	  "CSV key,target[,comment]; FILE - is stdin" },
+};
+#define NCOMMANDS (sizeof commands / sizeof commands[0])
+
+static void usage(FILE *f)
+{
+	size_t i;
+
+	fputs("usage: shmctl [-d DIR] COMMAND [ARGS]\n\n"
+	      "Reads come from the shared-memory region; changes go through mxcached.\n\n", f);
+	for (i = 0; i < NCOMMANDS; i++)
+		fprintf(f, "  %-36s %s\n", commands[i].synopsis, commands[i].what);
+	fputs("\n  -d, --dir DIR   state directory (default: $MXCACHE_DIR, else " MXC_DEFAULT_DIR ")\n"
+	      "  -h, --help      this text\n\n"
+	      "Exit: 0 found/done, 1 not found, 2 usage error, 3 daemon or region unavailable,\n"
+	      "      4 other error (status: 3 also when mxcached is not running)\n", f);
+}
+
+static int usage_error(const struct command *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int usage_error(const struct command *cmd, const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs("shmctl: ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	if (cmd != NULL)
+		fprintf(stderr, "usage: shmctl [-d DIR] %s\n", cmd->synopsis);
+	else
+		usage(stderr);
+	return SC_USAGE;
+}
+
+int main(int argc, char **argv)
+{
+	const struct command *cmd = NULL;
+	struct sc_ctx c = { NULL, 0 };
+	char *pos[ARGS_MAX], *a;
+	int npos = 0, only_args = 0, i, skip, ex;
+	size_t k;
+
+	/* options may come anywhere; "--" ends them (for a comment starting with '-') */
+	for (i = 1; i < argc; i++) {
+		a = argv[i];
+		if (only_args || a[0] != '-' || a[1] == '\0') {
+			if (npos == ARGS_MAX)
+				return usage_error(NULL, "too many arguments");
+			pos[npos++] = a;
+		} else if (strcmp(a, "--") == 0) {
+			only_args = 1;
+		} else if (strcmp(a, "-h") == 0 || strcmp(a, "--help") == 0) {
+			usage(stdout);
+			return SC_OK;
+		} else if (strcmp(a, "--json") == 0) {
+			c.json = 1;
+		} else if (strcmp(a, "-d") == 0 || strcmp(a, "--dir") == 0) {
+			if (++i == argc)
+				return usage_error(NULL, "%s needs a directory", a);
+			c.dir = argv[i];
+		} else if (strncmp(a, "--dir=", 6) == 0) {
+			c.dir = a + 6;
+		} else if (strncmp(a, "-d", 2) == 0) {
+			c.dir = a + 2;
+		} else {
+			return usage_error(NULL, "unknown option %s (put -- before an argument starting with '-')", a);
+		}
+	}
+	if (c.dir != NULL && c.dir[0] == '\0')
+		return usage_error(NULL, "empty directory name");
+	if (c.dir == NULL)
+		c.dir = getenv("MXCACHE_DIR");
+	if (c.dir == NULL || c.dir[0] == '\0')
+		c.dir = MXC_DEFAULT_DIR;
+	if (npos == 0)
+		return usage_error(NULL, "no command given");
+	for (k = 0; k < NCOMMANDS && cmd == NULL; k++) {
+		if (strcmp(pos[0], commands[k].name) != 0)
+			continue;
+		if (commands[k].sub == NULL || (npos > 1 && strcmp(pos[1], commands[k].sub) == 0))
+			cmd = &commands[k];
+	}
+	if (cmd == NULL) {
+		if (strcmp(pos[0], "override") == 0)
+			return usage_error(NULL, "override: %s", npos > 1 ? "unknown subcommand" : "subcommand missing");
+		return usage_error(NULL, "unknown command '%s'", pos[0]);
+	}
+	skip = cmd->sub != NULL ? 2 : 1;
+	if (npos - skip < cmd->min || npos - skip > cmd->max)
+		return usage_error(cmd, "%s: wrong number of arguments", pos[0]);
+	if (c.json && !cmd->json)
+		return usage_error(cmd, "--json is not available here");
+	ex = cmd->run(&c, pos + skip, npos - skip);
+	if (fflush(stdout) == EOF || ferror(stdout)) {
+		sc_err("writing output: %s", strerror(errno));
+		if (ex == SC_OK || ex == SC_NOTFOUND)
+			ex = SC_ERROR;
+	}
+	return ex;
+}
