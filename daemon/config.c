@@ -1,0 +1,472 @@
+/*
+ * daemon/config.c - parse and validate the INI file, publish it via RCU.
+ *
+ * libinih does the lexing.  It is driven through ini_parse_stream() with a
+ * reader of our own rather than ini_parse() for two reasons: the handler
+ * learns the line it is called for (so a bad value is reported as
+ * FILE:LINE), and a line longer than libinih's fixed buffer is reported
+ * instead of being cut in two and parsed as two lines.
+ */
+#include "config.h"
+
+#include <arpa/inet.h>
+#include <errno.h>
+#include <grp.h>
+#include <netinet/in.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+#include <unistd.h>
+
+#include <ini.h>
+
+#include "log.h"
+#include "shm/layout.h"
+#include "shm/path.h"
+
+/* Room left in MXC_SHM_PATH_MAX for "/mxcache-<dev>-<ino>.data.<tmp>". */
+#define CONFIG_SHM_DIR_MAX (MXC_SHM_PATH_MAX - 72)
+/* getgrnam_r buffer: start here, double on ERANGE up to the cap. */
+#define CONFIG_GRBUF_START 4096
+#define CONFIG_GRBUF_MAX   (1024 * 1024)
+
+struct parse {
+	struct config *c;
+	const char *file;
+	FILE *fp;
+	int line;               /* lines handed to libinih so far */
+	int err_line;           /* line of the first error we found, 0: none */
+	char err[256];
+	unsigned seen;          /* bit per key in config_keys[], for repeats */
+};
+
+struct config_key {
+	const char *section;
+	const char *name;
+	int (*set)(struct parse *p, const char *value);
+	int list;               /* a repeat adds to the value */
+};
+
+static struct config *config_cur;
+static int config_deferred;     /* call_rcu used: rcu_barrier at shutdown */
+
+static int config_error(struct parse *p, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static int config_error(struct parse *p, const char *fmt, ...)
+{
+	va_list ap;
+
+	if (p->err_line == 0) {
+		p->err_line = p->line;
+		va_start(ap, fmt);
+		vsnprintf(p->err, sizeof(p->err), fmt, ap);
+		va_end(ap);
+	}
+	return 0;               /* libinih: handler failed */
+}
+
+/* Unsigned decimal, digits only, in [min, max]. */
+static int config_uint(const char *s, unsigned long min, unsigned long max, unsigned long *out)
+{
+	unsigned long v;
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	v = strtoul(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < min || v > max)
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* getgrnam_r/getgrgid_r with a buffer that grows; 0 found, -1 not. */
+static int config_group(const char *name, gid_t gid, gid_t *gid_out, char *name_out, size_t namelen)
+{
+	struct group gr, *res = NULL;
+	size_t len = CONFIG_GRBUF_START;
+	char *buf = NULL, *nb;
+	int rc = -1, e;
+
+	for (;;) {
+		nb = realloc(buf, len);
+		if (nb == NULL)
+			goto done;
+		buf = nb;
+		if (name != NULL)
+			e = getgrnam_r(name, &gr, buf, len, &res);
+		else
+			e = getgrgid_r(gid, &gr, buf, len, &res);
+		if (e != ERANGE || len >= CONFIG_GRBUF_MAX)
+			break;
+		len *= 2;
+	}
+	if (res == NULL)
+		goto done;
+	*gid_out = gr.gr_gid;
+	if (name_out != NULL)
+		snprintf(name_out, namelen, "%s", gr.gr_name);
+	rc = 0;
+done:
+	free(buf);
+	return rc;
+}
+
+/*
+ * One address: "1.2.3.4", "1.2.3.4:53", "[::1]", "[::1]:53" or a bare
+ * IPv6 "::1" (which cannot carry a port).  need_port: a port is required.
+ */
+static int config_addr(const char *s, int need_port, uint16_t defport, struct config_addr *a)
+{
+	char host[INET6_ADDRSTRLEN + 1];
+	const char *port = NULL, *colon;
+	unsigned long pv = defport;
+	size_t hl;
+
+	memset(a, 0, sizeof(*a));
+	if (strlen(s) >= sizeof(a->text))
+		return -1;
+	snprintf(a->text, sizeof(a->text), "%s", s);
+	if (s[0] == '[') {
+		const char *rb = strchr(s, ']');
+		if (rb == NULL)
+			return -1;
+		hl = (size_t)(rb - s - 1);
+		if (rb[1] == ':')
+			port = rb + 2;
+		else if (rb[1] != '\0')
+			return -1;
+		if (hl >= sizeof(host))
+			return -1;
+		memcpy(host, s + 1, hl);
+		host[hl] = '\0';
+	} else {
+		colon = strchr(s, ':');
+		if (colon != NULL && strchr(colon + 1, ':') == NULL) {
+			hl = (size_t)(colon - s);   /* v4:port */
+			port = colon + 1;
+		} else {
+			hl = strlen(s);             /* v4, or bare v6 */
+		}
+		if (hl >= sizeof(host))
+			return -1;
+		memcpy(host, s, hl);
+		host[hl] = '\0';
+	}
+	if (port != NULL && config_uint(port, 1, 65535, &pv) != 0)
+		return -1;
+	if (port == NULL && need_port)
+		return -1;
+
+	if (strchr(host, ':') != NULL) {
+		struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&a->ss;
+		if (inet_pton(AF_INET6, host, &sin6->sin6_addr) != 1)
+			return -1;
+		sin6->sin6_family = AF_INET6;
+		sin6->sin6_port = htons((uint16_t)pv);
+		a->len = sizeof(*sin6);
+	} else {
+		struct sockaddr_in *sin = (struct sockaddr_in *)&a->ss;
+		if (inet_pton(AF_INET, host, &sin->sin_addr) != 1)
+			return -1;
+		sin->sin_family = AF_INET;
+		sin->sin_port = htons((uint16_t)pv);
+		a->len = sizeof(*sin);
+	}
+	return 0;
+}
+
+static int set_group(struct parse *p, const char *v)
+{
+	struct config *c = p->c;
+	unsigned long n;
+
+	if (config_uint(v, 0, (gid_t)-2, &n) == 0) {
+		c->gid = (gid_t)n;
+		snprintf(c->group, sizeof(c->group), "%lu", n);
+		return 1;
+	}
+	if (strlen(v) >= sizeof(c->group) || config_group(v, 0, &c->gid, NULL, 0) != 0)
+		return config_error(p, "region.group: no group named '%s'", v);
+	snprintf(c->group, sizeof(c->group), "%s", v);
+	return 1;
+}
+
+static int set_slots(struct parse *p, const char *v)
+{
+	unsigned long n;
+
+	if (config_uint(v, MXC_SLOTS_MIN, MXC_SLOTS_MAX, &n) != 0)
+		return config_error(p, "region.slots: '%s' is not a number in %u..%u", v,
+				    (unsigned)MXC_SLOTS_MIN, (unsigned)MXC_SLOTS_MAX);
+	p->c->slots = (uint32_t)n;
+	return 1;
+}
+
+static int set_shm_dir(struct parse *p, const char *v)
+{
+	if (v[0] != '/')
+		return config_error(p, "region.shm_dir: '%s' is not an absolute path", v);
+	if (strlen(v) > CONFIG_SHM_DIR_MAX)
+		return config_error(p, "region.shm_dir: longer than %d bytes", CONFIG_SHM_DIR_MAX);
+	snprintf(p->c->shm_dir, sizeof(p->c->shm_dir), "%s", v);
+	return 1;
+}
+
+static int set_synchronous(struct parse *p, const char *v)
+{
+	if (strcasecmp(v, "full") == 0)
+		p->c->synchronous = CONFIG_SYNC_FULL;
+	else if (strcasecmp(v, "normal") == 0)
+		p->c->synchronous = CONFIG_SYNC_NORMAL;
+	else
+		return config_error(p, "store.synchronous: '%s' is not full or normal", v);
+	return 1;
+}
+
+static int set_level(struct parse *p, const char *v)
+{
+	if (strcasecmp(v, "debug") == 0)
+		p->c->log_level = LOG_DEBUG;
+	else if (strcasecmp(v, "info") == 0)
+		p->c->log_level = LOG_INFO;
+	else if (strcasecmp(v, "warning") == 0)
+		p->c->log_level = LOG_WARNING;
+	else
+		return config_error(p, "log.level: '%s' is not debug, info or warning", v);
+	return 1;
+}
+
+static int set_servers(struct parse *p, const char *v)
+{
+	struct config *c = p->c;
+	char buf[CONFIG_LINE_MAX + 1], *tok, *save = NULL;
+
+	snprintf(buf, sizeof(buf), "%s", v);
+	for (tok = strtok_r(buf, " \t,", &save); tok != NULL; tok = strtok_r(NULL, " \t,", &save)) {
+		if (c->dns_nservers == CONFIG_DNS_SERVERS_MAX)
+			return config_error(p, "dns.servers: more than %d servers", CONFIG_DNS_SERVERS_MAX);
+		if (config_addr(tok, 0, 53, &c->dns_servers[c->dns_nservers]) != 0)
+			return config_error(p, "dns.servers: '%s' is not ADDR, ADDR:PORT or [ADDR]:PORT", tok);
+		c->dns_nservers++;
+	}
+	return 1;
+}
+
+static int set_timeout(struct parse *p, const char *v)
+{
+	unsigned long n;
+
+	if (config_uint(v, 1, CONFIG_DNS_TIMEOUT_MAX, &n) != 0)
+		return config_error(p, "dns.timeout_ms: '%s' is not a number in 1..%d", v, CONFIG_DNS_TIMEOUT_MAX);
+	p->c->dns_timeout_ms = (unsigned)n;
+	return 1;
+}
+
+static int set_ca_file(struct parse *p, const char *v)
+{
+	if (strlen(v) >= sizeof(p->c->tls_ca_file))
+		return config_error(p, "tls.ca_file: longer than %zu bytes", sizeof(p->c->tls_ca_file) - 1);
+	/* a typo here would only show when the first STS fetch fails */
+	if (access(v, R_OK) != 0)
+		return config_error(p, "tls.ca_file: %s: %s", v, strerror(errno));
+	snprintf(p->c->tls_ca_file, sizeof(p->c->tls_ca_file), "%s", v);
+	return 1;
+}
+
+static int set_listen(struct parse *p, const char *v)
+{
+	if (config_addr(v, 1, 0, &p->c->sm_listen) != 0)
+		return config_error(p, "socketmap.listen: '%s' is not ADDR:PORT or [ADDR]:PORT", v);
+	p->c->sm_has_listen = 1;
+	return 1;
+}
+
+static const struct config_key config_keys[] = {
+	{ "region", "group", set_group, 0 },
+	{ "region", "slots", set_slots, 0 },
+	{ "region", "shm_dir", set_shm_dir, 0 },
+	{ "store", "synchronous", set_synchronous, 0 },
+	{ "log", "level", set_level, 0 },
+	{ "dns", "servers", set_servers, 1 },
+	{ "dns", "timeout_ms", set_timeout, 0 },
+	{ "tls", "ca_file", set_ca_file, 0 },
+	{ "socketmap", "listen", set_listen, 0 },
+};
+_Static_assert(sizeof(config_keys) / sizeof(config_keys[0]) <= 32, "seen is a 32-bit mask");
+
+/* libinih strips ';' comments; '#' after whitespace is ours to strip. */
+static void config_strip_comment(char *v)
+{
+	size_t i, n;
+
+	for (i = 0; v[i] != '\0'; i++)
+		if (v[i] == '#' && (i == 0 || v[i - 1] == ' ' || v[i - 1] == '\t'))
+			break;
+	v[i] = '\0';
+	for (n = i; n > 0 && (v[n - 1] == ' ' || v[n - 1] == '\t'); n--)
+		v[n - 1] = '\0';
+}
+
+static int config_handler(void *user, const char *section, const char *name, const char *value)
+{
+	struct parse *p = user;
+	char v[CONFIG_LINE_MAX + 1];
+	size_t i, nkeys = sizeof(config_keys) / sizeof(config_keys[0]);
+	int known_section = 0;
+
+	snprintf(v, sizeof(v), "%s", value);
+	config_strip_comment(v);
+	for (i = 0; i < nkeys; i++) {
+		if (strcmp(section, config_keys[i].section) != 0)
+			continue;
+		known_section = 1;
+		if (strcmp(name, config_keys[i].name) != 0)
+			continue;
+		if ((p->seen & (1u << i)) && !config_keys[i].list)
+			return config_error(p, "%s.%s: given twice", section, name);
+		p->seen |= 1u << i;
+		return config_keys[i].set(p, v);
+	}
+	if (section[0] == '\0')
+		return config_error(p, "'%s' outside any [section]", name);
+	if (!known_section)
+		return config_error(p, "unknown section [%s]", section);
+	return config_error(p, "unknown key '%s' in [%s]", name, section);
+}
+
+/* fgets for libinih that counts lines and refuses overlong ones. */
+static char *config_reader(char *str, int num, void *stream)
+{
+	struct parse *p = stream;
+	size_t len;
+	int ch;
+
+	if (fgets(str, num, p->fp) == NULL)
+		return NULL;
+	p->line++;
+	len = strlen(str);
+	if (len > 0 && str[len - 1] != '\n' && !feof(p->fp)) {
+		while ((ch = getc(p->fp)) != EOF && ch != '\n')
+			;
+		config_error(p, "line longer than %d bytes", CONFIG_LINE_MAX);
+		/* hand libinih a comment so its line count stays ours */
+		snprintf(str, (size_t)num, ";\n");
+	}
+	return str;
+}
+
+static int config_defaults(struct config *c, char *err, size_t errlen)
+{
+	memset(c, 0, sizeof(*c));
+	c->gid = getgid();
+	if (config_group(NULL, c->gid, &c->gid, c->group, sizeof(c->group)) != 0)
+		snprintf(c->group, sizeof(c->group), "%lu", (unsigned long)c->gid);
+	c->slots = MXC_SLOTS_DEFAULT;
+	if (strlen(mxc_shm_dir()) > CONFIG_SHM_DIR_MAX) {
+		snprintf(err, errlen, "config: $%s longer than %d bytes", MXC_SHM_DIR_ENV, CONFIG_SHM_DIR_MAX);
+		return -1;
+	}
+	snprintf(c->shm_dir, sizeof(c->shm_dir), "%s", mxc_shm_dir());
+	c->synchronous = CONFIG_SYNC_FULL;
+	c->log_level = LOG_INFO;
+	c->dns_timeout_ms = CONFIG_DNS_TIMEOUT_DEF;
+	return 0;
+}
+
+int config_load(const char *path, struct config **out, char *err, size_t errlen)
+{
+	struct parse p;
+	struct config *c;
+	int rc;
+
+	memset(&p, 0, sizeof(p));
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		snprintf(err, errlen, "config: out of memory");
+		goto fail;
+	}
+	if (config_defaults(c, err, errlen) != 0)
+		goto fail;
+	if (path == NULL) {
+		*out = c;
+		return 0;
+	}
+	if (strlen(path) >= sizeof(c->path)) {
+		snprintf(err, errlen, "config: %s: path longer than %zu bytes", path, sizeof(c->path) - 1);
+		goto fail;
+	}
+	snprintf(c->path, sizeof(c->path), "%s", path);
+	p.c = c;
+	p.file = path;
+	p.fp = fopen(path, "re");
+	if (p.fp == NULL) {
+		snprintf(err, errlen, "config: %s: %s", path, strerror(errno));
+		goto fail;
+	}
+	rc = ini_parse_stream(config_reader, &p, config_handler, &p);
+	if (ferror(p.fp)) {
+		snprintf(err, errlen, "config: %s: read error", path);
+		goto fail;
+	}
+	if (rc < 0) {
+		snprintf(err, errlen, "config: %s: out of memory", path);
+		goto fail;
+	}
+	/* libinih reports the first failing line, ours or its own syntax error */
+	if (p.err_line != 0 && (rc == 0 || p.err_line <= rc)) {
+		snprintf(err, errlen, "config: %s:%d: %s", path, p.err_line, p.err);
+		goto fail;
+	}
+	if (rc > 0) {
+		snprintf(err, errlen, "config: %s:%d: syntax error (expected [section] or key = value)", path, rc);
+		goto fail;
+	}
+	fclose(p.fp);
+	*out = c;
+	return 0;
+fail:
+	if (p.fp != NULL)
+		fclose(p.fp);
+	free(c);
+	return -1;
+}
+
+void config_free(struct config *c)
+{
+	free(c);
+}
+
+static void config_free_rcu(struct rcu_head *head)
+{
+	config_free(caa_container_of(head, struct config, rcu));
+}
+
+struct config *config_current(void)
+{
+	return rcu_dereference(config_cur);
+}
+
+void config_swap(struct config *c)
+{
+	struct config *old = rcu_xchg_pointer(&config_cur, c);
+
+	if (old != NULL) {
+		call_rcu(&old->rcu, config_free_rcu);
+		config_deferred = 1;
+	}
+}
+
+void config_shutdown(void)
+{
+	struct config *old = rcu_xchg_pointer(&config_cur, NULL);
+
+	synchronize_rcu();
+	config_free(old);
+	/* only when needed: it starts nothing, but waits on the call_rcu thread */
+	if (config_deferred)
+		rcu_barrier();
+}

@@ -1,0 +1,849 @@
+/*
+ * daemon/ctl.c - admin connections: read lines, check, hand to the writer.
+ *
+ * Every word a client sends is validated here (override_parse) before the
+ * writer sees it: validation is pure, so connections do it in parallel,
+ * and an import can answer BAD for a record as soon as it reads it.
+ */
+#include "ctl.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <urcu.h>
+
+#include "arena.h"
+#include "log.h"
+#include "override.h"
+#include "writer.h"
+#include "shm/ctl.h"
+
+#define CTL_BACKLOG     64
+#define CTL_ERR_MAX     256
+/* After accept() fails for want of descriptors, wait before the next try
+ * instead of spinning on a queue we cannot drain. */
+#define CTL_ACCEPT_PAUSE_MS 100
+
+/* Results of ctl_readline(). */
+#define CTL_LINE      1
+#define CTL_EOF       0
+#define CTL_ERROR   (-1)
+#define CTL_TIMEOUT (-2)
+#define CTL_LONG    (-3)
+
+struct ctl_conn {
+	struct ctl *ctl;
+	struct ctl_conn *prev, *next;
+	int fd;
+	uid_t uid;
+	pid_t pid;
+	int may_change;         /* our uid or root */
+	size_t off;             /* start of unread data in buf */
+	size_t len;             /* end of data in buf */
+	char buf[MXC_CTL_LINE_MAX];
+};
+
+struct ctl {
+	struct writer *w;
+	int lfd;
+	int stopfd;             /* eventfd: wakes the accept thread */
+	pthread_t accept_thread;
+	int started;            /* accept_thread runs */
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+
+	pthread_mutex_t mu;     /* guards what follows */
+	pthread_cond_t cv;      /* nconn went down */
+	struct ctl_conn *conns;
+	int nconn;
+};
+
+/* One import batch: the records and the arena holding their strings. */
+struct ctl_batch {
+	struct override *recs;
+	size_t n;
+	struct arena arena;
+	struct writer_cmd cmd;
+	int inflight;
+};
+
+/* --- the line format ----------------------------------------------------- */
+
+/*
+ * Escape and join the NULL-terminated words into out with a '\n'.
+ * Returns the length, or -1 if the line would exceed MXC_CTL_LINE_MAX
+ * (replies are built from bounded fields, so that is a bug).
+ */
+static int ctl_vformat(char *out, size_t outlen, const char *first, va_list ap)
+{
+	const char *w = first;
+	size_t o = 0;
+	int n;
+
+	if (outlen > MXC_CTL_LINE_MAX)
+		outlen = MXC_CTL_LINE_MAX;
+	while (w != NULL) {
+		if (o > 0) {
+			if (o + 1 >= outlen)
+				return -1;
+			out[o++] = ' ';
+		}
+		n = mxc_ctl_escape(w, strlen(w), out + o, outlen - o - 1);
+		if (n < 0)
+			return -1;
+		o += (size_t)n;
+		w = va_arg(ap, const char *);
+	}
+	out[o++] = '\n';
+	return (int)o;
+}
+
+static int ctl_format(char *out, size_t outlen, const char *first, ...) __attribute__((sentinel));
+
+static int ctl_format(char *out, size_t outlen, const char *first, ...)
+{
+	va_list ap;
+	int n;
+
+	va_start(ap, first);
+	n = ctl_vformat(out, outlen, first, ap);
+	va_end(ap);
+	return n;
+}
+
+static int ctl_write(int fd, const char *p, size_t n)
+{
+	ssize_t k;
+
+	while (n > 0) {
+		k = send(fd, p, n, MSG_NOSIGNAL);
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return -1;
+		}
+		p += k;
+		n -= (size_t)k;
+	}
+	return 0;
+}
+
+static int ctl_send(struct ctl_conn *cn, const char *first, ...) __attribute__((sentinel));
+
+/* Send one reply line.  Returns 0, or -1 when the client is gone. */
+static int ctl_send(struct ctl_conn *cn, const char *first, ...)
+{
+	char line[MXC_CTL_LINE_MAX];
+	va_list ap;
+	int n;
+
+	va_start(ap, first);
+	n = ctl_vformat(line, sizeof(line), first, ap);
+	va_end(ap);
+	if (n < 0) {
+		log_warnx("ctl: reply to pid %ld does not fit in a line", (long)cn->pid);
+		n = ctl_format(line, sizeof(line), "ERR", MXC_CTL_EPROTO, "reply too long", (char *)NULL);
+	}
+	return ctl_write(cn->fd, line, (size_t)n);
+}
+
+static int ctl_err(struct ctl_conn *cn, const char *code, const char *msg)
+{
+	return ctl_send(cn, "ERR", code, msg, (char *)NULL);
+}
+
+/*
+ * Next line into *line (NUL-terminated, '\n' dropped).  The line stays
+ * valid until the next call.
+ */
+static int ctl_readline(struct ctl_conn *cn, char **line, size_t *linelen)
+{
+	char *nl;
+	ssize_t k;
+
+	for (;;) {
+		nl = memchr(cn->buf + cn->off, '\n', cn->len - cn->off);
+		if (nl != NULL) {
+			*nl = '\0';
+			*line = cn->buf + cn->off;
+			*linelen = (size_t)(nl - *line);
+			cn->off = (size_t)(nl - cn->buf) + 1;
+			return CTL_LINE;
+		}
+		if (cn->off > 0) {
+			memmove(cn->buf, cn->buf + cn->off, cn->len - cn->off);
+			cn->len -= cn->off;
+			cn->off = 0;
+		}
+		/* the '\n' counts towards MXC_CTL_LINE_MAX */
+		if (cn->len == sizeof(cn->buf))
+			return CTL_LONG;
+		k = read(cn->fd, cn->buf + cn->len, sizeof(cn->buf) - cn->len);
+		if (k == 0)
+			return CTL_EOF;     /* a last line without '\n' is dropped */
+		if (k < 0) {
+			if (errno == EINTR)
+				continue;
+			return (errno == EAGAIN || errno == EWOULDBLOCK) ? CTL_TIMEOUT : CTL_ERROR;
+		}
+		cn->len += (size_t)k;
+	}
+}
+
+/*
+ * Split a line into words.  Bytes <= 0x20 (space excepted) and 0x7f
+ * must travel escaped; mxc_ctl_split would pass them, and a NUL would
+ * silently cut the line short.
+ */
+static int ctl_words(char *line, size_t len, char **words)
+{
+	size_t i;
+
+	for (i = 0; i < len; i++) {
+		unsigned char c = (unsigned char)line[i];
+		if ((c < 0x20) || c == 0x7f)
+			return -1;
+	}
+	return mxc_ctl_split(line, words, MXC_CTL_WORDS_MAX);
+}
+
+static int ctl_uint(const char *s, uint64_t *v)
+{
+	char *end;
+
+	if (*s < '0' || *s > '9')
+		return -1;
+	errno = 0;
+	*v = strtoull(s, &end, 10);
+	return (errno != 0 || *end != '\0') ? -1 : 0;
+}
+
+/* --- requests ------------------------------------------------------------ */
+
+/* The ERR code of a writer status. */
+static const char *ctl_code(int status)
+{
+	switch (status) {
+	case WRITER_ESTORE:
+		return MXC_CTL_ESTORE;
+	case WRITER_EREGION:
+		return MXC_CTL_EREGION;
+	default:
+		return MXC_CTL_EINVAL;
+	}
+}
+
+static int ctl_set(struct ctl_conn *cn, char **words, int n)
+{
+	struct override_buf b;
+	struct override o;
+	struct writer_cmd cmd;
+	char err[OVERRIDE_ERR_MAX];
+	int rc;
+
+	if (n != 4)
+		return ctl_err(cn, MXC_CTL_EPROTO, "usage: SET <key> <target> <comment>");
+	if (override_parse(words[1], words[2], words[3], &b, &o, err, sizeof(err)) != 0)
+		return ctl_err(cn, MXC_CTL_EINVAL, err);
+	writer_cmd_init(&cmd, WRITER_SET, &o, 1);
+	writer_run(cn->ctl->w, &cmd);
+	if (cmd.status == WRITER_OK) {
+		log_info("ctl: uid %lu set %s -> %s", (unsigned long)cn->uid, o.key, o.target);
+		rc = ctl_send(cn, "OK", o.key, o.target, (char *)NULL);
+	} else {
+		rc = ctl_err(cn, ctl_code(cmd.status), cmd.msg);
+	}
+	writer_cmd_destroy(&cmd);
+	return rc;
+}
+
+static int ctl_del(struct ctl_conn *cn, char **words, int n)
+{
+	struct override o;
+	struct writer_cmd cmd;
+	char key[MXK_MAX_LEN + 1], err[OVERRIDE_ERR_MAX];
+	size_t klen;
+	int rc;
+
+	if (n != 2)
+		return ctl_err(cn, MXC_CTL_EPROTO, "usage: DEL <key>");
+	if (override_key(words[1], key, &klen, err, sizeof(err)) != 0)
+		return ctl_err(cn, MXC_CTL_EINVAL, err);
+	memset(&o, 0, sizeof(o));
+	o.key = key;
+	o.klen = (uint16_t)klen;
+	o.target = o.comment = "";
+	writer_cmd_init(&cmd, WRITER_DEL, &o, 1);
+	writer_run(cn->ctl->w, &cmd);
+	if (cmd.status == WRITER_OK) {
+		log_info("ctl: uid %lu deleted %s", (unsigned long)cn->uid, key);
+		rc = ctl_send(cn, "OK", key, (char *)NULL);
+	} else if (cmd.status == WRITER_NOTFOUND) {
+		rc = ctl_send(cn, "NOTFOUND", key, (char *)NULL);
+	} else {
+		rc = ctl_err(cn, ctl_code(cmd.status), cmd.msg);
+	}
+	writer_cmd_destroy(&cmd);
+	return rc;
+}
+
+/* --- IMPORT ---------------------------------------------------------------- */
+
+struct ctl_import {
+	struct ctl_batch b[2];
+	int cur;                /* the batch being filled */
+	uint64_t imported;      /* committed and published */
+	uint64_t bad;
+	int failed;             /* a batch failed: the import is over */
+	char fail_code[16];
+	char fail_msg[WRITER_MSG_MAX];
+};
+
+static int ctl_import_init(struct ctl_import *im)
+{
+	int i;
+
+	memset(im, 0, sizeof(*im));
+	for (i = 0; i < 2; i++) {
+		arena_init(&im->b[i].arena);
+		im->b[i].recs = malloc(MXC_CTL_BATCH * sizeof(*im->b[i].recs));
+		if (im->b[i].recs == NULL)
+			return -1;
+	}
+	return 0;
+}
+
+/* Wait for batch i if it is with the writer; count or record its result. */
+static void ctl_import_wait(struct ctl_import *im, int i)
+{
+	struct ctl_batch *b = &im->b[i];
+
+	if (!b->inflight)
+		return;
+	writer_wait(&b->cmd);
+	b->inflight = 0;
+	im->imported += b->cmd.committed;
+	if (b->cmd.status != WRITER_OK && !im->failed) {
+		im->failed = 1;
+		snprintf(im->fail_code, sizeof(im->fail_code), "%s", ctl_code(b->cmd.status));
+		snprintf(im->fail_msg, sizeof(im->fail_msg), "%s", b->cmd.msg);
+	}
+	writer_cmd_destroy(&b->cmd);
+	b->n = 0;
+	arena_reset(&b->arena);
+}
+
+static void ctl_import_wait_all(struct ctl_import *im)
+{
+	ctl_import_wait(im, im->cur ^ 1);
+	ctl_import_wait(im, im->cur);
+}
+
+/* Hand the batch being filled to the writer; at most one waits there. */
+static void ctl_import_flush(struct ctl_conn *cn, struct ctl_import *im)
+{
+	struct ctl_batch *b = &im->b[im->cur];
+
+	if (b->n == 0)
+		return;
+	ctl_import_wait(im, im->cur ^ 1);
+	if (im->failed)
+		return;
+	writer_cmd_init(&b->cmd, WRITER_IMPORT, b->recs, b->n);
+	writer_submit(cn->ctl->w, &b->cmd);
+	b->inflight = 1;
+	im->cur ^= 1;
+}
+
+static void ctl_import_free(struct ctl_import *im)
+{
+	int i;
+
+	ctl_import_wait_all(im);
+	for (i = 0; i < 2; i++) {
+		free(im->b[i].recs);
+		arena_free(&im->b[i].arena);
+	}
+}
+
+/* One REC: 0 to go on, -1 when the connection must end. */
+static int ctl_import_rec(struct ctl_conn *cn, struct ctl_import *im, char **words, int n, uint64_t lineno)
+{
+	struct ctl_batch *b = &im->b[im->cur];
+	struct override_buf ob;
+	struct override o, *r;
+	char err[OVERRIDE_ERR_MAX], num[24];
+
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)lineno);
+	if (n != 5) {
+		im->bad++;
+		return ctl_send(cn, "BAD", num, "expected REC <lineno> <key> <target> <comment>", (char *)NULL);
+	}
+	if (override_parse(words[2], words[3], words[4], &ob, &o, err, sizeof(err)) != 0) {
+		im->bad++;
+		return ctl_send(cn, "BAD", num, err, (char *)NULL);
+	}
+	r = &b->recs[b->n];
+	*r = o;
+	r->line = lineno;
+	r->key = arena_memdup(&b->arena, o.key, o.klen);
+	r->target = arena_memdup(&b->arena, o.target, o.tlen);
+	r->comment = arena_memdup(&b->arena, o.comment, o.clen);
+	if (r->key == NULL || r->target == NULL || r->comment == NULL) {
+		log_warnx("ctl: import: out of memory");
+		im->failed = 1;
+		snprintf(im->fail_code, sizeof(im->fail_code), "%s", MXC_CTL_ESTORE);
+		snprintf(im->fail_msg, sizeof(im->fail_msg), "mxcached is out of memory");
+		return -1;
+	}
+	if (++b->n == MXC_CTL_BATCH)
+		ctl_import_flush(cn, im);
+	return im->failed ? -1 : 0;
+}
+
+/* Reply with the failure of a batch and the count committed so far. */
+static int ctl_import_fail(struct ctl_conn *cn, struct ctl_import *im)
+{
+	char num[24];
+
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)im->imported);
+	log_warnx("ctl: import by uid %lu stopped after %llu records: %s", (unsigned long)cn->uid,
+		  (unsigned long long)im->imported, im->fail_msg);
+	return ctl_send(cn, "ERR", im->fail_code, im->fail_msg, num, (char *)NULL);
+}
+
+/*
+ * An import that ends early (a protocol error) still says how many records
+ * went in: the batches already handed to the writer are committed, the
+ * one being filled is dropped.
+ */
+static void ctl_import_abort(struct ctl_conn *cn, struct ctl_import *im, const char *msg)
+{
+	char num[24];
+
+	ctl_import_wait_all(im);
+	if (im->failed) {
+		ctl_import_fail(cn, im);
+		return;
+	}
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)im->imported);
+	ctl_send(cn, "ERR", MXC_CTL_EPROTO, msg, num, (char *)NULL);
+}
+
+/*
+ * IMPORT: REC lines until END.  Returns 0 to keep the connection, -1 to
+ * close it (client gone, protocol error, failed batch).
+ */
+static int ctl_import(struct ctl_conn *cn)
+{
+	struct ctl_import im;
+	char *line, *words[MXC_CTL_WORDS_MAX], num1[24], num2[24];
+	size_t len;
+	uint64_t lineno, lines_read = 0;
+	int rc = -1, n, r;
+
+	if (ctl_import_init(&im) != 0) {
+		ctl_err(cn, MXC_CTL_ESTORE, "mxcached is out of memory");
+		goto done;
+	}
+	for (;;) {
+		r = ctl_readline(cn, &line, &len);
+		if (r == CTL_LONG) {
+			ctl_import_abort(cn, &im, "line longer than 8192 bytes");
+			goto done;
+		}
+		if (r != CTL_LINE)
+			goto done;          /* client gone: submitted batches stay */
+		n = ctl_words(line, len, words);
+		if (n >= 2 && strcmp(words[0], "REC") == 0 && ctl_uint(words[1], &lineno) == 0) {
+			if (ctl_import_rec(cn, &im, words, n, lineno) != 0) {
+				ctl_import_wait_all(&im);
+				if (im.failed)
+					ctl_import_fail(cn, &im);
+				goto done;
+			}
+			continue;
+		}
+		if (n == 2 && strcmp(words[0], "END") == 0 && ctl_uint(words[1], &lines_read) == 0)
+			break;
+		ctl_import_abort(cn, &im, "expected REC <lineno> <key> <target> <comment> or END <lines-read>");
+		goto done;
+	}
+	ctl_import_flush(cn, &im);
+	ctl_import_wait_all(&im);
+	if (im.failed) {
+		ctl_import_fail(cn, &im);
+		goto done;
+	}
+	log_info("ctl: import by uid %lu: %llu lines, %llu imported, %llu bad", (unsigned long)cn->uid,
+		 (unsigned long long)lines_read, (unsigned long long)im.imported, (unsigned long long)im.bad);
+	snprintf(num1, sizeof(num1), "%llu", (unsigned long long)im.imported);
+	snprintf(num2, sizeof(num2), "%llu", (unsigned long long)im.bad);
+	rc = ctl_send(cn, "OK", num1, num2, (char *)NULL);
+done:
+	ctl_import_free(&im);
+	return rc;
+}
+
+/* --- connections ----------------------------------------------------------- */
+
+/* One request line.  Returns 0 to go on, -1 to close. */
+static int ctl_request(struct ctl_conn *cn, char *line, size_t len)
+{
+	char *words[MXC_CTL_WORDS_MAX], num[24];
+	int n = ctl_words(line, len, words);
+
+	if (n < 0)
+		return ctl_err(cn, MXC_CTL_EPROTO, "malformed line");
+	if (strcmp(words[0], "PING") == 0) {
+		snprintf(num, sizeof(num), "%ld", (long)getpid());
+		return ctl_send(cn, "OK", num, (char *)NULL);
+	}
+	if (strcmp(words[0], "QUIT") == 0) {
+		ctl_send(cn, "OK", (char *)NULL);
+		return -1;
+	}
+	if (strcmp(words[0], "SET") != 0 && strcmp(words[0], "DEL") != 0 && strcmp(words[0], "IMPORT") != 0)
+		return ctl_err(cn, MXC_CTL_EPROTO, "unknown command");
+	if (!cn->may_change)
+		return ctl_err(cn, MXC_CTL_EPERM, "only root and mxcached's own user may change overrides");
+	if (strcmp(words[0], "SET") == 0)
+		return ctl_set(cn, words, n);
+	if (strcmp(words[0], "DEL") == 0)
+		return ctl_del(cn, words, n);
+	if (n != 1)
+		return ctl_err(cn, MXC_CTL_EPROTO, "usage: IMPORT");
+	return ctl_import(cn);
+}
+
+static void *ctl_conn_main(void *arg)
+{
+	struct ctl_conn *cn = arg;
+	struct ctl *c = cn->ctl;
+	char *line;
+	size_t len;
+	int r;
+
+	/* requests may read the config (config_current) */
+	rcu_register_thread();
+	for (;;) {
+		r = ctl_readline(cn, &line, &len);
+		if (r == CTL_LONG) {
+			ctl_err(cn, MXC_CTL_EPROTO, "line longer than 8192 bytes");
+			break;
+		}
+		if (r == CTL_TIMEOUT) {
+			ctl_err(cn, MXC_CTL_EPROTO, "idle too long");
+			break;
+		}
+		if (r != CTL_LINE || ctl_request(cn, line, len) != 0)
+			break;
+	}
+	rcu_unregister_thread();
+
+	/* off the list before close, so ctl_stop never shuts a reused fd */
+	pthread_mutex_lock(&c->mu);
+	if (cn->prev != NULL)
+		cn->prev->next = cn->next;
+	else
+		c->conns = cn->next;
+	if (cn->next != NULL)
+		cn->next->prev = cn->prev;
+	close(cn->fd);
+	c->nconn--;
+	pthread_cond_broadcast(&c->cv);
+	pthread_mutex_unlock(&c->mu);
+	free(cn);
+	return NULL;
+}
+_Static_assert(MXC_CTL_LINE_MAX == 8192, "the overlong-line messages say 8192");
+
+static void ctl_busy(int fd)
+{
+	char line[128];
+	int n = ctl_format(line, sizeof(line), "ERR", MXC_CTL_EBUSY, "too many admin connections (32)",
+			   (char *)NULL);
+
+	/* never let a client that does not read stall the accept thread */
+	if (n > 0 && send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+		/* it learns from the close */
+	}
+	close(fd);
+}
+_Static_assert(CTL_MAX_CONN == 32, "the EBUSY message says 32");
+
+static void ctl_accept_one(struct ctl *c, int fd)
+{
+	struct timeval tv = { .tv_sec = CTL_IDLE_TIMEOUT_S, .tv_usec = 0 };
+	struct ucred uc;
+	socklen_t ulen = sizeof(uc);
+	struct ctl_conn *cn;
+	pthread_attr_t attr;
+	pthread_t t;
+	int e;
+
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERCRED, &uc, &ulen) != 0) {
+		log_warn("ctl: SO_PEERCRED");
+		close(fd);
+		return;
+	}
+	pthread_mutex_lock(&c->mu);
+	if (c->nconn >= CTL_MAX_CONN) {
+		pthread_mutex_unlock(&c->mu);
+		log_warnx("ctl: refused pid %ld: %d connections open", (long)uc.pid, CTL_MAX_CONN);
+		ctl_busy(fd);
+		return;
+	}
+	pthread_mutex_unlock(&c->mu);
+
+	/* idle clients, and clients that stop reading replies, time out */
+	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
+	    setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv)) != 0) {
+		log_warn("ctl: setsockopt");
+		close(fd);
+		return;
+	}
+	cn = calloc(1, sizeof(*cn));
+	if (cn == NULL) {
+		log_warnx("ctl: out of memory");
+		close(fd);
+		return;
+	}
+	cn->ctl = c;
+	cn->fd = fd;
+	cn->uid = uc.uid;
+	cn->pid = uc.pid;
+	cn->may_change = uc.uid == 0 || uc.uid == geteuid();
+
+	pthread_mutex_lock(&c->mu);
+	cn->next = c->conns;
+	if (c->conns != NULL)
+		c->conns->prev = cn;
+	c->conns = cn;
+	c->nconn++;
+	pthread_mutex_unlock(&c->mu);
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	e = pthread_create(&t, &attr, ctl_conn_main, cn);
+	pthread_attr_destroy(&attr);
+	if (e != 0) {
+		log_warnx("ctl: cannot start a connection thread: %s", strerror(e));
+		pthread_mutex_lock(&c->mu);
+		c->conns = cn->next;    /* nobody else adds: we are the accept thread */
+		if (cn->next != NULL)
+			cn->next->prev = NULL;
+		c->nconn--;
+		pthread_cond_broadcast(&c->cv);
+		pthread_mutex_unlock(&c->mu);
+		close(fd);
+		free(cn);
+	}
+}
+
+static void *ctl_accept_main(void *arg)
+{
+	struct ctl *c = arg;
+	struct pollfd pfd[2];
+	int fd;
+
+	rcu_register_thread();
+	for (;;) {
+		pfd[0].fd = c->lfd;
+		pfd[0].events = POLLIN;
+		pfd[1].fd = c->stopfd;
+		pfd[1].events = POLLIN;
+		if (poll(pfd, 2, -1) < 0) {
+			if (errno != EINTR)
+				log_warn("ctl: poll");
+			continue;
+		}
+		if (pfd[1].revents != 0)
+			break;
+		if (!(pfd[0].revents & POLLIN))
+			continue;
+		fd = accept4(c->lfd, NULL, NULL, SOCK_CLOEXEC);
+		if (fd == -1) {
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				log_warn("ctl: accept");
+				poll(NULL, 0, CTL_ACCEPT_PAUSE_MS);
+			}
+			continue;
+		}
+		ctl_accept_one(c, fd);
+	}
+	rcu_unregister_thread();
+	return NULL;
+}
+
+/* --- start and stop ---------------------------------------------------------- */
+
+/*
+ * A socket file left behind is removed only if nothing answers on it: a
+ * live daemon's socket must never be taken over.
+ */
+static int ctl_clear_stale(const struct sockaddr_un *sun, char *err, size_t errlen)
+{
+	struct stat sb;
+	int fd, rc = -1;
+
+	if (lstat(sun->sun_path, &sb) != 0) {
+		if (errno == ENOENT)
+			return 0;
+		snprintf(err, errlen, "ctl: %s: %s", sun->sun_path, strerror(errno));
+		return -1;
+	}
+	if (!S_ISSOCK(sb.st_mode)) {
+		snprintf(err, errlen, "ctl: %s exists and is not a socket; remove it", sun->sun_path);
+		return -1;
+	}
+	/* non-blocking: a daemon too busy to accept still counts as alive */
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (fd == -1) {
+		snprintf(err, errlen, "ctl: socket: %s", strerror(errno));
+		return -1;
+	}
+	if (connect(fd, (const struct sockaddr *)sun, sizeof(*sun)) == 0 || errno == EAGAIN ||
+	    errno == EINPROGRESS) {
+		snprintf(err, errlen, "ctl: a daemon already answers on %s", sun->sun_path);
+		goto done;
+	}
+	if (errno != ECONNREFUSED && errno != ENOENT) {
+		snprintf(err, errlen, "ctl: %s: %s", sun->sun_path, strerror(errno));
+		goto done;
+	}
+	if (unlink(sun->sun_path) != 0 && errno != ENOENT) {
+		snprintf(err, errlen, "ctl: cannot remove stale %s: %s", sun->sun_path, strerror(errno));
+		goto done;
+	}
+	log_info("ctl: removed stale %s", sun->sun_path);
+	rc = 0;
+done:
+	close(fd);
+	return rc;
+}
+
+int ctl_open(const char *dir, gid_t gid, struct ctl **out, char *err, size_t errlen)
+{
+	struct sockaddr_un sun;
+	struct ctl *c;
+	int n, bound = 0;
+
+	c = calloc(1, sizeof(*c));
+	if (c == NULL) {
+		snprintf(err, errlen, "ctl: out of memory");
+		return -1;
+	}
+	c->lfd = -1;
+	c->stopfd = -1;
+	pthread_mutex_init(&c->mu, NULL);
+	pthread_cond_init(&c->cv, NULL);
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s", dir, MXC_CTL_SOCK);
+	if (n < 0 || (size_t)n >= sizeof(sun.sun_path)) {
+		snprintf(err, errlen, "ctl: %s/%s: longer than a socket path may be (%zu bytes)", dir, MXC_CTL_SOCK,
+			 sizeof(sun.sun_path) - 1);
+		goto fail;
+	}
+	memcpy(c->path, sun.sun_path, sizeof(c->path));
+	if (ctl_clear_stale(&sun, err, errlen) != 0)
+		goto fail;
+
+	c->lfd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (c->lfd == -1) {
+		snprintf(err, errlen, "ctl: socket: %s", strerror(errno));
+		goto fail;
+	}
+	if (bind(c->lfd, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+		snprintf(err, errlen, "ctl: bind %s: %s", c->path, strerror(errno));
+		goto fail;
+	}
+	bound = 1;
+	/* mode after bind: fchmod on a socket does not reach the file */
+	if (chmod(c->path, 0660) != 0) {
+		snprintf(err, errlen, "ctl: chmod %s: %s", c->path, strerror(errno));
+		goto fail;
+	}
+	if (gid != getegid() && chown(c->path, (uid_t)-1, gid) != 0) {
+		snprintf(err, errlen, "ctl: cannot give %s to group %lu: %s", c->path, (unsigned long)gid,
+			 strerror(errno));
+		goto fail;
+	}
+	if (listen(c->lfd, CTL_BACKLOG) != 0) {
+		snprintf(err, errlen, "ctl: listen %s: %s", c->path, strerror(errno));
+		goto fail;
+	}
+	c->stopfd = eventfd(0, EFD_CLOEXEC);
+	if (c->stopfd == -1) {
+		snprintf(err, errlen, "ctl: eventfd: %s", strerror(errno));
+		goto fail;
+	}
+	*out = c;
+	return 0;
+fail:
+	if (c->stopfd != -1)
+		close(c->stopfd);
+	if (c->lfd != -1)
+		close(c->lfd);
+	if (bound)
+		unlink(c->path);
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+	return -1;
+}
+
+int ctl_start(struct ctl *c, struct writer *w, char *err, size_t errlen)
+{
+	int e;
+
+	c->w = w;
+	e = pthread_create(&c->accept_thread, NULL, ctl_accept_main, c);
+	if (e != 0) {
+		snprintf(err, errlen, "ctl: cannot start the accept thread: %s", strerror(e));
+		return -1;
+	}
+	c->started = 1;
+	return 0;
+}
+
+void ctl_stop(struct ctl *c)
+{
+	struct ctl_conn *cn;
+	uint64_t one = 1;
+
+	if (c == NULL)
+		return;
+	if (c->started) {
+		if (write(c->stopfd, &one, sizeof(one)) < 0)
+			log_warn("ctl: eventfd");
+		pthread_join(c->accept_thread, NULL);
+	}
+	close(c->lfd);
+	unlink(c->path);
+
+	/* wake every connection; each finishes what the writer holds for it */
+	pthread_mutex_lock(&c->mu);
+	for (cn = c->conns; cn != NULL; cn = cn->next)
+		shutdown(cn->fd, SHUT_RDWR);
+	while (c->nconn > 0)
+		pthread_cond_wait(&c->cv, &c->mu);
+	pthread_mutex_unlock(&c->mu);
+
+	close(c->stopfd);
+	pthread_cond_destroy(&c->cv);
+	pthread_mutex_destroy(&c->mu);
+	free(c);
+}

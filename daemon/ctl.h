@@ -1,0 +1,48 @@
+/*
+ * daemon/ctl.h - the admin server on DIR/ctl.sock (protocol: shm/ctl.h).
+ *
+ * A unix stream socket, mode 0660, group from the config.  One accept
+ * thread; one thread per connection, at most CTL_MAX_CONN at once (the
+ * next is answered ERR EBUSY and closed).  Changes go to the writer and
+ * are answered once committed and published; only the daemon's uid and
+ * root may make them (SO_PEERCRED).  A connection idle for
+ * CTL_IDLE_TIMEOUT_S is closed.
+ *
+ * Thread safety: ctl_start()/ctl_stop() from the main thread.
+ */
+#ifndef MXC_DAEMON_CTL_H
+#define MXC_DAEMON_CTL_H
+
+#include <stddef.h>
+#include <sys/types.h>
+
+#define CTL_MAX_CONN       32
+#define CTL_IDLE_TIMEOUT_S 60
+
+struct ctl;
+struct writer;
+
+/*
+ * ctl_open - listen on DIR/ctl.sock (connections wait in the backlog until
+ * ctl_start).  A socket left by a dead daemon is removed; one a live
+ * daemon answers on is an error.  Called before the region is built, so
+ * that a socket problem stops the start before anything is replaced.
+ * Returns 0 and sets *out, or -1 with a message in err.
+ */
+int ctl_open(const char *dir, gid_t gid, struct ctl **out, char *err, size_t errlen);
+
+/*
+ * ctl_start - start accepting; requests go to w.  Returns 0, or -1 with a
+ * message in err.
+ */
+int ctl_start(struct ctl *c, struct writer *w, char *err, size_t errlen);
+
+/*
+ * ctl_stop - stop accepting, remove the socket, end every connection
+ * (requests already handed to the writer are answered first), wait for
+ * their threads and free c.  Works after ctl_open() alone too; c may be
+ * NULL.
+ */
+void ctl_stop(struct ctl *c);
+
+#endif /* MXC_DAEMON_CTL_H */

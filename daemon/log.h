@@ -1,0 +1,52 @@
+/*
+ * daemon/log.h - mxcached's logging.
+ *
+ * Every message starts with the name of the module that logs it
+ * ("store: ...", "ctl: ..."), so a log line can be traced to its source
+ * file without a lookup table.  In the foreground messages go to stderr
+ * with an ISO 8601 timestamp; otherwise to syslog (ident "mxcached",
+ * facility LOG_DAEMON).
+ *
+ * Levels are syslog's: LOG_DEBUG, LOG_INFO, LOG_WARNING.  Messages below
+ * the current level are dropped before they are formatted.
+ *
+ * Thread safety: every function may be called from any thread; one
+ * message is one write(2) (or one syslog(3) call), so lines never
+ * interleave.  log_init() and log_echo() are meant for the main thread.
+ */
+#ifndef MXC_DAEMON_LOG_H
+#define MXC_DAEMON_LOG_H
+
+#include <syslog.h>
+
+/*
+ * log_init - choose the destination and the level.  foreground: stderr,
+ * else syslog.  level: LOG_DEBUG, LOG_INFO or LOG_WARNING.  May be called
+ * again (a SIGHUP reload changes the level).  Before the first call,
+ * messages go to stderr at LOG_INFO.
+ */
+void log_init(int foreground, int level);
+
+/* log_setlevel - change the level only (config reload). */
+void log_setlevel(int level);
+
+/*
+ * log_echo - while on, warnings and errors logged to syslog are also
+ * written to stderr.  The daemon turns it on until it detaches from the
+ * terminal so that startup errors reach the person who started it.
+ */
+void log_echo(int on);
+
+/* log_level_name - "debug", "info", "warning"; static text. */
+const char *log_level_name(int level);
+
+void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* log_warn - appends ": " and strerror(errno). */
+void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* fatal/fatalx - log and exit(1).  Only for startup errors. */
+void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+void fatalx(const char *fmt, ...) __attribute__((format(printf, 1, 2), noreturn));
+
+#endif /* MXC_DAEMON_LOG_H */

@@ -1,0 +1,408 @@
+/*
+ * daemon/main.c - mxcached: start-up, signals, shutdown.
+ *
+ *   mxcached [-d DIR] [-c FILE] [-f] [-h] [-V]
+ *
+ * Start-up order: config, state directory, pid lock, the admin socket
+ * (bound, not yet served), store, a new region rebuilt from every stored
+ * override, published and made live, then the writer thread and the
+ * admin server.  All but thread creation comes before region_go_live(),
+ * so a failed start does not replace the region clients are reading.  Without -f the process forks at
+ * once and the parent waits, on a pipe, until the child is ready or dead:
+ * so every start-up step runs in the final daemon process (its pid is the
+ * one the region and the pid file record) and a start-up error still
+ * reaches the terminal and the parent's exit status.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <limits.h>
+#include <signal.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <sys/wait.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <urcu.h>
+
+#include "config.h"
+#include "ctl.h"
+#include "log.h"
+#include "override.h"
+#include "region.h"
+#include "store.h"
+#include "writer.h"
+#include "shm/layout.h"
+#include "shm/path.h"
+
+#define MXCACHED_VERSION  "0.1.0"
+#define MAIN_DIR_ENV      "MXCACHE_DIR"
+#define MAIN_DIR_DEFAULT  "/var/lib/mxcache"
+#define MAIN_PIDFILE      "mxcached.pid"
+#define MAIN_ERR_MAX      512
+
+struct rebuild {
+	struct region *r;
+	uint64_t loaded;
+	uint64_t skipped;
+	int err;                /* errno of a failed region_put */
+	char key[MXK_MAX_LEN + 1];
+};
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: mxcached [-d DIR|--dir DIR] [-c FILE|--config FILE] [-f|--foreground] [-h] [-V]\n"
+		   "  -d DIR   state directory (default $%s, then %s)\n"
+		   "  -c FILE  configuration file (INI)\n"
+		   "  -f       stay in the foreground and log to stderr\n"
+		   "  -h       this help\n"
+		   "  -V       print the version\n",
+		MAIN_DIR_ENV, MAIN_DIR_DEFAULT);
+}
+
+static uint64_t main_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* mkdir -p, each missing level 0750; the last one must be a directory. */
+static void main_mkdir(const char *dir)
+{
+	char path[PATH_MAX], *p;
+	struct stat sb;
+
+	if (strlen(dir) >= sizeof(path))
+		fatalx("main: %s: path too long", dir);
+	snprintf(path, sizeof(path), "%s", dir);
+	for (p = path + 1; *p != '\0'; p++) {
+		if (*p != '/')
+			continue;
+		*p = '\0';
+		if (mkdir(path, 0750) != 0 && errno != EEXIST)
+			fatal("main: mkdir %s", path);
+		*p = '/';
+	}
+	if (mkdir(path, 0750) != 0 && errno != EEXIST)
+		fatal("main: mkdir %s", path);
+	if (stat(path, &sb) != 0)
+		fatal("main: %s", path);
+	if (!S_ISDIR(sb.st_mode))
+		fatalx("main: %s is not a directory", path);
+}
+
+/*
+ * Fork; the parent waits until the child writes one byte on the pipe
+ * (ready: exit 0) or dies (exit with its status).  Returns the write end
+ * in the child.
+ */
+static int main_detach_begin(void)
+{
+	sigset_t all;
+	ssize_t k;
+	pid_t pid;
+	int p[2], st;
+	char c = 0;
+
+	if (pipe2(p, O_CLOEXEC) != 0)
+		fatal("main: pipe");
+	pid = fork();
+	if (pid == -1)
+		fatal("main: fork");
+	if (pid > 0) {
+		close(p[1]);
+		sigfillset(&all);
+		sigprocmask(SIG_UNBLOCK, &all, NULL);
+		do
+			k = read(p[0], &c, 1);
+		while (k < 0 && errno == EINTR);
+		if (k == 1 && c == 'R')
+			_exit(0);
+		if (waitpid(pid, &st, 0) == pid && WIFEXITED(st))
+			_exit(WEXITSTATUS(st) != 0 ? WEXITSTATUS(st) : 1);
+		_exit(1);
+	}
+	close(p[0]);
+	if (setsid() == -1)
+		fatal("main: setsid");
+	if (chdir("/") != 0)
+		fatal("main: chdir /");
+	return p[1];
+}
+
+/* Ready: let go of the terminal and release the waiting parent. */
+static void main_detach_end(int readyfd)
+{
+	int fd = open("/dev/null", O_RDWR | O_CLOEXEC);
+
+	if (fd == -1)
+		fatal("main: /dev/null");
+	dup2(fd, STDIN_FILENO);
+	dup2(fd, STDOUT_FILENO);
+	dup2(fd, STDERR_FILENO);
+	if (fd > STDERR_FILENO)
+		close(fd);
+	log_echo(0);
+	if (write(readyfd, "R", 1) != 1)
+		log_warn("main: cannot tell the parent we are ready");
+	close(readyfd);
+}
+
+/* One daemon per DIR: an flock held for the life of the process. */
+static int main_pidlock(const char *dir)
+{
+	char path[PATH_MAX], old[32];
+	ssize_t n;
+	int fd;
+
+	if ((size_t)snprintf(path, sizeof(path), "%s/%s", dir, MAIN_PIDFILE) >= sizeof(path))
+		fatalx("main: %s: path too long", dir);
+	fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0644);
+	if (fd == -1)
+		fatal("main: %s", path);
+	if (flock(fd, LOCK_EX | LOCK_NB) != 0) {
+		if (errno != EWOULDBLOCK)
+			fatal("main: flock %s", path);
+		n = pread(fd, old, sizeof(old) - 1, 0);
+		old[n > 0 ? n : 0] = '\0';
+		old[strcspn(old, "\n")] = '\0';
+		fatalx("main: another mxcached (pid %s) is running on %s", old[0] ? old : "?", dir);
+	}
+	if (ftruncate(fd, 0) != 0 || dprintf(fd, "%ld\n", (long)getpid()) < 0)
+		fatal("main: %s", path);
+	return fd;
+}
+
+static int main_rebuild_one(const struct store_override *row, void *arg)
+{
+	struct rebuild *rb = arg;
+	struct override o;
+	char err[OVERRIDE_ERR_MAX];
+
+	/* a row edited by hand into a form no lookup finds is left out */
+	if (override_from_row(row, &o, err, sizeof(err)) != 0) {
+		log_warnx("main: rebuild: row '%.64s' skipped: %s", row->key, err);
+		rb->skipped++;
+		return 0;
+	}
+	if (override_region_put(rb->r, &o) < 0) {
+		rb->err = errno;
+		snprintf(rb->key, sizeof(rb->key), "%s", o.key);
+		return -1;
+	}
+	rb->loaded++;
+	return 0;
+}
+
+/* Settings only a restart applies: the running values stay in force. */
+static void main_keep_restart_only(struct config *nc, const struct config *oc)
+{
+	if (strcmp(nc->group, oc->group) != 0 || nc->slots != oc->slots ||
+	    strcmp(nc->shm_dir, oc->shm_dir) != 0 || nc->synchronous != oc->synchronous)
+		log_warnx("main: [region] and [store] changes take effect at the next start");
+	snprintf(nc->group, sizeof(nc->group), "%s", oc->group);
+	nc->gid = oc->gid;
+	nc->slots = oc->slots;
+	snprintf(nc->shm_dir, sizeof(nc->shm_dir), "%s", oc->shm_dir);
+	nc->synchronous = oc->synchronous;
+}
+
+static void main_reload(const char *cfgpath)
+{
+	struct config *nc, *oc;
+	char err[MAIN_ERR_MAX];
+
+	if (cfgpath == NULL) {
+		log_info("main: SIGHUP: started without -c, nothing to reload");
+		return;
+	}
+	if (config_load(cfgpath, &nc, err, sizeof(err)) != 0) {
+		log_warnx("%s; keeping the running config", err);
+		return;
+	}
+	/* the main thread is the only one that swaps: oc cannot go away */
+	rcu_read_lock();
+	oc = config_current();
+	main_keep_restart_only(nc, oc);
+	rcu_read_unlock();
+	config_swap(nc);
+	log_setlevel(nc->log_level);
+	log_info("main: reloaded %s (log level %s)", cfgpath, log_level_name(nc->log_level));
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "config", required_argument, NULL, 'c' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ "version", no_argument, NULL, 'V' },
+		{ NULL, 0, NULL, 0 },
+	};
+	const char *dirarg = NULL, *cfgpath = NULL;
+	char dir[PATH_MAX], err[MAIN_ERR_MAX];
+	struct config *cfg = NULL;
+	struct store *st = NULL;
+	struct region *r = NULL;
+	struct writer *w = NULL;
+	struct ctl *ctl = NULL;
+	struct region_opts ro;
+	struct rebuild rb;
+	struct signalfd_siginfo si;
+	sigset_t sigs;
+	uint64_t n, t0;
+	int ch, foreground = 0, readyfd = -1, pidfd, sfd, rc;
+
+	while ((ch = getopt_long(argc, argv, "d:c:fhV", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			dirarg = optarg;
+			break;
+		case 'c':
+			cfgpath = optarg;
+			break;
+		case 'f':
+			foreground = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		case 'V':
+			printf("mxcached %s\n", MXCACHED_VERSION);
+			return 0;
+		default:
+			usage(stderr);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return 2;
+	}
+	if (dirarg == NULL)
+		dirarg = getenv(MAIN_DIR_ENV);
+	if (dirarg == NULL || dirarg[0] == '\0')
+		dirarg = MAIN_DIR_DEFAULT;
+
+	/* every thread inherits this mask; the signals arrive on the signalfd */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	sigaddset(&sigs, SIGHUP);
+	if (sigprocmask(SIG_BLOCK, &sigs, NULL) != 0)
+		fatal("main: sigprocmask");
+	signal(SIGPIPE, SIG_IGN);
+	/* past RLIMIT_FSIZE a write fails with EFBIG, which SQLite reports */
+	signal(SIGXFSZ, SIG_IGN);
+	umask(027);
+
+	if (config_load(cfgpath, &cfg, err, sizeof(err)) != 0)
+		fatalx("%s", err);
+	main_mkdir(dirarg);
+	/* absolute: the daemon leaves the working directory */
+	if (realpath(dirarg, dir) == NULL)
+		fatal("main: %s", dirarg);
+	if (!foreground) {
+		log_init(0, cfg->log_level);
+		log_echo(1);
+		readyfd = main_detach_begin();
+	} else {
+		log_init(1, cfg->log_level);
+	}
+	pidfd = main_pidlock(dir);
+	rcu_register_thread();
+	config_swap(cfg);
+	if (strcmp(cfg->shm_dir, mxc_shm_dir()) != 0)
+		log_warnx("main: region in %s, but clients look in %s: set %s for them", cfg->shm_dir,
+			  mxc_shm_dir(), MXC_SHM_DIR_ENV);
+
+	if (ctl_open(dir, cfg->gid, &ctl, err, sizeof(err)) != 0)
+		fatalx("%s", err);
+	if (store_open(dir, cfg->synchronous, &st, err, sizeof(err)) != 0)
+		fatalx("%s", err);
+	if (store_override_count(st, &n) != 0)
+		fatalx("store: %s: %s", store_path(st), store_errmsg(st));
+
+	t0 = main_mono_ms();
+	memset(&ro, 0, sizeof(ro));
+	ro.dir = dir;
+	ro.nslots = cfg->slots;
+	ro.gid = cfg->gid;
+	ro.shm_dir = cfg->shm_dir;
+	if (region_create(&ro, n, &r) != 0)
+		fatal("main: cannot create the region for %s", dir);
+	memset(&rb, 0, sizeof(rb));
+	rb.r = r;
+	rc = store_override_foreach(st, main_rebuild_one, &rb);
+	if (rc == -1 && rb.err == 0)
+		fatalx("store: %s: %s", store_path(st), store_errmsg(st));
+	if (rc != 0)
+		fatalx("main: rebuild: region_put '%s': %s", rb.key, strerror(rb.err));
+	region_publish(r);
+	if (region_go_live(r) != 0)
+		fatal("main: cannot make the region live");
+	log_info("main: rebuilt %llu overrides (%llu skipped) in %llu ms", (unsigned long long)rb.loaded,
+		 (unsigned long long)rb.skipped, (unsigned long long)(main_mono_ms() - t0));
+
+	if (writer_start(st, r, &w) != 0)
+		fatal("main: cannot start the writer thread");
+	if (ctl_start(ctl, w, err, sizeof(err)) != 0) {
+		log_warnx("%s", err);
+		ctl_stop(ctl);
+		writer_stop(w);
+		region_close(r);
+		store_close(st);
+		exit(1);
+	}
+	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
+	if (sfd == -1) {
+		log_warn("main: signalfd");
+		ctl_stop(ctl);
+		writer_stop(w);
+		region_close(r);
+		store_close(st);
+		exit(1);
+	}
+	log_info("main: mxcached %s ready: pid %ld, dir %s", MXCACHED_VERSION, (long)getpid(), dir);
+	if (!foreground)
+		main_detach_end(readyfd);
+
+	for (;;) {
+		ssize_t k = read(sfd, &si, sizeof(si));
+		if (k != (ssize_t)sizeof(si)) {
+			if (k < 0 && errno != EINTR)
+				log_warn("main: signalfd");
+			continue;
+		}
+		if (si.ssi_signo == SIGHUP) {
+			main_reload(cfgpath);
+			continue;
+		}
+		log_info("main: %s: shutting down", si.ssi_signo == SIGINT ? "SIGINT" : "SIGTERM");
+		break;
+	}
+
+	/* no new requests; the writer finishes what it was given, then stops */
+	ctl_stop(ctl);
+	writer_stop(w);
+	if (store_checkpoint(st) != 0)
+		log_warnx("store: final checkpoint of %s: %s", store_path(st), store_errmsg(st));
+	store_close(st);
+	region_close(r);
+	config_shutdown();
+	rcu_unregister_thread();
+	close(sfd);
+	if (ftruncate(pidfd, 0) != 0)
+		log_warn("main: %s/%s", dir, MAIN_PIDFILE);
+	log_info("main: stopped");
+	return 0;
+}

@@ -1,0 +1,386 @@
+/*
+ * daemon/store.c - SQLite behind the override table.
+ *
+ * One connection, used by one thread at a time, so SQLite runs without its
+ * own mutexes (SQLITE_OPEN_NOMUTEX).  The statements the writer runs for
+ * every change are prepared once at open; the rest are prepared when used.
+ */
+#include "store.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "config.h"
+
+/* How long a statement waits for a lock another process (sqlite3 CLI,
+ * a backup) holds before it fails with SQLITE_BUSY. */
+#define STORE_BUSY_TIMEOUT_MS 5000
+#define STORE_ERR_MAX         256
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *s_begin;
+	sqlite3_stmt *s_commit;
+	sqlite3_stmt *s_rollback;
+	sqlite3_stmt *s_put;
+	sqlite3_stmt *s_del;
+	sqlite3_stmt *s_all;
+	char path[PATH_MAX];
+	char err[STORE_ERR_MAX];
+};
+
+static const char store_schema_v1[] =
+	"CREATE TABLE IF NOT EXISTS overrides ("
+	" key TEXT PRIMARY KEY,"
+	" target TEXT NOT NULL,"
+	" comment TEXT NOT NULL DEFAULT '',"
+	" created INTEGER NOT NULL,"
+	" updated INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"PRAGMA user_version = 1;";
+_Static_assert(STORE_SCHEMA_VERSION == 1, "add the migration to the new version");
+
+/* An existing row keeps its created time; RETURNING hands back both. */
+static const char store_sql_put[] =
+	"INSERT INTO overrides(key, target, comment, created, updated) VALUES(?1, ?2, ?3, ?4, ?4)"
+	" ON CONFLICT(key) DO UPDATE SET target = excluded.target, comment = excluded.comment,"
+	" updated = excluded.updated"
+	" RETURNING created, updated";
+
+static void store_seterr(struct store *st, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+static void store_seterr(struct store *st, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(st->err, sizeof(st->err), fmt, ap);
+	va_end(ap);
+}
+
+/* Record SQLite's message for the failure that just happened. */
+static int store_fail(struct store *st)
+{
+	store_seterr(st, "%s", sqlite3_errmsg(st->db));
+	return -1;
+}
+
+/* Run a statement with no result rows; always leaves it reset. */
+static int store_step_done(struct store *st, sqlite3_stmt *s)
+{
+	int rc = sqlite3_step(s);
+
+	if (rc != SQLITE_DONE) {
+		store_fail(st);
+		sqlite3_reset(s);
+		return -1;
+	}
+	sqlite3_reset(s);
+	return 0;
+}
+
+static int store_prepare(struct store *st, const char *sql, sqlite3_stmt **s)
+{
+	if (sqlite3_prepare_v3(st->db, sql, -1, SQLITE_PREPARE_PERSISTENT, s, NULL) != SQLITE_OK)
+		return store_fail(st);
+	return 0;
+}
+
+/* A single-row pragma answering one text value, copied into out. */
+static int store_pragma_text(struct store *st, const char *sql, char *out, size_t outlen)
+{
+	sqlite3_stmt *s = NULL;
+	const unsigned char *t;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(st->db, sql, -1, &s, NULL) != SQLITE_OK) {
+		store_fail(st);
+		goto done;
+	}
+	if (sqlite3_step(s) != SQLITE_ROW) {
+		store_fail(st);
+		goto done;
+	}
+	t = sqlite3_column_text(s, 0);
+	snprintf(out, outlen, "%s", t != NULL ? (const char *)t : "");
+	rc = 0;
+done:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static int store_schema(struct store *st)
+{
+	char v[32];
+	long version;
+
+	if (store_pragma_text(st, "PRAGMA user_version", v, sizeof(v)) != 0)
+		return -1;
+	version = strtol(v, NULL, 10);
+	if (version > STORE_SCHEMA_VERSION) {
+		store_seterr(st, "schema version %ld is newer than this mxcached understands (%d); run a newer mxcached",
+			     version, STORE_SCHEMA_VERSION);
+		return -1;
+	}
+	if (version == STORE_SCHEMA_VERSION)
+		return 0;
+	if (version < 0) {
+		store_seterr(st, "schema version %ld is not one mxcached wrote", version);
+		return -1;
+	}
+	/* version 0: a new file; schema and version land in one transaction */
+	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
+		return store_fail(st);
+	if (sqlite3_exec(st->db, store_schema_v1, NULL, NULL, NULL) != SQLITE_OK ||
+	    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		store_fail(st);
+		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * The pragmas and checks of store_open, in an order that matters: the
+ * busy timeout before anything that takes a lock, quick_check before the
+ * journal mode is changed (a damaged file is reported as damaged, not as
+ * a failed pragma), the schema last.
+ */
+static int store_setup(struct store *st, int synchronous)
+{
+	char v[STORE_ERR_MAX];
+
+	if (sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS) != SQLITE_OK)
+		return store_fail(st);
+	if (store_pragma_text(st, "PRAGMA quick_check", v, sizeof(v)) != 0) {
+		store_seterr(st, "damaged or not an SQLite database (%.200s); restore it from a backup or move it away",
+			     sqlite3_errmsg(st->db));
+		return -1;
+	}
+	if (strcmp(v, "ok") != 0) {
+		/* quick_check's report spans lines; a log line must not */
+		for (char *p = v; *p != '\0'; p++)
+			if (*p == '\n' || *p == '\t')
+				*p = ' ';
+		store_seterr(st, "damaged database (quick_check: %.160s); restore it from a backup or move it away", v);
+		return -1;
+	}
+	if (store_pragma_text(st, "PRAGMA journal_mode = WAL", v, sizeof(v)) != 0)
+		return -1;
+	if (strcmp(v, "wal") != 0) {
+		store_seterr(st, "cannot switch to WAL mode (journal_mode is %.64s)", v);
+		return -1;
+	}
+	if (sqlite3_exec(st->db, synchronous == CONFIG_SYNC_NORMAL ? "PRAGMA synchronous = NORMAL"
+								      : "PRAGMA synchronous = FULL",
+			 NULL, NULL, NULL) != SQLITE_OK)
+		return store_fail(st);
+	if (store_schema(st) != 0)
+		return -1;
+	if (store_prepare(st, "BEGIN IMMEDIATE", &st->s_begin) != 0 ||
+	    store_prepare(st, "COMMIT", &st->s_commit) != 0 ||
+	    store_prepare(st, "ROLLBACK", &st->s_rollback) != 0 ||
+	    store_prepare(st, store_sql_put, &st->s_put) != 0 ||
+	    store_prepare(st, "DELETE FROM overrides WHERE key = ?1", &st->s_del) != 0 ||
+	    store_prepare(st, "SELECT key, target, comment, created, updated FROM overrides", &st->s_all) != 0)
+		return -1;
+	return 0;
+}
+
+int store_open(const char *dir, int synchronous, struct store **out, char *err, size_t errlen)
+{
+	struct store *st;
+	int fd, n;
+
+	st = calloc(1, sizeof(*st));
+	if (st == NULL) {
+		snprintf(err, errlen, "store: out of memory");
+		return -1;
+	}
+	n = snprintf(st->path, sizeof(st->path), "%s/%s", dir, STORE_FILE);
+	if (n < 0 || (size_t)n >= sizeof(st->path)) {
+		snprintf(err, errlen, "store: %s: path too long", dir);
+		goto fail;
+	}
+	/* SQLite would create the file 0644; the WAL and -shm files copy the
+	 * mode of the database, so creating it 0640 here covers all three. */
+	fd = open(st->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (fd == -1) {
+		snprintf(err, errlen, "store: %s: %s", st->path, strerror(errno));
+		goto fail;
+	}
+	close(fd);
+	if (sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "store: %s: %s", st->path,
+			 st->db != NULL ? sqlite3_errmsg(st->db) : "out of memory");
+		goto fail;
+	}
+	if (store_setup(st, synchronous) != 0) {
+		snprintf(err, errlen, "store: %s: %s", st->path, st->err);
+		goto fail;
+	}
+	*out = st;
+	return 0;
+fail:
+	store_close(st);
+	return -1;
+}
+
+void store_close(struct store *st)
+{
+	if (st == NULL)
+		return;
+	sqlite3_finalize(st->s_begin);
+	sqlite3_finalize(st->s_commit);
+	sqlite3_finalize(st->s_rollback);
+	sqlite3_finalize(st->s_put);
+	sqlite3_finalize(st->s_del);
+	sqlite3_finalize(st->s_all);
+	if (st->db != NULL)
+		sqlite3_close_v2(st->db);
+	free(st);
+}
+
+const char *store_errmsg(const struct store *st)
+{
+	return st->err;
+}
+
+const char *store_path(const struct store *st)
+{
+	return st->path;
+}
+
+int store_begin(struct store *st)
+{
+	return store_step_done(st, st->s_begin);
+}
+
+int store_commit(struct store *st)
+{
+	return store_step_done(st, st->s_commit);
+}
+
+void store_rollback(struct store *st)
+{
+	/* SQLite rolls back by itself after some errors (SQLITE_FULL, I/O) */
+	if (sqlite3_get_autocommit(st->db))
+		return;
+	if (sqlite3_step(st->s_rollback) != SQLITE_DONE) {
+		/* keep the message of the failure that made us roll back */
+	}
+	sqlite3_reset(st->s_rollback);
+}
+
+int store_override_put(struct store *st, const char *key, size_t klen, const char *target, size_t tlen,
+		       const char *comment, size_t clen, int64_t now, int64_t *created, int64_t *updated)
+{
+	sqlite3_stmt *s = st->s_put;
+	int rc;
+
+	if (sqlite3_bind_text(s, 1, key, (int)klen, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 2, target, (int)tlen, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_text(s, 3, comment, (int)clen, SQLITE_STATIC) != SQLITE_OK ||
+	    sqlite3_bind_int64(s, 4, now) != SQLITE_OK)
+		goto fail;
+	rc = sqlite3_step(s);
+	if (rc != SQLITE_ROW)
+		goto fail;
+	*created = sqlite3_column_int64(s, 0);
+	*updated = sqlite3_column_int64(s, 1);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		goto fail;
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return 0;
+fail:
+	store_fail(st);
+	sqlite3_reset(s);
+	sqlite3_clear_bindings(s);
+	return -1;
+}
+
+int store_override_del(struct store *st, const char *key, size_t klen)
+{
+	sqlite3_stmt *s = st->s_del;
+
+	if (sqlite3_bind_text(s, 1, key, (int)klen, SQLITE_STATIC) != SQLITE_OK) {
+		store_fail(st);
+		sqlite3_reset(s);
+		return -1;
+	}
+	if (store_step_done(st, s) != 0) {
+		sqlite3_clear_bindings(s);
+		return -1;
+	}
+	sqlite3_clear_bindings(s);
+	return sqlite3_changes(st->db) > 0 ? 1 : 0;
+}
+
+int store_override_count(struct store *st, uint64_t *n)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(st->db, "SELECT count(*) FROM overrides", -1, &s, NULL) != SQLITE_OK ||
+	    sqlite3_step(s) != SQLITE_ROW) {
+		store_fail(st);
+		goto done;
+	}
+	*n = (uint64_t)sqlite3_column_int64(s, 0);
+	rc = 0;
+done:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int store_override_foreach(struct store *st, store_override_fn fn, void *arg)
+{
+	sqlite3_stmt *s = st->s_all;
+	struct store_override row;
+	int rc, ret = 0;
+
+	while ((rc = sqlite3_step(s)) == SQLITE_ROW) {
+		row.key = (const char *)sqlite3_column_text(s, 0);
+		row.klen = (size_t)sqlite3_column_bytes(s, 0);
+		row.target = (const char *)sqlite3_column_text(s, 1);
+		row.tlen = (size_t)sqlite3_column_bytes(s, 1);
+		row.comment = (const char *)sqlite3_column_text(s, 2);
+		row.clen = (size_t)sqlite3_column_bytes(s, 2);
+		row.created = sqlite3_column_int64(s, 3);
+		row.updated = sqlite3_column_int64(s, 4);
+		/* NULL here is SQLite out of memory: the columns are NOT NULL */
+		if (row.key == NULL || row.target == NULL || row.comment == NULL) {
+			store_fail(st);
+			ret = -1;
+			goto done;
+		}
+		ret = fn(&row, arg);
+		if (ret != 0)
+			goto done;
+	}
+	if (rc != SQLITE_DONE) {
+		store_fail(st);
+		ret = -1;
+	}
+done:
+	sqlite3_reset(s);
+	return ret;
+}
+
+int store_checkpoint(struct store *st)
+{
+	int nlog = 0, nckpt = 0;
+
+	if (sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &nlog, &nckpt) != SQLITE_OK)
+		return store_fail(st);
+	return 0;
+}
