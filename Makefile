@@ -67,7 +67,7 @@ SHMCTL = $(BUILD)/shmctl
 
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 UNIT_BIN   = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
-HELPER_SRC = $(wildcard tests/integration/*.c tests/stress/*.c)
+HELPER_SRC = $(wildcard tests/stress/*.c)
 HELPER_BIN = $(patsubst tests/%.c,$(BUILD)/tests/%,$(HELPER_SRC))
 BENCH_SRC  = $(wildcard bench/*.c)
 BENCH_BIN  = $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))

@@ -52,8 +52,9 @@
 #include "mxcache.h"
 
 /* A slotless read retries this many times if memory was reclaimed under
- * it; the writer reclaims at most once per grace period (>= 1 ms), so a
- * second try practically always succeeds. */
+ * it.  The writer reclaims at most once per publish or 100 ms tick, and a
+ * lookup takes well under a microsecond, so a second try practically
+ * always succeeds. */
 #define MXC_SLOTLESS_TRIES 8
 /* Attempts to catch a stable current mapping while it is being swapped. */
 #define MXC_SWAP_TRIES     4
@@ -86,7 +87,6 @@ struct mxc {
 	uint64_t next_remap_ms;
 
 	int rfd;                       /* reader table, -1 if not writable */
-	uint32_t rforkgen;             /* forkgen rfd was opened under */
 	uint8_t *rbase;
 	uint64_t rsize;
 	uint32_t nslots;
@@ -97,7 +97,10 @@ struct mxc {
 	uint64_t owner;
 	pthread_key_t key;
 	pthread_mutex_t claim_mu;      /* claim path only, never a lookup */
+	uint32_t noslot_reads;         /* atomic: reads since a failed claim */
+	int fatal;                     /* < 0: answer this (layout upgrade) */
 	struct mxc *next_open;         /* process list, for fork */
+	uint64_t dir_uid;              /* owner of the state directory */
 
 	char data_path[MXC_SHM_PATH_MAX];
 	char readers_path[MXC_SHM_PATH_MAX];
@@ -106,24 +109,73 @@ struct mxc {
 /* A thread that found no slot: its key value points here. */
 static struct slotref noslot;
 
-/* fork: the child must not share its parent's slots or lock descriptions */
+/*
+ * fork: the child must not share its parent's slots or lock descriptions.
+ * The open handles are listed so the fork handlers can take every lock a
+ * child could inherit held (the list's and each claim mutex) and, in the
+ * child, give each handle its own lock description on the reader table.
+ * forkgen invalidates the slot references threads keep in their keys.
+ */
 static uint32_t forkgen;
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
+static pthread_mutex_t open_mu = PTHREAD_MUTEX_INITIALIZER;
+static struct mxc *open_list;
+
+static void on_fork_prepare(void)
+{
+	struct mxc *h;
+
+	pthread_mutex_lock(&open_mu);
+	for (h = open_list; h != NULL; h = h->next_open)
+		pthread_mutex_lock(&h->claim_mu);
+}
+
+static void on_fork_parent(void)
+{
+	struct mxc *h;
+
+	for (h = open_list; h != NULL; h = h->next_open)
+		pthread_mutex_unlock(&h->claim_mu);
+	pthread_mutex_unlock(&open_mu);
+}
 
 static void on_fork_child(void)
 {
+	struct mxc *h;
+	int fd;
+
 	__atomic_add_fetch(&forkgen, 1, __ATOMIC_SEQ_CST);
+	for (h = open_list; h != NULL; h = h->next_open) {
+		if (h->rfd >= 0) {
+			/* a new description: the parent's locks stay the
+			 * parent's, and the writer sees them go when it dies */
+			fd = open(h->readers_path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+			close(h->rfd);
+			h->rfd = fd;
+			if (fd < 0)
+				h->refs = NULL;   /* slotless from now on */
+		}
+		if (h->owned != NULL)
+			ck_bitmap_clear(h->owned);
+		h->remap_lock = 0;
+		h->slotless = 0;
+		pthread_mutex_unlock(&h->claim_mu);
+	}
+	pthread_mutex_unlock(&open_mu);
 }
 
 static void fork_init(void)
 {
-	pthread_atfork(NULL, NULL, on_fork_child);
+	pthread_atfork(on_fork_prepare, on_fork_parent, on_fork_child);
 }
 
-/* Nested reads on one handle (a foreach callback doing lookups) must not
- * overwrite the outer announcement. */
-static __thread const struct mxc *tls_in_h;
-static __thread unsigned tls_in_depth;
+/*
+ * The read this thread is inside, if any.  A lookup made from inside
+ * another read on the same handle (a foreach callback) must not overwrite
+ * the outer announcement: it reads under it, from the same mapping.
+ */
+struct rd;
+static __thread struct rd *tls_rd;
 
 const char *mxc_strerror(int rc)
 {
@@ -179,8 +231,9 @@ static int hdr_check(const struct mxc_shm_hdr *hd, uint64_t fsize)
 	return MXC_OK;
 }
 
-/* Map the region file at path; full validation. */
-static int map_open(const char *path, struct mxc_map **out)
+/* Map the region file at path; full validation.  dir_uid: the owner of
+ * the state directory, the only user besides root trusted to own it. */
+static int map_open(const char *path, uint64_t dir_uid, struct mxc_map **out)
 {
 	struct mxc_map *m = NULL;
 	struct stat st;
@@ -195,8 +248,11 @@ static int map_open(const char *path, struct mxc_map **out)
 		rc = MXC_ESYS;
 		goto fail;
 	}
-	/* a region anyone but its owner can write cannot be trusted */
+	/* a region someone else could have planted or could write cannot be
+	 * trusted: it must belong to root or to the state directory's owner
+	 * and be writable by its owner alone */
 	if (!S_ISREG(st.st_mode) || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0 ||
+	    (st.st_uid != 0 && (uint64_t)st.st_uid != dir_uid) ||
 	    st.st_size < (off_t)(MXC_SHM_HDR_SIZE + sizeof(struct mxc_shm_root)) ||
 	    (uint64_t)st.st_size > MXC_SHM_MAX_SIZE) {
 		rc = MXC_ECORRUPT;
@@ -276,11 +332,17 @@ static void remap(struct mxc *h, struct mxc_map *old)
 {
 	struct mxc_map *m;
 	uint64_t now = now_ms();
+	int rc;
 
 	if (now < h->next_remap_ms || !mxa_cas32(&h->remap_lock, 0, 1))
 		return;
 	h->next_remap_ms = now + MXC_REMAP_EVERY_MS;
-	if (__atomic_load_n(&h->cur, __ATOMIC_ACQUIRE) == old && map_open(h->data_path, &m) == MXC_OK) {
+	rc = __atomic_load_n(&h->cur, __ATOMIC_ACQUIRE) == old ? map_open(h->data_path, h->dir_uid, &m) : MXC_ESYS;
+	if (rc == MXC_EVERSION) {
+		/* the daemon was upgraded to another layout: say so, rather
+		 * than answer from a region nobody updates any more */
+		__atomic_store_n(&h->fatal, MXC_EVERSION, __ATOMIC_RELEASE);
+	} else if (rc == MXC_OK) {
 		if (m->inc == old->inc) {
 			map_free(m);
 		} else {
@@ -392,22 +454,9 @@ static struct slotref *slot_claim(struct mxc *h)
 	struct slotref *ref = &noslot;
 	struct mxc_shm_slot *s;
 
-	if (h->refs == NULL)
+	if (h->refs == NULL || h->rfd < 0)
 		goto out;
 	pthread_mutex_lock(&h->claim_mu);
-	if (h->rforkgen != fg && h->rfd >= 0) {
-		/* after fork the lock description is shared with the parent:
-		 * take our own, and forget the parent's slots */
-		int fd = open(h->readers_path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-		if (fd < 0) {
-			pthread_mutex_unlock(&h->claim_mu);
-			goto out;
-		}
-		close(h->rfd);
-		h->rfd = fd;
-		ck_bitmap_clear(h->owned);
-		h->rforkgen = fg;
-	}
 	start = (uint32_t)((uint64_t)gettid() * 2654435761u % h->nslots);
 	for (k = 0; k < h->nslots; k++) {
 		i = (start + k) % h->nslots;
@@ -442,31 +491,59 @@ out:
 /* ---- the read-side critical section ---------------------------------------- */
 
 struct rd {
+	struct mxc *h;
 	struct mxc_map *m;
-	struct mxc_shm_slot *slot;     /* NULL: slotless */
+	struct mxc_shm_slot *slot;     /* NULL: slotless, or nested */
 	uint64_t gen;                  /* slotless: h_reclaim_gen at start */
-	int nested;
+	int slotless;                  /* validated by gen, not by a slot */
+	int nested;                    /* inside an outer read on h */
+	struct rd *prev;               /* the read this one is inside */
 };
+
+/* Threads that found no slot try again every this many reads. */
+#define MXC_NOSLOT_RETRY 1024
+
+static struct rd *outer_read(const struct mxc *h)
+{
+	struct rd *r;
+
+	for (r = tls_rd; r != NULL; r = r->prev)
+		if (r->h == h && !r->nested)
+			return r;
+	return NULL;
+}
 
 static int read_begin(struct mxc *h, struct rd *rd)
 {
 	struct slotref *ref;
 	struct mxc_map *m;
-	int i;
+	struct rd *outer;
+	int i, fatal = __atomic_load_n(&h->fatal, __ATOMIC_RELAXED);
 
-	if (tls_in_h == h) {
-		tls_in_depth++;
+	if (fatal != 0)
+		return fatal;
+	rd->h = h;
+	rd->prev = tls_rd;
+	outer = outer_read(h);
+	if (outer != NULL) {
+		/* under the outer announcement, from the mapping it names */
 		rd->nested = 1;
 		rd->slot = NULL;
-		rd->m = __atomic_load_n(&h->cur, __ATOMIC_ACQUIRE);
+		rd->m = outer->m;
+		rd->slotless = outer->slotless;
+		if (rd->slotless)
+			rd->gen = mxa_load64((uint64_t *)(uintptr_t)&rd->m->hdr->h_reclaim_gen);
+		tls_rd = rd;
 		return 0;
 	}
 	rd->nested = 0;
 	m = map_current(h);
 	ref = pthread_getspecific(h->key);
-	if (ref == NULL || (ref != &noslot && ref->forkgen != __atomic_load_n(&forkgen, __ATOMIC_RELAXED)))
+	if (ref == NULL || (ref != &noslot && ref->forkgen != __atomic_load_n(&forkgen, __ATOMIC_RELAXED)) ||
+	    (ref == &noslot && __atomic_add_fetch(&h->noslot_reads, 1, __ATOMIC_RELAXED) % MXC_NOSLOT_RETRY == 0))
 		ref = slot_claim(h);
 	if (ref != &noslot) {
+		rd->slotless = 0;
 		rd->slot = &h->slots[ref->slot];
 		for (i = 0; i < MXC_SWAP_TRIES; i++) {
 			struct mxc_map *m2;
@@ -479,38 +556,37 @@ static int read_begin(struct mxc *h, struct rd *rd)
 		}
 		if (i == MXC_SWAP_TRIES) {
 			mxc_rcu_exit(rd->slot);
+			errno = EAGAIN;
 			return MXC_ESYS;
 		}
 	} else {
+		rd->slotless = 1;
 		rd->slot = NULL;
 		(void)mxa_inc64(&h->slotless);
 		m = __atomic_load_n(&h->cur, __ATOMIC_ACQUIRE);
 		rd->gen = mxa_load64((uint64_t *)(uintptr_t)&m->hdr->h_reclaim_gen);
 	}
 	rd->m = m;
-	tls_in_h = h;
-	tls_in_depth = 1;
+	tls_rd = rd;
 	return 0;
 }
 
-/* Returns 1 if the slotless read must be retried. */
+/* Returns 1 if a slotless read must be retried. */
 static int read_end(struct mxc *h, struct rd *rd)
 {
-	int stale = 0;
+	int stale;
 
-	if (rd->nested) {
-		tls_in_depth--;
-		return 0;
-	}
-	tls_in_h = NULL;
-	tls_in_depth = 0;
+	tls_rd = rd->prev;
 	if (rd->slot != NULL) {
 		mxc_rcu_exit(rd->slot);
 		return 0;
 	}
+	if (!rd->slotless)
+		return 0;
 	mxa_fence_load();
 	stale = mxa_load64((uint64_t *)(uintptr_t)&rd->m->hdr->h_reclaim_gen) != rd->gen;
-	(void)mxa_add64(&h->slotless, (uint64_t)-1);
+	if (!rd->nested)
+		(void)mxa_add64(&h->slotless, (uint64_t)-1);
 	return stale;
 }
 
@@ -568,7 +644,8 @@ int mxc_open(const char *dir, mxc_t **out)
 		errno = ENAMETOOLONG;
 		return MXC_ESYS;
 	}
-	rc = map_open(h->data_path, &h->cur);
+	h->dir_uid = (uint64_t)st.st_uid;
+	rc = map_open(h->data_path, h->dir_uid, &h->cur);
 	if (rc != MXC_OK) {
 		free(h);
 		return rc;
@@ -579,7 +656,6 @@ int mxc_open(const char *dir, mxc_t **out)
 		return MXC_ESYS;
 	}
 	pthread_mutex_init(&h->claim_mu, NULL);
-	h->rforkgen = __atomic_load_n(&forkgen, __ATOMIC_ACQUIRE);
 	if (getrandom(&h->owner, sizeof(h->owner), 0) != sizeof(h->owner))
 		h->owner = (uint64_t)(uintptr_t)h ^ (uint64_t)getpid();
 	if (readers_map(h) == 0) {
@@ -594,6 +670,10 @@ int mxc_open(const char *dir, mxc_t **out)
 			ck_bitmap_init(h->owned, h->nslots, false);
 		}
 	}
+	pthread_mutex_lock(&open_mu);
+	h->next_open = open_list;
+	open_list = h;
+	pthread_mutex_unlock(&open_mu);
 	*out = h;
 	return MXC_OK;
 }
@@ -602,12 +682,20 @@ void mxc_close(mxc_t *h)
 {
 	struct ck_bitmap_iterator it;
 	struct mxc_map *m, *n;
+	struct mxc **pp;
 	unsigned int i;
 
 	if (h == NULL)
 		return;
 	pthread_key_delete(h->key);
-	if (h->owned != NULL && h->rforkgen == __atomic_load_n(&forkgen, __ATOMIC_ACQUIRE)) {
+	pthread_mutex_lock(&open_mu);
+	for (pp = &open_list; *pp != NULL; pp = &(*pp)->next_open)
+		if (*pp == h) {
+			*pp = h->next_open;
+			break;
+		}
+	pthread_mutex_unlock(&open_mu);
+	if (h->owned != NULL) {
 		ck_bitmap_iterator_init(&it, h->owned);
 		while (ck_bitmap_next(h->owned, &it, &i))
 			slot_release(h, i);

@@ -11,10 +11,21 @@
  *     errors (MXC_E*); mxc_strerror() names them.
  *   - Lookups are wait-free: no lock, no system call, no allocation, a
  *     bounded number of steps whatever the writer or other readers do.  The
- *     exceptions are stated: the first lookup on a new thread claims a
- *     reader slot (one fcntl), the first lookup after the daemon replaced
- *     the region maps the new one, and a key with non-ASCII characters is
- *     converted to an A-label by libidn2, which allocates internally.
+ *     exceptions, each once and off the steady path: the first lookup on a
+ *     thread claims a reader slot (a mutex private to the handle and an
+ *     fcntl per slot tried; a thread that found none retries every 1024
+ *     lookups); the first lookup after the daemon replaced the region maps
+ *     the new one, and a later one unmaps the old when no thread of the
+ *     process is inside it; a key with non-ASCII characters or an "xn--"
+ *     label goes through libidn2, which allocates internally.
+ *   - Every lookup may also return MXC_ESYS with errno EAGAIN: a thread
+ *     without a slot saw memory reused under it 8 times running, or the
+ *     region was replaced 4 times during one lookup.  Both need a writer
+ *     far faster than any real one; retry or take the slow path.
+ *   - Every lookup returns MXC_EVERSION once the daemon has been upgraded
+ *     to an incompatible region layout: reopen (or restart the process).
+ *   - A process that forks keeps its handles: the child gets slots of its
+ *     own on its first lookup (fork handlers installed by mxc_open).
  *   - Answers are copied into caller-owned memory; nothing returned points
  *     into the region.
  *   - One handle per process is enough; every function is safe to call
@@ -64,8 +75,10 @@ const char *mxc_strerror(int rc);
  * Returns MXC_OK and sets *out, or MXC_ENOREGION (no region: the daemon has
  * never run for dir), MXC_EVERSION, MXC_ECORRUPT, MXC_ESYS (errno set);
  * *out is untouched on error.  Works while the daemon is down: answers come
- * from the last published state.  Allocates the handle (freed by
- * mxc_close).  Thread safety: safe.
+ * from the last published state.  The region file must belong to root or
+ * to the owner of dir and be writable by its owner only (else
+ * MXC_ECORRUPT).  Allocates the handle (freed by mxc_close).
+ * Thread safety: safe.
  */
 int mxc_open(const char *dir, mxc_t **out);
 
@@ -133,7 +146,8 @@ int mxc_override_get(mxc_t *h, const char *key, struct mxc_override *out);
  * changed during the walk may show either version.  fn returning non-zero
  * stops the walk and becomes the result.  fn may call other lookups on h.
  * A long walk delays the daemon's reuse of memory (never its publishing).
- * Returns MXC_OK, fn's non-zero value, or MXC_ECORRUPT.
+ * Returns MXC_OK, fn's non-zero value, MXC_ECORRUPT, or MXC_ESYS (a walk
+ * without a reader slot saw memory reused under it: walk again).
  * Thread safety: safe.  Not a lookup: bounded by the table size.
  */
 typedef int (*mxc_override_fn)(const struct mxc_override *o, void *arg);
@@ -165,8 +179,8 @@ struct mxc_status {
 /*
  * mxc_status - fill *st from the region header.  writer_alive is 1 when the
  * writer's heartbeat is under 5 s old and its pid exists.
- * Returns MXC_OK or MXC_ECORRUPT.  Thread safety: safe.  Not a lookup
- * (makes system calls).
+ * Returns MXC_OK (or MXC_EINVAL for NULL arguments).  Thread safety: safe.
+ * Not a lookup (makes system calls).
  */
 int mxc_status(mxc_t *h, struct mxc_status *st);
 
@@ -185,8 +199,10 @@ struct mxc_reader {
 				   before the current epoch */
 
 /*
- * mxc_readers_foreach - call fn for every claimed reader slot.
- * Returns MXC_OK, fn's non-zero value, or MXC_ESYS.  Thread safety: safe.
+ * mxc_readers_foreach - call fn for every claimed reader slot, this
+ * process's own included (never reported dead: they share our lock).
+ * Returns MXC_OK, fn's non-zero value, or MXC_ESYS (EACCES: the reader
+ * table is not writable for us).  Thread safety: safe.
  * Not a lookup (one fcntl per slot to test its owner).
  */
 typedef int (*mxc_reader_fn)(const struct mxc_reader *r, void *arg);

@@ -2,7 +2,7 @@
  * daemon/region.c - the writer's side of the shared-memory region.
  *
  * Files, publication and growth live here; the copy-on-write table
- * operations are in table_w.c and the allocator in arena.c.  The protocol
+ * operations are in table_w.c and the allocator in ralloc.c.  The protocol
  * that makes it safe for readers is described once, in shm/rcu.h.
  *
  * Region life cycle:
@@ -217,28 +217,47 @@ static int slot_owner_alive(struct region *r, uint32_t i)
 	return fl.l_type != F_UNLCK;
 }
 
+/*
+ * Free the slot of a dead owner.  The bit goes first: a new owner sets it
+ * only after its CAS from FREE succeeds, which is after ours, so clearing
+ * it can never hide a live reader from the scan.
+ */
 static void slot_reset(struct region *r, uint32_t i)
 {
 	struct mxc_shm_slot *s = slot_at(r, i);
 	ck_bitmap_t *bm = (ck_bitmap_t *)(void *)(r->rbase + ((struct mxc_shm_rhdr *)(void *)r->rbase)->rh_bitmap);
 	uint32_t pid = s->s_pid;
 
+	ck_bitmap_reset(bm, i);
 	mxa_store64(&s->s_word, 0);
 	s->s_owner = 0;
-	if (mxa_cas32(&s->s_state, MXC_SLOT_CLAIMED, MXC_SLOT_FREE)) {
-		ck_bitmap_reset(bm, i);
+	if (mxa_cas32(&s->s_state, MXC_SLOT_CLAIMED, MXC_SLOT_FREE))
 		log_info("region: freed reader slot %u of dead process %u", i, pid);
-	}
+}
+
+/*
+ * Every SWEEP_MS: look at every slot, bitmap or not.  A reader killed
+ * between claiming a slot and setting its bit left a CLAIMED slot the
+ * bitmap does not show; it never announced an epoch, so it cannot hurt a
+ * grace period, but its slot would stay taken.
+ */
+static void slots_sweep_all(struct region *r)
+{
+	uint32_t i;
+
+	for (i = 0; i < r->nslots; i++)
+		if (mxa_load32(&slot_at(r, i)->s_state) == MXC_SLOT_CLAIMED && !slot_owner_alive(r, i))
+			slot_reset(r, i);
 }
 
 /*
  * Scan the claimed slots: the smallest epoch among readers of this region
  * that are inside a lookup (UINT64_MAX if none).  A slot that holds back
- * limbo of epoch <= upto, or every claimed slot when sweep is set, has its
- * owner checked and is reset if the owner is dead.  The bitmap is copied
+ * limbo of epoch <= upto has its owner checked and is reset if the owner
+ * is dead.  The bitmap is copied
  * first: clients may write it, and the copy's bounds are ours.
  */
-static uint64_t slots_min_epoch(struct region *r, uint64_t upto, int sweep)
+static uint64_t slots_min_epoch(struct region *r, uint64_t upto)
 {
 	const struct mxc_shm_rhdr *rh = (const struct mxc_shm_rhdr *)(const void *)r->rbase;
 	ck_bitmap_t *live = r->bm_copy;
@@ -259,11 +278,9 @@ static uint64_t slots_min_epoch(struct region *r, uint64_t upto, int sweep)
 			break;
 		s = slot_at(r, i);
 		w = mxa_load64(&s->s_word);
-		if (mxc_rcu_blocks(w, inc, upto) || (sweep && mxa_load32(&s->s_state) == MXC_SLOT_CLAIMED)) {
-			if (!slot_owner_alive(r, i)) {
-				slot_reset(r, i);
-				continue;
-			}
+		if (mxc_rcu_blocks(w, inc, upto) && !slot_owner_alive(r, i)) {
+			slot_reset(r, i);
+			continue;
 		}
 		if (w != 0 && MXC_SLOT_TAG(w) == (inc & 0xffffu) && MXC_SLOT_EPOCH(w) < m)
 			m = MXC_SLOT_EPOCH(w);
@@ -291,8 +308,10 @@ void region_reclaim(struct region *r, int sweep)
 		mxa_store64(&r->hdr->h_epoch, r->epoch);
 		r->last_grace_ms = now;
 	}
+	if (sweep)
+		slots_sweep_all(r);
 	mxa_fence_full();
-	m = slots_min_epoch(r, oldest == UINT64_MAX ? 0 : r->epoch - 1, sweep);
+	m = slots_min_epoch(r, oldest == UINT64_MAX ? 0 : r->epoch - 1);
 	if (oldest == UINT64_MAX || oldest >= m)
 		return;
 	/*
@@ -521,8 +540,12 @@ static void retire_file(int fd)
 	if (h->h_magic == MXC_SHM_MAGIC && h->h_layout == MXC_SHM_LAYOUT) {
 		h->h_retired_ms = region_now_ms();
 		mxa_store32(&h->h_state, MXC_STATE_RETIRED);
-	} else {
-		log_warnx("region: replaced a region file of another layout");
+	} else if (h->h_magic == MXC_SHM_MAGIC) {
+		/* another layout: only the fields every layout keeps in place
+		 * are ours to touch; its clients see RETIRED, find a region
+		 * they cannot read, and say MXC_EVERSION */
+		mxa_store32(&h->h_state, MXC_STATE_RETIRED);
+		log_warnx("region: retired a region of layout %u; its clients must be restarted", h->h_layout);
 	}
 	munmap(h, MXC_SHM_HDR_SIZE);
 }

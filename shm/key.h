@@ -15,9 +15,10 @@
  *   IPv6 literal  "::1", "[::1]", "[IPv6:::1]" (tag in any case) -> "::1",
  *                 compressed per RFC 5952
  *
- * Pure computation, no I/O.  ASCII input never allocates; non-ASCII input
- * is handed to libidn2, which allocates its result internally (freed before
- * return).  Thread safety: safe, no shared state.
+ * Pure computation, no I/O.  Plain ASCII input never allocates.  Non-ASCII
+ * input, and ASCII input with an "xn--" label (checked by a round trip),
+ * go through libidn2, which allocates internally (freed before return).
+ * Thread safety: safe, no shared state.
  */
 #ifndef MXC_SHM_KEY_H
 #define MXC_SHM_KEY_H

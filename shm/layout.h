@@ -31,7 +31,7 @@
 #define MXC_SHM_RLAYOUT  1             /* bump on ANY reader-table change */
 /*
  * ABI marker: written as a native uint32.  A reader of the other byte order
- * sees 0x04030201; the low byte also records the offset unit shift so a
+ * sees 0x05030201; the low byte also records the offset unit shift so a
  * build with a different unit refuses the region.
  */
 #define MXC_SHM_ABI      (0x01020300u | MXC_SHM_UNIT_SHIFT)
@@ -54,8 +54,11 @@
 #define MXC_TAB_MAX        7
 
 /*
- * The data-area header, page 0.  Cache lines are split by who writes them
- * and who reads them on a lookup:
+ * The data-area header, page 0.  h_magic, h_layout, h_abi (offsets 0, 4,
+ * 8) and h_state (offset 64) keep their places in every layout, so a
+ * daemon of one layout can retire a region of another and its clients
+ * learn of it.  Cache lines are split by who writes them and who reads
+ * them on a lookup:
  *   line 0  identity, written once at creation;
  *   line 1  state and root, read by every lookup, written on a table
  *           resize or a retirement (rare);
@@ -95,7 +98,8 @@ struct mxc_shm_hdr {
 	/* line 4: writer status */
 	uint64_t h_generation __attribute__((aligned(64))); /* +1 per publish */
 	uint64_t h_last_publish_ms;  /* unix ms of the last publish */
-	uint64_t h_heartbeat_ms;     /* unix ms, refreshed every second */
+	uint64_t h_heartbeat_ms;     /* unix ms, refreshed between batches,
+					at least every second when idle */
 	uint64_t h_writer_pid;
 	uint64_t h_writer_start;     /* unix seconds the writer started */
 	uint64_t h_writer_exit_ms;   /* unix ms of a clean exit, else 0 */
@@ -109,7 +113,10 @@ struct mxc_shm_hdr {
 	uint64_t h_count[MXC_TAB_MAX];  /* entries per table */
 };
 
-_Static_assert(offsetof(struct mxc_shm_hdr, h_state) == 64, "bump MXC_SHM_LAYOUT");
+_Static_assert(offsetof(struct mxc_shm_hdr, h_magic) == 0, "h_magic never moves");
+_Static_assert(offsetof(struct mxc_shm_hdr, h_layout) == 4, "h_layout never moves");
+_Static_assert(offsetof(struct mxc_shm_hdr, h_abi) == 8, "h_abi never moves");
+_Static_assert(offsetof(struct mxc_shm_hdr, h_state) == 64, "h_state never moves");
 _Static_assert(offsetof(struct mxc_shm_hdr, h_epoch) == 128, "bump MXC_SHM_LAYOUT");
 _Static_assert(offsetof(struct mxc_shm_hdr, h_reclaim_gen) == 192, "bump MXC_SHM_LAYOUT");
 _Static_assert(offsetof(struct mxc_shm_hdr, h_generation) == 256, "bump MXC_SHM_LAYOUT");

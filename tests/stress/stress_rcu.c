@@ -47,7 +47,7 @@
 #define GROW_KEYS    60000     /* added mid-run: forces table + region growth */
 
 struct shared {
-	volatile int stop;
+	int stop;              /* __atomic: readers poll it */
 	uint64_t lookups[NREADERS * NTHREADS + 8];
 	uint64_t errors[NREADERS * NTHREADS + 8];
 	char first_error[256];
@@ -90,7 +90,7 @@ static void reader(mxc_t *h, int id, uint64_t max_lookups)
 	uint64_t n = 0;
 
 	memset(last, 0, sizeof(last));
-	while (!sh->stop && (max_lookups == 0 || n < max_lookups)) {
+	while (!__atomic_load_n(&sh->stop, __ATOMIC_RELAXED) && (max_lookups == 0 || n < max_lookups)) {
 		int i = rand_r(&seed) % (NKEYS + NDEL), rc;
 		char *end;
 		unsigned long v;
@@ -273,7 +273,7 @@ static int mode_procs(double seconds)
 			reader_process(i * NTHREADS);
 	}
 	changes = writer(r, seconds);
-	sh->stop = 1;
+	__atomic_store_n(&sh->stop, 1, __ATOMIC_RELAXED);
 	for (i = 0; i < NREADERS; i++)
 		if (waitpid(pids[i], &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
 			clean = 0;
@@ -295,7 +295,7 @@ static void *writer_thread(void *p)
 {
 	(void)p;
 	writer(thr_region, thr_seconds);
-	sh->stop = 1;
+	__atomic_store_n(&sh->stop, 1, __ATOMIC_RELAXED);
 	return NULL;
 }
 

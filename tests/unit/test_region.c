@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <sys/wait.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -73,6 +74,32 @@ static int spill(const char *path, const uint8_t *buf, size_t len, mode_t mode)
 	fchmod(fd, mode);
 	close(fd);
 	return w == (ssize_t)len ? 0 : -1;
+}
+
+struct nest_q {
+	mxc_t *h, *h2;
+	int seen, bad;
+};
+
+/* a foreach callback that looks things up on the same and another handle */
+static int nest_cb(const struct mxc_override *o, void *arg)
+{
+	struct nest_q *q = arg;
+	char host[MXC_HOST_MAX + 1];
+
+	q->seen++;
+	if (mxc_resolve(q->h, o->key, host, sizeof(host)) != MXC_OK || strcmp(host, o->target) != 0)
+		q->bad++;
+	if (q->h2 != NULL && mxc_resolve(q->h2, o->key, host, sizeof(host)) != MXC_OK)
+		q->bad++;
+	return q->seen >= 500 ? 7 : 0;
+}
+
+static int pid_q(const struct mxc_reader *rd, void *arg)
+{
+	if (rd->pid == (uint32_t)getpid())
+		(*(int *)arg)++;
+	return 0;
 }
 
 static int open_copy(const uint8_t *buf, size_t len, mode_t mode, mxc_t **h)
@@ -223,9 +250,35 @@ int main(void)
 	is_int(st.arena_limbo, 0, "limbo drained with no reader inside");
 	ok(st.arena_free > 0, "freed memory is on the free lists");
 
-	/* a second handle, a new region incarnation */
+	/* lookups from inside a walk, on the same and on a second handle */
 	is_int(mxc_open(dir, &hc), MXC_OK, "second handle");
+	{
+		struct nest_q q = {h, hc, 0, 0};
+		is_int(mxc_override_foreach(h, nest_cb, &q), 7, "foreach stops with the callback's value");
+		is_int(q.bad, 0, "lookups nested in a walk answer right, same and other handle");
+		is_int(mxc_resolve(h, "k1.example", host, sizeof(host)), MXC_OK, "the handle works after the walk");
+	}
 	mxc_close(hc);
+
+	/* fork: the child reads with a slot of its own */
+	{
+		int mine = 0, status = -1;
+		pid_t pid;
+
+		mxc_readers_foreach(h, pid_q, &mine);
+		pid = fork();
+		if (pid == 0) {
+			int theirs = 0;
+			if (mxc_resolve(h, "k1.example", host, sizeof(host)) != MXC_OK)
+				_exit(1);
+			mxc_readers_foreach(h, pid_q, &theirs);
+			_exit(theirs == 1 ? 0 : 2);
+		}
+		waitpid(pid, &status, 0);
+		ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a forked child claims its own slot and answers");
+		is_int(mine, 1, "the parent holds one slot");
+		is_int(mxc_resolve(h, "k1.example", host, sizeof(host)), MXC_OK, "the parent still answers");
+	}
 
 	/* ---- damaged regions ---- */
 	img = slurp(dpath, &len);
