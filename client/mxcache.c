@@ -81,6 +81,7 @@ struct slotref {
 struct mxc {
 	struct mxc_map *cur;           /* atomic: the mapping lookups use */
 	struct mxc_map *retired;       /* under remap_lock */
+	struct mxc_map *dead;          /* unmapped; structs kept for close */
 	uint32_t remap_lock;           /* try-lock, never waited on */
 	uint32_t nretired;             /* atomic: fast check for cleanup */
 	uint64_t slotless;             /* atomic: slotless reads in flight */
@@ -320,8 +321,13 @@ static void retired_sweep(struct mxc *h)
 			pp = &m->next;
 			continue;
 		}
+		/* the struct stays: a thread may still hold the pointer
+		 * between loading h->cur and announcing (read_begin) */
 		*pp = m->next;
-		map_free(m);
+		munmap(m->base, m->size);
+		m->base = NULL;
+		m->next = h->dead;
+		h->dead = m;
 		mxa_store32(&h->nretired, mxa_load32(&h->nretired) - 1);
 	}
 }
@@ -334,9 +340,9 @@ static void remap(struct mxc *h, struct mxc_map *old)
 	uint64_t now = now_ms();
 	int rc;
 
-	if (now < h->next_remap_ms || !mxa_cas32(&h->remap_lock, 0, 1))
+	if (now < __atomic_load_n(&h->next_remap_ms, __ATOMIC_RELAXED) || !mxa_cas32(&h->remap_lock, 0, 1))
 		return;
-	h->next_remap_ms = now + MXC_REMAP_EVERY_MS;
+	__atomic_store_n(&h->next_remap_ms, now + MXC_REMAP_EVERY_MS, __ATOMIC_RELAXED);
 	rc = __atomic_load_n(&h->cur, __ATOMIC_ACQUIRE) == old ? map_open(h->data_path, h->dir_uid, &m) : MXC_ESYS;
 	if (rc == MXC_EVERSION) {
 		/* the daemon was upgraded to another layout: say so, rather
@@ -356,18 +362,18 @@ static void remap(struct mxc *h, struct mxc_map *old)
 	mxa_store32(&h->remap_lock, 0);
 }
 
-static struct mxc_map *map_current(struct mxc *h)
+/* Unmap what no thread is inside any more.  Touches no mapping. */
+static void map_maintain(struct mxc *h)
 {
-	struct mxc_map *m = __atomic_load_n(&h->cur, __ATOMIC_ACQUIRE);
-
-	if (__builtin_expect(mxa_load32((uint32_t *)(uintptr_t)&m->hdr->h_state) != MXC_STATE_LIVE, 0)) {
-		remap(h, m);
-		m = __atomic_load_n(&h->cur, __ATOMIC_ACQUIRE);
-	} else if (__builtin_expect(mxa_load32(&h->nretired) != 0, 0) && mxa_cas32(&h->remap_lock, 0, 1)) {
+	if (__builtin_expect(mxa_load32(&h->nretired) != 0, 0) && mxa_cas32(&h->remap_lock, 0, 1)) {
 		retired_sweep(h);
 		mxa_store32(&h->remap_lock, 0);
 	}
-	return m;
+}
+
+static int map_live(const struct mxc_map *m)
+{
+	return mxa_load32((uint32_t *)(uintptr_t)&m->hdr->h_state) == MXC_STATE_LIVE;
 }
 
 /* ---- reader slots -------------------------------------------------------- */
@@ -537,22 +543,35 @@ static int read_begin(struct mxc *h, struct rd *rd)
 		return 0;
 	}
 	rd->nested = 0;
-	m = map_current(h);
+	map_maintain(h);
 	ref = pthread_getspecific(h->key);
 	if (ref == NULL || (ref != &noslot && ref->forkgen != __atomic_load_n(&forkgen, __ATOMIC_RELAXED)) ||
 	    (ref == &noslot && __atomic_add_fetch(&h->noslot_reads, 1, __ATOMIC_RELAXED) % MXC_NOSLOT_RETRY == 0))
 		ref = slot_claim(h);
 	if (ref != &noslot) {
+		int tried_remap = 0;
+
 		rd->slotless = 0;
 		rd->slot = &h->slots[ref->slot];
 		for (i = 0; i < MXC_SWAP_TRIES; i++) {
-			struct mxc_map *m2;
-
+			m = __atomic_load_n(&h->cur, __ATOMIC_ACQUIRE);
+			/*
+			 * Announce before touching the mapping (another thread
+			 * may be about to unmap it): epoch 1 holds back all of
+			 * m's limbo until the real epoch is known.  Then, if
+			 * m is still current, nobody can unmap it under us.
+			 */
+			(void)mxa_xchg64(&rd->slot->s_word, MXC_SLOT_WORD(1, m->inc));
+			if (__atomic_load_n(&h->cur, __ATOMIC_ACQUIRE) != m)
+				continue;
+			if (!map_live(m) && !tried_remap) {
+				tried_remap = 1;
+				remap(h, m);
+				if (__atomic_load_n(&h->cur, __ATOMIC_ACQUIRE) != m)
+					continue;
+			}
 			mxc_rcu_enter(rd->slot, m->hdr);
-			m2 = __atomic_load_n(&h->cur, __ATOMIC_ACQUIRE);
-			if (m2 == m)
-				break;
-			m = m2;
+			break;
 		}
 		if (i == MXC_SWAP_TRIES) {
 			mxc_rcu_exit(rd->slot);
@@ -560,10 +579,16 @@ static int read_begin(struct mxc *h, struct rd *rd)
 			return MXC_ESYS;
 		}
 	} else {
+		/* counted before loading h->cur: no mapping is unmapped
+		 * while any slotless read is in flight */
 		rd->slotless = 1;
 		rd->slot = NULL;
 		(void)mxa_inc64(&h->slotless);
 		m = __atomic_load_n(&h->cur, __ATOMIC_ACQUIRE);
+		if (!map_live(m)) {
+			remap(h, m);
+			m = __atomic_load_n(&h->cur, __ATOMIC_ACQUIRE);
+		}
 		rd->gen = mxa_load64((uint64_t *)(uintptr_t)&m->hdr->h_reclaim_gen);
 	}
 	rd->m = m;
@@ -703,6 +728,10 @@ void mxc_close(mxc_t *h)
 	for (m = h->retired; m != NULL; m = n) {
 		n = m->next;
 		map_free(m);
+	}
+	for (m = h->dead; m != NULL; m = n) {
+		n = m->next;
+		free(m);
 	}
 	map_free(h->cur);
 	if (h->rbase != NULL)
@@ -1033,6 +1062,11 @@ static int verify_read(const struct mxc_map *m, const struct mxc_shm_root *root,
 	unsigned t;
 	int rc;
 
+	rc = hdr_check(m->hdr, m->size);
+	if (rc != MXC_OK) {
+		snprintf(q->why, q->whylen, "header: %s", mxc_strerror(rc));
+		return MXC_ECORRUPT;
+	}
 	for (t = 0; t < MXC_TAB_MAX; t++) {
 		q->seen[t] = 0;
 		rc = tab_walk(m, root, t, verify_ent, q, q->why, q->whylen);
@@ -1055,7 +1089,6 @@ int mxc_verify(mxc_t *h, char *why, size_t whylen)
 {
 	char dummy[1];
 	struct verify_q q;
-	struct mxc_map *m;
 	int rc;
 
 	if (h == NULL)
@@ -1065,12 +1098,6 @@ int mxc_verify(mxc_t *h, char *why, size_t whylen)
 		whylen = sizeof(dummy);
 	}
 	why[0] = '\0';
-	m = __atomic_load_n(&h->cur, __ATOMIC_ACQUIRE);
-	rc = hdr_check(m->hdr, m->size);
-	if (rc != MXC_OK) {
-		snprintf(why, whylen, "header: %s", mxc_strerror(rc));
-		return MXC_ECORRUPT;
-	}
 	memset(&q, 0, sizeof(q));
 	q.why = why;
 	q.whylen = whylen;
@@ -1089,16 +1116,12 @@ static int pid_alive(uint64_t pid)
 	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
 }
 
-int mxc_status(mxc_t *h, struct mxc_status *st)
+static int status_read(const struct mxc_map *m, const struct mxc_shm_root *root, void *arg)
 {
-	struct mxc_map *m;
-	const struct mxc_shm_hdr *hd;
+	const struct mxc_shm_hdr *hd = m->hdr;
+	struct mxc_status *st = arg;
 
-	if (h == NULL || st == NULL)
-		return MXC_EINVAL;
-	m = map_current(h);
-	hd = m->hdr;
-	memset(st, 0, sizeof(*st));
+	(void)root;
 	st->layout = hd->h_layout;
 	st->state = mxa_load32((uint32_t *)(uintptr_t)&hd->h_state);
 	st->incarnation = hd->h_incarnation;
@@ -1111,12 +1134,25 @@ int mxc_status(mxc_t *h, struct mxc_status *st)
 	st->writer_pid = hd->h_writer_pid;
 	st->writer_start = hd->h_writer_start;
 	st->writer_exit_ms = hd->h_writer_exit_ms;
-	st->writer_alive = st->state == MXC_STATE_LIVE && st->writer_exit_ms == 0 &&
-			   now_ms() - st->heartbeat_ms < MXC_HEARTBEAT_STALE_MS && pid_alive(st->writer_pid);
 	st->arena_used = hd->h_arena_used;
 	st->arena_free = hd->h_arena_free;
 	st->arena_limbo = hd->h_arena_limbo;
 	st->overrides = hd->h_count[MXC_TAB_OVERRIDE];
+	return MXC_OK;
+}
+
+int mxc_status(mxc_t *h, struct mxc_status *st)
+{
+	int rc;
+
+	if (h == NULL || st == NULL)
+		return MXC_EINVAL;
+	memset(st, 0, sizeof(*st));
+	rc = with_read(h, status_read, st);
+	if (rc != MXC_OK)
+		return rc;
+	st->writer_alive = st->state == MXC_STATE_LIVE && st->writer_exit_ms == 0 &&
+			   now_ms() - st->heartbeat_ms < MXC_HEARTBEAT_STALE_MS && pid_alive(st->writer_pid);
 	st->nslots = h->nslots;
 	st->slots_claimed = h->bm != NULL ? ck_bitmap_count(h->bm, h->nslots) : 0;
 	snprintf(st->data_path, sizeof(st->data_path), "%s", h->data_path);
@@ -1124,12 +1160,26 @@ int mxc_status(mxc_t *h, struct mxc_status *st)
 	return MXC_OK;
 }
 
+struct epoch_q {
+	uint64_t epoch, inc;
+};
+
+static int epoch_read(const struct mxc_map *m, const struct mxc_shm_root *root, void *arg)
+{
+	struct epoch_q *q = arg;
+
+	(void)root;
+	q->epoch = mxa_load64((uint64_t *)(uintptr_t)&m->hdr->h_epoch);
+	q->inc = m->inc;
+	return MXC_OK;
+}
+
 int mxc_readers_foreach(mxc_t *h, mxc_reader_fn fn, void *arg)
 {
-	struct mxc_map *m;
+	struct epoch_q eq = {0, 0};
 	struct mxc_reader r;
 	struct flock fl;
-	uint64_t epoch, w;
+	uint64_t w;
 	uint32_t i;
 	int rc;
 
@@ -1139,8 +1189,9 @@ int mxc_readers_foreach(mxc_t *h, mxc_reader_fn fn, void *arg)
 		errno = EACCES;
 		return MXC_ESYS;
 	}
-	m = map_current(h);
-	epoch = mxa_load64((uint64_t *)(uintptr_t)&m->hdr->h_epoch);
+	rc = with_read(h, epoch_read, &eq);
+	if (rc != MXC_OK)
+		return rc;
 	for (i = 0; i < h->nslots; i++) {
 		struct mxc_shm_slot *s = &h->slots[i];
 
@@ -1158,10 +1209,11 @@ int mxc_readers_foreach(mxc_t *h, mxc_reader_fn fn, void *arg)
 		fl.l_whence = SEEK_SET;
 		fl.l_start = i;
 		fl.l_len = 1;
-		/* our own slots share our lock description: not reported */
-		if (!(h->owned != NULL && ck_bitmap_test(h->owned, i)) && fcntl(h->rfd, F_OFD_GETLK, &fl) == 0 && fl.l_type == F_UNLCK)
+		/* our own slots share our lock description: never dead */
+		if (!(h->owned != NULL && ck_bitmap_test(h->owned, i)) && fcntl(h->rfd, F_OFD_GETLK, &fl) == 0 &&
+		    fl.l_type == F_UNLCK)
 			r.state = MXC_READER_DEAD;
-		else if (w != 0 && MXC_SLOT_TAG(w) == (m->inc & 0xffffu) && r.epoch < epoch)
+		else if (w != 0 && MXC_SLOT_TAG(w) == (eq.inc & 0xffffu) && r.epoch < eq.epoch)
 			r.state = MXC_READER_STALLED;
 		else
 			r.state = MXC_READER_LIVE;
