@@ -916,7 +916,7 @@ static int tab_walk(const struct mxc_map *m, const struct mxc_shm_root *root, un
 	uint64_t nb, i, w;
 	struct mxc_tab_ent e;
 	const uint8_t *b;
-	size_t blen, pos;
+	size_t blen;
 	unsigned n, j;
 	int rc;
 
@@ -943,9 +943,8 @@ static int tab_walk(const struct mxc_map *m, const struct mxc_shm_root *root, un
 				 (unsigned long long)i, MXC_IDX_OFF(w));
 			return MXC_ECORRUPT;
 		}
-		pos = MXC_BUCKET_HDR;
 		for (j = 0; j < n; j++) {
-			if (mxc_tab_decode(m->base, m->size, b, blen, &pos, &e) != 0) {
+			if (mxc_tab_entry(m->base, m->size, b, blen, n, j, &e) != 0) {
 				snprintf(why, whylen, "table %u bucket %llu: entry %u out of bounds", tab,
 					 (unsigned long long)i, j);
 				return MXC_ECORRUPT;

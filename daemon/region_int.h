@@ -23,8 +23,9 @@
 #define REGION_LIMBO_EAGER_UNITS ((2u << 20) >> MXC_SHM_UNIT_SHIFT)
 
 /* Grow a table (double its buckets) when entries exceed buckets times
- * this load factor. */
-#define TABLE_MAX_LOAD 1
+ * this load factor: four entries to a bucket keep the index in the cache
+ * (shm/table.h). */
+#define TABLE_MAX_LOAD 4
 #define TABLE_MIN_LOG2 10
 
 struct rmap {

@@ -52,24 +52,28 @@ static uint64_t *tab_index(struct region *r, unsigned tab)
 	return (uint64_t *)(void *)(r->base + r->root.r_tab[tab].t_index);
 }
 
+/* bytes of an entry, with its tag and offset in the bucket's arrays */
 static size_t went_size(const struct went *e)
 {
-	return 6 + ((e->flags & MXC_ENT_META) ? 4 : 0) + ((e->flags & MXC_ENT_KEXT) ? 4 : e->klen) +
+	return 4 + 4 + ((e->flags & MXC_ENT_META) ? 4 : 0) + ((e->flags & MXC_ENT_KEXT) ? 4 : e->klen) +
 	       ((e->flags & MXC_ENT_VEXT) ? 4 : e->vlen);
 }
 
 static size_t bucket_encode(uint8_t *out, unsigned tab, const struct went *e, unsigned n, uint32_t *filter)
 {
-	size_t p = MXC_BUCKET_HDR;
+	size_t p = MXC_BUCKET_HDR + 4 * (size_t)n;
+	uint16_t off;
 	unsigned i;
 
 	*filter = 0;
 	for (i = 0; i < n; i++) {
-		memcpy(out + p, &e[i].tag, 2);
-		out[p + 2] = e[i].klen;
-		out[p + 3] = e[i].flags;
-		memcpy(out + p + 4, &e[i].vlen, 2);
-		p += 6;
+		off = (uint16_t)p;
+		memcpy(out + MXC_BUCKET_HDR + 2 * i, &e[i].tag, 2);
+		memcpy(out + MXC_BUCKET_HDR + 2 * n + 2 * i, &off, 2);
+		out[p] = e[i].klen;
+		out[p + 1] = e[i].flags;
+		memcpy(out + p + 2, &e[i].vlen, 2);
+		p += 4;
 		if (e[i].flags & MXC_ENT_META) {
 			memcpy(out + p, &e[i].meta, 4);
 			p += 4;
@@ -105,14 +109,14 @@ static int bucket_load(struct region *r, unsigned tab, uint32_t boff, struct wen
 {
 	const uint8_t *b;
 	struct mxc_tab_ent e;
-	size_t blen, pos = MXC_BUCKET_HDR;
+	size_t blen;
 	unsigned n, i;
 
 	b = mxc_tab_bucket(r->base, r->size, boff, tab, &blen, &n);
 	if (b == NULL)
 		goto corrupt;
 	for (i = 0; i < n; i++) {
-		if (mxc_tab_decode(r->base, r->size, b, blen, &pos, &e) != 0)
+		if (mxc_tab_entry(r->base, r->size, b, blen, n, i, &e) != 0)
 			goto corrupt;
 		ents[i].tag = e.tag;
 		ents[i].klen = e.klen;

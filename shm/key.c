@@ -223,6 +223,80 @@ static int canon_unicode(const char *in, char *buf, size_t *np)
 	return canon_domain(buf, n, np);
 }
 
+/*
+ * LDH bytes mapped to their lower-case form; 0 for every byte that cannot
+ * appear in a plain host name.  One load per byte instead of a chain of
+ * range tests: the per-byte branches were most of a lookup's cost.
+ */
+static const unsigned char ldh_lower[256] = {
+	['-'] = '-', ['.'] = '.',
+	['0'] = '0', ['1'] = '1', ['2'] = '2', ['3'] = '3', ['4'] = '4',
+	['5'] = '5', ['6'] = '6', ['7'] = '7', ['8'] = '8', ['9'] = '9',
+#define L_(u, l) [u] = l, [l] = l
+	L_('A', 'a'), L_('B', 'b'), L_('C', 'c'), L_('D', 'd'), L_('E', 'e'), L_('F', 'f'), L_('G', 'g'),
+	L_('H', 'h'), L_('I', 'i'), L_('J', 'j'), L_('K', 'k'), L_('L', 'l'), L_('M', 'm'), L_('N', 'n'),
+	L_('O', 'o'), L_('P', 'p'), L_('Q', 'q'), L_('R', 'r'), L_('S', 's'), L_('T', 't'), L_('U', 'u'),
+	L_('V', 'v'), L_('W', 'w'), L_('X', 'x'), L_('Y', 'y'), L_('Z', 'z'),
+#undef L_
+};
+
+/* Is the label out[start..end) acceptable to the fast path? */
+static int fast_label_ok(const char *out, size_t start, size_t end)
+{
+	size_t ll = end - start;
+
+	return ll > 0 && ll <= MXK_MAX_LABEL && out[start] != '-' && out[end - 1] != '-' &&
+	       !(ll >= 4 && memcmp(out + start, "xn--", 4) == 0);
+}
+
+/*
+ * The common case, a plain ASCII host name, in one pass straight into out.
+ * Returns MXK_DOMAIN with *np set, or 0 to send the key down the general
+ * path (anything unusual: an address, brackets, an A-label to verify, a
+ * bad or over-long label, a short buffer), which then decides alone.  So
+ * the fast path can only ever agree with the general one.
+ */
+static int fast_domain(const char *in, char *dst, size_t outlen, size_t *np)
+{
+	char out[MXK_MAX_LEN + 2];   /* dst stays untouched unless we succeed */
+	size_t i, start = 0, n;
+	int alpha = 0, prev_alpha = 0;
+	unsigned char m;
+
+	for (i = 0; in[i] != '\0'; i++) {
+		if (i > MXK_MAX_LEN || i + 1 >= outlen)
+			return 0;
+		m = ldh_lower[(unsigned char)in[i]];
+		if (m == 0)
+			return 0;
+		out[i] = (char)m;
+		if (m == '.') {
+			if (!fast_label_ok(out, start, i))
+				return 0;
+			start = i + 1;
+			prev_alpha = alpha;
+			alpha = 0;
+		} else {
+			alpha |= m >= 'a' || m == '-';
+		}
+	}
+	n = i;
+	if (n > 0 && out[n - 1] == '.') {
+		/* one root dot: the last label is the one before it */
+		n--;
+		alpha = prev_alpha;
+	} else if (!fast_label_ok(out, start, n)) {
+		return 0;
+	}
+	/* an all-digit last label is for the general path to judge */
+	if (n == 0 || n > MXK_MAX_LEN || !alpha)
+		return 0;
+	out[n] = '\0';
+	memcpy(dst, out, n + 1);
+	*np = n;
+	return MXK_DOMAIN;
+}
+
 int mxk_normalize(const char *in, char *out, size_t outlen, size_t *len, int *kind)
 {
 	char buf[MXK_MAX_INPUT + 1];
@@ -231,6 +305,13 @@ int mxk_normalize(const char *in, char *out, size_t outlen, size_t *len, int *ki
 
 	if (!in || !out)
 		return MXK_EINVAL;
+	if (fast_domain(in, out, outlen, &cn) == MXK_DOMAIN) {
+		if (len)
+			*len = cn;
+		if (kind)
+			*kind = MXK_DOMAIN;
+		return MXK_OK;
+	}
 	/* strnlen: an unterminated or huge input must not be read to the end. */
 	n = strnlen(in, MXK_MAX_INPUT + 1);
 	if (n == 0 || n > MXK_MAX_INPUT)

@@ -12,15 +12,19 @@
  * A bucket record is immutable once published.  The writer changes a
  * bucket by building a new record beside the old one (copy-on-write) and
  * storing the new index word with release semantics; the old record is
- * reclaimed after a grace period (shm/rcu.h).  With about one entry per
- * bucket, short keys and values inline, a lookup reads the index word (an
- * 8 MiB array at a million keys, mostly cache-resident) and one 64-byte
- * line.
+ * reclaimed after a grace period (shm/rcu.h).
+ *
+ * Why four entries per bucket: the index is then small (8 bytes per four
+ * keys: 2 MiB at a million keys, which stays in the cache), so a lookup
+ * costs one miss to memory, the bucket's first line, where the tags of
+ * all its entries sit side by side; the matching entry is usually on that
+ * line or the next, and in the same page.
  *
  * Bucket record, 32-byte aligned, b_units * 32 bytes long:
  *     u8 b_n (entries)  u8 b_units  u8 b_tab (table id)  u8 b_magic
- *     then b_n entries, byte-packed:
- *     u16 tag   (h >> 48)
+ *     u16 tag[b_n]      (h >> 48 of each entry's key)
+ *     u16 off[b_n]      byte offset of each entry in the record
+ *     then the entries, byte-packed:
  *     u8  klen  (1..MXC_TAB_KEY_MAX)
  *     u8  flags (MXC_ENT_*)
  *     u16 vlen  (0..MXC_TAB_VAL_MAX)
@@ -28,7 +32,8 @@
  *               bytes, table-specific), if MXC_ENT_META
  *     key       klen bytes inline, or a u32 units offset if MXC_ENT_KEXT
  *     value     vlen bytes inline, or a u32 units offset if MXC_ENT_VEXT
- * Records under 64 bytes are placed so they never straddle a cache line.
+ * Records under 64 bytes are placed so they never straddle a cache line,
+ * longer ones start on a line.
  *
  * Every offset and length read here is checked against the mapped size
  * and every loop is bounded by constants, so a corrupt region yields
@@ -119,22 +124,22 @@ static inline const uint64_t *mxc_tab_index(const uint8_t *base, uint64_t size, 
 }
 
 /*
- * mxc_tab_decode - decode the entry at *pos of bucket record b (blen bytes)
- * and advance *pos.  Returns 0, or MXC_TAB_CORRUPT if anything points
- * outside the bucket or the mapping.
+ * mxc_tab_entry - decode entry i of the n in bucket record b (blen bytes).
+ * Returns 0, or MXC_TAB_CORRUPT if anything points outside the bucket or
+ * the mapping.
  */
-static inline int mxc_tab_decode(const uint8_t *base, uint64_t size, const uint8_t *b, size_t blen,
-				 size_t *pos, struct mxc_tab_ent *e)
+static inline int mxc_tab_entry(const uint8_t *base, uint64_t size, const uint8_t *b, size_t blen, unsigned n,
+				unsigned i, struct mxc_tab_ent *e)
 {
-	size_t p = *pos;
+	size_t p = mxc_rd16(b + MXC_BUCKET_HDR + 2 * (size_t)n + 2 * (size_t)i);
 
-	if (p > blen || blen - p < 6)
+	e->tag = mxc_rd16(b + MXC_BUCKET_HDR + 2 * (size_t)i);
+	if (p < MXC_BUCKET_HDR + 4 * (size_t)n || p > blen || blen - p < 4)
 		return MXC_TAB_CORRUPT;
-	e->tag = mxc_rd16(b + p);
-	e->klen = b[p + 2];
-	e->flags = b[p + 3];
-	e->vlen = mxc_rd16(b + p + 4);
-	p += 6;
+	e->klen = b[p];
+	e->flags = b[p + 1];
+	e->vlen = mxc_rd16(b + p + 2);
+	p += 4;
 	if (e->klen == 0 || e->klen > MXC_TAB_KEY_MAX || (e->flags & ~MXC_ENT_FLAGS))
 		return MXC_TAB_CORRUPT;
 	e->meta = 0;
@@ -159,16 +164,13 @@ static inline int mxc_tab_decode(const uint8_t *base, uint64_t size, const uint8
 		if (blen - p < 4 || e->vlen <= MXC_INLINE_VAL_MAX)
 			return MXC_TAB_CORRUPT;
 		e->val = mxc_shm_ptr(base, size, mxc_rd32(b + p), e->vlen);
-		p += 4;
 	} else {
 		if (blen - p < e->vlen || e->vlen > MXC_INLINE_VAL_MAX)
 			return MXC_TAB_CORRUPT;
 		e->val = b + p;
-		p += e->vlen;
 	}
 	if (e->key == NULL || e->val == NULL)
 		return MXC_TAB_CORRUPT;
-	*pos = p;
 	return 0;
 }
 
@@ -188,6 +190,8 @@ static inline const uint8_t *mxc_tab_bucket(const uint8_t *base, uint64_t size, 
 		return NULL;
 	*blen = (size_t)b[1] << MXC_SHM_UNIT_SHIFT;
 	*n = b[0];
+	if (MXC_BUCKET_HDR + 4 * (size_t)b[0] > *blen)
+		return NULL;
 	return b;
 }
 
@@ -202,7 +206,7 @@ static inline int mxc_tab_find(const uint8_t *base, uint64_t size, const struct 
 	const uint64_t *idx = mxc_tab_index(base, size, t);
 	const uint8_t *b;
 	uint64_t w;
-	size_t blen, pos = MXC_BUCKET_HDR;
+	size_t blen;
 	unsigned n, i;
 	uint16_t tag = MXC_HASH_TAG(h);
 
@@ -211,13 +215,25 @@ static inline int mxc_tab_find(const uint8_t *base, uint64_t size, const struct 
 	w = mxa_load64((uint64_t *)(uintptr_t)&idx[h & (((uint64_t)1 << t->t_log2) - 1)]);
 	if (MXC_IDX_OFF(w) == 0 || !(MXC_IDX_FILTER(w) & MXC_HASH_BIT(h)))
 		return MXC_TAB_ABSENT;
+	/*
+	 * The matching entry is often on the bucket's second or third line:
+	 * ask for them now, so their misses overlap the first one's instead
+	 * of following it.  A prefetch never faults, even on a corrupt
+	 * offset; everything actually read is bounds-checked below.
+	 */
+	b = base + ((uint64_t)MXC_IDX_OFF(w) << MXC_SHM_UNIT_SHIFT);
+	__builtin_prefetch(b + 64);
+	__builtin_prefetch(b + 128);
+	__builtin_prefetch(b + 192);
 	b = mxc_tab_bucket(base, size, MXC_IDX_OFF(w), tab, &blen, &n);
 	if (b == NULL)
 		return MXC_TAB_CORRUPT;
 	for (i = 0; i < n; i++) {
-		if (mxc_tab_decode(base, size, b, blen, &pos, e) != 0)
+		if (mxc_rd16(b + MXC_BUCKET_HDR + 2 * i) != tag)
+			continue;
+		if (mxc_tab_entry(base, size, b, blen, n, i, e) != 0)
 			return MXC_TAB_CORRUPT;
-		if (e->tag == tag && e->klen == klen && memcmp(e->key, key, klen) == 0)
+		if (e->klen == klen && memcmp(e->key, key, klen) == 0)
 			return MXC_TAB_FOUND;
 	}
 	return MXC_TAB_ABSENT;
