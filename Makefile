@@ -72,7 +72,7 @@ HELPER_BIN = $(patsubst tests/%.c,$(BUILD)/tests/%,$(HELPER_SRC))
 BENCH_SRC  = $(wildcard bench/*.c)
 BENCH_BIN  = $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-all: $(SOLIB) $(ALIB) $(DAEMON) $(SHMCTL) $(BUILD)/mxcache.pc
+all: $(SOLIB) $(ALIB) $(DAEMON) $(SHMCTL)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -90,11 +90,6 @@ $(DAEMON): $(DAEMON_OBJ)
 
 $(SHMCTL): $(SHMCTL_OBJ) $(ALIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(SHMCTL_LIBS)
-
-$(BUILD)/mxcache.pc: client/mxcache.pc.in Makefile
-	@mkdir -p $(BUILD)
-	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR@|$(INCDIR)|' \
-	    -e 's|@VERSION@|$(VERSION)|' $< > $@
 
 # Tests link the static library and the daemon's modules (all but main),
 # so a test can drive the writer and read through the client in one run.
@@ -145,7 +140,9 @@ install: all
 	ln -sf libmxcache.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libmxcache.so
 	install -m 0644 $(ALIB) $(DESTDIR)$(LIBDIR)/
 	install -m 0644 client/mxcache.h $(DESTDIR)$(INCDIR)/
-	install -m 0644 $(BUILD)/mxcache.pc $(DESTDIR)$(LIBDIR)/pkgconfig/
+	# written at install time, so it always names the PREFIX installed to
+	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR@|$(INCDIR)|' \
+	    -e 's|@VERSION@|$(VERSION)|' client/mxcache.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/mxcache.pc
 	install -m 0755 $(DAEMON) $(DESTDIR)$(SBINDIR)/
 	install -m 0755 $(SHMCTL) $(DESTDIR)$(BINDIR)/
 

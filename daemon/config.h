@@ -1,7 +1,7 @@
 /*
  * daemon/config.h - mxcached's configuration file (INI, libinih).
  *
- * Keys, with their defaults (docs/mxcached.8 lists the same):
+ * Keys, with their defaults (docs/daemon.md lists the same):
  *
  *   [region]
  *   group       = NAME|GID   group of the region's files and ctl.sock;
