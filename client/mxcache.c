@@ -570,7 +570,7 @@ static int read_begin(struct mxc *h, struct rd *rd)
 				if (__atomic_load_n(&h->cur, __ATOMIC_ACQUIRE) != m)
 					continue;
 			}
-			mxc_rcu_enter(rd->slot, m->hdr);
+			mxc_rcu_settle(rd->slot, m->hdr);
 			break;
 		}
 		if (i == MXC_SWAP_TRIES) {
@@ -824,8 +824,7 @@ static int ov_read(const struct mxc_map *m, const struct mxc_shm_root *root, voi
 		return MXC_ECORRUPT;
 	if ((size_t)e.vlen + 1 > q->hostlen)
 		return MXC_ETOOSMALL;
-	memcpy(q->host, e.val, e.vlen);
-	q->host[e.vlen] = '\0';
+	mxc_copy_str(q->host, e.val, e.vlen);
 	return MXC_OK;
 }
 

@@ -20,10 +20,16 @@
  *
  *   Read.  A lookup announces itself before touching the tables:
  *
+ *       xchg(slot.word, (1 << 16) | incarnation_tag)     full barrier
  *       e = load(h_epoch)
- *       xchg(slot.word, (e << 16) | incarnation_tag)     full barrier
+ *       store(slot.word, (e << 16) | incarnation_tag)
  *       ... load h_root, index word, bucket; copy the answer out ...
  *       store_release(slot.word, 0)
+ *
+ *   The placeholder epoch 1 holds back everything of this region until
+ *   the real epoch is stored; it lets the announcement come before the
+ *   first access to the mapping, which the client's remapping needs
+ *   (client/mxcache.c).  The writer may see either value; both are safe.
  *
  *   Retire.  The old record is unreachable from the moment the new index
  *   word is stored, but a reader that loaded the old word a moment earlier
@@ -41,12 +47,13 @@
  * Take a record R unlinked while the epoch was E.  A reader can hold R only
  * if it loaded the old index word, i.e. before the unlink.  The reader's
  * xchg and the writer's barrier-then-scan form a Dekker pair: either the
- * writer's scan sees the reader's announced word, or the reader's loads
+ * writer's scan sees the reader's announcement, or the reader's loads
  * after its xchg see everything the writer stored before its barrier,
- * the unlink included.  In the first case the word carries an epoch <= E
- * (it was read before E + 1 was stored, or it is E + 1 and the reader could
- * not have seen R), so m <= E and R stays in limbo; in the second case the
- * reader never reaches R.
+ * the unlink included.  In the first case the word carries epoch 1 or the
+ * epoch the reader loaded afterwards, which is <= E unless the bump to
+ * E + 1 (made after the unlink) was already visible, in which case the
+ * unlink was too; so m <= E and R stays in limbo, or the reader cannot
+ * reach R.  In the second case the reader never reaches R.
  *
  * WORKED EXAMPLE
  *
@@ -90,23 +97,25 @@
 #include "atomic.h"
 #include "layout.h"
 
-/*
- * mxc_rcu_enter - announce a read of the region whose header is hdr in
- * slot s.  Precondition: the calling thread owns s and is not inside a
- * read already.  Wait-free: two loads and one xchg.
- */
-static inline void mxc_rcu_enter(struct mxc_shm_slot *s, const struct mxc_shm_hdr *hdr)
-{
-	uint64_t e = mxa_load64((uint64_t *)(uintptr_t)&hdr->h_epoch);
-
-	(void)mxa_xchg64(&s->s_word, MXC_SLOT_WORD(e, hdr->h_incarnation));
-}
-
 /* mxc_rcu_exit - leave the read: nothing read before may be freed under it
  * after this store is visible.  Precondition: inside a read on s. */
 static inline void mxc_rcu_exit(struct mxc_shm_slot *s)
 {
 	mxa_store64(&s->s_word, 0);
+}
+
+/*
+ * mxc_rcu_settle - replace a placeholder announcement (epoch 1, made with
+ * the full barrier of an xchg) by the real epoch.  A plain store suffices:
+ * the Dekker pairing was made by the xchg, the epoch only rises, and a
+ * writer that sees either value is conservative.  Precondition: s already
+ * announces epoch 1 for this region.
+ */
+static inline void mxc_rcu_settle(struct mxc_shm_slot *s, const struct mxc_shm_hdr *hdr)
+{
+	uint64_t e = mxa_load64((uint64_t *)(uintptr_t)&hdr->h_epoch);
+
+	mxa_store64(&s->s_word, MXC_SLOT_WORD(e, hdr->h_incarnation));
 }
 
 /*

@@ -105,6 +105,32 @@ static inline const uint8_t *mxc_shm_ptr(const uint8_t *base, uint64_t size, uin
 }
 
 static inline uint16_t mxc_rd16(const uint8_t *p) { uint16_t v; memcpy(&v, p, 2); return v; }
+
+/*
+ * mxc_copy_str - copy n (<= 255) bytes and a NUL.  Fixed-size moves that
+ * overlap instead of a variable-length memcpy, which compilers turn into
+ * "rep movs" with a start-up cost larger than a short copy.
+ */
+static inline void mxc_copy_str(char *dst, const uint8_t *src, size_t n)
+{
+	size_t i;
+
+	if (n >= 16) {
+		for (i = 0; i + 16 <= n; i += 16)
+			memcpy(dst + i, src + i, 16);
+		memcpy(dst + n - 16, src + n - 16, 16);
+	} else if (n >= 8) {
+		memcpy(dst, src, 8);
+		memcpy(dst + n - 8, src + n - 8, 8);
+	} else if (n >= 4) {
+		memcpy(dst, src, 4);
+		memcpy(dst + n - 4, src + n - 4, 4);
+	} else {
+		for (i = 0; i < n; i++)
+			dst[i] = (char)src[i];
+	}
+	dst[n] = '\0';
+}
 static inline uint32_t mxc_rd32(const uint8_t *p) { uint32_t v; memcpy(&v, p, 4); return v; }
 
 /*
@@ -215,16 +241,6 @@ static inline int mxc_tab_find(const uint8_t *base, uint64_t size, const struct 
 	w = mxa_load64((uint64_t *)(uintptr_t)&idx[h & (((uint64_t)1 << t->t_log2) - 1)]);
 	if (MXC_IDX_OFF(w) == 0 || !(MXC_IDX_FILTER(w) & MXC_HASH_BIT(h)))
 		return MXC_TAB_ABSENT;
-	/*
-	 * The matching entry is often on the bucket's second or third line:
-	 * ask for them now, so their misses overlap the first one's instead
-	 * of following it.  A prefetch never faults, even on a corrupt
-	 * offset; everything actually read is bounds-checked below.
-	 */
-	b = base + ((uint64_t)MXC_IDX_OFF(w) << MXC_SHM_UNIT_SHIFT);
-	__builtin_prefetch(b + 64);
-	__builtin_prefetch(b + 128);
-	__builtin_prefetch(b + 192);
 	b = mxc_tab_bucket(base, size, MXC_IDX_OFF(w), tab, &blen, &n);
 	if (b == NULL)
 		return MXC_TAB_CORRUPT;
