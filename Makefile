@@ -113,7 +113,8 @@ bench-bin: all $(BENCH_BIN)
 
 # --- setup: install what a fresh Debian machine lacks ----------------------
 DEB_PKGS = gcc make pkg-config liburcu-dev libck-dev libsqlite3-dev libssl-dev \
-           libldns-dev liblmdb-dev libidn2-dev libinih-dev libjson-c-dev sqlite3
+           libldns-dev liblmdb-dev libidn2-dev libinih-dev libjson-c-dev sqlite3 \
+           python3 util-linux binutils
 
 deps:
 	@tools/deps.sh $(DEB_PKGS)
