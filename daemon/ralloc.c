@@ -190,8 +190,3 @@ uint64_t ralloc_oldest_limbo(const struct ralloc *a)
 {
 	return a->nlimbo ? a->limbo[0].epoch : UINT64_MAX;
 }
-
-uint64_t ralloc_avail_units(const struct ralloc *a)
-{
-	return (uint64_t)(a->end - a->bump) + a->free_units;
-}

@@ -77,7 +77,4 @@ uint64_t ralloc_release(struct ralloc *a, uint64_t m);
 /* ralloc_oldest_limbo - the smallest epoch in limbo, UINT64_MAX if empty. */
 uint64_t ralloc_oldest_limbo(const struct ralloc *a);
 
-/* ralloc_avail_units - units obtainable without growing. */
-uint64_t ralloc_avail_units(const struct ralloc *a);
-
 #endif /* MXC_DAEMON_RALLOC_H */

@@ -666,11 +666,6 @@ void region_tick(struct region *r)
 		region_stamp(r);
 }
 
-uint64_t region_count(struct region *r, unsigned tab)
-{
-	return tab < MXC_TAB_MAX ? r->count[tab] : 0;
-}
-
 void region_free(struct region *r, int remove)
 {
 	if (r == NULL)

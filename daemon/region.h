@@ -70,21 +70,6 @@ int region_put(struct region *r, unsigned tab, const char *key, size_t klen,
 int region_del(struct region *r, unsigned tab, const char *key, size_t klen);
 
 /*
- * region_get - the writer's own lookup.  Returns MXC_TAB_FOUND (e filled,
- * pointers valid until the next change), MXC_TAB_ABSENT, MXC_TAB_CORRUPT.
- */
-int region_get(struct region *r, unsigned tab, const char *key, size_t klen, struct mxc_tab_ent *e);
-
-/*
- * region_meta - the meta record e names: *len receives its length.
- * Returns NULL if e has none.
- */
-const void *region_meta(struct region *r, const struct mxc_tab_ent *e, size_t *len);
-
-/* region_count - entries in table tab. */
-uint64_t region_count(struct region *r, unsigned tab);
-
-/*
  * region_publish - end of a batch of changes: bump the generation, stamp
  * the publish time and counts.  Cheap; call once per batch.
  */

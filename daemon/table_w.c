@@ -502,24 +502,6 @@ int region_del(struct region *r, unsigned tab, const char *key, size_t klen)
 	return -1;
 }
 
-int region_get(struct region *r, unsigned tab, const char *key, size_t klen, struct mxc_tab_ent *e)
-{
-	uint64_t h;
-
-	if (tab >= MXC_TAB_MAX || klen == 0 || klen > MXC_TAB_KEY_MAX)
-		return MXC_TAB_ABSENT;
-	h = mxc_tab_hash(r->hdr, key, klen);
-	return mxc_tab_find(r->base, r->size, &r->root.r_tab[tab], tab, h, key, klen, e);
-}
-
-const void *region_meta(struct region *r, const struct mxc_tab_ent *e, size_t *len)
-{
-	if (e->meta == 0)
-		return NULL;
-	*len = meta_len(r, e->meta);
-	return at(r, e->meta) + 2;
-}
-
 /* Copy every entry of src's table into dst (region growth). */
 int table_copy(struct region *dst, struct region *src, unsigned tab)
 {
