@@ -48,6 +48,7 @@
 #include "../shm/override.h"
 #include "../shm/path.h"
 #include "../shm/rcu.h"
+#include "../shm/readers.h"
 #include "../shm/table.h"
 #include "mxcache.h"
 
@@ -430,11 +431,7 @@ static int readers_map(struct mxc *h)
 		return -1;
 	}
 	rh = p;
-	if (rh->rh_magic != MXC_SHM_RMAGIC || rh->rh_layout != MXC_SHM_RLAYOUT || rh->rh_abi != MXC_SHM_ABI ||
-	    rh->rh_size != (uint64_t)st.st_size || rh->rh_nslots < MXC_SLOTS_MIN || rh->rh_nslots > MXC_SLOTS_MAX ||
-	    rh->rh_bitmap + ck_bitmap_size(rh->rh_nslots) > rh->rh_slots ||
-	    (rh->rh_slots & (MXC_SHM_LINE - 1)) != 0 ||
-	    rh->rh_slots + (uint64_t)rh->rh_nslots * sizeof(struct mxc_shm_slot) > rh->rh_size) {
+	if (!mxc_readers_valid(rh, (uint64_t)st.st_size)) {
 		munmap(p, (size_t)st.st_size);
 		close(fd);
 		return -1;

@@ -34,6 +34,7 @@
 #include "../shm/layout.h"
 #include "../shm/path.h"
 #include "../shm/rcu.h"
+#include "../shm/readers.h"
 #include "log.h"
 #include "region_int.h"
 
@@ -68,30 +69,6 @@ static uint64_t align_up(uint64_t v, uint64_t a)
 
 /* ---- reader table ------------------------------------------------------ */
 
-static uint64_t readers_size(uint32_t nslots, uint64_t *bm_off, uint64_t *slots_off)
-{
-	uint64_t bm = sizeof(struct mxc_shm_rhdr);
-	uint64_t sl = align_up(bm + ck_bitmap_size(nslots), MXC_SHM_LINE);
-
-	*bm_off = bm;
-	*slots_off = sl;
-	return align_up(sl + (uint64_t)nslots * sizeof(struct mxc_shm_slot), 4096);
-}
-
-/* Does the mapped reader table look like one we made?  A client may write
- * the slots and the bitmap, but never the header: the header is checked
- * against what its own fields imply. */
-static int readers_valid(const struct mxc_shm_rhdr *rh, uint64_t fsize)
-{
-	uint64_t bm, sl;
-
-	if (rh->rh_magic != MXC_SHM_RMAGIC || rh->rh_layout != MXC_SHM_RLAYOUT || rh->rh_abi != MXC_SHM_ABI ||
-	    rh->rh_hdr_size != sizeof(*rh) || rh->rh_nslots < MXC_SLOTS_MIN || rh->rh_nslots > MXC_SLOTS_MAX)
-		return 0;
-	return readers_size(rh->rh_nslots, &bm, &sl) == fsize && rh->rh_size == fsize && rh->rh_bitmap == bm &&
-	       rh->rh_slots == sl;
-}
-
 static int set_owner_mode(int fd, gid_t gid, mode_t mode, const char *path)
 {
 	if (gid != (gid_t)-1 && fchown(fd, (uid_t)-1, gid) != 0) {
@@ -123,7 +100,7 @@ static int readers_open(struct region *r)
 	fd = open(r->readers_path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
 	if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size >= (off_t)sizeof(*rh)) {
 		map = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-		if (map != MAP_FAILED && readers_valid(map, (uint64_t)st.st_size)) {
+		if (map != MAP_FAILED && mxc_readers_valid(map, (uint64_t)st.st_size)) {
 			rh = map;
 			if (rh->rh_nslots == r->nslots ||
 			    ck_bitmap_count((ck_bitmap_t *)((uint8_t *)map + rh->rh_bitmap), rh->rh_nslots) != 0) {
@@ -146,7 +123,7 @@ static int readers_open(struct region *r)
 	if (fd >= 0)
 		close(fd);
 
-	size = readers_size(r->nslots, &bm_off, &sl_off);
+	size = mxc_readers_geometry(r->nslots, &bm_off, &sl_off);
 	if (snprintf(tmp, sizeof(tmp), "%s.%ld", r->readers_path, (long)getpid()) >= (int)sizeof(tmp)) {
 		errno = ENAMETOOLONG;
 		return -1;
