@@ -70,6 +70,7 @@ void region_reclaim(struct region *r, int sweep);
 void region_stamp(struct region *r);
 int region_grow(struct region *r, uint64_t extra_units);
 void region_free(struct region *r, int remove);
+int region_back(struct region *r, uint64_t upto);
 
 /* table_w.c */
 int table_create(struct region *r, unsigned tab, uint64_t expect);

@@ -85,7 +85,9 @@ struct mxc_shm_hdr {
 	uint32_t h_state __attribute__((aligned(64)));
 	uint32_t h_pad1;
 	uint64_t h_root;          /* byte offset of struct mxc_shm_root */
-	uint8_t  h_pad1b[48];
+	uint64_t h_backed;        /* bytes of the file backed by memory; no
+				     record lies beyond (only grows) */
+	uint8_t  h_pad1b[40];
 
 	/* line 2: RCU epoch, >= 1 */
 	uint64_t h_epoch __attribute__((aligned(64)));
