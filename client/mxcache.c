@@ -37,10 +37,12 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <ck_bitmap.h>
+#include <linux/membarrier.h>
 
 #include "../shm/atomic.h"
 #include "../shm/key.h"
@@ -70,6 +72,7 @@ struct mxc_map {
 	uint64_t lim;                  /* in a view: h_backed as last read */
 	const struct mxc_shm_hdr *hdr;
 	uint64_t inc;
+	uint32_t flags;                /* h_flags */
 	struct mxc_map *next;          /* retired list */
 };
 
@@ -102,6 +105,7 @@ struct mxc {
 	pthread_mutex_t claim_mu;      /* claim path only, never a lookup */
 	uint32_t noslot_reads;         /* atomic: reads since a failed claim */
 	int fatal;                     /* < 0: answer this (layout upgrade) */
+	int membarrier;                /* registered for both expedited kinds */
 	struct mxc *next_open;         /* process list, for fork */
 	uint64_t dir_uid;              /* owner of the state directory */
 
@@ -205,6 +209,45 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/*
+ * Asymmetric fences (shm/rcu.h): a process registered for both expedited
+ * membarrier kinds announces its reads with plain stores in regions whose
+ * writer runs MEMBARRIER_CMD_GLOBAL_EXPEDITED; the thread that unmaps a
+ * replaced region pairs with this process's readers through
+ * MEMBARRIER_CMD_PRIVATE_EXPEDITED instead of their barriers.  ThreadSanitizer
+ * cannot see a barrier made by the kernel, so TSan builds keep the xchg.
+ */
+static int membarrier_register(void)
+{
+#if defined(MXC_TSAN)
+	return 0;
+#else
+	long q = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+
+	if (q < 0 || !(q & MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) ||
+	    !(q & MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED))
+		return 0;
+	return syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) == 0 &&
+	       syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+#endif
+}
+
+static int map_light(const struct mxc *h, const struct mxc_map *m)
+{
+	return h->membarrier && (m->flags & MXC_HF_MEMBARRIER);
+}
+
+/* A full barrier on every thread of this process that may be reading
+ * with plain-store announcements (a plain fence when none can be).
+ * Returns -1 if it could not be had: then nothing may be unmapped. */
+static int process_barrier(const struct mxc *h)
+{
+	mxa_fence_full();
+	if (h->membarrier && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
+		return -1;
+	return 0;
+}
+
 /* ---- mapping and validation -------------------------------------------- */
 
 /* The root record of m, bounds-checked; NULL if corrupt. */
@@ -288,6 +331,7 @@ static int map_open(const char *path, uint64_t dir_uid, struct mxc_map **out)
 		goto fail;
 	}
 	m->inc = m->hdr->h_incarnation;
+	m->flags = m->hdr->h_flags;
 	close(fd);
 	*out = m;
 	return MXC_OK;
@@ -314,7 +358,8 @@ static void retired_sweep(struct mxc *h)
 	unsigned int i;
 	int busy;
 
-	mxa_fence_full();
+	if (process_barrier(h) != 0)
+		return;
 	while ((m = *pp) != NULL) {
 		busy = mxa_load64(&h->slotless) != 0;
 		if (!busy && h->owned != NULL) {
@@ -564,7 +609,7 @@ static int read_begin(struct mxc *h, struct rd *rd)
 			 * m's limbo until the real epoch is known.  Then, if
 			 * m is still current, nobody can unmap it under us.
 			 */
-			(void)mxa_xchg64(&rd->slot->s_word, MXC_SLOT_WORD(1, m->inc));
+			mxc_rcu_announce(rd->slot, m->inc, map_light(h, m));
 			if (__atomic_load_n(&h->cur, __ATOMIC_ACQUIRE) != m)
 				continue;
 			if (!map_live(m) && !tried_remap) {
@@ -710,6 +755,7 @@ int mxc_open(const char *dir, mxc_t **out)
 		return MXC_ESYS;
 	}
 	h->dir_uid = (uint64_t)st.st_uid;
+	h->membarrier = membarrier_register();
 	rc = map_open(h->data_path, h->dir_uid, &h->cur);
 	if (rc != MXC_OK) {
 		free(h);

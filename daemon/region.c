@@ -28,11 +28,13 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <ck_bitmap.h>
+#include <linux/membarrier.h>
 
 #include "../shm/layout.h"
 #include "../shm/path.h"
@@ -271,6 +273,39 @@ static uint64_t slots_min_epoch(struct region *r, uint64_t upto)
 /* ---- grace periods ------------------------------------------------------ */
 
 /*
+ * Can this writer promise MXC_HF_MEMBARRIER?  Only if the kernel offers
+ * MEMBARRIER_CMD_GLOBAL_EXPEDITED (Linux 4.16) and lets us call it.
+ */
+static int membarrier_usable(void)
+{
+#if defined(MXC_TSAN)
+	return 0;       /* TSan cannot see a barrier the kernel makes */
+#else
+	long q = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+
+	return q > 0 && (q & MEMBARRIER_CMD_GLOBAL_EXPEDITED) &&
+	       syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) == 0;
+#endif
+}
+
+/*
+ * The writer's half of the Dekker pairing with readers: a full barrier
+ * here, and, when readers may announce with plain stores, one on every CPU
+ * running a registered reader.  Returns -1 if that could not be had: then
+ * this grace period must not free anything.
+ */
+static int reader_barrier(struct region *r)
+{
+	mxa_fence_full();
+	if ((r->hdr->h_flags & MXC_HF_MEMBARRIER) &&
+	    syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) != 0) {
+		log_warn("region: membarrier; memory is not reclaimed until it works again");
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Open a grace period and free what it allows (shm/rcu.h).  Limbo is
  * tagged with the epoch current when it was unlinked; bumping the epoch
  * first means new readers announce a larger one, so the scan's minimum
@@ -290,7 +325,8 @@ void region_reclaim(struct region *r, int sweep)
 	}
 	if (sweep)
 		slots_sweep_all(r);
-	mxa_fence_full();
+	if (reader_barrier(r) != 0)
+		return;
 	m = slots_min_epoch(r, oldest == UINT64_MAX ? 0 : r->epoch - 1);
 	if (oldest == UINT64_MAX || oldest >= m)
 		return;
@@ -423,6 +459,7 @@ static int map_new(struct region *r, uint64_t size, struct rmap *m)
 	if (getrandom(h->h_hashkey, sizeof(h->h_hashkey), 0) != sizeof(h->h_hashkey))
 		goto fail;
 	h->h_nslots = r->nslots;
+	h->h_flags = r->membarrier ? MXC_HF_MEMBARRIER : 0;
 	h->h_state = MXC_STATE_INIT;
 	h->h_epoch = 1;
 	h->h_writer_pid = (uint64_t)getpid();
@@ -514,6 +551,7 @@ int region_create(const struct region_opts *o, uint64_t expect, struct region **
 		goto fail;
 	}
 	r->started = (uint64_t)time(NULL);
+	r->membarrier = membarrier_usable();
 	snprintf(r->shm_dir, sizeof(r->shm_dir), "%s", o->shm_dir ? o->shm_dir : mxc_shm_dir());
 	if (stat(o->dir, &st) != 0) {
 		log_warn("region: stat %s", o->dir);

@@ -40,6 +40,7 @@ struct region {
 	gid_t gid;
 	uint32_t nslots;
 	uint64_t started;
+	int membarrier;           /* promise MXC_HF_MEMBARRIER in new regions */
 	char shm_dir[MXC_SHM_PATH_MAX];
 	char data_path[MXC_SHM_PATH_MAX];
 	char readers_path[MXC_SHM_PATH_MAX];
