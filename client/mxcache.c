@@ -37,10 +37,12 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <ck_bitmap.h>
+#include <linux/membarrier.h>
 
 #include "../shm/atomic.h"
 #include "../shm/key.h"
@@ -66,9 +68,11 @@
 
 struct mxc_map {
 	uint8_t *base;
-	uint64_t size;
+	uint64_t size;                 /* bytes mapped */
+	uint64_t lim;                  /* in a view: h_backed as last read */
 	const struct mxc_shm_hdr *hdr;
 	uint64_t inc;
+	uint32_t flags;                /* h_flags */
 	struct mxc_map *next;          /* retired list */
 };
 
@@ -101,6 +105,7 @@ struct mxc {
 	pthread_mutex_t claim_mu;      /* claim path only, never a lookup */
 	uint32_t noslot_reads;         /* atomic: reads since a failed claim */
 	int fatal;                     /* < 0: answer this (layout upgrade) */
+	int membarrier;                /* registered for both expedited kinds */
 	struct mxc *next_open;         /* process list, for fork */
 	uint64_t dir_uid;              /* owner of the state directory */
 
@@ -204,6 +209,45 @@ static uint64_t now_ms(void)
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
+/*
+ * Asymmetric fences (shm/rcu.h): a process registered for both expedited
+ * membarrier kinds announces its reads with plain stores in regions whose
+ * writer runs MEMBARRIER_CMD_GLOBAL_EXPEDITED; the thread that unmaps a
+ * replaced region pairs with this process's readers through
+ * MEMBARRIER_CMD_PRIVATE_EXPEDITED instead of their barriers.  ThreadSanitizer
+ * cannot see a barrier made by the kernel, so TSan builds keep the xchg.
+ */
+static int membarrier_register(void)
+{
+#if defined(MXC_TSAN)
+	return 0;
+#else
+	long q = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+
+	if (q < 0 || !(q & MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) ||
+	    !(q & MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED))
+		return 0;
+	return syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED, 0, 0) == 0 &&
+	       syscall(SYS_membarrier, MEMBARRIER_CMD_REGISTER_PRIVATE_EXPEDITED, 0, 0) == 0;
+#endif
+}
+
+static int map_light(const struct mxc *h, const struct mxc_map *m)
+{
+	return h->membarrier && (m->flags & MXC_HF_MEMBARRIER);
+}
+
+/* A full barrier on every thread of this process that may be reading
+ * with plain-store announcements (a plain fence when none can be).
+ * Returns -1 if it could not be had: then nothing may be unmapped. */
+static int process_barrier(const struct mxc *h)
+{
+	mxa_fence_full();
+	if (h->membarrier && syscall(SYS_membarrier, MEMBARRIER_CMD_PRIVATE_EXPEDITED, 0, 0) != 0)
+		return -1;
+	return 0;
+}
+
 /* ---- mapping and validation -------------------------------------------- */
 
 /* The root record of m, bounds-checked; NULL if corrupt. */
@@ -212,8 +256,8 @@ static const struct mxc_shm_root *map_root(const struct mxc_map *m)
 	uint64_t off = mxa_load64((uint64_t *)(uintptr_t)&m->hdr->h_root);
 	const struct mxc_shm_root *root;
 
-	if ((off & (MXC_SHM_UNIT - 1)) != 0 || off < MXC_SHM_HDR_SIZE || off > m->size ||
-	    sizeof(*root) > m->size - off)
+	if ((off & (MXC_SHM_UNIT - 1)) != 0 || off < MXC_SHM_HDR_SIZE || off > m->lim ||
+	    sizeof(*root) > m->lim - off)
 		return NULL;
 	root = (const struct mxc_shm_root *)(const void *)(m->base + off);
 	if (root->r_magic != MXC_ROOT_MAGIC || root->r_ntab != MXC_TAB_MAX)
@@ -272,16 +316,22 @@ static int map_open(const char *path, uint64_t dir_uid, struct mxc_map **out)
 	}
 	m->base = p;
 	m->size = (uint64_t)st.st_size;
+	m->lim = MXC_SHM_HDR_SIZE;
 	m->hdr = p;
 	rc = hdr_check(m->hdr, m->size);
 	if (rc != MXC_OK)
 		goto fail;
+	/* the validation below reads the root: bound it as a read would */
+	m->lim = mxa_load64((uint64_t *)(uintptr_t)&m->hdr->h_backed);
+	if (m->lim > m->size)
+		m->lim = m->size;
 	state = mxa_load32((uint32_t *)(uintptr_t)&m->hdr->h_state);
 	if ((state != MXC_STATE_LIVE && state != MXC_STATE_RETIRED) || map_root(m) == NULL) {
 		rc = MXC_ECORRUPT;
 		goto fail;
 	}
 	m->inc = m->hdr->h_incarnation;
+	m->flags = m->hdr->h_flags;
 	close(fd);
 	*out = m;
 	return MXC_OK;
@@ -308,7 +358,8 @@ static void retired_sweep(struct mxc *h)
 	unsigned int i;
 	int busy;
 
-	mxa_fence_full();
+	if (process_barrier(h) != 0)
+		return;
 	while ((m = *pp) != NULL) {
 		busy = mxa_load64(&h->slotless) != 0;
 		if (!busy && h->owned != NULL) {
@@ -558,7 +609,7 @@ static int read_begin(struct mxc *h, struct rd *rd)
 			 * m's limbo until the real epoch is known.  Then, if
 			 * m is still current, nobody can unmap it under us.
 			 */
-			(void)mxa_xchg64(&rd->slot->s_word, MXC_SLOT_WORD(1, m->inc));
+			mxc_rcu_announce(rd->slot, m->inc, map_light(h, m));
 			if (__atomic_load_n(&h->cur, __ATOMIC_ACQUIRE) != m)
 				continue;
 			if (!map_live(m) && !tried_remap) {
@@ -613,15 +664,47 @@ static int read_end(struct mxc *h, struct rd *rd)
 }
 
 /*
+ * view_refresh - load h_backed again; returns 1 if the bound grew.  The
+ * writer raises h_backed before it places a record past the old bound,
+ * and h_backed only grows, so an offset that failed against a bound read
+ * before the offset was is checked again against one read after it.
+ */
+static int view_refresh(struct mxc_map *v)
+{
+	uint64_t b = mxa_load64((uint64_t *)(uintptr_t)&v->hdr->h_backed);
+
+	if (b > v->size)
+		b = v->size;
+	if (b <= v->lim)
+		return 0;
+	v->lim = b;
+	return 1;
+}
+
+/*
+ * The mapping as a read may use it: records lie below h_backed (the
+ * part of the file the writer has reserved memory for), so every offset
+ * is checked against that, and a corrupt one can never touch a page
+ * tmpfs would have to allocate.  Call inside a read.
+ */
+static void view_of(const struct mxc_map *m, struct mxc_map *v)
+{
+	*v = *m;
+	v->lim = 0;
+	view_refresh(v);
+}
+
+/*
  * Run fn inside a read-side critical section.  fn must only read the
  * mapping and write the caller's output; for a slotless reader it may run
  * more than once, so it must not have other side effects.
  */
-typedef int (*read_fn)(const struct mxc_map *m, const struct mxc_shm_root *root, void *arg);
+typedef int (*read_fn)(struct mxc_map *m, const struct mxc_shm_root *root, void *arg);
 
 static int with_read(struct mxc *h, read_fn fn, void *arg)
 {
 	const struct mxc_shm_root *root;
+	struct mxc_map v;
 	struct rd rd;
 	int rc, tries;
 
@@ -629,8 +712,13 @@ static int with_read(struct mxc *h, read_fn fn, void *arg)
 		rc = read_begin(h, &rd);
 		if (rc < 0)
 			return rc;
-		root = map_root(rd.m);
-		rc = root == NULL ? MXC_ECORRUPT : fn(rd.m, root, arg);
+		view_of(rd.m, &v);
+		root = map_root(&v);
+		rc = root == NULL ? MXC_ECORRUPT : fn(&v, root, arg);
+		if (rc == MXC_ECORRUPT && view_refresh(&v)) {
+			root = map_root(&v);
+			rc = root == NULL ? MXC_ECORRUPT : fn(&v, root, arg);
+		}
 		if (!read_end(h, &rd))
 			return rc;
 	}
@@ -667,6 +755,7 @@ int mxc_open(const char *dir, mxc_t **out)
 		return MXC_ESYS;
 	}
 	h->dir_uid = (uint64_t)st.st_uid;
+	h->membarrier = membarrier_register();
 	rc = map_open(h->data_path, h->dir_uid, &h->cur);
 	if (rc != MXC_OK) {
 		free(h);
@@ -776,40 +865,29 @@ static uint64_t ov_hash(struct ov_q *q, const struct mxc_map *m)
  * does not hold what the override table promises. */
 static int ov_fill(const struct mxc_map *m, const struct mxc_tab_ent *e, struct mxc_override *o)
 {
-	const uint8_t *meta = NULL, *comment = NULL;
-	uint16_t mlen = 0;
-	size_t clen = 0;
+	const uint8_t *target, *comment;
+	size_t tlen, clen;
 
-	if (e->vlen == 0 || e->vlen > MXC_HOST_MAX)
+	(void)m;
+	if (mxc_ov_value_decode(e->val, e->vlen, &o->created, &o->updated, &target, &tlen, &comment, &clen) != 0)
 		return MXC_ECORRUPT;
 	memcpy(o->key, e->key, e->klen);
 	o->key[e->klen] = '\0';
-	memcpy(o->target, e->val, e->vlen);
-	o->target[e->vlen] = '\0';
-	o->created = o->updated = 0;
-	o->comment[0] = '\0';
-	if (e->meta != 0) {
-		const uint8_t *p = mxc_shm_ptr(m->base, m->size, e->meta, 2);
-		if (p == NULL)
-			return MXC_ECORRUPT;
-		mlen = mxc_rd16(p);
-		meta = mxc_shm_ptr(m->base, m->size, e->meta, 2 + (uint64_t)mlen);
-		if (meta == NULL ||
-		    mxc_ov_meta_decode(meta + 2, mlen, &o->created, &o->updated, &comment, &clen) != 0)
-			return MXC_ECORRUPT;
-		memcpy(o->comment, comment, clen);
-		o->comment[clen] = '\0';
-	}
+	mxc_copy_str(o->target, target, tlen);
+	memcpy(o->comment, comment, clen);
+	o->comment[clen] = '\0';
 	return MXC_OK;
 }
 
-static int ov_read(const struct mxc_map *m, const struct mxc_shm_root *root, void *arg)
+static int ov_read(struct mxc_map *m, const struct mxc_shm_root *root, void *arg)
 {
 	struct ov_q *q = arg;
 	struct mxc_tab_ent e;
+	const uint8_t *target;
+	size_t tlen;
 	int rc;
 
-	rc = mxc_tab_find(m->base, m->size, &root->r_tab[MXC_TAB_OVERRIDE], MXC_TAB_OVERRIDE, ov_hash(q, m),
+	rc = mxc_tab_find(m->base, m->lim, &root->r_tab[MXC_TAB_OVERRIDE], MXC_TAB_OVERRIDE, ov_hash(q, m),
 			  q->key, q->klen, &e);
 	if (rc == MXC_TAB_CORRUPT)
 		return MXC_ECORRUPT;
@@ -817,11 +895,12 @@ static int ov_read(const struct mxc_map *m, const struct mxc_shm_root *root, voi
 		return MXC_NOTFOUND;
 	if (q->full != NULL)
 		return ov_fill(m, &e, q->full);
-	if (e.vlen == 0 || e.vlen > MXC_HOST_MAX)
+	target = mxc_ov_target(e.val, e.vlen, &tlen);
+	if (target == NULL)
 		return MXC_ECORRUPT;
-	if ((size_t)e.vlen + 1 > q->hostlen)
+	if (tlen + 1 > q->hostlen)
 		return MXC_ETOOSMALL;
-	mxc_copy_str(q->host, e.val, e.vlen);
+	mxc_copy_str(q->host, target, tlen);
 	return MXC_OK;
 }
 
@@ -904,11 +983,11 @@ typedef int (*ent_fn)(const struct mxc_map *m, unsigned tab, uint64_t slot, uint
 		      const struct mxc_tab_ent *e, void *arg);
 
 /* Visit every entry of table tab; bounded by the table's size. */
-static int tab_walk(const struct mxc_map *m, const struct mxc_shm_root *root, unsigned tab, ent_fn fn, void *arg,
+static int tab_walk(struct mxc_map *m, const struct mxc_shm_root *root, unsigned tab, ent_fn fn, void *arg,
 		    char *why, size_t whylen)
 {
 	const struct mxc_shm_tab *t = &root->r_tab[tab];
-	const uint64_t *idx = mxc_tab_index(m->base, m->size, t);
+	const uint64_t *idx = mxc_tab_index(m->base, m->lim, t);
 	uint64_t nb, i, w;
 	struct mxc_tab_ent e;
 	const uint8_t *b;
@@ -933,14 +1012,17 @@ static int tab_walk(const struct mxc_map *m, const struct mxc_shm_root *root, un
 			}
 			continue;
 		}
-		b = mxc_tab_bucket(m->base, m->size, MXC_IDX_OFF(w), tab, &blen, &n);
+		b = mxc_tab_bucket(m->base, m->lim, MXC_IDX_OFF(w), tab, &blen, &n);
+		if (b == NULL && view_refresh(m))
+			b = mxc_tab_bucket(m->base, m->lim, MXC_IDX_OFF(w), tab, &blen, &n);
 		if (b == NULL) {
 			snprintf(why, whylen, "table %u bucket %llu: bad bucket record at unit %u", tab,
 				 (unsigned long long)i, MXC_IDX_OFF(w));
 			return MXC_ECORRUPT;
 		}
 		for (j = 0; j < n; j++) {
-			if (mxc_tab_entry(m->base, m->size, b, blen, n, j, &e) != 0) {
+			if (mxc_tab_entry(m->base, m->lim, b, blen, n, j, &e) != 0 &&
+			    (!view_refresh(m) || mxc_tab_entry(m->base, m->lim, b, blen, n, j, &e) != 0)) {
 				snprintf(why, whylen, "table %u bucket %llu: entry %u out of bounds", tab,
 					 (unsigned long long)i, j);
 				return MXC_ECORRUPT;
@@ -974,7 +1056,7 @@ static int foreach_ent(const struct mxc_map *m, unsigned tab, uint64_t slot, uin
 	return q->fn(&q->o, q->arg);
 }
 
-static int foreach_read(const struct mxc_map *m, const struct mxc_shm_root *root, void *arg)
+static int foreach_read(struct mxc_map *m, const struct mxc_shm_root *root, void *arg)
 {
 	char why[8];
 
@@ -985,6 +1067,7 @@ int mxc_override_foreach(mxc_t *h, mxc_override_fn fn, void *arg)
 {
 	struct foreach_q q;
 	struct rd rd;
+	struct mxc_map v;
 	const struct mxc_shm_root *root;
 	int rc;
 
@@ -997,8 +1080,9 @@ int mxc_override_foreach(mxc_t *h, mxc_override_fn fn, void *arg)
 	rc = read_begin(h, &rd);
 	if (rc < 0)
 		return rc;
-	root = map_root(rd.m);
-	rc = root == NULL ? MXC_ECORRUPT : foreach_read(rd.m, root, &q);
+	view_of(rd.m, &v);
+	root = map_root(&v);
+	rc = root == NULL ? MXC_ECORRUPT : foreach_read(&v, root, &q);
 	if (read_end(h, &rd) && rc == MXC_OK)
 		rc = MXC_ESYS;
 	return rc;
@@ -1050,16 +1134,18 @@ static int verify_ent(const struct mxc_map *m, unsigned tab, uint64_t slot, uint
 	return 0;
 }
 
-static int verify_read(const struct mxc_map *m, const struct mxc_shm_root *root, void *arg)
+static int verify_read(struct mxc_map *m, const struct mxc_shm_root *root, void *arg)
 {
 	struct verify_q *q = arg;
 	uint64_t gen0 = mxa_load64((uint64_t *)(uintptr_t)&m->hdr->h_generation), gen1;
 	unsigned t;
 	int rc;
 
-	rc = hdr_check(m->hdr, m->size);
-	if (rc != MXC_OK) {
-		snprintf(q->why, q->whylen, "header: %s", mxc_strerror(rc));
+	/* m is the backed view; the file size was checked against h_size
+	 * when it was mapped */
+	rc = hdr_check(m->hdr, m->hdr->h_size);
+	if (rc != MXC_OK || m->lim < MXC_SHM_HDR_SIZE) {
+		snprintf(q->why, q->whylen, "header: %s", mxc_strerror(rc != MXC_OK ? rc : MXC_ECORRUPT));
 		return MXC_ECORRUPT;
 	}
 	for (t = 0; t < MXC_TAB_MAX; t++) {
@@ -1111,7 +1197,7 @@ static int pid_alive(uint64_t pid)
 	return kill((pid_t)pid, 0) == 0 || errno == EPERM;
 }
 
-static int status_read(const struct mxc_map *m, const struct mxc_shm_root *root, void *arg)
+static int status_read(struct mxc_map *m, const struct mxc_shm_root *root, void *arg)
 {
 	const struct mxc_shm_hdr *hd = m->hdr;
 	struct mxc_status *st = arg;
@@ -1120,7 +1206,8 @@ static int status_read(const struct mxc_map *m, const struct mxc_shm_root *root,
 	st->layout = hd->h_layout;
 	st->state = mxa_load32((uint32_t *)(uintptr_t)&hd->h_state);
 	st->incarnation = hd->h_incarnation;
-	st->size = m->size;
+	st->size = hd->h_size;
+	st->backed = mxa_load64((uint64_t *)(uintptr_t)&hd->h_backed);
 	st->created = hd->h_created;
 	st->generation = mxa_load64((uint64_t *)(uintptr_t)&hd->h_generation);
 	st->epoch = mxa_load64((uint64_t *)(uintptr_t)&hd->h_epoch);
@@ -1159,7 +1246,7 @@ struct epoch_q {
 	uint64_t epoch, inc;
 };
 
-static int epoch_read(const struct mxc_map *m, const struct mxc_shm_root *root, void *arg)
+static int epoch_read(struct mxc_map *m, const struct mxc_shm_root *root, void *arg)
 {
 	struct epoch_q *q = arg;
 

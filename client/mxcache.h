@@ -158,7 +158,8 @@ struct mxc_status {
 	uint32_t layout;
 	uint32_t state;              /* 1 initialising, 2 live, 3 retired */
 	uint64_t incarnation;
-	uint64_t size;               /* bytes mapped */
+	uint64_t size;               /* bytes mapped (address space) */
+	uint64_t backed;             /* of those, backed by memory */
 	uint64_t created;            /* unix seconds */
 	uint64_t generation;
 	uint64_t epoch;

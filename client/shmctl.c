@@ -191,6 +191,7 @@ static int status_json(const struct sc_ctx *c, const struct mxc_status *st)
 	jint(j, "layout", st->layout, &oom);
 	juint(j, "incarnation", st->incarnation, &oom);
 	juint(j, "size", st->size, &oom);
+	juint(j, "backed", st->backed, &oom);
 	juint(j, "created", st->created, &oom);
 	jstr(j, "created_iso", iso_time((int64_t)st->created, iso, sizeof iso), &oom);
 	juint(j, "generation", st->generation, &oom);
@@ -236,7 +237,7 @@ static void status_text(const struct sc_ctx *c, const struct mxc_status *st)
 	printf("state:          %s\n", state_name(st->state));
 	printf("layout:         %" PRIu32 "\n", st->layout);
 	printf("incarnation:    %016" PRIx64 "\n", st->incarnation);
-	printf("size:           %" PRIu64 " bytes\n", st->size);
+	printf("size:           %" PRIu64 " bytes (%" PRIu64 " backed by memory)\n", st->size, st->backed);
 	printf("created:        %s\n", iso_time((int64_t)st->created, iso, sizeof iso));
 	printf("generation:     %" PRIu64 "\n", st->generation);
 	printf("epoch:          %" PRIu64 "\n", st->epoch);

@@ -193,7 +193,7 @@ int override_from_row(const struct store_override *row, struct override *o, char
 
 uint64_t override_region_bytes(const struct override *o)
 {
-	return (uint64_t)o->klen + o->tlen + MXC_OV_META_HDR + o->clen;
+	return (uint64_t)o->klen + MXC_OV_VALUE_HDR + o->tlen + o->clen;
 }
 
 int override_store_put(struct store *st, struct override *o, int64_t now)
@@ -209,15 +209,15 @@ int override_store_del(struct store *st, const struct override *o)
 
 int override_region_put(struct region *r, const struct override *o)
 {
-	uint8_t meta[MXC_OV_META_MAX];
-	size_t mlen;
+	uint8_t val[MXC_OV_VALUE_MAX];
+	size_t vlen;
 
-	mlen = mxc_ov_meta_encode(meta, o->created, o->updated, o->comment, o->clen);
-	if (mlen == 0) {
-		errno = EINVAL;         /* cannot happen: the comment was checked */
+	vlen = mxc_ov_value_encode(val, o->created, o->updated, o->target, o->tlen, o->comment, o->clen);
+	if (vlen == 0) {
+		errno = EINVAL;         /* cannot happen: target and comment were checked */
 		return -1;
 	}
-	return region_put(r, MXC_TAB_OVERRIDE, o->key, o->klen, o->target, o->tlen, meta, mlen);
+	return region_put(r, MXC_TAB_OVERRIDE, o->key, o->klen, val, vlen, NULL, 0);
 }
 
 int override_region_del(struct region *r, const struct override *o)

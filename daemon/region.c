@@ -6,10 +6,13 @@
  * that makes it safe for readers is described once, in shm/rcu.h.
  *
  * Region life cycle:
- *   region_create   a new file "…data.<incarnation>" in state INIT,
- *                   posix_fallocate'd (a mapped tmpfs file that runs out of
- *                   pages raises SIGBUS in every reader; reserving them up
- *                   front turns that into an ENOSPC here)
+ *   region_create   a new file "…data.<incarnation>" in state INIT, sized
+ *                   for growth but backed by memory (posix_fallocate) only
+ *                   as far as records are placed, plus a chunk: a mapped
+ *                   tmpfs page that cannot be allocated raises SIGBUS in
+ *                   every reader, so pages are reserved before any record
+ *                   is written to them, and h_backed tells clients that no
+ *                   offset may point past them
  *   region_go_live  state LIVE, rename over "…data", old one RETIRED
  *   region_grow     build a bigger region from this one's entries, then
  *                   go live with it; readers move over on their next call
@@ -25,11 +28,13 @@
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/stat.h>
+#include <sys/syscall.h>
 #include <sys/vfs.h>
 #include <time.h>
 #include <unistd.h>
 
 #include <ck_bitmap.h>
+#include <linux/membarrier.h>
 
 #include "../shm/layout.h"
 #include "../shm/path.h"
@@ -43,7 +48,7 @@
 
 /* Sizing: bytes of region per expected entry (bucket share, meta record,
  * index word, slack for copy-on-write and growth), and the floor. */
-#define REGION_BYTES_PER_ENTRY 192
+#define REGION_BYTES_PER_ENTRY 96
 #define REGION_MIN_BYTES       (4u << 20)
 #define REGION_ALIGN           (1u << 20)
 
@@ -268,6 +273,39 @@ static uint64_t slots_min_epoch(struct region *r, uint64_t upto)
 /* ---- grace periods ------------------------------------------------------ */
 
 /*
+ * Can this writer promise MXC_HF_MEMBARRIER?  Only if the kernel offers
+ * MEMBARRIER_CMD_GLOBAL_EXPEDITED (Linux 4.16) and lets us call it.
+ */
+static int membarrier_usable(void)
+{
+#if defined(MXC_TSAN)
+	return 0;       /* TSan cannot see a barrier the kernel makes */
+#else
+	long q = syscall(SYS_membarrier, MEMBARRIER_CMD_QUERY, 0, 0);
+
+	return q > 0 && (q & MEMBARRIER_CMD_GLOBAL_EXPEDITED) &&
+	       syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) == 0;
+#endif
+}
+
+/*
+ * The writer's half of the Dekker pairing with readers: a full barrier
+ * here, and, when readers may announce with plain stores, one on every CPU
+ * running a registered reader.  Returns -1 if that could not be had: then
+ * this grace period must not free anything.
+ */
+static int reader_barrier(struct region *r)
+{
+	mxa_fence_full();
+	if ((r->hdr->h_flags & MXC_HF_MEMBARRIER) &&
+	    syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) != 0) {
+		log_warn("region: membarrier; memory is not reclaimed until it works again");
+		return -1;
+	}
+	return 0;
+}
+
+/*
  * Open a grace period and free what it allows (shm/rcu.h).  Limbo is
  * tagged with the epoch current when it was unlinked; bumping the epoch
  * first means new readers announce a larger one, so the scan's minimum
@@ -287,7 +325,8 @@ void region_reclaim(struct region *r, int sweep)
 	}
 	if (sweep)
 		slots_sweep_all(r);
-	mxa_fence_full();
+	if (reader_barrier(r) != 0)
+		return;
 	m = slots_min_epoch(r, oldest == UINT64_MAX ? 0 : r->epoch - 1);
 	if (oldest == UINT64_MAX || oldest >= m)
 		return;
@@ -299,6 +338,42 @@ void region_reclaim(struct region *r, int sweep)
 	freed = ralloc_release(&r->ar, m);
 	(void)freed;
 	region_stamp(r);
+}
+
+/* ---- memory behind the file ------------------------------------------------ */
+
+/* Reserve memory at least this far ahead of what records need, so that
+ * posix_fallocate runs once per chunk, not per record. */
+#define BACK_CHUNK_MIN (1u << 20)
+
+/*
+ * region_back - make sure the first upto bytes of the file are backed by
+ * memory, then publish the new bound.  Returns 0, or -1 with errno
+ * (ENOSPC: tmpfs is full; nothing was placed there yet, so nothing is
+ * lost and readers never touch an unbacked page).
+ */
+int region_back(struct region *r, uint64_t upto)
+{
+	uint64_t have = r->hdr->h_backed, want, chunk = r->size / 32;
+
+	if (upto <= have)
+		return 0;
+	if (chunk < BACK_CHUNK_MIN)
+		chunk = BACK_CHUNK_MIN;
+	want = (upto + chunk + 4095) / 4096 * 4096;
+	if (want > r->size)
+		want = r->size;
+	if (upto > want) {
+		errno = ENOSPC;
+		return -1;
+	}
+	if ((errno = posix_fallocate(r->m.fd, (off_t)have, (off_t)(want - have))) != 0) {
+		log_warn("region: reserve %llu MiB more in %s", (unsigned long long)((want - have) >> 20),
+			 r->shm_dir);
+		return -1;
+	}
+	mxa_store64(&r->hdr->h_backed, want);
+	return 0;
 }
 
 /* ---- files ---------------------------------------------------------------- */
@@ -358,8 +433,10 @@ static int map_new(struct region *r, uint64_t size, struct rmap *m)
 		errno = EINVAL;
 		goto fail;
 	}
-	if ((errno = posix_fallocate(m->fd, 0, (off_t)size)) != 0) {
-		log_warn("region: reserve %llu MiB in %s", (unsigned long long)(size >> 20), r->shm_dir);
+	/* the size is address space; memory is reserved as records need it */
+	if (ftruncate(m->fd, (off_t)size) != 0 ||
+	    (errno = posix_fallocate(m->fd, 0, MXC_SHM_HDR_SIZE)) != 0) {
+		log_warn("region: size %s", m->tmp);
 		goto fail;
 	}
 	if (set_owner_mode(m->fd, r->gid, 0640, m->tmp) != 0)
@@ -382,11 +459,13 @@ static int map_new(struct region *r, uint64_t size, struct rmap *m)
 	if (getrandom(h->h_hashkey, sizeof(h->h_hashkey), 0) != sizeof(h->h_hashkey))
 		goto fail;
 	h->h_nslots = r->nslots;
+	h->h_flags = r->membarrier ? MXC_HF_MEMBARRIER : 0;
 	h->h_state = MXC_STATE_INIT;
 	h->h_epoch = 1;
 	h->h_writer_pid = (uint64_t)getpid();
 	h->h_writer_start = r->started;
 	h->h_heartbeat_ms = region_now_ms();
+	h->h_backed = MXC_SHM_HDR_SIZE;
 	return 0;
 fail:
 	if (m->base != NULL)
@@ -472,6 +551,7 @@ int region_create(const struct region_opts *o, uint64_t expect, struct region **
 		goto fail;
 	}
 	r->started = (uint64_t)time(NULL);
+	r->membarrier = membarrier_usable();
 	snprintf(r->shm_dir, sizeof(r->shm_dir), "%s", o->shm_dir ? o->shm_dir : mxc_shm_dir());
 	if (stat(o->dir, &st) != 0) {
 		log_warn("region: stat %s", o->dir);
@@ -583,14 +663,16 @@ int region_grow(struct region *r, uint64_t extra_units)
 		if (table_copy(&nr, r, t) != 0)
 			goto fail;
 	nr.hdr->h_generation = r->hdr->h_generation;
-	if (region_go_live(&nr) != 0)
+	/* a region still being built (the start-up rebuild) stays unpublished:
+	 * region_go_live() comes later, for the grown one */
+	if (r->m.tmp[0] == '\0' && region_go_live(&nr) != 0)
 		goto fail;
 	log_info("region: grew from %llu to %llu MiB in %llu ms", (unsigned long long)(r->size >> 20),
 		 (unsigned long long)(nr.size >> 20), (unsigned long long)(region_now_ms() - t0));
 	/* this process no longer needs the old mapping: readers have their
-	 * own, and the file is retired and unlinked */
+	 * own, and the file is retired and unlinked (or was never public) */
 	ralloc_destroy(&r->ar);
-	map_drop(&r->m, 0);
+	map_drop(&r->m, r->m.tmp[0] != '\0');
 	*r = nr;
 	return 0;
 fail:

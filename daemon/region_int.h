@@ -40,6 +40,7 @@ struct region {
 	gid_t gid;
 	uint32_t nslots;
 	uint64_t started;
+	int membarrier;           /* promise MXC_HF_MEMBARRIER in new regions */
 	char shm_dir[MXC_SHM_PATH_MAX];
 	char data_path[MXC_SHM_PATH_MAX];
 	char readers_path[MXC_SHM_PATH_MAX];
@@ -70,6 +71,7 @@ void region_reclaim(struct region *r, int sweep);
 void region_stamp(struct region *r);
 int region_grow(struct region *r, uint64_t extra_units);
 void region_free(struct region *r, int remove);
+int region_back(struct region *r, uint64_t upto);
 
 /* table_w.c */
 int table_create(struct region *r, unsigned tab, uint64_t expect);

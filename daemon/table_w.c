@@ -37,6 +37,22 @@ static uint32_t units_for(uint64_t bytes)
 	return (uint32_t)((bytes + MXC_SHM_UNIT - 1) >> MXC_SHM_UNIT_SHIFT);
 }
 
+/*
+ * Every allocation goes through here: a run is only handed out once the
+ * memory behind it is reserved (region_back), so a full tmpfs is an
+ * ENOSPC to the writer, never a SIGBUS in a reader.
+ */
+static uint32_t r_alloc(struct region *r, uint32_t n)
+{
+	uint32_t off = ralloc_alloc(&r->ar, n);
+
+	if (off != 0 && region_back(r, ((uint64_t)off + ralloc_round(n)) << MXC_SHM_UNIT_SHIFT) != 0) {
+		ralloc_unalloc(&r->ar, off, n);
+		return 0;
+	}
+	return off;
+}
+
 static uint8_t *at(struct region *r, uint32_t units)
 {
 	return r->base + ((uint64_t)units << MXC_SHM_UNIT_SHIFT);
@@ -150,6 +166,11 @@ static uint16_t meta_len(struct region *r, uint32_t meta)
 
 static void retire(struct region *r, uint32_t off, uint32_t n)
 {
+	/* a region still being built has no readers: no grace period */
+	if (r->m.tmp[0] != '\0') {
+		ralloc_unalloc(&r->ar, off, n);
+		return;
+	}
 	if (ralloc_retire(&r->ar, off, n, r->epoch) != 0)
 		log_warnx("region: out of memory tracking %u freed units; they stay unused", n);
 }
@@ -179,7 +200,7 @@ int root_publish(struct region *r)
 {
 	uint32_t n = units_for(sizeof(struct mxc_shm_root)), off, old = r->root_off;
 
-	off = ralloc_alloc(&r->ar, n);
+	off = r_alloc(r, n);
 	if (off == 0) {
 		errno = ENOSPC;
 		return -1;
@@ -206,7 +227,7 @@ int table_create(struct region *r, unsigned tab, uint64_t expect)
 {
 	unsigned l = log2_for(expect);
 	uint64_t bytes = ((uint64_t)1 << l) * 8;
-	uint32_t off = ralloc_alloc(&r->ar, units_for(bytes));
+	uint32_t off = r_alloc(r, units_for(bytes));
 
 	if (off == 0) {
 		errno = ENOSPC;
@@ -242,11 +263,15 @@ static int table_grow(struct region *r, unsigned tab)
 		return -1;
 	}
 	need = units_for(idx_bytes) + 2 * r->bucket_units[tab] + 2;
+	/* never-used space, and the memory behind it, so that nothing below
+	 * can fail half-way */
 	if ((uint64_t)(r->ar.end - r->ar.bump) < need) {
 		errno = ENOSPC;
 		return -1;
 	}
-	idx_off = ralloc_alloc(&r->ar, units_for(idx_bytes));
+	if (region_back(r, ((uint64_t)r->ar.bump + need) << MXC_SHM_UNIT_SHIFT) != 0)
+		return -1;
+	idx_off = r_alloc(r, units_for(idx_bytes));
 	nidx = (uint64_t *)(void *)at(r, idx_off);
 	memset(nidx, 0, idx_bytes);
 	for (i = 0; i < nb; i++) {
@@ -267,7 +292,7 @@ static int table_grow(struct region *r, unsigned tab)
 			if (nh[k] == 0)
 				continue;
 			bucket_encode(img, tab, half[k], nh[k], &filter);
-			boff = ralloc_alloc(&r->ar, img[1]);
+			boff = r_alloc(r, img[1]);
 			memcpy(at(r, boff), img, (size_t)img[1] << MXC_SHM_UNIT_SHIFT);
 			nidx[i + (uint64_t)k * nb] = MXC_IDX_WORD(boff, filter);
 			new_bucket_units += img[1];
@@ -293,7 +318,7 @@ static int table_grow(struct region *r, unsigned tab)
  * prefix is set (meta records).  Returns units or 0 (ENOSPC). */
 static uint32_t blob_put(struct region *r, const void *p, size_t len, int prefix)
 {
-	uint32_t off = ralloc_alloc(&r->ar, units_for(len + (prefix ? 2 : 0)));
+	uint32_t off = r_alloc(r, units_for(len + (prefix ? 2 : 0)));
 	uint8_t *d;
 	uint16_t l16 = (uint16_t)len;
 
@@ -377,7 +402,7 @@ static int tab_put(struct region *r, unsigned tab, const char *key, size_t klen,
 		ents[n++] = ne;
 	}
 	bucket_encode(img, tab, ents, (unsigned)n, &filter);
-	boff = ralloc_alloc(&r->ar, img[1]);
+	boff = r_alloc(r, img[1]);
 	if (boff == 0) {
 		if (found >= 0)
 			ents[found] = old;
@@ -482,7 +507,7 @@ int region_del(struct region *r, unsigned tab, const char *key, size_t klen)
 			mxa_store64(&tab_index(r, tab)[slot], 0);
 		} else {
 			bucket_encode(img, tab, ents, (unsigned)n, &filter);
-			boff = ralloc_alloc(&r->ar, img[1]);
+			boff = r_alloc(r, img[1]);
 			if (boff == 0) {
 				if (region_grow(r, MXC_BUCKET_MAX_UNITS) != 0)
 					return -1;

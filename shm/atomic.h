@@ -31,6 +31,7 @@ static inline uint64_t mxa_add64(uint64_t *p, uint64_t d) { return __atomic_add_
  */
 static uint64_t mxa_fence_word;
 static inline void mxa_fence_full(void) { (void)__atomic_fetch_add(&mxa_fence_word, 0, __ATOMIC_SEQ_CST); }
+static inline void mxa_store64_plain(uint64_t *p, uint64_t v) { __atomic_store_n(p, v, __ATOMIC_RELEASE); }
 /* Load-load ordering for the optimistic (slotless) read; under TSan the
  * acquire loads above already order it. */
 static inline void mxa_fence_load(void) { }
@@ -52,6 +53,9 @@ static inline void mxa_store64(uint64_t *p, uint64_t v)
 { ck_pr_fence_release(); ck_pr_store_64(p, v); }
 static inline void mxa_store32(uint32_t *p, uint32_t v)
 { ck_pr_fence_release(); ck_pr_store_32(p, v); }
+/* A release store with no store-load barrier: the asymmetric announcement
+ * (shm/rcu.h), where the writer's membarrier supplies the barrier. */
+static inline void mxa_store64_plain(uint64_t *p, uint64_t v) { ck_pr_store_64(p, v); ck_pr_barrier(); }
 /* xchg: a store that is also a full (store-load) barrier. */
 static inline uint64_t mxa_xchg64(uint64_t *p, uint64_t v) { return ck_pr_fas_64(p, v); }
 static inline int mxa_cas32(uint32_t *p, uint32_t old, uint32_t nv)

@@ -49,6 +49,15 @@
 #define MXC_STATE_LIVE     2   /* current */
 #define MXC_STATE_RETIRED  3   /* replaced: clients reopen by name */
 
+/*
+ * h_flags.  MXC_HF_MEMBARRIER: the writer of this region runs
+ * membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) between opening a grace
+ * period and scanning the reader slots, so a reader registered for it
+ * (MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) may announce itself with a
+ * plain store instead of a full barrier (shm/rcu.h).
+ */
+#define MXC_HF_MEMBARRIER 0x1u
+
 /* Tables hung off the root record.  Later tables take the next ids. */
 #define MXC_TAB_OVERRIDE   0
 #define MXC_TAB_MAX        7
@@ -79,13 +88,15 @@ struct mxc_shm_hdr {
 	uint64_t h_created;       /* unix seconds */
 	uint8_t  h_hashkey[16];   /* SipHash-1-3 key of every table */
 	uint32_t h_nslots;        /* reader slots the writer honours */
-	uint32_t h_pad0;
+	uint32_t h_flags;         /* MXC_HF_* */
 
 	/* line 1: read by every lookup */
 	uint32_t h_state __attribute__((aligned(64)));
 	uint32_t h_pad1;
 	uint64_t h_root;          /* byte offset of struct mxc_shm_root */
-	uint8_t  h_pad1b[48];
+	uint64_t h_backed;        /* bytes of the file backed by memory; no
+				     record lies beyond (only grows) */
+	uint8_t  h_pad1b[40];
 
 	/* line 2: RCU epoch, >= 1 */
 	uint64_t h_epoch __attribute__((aligned(64)));

@@ -1,16 +1,21 @@
 /*
- * shm/override.h - the endpoint-override table's value and meta records.
+ * shm/override.h - the endpoint-override table's value.
  *
- * Table MXC_TAB_OVERRIDE maps a canonical key (domain or bare IP) to the
- * canonical target as its value (1..253 bytes, no NUL).  Each entry's meta
- * record holds what resolve does not need, so it stays out of the bucket:
+ * Table MXC_TAB_OVERRIDE maps a canonical key (domain or bare IP) to one
+ * value holding everything about the override:
  *
- *     i64 created   unix seconds
- *     i64 updated   unix seconds
- *     u16 clen      comment length, 0..MXC_OV_COMMENT_MAX
- *     u8  comment[clen]
+ *     u32 created   unix seconds (until 2106)
+ *     u32 updated   unix seconds
+ *     u8  tlen      target length, 1..253
+ *     u8  target[tlen]   the canonical target, no NUL
+ *     u8  comment[]      the rest of the value, 0..MXC_OV_COMMENT_MAX bytes
  *
- * Little-endian host order (the ABI marker rules out the other).  Pure.
+ * One value and no meta record: a separate 32-byte record per entry for
+ * timestamps and comment was a third of the region at a million
+ * overrides.  Values of up to 48 bytes sit inline in the bucket (a short
+ * target and comment: one line); longer ones go out of line.
+ *
+ * Host byte order (the ABI marker rules out the other).  Pure.
  */
 #ifndef MXC_SHM_OVERRIDE_H
 #define MXC_SHM_OVERRIDE_H
@@ -20,44 +25,68 @@
 #include <string.h>
 
 #define MXC_OV_COMMENT_MAX 512
-#define MXC_OV_META_HDR    18
-#define MXC_OV_META_MAX    (MXC_OV_META_HDR + MXC_OV_COMMENT_MAX)
+#define MXC_OV_TARGET_MAX  253
+#define MXC_OV_VALUE_HDR   9
+#define MXC_OV_VALUE_MAX   (MXC_OV_VALUE_HDR + MXC_OV_TARGET_MAX + MXC_OV_COMMENT_MAX)
 
-/* mxc_ov_meta_encode - write the meta record into out (>= MXC_OV_META_MAX
- * bytes); returns its length, or 0 if the comment is too long. */
-static inline size_t mxc_ov_meta_encode(uint8_t *out, int64_t created, int64_t updated,
-					const char *comment, size_t clen)
+static inline uint32_t mxc_ov_u32time(int64_t t)
 {
-	uint16_t c16 = (uint16_t)clen;
-
-	if (clen > MXC_OV_COMMENT_MAX)
-		return 0;
-	memcpy(out, &created, 8);
-	memcpy(out + 8, &updated, 8);
-	memcpy(out + 16, &c16, 2);
-	if (clen)
-		memcpy(out + MXC_OV_META_HDR, comment, clen);
-	return MXC_OV_META_HDR + clen;
+	return t < 0 ? 0 : t > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)t;
 }
 
 /*
- * mxc_ov_meta_decode - read a meta record of len bytes at m.  Returns 0,
- * or -1 if it is malformed.  *comment points into m.
+ * mxc_ov_value_encode - the value of an override into out (at least
+ * MXC_OV_VALUE_MAX bytes).  Returns its length, or 0 if the target is
+ * empty or too long or the comment too long.  Times outside 1970..2106
+ * are clamped.
  */
-static inline int mxc_ov_meta_decode(const uint8_t *m, size_t len, int64_t *created, int64_t *updated,
-				     const uint8_t **comment, size_t *clen)
+static inline size_t mxc_ov_value_encode(uint8_t *out, int64_t created, int64_t updated, const char *target,
+					 size_t tlen, const char *comment, size_t clen)
 {
-	uint16_t c16;
+	uint32_t c = mxc_ov_u32time(created), u = mxc_ov_u32time(updated);
 
-	if (len < MXC_OV_META_HDR)
+	if (tlen == 0 || tlen > MXC_OV_TARGET_MAX || clen > MXC_OV_COMMENT_MAX)
+		return 0;
+	memcpy(out, &c, 4);
+	memcpy(out + 4, &u, 4);
+	out[8] = (uint8_t)tlen;
+	memcpy(out + MXC_OV_VALUE_HDR, target, tlen);
+	if (clen)
+		memcpy(out + MXC_OV_VALUE_HDR + tlen, comment, clen);
+	return MXC_OV_VALUE_HDR + tlen + clen;
+}
+
+/*
+ * mxc_ov_target - the target inside a value of vlen bytes at v: *tlen
+ * receives its length.  Returns NULL if v cannot be an override's value.
+ */
+static inline const uint8_t *mxc_ov_target(const uint8_t *v, size_t vlen, size_t *tlen)
+{
+	if (vlen <= MXC_OV_VALUE_HDR || vlen > MXC_OV_VALUE_MAX || v[8] == 0 ||
+	    (size_t)v[8] > vlen - MXC_OV_VALUE_HDR || vlen - MXC_OV_VALUE_HDR - v[8] > MXC_OV_COMMENT_MAX)
+		return NULL;
+	*tlen = v[8];
+	return v + MXC_OV_VALUE_HDR;
+}
+
+/*
+ * mxc_ov_value_decode - every field of a value.  Returns 0, or -1 if it
+ * is malformed.  *target and *comment point into v.
+ */
+static inline int mxc_ov_value_decode(const uint8_t *v, size_t vlen, int64_t *created, int64_t *updated,
+				      const uint8_t **target, size_t *tlen, const uint8_t **comment, size_t *clen)
+{
+	uint32_t c, u;
+
+	*target = mxc_ov_target(v, vlen, tlen);
+	if (*target == NULL)
 		return -1;
-	memcpy(created, m, 8);
-	memcpy(updated, m + 8, 8);
-	memcpy(&c16, m + 16, 2);
-	if (c16 > MXC_OV_COMMENT_MAX || (size_t)c16 > len - MXC_OV_META_HDR)
-		return -1;
-	*comment = m + MXC_OV_META_HDR;
-	*clen = c16;
+	memcpy(&c, v, 4);
+	memcpy(&u, v + 4, 4);
+	*created = c;
+	*updated = u;
+	*comment = *target + *tlen;
+	*clen = vlen - MXC_OV_VALUE_HDR - *tlen;
 	return 0;
 }
 

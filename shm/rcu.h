@@ -26,6 +26,15 @@
  *       ... load h_root, index word, bucket; copy the answer out ...
  *       store_release(slot.word, 0)
  *
+ *   The full barrier costs a lookup more than anything else in it when the
+ *   data is in cache.  When the writer runs membarrier(GLOBAL_EXPEDITED)
+ *   between its epoch store and its scan (MXC_HF_MEMBARRIER), a reader
+ *   registered for it announces with a plain store instead: the kernel
+ *   makes every registered reader's CPU execute a full barrier during the
+ *   writer's call, which gives the same Dekker pairing with the cost on
+ *   the writer's side, once per grace period (liburcu's memb flavour, made
+ *   to work across processes).
+ *
  *   The placeholder epoch 1 holds back everything of this region until
  *   the real epoch is stored; it lets the announcement come before the
  *   first access to the mapping, which the client's remapping needs
@@ -96,6 +105,19 @@
 
 #include "atomic.h"
 #include "layout.h"
+
+/*
+ * mxc_rcu_announce - the placeholder announcement (epoch 1) for the region
+ * with incarnation inc.  light: the writer's membarrier supplies the
+ * barrier (MXC_HF_MEMBARRIER, and this process registered); else an xchg.
+ */
+static inline void mxc_rcu_announce(struct mxc_shm_slot *s, uint64_t inc, int light)
+{
+	if (light)
+		mxa_store64_plain(&s->s_word, MXC_SLOT_WORD(1, inc));
+	else
+		(void)mxa_xchg64(&s->s_word, MXC_SLOT_WORD(1, inc));
+}
 
 /* mxc_rcu_exit - leave the read: nothing read before may be freed under it
  * after this store is visible.  Precondition: inside a read on s. */

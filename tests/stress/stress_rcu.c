@@ -66,10 +66,10 @@ static double now_s(void)
 
 static void put(struct region *r, const char *key, const char *target)
 {
-	uint8_t meta[MXC_OV_META_MAX];
-	size_t mlen = mxc_ov_meta_encode(meta, 1, 2, "stress", 6);
+	uint8_t val[MXC_OV_VALUE_MAX];
+	size_t vlen = mxc_ov_value_encode(val, 1, 2, target, strlen(target), "stress", 6);
 
-	if (region_put(r, MXC_TAB_OVERRIDE, key, strlen(key), target, strlen(target), meta, mlen) < 0) {
+	if (region_put(r, MXC_TAB_OVERRIDE, key, strlen(key), val, vlen, NULL, 0) < 0) {
 		fprintf(stderr, "stress: put %s: %s\n", key, strerror(errno));
 		exit(2);
 	}

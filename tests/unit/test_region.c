@@ -28,10 +28,10 @@ static char dir2[] = "/tmp/mxc-test-corrupt.XXXXXX";
 
 static int put(struct region *r, const char *key, const char *target, const char *comment)
 {
-	uint8_t meta[MXC_OV_META_MAX];
-	size_t mlen = mxc_ov_meta_encode(meta, 1000, 2000, comment, strlen(comment));
+	uint8_t val[MXC_OV_VALUE_MAX];
+	size_t vlen = mxc_ov_value_encode(val, 1000, 2000, target, strlen(target), comment, strlen(comment));
 
-	return region_put(r, MXC_TAB_OVERRIDE, key, strlen(key), target, strlen(target), meta, mlen);
+	return region_put(r, MXC_TAB_OVERRIDE, key, strlen(key), val, vlen, NULL, 0);
 }
 
 static void region_path(const char *d, const char *suffix, char *out, size_t outlen)
