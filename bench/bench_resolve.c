@@ -456,10 +456,10 @@ out:
 static int build_region(struct run *ru)
 {
 	struct region_opts o;
-	uint8_t meta[MXC_OV_META_MAX];
+	uint8_t val[MXC_OV_VALUE_MAX];
 	char target[TARGET_SLOT];
 	int64_t now = (int64_t)time(NULL);
-	size_t mlen = mxc_ov_meta_encode(meta, now, now, "bench", 5);
+	size_t vlen;
 
 	memset(&o, 0, sizeof(o));
 	o.dir = ru->dir;
@@ -475,8 +475,9 @@ static int build_region(struct run *ru)
 	}
 	for (uint64_t i = 0; i < ru->n; i++) {
 		make_target(i, target);
-		if (region_put(ru->region, MXC_TAB_OVERRIDE, ru->hit[i], strlen(ru->hit[i]), target,
-			       strlen(target), meta, mlen) != 0) {
+		vlen = mxc_ov_value_encode(val, now, now, target, strlen(target), "bench", 5);
+		if (region_put(ru->region, MXC_TAB_OVERRIDE, ru->hit[i], strlen(ru->hit[i]), val, vlen, NULL, 0) !=
+		    0) {
 			progress("region_put %s: %s", ru->hit[i], strerror(errno));
 			return -1;
 		}

@@ -218,8 +218,7 @@ struct ctx {
 	uint32_t upd_next;
 	size_t wpos;              /* the writer's position in the stream */
 	uint64_t updates;         /* region_put()s since the build */
-	uint8_t meta[MXC_OV_META_MAX];
-	size_t mlen;
+	int64_t now;              /* created/updated of every override */
 	int cpus[CPU_SETSIZE];    /* CPUs we may run on, ascending */
 	unsigned ncpus;
 	long online;              /* sysconf(_SC_NPROCESSORS_ONLN) */
@@ -754,13 +753,23 @@ static void data_free(struct ctx *c)
 
 /* --- the in-process region -------------------------------------------------- */
 
+/* An override as the daemon stores it: timestamps, target and comment in
+ * one value (shm/override.h). */
+static int put_override(struct ctx *c, const char *key, size_t klen, const char *target, size_t tlen)
+{
+	uint8_t val[MXC_OV_VALUE_MAX];
+	size_t vlen = mxc_ov_value_encode(val, c->now, c->now, target, tlen, "bench", 5);
+
+	return region_put(g.region, MXC_TAB_OVERRIDE, key, klen, val, vlen, NULL, 0) < 0 ? -1 : 0;
+}
+
 static int build_region(struct ctx *c)
 {
 	struct region_opts o;
 	char target[TARGET_SLOT];
 	int64_t now = (int64_t)time(NULL);
 
-	c->mlen = mxc_ov_meta_encode(c->meta, now, now, "bench", 5);
+	c->now = now;
 	memset(&o, 0, sizeof(o));
 	o.dir = g.dirs[DIR_REGION].path;
 	o.nslots = (uint32_t)(2 * c->online + REGION_SLOTS_MIN);
@@ -776,8 +785,7 @@ static int build_region(struct ctx *c)
 	for (uint64_t i = 0; i < c->n; i++) {
 		make_target(i, target);
 		c->tlen[i] = (uint8_t)strlen(target);
-		if (region_put(g.region, MXC_TAB_OVERRIDE, c->keys[i], c->klen[i], target, c->tlen[i], c->meta,
-			       c->mlen) != 0) {
+		if (put_override(c, c->keys[i], c->klen[i], target, c->tlen[i]) != 0) {
 			progress("region_put %s: %s", c->keys[i], strerror(errno));
 			return -1;
 		}
@@ -819,8 +827,7 @@ static int update_one(struct ctx *c)
 	const struct stream_ent *e = &c->stream[c->wpos++ & (STREAM_LEN - 1)];
 	uint32_t t = c->upd_next++ & (UPDATE_TARGETS - 1);
 
-	int rc = region_put(g.region, MXC_TAB_OVERRIDE, e->key, c->klen[e->idx], c->upd[t], c->upd_len[t], c->meta,
-			    c->mlen);
+	int rc = put_override(c, e->key, c->klen[e->idx], c->upd[t], c->upd_len[t]);
 
 	if (rc != 1) {
 		progress("region_put %s: %s", e->key, rc < 0 ? strerror(errno) : "added, where it should replace");
@@ -1389,10 +1396,10 @@ static void phase_memory_print(struct ctx *c)
 	MEMROW("free + limbo, whole region (MiB)", (double)(f->free_ + f->limbo) / 1048576.0,
 	       (double)(u->free_ + u->limbo) / 1048576.0, "%14.1f");
 #undef MEMROW
-	printf("# the arena also holds each entry's meta record (created, updated, comment: %zu B here),\n"
-	       "# the index and the bucket headers; the file is sized for the entries expected at build,\n"
-	       "# with headroom, and 'allocated' counts the tmpfs pages it holds (fallocated up front)\n",
-	       c->mlen);
+	printf("# each entry's value also holds created, updated (4 B each), the target length and the\n"
+	       "# comment (\"bench\", 5 B); the arena holds the index and bucket headers too; the file is\n"
+	       "# address space sized for the entries expected, and 'allocated' counts the tmpfs pages it\n"
+	       "# holds (reserved as records are placed)\n");
 	mem_rows(c, f, "fresh");
 	if (u->valid)
 		mem_rows(c, u, "after_updates");
