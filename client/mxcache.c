@@ -689,7 +689,13 @@ static int view_refresh(struct mxc_map *v)
  */
 static void view_of(const struct mxc_map *m, struct mxc_map *v)
 {
-	*v = *m;
+	/* field by field: m->next belongs to the remapping thread */
+	v->base = m->base;
+	v->size = m->size;
+	v->hdr = m->hdr;
+	v->inc = m->inc;
+	v->flags = m->flags;
+	v->next = NULL;
 	v->lim = 0;
 	view_refresh(v);
 }
