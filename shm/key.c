@@ -340,7 +340,8 @@ static int fast_domain_simd(const char *in, size_t n, char *dst, size_t outlen, 
 	if (n == 0)
 		return 0;
 	valid = (1ULL << n) - 1;
-	for (k = 0; k < FAST_SIMD_MAX / 16; k++) {
+	/* only the blocks the name reaches: bits past n are masked anyway */
+	for (k = 0; k < (int)(n + 15) / 16; k++) {
 		__m128i v = _mm_loadu_si128((const __m128i *)(const void *)(src + 16 * k));
 		__m128i up = _mm_and_si128(_mm_cmpgt_epi8(v, _mm_set1_epi8('A' - 1)),
 					   _mm_cmplt_epi8(v, _mm_set1_epi8('Z' + 1)));
