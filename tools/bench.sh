@@ -142,8 +142,26 @@ stop_daemon() {
 # run_job CMD...: run CMD as a waited-for background job, so that a signal to
 # this script is handled at once (the shell runs traps only between
 # foreground commands) and the trap can stop CMD too.
+# The redirections go on the job, not on the call: a trap running during
+# the wait would write into them.  run_job_out FILE CMD...: stdout to FILE;
+# run_job_all FILE CMD...: stdout and stderr to FILE.
 run_job() {
 	"$@" &
+	job_wait
+}
+run_job_out() {
+	f=$1
+	shift
+	"$@" > "$f" &
+	job_wait
+}
+run_job_all() {
+	f=$1
+	shift
+	"$@" > "$f" 2>&1 &
+	job_wait
+}
+job_wait() {
 	CHILD=$!
 	wait "$CHILD"
 	st=$?
@@ -176,11 +194,11 @@ log "$MODE run, $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg); re
 
 # --- 1. lookup latency --------------------------------------------------------
 if [ -x "$RESOLVE" ]; then
-	log "[1/3] lookup latency: $RESOLVE $PROG_ARGS (its progress below; table in the summary)"
+	log "[1/3] lookup latency: $RESOLVE${PROG_ARGS:+ $PROG_ARGS} (its progress below; table in the summary)"
 	t=$(now_ns)
 	# its table goes to a file: the summary shows it once, from the CSV
 	# shellcheck disable=SC2086
-	run_job "$RESOLVE" $PROG_ARGS --csv "$RESOLVE_CSV" > "$OUTDIR/resolve.txt"
+	run_job_out "$OUTDIR/resolve.txt" "$RESOLVE" $PROG_ARGS --csv "$RESOLVE_CSV"
 	rc=$?
 	RESOLVE_MS=$(ms_since "$t")
 	[ $rc -eq 0 ] || broken "bench_resolve exited with status $rc (figures it wrote are kept)"
@@ -206,10 +224,10 @@ fi
 
 # --- 2. scaling, writer, visibility, memory -----------------------------------
 if [ -x "$SCALE" ]; then
-	log "[2/3] scaling: $SCALE $PROG_ARGS (its progress below; figures in the summary)"
+	log "[2/3] scaling: $SCALE${PROG_ARGS:+ $PROG_ARGS} (its progress below; figures in the summary)"
 	t=$(now_ns)
 	# shellcheck disable=SC2086
-	run_job "$SCALE" $PROG_ARGS --csv "$SCALE_CSV" > "$OUTDIR/scale.txt"
+	run_job_out "$OUTDIR/scale.txt" "$SCALE" $PROG_ARGS --csv "$SCALE_CSV"
 	rc=$?
 	SCALE_MS=$(ms_since "$t")
 	[ $rc -eq 0 ] || { SCALE_FAILED=1; broken "bench_scale exited with status $rc (figures it wrote are kept)"; }
@@ -310,7 +328,7 @@ run_daemon_bench() {
 
 	log "[3/3] import: shmctl override import ($N lines)"
 	t=$(now_ns)
-	run_job "$SHMCTL" -d "$STATE" override import "$CSV" > "$TMP/import.out" 2>&1
+	run_job_all "$TMP/import.out" "$SHMCTL" -d "$STATE" override import "$CSV"
 	rc=$?
 	ms=$(ms_since "$t")
 	# shmctl redraws a progress line with \r; keep its last words only
@@ -436,7 +454,9 @@ elif [ ! -r "$PLOT_GP" ]; then
 else
 	log "plot: gnuplot $PLOT_GP -> $PLOT_PNG"
 	sub="$MODE run, $(nproc) CPUs, $(date -u '+%Y-%m-%d %H:%M UTC'); floor: one dependent load over region-sized memory"
-	if gnuplot -e "datafile='$PLOT_DAT'; outfile='$PLOT_PNG'; ncols=$(head -n 1 "$PLOT_DAT" | wc -w); subtitle='$sub'" \
+	ncols=$(head -n 1 "$PLOT_DAT" | wc -w)
+	nrows=$(($(wc -l < "$PLOT_DAT") - 1))
+	if gnuplot -e "datafile='$PLOT_DAT'; outfile='$PLOT_PNG'; ncols=$ncols; nrows=$nrows; subtitle='$sub'" \
 		"$PLOT_GP" 2> "$TMP/gnuplot.err" && [ -s "$PLOT_PNG" ]; then
 		PLOT=$PLOT_PNG
 	else
@@ -481,11 +501,11 @@ function add(b, c) {   # params of benchmark b, in the order first seen
 # one tracked figure: a line of the summary and a "target" row
 function target(label, value, fmt, unit, tgt, n, k, c, s, m) {
 	if (value == "") {
-		printf "  %-52s = n/a  (target %s)%s\n", label, tgt, why
+		printf "  %-52s = n/a  (target %s%s)\n", label, tgt, why
 		return
 	}
 	printf "  %-52s = " fmt "%s  (target %s)\n", label, value, unit == "ratio" ? "" : " " unit, tgt
-	printf "target,%s,%s,%s,%s,%s," fmt ",%s\n", n, k, c, s, m, value, unit > trows
+	printf "target,%s,%s,%s,%s,%s,%.6g,%s\n", n, k, c, s, m, value, unit > trows
 }
 function quot(a, b) { return a == "" || b == "" || b + 0 == 0 ? "" : a / b }
 NR == 1 { next }
@@ -669,8 +689,9 @@ END {
 		pn ? g("readers_scaling", sn, "uniform", "P=" pn, "mxcache", "efficiency") : "", "%.2f", "ratio",
 		"≥ 0.9", sn, "uniform", "P=" pn, "mxcache", "efficiency")
 	x = g("writer_daemon", sn, "-", sets, "mxcached", "visibility_p99")
-	target("visibility p99 of an acknowledged SET", x == "" ? "" : x / 1000, "%.3f", "ms",
-		"< 1 ms", sn, "-", sets == "" ? "-" : sets, "mxcached", "visibility_p99")
+	target("visibility p99 of an acknowledged SET", x, "%.1f", "us",
+		"< 1 ms = 1000 us" (x != "" && x < 0 ? "; negative: visible before the OK was read" : ""),
+		sn, "-", sets == "" ? "-" : sets, "mxcached", "visibility_p99")
 	a = g("memory", sn, "-", "fresh", "mxcache", "file_allocated_vs_raw")
 	u = g("memory", sn, "-", "after_updates", "mxcache", "file_allocated_vs_raw")
 	target("region bytes/entry / raw key+target" snl, a, "%.2f", "ratio",
