@@ -754,13 +754,14 @@ static void data_free(struct ctx *c)
 /* --- the in-process region -------------------------------------------------- */
 
 /* An override as the daemon stores it: timestamps, target and comment in
- * one value (shm/override.h). */
+ * one value (shm/override.h).  Returns what region_put() returns. */
 static int put_override(struct ctx *c, const char *key, size_t klen, const char *target, size_t tlen)
 {
 	uint8_t val[MXC_OV_VALUE_MAX];
 	size_t vlen = mxc_ov_value_encode(val, c->now, c->now, target, tlen, "bench", 5);
 
-	return region_put(g.region, MXC_TAB_OVERRIDE, key, klen, val, vlen, NULL, 0) < 0 ? -1 : 0;
+	/* region_put's own answer: 1 replaced, 0 added, -1 failed */
+	return region_put(g.region, MXC_TAB_OVERRIDE, key, klen, val, vlen, NULL, 0);
 }
 
 static int build_region(struct ctx *c)

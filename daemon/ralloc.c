@@ -62,6 +62,43 @@ static void free_run(struct ralloc *a, uint32_t off, uint32_t n)
 		a->free_units += n;
 }
 
+/*
+ * No free run of exactly n units: cut one from the smallest longer free
+ * run instead of taking new space.  Buckets grow a unit at a time, so the
+ * runs they leave behind are a little too short for their successors;
+ * without this, exact-size lists alone let the arena grow a fifth past
+ * what is in use.  Placement is kept: a run of two units or more still
+ * starts on an even unit (runs on the lists of length >= 2 all do).
+ * Returns the offset, or 0 if no longer run is free.
+ */
+static uint32_t split_small(struct ralloc *a, uint32_t n)
+{
+	uint32_t m, off, rest;
+
+	for (m = n + 1; m <= RALLOC_SMALL_MAX; m++)
+		if (a->small[m].n > 0)
+			break;
+	if (m > RALLOC_SMALL_MAX)
+		return 0;
+	off = a->small[m].v[--a->small[m].n];
+	a->free_units -= m;
+	a->used_units += n;
+	rest = m - n;
+	if (n == 1) {
+		/* the last unit: the rest keeps the even start */
+		free_run(a, off, rest);
+		return off + rest;
+	}
+	/* n units from the (even) start; the rest starts at off + n */
+	if ((n & 1) && rest >= 2) {
+		free_run(a, off + n, 1);
+		free_run(a, off + n + 1, rest - 1);
+	} else {
+		free_run(a, off + n, rest);
+	}
+	return off;
+}
+
 void ralloc_init(struct ralloc *a, uint32_t first, uint32_t end)
 {
 	memset(a, 0, sizeof(*a));
@@ -97,6 +134,11 @@ uint32_t ralloc_alloc(struct ralloc *a, uint32_t n)
 		a->free_units -= n;
 		a->used_units += n;
 		return off;
+	}
+	if (n <= RALLOC_SMALL_MAX) {
+		off = split_small(a, n);
+		if (off != 0)
+			return off;
 	}
 	if (n > RALLOC_SMALL_MAX) {
 		for (i = 0; i < a->large.len; i++) {
