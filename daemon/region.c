@@ -354,7 +354,7 @@ void region_reclaim(struct region *r, int sweep)
  */
 int region_back(struct region *r, uint64_t upto)
 {
-	uint64_t have = r->hdr->h_backed, want, chunk = r->size / 32;
+	uint64_t have = r->hdr->h_backed, want, chunk = r->size / 64;
 
 	if (upto <= have)
 		return 0;

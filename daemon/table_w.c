@@ -30,7 +30,8 @@ struct went {
 	const uint8_t *val;
 };
 
-#define BUCKET_BYTES_MAX (MXC_BUCKET_MAX_UNITS << MXC_SHM_UNIT_SHIFT)
+/* the longest bucket: whole lines, within the u8 unit count */
+#define BUCKET_BYTES_MAX ((MXC_BUCKET_MAX_UNITS & ~1u) << MXC_SHM_UNIT_SHIFT)
 
 static uint32_t units_for(uint64_t bytes)
 {
@@ -69,6 +70,20 @@ static uint64_t *tab_index(struct region *r, unsigned tab)
 }
 
 /* bytes of an entry, with its tag and offset in the bucket's arrays */
+/*
+ * Buckets take runs of an even number of units (64-byte lines).  Buckets
+ * grow an entry at a time; with every length allowed, the run each one
+ * leaves behind is one unit short of what the next needs and sits unused
+ * on the free lists.  With lines as the step, old and new runs mostly
+ * match and are reused.
+ */
+static uint32_t bucket_units_for(size_t bytes)
+{
+	uint32_t u = units_for(bytes);
+
+	return u <= 1 ? u : (u + 1) & ~1u;
+}
+
 static size_t went_size(const struct went *e)
 {
 	return 4 + 4 + ((e->flags & MXC_ENT_META) ? 4 : 0) + ((e->flags & MXC_ENT_KEXT) ? 4 : e->klen) +
@@ -111,7 +126,7 @@ static size_t bucket_encode(uint8_t *out, unsigned tab, const struct went *e, un
 		*filter |= MXC_TAG_BIT(e[i].tag);
 	}
 	out[0] = (uint8_t)n;
-	out[1] = (uint8_t)units_for(p);
+	out[1] = (uint8_t)bucket_units_for(p);
 	out[2] = (uint8_t)tab;
 	out[3] = MXC_BUCKET_MAGIC;
 	/* the tail of the last unit is padding: keep it deterministic */
