@@ -93,6 +93,7 @@
 #include <urcu.h>
 #include <urcu/rculfhash.h>
 
+#include "bench/common.h"
 #include "client/mxcache.h"
 #include "daemon/log.h"
 #include "daemon/region.h"
@@ -105,11 +106,6 @@
 
 #define BATCH            64          /* lookups per timed sample */
 #define CHUNK            4096        /* lookups per timed slice of the long run */
-#define KEY_SLOT         48          /* bytes per stored key: KEY_MAX + NUL, rounded up */
-#define KEY_MIN          10          /* key lengths wanted, in characters */
-#define KEY_MAX          40
-#define KEY_TRIES        64          /* draws before the fallback key shape */
-#define TARGET_SLOT      64          /* bytes per target: longest generated + NUL */
 #define HOST_BUF         (MXC_HOST_MAX + 1)
 
 /* Time per size is dominated by SQLite (a few microseconds a lookup,
@@ -156,8 +152,6 @@
 #define CHASE_STRIDE     64          /* bytes between the floor's slots: one line */
 #define PAGE_BYTES       4096u
 
-#define KEY_SEED         UINT64_C(0x6d78636163686531)   /* fixed: runs comparable */
-#define TARGET_SEED      UINT64_C(0x7461726765747321)
 #define ORDER_SEED       UINT64_C(0x6f72646572212121)
 #define ZIPF_SEED        UINT64_C(0x7a6970667a697066)
 #define HOT_SEED         UINT64_C(0x686f746b65797321)
@@ -165,7 +159,6 @@
 
 #define NS_PER_S         1000000000.0
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 /* SYS_FLOOR is last: the systems before it answer lookups, it does not. */
 enum { SYS_MXC, SYS_LMDB, SYS_SQLITE, SYS_LFHT, SYS_CKHS, SYS_PLAIN, SYS_FLOOR, SYS_COUNT };
@@ -258,22 +251,6 @@ static void progress(const char *fmt, ...)
 	fflush(stderr);
 }
 
-static uint64_t splitmix64(uint64_t *s)
-{
-	uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
-
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
-/* A uniform integer below bound (bound < 2^32): multiply-shift, whose bias
- * at these bounds is far below anything a latency figure could show. */
-static uint32_t below(uint64_t *s, uint32_t bound)
-{
-	return (uint32_t)(((splitmix64(s) >> 32) * (uint64_t)bound) >> 32);
-}
-
 /* A uniform double in [0, 1), from the top 53 bits. */
 static double unit(uint64_t *s)
 {
@@ -310,51 +287,6 @@ static void on_signal(int sig)
 }
 
 /* --- keys and targets ----------------------------------------------------- */
-
-/*
- * Key shapes.  The first label is a letters-only prefix followed by the
- * decimal index, so it alone identifies the index: keys for different
- * indices never collide, and the keys of indices n..2n-1 are certain
- * misses of a table holding 0..n-1.
- */
-static const char *const key_prefix[] = { "host", "mx", "mail", "smtp", "relay", "in", "mta",
-					  "edge", "gw", "out", "inbound", "mailgw" };
-static const char *const key_word[] = { "a", "io", "ops", "corp", "acme", "shop", "north",
-					"globex", "initech", "umbrella", "hooli", "example",
-					"megacorp", "contoso", "fabrikam", "wayneenterprises",
-					"eu-west", "customers", "lists", "bounce" };
-static const char *const key_tld[] = { "com", "net", "org", "de", "io", "example.com", "co.uk",
-				       "example.net", "mail.example.org", "ac.jp" };
-
-static void make_key(uint64_t i, char *out)
-{
-	uint64_t s = i ^ KEY_SEED;
-	int n;
-
-	for (unsigned t = 0; t < KEY_TRIES; t++) {
-		n = snprintf(out, KEY_SLOT, "%s%" PRIu64 ".%s.%s", key_prefix[below(&s, NELEM(key_prefix))], i,
-			     key_word[below(&s, NELEM(key_word))], key_tld[below(&s, NELEM(key_tld))]);
-		if (n >= KEY_MIN && n <= KEY_MAX)
-			return;
-	}
-	/* "mx" + at most 8 digits + ".example.com": always 15..22 chars */
-	snprintf(out, KEY_SLOT, "mx%" PRIu64 ".example.com", i);
-}
-
-/* Targets: half IPv4 addresses (canonical dotted quads), half host names. */
-static void make_target(uint64_t i, char *out)
-{
-	uint64_t s = i ^ TARGET_SEED;
-	uint64_t r = splitmix64(&s);
-
-	if (r & 1)
-		snprintf(out, TARGET_SLOT, "%u.%u.%u.%u", 10u + (unsigned)((r >> 8) % 200),
-			 (unsigned)((r >> 16) & 255), (unsigned)((r >> 24) & 255),
-			 1u + (unsigned)((r >> 32) % 254));
-	else
-		snprintf(out, TARGET_SLOT, "mx%u.%s.%s", (unsigned)((r >> 8) % 1000),
-			 key_word[below(&s, NELEM(key_word))], key_tld[below(&s, NELEM(key_tld))]);
-}
 
 /* --- set-up: keys, key sequences, region, LMDB, SQLite ---------------------- */
 
@@ -1228,23 +1160,6 @@ static int check_all(const struct run *ru, struct systems *sy)
 		return -1;
 	}
 	return 0;
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Nearest-rank quantile of sorted v[0..n). */
-static double quantile(const double *v, size_t n, double q)
-{
-	size_t k = (size_t)(q * (double)n + 0.5);
-
-	if (k >= n)
-		k = n - 1;
-	return v[k];
 }
 
 /* The cost of the clock pair around a batch, to subtract from it. */

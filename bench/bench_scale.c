@@ -67,6 +67,7 @@
 
 #include <linux/magic.h>
 
+#include "bench/common.h"
 #include "client/mxcache.h"
 #include "daemon/log.h"
 #include "daemon/region.h"
@@ -82,11 +83,6 @@
 #define ENTRIES_MIN       1000u
 #define ENTRIES_MAX       20000000u   /* keys are 48 B each here: ~1 GB of them */
 
-#define KEY_SLOT          48          /* bytes per stored key: KEY_MAX + NUL, rounded up */
-#define KEY_MIN           10          /* key lengths wanted, in characters */
-#define KEY_MAX           40
-#define KEY_TRIES         64          /* draws before the fallback key shape */
-#define TARGET_SLOT       64          /* bytes per target: longest generated + NUL */
 #define HOST_BUF          (MXC_HOST_MAX + 1)
 
 /* The lookup stream: keys copied in uniformly random order into one array
@@ -151,11 +147,8 @@ static const double write_rates[NRATES] = { 0, 10000, 100000 };   /* updates/s *
 #define NS_PER_S          INT64_C(1000000000)
 #define ERR_MAX           160
 
-#define KEY_SEED          UINT64_C(0x6d78636163686531)   /* as bench_resolve.c: same keys */
-#define TARGET_SEED       UINT64_C(0x7461726765747321)
 #define STREAM_SEED       UINT64_C(0x73747265616d2121)
 
-#define NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 _Static_assert(KEY_MAX + 1 <= STREAM_KEY, "a key must fit a stream entry");
 _Static_assert((STREAM_LEN & (STREAM_LEN - 1)) == 0, "STREAM_LEN: a power of two");
@@ -267,41 +260,6 @@ static void progress(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	fflush(stderr);
-}
-
-static uint64_t splitmix64(uint64_t *s)
-{
-	uint64_t z = (*s += UINT64_C(0x9e3779b97f4a7c15));
-
-	z = (z ^ (z >> 30)) * UINT64_C(0xbf58476d1ce4e5b9);
-	z = (z ^ (z >> 27)) * UINT64_C(0x94d049bb133111eb);
-	return z ^ (z >> 31);
-}
-
-/* A uniform integer below bound (bound < 2^32): multiply-shift, whose bias
- * at these bounds is far below anything a figure here could show. */
-static uint32_t below(uint64_t *s, uint32_t bound)
-{
-	return (uint32_t)(((splitmix64(s) >> 32) * (uint64_t)bound) >> 32);
-}
-
-static int cmp_double(const void *a, const void *b)
-{
-	double x = *(const double *)a, y = *(const double *)b;
-
-	return (x > y) - (x < y);
-}
-
-/* Nearest-rank quantile of sorted v[0..n). */
-static double quantile(const double *v, size_t n, double q)
-{
-	size_t k = (size_t)(q * (double)n + 0.5);
-
-	if (n == 0)
-		return 0;
-	if (k >= n)
-		k = n - 1;
-	return v[k];
 }
 
 static void *shared_map(size_t len)
@@ -661,50 +619,6 @@ static void cleanup_all(void)
 }
 
 /* --- keys, targets, the stream --------------------------------------------- */
-
-/*
- * Key shapes, as bench_resolve.c (same seeds, so the same keys): the first
- * label is a letters-only prefix followed by the decimal index, so keys of
- * different indices never collide.
- */
-static const char *const key_prefix[] = { "host", "mx", "mail", "smtp", "relay", "in", "mta",
-					  "edge", "gw", "out", "inbound", "mailgw" };
-static const char *const key_word[] = { "a", "io", "ops", "corp", "acme", "shop", "north",
-					"globex", "initech", "umbrella", "hooli", "example",
-					"megacorp", "contoso", "fabrikam", "wayneenterprises",
-					"eu-west", "customers", "lists", "bounce" };
-static const char *const key_tld[] = { "com", "net", "org", "de", "io", "example.com", "co.uk",
-				       "example.net", "mail.example.org", "ac.jp" };
-
-static void make_key(uint64_t i, char *out)
-{
-	uint64_t s = i ^ KEY_SEED;
-	int n;
-
-	for (unsigned t = 0; t < KEY_TRIES; t++) {
-		n = snprintf(out, KEY_SLOT, "%s%" PRIu64 ".%s.%s", key_prefix[below(&s, NELEM(key_prefix))], i,
-			     key_word[below(&s, NELEM(key_word))], key_tld[below(&s, NELEM(key_tld))]);
-		if (n >= KEY_MIN && n <= KEY_MAX)
-			return;
-	}
-	/* "mx" + at most 8 digits + ".example.com": always 15..22 chars */
-	snprintf(out, KEY_SLOT, "mx%" PRIu64 ".example.com", i);
-}
-
-/* Targets: half IPv4 addresses (canonical dotted quads), half host names. */
-static void make_target(uint64_t i, char *out)
-{
-	uint64_t s = i ^ TARGET_SEED;
-	uint64_t r = splitmix64(&s);
-
-	if (r & 1)
-		snprintf(out, TARGET_SLOT, "%u.%u.%u.%u", 10u + (unsigned)((r >> 8) % 200),
-			 (unsigned)((r >> 16) & 255), (unsigned)((r >> 24) & 255),
-			 1u + (unsigned)((r >> 32) % 254));
-	else
-		snprintf(out, TARGET_SLOT, "mx%u.%s.%s", (unsigned)((r >> 8) % 1000),
-			 key_word[below(&s, NELEM(key_word))], key_tld[below(&s, NELEM(key_tld))]);
-}
 
 static int make_data(struct ctx *c)
 {
