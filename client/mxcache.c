@@ -707,7 +707,9 @@ static void view_of(const struct mxc_map *m, struct mxc_map *v)
  */
 typedef int (*read_fn)(struct mxc_map *m, const struct mxc_shm_root *root, void *arg);
 
-static int with_read(struct mxc *h, read_fn fn, void *arg)
+/* always_inline: with fn a constant at each call site, the compiler can
+ * then inline the reader itself; an indirect call per lookup is not free */
+static inline __attribute__((always_inline)) int with_read(struct mxc *h, read_fn fn, void *arg)
 {
 	const struct mxc_shm_root *root;
 	struct mxc_map v;
