@@ -60,12 +60,14 @@ check() {
 last_out() { cat /tmp/t.out.$$; }
 last_err() { cat /tmp/t.err.$$; }
 
-# new_dir - a fresh state directory, removed with its region at exit
+# new_dir VAR - a fresh state directory in $VAR, removed with its region
+# at exit.  Not "D=$(new_dir)": a command substitution is a subshell, and
+# the cleanup list would never see the directory.
 new_dir() {
 	local d
 	d=$(mktemp -d /tmp/mxc-it.XXXXXX)
 	T_DIRS+=("$d")
-	echo "$d"
+	printf -v "$1" '%s' "$d"
 }
 
 # region_files DIR - the tmpfs files of DIR's region

@@ -5,7 +5,7 @@
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
 
-D=$(new_dir)
+new_dir D
 expect_rc 3 "shmctl before any daemon: region unavailable (3)" "$SHMCTL" -d "$D" resolve example.org
 check "mxcached starts" daemon_start "$D"
 expect_rc 1 "a second mxcached on the same directory is refused" "$MXCACHED" -d "$D" -f

@@ -4,7 +4,7 @@
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
 
-D=$(new_dir)
+new_dir D
 STAGE=$D/stage
 check "make install DESTDIR" make -s install ${SAN:+SANITIZER=$SAN} DESTDIR="$STAGE" PREFIX=/usr/local
 check "header installed" test -f "$STAGE/usr/local/include/mxcache.h"
