@@ -93,6 +93,7 @@
 #include <urcu.h>
 #include <urcu/rculfhash.h>
 
+#define BENCH_NAME "bench_resolve"
 #include "bench/common.h"
 #include "client/mxcache.h"
 #include "daemon/log.h"
@@ -238,19 +239,6 @@ static double now_ns(void)
 	return (double)ts.tv_sec * NS_PER_S + (double)ts.tv_nsec;
 }
 
-static void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void progress(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("bench_resolve: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	fflush(stderr);
-}
-
 /* A uniform double in [0, 1), from the top 53 bits. */
 static double unit(uint64_t *s)
 {
@@ -285,8 +273,6 @@ static void on_signal(int sig)
 	if (g_child > 0)
 		kill(g_child, SIGKILL);
 }
-
-/* --- keys and targets ----------------------------------------------------- */
 
 /* --- set-up: keys, key sequences, region, LMDB, SQLite ---------------------- */
 

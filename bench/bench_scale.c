@@ -67,6 +67,7 @@
 
 #include <linux/magic.h>
 
+#define BENCH_NAME "bench_scale"
 #include "bench/common.h"
 #include "client/mxcache.h"
 #include "daemon/log.h"
@@ -247,19 +248,6 @@ static void sleep_until(int64_t t)
 static void sleep_ns(int64_t ns)
 {
 	sleep_until(now_ns() + ns);
-}
-
-static void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static void progress(const char *fmt, ...)
-{
-	va_list ap;
-
-	fputs("bench_scale: ", stderr);
-	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
-	va_end(ap);
-	fputc('\n', stderr);
-	fflush(stderr);
 }
 
 static void *shared_map(size_t len)

@@ -8,9 +8,15 @@
 #define MXC_BENCH_COMMON_H
 
 #include <inttypes.h>
+#include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+
+/* Each program names itself before including this header. */
+#ifndef BENCH_NAME
+#error "define BENCH_NAME before including bench/common.h"
+#endif
 
 #define KEY_SLOT         48          /* bytes per stored key: KEY_MAX + NUL, rounded up */
 #define KEY_MIN          10          /* key lengths wanted, in characters */
@@ -21,6 +27,20 @@
 #define TARGET_SEED      UINT64_C(0x7461726765747321)
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
+
+/* progress - one line on stderr, prefixed with the program's name. */
+static inline void progress(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static inline void progress(const char *fmt, ...)
+{
+	va_list ap;
+
+	fputs(BENCH_NAME ": ", stderr);
+	va_start(ap, fmt);
+	vfprintf(stderr, fmt, ap);
+	va_end(ap);
+	fputc('\n', stderr);
+	fflush(stderr);
+}
 
 static inline uint64_t splitmix64(uint64_t *s)
 {
