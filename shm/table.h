@@ -15,10 +15,14 @@
  * reclaimed after a grace period (shm/rcu.h).
  *
  * Why four entries per bucket: the index is then small (8 bytes per four
- * keys: 2 MiB at a million keys, which stays in the cache), so a lookup
- * costs one miss to memory, the bucket's first line, where the tags of
- * all its entries sit side by side; the matching entry is usually on that
- * line or the next, and in the same page.
+ * keys: 2 MiB at a million keys), so under skewed lookups it stays in the
+ * cache and a hit costs one miss to memory, the bucket's first line, where
+ * the tags of all its entries sit side by side.  The matching entry is on
+ * that line or one of the next three, which mxc_tab_find asks for at the
+ * same time.  Under uniform lookups over a million keys the index does
+ * not stay cached: a hit then costs two dependent misses (index word,
+ * bucket) and an absent key one, which is what bounds a lookup against
+ * the machine's floor (docs/benchmarks.md).
  *
  * Bucket record, 32-byte aligned, b_units * 32 bytes long:
  *     u8 b_n (entries)  u8 b_units  u8 b_tab (table id)  u8 b_magic
@@ -60,6 +64,7 @@
 #define MXC_BUCKET_MAX_UNITS   255
 #define MXC_BUCKET_MAGIC       0xb5
 #define MXC_BUCKET_HDR         4
+#define MXC_BUCKET_PREFETCH_LINES 3   /* lines after the first: a 4-entry bucket */
 
 #define MXC_ENT_META  0x01
 #define MXC_ENT_KEXT  0x02
@@ -241,6 +246,13 @@ static inline int mxc_tab_find(const uint8_t *base, uint64_t size, const struct 
 	w = mxa_load64((uint64_t *)(uintptr_t)&idx[h & (((uint64_t)1 << t->t_log2) - 1)]);
 	if (MXC_IDX_OFF(w) == 0 || !(MXC_IDX_FILTER(w) & MXC_HASH_BIT(h)))
 		return MXC_TAB_ABSENT;
+	/* The entry's own line is only known once the bucket's first line
+	 * (its offsets) has arrived: ask for the next lines now, so that
+	 * their misses overlap the first one's instead of following it.  A
+	 * prefetch never faults, so no bounds check is needed for the hint. */
+	b = base + ((uint64_t)MXC_IDX_OFF(w) << MXC_SHM_UNIT_SHIFT);
+	for (i = 1; i <= MXC_BUCKET_PREFETCH_LINES; i++)
+		__builtin_prefetch(b + 64 * i);
 	b = mxc_tab_bucket(base, size, MXC_IDX_OFF(w), tab, &blen, &n);
 	if (b == NULL)
 		return MXC_TAB_CORRUPT;
