@@ -70,6 +70,7 @@ START_GIVEUP_S=60
 RESTART_GIVEUP_S=600
 STOP_GIVEUP_S=300
 CLEANUP_GIVEUP_S=10  # the same, when cleaning up after an interruption
+LOG_WAIT_S=5         # for the rebuild line after the region is live
 POLL_S=0.01          # status polling interval while waiting for the restart
 
 OUTDIR=$BUILD/bench
@@ -384,9 +385,16 @@ run_daemon_bench() {
 	done
 	ms=$(ms_since "$t")
 	row restart "$N" - start mxcached live "$ms" ms
-	# "main: rebuilt N overrides (S skipped) in T ms" (daemon/main.c)
-	rebuild=$(sed -n 's/.*main: rebuilt \([0-9]*\) overrides (\([0-9]*\) skipped) in \([0-9]*\) ms.*/\1 \2 \3/p' \
-		"$TMP/daemon2.log" | tail -n 1)
+	# "main: rebuilt N overrides (S skipped) in T ms" (daemon/main.c); the
+	# region goes live just before that line is written, so it may lag
+	t=$(now_ns)
+	while :; do
+		rebuild=$(sed -n 's/.*main: rebuilt \([0-9]*\) overrides (\([0-9]*\) skipped) in \([0-9]*\) ms.*/\1 \2 \3/p' \
+			"$TMP/daemon2.log" | tail -n 1)
+		[ -n "$rebuild" ] && break
+		[ "$(ms_since "$t")" -gt $((LOG_WAIT_S * 1000)) ] && break
+		sleep "$POLL_S"
+	done
 	if [ -n "$rebuild" ]; then
 		# shellcheck disable=SC2086  # split "loaded skipped ms" on purpose
 		set -- $rebuild
