@@ -44,7 +44,7 @@ CFLAGS   += -std=c11 -pthread -fPIC $(WARN) $(if $(WERROR),-Werror) $(SAN)
 LDFLAGS  += -pthread $(SAN)
 
 LIB_LIBS    = -lidn2
-DAEMON_LIBS = -lsqlite3 -lurcu -lurcu-cds -lurcu-common -lck -linih -lidn2
+DAEMON_LIBS = -lsqlite3 -lurcu -lurcu-cds -lurcu-common -lck -linih -lidn2 -lldns -lssl -lcrypto
 SHMCTL_LIBS = -ljson-c -lidn2
 BENCH_LIBS  = -llmdb -lsqlite3 -lm
 
@@ -67,7 +67,7 @@ SHMCTL = $(BUILD)/shmctl
 
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 UNIT_BIN   = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
-HELPER_SRC = $(wildcard tests/stress/*.c)
+HELPER_SRC = $(wildcard tests/stress/*.c tests/tools/*.c)
 HELPER_BIN = $(patsubst tests/%.c,$(BUILD)/tests/%,$(HELPER_SRC))
 BENCH_SRC  = $(wildcard bench/*.c)
 BENCH_BIN  = $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
@@ -114,7 +114,7 @@ bench-bin: all $(BENCH_BIN)
 # --- setup: install what a fresh Debian machine lacks ----------------------
 DEB_PKGS = gcc make pkg-config liburcu-dev libck-dev libsqlite3-dev libssl-dev \
            libldns-dev liblmdb-dev libidn2-dev libinih-dev libjson-c-dev sqlite3 \
-           python3 util-linux binutils
+           python3 util-linux binutils openssl ca-certificates dnsmasq
 
 deps:
 	@tools/deps.sh $(DEB_PKGS)

@@ -45,12 +45,16 @@
 #include <linux/membarrier.h>
 
 #include "../shm/atomic.h"
+#include "../shm/events.h"
 #include "../shm/key.h"
 #include "../shm/layout.h"
+#include "../shm/mx.h"
 #include "../shm/override.h"
 #include "../shm/path.h"
 #include "../shm/rcu.h"
 #include "../shm/readers.h"
+#include "../shm/sts.h"
+#include "../shm/sts_match.h"
 #include "../shm/table.h"
 #include "mxcache.h"
 
@@ -98,6 +102,8 @@ struct mxc {
 	uint32_t nslots;
 	struct mxc_shm_slot *slots;
 	ck_bitmap_t *bm;               /* shared claim bitmap */
+	struct mxc_shm_ering *rings;   /* one event ring per slot */
+	uint64_t ev_dropped;           /* atomic: events not handed over */
 	ck_bitmap_t *owned;            /* slots this handle owns (local) */
 	struct slotref *refs;          /* one per slot */
 	uint64_t owner;
@@ -493,6 +499,7 @@ static int readers_map(struct mxc *h)
 	h->nslots = rh->rh_nslots;
 	h->bm = (ck_bitmap_t *)(void *)(h->rbase + rh->rh_bitmap);
 	h->slots = (struct mxc_shm_slot *)(void *)(h->rbase + rh->rh_slots);
+	h->rings = (struct mxc_shm_ering *)(void *)(h->rbase + rh->rh_rings);
 	return 0;
 }
 
@@ -956,10 +963,127 @@ int mxc_override_get(mxc_t *h, const char *key, struct mxc_override *out)
 	return with_read(h, ov_read, &q);
 }
 
+/* ---- events to the daemon (shm/events.h) ------------------------------------ */
+
+/*
+ * Hand one event to the daemon through this thread's ring.  Called after
+ * a lookup, whose read_begin claimed the thread's slot if one was free;
+ * a thread without a slot, or with a full ring, drops the event and
+ * counts it.  Wait-free: a bounds check, one record copy, one release
+ * store.
+ */
+static int ev_post(struct mxc *h, uint8_t type, const char *name, size_t nlen, int64_t value)
+{
+	struct slotref *ref = pthread_getspecific(h->key);
+	struct mxc_shm_ering *er;
+	struct mxc_event ev;
+
+	if (ref == NULL || ref == &noslot || h->rings == NULL || nlen == 0 || nlen > MXC_EV_NAME_MAX ||
+	    ref->forkgen != __atomic_load_n(&forkgen, __ATOMIC_RELAXED))
+		goto drop;
+	er = &h->rings[ref->slot];
+	if (!mxc_ering_sane(er))
+		goto drop;
+	memset(&ev, 0, offsetof(struct mxc_event, e_name));
+	ev.e_type = type;
+	ev.e_nlen = (uint16_t)nlen;
+	ev.e_value = value;
+	memcpy(ev.e_name, name, nlen);
+	if (!ck_ring_enqueue_spsc_mxc_event(&er->er_ring, er->er_ev, &ev)) {
+		mxa_store64(&er->er_dropped, mxa_load64(&er->er_dropped) + 1);
+		goto drop;
+	}
+	mxa_store64(&er->er_posted, mxa_load64(&er->er_posted) + 1);
+	return MXC_OK;
+drop:
+	__atomic_fetch_add(&h->ev_dropped, 1, __ATOMIC_RELAXED);
+	return MXC_EFULL;
+}
+
+uint64_t mxc_events_dropped(mxc_t *h)
+{
+	return h == NULL ? 0 : __atomic_load_n(&h->ev_dropped, __ATOMIC_RELAXED);
+}
+
+/* Wall-clock seconds for expiry checks: CLOCK_REALTIME_COARSE is read from
+ * the vDSO, no system call, and a tick of skew is nothing against TTLs. */
+static int64_t wall_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
+	return (int64_t)ts.tv_sec;
+}
+
+/* ---- MX cache ---------------------------------------------------------------- */
+
+struct mx_q {
+	const char *key;
+	size_t klen;
+	uint64_t hash_inc, hash;
+	struct mxc_mx *out;
+	size_t max, n;
+	struct mxc_mx_info info;
+};
+
+static int mx_read(struct mxc_map *m, const struct mxc_shm_root *root, void *arg)
+{
+	struct mx_q *q = arg;
+	struct mxc_tab_ent e;
+	struct mxc_mx_view v;
+	const uint8_t *p;
+	size_t i;
+	int rc;
+
+	if (q->hash_inc != m->inc) {
+		q->hash = mxc_tab_hash(m->hdr, q->key, q->klen);
+		q->hash_inc = m->inc;
+	}
+	rc = mxc_tab_find(m->base, m->lim, &root->r_tab[MXC_TAB_MX], MXC_TAB_MX, q->hash, q->key, q->klen, &e);
+	if (rc == MXC_TAB_CORRUPT)
+		return MXC_ECORRUPT;
+	if (rc == MXC_TAB_ABSENT)
+		return MXC_NOTFOUND;
+	if (mxc_mx_value_decode(e.val, e.vlen, &v) != 0)
+		return MXC_ECORRUPT;
+	q->info.kind = v.kind;
+	q->info.fetched = v.fetched;
+	q->info.expires = v.expires;
+	q->n = 0;
+	if (v.kind == MXC_MX_KIND_IMPLICIT) {
+		if (q->max < 1)
+			return MXC_ETOOSMALL;
+		q->out[0].pref = 0;
+		memcpy(q->out[0].host, q->key, q->klen + 1);
+		q->n = 1;
+	} else if (v.kind == MXC_MX_KIND_MX) {
+		if (q->max < v.n)
+			return MXC_ETOOSMALL;
+		for (i = 0, p = v.rr; i < v.n; i++) {
+			memcpy(&q->out[i].pref, p, 2);
+			mxc_copy_str(q->out[i].host, p + 3, p[2]);
+			p += 3 + (size_t)p[2];
+		}
+		q->n = v.n;
+	}
+	return MXC_OK;
+}
+
+static int mx_lookup(struct mxc *h, const char *k, size_t klen, struct mxc_mx *out, size_t max, struct mx_q *q)
+{
+	memset(q, 0, sizeof(*q));
+	q->key = k;
+	q->klen = klen;
+	q->out = out;
+	q->max = max;
+	return with_read(h, mx_read, q);
+}
+
 int mxc_resolve_mx(mxc_t *h, const char *domain, struct mxc_mx *out, size_t max, size_t *n, int *from_override)
 {
 	char k[MXK_MAX_LEN + 1], target[MXC_HOST_MAX + 1];
 	struct ov_q q;
+	struct mx_q mq;
 	size_t klen;
 	int kind, rc;
 
@@ -973,16 +1097,178 @@ int mxc_resolve_mx(mxc_t *h, const char *domain, struct mxc_mx *out, size_t max,
 	q.host = target;
 	q.hostlen = sizeof(target);
 	rc = with_read(h, ov_read, &q);
-	if (rc != MXC_OK)
+	if (rc == MXC_OK) {
+		if (max < 1)
+			return MXC_ETOOSMALL;
+		out[0].pref = 0;
+		memcpy(out[0].host, target, strlen(target) + 1);
+		*n = 1;
+		if (from_override != NULL)
+			*from_override = 1;
+		return MXC_OK;
+	}
+	if (rc != MXC_NOTFOUND)
 		return rc;
-	if (max < 1)
-		return MXC_ETOOSMALL;
-	out[0].pref = 0;
-	memcpy(out[0].host, target, strlen(target) + 1);
-	*n = 1;
-	if (from_override != NULL)
-		*from_override = 1;
+	rc = mx_lookup(h, k, klen, out, max, &mq);
+	if (rc == MXC_OK && mq.info.expires > wall_s()) {
+		if (mq.info.kind == MXC_MX_KIND_TEMP)
+			return MXC_NOTFOUND;   /* the daemon retries when that expires */
+		*n = mq.n;
+		if (from_override != NULL)
+			*from_override = 0;
+		return MXC_OK;
+	}
+	if (rc == MXC_OK || rc == MXC_NOTFOUND) {
+		ev_post(h, MXC_EV_MX_FETCH, k, klen, 0);
+		return MXC_NOTFOUND;
+	}
+	return rc;
+}
+
+int mxc_mx_cached(mxc_t *h, const char *domain, struct mxc_mx *out, size_t max, size_t *n,
+		  struct mxc_mx_info *info)
+{
+	char k[MXK_MAX_LEN + 1];
+	struct mx_q mq;
+	size_t klen;
+	int kind, rc;
+
+	if (h == NULL || domain == NULL || out == NULL || n == NULL || info == NULL)
+		return MXC_EINVAL;
+	if (mxk_normalize(domain, k, sizeof(k), &klen, &kind) != MXK_OK || kind != MXK_DOMAIN)
+		return MXC_EINVAL;
+	rc = mx_lookup(h, k, klen, out, max, &mq);
+	if (rc == MXC_OK) {
+		*n = mq.n;
+		*info = mq.info;
+	}
+	return rc;
+}
+
+/* ---- MTA-STS ------------------------------------------------------------------ */
+
+struct sts_q {
+	const char *key;
+	size_t klen;
+	uint64_t hash_inc, hash;
+	struct mxc_sts *out;
+	int kind;
+};
+
+/* Fill a struct mxc_sts from a decoded value. */
+static void sts_fill(const struct mxc_sts_view *v, struct mxc_sts *o)
+{
+	const uint8_t *p = v->mx;
+	size_t i;
+
+	o->mode = v->mode;
+	o->max_age = v->max_age;
+	o->fresh = (v->flags & MXC_STS_F_FRESH) != 0;
+	o->failure = v->failure;
+	o->inserted = v->inserted;
+	o->valid_end = v->valid_end;
+	o->last_update = v->last_update;
+	o->last_use = v->last_use;
+	memcpy(o->id, v->id, v->idlen);
+	o->id[v->idlen] = '\0';
+	for (i = 0; i < v->nmx; i++) {
+		mxc_copy_str(o->mx[i], p + 1, p[0]);
+		p += 1 + (size_t)p[0];
+	}
+	o->nmx = v->nmx;
+}
+
+static int sts_read(struct mxc_map *m, const struct mxc_shm_root *root, void *arg)
+{
+	struct sts_q *q = arg;
+	struct mxc_tab_ent e;
+	struct mxc_sts_view v;
+	int rc;
+
+	if (q->hash_inc != m->inc) {
+		q->hash = mxc_tab_hash(m->hdr, q->key, q->klen);
+		q->hash_inc = m->inc;
+	}
+	rc = mxc_tab_find(m->base, m->lim, &root->r_tab[MXC_TAB_STS], MXC_TAB_STS, q->hash, q->key, q->klen, &e);
+	if (rc == MXC_TAB_CORRUPT)
+		return MXC_ECORRUPT;
+	if (rc == MXC_TAB_ABSENT)
+		return MXC_NOTFOUND;
+	if (mxc_sts_value_decode(e.val, e.vlen, &v) != 0)
+		return MXC_ECORRUPT;
+	q->kind = v.kind;
+	sts_fill(&v, q->out);
 	return MXC_OK;
+}
+
+int mxc_sts_get(mxc_t *h, const char *domain, struct mxc_sts *out)
+{
+	char k[MXK_MAX_LEN + 1];
+	struct sts_q q;
+	size_t klen;
+	int64_t now;
+	int kind, rc;
+
+	if (h == NULL || domain == NULL || out == NULL)
+		return MXC_EINVAL;
+	if (mxk_normalize(domain, k, sizeof(k), &klen, &kind) != MXK_OK)
+		return MXC_EINVAL;
+	if (kind != MXK_DOMAIN)
+		return MXC_NOTFOUND;   /* RFC 8461 policies are for domains only */
+	memset(&q, 0, sizeof(q));
+	q.key = k;
+	q.klen = klen;
+	q.out = out;
+	rc = with_read(h, sts_read, &q);
+	if (rc != MXC_OK && rc != MXC_NOTFOUND)
+		return rc;
+	now = wall_s();
+	if (rc == MXC_OK && out->valid_end > now) {
+		switch (q.kind) {
+		case MXC_STS_KIND_POLICY:
+			if (now - out->last_use >= MXC_STS_USE_GRAIN)
+				ev_post(h, MXC_EV_STS_USED, k, klen, now);
+			return MXC_OK;
+		case MXC_STS_KIND_BACKOFF:
+			return MXC_BACKOFF;
+		default:
+			return MXC_NOTFOUND;   /* known to publish none */
+		}
+	}
+	ev_post(h, MXC_EV_STS_FETCH, k, klen, 0);
+	return MXC_NOTFOUND;
+}
+
+int mxc_sts_match(const struct mxc_sts *p, const char *mx_host)
+{
+	size_t i, hlen;
+
+	if (p == NULL || mx_host == NULL)
+		return 0;
+	hlen = strnlen(mx_host, MXC_HOST_MAX + 2);
+	for (i = 0; i < p->nmx && i < MXC_STS_MX_MAX; i++)
+		if (mxc_sts_pattern_match(p->mx[i], strnlen(p->mx[i], MXC_HOST_MAX + 1), mx_host, hlen))
+			return 1;
+	return 0;
+}
+
+const char *mxc_sts_failure_name(int failure)
+{
+	switch (failure) {
+	case MXC_STS_FAILED_NONE:
+		return "none";
+	case MXC_STS_FAILED_DNS:
+		return "dns";
+	case MXC_STS_FAILED_FETCH:
+		return "sts-policy-fetch-error";
+	case MXC_STS_FAILED_INVALID:
+		return "sts-policy-invalid";
+	case MXC_STS_FAILED_WEBPKI:
+		return "sts-webpki-invalid";
+	case MXC_STS_FAILED_RECORD:
+		return "record";
+	}
+	return "unknown";
 }
 
 /* ---- walks: foreach, verify ----------------------------------------------- */
@@ -1096,6 +1382,69 @@ int mxc_override_foreach(mxc_t *h, mxc_override_fn fn, void *arg)
 	return rc;
 }
 
+struct sts_foreach_q {
+	mxc_sts_fn fn;
+	void *arg;
+	struct mxc_sts p;
+};
+
+static int sts_foreach_ent(const struct mxc_map *m, unsigned tab, uint64_t slot, uint32_t filter,
+			   const struct mxc_tab_ent *e, void *arg)
+{
+	struct sts_foreach_q *q = arg;
+	char dom[MXC_TAB_KEY_MAX + 1];
+	struct mxc_sts_view v;
+
+	(void)m;
+	(void)tab;
+	(void)slot;
+	(void)filter;
+	if (mxc_sts_value_decode(e->val, e->vlen, &v) != 0)
+		return MXC_ECORRUPT;
+	sts_fill(&v, &q->p);
+	memcpy(dom, e->key, e->klen);
+	dom[e->klen] = '\0';
+	return q->fn(dom, v.kind == MXC_STS_KIND_POLICY ? MXC_OK : v.kind == MXC_STS_KIND_BACKOFF ? MXC_BACKOFF
+												 : MXC_NOTFOUND,
+		     &q->p, q->arg);
+}
+
+static int sts_foreach_read(struct mxc_map *m, const struct mxc_shm_root *root, void *arg)
+{
+	char why[8];
+
+	return tab_walk(m, root, MXC_TAB_STS, sts_foreach_ent, arg, why, sizeof(why));
+}
+
+int mxc_sts_foreach(mxc_t *h, mxc_sts_fn fn, void *arg)
+{
+	struct sts_foreach_q *q;
+	const struct mxc_shm_root *root;
+	struct mxc_map v;
+	struct rd rd;
+	int rc;
+
+	if (h == NULL || fn == NULL)
+		return MXC_EINVAL;
+	/* a walk, not a lookup: the 16 KiB policy is better off the stack */
+	q = malloc(sizeof(*q));
+	if (q == NULL)
+		return MXC_ESYS;
+	q->fn = fn;
+	q->arg = arg;
+	rc = read_begin(h, &rd);
+	if (rc < 0)
+		goto done;
+	view_of(rd.m, &v);
+	root = map_root(&v);
+	rc = root == NULL ? MXC_ECORRUPT : sts_foreach_read(&v, root, q);
+	if (read_end(h, &rd) && rc == MXC_OK)
+		rc = MXC_ESYS;
+done:
+	free(q);
+	return rc;
+}
+
 struct verify_q {
 	char *why;
 	size_t whylen;
@@ -1135,6 +1484,22 @@ static int verify_ent(const struct mxc_map *m, unsigned tab, uint64_t slot, uint
 		if (mxk_normalize(o.target, canon, sizeof(canon), NULL, NULL) != MXK_OK ||
 		    strcmp(canon, o.target) != 0) {
 			snprintf(q->why, q->whylen, "override '%.64s': target '%.64s' is not canonical", k, o.target);
+			return MXC_ECORRUPT;
+		}
+	}
+	if (tab == MXC_TAB_STS) {
+		struct mxc_sts_view sv;
+
+		if (mxc_sts_value_decode(e->val, e->vlen, &sv) != 0) {
+			snprintf(q->why, q->whylen, "MTA-STS entry '%.64s': malformed value", k);
+			return MXC_ECORRUPT;
+		}
+	}
+	if (tab == MXC_TAB_MX) {
+		struct mxc_mx_view mv;
+
+		if (mxc_mx_value_decode(e->val, e->vlen, &mv) != 0) {
+			snprintf(q->why, q->whylen, "MX entry '%.64s': malformed value", k);
 			return MXC_ECORRUPT;
 		}
 	}

@@ -112,9 +112,17 @@ int mxc_resolve(mxc_t *h, const char *key, char *host, size_t hostlen);
 /*
  * mxc_resolve_mx - MX for a domain.  An override gives one synthetic record
  * {pref 0, target} with *from_override = 1; otherwise the daemon's cached
- * DNS answer (within its TTL); otherwise MXC_NOTFOUND.
+ * DNS answer (within its TTL), sorted by preference, with *from_override
+ * = 0: the MX records, or {0, domain} when the domain has none (the
+ * implicit MX of RFC 5321 §5.1), or no records at all (*n = 0) when the
+ * domain does not exist or publishes a null MX (RFC 7505): it takes no
+ * mail.  Otherwise MXC_NOTFOUND: nothing cached, or the cached answer
+ * expired, or the daemon's last lookup failed; in the first two cases the
+ * daemon is asked to resolve it (an event, never a wait), so a later call
+ * hits.
  * out: max caller-owned records; *n receives how many were written.
  * MXC_ETOOSMALL when max is too small for the answer (nothing written).
+ * MXC_EINVAL for an IP literal or a malformed name.
  * Thread safety: safe.  Wait-free.
  */
 struct mxc_mx {
@@ -123,6 +131,103 @@ struct mxc_mx {
 };
 int mxc_resolve_mx(mxc_t *h, const char *domain, struct mxc_mx *out,
 		   size_t max, size_t *n, int *from_override);
+
+/* What the MX cache holds for a domain (mxc_mx_cached). */
+#define MXC_MX_RECORDS   1   /* MX records */
+#define MXC_MX_IMPLICIT  2   /* no MX: the domain itself */
+#define MXC_MX_NXDOMAIN  3   /* the domain does not exist */
+#define MXC_MX_NULL      4   /* null MX: no mail accepted */
+#define MXC_MX_TEMPFAIL  5   /* the daemon's last lookup failed */
+struct mxc_mx_info {
+	int kind;                /* MXC_MX_* */
+	int64_t fetched;         /* unix seconds of the DNS answer */
+	int64_t expires;         /* unix seconds; at or before now: expired */
+};
+
+/*
+ * mxc_mx_cached - the MX cache's entry for domain, expired or not, without
+ * overrides and without asking the daemon for anything: for inspection
+ * (shmctl resolve-mx).  out/max/n as mxc_resolve_mx (the implicit MX is
+ * written as {0, domain}).  Returns MXC_OK (info filled), MXC_NOTFOUND,
+ * MXC_EINVAL, MXC_ETOOSMALL, MXC_ECORRUPT.
+ * Thread safety: safe.  Wait-free.
+ */
+int mxc_mx_cached(mxc_t *h, const char *domain, struct mxc_mx *out, size_t max, size_t *n,
+		  struct mxc_mx_info *info);
+
+/* MTA-STS (RFC 8461). */
+#define MXC_STS_NONE     0
+#define MXC_STS_TESTING  1
+#define MXC_STS_ENFORCE  2
+#define MXC_STS_ID_MAX   32
+#define MXC_STS_MX_MAX   64    /* the daemon stores no policy with more */
+
+/* Why the daemon's last attempt for a domain failed (mxc_sts.failure). */
+#define MXC_STS_FAILED_NONE     0
+#define MXC_STS_FAILED_DNS      1   /* TXT lookup failed temporarily */
+#define MXC_STS_FAILED_FETCH    2   /* HTTPS fetch failed (sts-policy-fetch-error) */
+#define MXC_STS_FAILED_INVALID  3   /* policy invalid (sts-policy-invalid) */
+#define MXC_STS_FAILED_WEBPKI   4   /* certificate invalid (sts-webpki-invalid) */
+#define MXC_STS_FAILED_RECORD   5   /* TXT record malformed or not unique */
+
+/* A cached policy: caller-owned, fixed size (about 16 KiB). */
+struct mxc_sts {
+	int mode;                        /* MXC_STS_* */
+	uint32_t max_age;                /* seconds, at most 31557600 */
+	int fresh;                       /* 1: the last check confirmed it */
+	int failure;                     /* MXC_STS_FAILED_*: last failed attempt */
+	int64_t inserted;                /* unix seconds: first stored */
+	int64_t valid_end;               /* usable until then */
+	int64_t last_update;             /* last successful check */
+	int64_t last_use;                /* last use reported (hourly grain) */
+	char id[MXC_STS_ID_MAX + 1];     /* the TXT record's id */
+	size_t nmx;
+	char mx[MXC_STS_MX_MAX][MXC_HOST_MAX + 1];   /* patterns, "*." kept */
+};
+
+/*
+ * mxc_sts_get - the cached MTA-STS policy of domain (any spelling).
+ * MXC_OK: *out holds a policy valid now (its mode may be none);
+ * MXC_NOTFOUND: no usable policy: none cached, the cached one expired, or
+ *   the domain is known to publish none.  Unless it is known to publish
+ *   none, the daemon is asked to fetch it (an event, never a wait), so a
+ *   later call hits.  Deliver as if the domain had no policy (RFC 8461
+ *   §3.3).  An IP literal always gives MXC_NOTFOUND;
+ * MXC_BACKOFF: a fetch failed recently and nothing is cached: treat as no
+ *   policy; the daemon retries on its own schedule.
+ * Errors: MXC_EINVAL, MXC_ECORRUPT.
+ * Using a policy is reported to the daemon at most hourly per thread and
+ * domain (an event), so unused policies can be forgotten.
+ * Thread safety: safe.  Wait-free.
+ */
+int mxc_sts_get(mxc_t *h, const char *domain, struct mxc_sts *out);
+
+/*
+ * mxc_sts_match - does mx_host match one of p's patterns (RFC 8461 §4.1:
+ * "*." stands for exactly one left-most label)?  Case-insensitive; a
+ * trailing dot on mx_host is ignored.  Returns 1 or 0 (0 also for NULL).
+ * Thread safety: safe; pure.
+ */
+int mxc_sts_match(const struct mxc_sts *p, const char *mx_host);
+
+/* mxc_sts_failure_name - "none", "dns", "sts-policy-fetch-error",
+ * "sts-policy-invalid", "sts-webpki-invalid", "record"; static text. */
+const char *mxc_sts_failure_name(int failure);
+
+/*
+ * mxc_sts_foreach - call fn for every entry of the MTA-STS cache: kind is
+ * MXC_OK (a policy, p filled, expired or not), MXC_BACKOFF (p->valid_end:
+ * until when, p->failure: why) or MXC_NOTFOUND (the domain publishes no
+ * policy; p->valid_end: until when that stands).  Same view and return
+ * rules as mxc_override_foreach.
+ * Thread safety: safe.  Not a lookup: bounded by the table size.
+ */
+typedef int (*mxc_sts_fn)(const char *domain, int kind, const struct mxc_sts *p, void *arg);
+int mxc_sts_foreach(mxc_t *h, mxc_sts_fn fn, void *arg);
+
+/* Events this process could not hand to the daemon (full ring, or no
+ * reader slot), counted since mxc_open.  Thread safety: safe. */
+uint64_t mxc_events_dropped(mxc_t *h);
 
 /* One endpoint override, as stored. */
 struct mxc_override {

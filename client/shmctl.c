@@ -69,7 +69,7 @@ void sc_print_clean(FILE *f, const char *s)
 	}
 }
 
-static const char *iso_time(int64_t t, char *buf, size_t len)
+const char *sc_iso_time(int64_t t, char *buf, size_t len)
 {
 	struct tm tm;
 	time_t tt = (time_t)t;
@@ -106,7 +106,7 @@ static uint64_t now_ms(void)
 
 /* jset - add v under k; a failed allocation marks *oom instead of turning
  * silently into a JSON null. */
-static void jset(struct json_object *o, const char *k, struct json_object *v, int *oom)
+void sc_jset(struct json_object *o, const char *k, struct json_object *v, int *oom)
 {
 	if (v == NULL || json_object_object_add(o, k, v) != 0) {
 		json_object_put(v);
@@ -114,24 +114,24 @@ static void jset(struct json_object *o, const char *k, struct json_object *v, in
 	}
 }
 
-static void jstr(struct json_object *o, const char *k, const char *v, int *oom)
+void sc_jstr(struct json_object *o, const char *k, const char *v, int *oom)
 {
-	jset(o, k, json_object_new_string(v), oom);
+	sc_jset(o, k, json_object_new_string(v), oom);
 }
 
-static void jint(struct json_object *o, const char *k, int64_t v, int *oom)
+void sc_jint(struct json_object *o, const char *k, int64_t v, int *oom)
 {
-	jset(o, k, json_object_new_int64(v), oom);
+	sc_jset(o, k, json_object_new_int64(v), oom);
 }
 
 /* incarnation is a random 64-bit number: int64 would turn half of them negative */
-static void juint(struct json_object *o, const char *k, uint64_t v, int *oom)
+void sc_juint(struct json_object *o, const char *k, uint64_t v, int *oom)
 {
-	jset(o, k, json_object_new_uint64(v), oom);
+	sc_jset(o, k, json_object_new_uint64(v), oom);
 }
 
 /* json_print - print o and free it */
-static int json_print(struct json_object *o, int oom)
+int sc_json_print(struct json_object *o, int oom)
 {
 	const char *s = (o != NULL && !oom) ? json_object_to_json_string_ext(o, JSON_FLAGS) : NULL;
 	int ex = SC_OK;
@@ -148,7 +148,7 @@ static int json_print(struct json_object *o, int oom)
 
 /* --- the region: reads --------------------------------------------------- */
 
-static int region_open(const struct sc_ctx *c, mxc_t **h)
+int sc_region_open(const struct sc_ctx *c, mxc_t **h)
 {
 	int rc = mxc_open(c->dir, h), e = errno;
 
@@ -184,49 +184,49 @@ static int status_json(const struct sc_ctx *c, const struct mxc_status *st)
 	int oom = 0;
 
 	if (j == NULL)
-		return json_print(NULL, 1);
-	jstr(j, "dir", c->dir, &oom);
-	jstr(j, "state", state_name(st->state), &oom);
-	jint(j, "state_code", st->state, &oom);
-	jint(j, "layout", st->layout, &oom);
-	juint(j, "incarnation", st->incarnation, &oom);
-	juint(j, "size", st->size, &oom);
-	juint(j, "backed", st->backed, &oom);
-	juint(j, "created", st->created, &oom);
-	jstr(j, "created_iso", iso_time((int64_t)st->created, iso, sizeof iso), &oom);
-	juint(j, "generation", st->generation, &oom);
-	juint(j, "epoch", st->epoch, &oom);
-	juint(j, "overrides", st->overrides, &oom);
-	juint(j, "arena_used", st->arena_used, &oom);
-	juint(j, "arena_free", st->arena_free, &oom);
-	juint(j, "arena_limbo", st->arena_limbo, &oom);
-	jint(j, "reader_slots_claimed", st->slots_claimed, &oom);
-	jint(j, "reader_slots_total", st->nslots, &oom);
-	juint(j, "writer_pid", st->writer_pid, &oom);
-	juint(j, "writer_start", st->writer_start, &oom);
-	jstr(j, "writer_start_iso", iso_time((int64_t)st->writer_start, iso, sizeof iso), &oom);
-	jset(j, "writer_running", json_object_new_boolean(st->writer_alive), &oom);
+		return sc_json_print(NULL, 1);
+	sc_jstr(j, "dir", c->dir, &oom);
+	sc_jstr(j, "state", state_name(st->state), &oom);
+	sc_jint(j, "state_code", st->state, &oom);
+	sc_jint(j, "layout", st->layout, &oom);
+	sc_juint(j, "incarnation", st->incarnation, &oom);
+	sc_juint(j, "size", st->size, &oom);
+	sc_juint(j, "backed", st->backed, &oom);
+	sc_juint(j, "created", st->created, &oom);
+	sc_jstr(j, "created_iso", sc_iso_time((int64_t)st->created, iso, sizeof iso), &oom);
+	sc_juint(j, "generation", st->generation, &oom);
+	sc_juint(j, "epoch", st->epoch, &oom);
+	sc_juint(j, "overrides", st->overrides, &oom);
+	sc_juint(j, "arena_used", st->arena_used, &oom);
+	sc_juint(j, "arena_free", st->arena_free, &oom);
+	sc_juint(j, "arena_limbo", st->arena_limbo, &oom);
+	sc_jint(j, "reader_slots_claimed", st->slots_claimed, &oom);
+	sc_jint(j, "reader_slots_total", st->nslots, &oom);
+	sc_juint(j, "writer_pid", st->writer_pid, &oom);
+	sc_juint(j, "writer_start", st->writer_start, &oom);
+	sc_jstr(j, "writer_start_iso", sc_iso_time((int64_t)st->writer_start, iso, sizeof iso), &oom);
+	sc_jset(j, "writer_running", json_object_new_boolean(st->writer_alive), &oom);
 	if (st->writer_alive) {
 		json_object_object_add(j, "writer_gone_since_ms", NULL);
 		json_object_object_add(j, "writer_gone_since_iso", NULL);
 	} else {
 		uint64_t since = st->writer_exit_ms ? st->writer_exit_ms : st->heartbeat_ms;
 
-		juint(j, "writer_gone_since_ms", since, &oom);
-		jstr(j, "writer_gone_since_iso", iso_time_ms(since, iso, sizeof iso), &oom);
+		sc_juint(j, "writer_gone_since_ms", since, &oom);
+		sc_jstr(j, "writer_gone_since_iso", iso_time_ms(since, iso, sizeof iso), &oom);
 	}
-	jset(j, "writer_exit_clean", json_object_new_boolean(st->writer_exit_ms != 0), &oom);
-	juint(j, "heartbeat_ms", st->heartbeat_ms, &oom);
-	jstr(j, "heartbeat_iso", iso_time_ms(st->heartbeat_ms, iso, sizeof iso), &oom);
-	juint(j, "last_publish_ms", st->last_publish_ms, &oom);
-	jstr(j, "last_publish_iso", iso_time_ms(st->last_publish_ms, iso, sizeof iso), &oom);
-	jstr(j, "data_path", st->data_path, &oom);
-	jstr(j, "readers_path", st->readers_path, &oom);
+	sc_jset(j, "writer_exit_clean", json_object_new_boolean(st->writer_exit_ms != 0), &oom);
+	sc_juint(j, "heartbeat_ms", st->heartbeat_ms, &oom);
+	sc_jstr(j, "heartbeat_iso", iso_time_ms(st->heartbeat_ms, iso, sizeof iso), &oom);
+	sc_juint(j, "last_publish_ms", st->last_publish_ms, &oom);
+	sc_jstr(j, "last_publish_iso", iso_time_ms(st->last_publish_ms, iso, sizeof iso), &oom);
+	sc_jstr(j, "data_path", st->data_path, &oom);
+	sc_jstr(j, "readers_path", st->readers_path, &oom);
 	snprintf(path, sizeof path, "%s/mxcache.db", c->dir);
-	jstr(j, "db_path", path, &oom);
+	sc_jstr(j, "db_path", path, &oom);
 	snprintf(path, sizeof path, "%s/%s", c->dir, MXC_CTL_SOCK);
-	jstr(j, "ctl_path", path, &oom);
-	return json_print(j, oom);
+	sc_jstr(j, "ctl_path", path, &oom);
+	return sc_json_print(j, oom);
 }
 
 static void status_text(const struct sc_ctx *c, const struct mxc_status *st)
@@ -238,7 +238,7 @@ static void status_text(const struct sc_ctx *c, const struct mxc_status *st)
 	printf("layout:         %" PRIu32 "\n", st->layout);
 	printf("incarnation:    %016" PRIx64 "\n", st->incarnation);
 	printf("size:           %" PRIu64 " bytes (%" PRIu64 " backed by memory)\n", st->size, st->backed);
-	printf("created:        %s\n", iso_time((int64_t)st->created, iso, sizeof iso));
+	printf("created:        %s\n", sc_iso_time((int64_t)st->created, iso, sizeof iso));
 	printf("generation:     %" PRIu64 "\n", st->generation);
 	printf("epoch:          %" PRIu64 "\n", st->epoch);
 	printf("overrides:      %" PRIu64 "\n", st->overrides);
@@ -250,7 +250,7 @@ static void status_text(const struct sc_ctx *c, const struct mxc_status *st)
 		uint64_t now = now_ms();
 
 		printf("running since %s, heartbeat %.1f s ago\n",
-		       iso_time((int64_t)st->writer_start, iso, sizeof iso),
+		       sc_iso_time((int64_t)st->writer_start, iso, sizeof iso),
 		       now > st->heartbeat_ms ? (double)(now - st->heartbeat_ms) / 1000 : 0.0);
 	} else if (st->writer_exit_ms != 0) {
 		printf("gone since %s (clean exit)\n", iso_time_ms(st->writer_exit_ms, iso, sizeof iso));
@@ -275,7 +275,7 @@ static int cmd_status(const struct sc_ctx *c, char **av, int ac)
 
 	(void)av;
 	(void)ac;
-	if ((ex = region_open(c, &h)) != SC_OK)
+	if ((ex = sc_region_open(c, &h)) != SC_OK)
 		goto out;
 	rc = mxc_status(h, &st);
 	if (rc != MXC_OK) {
@@ -304,7 +304,7 @@ static int cmd_verify(const struct sc_ctx *c, char **av, int ac)
 
 	(void)av;
 	(void)ac;
-	if ((ex = region_open(c, &h)) != SC_OK)
+	if ((ex = sc_region_open(c, &h)) != SC_OK)
 		goto out;
 	rc = mxc_verify(h, why, sizeof why);
 	if (rc == MXC_OK) {
@@ -343,20 +343,20 @@ static int reader_one(const struct mxc_reader *r, void *arg)
 		if (r->epoch != 0)
 			snprintf(epoch, sizeof epoch, "%" PRIu64, r->epoch);
 		printf("%-6" PRIu32 " %-8" PRIu32 " %-8" PRIu64 " %-10s %-8s %s\n", r->slot, r->pid, r->tid,
-		       epoch, reader_state(r->state), iso_time((int64_t)r->claimed, iso, sizeof iso));
+		       epoch, reader_state(r->state), sc_iso_time((int64_t)r->claimed, iso, sizeof iso));
 		return 0;
 	}
 	if ((j = json_object_new_object()) == NULL) {
 		ro->oom = 1;
 		return 1;
 	}
-	jint(j, "slot", r->slot, &ro->oom);
-	jint(j, "pid", r->pid, &ro->oom);
-	juint(j, "tid", r->tid, &ro->oom);
-	juint(j, "epoch", r->epoch, &ro->oom);
-	jstr(j, "state", reader_state(r->state), &ro->oom);
-	jint(j, "claimed", (int64_t)r->claimed, &ro->oom);
-	jstr(j, "claimed_iso", iso_time((int64_t)r->claimed, iso, sizeof iso), &ro->oom);
+	sc_jint(j, "slot", r->slot, &ro->oom);
+	sc_jint(j, "pid", r->pid, &ro->oom);
+	sc_juint(j, "tid", r->tid, &ro->oom);
+	sc_juint(j, "epoch", r->epoch, &ro->oom);
+	sc_jstr(j, "state", reader_state(r->state), &ro->oom);
+	sc_jint(j, "claimed", (int64_t)r->claimed, &ro->oom);
+	sc_jstr(j, "claimed_iso", sc_iso_time((int64_t)r->claimed, iso, sizeof iso), &ro->oom);
 	if (json_object_array_add(ro->arr, j) != 0) {
 		json_object_put(j);
 		ro->oom = 1;
@@ -372,7 +372,7 @@ static int cmd_readers(const struct sc_ctx *c, char **av, int ac)
 
 	(void)av;
 	(void)ac;
-	if ((ex = region_open(c, &h)) != SC_OK)
+	if ((ex = sc_region_open(c, &h)) != SC_OK)
 		goto out;
 	if (c->json) {
 		if ((ro.arr = json_object_new_array()) == NULL)
@@ -385,7 +385,7 @@ static int cmd_readers(const struct sc_ctx *c, char **av, int ac)
 		sc_err("%s: %s: %s", c->dir, mxc_strerror(rc), strerror(errno));
 		ex = SC_ERROR;
 	} else if (c->json) {
-		ex = json_print(ro.arr, ro.oom);
+		ex = sc_json_print(ro.arr, ro.oom);
 		ro.arr = NULL;
 	}
 out:
@@ -402,7 +402,7 @@ static int cmd_resolve(const struct sc_ctx *c, char **av, int ac)
 	int ex, rc, oom = 0;
 
 	(void)ac;
-	if ((ex = region_open(c, &h)) != SC_OK)
+	if ((ex = sc_region_open(c, &h)) != SC_OK)
 		goto out;
 	rc = mxc_resolve(h, av[0], host, sizeof host);
 	if (rc == MXC_EINVAL) {
@@ -423,17 +423,17 @@ static int cmd_resolve(const struct sc_ctx *c, char **av, int ac)
 		goto out;
 	}
 	if ((j = json_object_new_object()) == NULL) {
-		ex = json_print(NULL, 1);
+		ex = sc_json_print(NULL, 1);
 		goto out;
 	}
-	jstr(j, "key", av[0], &oom);
+	sc_jstr(j, "key", av[0], &oom);
 	if (mxc_normalize(av[0], canon, sizeof canon) == MXC_OK)
-		jstr(j, "canonical", canon, &oom);
+		sc_jstr(j, "canonical", canon, &oom);
 	if (rc == MXC_OK)
-		jstr(j, "host", host, &oom);
+		sc_jstr(j, "host", host, &oom);
 	else
 		json_object_object_add(j, "host", NULL);
-	if (json_print(j, oom) != SC_OK)
+	if (sc_json_print(j, oom) != SC_OK)
 		ex = SC_ERROR;
 out:
 	mxc_close(h);
@@ -445,11 +445,14 @@ static int cmd_resolve_mx(const struct sc_ctx *c, char **av, int ac)
 	struct mxc_mx *mx = NULL, *tmp;
 	struct json_object *j = NULL, *arr, *rec;
 	size_t max = MX_FIRST, n = 0, i;
+	struct mxc_mx_info info;
+	char tbuf[32];
+	int64_t ttl;
 	mxc_t *h = NULL;
-	int ex, rc, from = 0, oom = 0;
+	int ex, rc, from = 0, oom = 0, have_info = 0;
 
 	(void)ac;
-	if ((ex = region_open(c, &h)) != SC_OK)
+	if ((ex = sc_region_open(c, &h)) != SC_OK)
 		goto out;
 	/* the answer's size is unknown until asked: grow until it fits */
 	for (;;) {
@@ -464,9 +467,15 @@ static int cmd_resolve_mx(const struct sc_ctx *c, char **av, int ac)
 			break;
 		max *= 2;
 	}
+	if (rc == MXC_OK && !from)
+		have_info = mxc_mx_cached(h, av[0], mx, max, &n, &info) == MXC_OK;
 	if (rc == MXC_NOTFOUND) {
-		fprintf(stderr, "%s: no override and no cached MX; mxcached has been asked to look it up\n",
-			av[0]);
+		if (mxc_mx_cached(h, av[0], mx, max, &n, &info) == MXC_OK && info.kind == MXC_MX_TEMPFAIL)
+			fprintf(stderr, "%s: no override; the last MX lookup failed, retried after %s\n", av[0],
+				sc_iso_time(info.expires, tbuf, sizeof tbuf));
+		else
+			fprintf(stderr, "%s: no override and no cached MX; mxcached has been asked to look it up\n",
+				av[0]);
 		ex = SC_NOTFOUND;
 		goto out;
 	} else if (rc == MXC_EINVAL) {
@@ -478,32 +487,46 @@ static int cmd_resolve_mx(const struct sc_ctx *c, char **av, int ac)
 		ex = SC_ERROR;
 		goto out;
 	}
+	ttl = have_info ? info.expires - (int64_t)time(NULL) : 0;
 	if (!c->json) {
-		for (i = 0; i < n; i++)
-			printf("%u %s%s\n", (unsigned)mx[i].pref, mx[i].host, from ? " (override)" : "");
+		if (have_info && n == 0)
+			printf("%s: %s (cached, ttl %lld s)\n", av[0],
+			       info.kind == MXC_MX_NULL ? "null MX: accepts no mail" : "no such domain", (long long)ttl);
+		for (i = 0; i < n; i++) {
+			if (from)
+				printf("%u %s (override)\n", (unsigned)mx[i].pref, mx[i].host);
+			else
+				printf("%u %s (%s, ttl %lld s)\n", (unsigned)mx[i].pref, mx[i].host,
+				       info.kind == MXC_MX_IMPLICIT ? "implicit MX, cached" : "cached", (long long)ttl);
+		}
 		goto out;
 	}
 	if ((j = json_object_new_object()) == NULL || (arr = json_object_new_array()) == NULL) {
-		ex = json_print(j, 1);
+		ex = sc_json_print(j, 1);
 		j = NULL;
 		goto out;
 	}
-	jstr(j, "domain", av[0], &oom);
-	jset(j, "from_override", json_object_new_boolean(from), &oom);
-	jset(j, "mx", arr, &oom);
+	sc_jstr(j, "domain", av[0], &oom);
+	sc_jset(j, "from_override", json_object_new_boolean(from), &oom);
+	if (have_info) {
+		sc_jstr(j, "kind", info.kind == MXC_MX_IMPLICIT ? "implicit" : info.kind == MXC_MX_NULL ? "null"
+				   : info.kind == MXC_MX_NXDOMAIN ? "nxdomain" : "mx", &oom);
+		sc_jint(j, "ttl", ttl, &oom);
+	}
+	sc_jset(j, "mx", arr, &oom);
 	for (i = 0; i < n && !oom; i++) {
 		if ((rec = json_object_new_object()) == NULL) {
 			oom = 1;
 			break;
 		}
-		jint(rec, "pref", mx[i].pref, &oom);
-		jstr(rec, "host", mx[i].host, &oom);
+		sc_jint(rec, "pref", mx[i].pref, &oom);
+		sc_jstr(rec, "host", mx[i].host, &oom);
 		if (json_object_array_add(arr, rec) != 0) {
 			json_object_put(rec);
 			oom = 1;
 		}
 	}
-	ex = json_print(j, oom);
+	ex = sc_json_print(j, oom);
 	j = NULL;
 out:
 	json_object_put(j);
@@ -521,13 +544,13 @@ static struct json_object *override_json(const struct mxc_override *o, int *oom)
 		*oom = 1;
 		return NULL;
 	}
-	jstr(j, "key", o->key, oom);
-	jstr(j, "target", o->target, oom);
-	jstr(j, "comment", o->comment, oom);
-	jint(j, "created", o->created, oom);
-	jint(j, "updated", o->updated, oom);
-	jstr(j, "created_iso", iso_time(o->created, iso, sizeof iso), oom);
-	jstr(j, "updated_iso", iso_time(o->updated, iso, sizeof iso), oom);
+	sc_jstr(j, "key", o->key, oom);
+	sc_jstr(j, "target", o->target, oom);
+	sc_jstr(j, "comment", o->comment, oom);
+	sc_jint(j, "created", o->created, oom);
+	sc_jint(j, "updated", o->updated, oom);
+	sc_jstr(j, "created_iso", sc_iso_time(o->created, iso, sizeof iso), oom);
+	sc_jstr(j, "updated_iso", sc_iso_time(o->updated, iso, sizeof iso), oom);
 	return j;
 }
 
@@ -539,7 +562,7 @@ static int cmd_override_get(const struct sc_ctx *c, char **av, int ac)
 	int ex, rc, oom = 0;
 
 	(void)ac;
-	if ((ex = region_open(c, &h)) != SC_OK)
+	if ((ex = sc_region_open(c, &h)) != SC_OK)
 		goto out;
 	rc = mxc_override_get(h, av[0], &o);
 	if (rc == MXC_NOTFOUND) {
@@ -554,12 +577,12 @@ static int cmd_override_get(const struct sc_ctx *c, char **av, int ac)
 	} else if (c->json) {
 		struct json_object *j = override_json(&o, &oom);
 
-		ex = json_print(j, oom);
+		ex = sc_json_print(j, oom);
 	} else {
 		printf("key:     %s\ntarget:  %s\ncomment: ", o.key, o.target);
 		sc_print_clean(stdout, o.comment);
-		printf("\ncreated: %s\n", iso_time(o.created, iso, sizeof iso));
-		printf("updated: %s\n", iso_time(o.updated, iso, sizeof iso));
+		printf("\ncreated: %s\n", sc_iso_time(o.created, iso, sizeof iso));
+		printf("updated: %s\n", sc_iso_time(o.updated, iso, sizeof iso));
 	}
 out:
 	mxc_close(h);
@@ -587,7 +610,7 @@ static int list_one(const struct mxc_override *o, void *arg)
 	char iso[ISO_LEN];
 
 	if (!lo->json) {
-		printf("%-30s %-30s %s  ", o->key, o->target, iso_time(o->updated, iso, sizeof iso));
+		printf("%-30s %-30s %s  ", o->key, o->target, sc_iso_time(o->updated, iso, sizeof iso));
 		sc_print_clean(stdout, o->comment);
 		putchar('\n');
 	} else {
@@ -619,7 +642,7 @@ static int cmd_override_list(const struct sc_ctx *c, char **av, int ac)
 
 	(void)av;
 	(void)ac;
-	if ((ex = region_open(c, &h)) != SC_OK)
+	if ((ex = sc_region_open(c, &h)) != SC_OK)
 		goto out;
 	rc = mxc_override_foreach(h, list_one, &lo);
 	if (lo.oom) {
@@ -649,6 +672,10 @@ static const struct command commands[] = {
 	{ "override", "get", 1, 1, 1, cmd_override_get, "override get KEY [--json]", "one override, as stored" },
 	{ "override", "del", 1, 1, 0, sc_cmd_override_del, "override del KEY", "remove one" },
 	{ "override", "list", 0, 0, 1, cmd_override_list, "override list [--json]", "all of them, in table order" },
+	{ "sts", "get", 1, 1, 1, sc_cmd_sts_get, "sts get DOMAIN [--json]", "the cached MTA-STS policy" },
+	{ "sts", "fetch", 1, 1, 1, sc_cmd_sts_fetch, "sts fetch DOMAIN [--json]", "check now, wait, show the result" },
+	{ "sts", "list", 0, 0, 1, sc_cmd_sts_list, "sts list [--json]", "every entry, last used first" },
+	{ "sts", "del", 1, 1, 0, sc_cmd_sts_del, "sts del DOMAIN", "forget one domain's entry" },
 	{ "override", "import", 1, 1, 0, sc_cmd_override_import, "override import FILE",
 	  "CSV key,target[,comment]; FILE - is stdin" },
 };
@@ -734,8 +761,8 @@ int main(int argc, char **argv)
 			cmd = &commands[k];
 	}
 	if (cmd == NULL) {
-		if (strcmp(pos[0], "override") == 0)
-			return usage_error(NULL, "override: %s", npos > 1 ? "unknown subcommand" : "subcommand missing");
+		if (strcmp(pos[0], "override") == 0 || strcmp(pos[0], "sts") == 0)
+			return usage_error(NULL, "%s: %s", pos[0], npos > 1 ? "unknown subcommand" : "subcommand missing");
 		return usage_error(NULL, "unknown command '%s'", pos[0]);
 	}
 	skip = cmd->sub != NULL ? 2 : 1;

@@ -7,6 +7,8 @@
 #ifndef MXC_SHMCTL_H
 #define MXC_SHMCTL_H
 
+#include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
 /* exit statuses, fixed by the interface contract */
@@ -29,6 +31,29 @@ void sc_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* sc_print_clean - s with control bytes as \xNN: comments are user data,
  * and a stray ESC must not reach the terminal */
 void sc_print_clean(FILE *f, const char *s);
+
+/* Shared by the command files (shmctl.c). */
+struct json_object;
+struct mxc;
+const char *sc_iso_time(int64_t t, char *buf, size_t len);   /* "-" for t <= 0 */
+void sc_jset(struct json_object *o, const char *k, struct json_object *v, int *oom);
+void sc_jstr(struct json_object *o, const char *k, const char *v, int *oom);
+void sc_jint(struct json_object *o, const char *k, int64_t v, int *oom);
+void sc_juint(struct json_object *o, const char *k, uint64_t v, int *oom);
+int sc_json_print(struct json_object *o, int oom);          /* prints and frees o */
+int sc_region_open(const struct sc_ctx *c, struct mxc **h);  /* SC_* */
+
+/* MTA-STS commands (shmctl_sts.c). */
+int sc_cmd_sts_get(const struct sc_ctx *c, char **av, int ac);
+int sc_cmd_sts_list(const struct sc_ctx *c, char **av, int ac);
+int sc_cmd_sts_fetch(const struct sc_ctx *c, char **av, int ac);
+int sc_cmd_sts_del(const struct sc_ctx *c, char **av, int ac);
+
+/* sc_ctl_request - one request line to mxcached, its reply's words in
+ * w[0..nw) (shmctl_ctl.c).  Returns SC_*; errors already printed. */
+int sc_ctl_request(const struct sc_ctx *c, const char *req, size_t reqlen, char *reply, char **w, int nw);
+/* sc_ctl_line - build "WORD ARG\n" escaped into req; -1 if too long */
+int sc_ctl_line(char *req, size_t cap, size_t *len, const char *word, const char *arg);
 
 /* Commands that go through mxcached (shmctl_ctl.c).  av holds ac positional
  * arguments after the command words; each returns an exit status. */

@@ -266,6 +266,20 @@ out:
 	return ex;
 }
 
+int sc_ctl_request(const struct sc_ctx *c, const char *req, size_t reqlen, char *reply, char **w, int nw)
+{
+	return ctl_request(c, req, reqlen, reply, w, nw);
+}
+
+int sc_ctl_line(char *req, size_t cap, size_t *len, const char *word, const char *arg)
+{
+	*len = 0;
+	if (line_add(req, cap, len, word, strlen(word)) < 0 || line_add(req, cap, len, arg, strlen(arg)) < 0 ||
+	    line_end(req, cap, len) < 0)
+		return -1;
+	return 0;
+}
+
 int sc_cmd_ping(const struct sc_ctx *c, char **av, int ac)
 {
 	char reply[MXC_CTL_LINE_MAX + 1], *w[2];

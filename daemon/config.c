@@ -40,6 +40,7 @@ struct parse {
 	int err_line;           /* line of the first error we found, 0: none */
 	char err[256];
 	unsigned seen;          /* bit per key in config_keys[], for repeats */
+	unsigned seen_num;      /* the same for config_nums[] */
 };
 
 struct config_key {
@@ -285,6 +286,54 @@ static int set_listen(struct parse *p, const char *v)
 	return 1;
 }
 
+/* The plain numeric keys: section, name, bounds and where the value goes. */
+struct config_num {
+	const char *section, *name;
+	unsigned long lo, hi;
+	size_t off;                  /* of an unsigned in struct config */
+};
+
+static const struct config_num config_nums[] = {
+	{ "dns", "retries", 0, CONFIG_DNS_RETRIES_MAX, offsetof(struct config, dns_retries) },
+	{ "sts", "workers", 1, CONFIG_STS_WORKERS_MAX, offsetof(struct config, sts_workers) },
+	{ "sts", "refresh_s", 1, CONFIG_STS_REFRESH_MAX, offsetof(struct config, sts_refresh_s) },
+	{ "sts", "forget_after_s", 3600, CONFIG_STS_FORGET_MAX, offsetof(struct config, sts_forget_s) },
+	{ "sts", "backoff_s", 1, CONFIG_STS_REFRESH_MAX, offsetof(struct config, sts_backoff_s) },
+	{ "sts", "connect_timeout_ms", 1, CONFIG_STS_TIMEOUT_MAX, offsetof(struct config, sts_connect_ms) },
+	{ "sts", "fetch_timeout_ms", 1, CONFIG_STS_TIMEOUT_MAX, offsetof(struct config, sts_fetch_ms) },
+	{ "sts", "policy_port", 1, 65535, offsetof(struct config, sts_port) },
+};
+
+static int set_num(struct parse *p, const char *section, const char *name, const char *v)
+{
+	size_t i;
+	unsigned long n;
+
+	for (i = 0; i < sizeof(config_nums) / sizeof(config_nums[0]); i++) {
+		const struct config_num *cn = &config_nums[i];
+
+		if (strcmp(section, cn->section) != 0 || strcmp(name, cn->name) != 0)
+			continue;
+		if (p->seen_num & (1u << i))
+			return config_error(p, "%s.%s: given twice", section, name);
+		p->seen_num |= 1u << i;
+		if (config_uint(v, cn->lo, cn->hi, &n) != 0)
+			return config_error(p, "%s.%s: '%s' is not a number in %lu..%lu", section, name, v, cn->lo,
+					    cn->hi);
+		*(unsigned *)(void *)((char *)p->c + cn->off) = (unsigned)n;
+		return 1;
+	}
+	return -1;                   /* not a numeric key */
+}
+
+static int set_content_types(struct parse *p, const char *v)
+{
+	if (strlen(v) >= sizeof(p->c->sts_content_types))
+		return config_error(p, "sts.content_types: longer than %zu bytes", sizeof(p->c->sts_content_types) - 1);
+	snprintf(p->c->sts_content_types, sizeof(p->c->sts_content_types), "%s", v);
+	return 1;
+}
+
 static const struct config_key config_keys[] = {
 	{ "region", "group", set_group, 0 },
 	{ "region", "slots", set_slots, 0 },
@@ -295,6 +344,7 @@ static const struct config_key config_keys[] = {
 	{ "dns", "timeout_ms", set_timeout, 0 },
 	{ "tls", "ca_file", set_ca_file, 0 },
 	{ "socketmap", "listen", set_listen, 0 },
+	{ "sts", "content_types", set_content_types, 0 },
 };
 _Static_assert(sizeof(config_keys) / sizeof(config_keys[0]) <= 32, "seen is a 32-bit mask");
 
@@ -316,10 +366,13 @@ static int config_handler(void *user, const char *section, const char *name, con
 	struct parse *p = user;
 	char v[CONFIG_LINE_MAX + 1];
 	size_t i, nkeys = sizeof(config_keys) / sizeof(config_keys[0]);
-	int known_section = 0;
+	int known_section = 0, rc;
 
 	snprintf(v, sizeof(v), "%s", value);
 	config_strip_comment(v);
+	rc = set_num(p, section, name, v);
+	if (rc >= 0)
+		return rc;
 	for (i = 0; i < nkeys; i++) {
 		if (strcmp(section, config_keys[i].section) != 0)
 			continue;
@@ -374,6 +427,15 @@ static int config_defaults(struct config *c, char *err, size_t errlen)
 	c->synchronous = CONFIG_SYNC_FULL;
 	c->log_level = LOG_INFO;
 	c->dns_timeout_ms = CONFIG_DNS_TIMEOUT_DEF;
+	c->dns_retries = CONFIG_DNS_RETRIES_DEF;
+	c->sts_workers = CONFIG_STS_WORKERS_DEF;
+	c->sts_refresh_s = CONFIG_STS_REFRESH_DEF;
+	c->sts_forget_s = CONFIG_STS_FORGET_DEF;
+	c->sts_backoff_s = CONFIG_STS_BACKOFF_DEF;
+	c->sts_connect_ms = CONFIG_STS_CONNECT_DEF;
+	c->sts_fetch_ms = CONFIG_STS_FETCH_DEF;
+	c->sts_port = 443;
+	snprintf(c->sts_content_types, sizeof(c->sts_content_types), "%s", CONFIG_STS_CTYPES_DEF);
 	return 0;
 }
 

@@ -18,8 +18,20 @@
  *   [dns]
  *   servers     = ADDR[:PORT] [IPV6]:PORT ...      default: /etc/resolv.conf
  *   timeout_ms  = N          1..CONFIG_DNS_TIMEOUT_MAX, default 2000
+ *   retries     = N          extra tries, 0..CONFIG_DNS_RETRIES_MAX, default 1
  *   [tls]
  *   ca_file     = PATH       default: the system store (SSL_CERT_FILE)
+ *   [sts]                    the MTA-STS fetcher (docs/daemon.md)
+ *   workers     = N          concurrent fetches, 1..CONFIG_STS_WORKERS_MAX, default 16
+ *   refresh_s   = N          revisit a policy this often, default 43200
+ *   forget_after_s = N       drop entries unused this long, default 15552000
+ *   backoff_s   = N          after a failed fetch with nothing cached, default 300
+ *   connect_timeout_ms = N   per address, default 5000
+ *   fetch_timeout_ms = N     whole fetch, default 20000
+ *   content_types = LIST     allowed policy media types, "" for any;
+ *                            default text/plain
+ *   policy_port = N          HTTPS port of the policy host, default 443
+ *                            (for tests against servers on loopback)
  *   [socketmap]
  *   listen      = ADDR:PORT | [IPV6]:PORT          default: only the
  *                                                  unix socket
@@ -50,6 +62,20 @@
 #define CONFIG_DNS_SERVERS_MAX  8
 #define CONFIG_DNS_TIMEOUT_MAX  60000 /* ms */
 #define CONFIG_DNS_TIMEOUT_DEF  2000
+#define CONFIG_DNS_RETRIES_MAX  5
+#define CONFIG_DNS_RETRIES_DEF  1
+#define CONFIG_STS_WORKERS_MAX  256
+#define CONFIG_STS_WORKERS_DEF  16
+#define CONFIG_STS_REFRESH_MAX  31557600
+#define CONFIG_STS_REFRESH_DEF  43200     /* RFC 8461 §5: refresh at least daily */
+#define CONFIG_STS_FORGET_MAX   (10 * 31557600)
+#define CONFIG_STS_FORGET_DEF   15552000  /* 180 days */
+#define CONFIG_STS_BACKOFF_DEF  300       /* RFC 8461 §3.3's five minutes */
+#define CONFIG_STS_TIMEOUT_MAX  120000
+#define CONFIG_STS_CONNECT_DEF  5000
+#define CONFIG_STS_FETCH_DEF    20000
+#define CONFIG_STS_CTYPES_MAX   128
+#define CONFIG_STS_CTYPES_DEF   "text/plain"
 
 #define CONFIG_SYNC_NORMAL 1          /* PRAGMA synchronous values */
 #define CONFIG_SYNC_FULL   2
@@ -79,6 +105,17 @@ struct config {
 	struct config_addr dns_servers[CONFIG_DNS_SERVERS_MAX];
 	size_t dns_nservers;          /* 0: use /etc/resolv.conf */
 	unsigned dns_timeout_ms;
+	unsigned dns_retries;
+
+	/* [sts] */
+	unsigned sts_workers;
+	unsigned sts_refresh_s;
+	unsigned sts_forget_s;
+	unsigned sts_backoff_s;
+	unsigned sts_connect_ms;
+	unsigned sts_fetch_ms;
+	unsigned sts_port;
+	char sts_content_types[CONFIG_STS_CTYPES_MAX];
 
 	/* [tls] */
 	char tls_ca_file[CONFIG_PATH_MAX];   /* "" = system store */

@@ -26,6 +26,7 @@
 #include "arena.h"
 #include "log.h"
 #include "override.h"
+#include "sts.h"
 #include "writer.h"
 #include "shm/ctl.h"
 
@@ -56,6 +57,7 @@ struct ctl_conn {
 
 struct ctl {
 	struct writer *w;
+	struct sts *sts;        /* MTA-STS and MX fetches; set before ctl_start */
 	int lfd;
 	int stopfd;             /* eventfd: wakes the accept thread */
 	pthread_t accept_thread;
@@ -297,6 +299,72 @@ static int ctl_del(struct ctl_conn *cn, char **words, int n)
 	return rc;
 }
 
+/* --- MTA-STS and MX --------------------------------------------------------- */
+
+/* The domain of an STS/MX request, canonical; an error reply if it is not one. */
+static int ctl_domain(struct ctl_conn *cn, const char *in, char *out)
+{
+	size_t len;
+	int kind;
+
+	if (mxk_normalize(in, out, MXK_MAX_LEN + 1, &len, &kind) != MXK_OK || kind != MXK_DOMAIN) {
+		ctl_err(cn, MXC_CTL_EINVAL, "not a domain name");
+		return -1;
+	}
+	return 0;
+}
+
+/* STS-FETCH <domain> -> OK <policy|none|failed> <summary> */
+static int ctl_sts_fetch(struct ctl_conn *cn, char **words, int n)
+{
+	static const char *const cls[] = { "policy", "none", "failed" };
+	char d[MXK_MAX_LEN + 1], msg[512];
+	int rc;
+
+	if (n != 2)
+		return ctl_err(cn, MXC_CTL_EPROTO, "usage: STS-FETCH <domain>");
+	if (ctl_domain(cn, words[1], d) != 0)
+		return 0;
+	rc = sts_fetch_now(cn->ctl->sts, d, msg, sizeof(msg));
+	if (rc < 0 || rc > STS_CHECK_FAILED)
+		return ctl_err(cn, MXC_CTL_ESTORE, msg);
+	log_info("ctl: uid %lu fetched the MTA-STS policy of %s: %s", (unsigned long)cn->uid, d, msg);
+	return ctl_send(cn, "OK", cls[rc], msg, (char *)NULL);
+}
+
+/* STS-DEL <domain> -> OK <domain> | NOTFOUND <domain> */
+static int ctl_sts_del(struct ctl_conn *cn, char **words, int n)
+{
+	char d[MXK_MAX_LEN + 1], msg[256];
+	int rc;
+
+	if (n != 2)
+		return ctl_err(cn, MXC_CTL_EPROTO, "usage: STS-DEL <domain>");
+	if (ctl_domain(cn, words[1], d) != 0)
+		return 0;
+	rc = sts_forget(cn->ctl->sts, d, msg, sizeof(msg));
+	if (rc < 0)
+		return ctl_err(cn, MXC_CTL_ESTORE, msg);
+	if (rc == 0)
+		return ctl_send(cn, "NOTFOUND", d, (char *)NULL);
+	log_info("ctl: uid %lu deleted the MTA-STS entry of %s", (unsigned long)cn->uid, d);
+	return ctl_send(cn, "OK", d, (char *)NULL);
+}
+
+/* MX-FETCH <domain> -> OK <summary> */
+static int ctl_mx_fetch(struct ctl_conn *cn, char **words, int n)
+{
+	char d[MXK_MAX_LEN + 1], msg[512];
+
+	if (n != 2)
+		return ctl_err(cn, MXC_CTL_EPROTO, "usage: MX-FETCH <domain>");
+	if (ctl_domain(cn, words[1], d) != 0)
+		return 0;
+	if (sts_mx_fetch_now(cn->ctl->sts, d, msg, sizeof(msg)) != 0)
+		return ctl_err(cn, MXC_CTL_ESTORE, msg);
+	return ctl_send(cn, "OK", msg, (char *)NULL);
+}
+
 /* --- IMPORT ---------------------------------------------------------------- */
 
 struct ctl_import {
@@ -513,10 +581,20 @@ static int ctl_request(struct ctl_conn *cn, char *line, size_t len)
 		ctl_send(cn, "OK", (char *)NULL);
 		return -1;
 	}
-	if (strcmp(words[0], "SET") != 0 && strcmp(words[0], "DEL") != 0 && strcmp(words[0], "IMPORT") != 0)
+	if (strcmp(words[0], "SET") != 0 && strcmp(words[0], "DEL") != 0 && strcmp(words[0], "IMPORT") != 0 &&
+	    strcmp(words[0], "STS-FETCH") != 0 && strcmp(words[0], "STS-DEL") != 0 &&
+	    strcmp(words[0], "MX-FETCH") != 0)
 		return ctl_err(cn, MXC_CTL_EPROTO, "unknown command");
 	if (!cn->may_change)
-		return ctl_err(cn, MXC_CTL_EPERM, "only root and mxcached's own user may change overrides");
+		return ctl_err(cn, MXC_CTL_EPERM, "only root and mxcached's own user may change the caches");
+	if (cn->ctl->sts != NULL && strcmp(words[0], "STS-FETCH") == 0)
+		return ctl_sts_fetch(cn, words, n);
+	if (cn->ctl->sts != NULL && strcmp(words[0], "STS-DEL") == 0)
+		return ctl_sts_del(cn, words, n);
+	if (cn->ctl->sts != NULL && strcmp(words[0], "MX-FETCH") == 0)
+		return ctl_mx_fetch(cn, words, n);
+	if (strcmp(words[0], "IMPORT") != 0 && strcmp(words[0], "SET") != 0 && strcmp(words[0], "DEL") != 0)
+		return ctl_err(cn, MXC_CTL_EPROTO, "MTA-STS is not running");
 	if (strcmp(words[0], "SET") == 0)
 		return ctl_set(cn, words, n);
 	if (strcmp(words[0], "DEL") == 0)
@@ -803,6 +881,11 @@ fail:
 	pthread_mutex_destroy(&c->mu);
 	free(c);
 	return -1;
+}
+
+void ctl_set_sts(struct ctl *c, struct sts *s)
+{
+	c->sts = s;
 }
 
 int ctl_start(struct ctl *c, struct writer *w, char *err, size_t errlen)

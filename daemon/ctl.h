@@ -20,7 +20,12 @@
 #define CTL_IDLE_TIMEOUT_S 60
 
 struct ctl;
+struct sts;
 struct writer;
+
+/* ctl_set_sts - route STS-FETCH, STS-DEL and MX-FETCH to s.  Before
+ * ctl_start(); main thread. */
+void ctl_set_sts(struct ctl *c, struct sts *s);
 
 /*
  * ctl_open - listen on DIR/ctl.sock (connections wait in the backlog until

@@ -37,6 +37,7 @@
 #include "override.h"
 #include "region.h"
 #include "store.h"
+#include "sts.h"
 #include "writer.h"
 #include "shm/layout.h"
 #include "shm/path.h"
@@ -255,7 +256,10 @@ int main(int argc, char **argv)
 	struct region *r = NULL;
 	struct writer *w = NULL;
 	struct ctl *ctl = NULL;
+	struct sts *sts = NULL;
 	struct region_opts ro;
+	char dbpath[PATH_MAX + 16];
+	int64_t nsts;
 	struct rebuild rb;
 	struct signalfd_siginfo si;
 	sigset_t sigs;
@@ -347,17 +351,26 @@ int main(int argc, char **argv)
 		fatalx("store: %s: %s", store_path(st), store_errmsg(st));
 	if (rc != 0)
 		fatalx("main: rebuild: region_put '%s': %s", rb.key, strerror(rb.err));
+	nsts = sts_rebuild(st, r, err, sizeof(err));
+	if (nsts < 0)
+		fatalx("main: rebuild of the MTA-STS and MX caches: %s", err);
 	region_publish(r);
 	if (region_go_live(r) != 0)
 		fatal("main: cannot make the region live");
 	log_info("main: rebuilt %llu overrides (%llu skipped) in %llu ms", (unsigned long long)rb.loaded,
 		 (unsigned long long)rb.skipped, (unsigned long long)(main_mono_ms() - t0));
+	log_info("main: rebuilt %lld MTA-STS and MX cache entries", (long long)nsts);
 
 	if (writer_start(st, r, &w) != 0)
 		fatal("main: cannot start the writer thread");
+	snprintf(dbpath, sizeof(dbpath), "%s/%s", dir, STORE_FILE);
+	if (sts_start(cfg, dbpath, r, w, &sts, err, sizeof(err)) != 0)
+		fatalx("%s", err);
+	ctl_set_sts(ctl, sts);
 	if (ctl_start(ctl, w, err, sizeof(err)) != 0) {
 		log_warnx("%s", err);
 		ctl_stop(ctl);
+		sts_stop(sts);
 		writer_stop(w);
 		region_close(r);
 		store_close(st);
@@ -367,6 +380,7 @@ int main(int argc, char **argv)
 	if (sfd == -1) {
 		log_warn("main: signalfd");
 		ctl_stop(ctl);
+		sts_stop(sts);
 		writer_stop(w);
 		region_close(r);
 		store_close(st);
@@ -391,8 +405,10 @@ int main(int argc, char **argv)
 		break;
 	}
 
-	/* no new requests; the writer finishes what it was given, then stops */
+	/* no new requests; the fetchers and the writer finish what they were
+	 * given, then stop */
 	ctl_stop(ctl);
+	sts_stop(sts);
 	writer_stop(w);
 	if (store_checkpoint(st) != 0)
 		log_warnx("store: final checkpoint of %s: %s", store_path(st), store_errmsg(st));

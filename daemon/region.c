@@ -98,7 +98,7 @@ static int readers_open(struct region *r)
 	char tmp[MXC_SHM_PATH_MAX];
 	struct stat st;
 	struct mxc_shm_rhdr *rh;
-	uint64_t size, bm_off, sl_off;
+	uint64_t size, bm_off, sl_off, rg_off;
 	void *map = MAP_FAILED;
 	int fd = -1, rc = -1;
 
@@ -128,7 +128,7 @@ static int readers_open(struct region *r)
 	if (fd >= 0)
 		close(fd);
 
-	size = mxc_readers_geometry(r->nslots, &bm_off, &sl_off);
+	size = mxc_readers_geometry(r->nslots, &bm_off, &sl_off, &rg_off);
 	if (snprintf(tmp, sizeof(tmp), "%s.%ld", r->readers_path, (long)getpid()) >= (int)sizeof(tmp)) {
 		errno = ENAMETOOLONG;
 		return -1;
@@ -159,7 +159,10 @@ static int readers_open(struct region *r)
 	rh->rh_bitmap = bm_off;
 	rh->rh_slots = sl_off;
 	rh->rh_created = (uint64_t)time(NULL);
+	rh->rh_rings = rg_off;
 	ck_bitmap_init((ck_bitmap_t *)((uint8_t *)map + bm_off), r->nslots, false);
+	for (uint32_t i = 0; i < r->nslots; i++)
+		ck_ring_init(&((struct mxc_shm_ering *)(void *)((uint8_t *)map + rg_off))[i].er_ring, MXC_EV_RING_SIZE);
 	if (rename(tmp, r->readers_path) != 0) {
 		log_warn("region: rename %s", tmp);
 		goto fail;
@@ -174,6 +177,20 @@ fail:
 	unlink(tmp);
 	close(fd);
 	return rc;
+}
+
+uint32_t region_nslots(const struct region *r)
+{
+	return r->nslots;
+}
+
+struct mxc_shm_ering *region_ering(struct region *r, uint32_t i)
+{
+	const struct mxc_shm_rhdr *rh = (const struct mxc_shm_rhdr *)(const void *)r->rbase;
+
+	if (i >= r->nslots)
+		return NULL;
+	return (struct mxc_shm_ering *)(void *)(r->rbase + rh->rh_rings) + i;
 }
 
 static struct mxc_shm_slot *slot_at(struct region *r, uint32_t i)

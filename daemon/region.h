@@ -17,6 +17,7 @@
 #include <stdint.h>
 #include <sys/types.h>
 
+#include "../shm/events.h"
 #include "../shm/table.h"
 
 struct region;
@@ -88,6 +89,16 @@ void region_tick(struct region *r);
  * r may be NULL.
  */
 void region_close(struct region *r);
+
+/*
+ * region_nslots, region_ering - the reader slot count, and slot i's event
+ * ring (shm/events.h) in the reader table, NULL when i is out of range.
+ * The table lives as long as r; its contents are written by clients and
+ * must be validated before use.  Thread safety: safe (the mapping and the
+ * count never change after region_create).
+ */
+uint32_t region_nslots(const struct region *r);
+struct mxc_shm_ering *region_ering(struct region *r, uint32_t i);
 
 
 #endif /* MXC_DAEMON_REGION_H */

@@ -46,7 +46,37 @@ static const char store_schema_v1[] =
 	" updated INTEGER NOT NULL"
 	") WITHOUT ROWID;"
 	"PRAGMA user_version = 1;";
-_Static_assert(STORE_SCHEMA_VERSION == 1, "add the migration to the new version");
+
+/* Version 2: the MTA-STS policy cache and the MX cache (daemon/sts_store.c).
+ * Rowid tables: a policy row carries its text, up to 64 KiB. */
+static const char store_schema_v2[] =
+	"CREATE TABLE IF NOT EXISTS sts ("
+	" domain TEXT NOT NULL UNIQUE,"
+	" kind INTEGER NOT NULL,"
+	" mode INTEGER NOT NULL DEFAULT 0,"
+	" max_age INTEGER NOT NULL DEFAULT 0,"
+	" flags INTEGER NOT NULL DEFAULT 0,"
+	" failure INTEGER NOT NULL DEFAULT 0,"
+	" detail TEXT NOT NULL DEFAULT '',"
+	" record_id TEXT NOT NULL DEFAULT '',"
+	" mx TEXT NOT NULL DEFAULT '',"
+	" policy_text TEXT NOT NULL DEFAULT '',"
+	" inserted INTEGER NOT NULL,"
+	" valid_end INTEGER NOT NULL,"
+	" last_update INTEGER NOT NULL,"
+	" last_use INTEGER NOT NULL,"
+	" next_check INTEGER NOT NULL"
+	");"
+	"CREATE INDEX IF NOT EXISTS sts_next_check ON sts(next_check);"
+	"CREATE TABLE IF NOT EXISTS mx ("
+	" domain TEXT NOT NULL UNIQUE,"
+	" kind INTEGER NOT NULL,"
+	" answer TEXT NOT NULL DEFAULT '',"
+	" fetched INTEGER NOT NULL,"
+	" expires INTEGER NOT NULL"
+	");"
+	"PRAGMA user_version = 2;";
+_Static_assert(STORE_SCHEMA_VERSION == 2, "add the migration to the new version");
 
 /* An existing row keeps its created time; RETURNING hands back both. */
 static const char store_sql_put[] =
@@ -136,10 +166,12 @@ static int store_schema(struct store *st)
 		store_seterr(st, "schema version %ld is not one mxcached wrote", version);
 		return -1;
 	}
-	/* version 0: a new file; schema and version land in one transaction */
+	/* each step's schema and version land in one transaction: version 0
+	 * is a new file, 1 a file from before the MTA-STS cache */
 	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return store_fail(st);
-	if (sqlite3_exec(st->db, store_schema_v1, NULL, NULL, NULL) != SQLITE_OK ||
+	if ((version < 1 && sqlite3_exec(st->db, store_schema_v1, NULL, NULL, NULL) != SQLITE_OK) ||
+	    sqlite3_exec(st->db, store_schema_v2, NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		store_fail(st);
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);
@@ -252,6 +284,11 @@ void store_close(struct store *st)
 const char *store_errmsg(const struct store *st)
 {
 	return st->err;
+}
+
+sqlite3 *store_db(struct store *st)
+{
+	return st->db;
 }
 
 const char *store_path(const struct store *st)

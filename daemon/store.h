@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 #define STORE_FILE           "mxcache.db"
-#define STORE_SCHEMA_VERSION 1
+#define STORE_SCHEMA_VERSION 2
 
 struct store;
 
@@ -58,6 +58,14 @@ const char *store_errmsg(const struct store *st);
 
 /* store_path - the database file's path. */
 const char *store_path(const struct store *st);
+
+/*
+ * store_db - the connection, for the modules that keep their own tables
+ * in the file (daemon/sts_store.c).  Same thread rules as the store: the
+ * writer thread only.
+ */
+struct sqlite3;
+struct sqlite3 *store_db(struct store *st);
 
 /* Transactions (BEGIN IMMEDIATE / COMMIT / ROLLBACK).  rollback keeps the
  * message of the failure that led to it and is a no-op outside one. */

@@ -67,6 +67,12 @@ void writer_cmd_init(struct writer_cmd *c, enum writer_op op, struct override *r
 	pthread_cond_init(&c->cv, NULL);
 }
 
+void writer_cmd_job(struct writer_cmd *c, struct writer_job *job)
+{
+	writer_cmd_init(c, WRITER_JOB, NULL, 1);
+	c->job = job;
+}
+
 void writer_cmd_destroy(struct writer_cmd *c)
 {
 	pthread_cond_destroy(&c->cv);
@@ -138,6 +144,8 @@ static int writer_cmd_valid(const struct writer_cmd *c)
 		return c->nrecs == 1 && c->recs != NULL;
 	case WRITER_IMPORT:
 		return c->nrecs >= 1 && c->nrecs <= MXC_CTL_BATCH && c->recs != NULL;
+	case WRITER_JOB:
+		return c->nrecs == 1 && c->job != NULL && c->job->store != NULL && c->job->apply != NULL;
 	}
 	return 0;
 }
@@ -152,6 +160,14 @@ static int writer_store(struct writer *w, struct writer_cmd **cmds, size_t n, in
 		return -1;
 	for (i = 0; i < n; i++) {
 		struct writer_cmd *c = cmds[i];
+		if (c->op == WRITER_JOB) {
+			rc = c->job->store(w->st, c->job->arg, now);
+			if (rc < 0)
+				goto fail;
+			if (rc == 0)
+				c->status = WRITER_NOTFOUND;
+			continue;
+		}
 		for (k = 0; k < c->nrecs; k++) {
 			if (c->op == WRITER_DEL) {
 				rc = override_store_del(w->st, &c->recs[k]);
@@ -182,6 +198,18 @@ static void writer_apply(struct writer *w, struct writer_cmd **cmds, size_t n)
 		struct writer_cmd *c = cmds[i];
 		if (c->status == WRITER_NOTFOUND)
 			continue;
+		if (c->op == WRITER_JOB) {
+			if (c->job->apply(w->r, c->job->arg) < 0) {
+				log_warn("writer: a committed change could not be published");
+				c->status = WRITER_EREGION;
+				snprintf(c->msg, sizeof(c->msg),
+					 "committed but the region could not take it (%s); "
+					 "it will be visible after a restart", strerror(errno));
+				continue;
+			}
+			c->committed++;
+			continue;
+		}
 		for (k = 0; k < c->nrecs; k++) {
 			if (c->op == WRITER_DEL)
 				rc = override_region_del(w->r, &c->recs[k]);
@@ -224,6 +252,11 @@ static void writer_round(struct writer *w, struct writer_cmd **cmds, size_t n)
 
 	/* phase 1: room first.  A delete copies its bucket, so it counts too. */
 	for (i = 0; i < n; i++) {
+		if (cmds[i]->op == WRITER_JOB) {
+			nent += cmds[i]->job->nent;
+			bytes += cmds[i]->job->bytes;
+			continue;
+		}
 		for (k = 0; k < cmds[i]->nrecs; k++) {
 			struct override *o = &cmds[i]->recs[k];
 			bytes += cmds[i]->op == WRITER_DEL ? o->klen : override_region_bytes(o);

@@ -47,6 +47,24 @@ enum writer_op {
 	WRITER_SET = 1,         /* recs[0]: key, target, comment */
 	WRITER_DEL,             /* recs[0]: key */
 	WRITER_IMPORT,          /* recs[0..nrecs): up to MXC_CTL_BATCH records */
+	WRITER_JOB,             /* job: any table's change (writer_job) */
+};
+
+/*
+ * A change to a table other than the overrides, in the writer's two
+ * phases: store() inside the round's SQLite transaction (return < 0 to
+ * fail the round, 0 for "nothing to change": reported as WRITER_NOTFOUND
+ * and not applied, > 0 done), then apply() to the region after the
+ * commit (return < 0 if the region refused).  nent/bytes: the room the
+ * change may take in the region (see region_reserve).  Both callbacks run
+ * on the writer thread.
+ */
+struct writer_job {
+	int (*store)(struct store *st, void *arg, int64_t now);
+	int (*apply)(struct region *r, void *arg);
+	void *arg;
+	uint64_t nent;
+	uint64_t bytes;
 };
 
 /* Command results. */
@@ -61,6 +79,7 @@ struct writer_cmd {
 	enum writer_op op;
 	struct override *recs;
 	size_t nrecs;
+	struct writer_job *job;         /* WRITER_JOB */
 
 	/* out: valid once writer_wait() returns */
 	int status;
@@ -91,6 +110,9 @@ void writer_stop(struct writer *w);
  * untouched by the writer except for created/updated). */
 void writer_cmd_init(struct writer_cmd *c, enum writer_op op, struct override *recs, size_t nrecs);
 void writer_cmd_destroy(struct writer_cmd *c);
+
+/* writer_cmd_job - writer_cmd_init() for a WRITER_JOB. */
+void writer_cmd_job(struct writer_cmd *c, struct writer_job *job);
 
 /* writer_submit - queue c; it must stay alive until writer_wait(c). */
 void writer_submit(struct writer *w, struct writer_cmd *c);

@@ -18,6 +18,11 @@
  *        once every good record is committed and published,
  *        OK <imported> <bad>.  A batch that cannot be committed ends the
  *        import with ERR and the count committed so far.
+ *   STS-FETCH <domain>                   -> OK <policy|none|failed> <summary>
+ *        (checks the domain's MTA-STS policy now; replies when the result
+ *        is committed and published)
+ *   STS-DEL <domain>                     -> OK <domain> | NOTFOUND <domain>
+ *   MX-FETCH <domain>                    -> OK <summary> (resolves MX now)
  *   QUIT                                 -> OK, then the daemon closes
  * Errors: ERR <code> <message>, code one of the MXC_CTL_E* words below.
  *

@@ -28,7 +28,7 @@
 #define MXC_SHM_MAGIC    0x3143584du   /* "MXC1" in file byte order (LE) */
 #define MXC_SHM_LAYOUT   1             /* bump on ANY data-area change */
 #define MXC_SHM_RMAGIC   0x3152584du   /* "MXR1" */
-#define MXC_SHM_RLAYOUT  1             /* bump on ANY reader-table change */
+#define MXC_SHM_RLAYOUT  2             /* bump on ANY reader-table change */
 /*
  * ABI marker: written as a native uint32.  A reader of the other byte order
  * sees 0x05030201; the low byte also records the offset unit shift so a
@@ -59,7 +59,9 @@
 #define MXC_HF_MEMBARRIER 0x1u
 
 /* Tables hung off the root record.  Later tables take the next ids. */
-#define MXC_TAB_OVERRIDE   0
+#define MXC_TAB_OVERRIDE   0   /* shm/override.h */
+#define MXC_TAB_STS        1   /* shm/sts.h: MTA-STS policies */
+#define MXC_TAB_MX         2   /* shm/mx.h: MX answers */
 #define MXC_TAB_MAX        7
 
 /*
@@ -174,7 +176,7 @@ struct mxc_shm_rhdr {
 	uint64_t rh_bitmap;      /* byte offset of the ck_bitmap */
 	uint64_t rh_slots;       /* byte offset of slot 0, line-aligned */
 	uint64_t rh_created;
-	uint8_t  rh_pad2[8];
+	uint64_t rh_rings;       /* byte offset of slot 0's event ring (shm/events.h) */
 };
 _Static_assert(sizeof(struct mxc_shm_rhdr) == 64, "bump MXC_SHM_RLAYOUT");
 

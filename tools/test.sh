@@ -87,6 +87,8 @@ if build SANITIZER=thread; then
 	run_tap "tsan/stress_rcu-threads" build-thread/test-logs setarch "$(uname -m)" -R \
 		build-thread/tests/stress/stress_rcu threads 3
 	run_tap "tsan/test_region" build-thread/test-logs setarch "$(uname -m)" -R build-thread/tests/test_region
+	run_tap "tsan/test_dns" build-thread/test-logs setarch "$(uname -m)" -R build-thread/tests/test_dns
+	run_tap "tsan/test_https" build-thread/test-logs setarch "$(uname -m)" -R build-thread/tests/test_https
 fi
 
 if [ ${#failed_names[@]} -ne 0 ]; then

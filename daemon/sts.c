@@ -1,0 +1,1031 @@
+/*
+ * daemon/sts.c - the MTA-STS and MX manager: the event thread (client
+ * rings, refresher, forgetting, last-use batches), the job queue, and the
+ * worker pool that runs the checks of sts_check.c.
+ *
+ * Concurrency: every check is one job on one queue, taken by one of
+ * sts.workers threads, so refreshing 10,000 domains costs 10,000 round
+ * trips divided by the pool size in wall time, and the pool bounds what
+ * the daemon opens at once (sockets, TLS sessions, DNS queries).  A job is
+ * queued once per domain: a pending set (ck_hs under the queue lock)
+ * holds every domain queued, running or finished less than
+ * STS_DEDUP_S ago, so a thousand clients missing the same domain in the
+ * same second cause one fetch.  Results go to the writer like any other
+ * change, so they are committed to SQLite before clients can see them.
+ */
+#include "sts.h"
+
+#include <errno.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ck_hs.h>
+#include <sqlite3.h>
+
+#include "config.h"
+#include "dns.h"
+#include "https.h"
+#include "log.h"
+#include "region.h"
+#include "shm/key.h"
+#include "shm/siphash.h"
+#include "store.h"
+#include "writer.h"
+
+#define STS_EV_POLL_MS     5        /* ring poll interval: events are hints, a few ms is fine */
+#define STS_TOUCH_EVERY_MS 1000     /* last-use updates are batched this long */
+#define STS_TOUCH_MAX      1024     /* domains per last-use batch */
+#define STS_REFRESH_EVERY_MS 5000   /* the refresher looks for due policies this often */
+#define STS_FORGET_EVERY_MS 600000  /* and for entries to forget this often */
+#define STS_NEG_KEEP_S     86400    /* expired negative entries are kept this long */
+#define STS_DEDUP_S        10       /* a domain checked this recently is not queued again */
+#define STS_QUEUE_MAX      65536    /* jobs waiting; more are dropped and counted */
+#define STS_PEND_CAP       1024     /* initial size of the pending set */
+
+enum job_kind { JOB_STS = 1, JOB_MX = 2 };
+
+struct waiter {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done;
+	int rc;
+	char msg[512];
+};
+
+/* A domain queued, running or recently done; key: kind + domain. */
+struct pend {
+	char key[2 + MXK_MAX_LEN + 1];      /* "s:" or "m:", then the domain */
+	size_t klen;
+	int64_t done_at;                     /* 0 while queued or running */
+};
+
+struct job {
+	struct job *next;
+	int kind;
+	char domain[MXK_MAX_LEN + 1];
+	struct waiter *w;                    /* an admin waiting, or NULL */
+	int tracked;                         /* in the pending set */
+};
+
+struct worker {
+	struct sts *s;
+	pthread_t thread;
+	int started;
+	struct sts_ctx ctx;
+	sqlite3 *rdb;                        /* read connection */
+};
+
+struct sts {
+	struct region *rg;
+	struct writer *w;
+	struct https *https;
+	char dbpath[4096];
+	unsigned refresh_s, forget_s, backoff_s;
+
+	pthread_mutex_t mu;                  /* queue, pending set, stopping */
+	pthread_cond_t cv;
+	struct job *head, *tail;
+	size_t queued;
+	int stopping;
+	ck_hs_t pend;
+	uint8_t hkey[16];
+
+	pthread_t evthread;
+	int ev_started;
+	sqlite3 *evdb;
+
+	size_t nworkers;
+	struct worker *workers;
+
+	uint64_t n_events, n_jobs, n_dropped;   /* atomics */
+};
+
+static int64_t wall_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* ---- the pending set (ck_hs) ---------------------------------------------- */
+
+static struct sts *pend_owner;   /* the hash callback has no context argument */
+
+static unsigned long pend_hash(const void *obj, unsigned long seed)
+{
+	const struct pend *p = obj;
+
+	(void)seed;
+	return (unsigned long)mxc_siphash13(pend_owner->hkey, p->key, p->klen);
+}
+
+static bool pend_cmp(const void *a, const void *b)
+{
+	const struct pend *x = a, *y = b;
+
+	return x->klen == y->klen && memcmp(x->key, y->key, x->klen) == 0;
+}
+
+static void *hs_malloc(size_t n)
+{
+	return malloc(n);
+}
+
+/* Every access is under s->mu, so nothing reads a map being replaced. */
+static void *hs_realloc(void *p, size_t old, size_t n, bool defer)
+{
+	(void)old;
+	(void)defer;
+	return realloc(p, n);
+}
+
+static void hs_free(void *p, size_t n, bool defer)
+{
+	(void)n;
+	(void)defer;
+	free(p);
+}
+
+static struct ck_malloc hs_alloc = { hs_malloc, hs_realloc, hs_free };
+
+static void pend_key(struct pend *p, int kind, const char *domain)
+{
+	p->klen = (size_t)snprintf(p->key, sizeof(p->key), "%c:%s", kind == JOB_STS ? 's' : 'm', domain);
+}
+
+/* Under s->mu.  1: the domain may be queued now (and is marked), 0: not. */
+static int pend_claim(struct sts *s, int kind, const char *domain, int64_t now)
+{
+	struct pend probe, *p;
+	unsigned long h;
+
+	pend_key(&probe, kind, domain);
+	h = CK_HS_HASH(&s->pend, pend_hash, &probe);
+	p = ck_hs_get(&s->pend, h, &probe);
+	if (p != NULL) {
+		if (p->done_at == 0 || now - p->done_at < STS_DEDUP_S)
+			return 0;
+		p->done_at = 0;
+		return 1;
+	}
+	p = malloc(sizeof(*p));
+	if (p == NULL)
+		return 0;
+	*p = probe;
+	p->done_at = 0;
+	if (!ck_hs_put(&s->pend, h, p)) {
+		free(p);
+		return 0;
+	}
+	return 1;
+}
+
+/* Under s->mu. */
+static void pend_done(struct sts *s, int kind, const char *domain, int64_t now)
+{
+	struct pend probe, *p;
+
+	pend_key(&probe, kind, domain);
+	p = ck_hs_get(&s->pend, CK_HS_HASH(&s->pend, pend_hash, &probe), &probe);
+	if (p != NULL)
+		p->done_at = now;
+}
+
+/* Under s->mu: drop entries done long enough ago. */
+static void pend_prune(struct sts *s, int64_t now)
+{
+	ck_hs_iterator_t it = CK_HS_ITERATOR_INITIALIZER;
+	struct pend *victims[256], *p;
+	void *obj;
+	size_t n = 0, i;
+
+	while (n < sizeof(victims) / sizeof(victims[0]) && ck_hs_next(&s->pend, &it, &obj)) {
+		p = obj;
+		if (p->done_at != 0 && now - p->done_at >= STS_DEDUP_S)
+			victims[n++] = p;
+	}
+	for (i = 0; i < n; i++) {
+		ck_hs_remove(&s->pend, CK_HS_HASH(&s->pend, pend_hash, victims[i]), victims[i]);
+		free(victims[i]);
+	}
+}
+
+/* ---- the queue ----------------------------------------------------------------- */
+
+/* Queue a job.  Returns 0, or -1 (full, stopping, no memory): dropped. */
+static int enqueue(struct sts *s, int kind, const char *domain, struct waiter *w)
+{
+	struct job *j;
+	int64_t now = wall_now();
+
+	j = calloc(1, sizeof(*j));
+	if (j == NULL)
+		return -1;
+	j->kind = kind;
+	snprintf(j->domain, sizeof(j->domain), "%s", domain);
+	j->w = w;
+	pthread_mutex_lock(&s->mu);
+	if (s->stopping || s->queued >= STS_QUEUE_MAX) {
+		pthread_mutex_unlock(&s->mu);
+		free(j);
+		__atomic_fetch_add(&s->n_dropped, 1, __ATOMIC_RELAXED);
+		return -1;
+	}
+	if (w == NULL) {
+		if (!pend_claim(s, kind, domain, now)) {
+			pthread_mutex_unlock(&s->mu);
+			free(j);
+			return 0;     /* already on its way: not an error */
+		}
+		j->tracked = 1;
+	}
+	if (s->tail != NULL)
+		s->tail->next = j;
+	else
+		s->head = j;
+	s->tail = j;
+	s->queued++;
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	return 0;
+}
+
+static struct job *dequeue(struct sts *s)
+{
+	struct job *j = NULL;
+
+	pthread_mutex_lock(&s->mu);
+	while (!s->stopping && s->head == NULL)
+		pthread_cond_wait(&s->cv, &s->mu);
+	if (!s->stopping && s->head != NULL) {
+		j = s->head;
+		s->head = j->next;
+		if (s->head == NULL)
+			s->tail = NULL;
+		s->queued--;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return j;
+}
+
+static void waiter_init(struct waiter *w)
+{
+	memset(w, 0, sizeof(*w));
+	pthread_mutex_init(&w->mu, NULL);
+	pthread_cond_init(&w->cv, NULL);
+}
+
+static void waiter_destroy(struct waiter *w)
+{
+	pthread_cond_destroy(&w->cv);
+	pthread_mutex_destroy(&w->mu);
+}
+
+static void waiter_complete(struct waiter *w, int rc, const char *msg)
+{
+	pthread_mutex_lock(&w->mu);
+	w->rc = rc;
+	snprintf(w->msg, sizeof(w->msg), "%s", msg);
+	w->done = 1;
+	pthread_cond_signal(&w->cv);
+	pthread_mutex_unlock(&w->mu);
+}
+
+static void waiter_wait(struct waiter *w)
+{
+	pthread_mutex_lock(&w->mu);
+	while (!w->done)
+		pthread_cond_wait(&w->cv, &w->mu);
+	pthread_mutex_unlock(&w->mu);
+}
+
+/* ---- writer jobs ---------------------------------------------------------------- */
+
+static int put_sts_store(struct store *st, void *arg, int64_t now)
+{
+	char err[256];
+
+	(void)now;
+	if (sts_db_put(store_db(st), arg, err, sizeof(err)) != 0) {
+		log_warnx("sts: store: %s", err);
+		return -1;
+	}
+	return 1;
+}
+
+static int put_sts_apply(struct region *rg, void *arg)
+{
+	return sts_region_put(rg, arg);
+}
+
+static int put_mx_store(struct store *st, void *arg, int64_t now)
+{
+	char err[256];
+
+	(void)now;
+	if (mx_db_put(store_db(st), arg, err, sizeof(err)) != 0) {
+		log_warnx("sts: store: %s", err);
+		return -1;
+	}
+	return 1;
+}
+
+static int put_mx_apply(struct region *rg, void *arg)
+{
+	return mx_region_put(rg, arg);
+}
+
+/* Run one change through the writer and wait for it.  0, or -1 (msg). */
+static int write_change(struct sts *s, struct writer_job *job, char *msg, size_t msglen)
+{
+	struct writer_cmd c;
+	int rc = 0;
+
+	writer_cmd_job(&c, job);
+	writer_run(s->w, &c);
+	if (c.status < 0) {
+		snprintf(msg, msglen, "%s", c.msg);
+		rc = -1;
+	}
+	writer_cmd_destroy(&c);
+	return rc;
+}
+
+/* ---- workers ---------------------------------------------------------------------- */
+
+/* the TLSRPT names, as the client library gives them */
+static const char *failure_name(int f)
+{
+	static const char *const names[] = { "none", "dns", "sts-policy-fetch-error", "sts-policy-invalid",
+					     "sts-webpki-invalid", "record" };
+
+	return f >= 0 && f <= MXC_STS_FAIL_MAX ? names[f] : "unknown";
+}
+
+static const char *check_class(int rc)
+{
+	return rc == STS_CHECK_POLICY ? "policy" : rc == STS_CHECK_NONE ? "none" : "failed";
+}
+
+static void run_sts(struct worker *wk, struct job *j)
+{
+	struct sts *s = wk->s;
+	struct sts_rec *cur = NULL, *out = NULL;
+	struct writer_job job;
+	char err[256], msg[512];
+	int have, rc = -1;
+
+	cur = calloc(1, sizeof(*cur));
+	out = calloc(1, sizeof(*out));
+	if (cur == NULL || out == NULL) {
+		snprintf(msg, sizeof(msg), "out of memory");
+		goto done;
+	}
+	have = sts_db_get(wk->rdb, j->domain, cur, err, sizeof(err));
+	if (have < 0) {
+		log_warnx("sts: %s: reading the cache: %s", j->domain, err);
+		have = 0;
+	}
+	rc = sts_check(&wk->ctx, j->domain, have ? cur : NULL, wall_now(), out);
+	if (rc == STS_CHECK_FAILED)
+		log_info("sts: %s: %s%s", j->domain, out->detail,
+			 out->kind == MXC_STS_KIND_POLICY ? " (cached policy kept)" : " (backing off)");
+	else
+		log_debug("sts: %s: %s", j->domain, check_class(rc));
+	memset(&job, 0, sizeof(job));
+	job.store = put_sts_store;
+	job.apply = put_sts_apply;
+	job.arg = out;
+	job.nent = 1;
+	job.bytes = sts_region_bytes(out);
+	if (write_change(s, &job, err, sizeof(err)) != 0) {
+		snprintf(msg, sizeof(msg), "%s", err);
+		rc = -1;
+		goto done;
+	}
+	if (rc == STS_CHECK_POLICY)
+		snprintf(msg, sizeof(msg), "policy %s id %s max_age %u", sts_mode_name(out->mode), out->id, out->max_age);
+	else if (rc == STS_CHECK_NONE)
+		snprintf(msg, sizeof(msg), "no MTA-STS policy published");
+	else
+		snprintf(msg, sizeof(msg), "%s: %s", failure_name(out->failure), out->detail);
+done:
+	if (j->w != NULL)
+		waiter_complete(j->w, rc, msg);
+	if (cur != NULL)
+		sts_rec_free(cur);
+	if (out != NULL)
+		sts_rec_free(out);
+	free(cur);
+	free(out);
+}
+
+static void run_mx(struct worker *wk, struct job *j)
+{
+	struct writer_job job;
+	struct mx_rec *out;
+	char err[256], msg[256] = "";
+	int rc = -1;
+
+	out = calloc(1, sizeof(*out));
+	if (out == NULL) {
+		snprintf(msg, sizeof(msg), "out of memory");
+		goto done;
+	}
+	mx_check(&wk->ctx, j->domain, wall_now(), out);
+	memset(&job, 0, sizeof(job));
+	job.store = put_mx_store;
+	job.apply = put_mx_apply;
+	job.arg = out;
+	job.nent = 1;
+	job.bytes = mx_region_bytes(out);
+	if (write_change(wk->s, &job, err, sizeof(err)) != 0) {
+		snprintf(msg, sizeof(msg), "%s", err);
+		goto done;
+	}
+	rc = 0;
+	snprintf(msg, sizeof(msg), "%zu records, kind %d", out->n, out->kind);
+done:
+	if (j->w != NULL)
+		waiter_complete(j->w, rc, msg);
+	free(out);
+}
+
+static void *worker_main(void *arg)
+{
+	struct worker *wk = arg;
+	struct sts *s = wk->s;
+	struct job *j;
+
+	while ((j = dequeue(s)) != NULL) {
+		if (j->kind == JOB_STS)
+			run_sts(wk, j);
+		else
+			run_mx(wk, j);
+		__atomic_fetch_add(&s->n_jobs, 1, __ATOMIC_RELAXED);
+		if (j->tracked) {
+			pthread_mutex_lock(&s->mu);
+			pend_done(s, j->kind, j->domain, wall_now());
+			pthread_mutex_unlock(&s->mu);
+		}
+		free(j);
+	}
+	return NULL;
+}
+
+/* ---- the event thread ---------------------------------------------------------------- */
+
+struct touch {
+	size_t n;
+	char domain[STS_TOUCH_MAX][MXK_MAX_LEN + 1];
+	int64_t when[STS_TOUCH_MAX];
+	struct sts_rec *recs[STS_TOUCH_MAX];    /* rows changed, for the region */
+	size_t nrecs;
+};
+
+static int touch_store(struct store *st, void *arg, int64_t now)
+{
+	struct touch *t = arg;
+	char err[256];
+	size_t i;
+	int rc;
+
+	(void)now;
+	t->nrecs = 0;
+	for (i = 0; i < t->n; i++) {
+		rc = sts_db_touch(store_db(st), t->domain[i], t->when[i], err, sizeof(err));
+		if (rc < 0) {
+			log_warnx("sts: store: %s", err);
+			return -1;
+		}
+		if (rc == 0)
+			continue;
+		t->recs[t->nrecs] = calloc(1, sizeof(struct sts_rec));
+		if (t->recs[t->nrecs] == NULL)
+			continue;   /* SQLite has it; the region catches up at the next check */
+		if (sts_db_get(store_db(st), t->domain[i], t->recs[t->nrecs], err, sizeof(err)) == 1)
+			t->nrecs++;
+		else
+			free(t->recs[t->nrecs]);
+	}
+	return 1;
+}
+
+static int touch_apply(struct region *rg, void *arg)
+{
+	struct touch *t = arg;
+	size_t i;
+	int rc = 0;
+
+	for (i = 0; i < t->nrecs; i++)
+		if (sts_region_put(rg, t->recs[i]) != 0)
+			rc = -1;
+	return rc;
+}
+
+static void touch_flush(struct sts *s, struct touch *t)
+{
+	struct writer_job job;
+	char err[256];
+	size_t i;
+
+	if (t->n == 0)
+		return;
+	memset(&job, 0, sizeof(job));
+	job.store = touch_store;
+	job.apply = touch_apply;
+	job.arg = t;
+	job.nent = t->n;
+	job.bytes = (uint64_t)t->n * (MXC_STS_VALUE_HDR + 2 * MXK_MAX_LEN);
+	if (write_change(s, &job, err, sizeof(err)) != 0)
+		log_warnx("sts: last-use update of %zu policies: %s", t->n, err);
+	for (i = 0; i < t->nrecs; i++) {
+		sts_rec_free(t->recs[i]);
+		free(t->recs[i]);
+	}
+	t->n = 0;
+	t->nrecs = 0;
+}
+
+static void touch_add(struct sts *s, struct touch *t, const char *domain, int64_t when)
+{
+	int64_t now = wall_now();
+	size_t i;
+
+	if (when > now || when < now - MXC_STS_USE_GRAIN)
+		when = now;    /* a client's clock is a hint, not a fact */
+	for (i = 0; i < t->n; i++)
+		if (strcmp(t->domain[i], domain) == 0)
+			return;
+	if (t->n == STS_TOUCH_MAX)
+		touch_flush(s, t);
+	snprintf(t->domain[t->n], sizeof(t->domain[0]), "%s", domain);
+	t->when[t->n] = when;
+	t->n++;
+}
+
+/* One event from a ring: checked, since clients wrote it. */
+static void handle_event(struct sts *s, struct touch *t, const struct mxc_event *ev)
+{
+	char raw[MXC_EV_NAME_MAX + 1], canon[MXK_MAX_LEN + 1];
+	size_t clen;
+	int kind;
+
+	if (!mxc_event_valid(ev))
+		return;
+	memcpy(raw, ev->e_name, ev->e_nlen);
+	raw[ev->e_nlen] = '\0';
+	if (mxk_normalize(raw, canon, sizeof(canon), &clen, &kind) != MXK_OK || kind != MXK_DOMAIN ||
+	    clen != ev->e_nlen || memcmp(canon, raw, clen) != 0)
+		return;
+	__atomic_fetch_add(&s->n_events, 1, __ATOMIC_RELAXED);
+	switch (ev->e_type) {
+	case MXC_EV_STS_FETCH:
+		enqueue(s, JOB_STS, canon, NULL);
+		break;
+	case MXC_EV_MX_FETCH:
+		enqueue(s, JOB_MX, canon, NULL);
+		break;
+	case MXC_EV_STS_USED:
+		touch_add(s, t, canon, ev->e_value);
+		break;
+	}
+}
+
+static void drain_rings(struct sts *s, struct touch *t)
+{
+	uint32_t i, n = region_nslots(s->rg), k;
+	struct mxc_shm_ering *er;
+	struct mxc_event ev;
+
+	for (i = 0; i < n; i++) {
+		er = region_ering(s->rg, i);
+		if (er == NULL || !mxc_ering_sane(er))
+			continue;
+		/* bounded per pass: a client that keeps posting cannot hold
+		 * the thread */
+		for (k = 0; k < MXC_EV_RING_SIZE; k++) {
+			if (!ck_ring_dequeue_spsc_mxc_event(&er->er_ring, er->er_ev, &ev))
+				break;
+			handle_event(s, t, &ev);
+		}
+	}
+}
+
+struct due {
+	struct sts *s;
+	size_t n;
+};
+
+static int due_one(struct sts_rec *r, void *arg)
+{
+	struct due *d = arg;
+
+	if (enqueue(d->s, JOB_STS, r->domain, NULL) == 0)
+		d->n++;
+	return 0;
+}
+
+static void refresh_due(struct sts *s)
+{
+	struct due d = { s, 0 };
+	char err[256];
+	size_t room;
+
+	pthread_mutex_lock(&s->mu);
+	room = STS_QUEUE_MAX - s->queued;
+	pthread_mutex_unlock(&s->mu);
+	if (room == 0)
+		return;
+	if (sts_db_foreach(s->evdb, "kind = 1 AND next_check <= ?1 ORDER BY next_check", wall_now(), 0,
+			   room < 4096 ? room : 4096, due_one, &d, err, sizeof(err)) < 0)
+		log_warnx("sts: refresher: %s", err);
+	else if (d.n > 0)
+		log_debug("sts: refresher: %zu policies due", d.n);
+}
+
+/* Forgetting: entries nobody used for forget_s, negative entries long
+ * expired, MX answers long expired. */
+struct forget {
+	int64_t now, forget_s;
+	size_t n, nmx;
+	char (*sts)[MXK_MAX_LEN + 1];
+	char (*mx)[MXK_MAX_LEN + 1];
+	size_t cap;
+};
+
+static int forget_pick(struct sts_rec *r, void *arg)
+{
+	struct forget *f = arg;
+
+	if (f->n < f->cap)
+		snprintf(f->sts[f->n++], MXK_MAX_LEN + 1, "%s", r->domain);
+	return 0;
+}
+
+static int forget_pick_mx(const struct mx_rec *r, void *arg)
+{
+	struct forget *f = arg;
+
+	if (f->nmx < f->cap)
+		snprintf(f->mx[f->nmx++], MXK_MAX_LEN + 1, "%s", r->domain);
+	return 0;
+}
+
+static int forget_store(struct store *st, void *arg, int64_t now)
+{
+	struct forget *f = arg;
+	char err[256];
+	size_t i;
+
+	(void)now;
+	for (i = 0; i < f->n; i++)
+		if (sts_db_del(store_db(st), f->sts[i], err, sizeof(err)) < 0)
+			goto fail;
+	for (i = 0; i < f->nmx; i++)
+		if (mx_db_del(store_db(st), f->mx[i], err, sizeof(err)) < 0)
+			goto fail;
+	return 1;
+fail:
+	log_warnx("sts: store: %s", err);
+	return -1;
+}
+
+static int forget_apply(struct region *rg, void *arg)
+{
+	struct forget *f = arg;
+	size_t i;
+
+	for (i = 0; i < f->n; i++)
+		sts_region_del(rg, f->sts[i]);
+	for (i = 0; i < f->nmx; i++)
+		mx_region_del(rg, f->mx[i]);
+	return 0;
+}
+
+#define STS_FORGET_BATCH 4096
+
+static void forget_old(struct sts *s)
+{
+	struct writer_job job;
+	struct forget f;
+	char err[256];
+	int64_t now = wall_now();
+
+	memset(&f, 0, sizeof(f));
+	f.now = now;
+	f.cap = STS_FORGET_BATCH;
+	f.sts = calloc(f.cap, sizeof(*f.sts));
+	f.mx = calloc(f.cap, sizeof(*f.mx));
+	if (f.sts == NULL || f.mx == NULL)
+		goto done;
+	if (sts_db_foreach(s->evdb, "(last_use < ?1 AND inserted < ?1) OR (kind != 1 AND valid_end < ?2)",
+			   now - (int64_t)s->forget_s, now - STS_NEG_KEEP_S, f.cap, forget_pick, &f, err,
+			   sizeof(err)) < 0 ||
+	    mx_db_foreach(s->evdb, "expires < ?1", now - STS_NEG_KEEP_S, forget_pick_mx, &f, err, sizeof(err)) < 0) {
+		log_warnx("sts: forgetting: %s", err);
+		goto done;
+	}
+	if (f.n + f.nmx == 0)
+		goto done;
+	memset(&job, 0, sizeof(job));
+	job.store = forget_store;
+	job.apply = forget_apply;
+	job.arg = &f;
+	job.nent = f.n + f.nmx;
+	job.bytes = (f.n + f.nmx) * (uint64_t)MXK_MAX_LEN;
+	if (write_change(s, &job, err, sizeof(err)) != 0)
+		log_warnx("sts: forgetting: %s", err);
+	else
+		log_info("sts: forgot %zu unused MTA-STS entries and %zu expired MX answers", f.n, f.nmx);
+done:
+	free(f.sts);
+	free(f.mx);
+}
+
+static int stopping(struct sts *s)
+{
+	int v;
+
+	pthread_mutex_lock(&s->mu);
+	v = s->stopping;
+	pthread_mutex_unlock(&s->mu);
+	return v;
+}
+
+static void *event_main(void *arg)
+{
+	struct sts *s = arg;
+	struct touch *t;
+	uint64_t now, next_touch, next_refresh, next_forget;
+	struct timespec poll = { 0, STS_EV_POLL_MS * 1000000L };
+
+	t = calloc(1, sizeof(*t));
+	if (t == NULL) {
+		log_warnx("sts: out of memory: client events are not read");
+		return NULL;
+	}
+	now = mono_ms();
+	next_touch = now + STS_TOUCH_EVERY_MS;
+	next_refresh = now;
+	next_forget = now + STS_REFRESH_EVERY_MS;
+	while (!stopping(s)) {
+		drain_rings(s, t);
+		now = mono_ms();
+		if (now >= next_touch) {
+			touch_flush(s, t);
+			pthread_mutex_lock(&s->mu);
+			pend_prune(s, wall_now());
+			pthread_mutex_unlock(&s->mu);
+			next_touch = now + STS_TOUCH_EVERY_MS;
+		}
+		if (now >= next_refresh) {
+			refresh_due(s);
+			next_refresh = now + STS_REFRESH_EVERY_MS;
+		}
+		if (now >= next_forget) {
+			forget_old(s);
+			next_forget = now + STS_FORGET_EVERY_MS;
+		}
+		nanosleep(&poll, NULL);
+	}
+	touch_flush(s, t);
+	free(t);
+	return NULL;
+}
+
+/* ---- start / stop / admin ------------------------------------------------------------- */
+
+static int open_reader(const char *path, sqlite3 **db, char *err, size_t errlen)
+{
+	if (sqlite3_open_v2(path, db, SQLITE_OPEN_READONLY | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
+		snprintf(err, errlen, "sts: %s: %s", path, *db != NULL ? sqlite3_errmsg(*db) : "cannot open");
+		return -1;
+	}
+	sqlite3_busy_timeout(*db, 5000);
+	return 0;
+}
+
+int sts_start(const struct config *cfg, const char *dbpath, struct region *rg, struct writer *w, struct sts **out,
+	      char *err, size_t errlen)
+{
+	struct https_cfg hc;
+	struct dns_cfg dc;
+	struct sts *s;
+	size_t i;
+
+	s = calloc(1, sizeof(*s));
+	if (s == NULL) {
+		snprintf(err, errlen, "sts: out of memory");
+		return -1;
+	}
+	pthread_mutex_init(&s->mu, NULL);
+	pthread_cond_init(&s->cv, NULL);
+	s->rg = rg;
+	s->w = w;
+	s->refresh_s = cfg->sts_refresh_s;
+	s->forget_s = cfg->sts_forget_s;
+	s->backoff_s = cfg->sts_backoff_s;
+	snprintf(s->dbpath, sizeof(s->dbpath), "%s", dbpath);
+	if (getrandom(s->hkey, sizeof(s->hkey), 0) != sizeof(s->hkey)) {
+		uint64_t t = mono_ms(), p = (uint64_t)getpid();
+
+		memcpy(s->hkey, &t, 8);
+		memcpy(s->hkey + 8, &p, 8);
+	}
+	pend_owner = s;
+	if (!ck_hs_init(&s->pend, CK_HS_MODE_OBJECT | CK_HS_MODE_SPMC, pend_hash, pend_cmp, &hs_alloc, STS_PEND_CAP,
+			0)) {
+		snprintf(err, errlen, "sts: out of memory");
+		goto fail_nohs;
+	}
+	memset(&hc, 0, sizeof(hc));
+	hc.ca_file = cfg->tls_ca_file[0] != '\0' ? cfg->tls_ca_file : NULL;
+	hc.connect_timeout_ms = cfg->sts_connect_ms;
+	hc.total_timeout_ms = cfg->sts_fetch_ms;
+	hc.content_types = cfg->sts_content_types;
+	hc.port = (uint16_t)cfg->sts_port;
+	s->https = https_new(&hc, err, errlen);
+	if (s->https == NULL)
+		goto fail;
+	if (open_reader(dbpath, &s->evdb, err, errlen) != 0)
+		goto fail;
+	memset(&dc, 0, sizeof(dc));
+	dc.servers = cfg->dns_servers;
+	dc.nservers = cfg->dns_nservers;
+	dc.timeout_ms = cfg->dns_timeout_ms;
+	dc.retries = cfg->dns_retries;
+	s->nworkers = cfg->sts_workers;
+	s->workers = calloc(s->nworkers, sizeof(*s->workers));
+	if (s->workers == NULL) {
+		snprintf(err, errlen, "sts: out of memory");
+		goto fail;
+	}
+	for (i = 0; i < s->nworkers; i++) {
+		struct worker *wk = &s->workers[i];
+
+		wk->s = s;
+		wk->ctx.https = s->https;
+		wk->ctx.refresh_s = s->refresh_s;
+		wk->ctx.backoff_s = s->backoff_s;
+		wk->ctx.seed = ((uint32_t)s->hkey[i % 16] << 24 | s->hkey[(i + 1) % 16]) ^ (uint32_t)(i * 2654435761u);
+		wk->ctx.dns = dns_new(&dc, err, errlen);
+		if (wk->ctx.dns == NULL)
+			goto fail;
+		if (open_reader(dbpath, &wk->rdb, err, errlen) != 0)
+			goto fail;
+	}
+	for (i = 0; i < s->nworkers; i++) {
+		if (pthread_create(&s->workers[i].thread, NULL, worker_main, &s->workers[i]) != 0) {
+			snprintf(err, errlen, "sts: cannot start a worker: %s", strerror(errno));
+			goto fail;
+		}
+		s->workers[i].started = 1;
+	}
+	if (pthread_create(&s->evthread, NULL, event_main, s) != 0) {
+		snprintf(err, errlen, "sts: cannot start the event thread: %s", strerror(errno));
+		goto fail;
+	}
+	s->ev_started = 1;
+	log_info("sts: %zu workers, refresh every %u s, forget after %u s unused", s->nworkers, s->refresh_s,
+		 s->forget_s);
+	*out = s;
+	return 0;
+fail:
+	sts_stop(s);
+	return -1;
+fail_nohs:
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+	return -1;
+}
+
+void sts_stop(struct sts *s)
+{
+	ck_hs_iterator_t it = CK_HS_ITERATOR_INITIALIZER;
+	struct job *j;
+	void *obj;
+	size_t i;
+
+	if (s == NULL)
+		return;
+	pthread_mutex_lock(&s->mu);
+	s->stopping = 1;
+	pthread_cond_broadcast(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	if (s->ev_started)
+		pthread_join(s->evthread, NULL);
+	for (i = 0; i < s->nworkers; i++)
+		if (s->workers[i].started)
+			pthread_join(s->workers[i].thread, NULL);
+	while ((j = s->head) != NULL) {
+		s->head = j->next;
+		if (j->w != NULL)
+			waiter_complete(j->w, -1, "mxcached is shutting down");
+		free(j);
+	}
+	for (i = 0; i < s->nworkers; i++) {
+		if (s->workers[i].ctx.dns != NULL)
+			dns_free(s->workers[i].ctx.dns);
+		sqlite3_close(s->workers[i].rdb);
+	}
+	free(s->workers);
+	sqlite3_close(s->evdb);
+	https_free(s->https);
+	while (ck_hs_next(&s->pend, &it, &obj))
+		free(obj);
+	ck_hs_destroy(&s->pend);
+	pthread_cond_destroy(&s->cv);
+	pthread_mutex_destroy(&s->mu);
+	free(s);
+}
+
+static int run_waiting(struct sts *s, int kind, const char *domain, char *msg, size_t msglen)
+{
+	struct waiter w;
+	int rc;
+
+	waiter_init(&w);
+	if (enqueue(s, kind, domain, &w) != 0) {
+		snprintf(msg, msglen, "the fetch queue is full or mxcached is stopping");
+		waiter_destroy(&w);
+		return -1;
+	}
+	waiter_wait(&w);
+	rc = w.rc;
+	snprintf(msg, msglen, "%s", w.msg);
+	waiter_destroy(&w);
+	return rc;
+}
+
+int sts_fetch_now(struct sts *s, const char *domain, char *msg, size_t msglen)
+{
+	return run_waiting(s, JOB_STS, domain, msg, msglen);
+}
+
+int sts_mx_fetch_now(struct sts *s, const char *domain, char *msg, size_t msglen)
+{
+	return run_waiting(s, JOB_MX, domain, msg, msglen);
+}
+
+static int del_store(struct store *st, void *arg, int64_t now)
+{
+	char err[256];
+	int rc;
+
+	(void)now;
+	rc = sts_db_del(store_db(st), arg, err, sizeof(err));
+	if (rc < 0)
+		log_warnx("sts: store: %s", err);
+	return rc;
+}
+
+static int del_apply(struct region *rg, void *arg)
+{
+	return sts_region_del(rg, arg);
+}
+
+int sts_forget(struct sts *s, const char *domain, char *msg, size_t msglen)
+{
+	struct writer_job job;
+	struct writer_cmd c;
+	char d[MXK_MAX_LEN + 1];
+	int rc;
+
+	snprintf(d, sizeof(d), "%s", domain);
+	memset(&job, 0, sizeof(job));
+	job.store = del_store;
+	job.apply = del_apply;
+	job.arg = d;
+	job.nent = 1;
+	job.bytes = strlen(d);
+	writer_cmd_job(&c, &job);
+	writer_run(s->w, &c);
+	if (c.status < 0) {
+		snprintf(msg, msglen, "%s", c.msg);
+		rc = -1;
+	} else {
+		rc = c.status == WRITER_NOTFOUND ? 0 : 1;
+	}
+	writer_cmd_destroy(&c);
+	return rc;
+}
+
+void sts_counters(struct sts *s, uint64_t *events, uint64_t *dropped, uint64_t *jobs)
+{
+	*events = __atomic_load_n(&s->n_events, __ATOMIC_RELAXED);
+	*dropped = __atomic_load_n(&s->n_dropped, __ATOMIC_RELAXED);
+	*jobs = __atomic_load_n(&s->n_jobs, __ATOMIC_RELAXED);
+}

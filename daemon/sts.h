@@ -1,0 +1,181 @@
+/*
+ * daemon/sts.h - the MTA-STS policy cache and the MX cache: records,
+ * their SQLite rows and region values (sts_store.c), one domain's check
+ * (sts_check.c) and the manager that runs checks for clients, for the
+ * admin and for the refresher (sts.c).
+ *
+ * Who does what:
+ *   - clients find nothing usable and post an event (shm/events.h);
+ *   - the manager's event thread drains the rings and queues a job per
+ *     domain, once: a domain already queued or checked a moment ago is
+ *     not queued again;
+ *   - a bounded pool of workers (sts.workers) runs the jobs: DNS through
+ *     ldns, the policy over HTTPS, parse; each result goes to the writer
+ *     as one change (SQLite, then the region), so a client's next lookup
+ *     hits;
+ *   - the refresher revisits policies before they expire, spread over
+ *     time with jitter, and forgets entries unused for sts.forget_after_s.
+ */
+#ifndef MXC_DAEMON_STS_H
+#define MXC_DAEMON_STS_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#include "shm/mx.h"
+#include "shm/sts.h"
+#include "sts_parse.h"
+
+struct config;
+struct region;
+struct store;
+struct writer;
+struct dns;
+struct https;
+struct sqlite3;
+
+#define STS_DETAIL_MAX   256
+#define STS_NONE_TTL_MIN 300       /* "publishes no policy" stands at least this long */
+#define STS_NONE_TTL_MAX 86400     /* and at most this long */
+#define STS_RETRY_MIN    60        /* a kept policy is retried no sooner than this */
+#define MX_TTL_MIN       5         /* an MX answer is kept at least this long */
+#define MX_TTL_MAX       86400     /* and at most this long */
+#define MX_TEMP_TTL      30        /* a failed MX lookup is remembered this long */
+
+/* One entry of the MTA-STS cache, as stored. */
+struct sts_rec {
+	char domain[MXC_STS_PATTERN_MAX + 1];
+	int kind;                    /* MXC_STS_KIND_* */
+	int mode;                    /* MXC_STS_MODE_* */
+	uint32_t max_age;
+	int flags;                   /* MXC_STS_F_* */
+	int failure;                 /* MXC_STS_FAIL_* */
+	char detail[STS_DETAIL_MAX]; /* the last failure, one line */
+	char id[MXC_STS_ID_MAX + 1];
+	size_t nmx;
+	char mx[MXC_STS_MX_MAX][MXC_STS_PATTERN_MAX + 1];
+	char *text;                  /* the policy as fetched (malloc'd), for TLSRPT */
+	size_t tlen;
+	int64_t inserted, valid_end, last_update, last_use, next_check;
+};
+
+/* One entry of the MX cache. */
+struct mx_rec {
+	char domain[MXC_MX_HOST_MAX + 1];
+	int kind;                    /* MXC_MX_KIND_* */
+	size_t n;
+	uint16_t pref[MXC_MX_MAX];
+	char host[MXC_MX_MAX][MXC_MX_HOST_MAX + 1];
+	int64_t fetched, expires;
+};
+
+/* ---- sts_store.c: rows and region values -------------------------------- */
+
+/* sts_rec_free - free r's text (r itself is the caller's). */
+void sts_rec_free(struct sts_rec *r);
+
+/*
+ * The SQL side.  Each returns 0 (get: 1 found, 0 absent), or -1 with
+ * SQLite's message in err.  db: the writer's connection (store_db) for
+ * changes, any connection for reads.  Thread safety: one thread per
+ * connection.
+ */
+int sts_db_put(struct sqlite3 *db, const struct sts_rec *r, char *err, size_t errlen);
+int sts_db_get(struct sqlite3 *db, const char *domain, struct sts_rec *r, char *err, size_t errlen);
+int sts_db_del(struct sqlite3 *db, const char *domain, char *err, size_t errlen);     /* 1 deleted, 0 none */
+int sts_db_touch(struct sqlite3 *db, const char *domain, int64_t last_use, char *err, size_t errlen);
+typedef int (*sts_row_fn)(struct sts_rec *r, void *arg);
+/* every row (where: an SQL condition on the sts table, or NULL), in domain order */
+int sts_db_foreach(struct sqlite3 *db, const char *where, int64_t arg1, int64_t arg2, size_t limit,
+		   sts_row_fn fn, void *arg, char *err, size_t errlen);
+int mx_db_put(struct sqlite3 *db, const struct mx_rec *r, char *err, size_t errlen);
+int mx_db_del(struct sqlite3 *db, const char *domain, char *err, size_t errlen);
+typedef int (*mx_row_fn)(const struct mx_rec *r, void *arg);
+int mx_db_foreach(struct sqlite3 *db, const char *where, int64_t arg1, mx_row_fn fn, void *arg, char *err,
+		  size_t errlen);
+
+/*
+ * The region side: put or delete the value of r.  Writer thread only.
+ * Returns 0, or -1 with errno (the region could not take it).
+ */
+int sts_region_put(struct region *rg, const struct sts_rec *r);
+int sts_region_del(struct region *rg, const char *domain);
+int mx_region_put(struct region *rg, const struct mx_rec *r);
+int mx_region_del(struct region *rg, const char *domain);
+/* Upper bounds of the region bytes a put may take (region_reserve). */
+uint64_t sts_region_bytes(const struct sts_rec *r);
+uint64_t mx_region_bytes(const struct mx_rec *r);
+
+/*
+ * sts_rebuild - put every stored MTA-STS and MX entry into a region being
+ * built at start.  Returns the number loaded, or -1 with err set.
+ * Main thread, before the writer starts.
+ */
+int64_t sts_rebuild(struct store *st, struct region *rg, char *err, size_t errlen);
+
+/* ---- sts_check.c: one domain --------------------------------------------- */
+
+/* What a check needs; one per worker thread (dns is per thread). */
+struct sts_ctx {
+	struct dns *dns;
+	struct https *https;          /* shared */
+	unsigned refresh_s;
+	unsigned backoff_s;
+	uint32_t seed;                /* the worker's jitter source */
+};
+
+/* Result classes of a check, as `shmctl sts fetch` reports them. */
+#define STS_CHECK_POLICY    0     /* a policy fetched (or its id unchanged) */
+#define STS_CHECK_NONE      1     /* the domain publishes no policy */
+#define STS_CHECK_FAILED    2     /* failed: r says why (failure, detail) */
+
+/*
+ * sts_check - check domain now.  cur: the stored entry or NULL.  Fills
+ * *out with the entry to store (out->text malloc'd or NULL), and returns
+ * STS_CHECK_*.  Follows RFC 8461 and the cache rules of docs/daemon.md: an
+ * unchanged TXT id extends a valid policy without a fetch; a failure keeps
+ * a valid policy (fresh cleared) or, with none, stores a backoff entry.
+ * Thread safety: safe with one ctx per thread.
+ */
+int sts_check(struct sts_ctx *ctx, const char *domain, const struct sts_rec *cur, int64_t now, struct sts_rec *out);
+
+/* mx_check - resolve domain's MX into *out.  Returns 0.  Thread safety: as sts_check. */
+int mx_check(struct sts_ctx *ctx, const char *domain, int64_t now, struct mx_rec *out);
+
+/* ---- sts.c: the manager --------------------------------------------------- */
+
+struct sts;
+
+/*
+ * sts_start - start the event thread, the refresher and cfg->sts_workers
+ * workers.  dbpath: the SQLite file (workers read it on their own
+ * connections; every change goes through w).  Returns 0 and *out, or -1
+ * with a message in err.  Main thread.
+ */
+int sts_start(const struct config *cfg, const char *dbpath, struct region *rg, struct writer *w, struct sts **out,
+	      char *err, size_t errlen);
+
+/* sts_stop - stop and join every thread, answer waiting admin requests
+ * with an error, free s (may be NULL).  Main thread. */
+void sts_stop(struct sts *s);
+
+/*
+ * sts_fetch_now - check domain now and wait for the result (committed and
+ * published).  Returns STS_CHECK_*, with a one-line summary in msg, or -1
+ * (queue full, shutting down: msg says).  Thread safety: safe (ctl threads).
+ */
+int sts_fetch_now(struct sts *s, const char *domain, char *msg, size_t msglen);
+
+/*
+ * sts_forget - delete domain's MTA-STS entry.  Returns 1 deleted, 0 none,
+ * -1 error (msg).  Thread safety: safe.
+ */
+int sts_forget(struct sts *s, const char *domain, char *msg, size_t msglen);
+
+/* sts_mx_fetch_now - resolve domain's MX now and wait.  0, or -1 (msg). */
+int sts_mx_fetch_now(struct sts *s, const char *domain, char *msg, size_t msglen);
+
+/* Counters for status: events taken from the rings, and dropped by clients. */
+void sts_counters(struct sts *s, uint64_t *events, uint64_t *dropped, uint64_t *jobs);
+
+#endif /* MXC_DAEMON_STS_H */

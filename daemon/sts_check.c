@@ -1,0 +1,346 @@
+/*
+ * daemon/sts_check.c - one domain's MTA-STS check and MX lookup.
+ *
+ * The MTA-STS check, RFC 8461 §3 and §5, with the cache rules of mox's
+ * policy store:
+ *
+ *   1. TXT _mta-sts.<domain>: keep the records that start "v=STSv1"
+ *      (strings already joined).  Exactly one, well formed, gives an id.
+ *      None (or NXDOMAIN): the domain publishes no policy.  Two, or a
+ *      malformed one: no usable record (§3.1 says to act as if none).
+ *      A temporary failure (SERVFAIL, timeout): we do not know.
+ *   2. A valid cached policy with the same id is confirmed without a
+ *      fetch: its validity is extended by max_age from now (§5.1).
+ *   3. Otherwise fetch https://mta-sts.<domain>/.well-known/mta-sts.txt
+ *      (the policy host resolved through the same resolver), parse it,
+ *      and store it with the id.
+ *   4. Every failure keeps a still-valid cached policy, marked not fresh
+ *      and retried sooner (a sender MUST keep applying it, §3.3; an
+ *      attacker who blocks the fetch must not switch it off), or, with
+ *      nothing cached, stores a backoff entry for sts.backoff_s so the
+ *      domain is not asked on every message.
+ *
+ * Refresh times are jittered so that policies fetched together (a warm
+ * up, a restart) do not all come due in the same second.
+ */
+#include "sts.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "dns.h"
+#include "https.h"
+#include "log.h"
+
+/* xorshift32: jitter only, never security */
+static uint32_t jitter_next(uint32_t *s)
+{
+	uint32_t x = *s != 0 ? *s : 0x9e3779b9u;
+
+	x ^= x << 13;
+	x ^= x >> 17;
+	x ^= x << 5;
+	*s = x;
+	return x;
+}
+
+/* When to look at a policy again: refresh_s less up to a quarter of it,
+ * and never later than half way to its end of validity. */
+static int64_t next_refresh(struct sts_ctx *ctx, int64_t now, int64_t valid_end)
+{
+	int64_t span = ctx->refresh_s, next, half;
+
+	next = now + span - (int64_t)(jitter_next(&ctx->seed) % (uint32_t)(span / 4 + 1));
+	half = now + (valid_end - now) / 2;
+	if (next > half)
+		next = half;
+	/* a short refresh_s (tests, small caches) may go below the floor */
+	if (next < now + (span < STS_RETRY_MIN ? span : STS_RETRY_MIN))
+		next = now + (span < STS_RETRY_MIN ? span : STS_RETRY_MIN);
+	return next;
+}
+
+/* A failure: keep a valid cached policy, or store a backoff entry. */
+static int check_failed(struct sts_ctx *ctx, const struct sts_rec *cur, int64_t now, int failure, const char *detail,
+			struct sts_rec *out)
+{
+	char dom[sizeof(out->domain)];
+
+	snprintf(dom, sizeof(dom), "%s", out->domain);
+	if (cur != NULL && cur->kind == MXC_STS_KIND_POLICY && cur->valid_end > now) {
+		*out = *cur;
+		out->text = NULL;
+		if (cur->text != NULL) {
+			out->text = malloc(cur->tlen + 1);
+			if (out->text != NULL) {
+				memcpy(out->text, cur->text, cur->tlen + 1);
+				out->tlen = cur->tlen;
+			} else {
+				out->tlen = 0;
+			}
+		}
+		out->flags &= ~MXC_STS_F_FRESH;
+		out->next_check = now + ctx->backoff_s;
+		if (out->next_check > cur->valid_end)
+			out->next_check = cur->valid_end;
+	} else {
+		memset(out, 0, sizeof(*out));
+		snprintf(out->domain, sizeof(out->domain), "%s", dom);
+		out->kind = MXC_STS_KIND_BACKOFF;
+		out->inserted = cur != NULL ? cur->inserted : now;
+		out->last_use = cur != NULL ? cur->last_use : now;
+		out->valid_end = now + ctx->backoff_s;
+		out->next_check = INT64_MAX;        /* retried when a client asks again */
+	}
+	out->failure = failure;
+	snprintf(out->detail, sizeof(out->detail), "%.250s", detail);
+	return STS_CHECK_FAILED;
+}
+
+static int https_failure(int rc)
+{
+	switch (rc) {
+	case HTTPS_TLS:
+		return MXC_STS_FAIL_WEBPKI;
+	case HTTPS_TOO_LARGE:
+	case HTTPS_CONTENT_TYPE:
+		return MXC_STS_FAIL_INVALID;
+	default:
+		return MXC_STS_FAIL_FETCH;
+	}
+}
+
+/* Step 1: the one STS record's id.  Returns 0 (id set), 1 (no record), or
+ * -1 with *failure and detail set. */
+static int check_txt(struct sts_ctx *ctx, const char *domain, char *id, int *failure, char *detail, size_t dlen,
+		     uint32_t *neg_ttl)
+{
+	char name[DNS_NAME_MAX + 1], one[STS_ID_MAX + 1], why[128];
+	struct dns_txt *t;
+	size_t i, found = 0;
+	int rc, bad = 0, ret = -1;
+
+	t = malloc(sizeof(*t));
+	if (t == NULL) {
+		*failure = MXC_STS_FAIL_DNS;
+		snprintf(detail, dlen, "out of memory");
+		return -1;
+	}
+	*neg_ttl = STS_NONE_TTL_MIN;
+	if (snprintf(name, sizeof(name), "_mta-sts.%s", domain) >= (int)sizeof(name)) {
+		ret = 1;   /* no such name can exist */
+		goto done;
+	}
+	rc = dns_txt(ctx->dns, name, t);
+	if (rc == DNS_NXDOMAIN || rc == DNS_NODATA) {
+		*neg_ttl = t->neg_ttl;
+		ret = 1;
+		goto done;
+	}
+	if (rc != DNS_OK) {
+		*failure = MXC_STS_FAIL_DNS;
+		snprintf(detail, dlen, "TXT %.80s: %s", name, dns_rc_name(rc));
+		goto done;
+	}
+	for (i = 0; i < t->n; i++) {
+		int r = sts_txt_parse(t->rec[i], t->len[i], one, why, sizeof(why));
+
+		if (r == STS_TXT_NOT_STS)
+			continue;
+		found++;
+		if (r == STS_TXT_OK)
+			memcpy(id, one, sizeof(one));
+		else
+			bad = 1;
+	}
+	if (found == 0 && t->more == 0) {
+		*neg_ttl = t->ttl;
+		ret = 1;
+		goto done;
+	}
+	if (found > 1 || t->more != 0) {
+		*failure = MXC_STS_FAIL_RECORD;
+		snprintf(detail, dlen, "TXT %.80s: more than one v=STSv1 record", name);
+		goto done;
+	}
+	if (bad) {
+		*failure = MXC_STS_FAIL_RECORD;
+		snprintf(detail, dlen, "TXT %.80s: %.120s", name, why);
+		goto done;
+	}
+	ret = 0;
+done:
+	free(t);
+	return ret;
+}
+
+/* Step 3: fetch and parse.  Returns 0 with out filled as a policy, or -1
+ * with *failure and detail. */
+static int check_fetch(struct sts_ctx *ctx, const char *domain, int *failure, char *detail, size_t dlen,
+		       struct sts_rec *out)
+{
+	char host[DNS_NAME_MAX + 1], why[256];
+	struct https_result res;
+	struct sts_policy *p = NULL;
+	struct dns_addr *a = NULL;
+	size_t i;
+	int rc, ret = -1;
+
+	memset(&res, 0, sizeof(res));
+	a = malloc(sizeof(*a));
+	p = malloc(sizeof(*p));
+	if (a == NULL || p == NULL) {
+		*failure = MXC_STS_FAIL_FETCH;
+		snprintf(detail, dlen, "out of memory");
+		goto done;
+	}
+	if (snprintf(host, sizeof(host), "mta-sts.%s", domain) >= (int)sizeof(host)) {
+		*failure = MXC_STS_FAIL_FETCH;
+		snprintf(detail, dlen, "policy host name too long");
+		goto done;
+	}
+	rc = dns_addrs(ctx->dns, host, a);
+	if (rc != DNS_OK) {
+		*failure = rc == DNS_NXDOMAIN || rc == DNS_NODATA ? MXC_STS_FAIL_FETCH : MXC_STS_FAIL_DNS;
+		snprintf(detail, dlen, "%.80s: %s", host, dns_rc_name(rc));
+		goto done;
+	}
+	rc = https_get(ctx->https, host, HTTPS_PATH_DEF, a->a, a->alen, a->n, &res);
+	if (rc != HTTPS_OK) {
+		*failure = https_failure(rc);
+		snprintf(detail, dlen, "https://%.80s%s: %s%s%.100s", host, HTTPS_PATH_DEF, https_rc_name(rc),
+			 res.detail[0] ? ": " : "", res.detail);
+		goto done;
+	}
+	if (sts_policy_parse(res.body, res.len, p, why, sizeof(why)) != 0) {
+		*failure = MXC_STS_FAIL_INVALID;
+		snprintf(detail, dlen, "policy: %.200s", why);
+		goto done;
+	}
+	out->kind = MXC_STS_KIND_POLICY;
+	out->mode = p->mode;
+	out->max_age = p->max_age;
+	out->flags = MXC_STS_F_FRESH | (p->max_age_capped ? MXC_STS_F_CAPPED : 0);
+	out->nmx = p->nmx;
+	for (i = 0; i < p->nmx; i++)
+		snprintf(out->mx[i], sizeof(out->mx[i]), "%s", p->mx[i]);
+	out->text = res.body;
+	out->tlen = res.len;
+	res.body = NULL;
+	ret = 0;
+done:
+	https_result_free(&res);
+	free(a);
+	free(p);
+	return ret;
+}
+
+int sts_check(struct sts_ctx *ctx, const char *domain, const struct sts_rec *cur, int64_t now, struct sts_rec *out)
+{
+	char id[STS_ID_MAX + 1] = "", detail[STS_DETAIL_MAX];
+	int failure = MXC_STS_FAIL_NONE, rc;
+	uint32_t neg_ttl;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->domain, sizeof(out->domain), "%s", domain);
+	rc = check_txt(ctx, domain, id, &failure, detail, sizeof(detail), &neg_ttl);
+	if (rc < 0)
+		return check_failed(ctx, cur, now, failure, detail, out);
+	if (rc > 0) {
+		/* no record: a cached policy stays until it expires (the record
+		 * may be gone through an attack); else a negative entry */
+		if (cur != NULL && cur->kind == MXC_STS_KIND_POLICY && cur->valid_end > now)
+			return check_failed(ctx, cur, now, MXC_STS_FAIL_NONE, "no MTA-STS TXT record", out);
+		out->kind = MXC_STS_KIND_NONE;
+		out->inserted = cur != NULL ? cur->inserted : now;
+		out->last_use = cur != NULL ? cur->last_use : now;
+		out->last_update = now;
+		if (neg_ttl < STS_NONE_TTL_MIN)
+			neg_ttl = STS_NONE_TTL_MIN;
+		if (neg_ttl > STS_NONE_TTL_MAX)
+			neg_ttl = STS_NONE_TTL_MAX;
+		out->valid_end = now + neg_ttl;
+		out->next_check = INT64_MAX;
+		return STS_CHECK_NONE;
+	}
+	if (cur != NULL && cur->kind == MXC_STS_KIND_POLICY && cur->valid_end > now && strcmp(cur->id, id) == 0) {
+		*out = *cur;
+		out->text = NULL;
+		out->tlen = 0;
+		if (cur->text != NULL && (out->text = malloc(cur->tlen + 1)) != NULL) {
+			memcpy(out->text, cur->text, cur->tlen + 1);
+			out->tlen = cur->tlen;
+		}
+		out->flags |= MXC_STS_F_FRESH;
+		out->failure = MXC_STS_FAIL_NONE;
+		out->detail[0] = '\0';
+		out->last_update = now;
+		out->valid_end = now + out->max_age;
+		out->next_check = next_refresh(ctx, now, out->valid_end);
+		return STS_CHECK_POLICY;
+	}
+	if (check_fetch(ctx, domain, &failure, detail, sizeof(detail), out) != 0)
+		return check_failed(ctx, cur, now, failure, detail, out);
+	snprintf(out->id, sizeof(out->id), "%s", id);
+	out->inserted = cur != NULL && cur->kind == MXC_STS_KIND_POLICY ? cur->inserted : now;
+	out->last_use = cur != NULL ? cur->last_use : now;
+	out->last_update = now;
+	out->valid_end = now + out->max_age;
+	out->next_check = next_refresh(ctx, now, out->valid_end);
+	return STS_CHECK_POLICY;
+}
+
+int mx_check(struct sts_ctx *ctx, const char *domain, int64_t now, struct mx_rec *out)
+{
+	struct dns_mx *m;
+	uint32_t ttl;
+	size_t i;
+	int rc;
+
+	memset(out, 0, sizeof(*out));
+	snprintf(out->domain, sizeof(out->domain), "%s", domain);
+	out->fetched = now;
+	m = malloc(sizeof(*m));
+	if (m == NULL) {
+		out->kind = MXC_MX_KIND_TEMP;
+		out->expires = now + MX_TEMP_TTL;
+		return 0;
+	}
+	rc = dns_mx(ctx->dns, domain, m);
+	switch (rc) {
+	case DNS_OK:
+		ttl = m->ttl;
+		if (m->nullmx) {
+			out->kind = MXC_MX_KIND_NULL;
+			break;
+		}
+		out->kind = MXC_MX_KIND_MX;
+		for (i = 0; i < m->n && i < MXC_MX_MAX; i++) {
+			out->pref[i] = m->rr[i].pref;
+			snprintf(out->host[i], sizeof(out->host[i]), "%s", m->rr[i].host);
+		}
+		out->n = i;
+		break;
+	case DNS_NODATA:
+		ttl = m->neg_ttl;
+		out->kind = MXC_MX_KIND_IMPLICIT;
+		break;
+	case DNS_NXDOMAIN:
+		ttl = m->neg_ttl;
+		out->kind = MXC_MX_KIND_NXDOMAIN;
+		break;
+	default:
+		log_debug("sts: MX %s: %s", domain, dns_rc_name(rc));
+		out->kind = MXC_MX_KIND_TEMP;
+		ttl = MX_TEMP_TTL;
+		break;
+	}
+	if (ttl < MX_TTL_MIN)
+		ttl = MX_TTL_MIN;
+	if (ttl > MX_TTL_MAX)
+		ttl = MX_TTL_MAX;
+	out->expires = now + ttl;
+	free(m);
+	return 0;
+}

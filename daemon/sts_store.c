@@ -1,0 +1,505 @@
+/*
+ * daemon/sts_store.c - MTA-STS and MX cache entries in SQLite (tables sts
+ * and mx, schema in store.c) and in the region (shm/sts.h, shm/mx.h).
+ *
+ * Statements are prepared per call: these run per fetch or per batch of
+ * touches, where a prepare (tens of microseconds) is noise against the
+ * network round trips, and it keeps one file free of per-connection
+ * statement caches for the several connections that read it.
+ */
+#include "sts.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "log.h"
+#include "region.h"
+#include "store.h"
+
+void sts_rec_free(struct sts_rec *r)
+{
+	if (r != NULL) {
+		free(r->text);
+		r->text = NULL;
+		r->tlen = 0;
+	}
+}
+
+static int db_fail(sqlite3 *db, char *err, size_t errlen)
+{
+	snprintf(err, errlen, "%s", sqlite3_errmsg(db));
+	return -1;
+}
+
+/* The mx patterns travel as one text column, a pattern per line. */
+static void mx_join(const struct sts_rec *r, char *out, size_t outlen)
+{
+	size_t i, o = 0;
+
+	out[0] = '\0';
+	for (i = 0; i < r->nmx && o < outlen; i++)
+		o += (size_t)snprintf(out + o, outlen - o, "%s%s", i ? "\n" : "", r->mx[i]);
+}
+
+static void mx_split(const char *s, struct sts_rec *r)
+{
+	const char *p = s, *nl;
+	size_t len;
+
+	r->nmx = 0;
+	while (*p != '\0' && r->nmx < MXC_STS_MX_MAX) {
+		nl = strchr(p, '\n');
+		len = nl != NULL ? (size_t)(nl - p) : strlen(p);
+		if (len > 0 && len <= MXC_STS_PATTERN_MAX) {
+			memcpy(r->mx[r->nmx], p, len);
+			r->mx[r->nmx][len] = '\0';
+			r->nmx++;
+		}
+		if (nl == NULL)
+			break;
+		p = nl + 1;
+	}
+}
+
+#define STS_COLS "domain, kind, mode, max_age, flags, failure, detail, record_id, mx, policy_text," \
+		 " inserted, valid_end, last_update, last_use, next_check"
+
+int sts_db_put(sqlite3 *db, const struct sts_rec *r, char *err, size_t errlen)
+{
+	static const char sql[] =
+		"INSERT INTO sts(" STS_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)"
+		" ON CONFLICT(domain) DO UPDATE SET kind=excluded.kind, mode=excluded.mode,"
+		" max_age=excluded.max_age, flags=excluded.flags, failure=excluded.failure,"
+		" detail=excluded.detail, record_id=excluded.record_id, mx=excluded.mx,"
+		" policy_text=excluded.policy_text, inserted=excluded.inserted, valid_end=excluded.valid_end,"
+		" last_update=excluded.last_update, last_use=MAX(last_use, excluded.last_use),"
+		" next_check=excluded.next_check";
+	char mx[MXC_STS_MX_MAX * (MXC_STS_PATTERN_MAX + 1) + 1];
+	sqlite3_stmt *s = NULL;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+		goto fail;
+	mx_join(r, mx, sizeof(mx));
+	sqlite3_bind_text(s, 1, r->domain, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 2, r->kind);
+	sqlite3_bind_int(s, 3, r->mode);
+	sqlite3_bind_int64(s, 4, r->max_age);
+	sqlite3_bind_int(s, 5, r->flags);
+	sqlite3_bind_int(s, 6, r->failure);
+	sqlite3_bind_text(s, 7, r->detail, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 8, r->id, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 9, mx, -1, SQLITE_STATIC);
+	sqlite3_bind_text(s, 10, r->text != NULL ? r->text : "", r->text != NULL ? (int)r->tlen : 0, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 11, r->inserted);
+	sqlite3_bind_int64(s, 12, r->valid_end);
+	sqlite3_bind_int64(s, 13, r->last_update);
+	sqlite3_bind_int64(s, 14, r->last_use);
+	sqlite3_bind_int64(s, 15, r->next_check);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		goto fail;
+	rc = 0;
+	goto done;
+fail:
+	db_fail(db, err, errlen);
+done:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+static const char *col_text(sqlite3_stmt *s, int i)
+{
+	const unsigned char *t = sqlite3_column_text(s, i);
+
+	return t != NULL ? (const char *)t : "";
+}
+
+/* One row of STS_COLS into r (text malloc'd).  -1: out of memory. */
+static int sts_row(sqlite3_stmt *s, struct sts_rec *r)
+{
+	int tl;
+
+	memset(r, 0, sizeof(*r));
+	snprintf(r->domain, sizeof(r->domain), "%s", col_text(s, 0));
+	r->kind = sqlite3_column_int(s, 1);
+	r->mode = sqlite3_column_int(s, 2);
+	r->max_age = (uint32_t)sqlite3_column_int64(s, 3);
+	r->flags = sqlite3_column_int(s, 4);
+	r->failure = sqlite3_column_int(s, 5);
+	snprintf(r->detail, sizeof(r->detail), "%s", col_text(s, 6));
+	snprintf(r->id, sizeof(r->id), "%s", col_text(s, 7));
+	mx_split(col_text(s, 8), r);
+	tl = sqlite3_column_bytes(s, 9);
+	if (tl > 0) {
+		r->text = malloc((size_t)tl + 1);
+		if (r->text == NULL)
+			return -1;
+		memcpy(r->text, col_text(s, 9), (size_t)tl);
+		r->text[tl] = '\0';
+		r->tlen = (size_t)tl;
+	}
+	r->inserted = sqlite3_column_int64(s, 10);
+	r->valid_end = sqlite3_column_int64(s, 11);
+	r->last_update = sqlite3_column_int64(s, 12);
+	r->last_use = sqlite3_column_int64(s, 13);
+	r->next_check = sqlite3_column_int64(s, 14);
+	return 0;
+}
+
+int sts_db_get(sqlite3 *db, const char *domain, struct sts_rec *r, char *err, size_t errlen)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = -1, step;
+
+	if (sqlite3_prepare_v2(db, "SELECT " STS_COLS " FROM sts WHERE domain = ?1", -1, &s, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_text(s, 1, domain, -1, SQLITE_STATIC);
+	step = sqlite3_step(s);
+	if (step == SQLITE_DONE) {
+		rc = 0;
+		goto done;
+	}
+	if (step != SQLITE_ROW)
+		goto fail;
+	if (sts_row(s, r) != 0) {
+		snprintf(err, errlen, "out of memory");
+		sts_rec_free(r);
+		goto done;
+	}
+	rc = 1;
+	goto done;
+fail:
+	db_fail(db, err, errlen);
+done:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+/* A statement with one text and up to two integer parameters and no rows:
+ * returns the rows changed, or -1. */
+static int db_exec1(sqlite3 *db, const char *sql, const char *text, int64_t a, char *err, size_t errlen)
+{
+	sqlite3_stmt *s = NULL;
+	int rc = -1;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_text(s, 1, text, -1, SQLITE_STATIC);
+	if (sqlite3_bind_parameter_count(s) >= 2)
+		sqlite3_bind_int64(s, 2, a);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		goto fail;
+	rc = sqlite3_changes(db);
+	goto done;
+fail:
+	db_fail(db, err, errlen);
+done:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int sts_db_del(sqlite3 *db, const char *domain, char *err, size_t errlen)
+{
+	return db_exec1(db, "DELETE FROM sts WHERE domain = ?1", domain, 0, err, errlen);
+}
+
+int sts_db_touch(sqlite3 *db, const char *domain, int64_t last_use, char *err, size_t errlen)
+{
+	return db_exec1(db, "UPDATE sts SET last_use = ?2 WHERE domain = ?1 AND last_use < ?2", domain, last_use, err,
+			errlen);
+}
+
+int sts_db_foreach(sqlite3 *db, const char *where, int64_t arg1, int64_t arg2, size_t limit, sts_row_fn fn,
+		   void *arg, char *err, size_t errlen)
+{
+	char sql[512];
+	struct sts_rec *r = NULL;
+	sqlite3_stmt *s = NULL;
+	int rc = -1, step;
+
+	snprintf(sql, sizeof(sql), "SELECT " STS_COLS " FROM sts%s%s%s", where != NULL ? " WHERE " : "",
+		 where != NULL ? where : "", limit > 0 ? " LIMIT ?9" : "");
+	r = malloc(sizeof(*r));
+	if (r == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto done;
+	}
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+		goto fail;
+	if (where != NULL && strstr(where, "?1") != NULL)
+		sqlite3_bind_int64(s, 1, arg1);
+	if (where != NULL && strstr(where, "?2") != NULL)
+		sqlite3_bind_int64(s, 2, arg2);
+	if (limit > 0)
+		sqlite3_bind_int64(s, 9, (sqlite3_int64)limit);
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		if (sts_row(s, r) != 0) {
+			sts_rec_free(r);
+			snprintf(err, errlen, "out of memory");
+			goto done;
+		}
+		step = fn(r, arg);
+		sts_rec_free(r);
+		if (step != 0) {
+			rc = step;
+			goto done;
+		}
+	}
+	if (step != SQLITE_DONE)
+		goto fail;
+	rc = 0;
+	goto done;
+fail:
+	db_fail(db, err, errlen);
+done:
+	sqlite3_finalize(s);
+	free(r);
+	return rc;
+}
+
+/* MX answers travel as one text column: "pref host" per line. */
+int mx_db_put(sqlite3 *db, const struct mx_rec *r, char *err, size_t errlen)
+{
+	static const char sql[] = "INSERT INTO mx(domain, kind, answer, fetched, expires) VALUES(?1,?2,?3,?4,?5)"
+				  " ON CONFLICT(domain) DO UPDATE SET kind=excluded.kind, answer=excluded.answer,"
+				  " fetched=excluded.fetched, expires=excluded.expires";
+	char ans[MXC_MX_MAX * (MXC_MX_HOST_MAX + 8) + 1];
+	sqlite3_stmt *s = NULL;
+	size_t i, o = 0;
+	int rc = -1;
+
+	ans[0] = '\0';
+	for (i = 0; i < r->n && o < sizeof(ans); i++)
+		o += (size_t)snprintf(ans + o, sizeof(ans) - o, "%s%u %s", i ? "\n" : "", r->pref[i], r->host[i]);
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+		goto fail;
+	sqlite3_bind_text(s, 1, r->domain, -1, SQLITE_STATIC);
+	sqlite3_bind_int(s, 2, r->kind);
+	sqlite3_bind_text(s, 3, ans, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s, 4, r->fetched);
+	sqlite3_bind_int64(s, 5, r->expires);
+	if (sqlite3_step(s) != SQLITE_DONE)
+		goto fail;
+	rc = 0;
+	goto done;
+fail:
+	db_fail(db, err, errlen);
+done:
+	sqlite3_finalize(s);
+	return rc;
+}
+
+int mx_db_del(sqlite3 *db, const char *domain, char *err, size_t errlen)
+{
+	return db_exec1(db, "DELETE FROM mx WHERE domain = ?1", domain, 0, err, errlen);
+}
+
+int mx_db_foreach(sqlite3 *db, const char *where, int64_t arg1, mx_row_fn fn, void *arg, char *err, size_t errlen)
+{
+	char sql[256];
+	struct mx_rec *r = NULL;
+	sqlite3_stmt *s = NULL;
+	const char *p, *nl;
+	int rc = -1, step;
+	unsigned pref;
+
+	snprintf(sql, sizeof(sql), "SELECT domain, kind, answer, fetched, expires FROM mx%s%s",
+		 where != NULL ? " WHERE " : "", where != NULL ? where : "");
+	r = malloc(sizeof(*r));
+	if (r == NULL) {
+		snprintf(err, errlen, "out of memory");
+		goto done;
+	}
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+		goto fail;
+	if (where != NULL && strstr(where, "?1") != NULL)
+		sqlite3_bind_int64(s, 1, arg1);
+	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
+		memset(r, 0, sizeof(*r));
+		snprintf(r->domain, sizeof(r->domain), "%s", col_text(s, 0));
+		r->kind = sqlite3_column_int(s, 1);
+		for (p = col_text(s, 2); *p != '\0' && r->n < MXC_MX_MAX; p = nl + 1) {
+			char host[MXC_MX_HOST_MAX + 1];
+
+			nl = strchr(p, '\n');
+			if (sscanf(p, "%u %253s", &pref, host) == 2 && pref <= UINT16_MAX) {
+				r->pref[r->n] = (uint16_t)pref;
+				snprintf(r->host[r->n], sizeof(r->host[0]), "%s", host);
+				r->n++;
+			}
+			if (nl == NULL)
+				break;
+		}
+		r->fetched = sqlite3_column_int64(s, 3);
+		r->expires = sqlite3_column_int64(s, 4);
+		step = fn(r, arg);
+		if (step != 0) {
+			rc = step;
+			goto done;
+		}
+	}
+	if (step != SQLITE_DONE)
+		goto fail;
+	rc = 0;
+	goto done;
+fail:
+	db_fail(db, err, errlen);
+done:
+	sqlite3_finalize(s);
+	free(r);
+	return rc;
+}
+
+/* ---- region values ---------------------------------------------------------- */
+
+uint64_t sts_region_bytes(const struct sts_rec *r)
+{
+	uint64_t b = strlen(r->domain) + MXC_STS_VALUE_HDR + strlen(r->id);
+	size_t i;
+
+	for (i = 0; i < r->nmx; i++)
+		b += 1 + strlen(r->mx[i]);
+	return b;
+}
+
+int sts_region_put(struct region *rg, const struct sts_rec *r)
+{
+	const char *mx[MXC_STS_MX_MAX];
+	size_t mxl[MXC_STS_MX_MAX], i, vlen;
+	struct mxc_sts_view v;
+	uint8_t *val;
+	int rc;
+
+	if (r->nmx > MXC_STS_MX_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	val = malloc(MXC_STS_VALUE_MAX);
+	if (val == NULL)
+		return -1;
+	memset(&v, 0, sizeof(v));
+	v.kind = (uint8_t)r->kind;
+	v.mode = (uint8_t)r->mode;
+	v.flags = (uint8_t)r->flags;
+	v.failure = (uint8_t)r->failure;
+	v.max_age = r->max_age;
+	v.inserted = r->inserted;
+	v.valid_end = r->valid_end;
+	v.last_update = r->last_update;
+	v.last_use = r->last_use;
+	v.id = (const uint8_t *)r->id;
+	v.idlen = strlen(r->id);
+	v.nmx = r->nmx;
+	for (i = 0; i < r->nmx; i++) {
+		mx[i] = r->mx[i];
+		mxl[i] = strlen(r->mx[i]);
+	}
+	vlen = mxc_sts_value_encode(val, &v, mx, mxl);
+	if (vlen == 0) {
+		free(val);
+		errno = EINVAL;
+		return -1;
+	}
+	rc = region_put(rg, MXC_TAB_STS, r->domain, strlen(r->domain), val, vlen, NULL, 0);
+	free(val);
+	return rc < 0 ? -1 : 0;
+}
+
+int sts_region_del(struct region *rg, const char *domain)
+{
+	return region_del(rg, MXC_TAB_STS, domain, strlen(domain)) < 0 ? -1 : 0;
+}
+
+uint64_t mx_region_bytes(const struct mx_rec *r)
+{
+	uint64_t b = strlen(r->domain) + MXC_MX_VALUE_HDR;
+	size_t i;
+
+	for (i = 0; i < r->n; i++)
+		b += 3 + strlen(r->host[i]);
+	return b;
+}
+
+int mx_region_put(struct region *rg, const struct mx_rec *r)
+{
+	uint8_t val[MXC_MX_VALUE_MAX];
+	const char *host[MXC_MX_MAX];
+	size_t hl[MXC_MX_MAX], i, vlen;
+
+	if (r->n > MXC_MX_MAX) {
+		errno = EINVAL;
+		return -1;
+	}
+	for (i = 0; i < r->n; i++) {
+		host[i] = r->host[i];
+		hl[i] = strlen(r->host[i]);
+	}
+	vlen = mxc_mx_value_encode(val, (uint8_t)r->kind, r->fetched, r->expires, r->n, r->pref, host, hl);
+	if (vlen == 0) {
+		errno = EINVAL;
+		return -1;
+	}
+	return region_put(rg, MXC_TAB_MX, r->domain, strlen(r->domain), val, vlen, NULL, 0) < 0 ? -1 : 0;
+}
+
+int mx_region_del(struct region *rg, const char *domain)
+{
+	return region_del(rg, MXC_TAB_MX, domain, strlen(domain)) < 0 ? -1 : 0;
+}
+
+/* ---- start-up rebuild ----------------------------------------------------------- */
+
+struct rebuild {
+	struct region *rg;
+	int64_t n;
+	int err;
+};
+
+static int rebuild_sts(struct sts_rec *r, void *arg)
+{
+	struct rebuild *rb = arg;
+
+	if (sts_region_put(rb->rg, r) != 0) {
+		if (errno == EINVAL) {
+			log_warnx("sts: rebuild: stored entry '%.64s' skipped: malformed", r->domain);
+			return 0;
+		}
+		rb->err = errno;
+		return -1;
+	}
+	rb->n++;
+	return 0;
+}
+
+static int rebuild_mx(const struct mx_rec *r, void *arg)
+{
+	struct rebuild *rb = arg;
+
+	if (mx_region_put(rb->rg, r) != 0) {
+		if (errno == EINVAL) {
+			log_warnx("sts: rebuild: stored MX answer for '%.64s' skipped: malformed", r->domain);
+			return 0;
+		}
+		rb->err = errno;
+		return -1;
+	}
+	rb->n++;
+	return 0;
+}
+
+int64_t sts_rebuild(struct store *st, struct region *rg, char *err, size_t errlen)
+{
+	struct rebuild rb = { rg, 0, 0 };
+
+	if (sts_db_foreach(store_db(st), NULL, 0, 0, 0, rebuild_sts, &rb, err, errlen) != 0 ||
+	    mx_db_foreach(store_db(st), NULL, 0, rebuild_mx, &rb, err, errlen) != 0) {
+		if (rb.err != 0)
+			snprintf(err, errlen, "region: %s", strerror(rb.err));
+		return -1;
+	}
+	return rb.n;
+}

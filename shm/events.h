@@ -1,0 +1,91 @@
+/*
+ * shm/events.h - the client-to-daemon event path: one single-producer,
+ * single-consumer ring per reader slot, in the readers file.
+ *
+ * Clients must never write the data region, yet some lookups have to tell
+ * the daemon something: "no MTA-STS policy cached for this domain, fetch
+ * it", "this policy was used", and later the delivery counters.  Those go
+ * through rings beside the reader slots.  Slot i's ring has exactly one
+ * producer, the thread owning slot i, and one consumer, the daemon, so a
+ * ck_ring in SPSC mode is enough and both sides are wait-free:
+ *
+ *   - posting is a bounds check, a copy of one record and one release
+ *     store of the producer index; a full ring drops the event and counts
+ *     it (er_dropped), the client never waits for the daemon;
+ *   - a client killed halfway through a post leaves a record it never
+ *     published; the next owner of the slot overwrites it.  Nothing is
+ *     held, so nothing stalls: not the daemon, not the other clients;
+ *   - the rings live in a file clients may write, so the daemon trusts
+ *     nothing in them: it checks the ring's size and mask before each
+ *     drain, takes at most MXC_EV_RING_SIZE records per ring per pass and
+ *     validates every record (type, name length, the name itself).
+ *
+ * The daemon polls the rings of claimed slots (the claim bitmap says
+ * which) every few milliseconds; events are hints and counters, never
+ * answers a caller waits for, so a poll interval is fine and a client pays
+ * no system call to post.
+ *
+ * Pure: no I/O, no allocation.
+ */
+#ifndef MXC_SHM_EVENTS_H
+#define MXC_SHM_EVENTS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <ck_ring.h>
+
+#include "layout.h"
+
+#define MXC_EV_RING_SIZE 16          /* records per slot: a power of two */
+#define MXC_EV_NAME_MAX  253         /* a canonical domain or IP literal */
+
+/* Event types.  Later tables take the next numbers. */
+#define MXC_EV_STS_FETCH 1           /* no usable policy cached: fetch one */
+#define MXC_EV_STS_USED  2           /* a cached policy was used (e_value: unix s) */
+#define MXC_EV_MX_FETCH  3           /* no usable MX answer cached: resolve */
+#define MXC_EV_TYPE_MAX  3
+
+struct mxc_event {
+	uint8_t  e_type;             /* MXC_EV_* */
+	uint8_t  e_aux;              /* type-specific */
+	uint16_t e_nlen;             /* bytes of e_name, 1..MXC_EV_NAME_MAX */
+	uint32_t e_pad;
+	int64_t  e_value;            /* type-specific */
+	char     e_name[256];        /* canonical key, not NUL-terminated */
+};
+_Static_assert(sizeof(struct mxc_event) == 272, "bump MXC_SHM_RLAYOUT");
+
+CK_RING_PROTOTYPE(mxc_event, mxc_event)
+
+/* One slot's ring: the ck_ring (consumer and producer indexes on their own
+ * lines), the producer's counters on a third, then the records. */
+struct mxc_shm_ering {
+	struct ck_ring er_ring;
+	uint8_t  er_pad[192 - sizeof(struct ck_ring)];
+	uint64_t er_posted;          /* producer: events published */
+	uint64_t er_dropped;         /* producer: events dropped, ring full */
+	uint8_t  er_pad2[48];
+	struct mxc_event er_ev[MXC_EV_RING_SIZE];
+};
+_Static_assert(sizeof(struct ck_ring) <= 192, "ck_ring grew: bump MXC_SHM_RLAYOUT");
+_Static_assert(offsetof(struct mxc_shm_ering, er_posted) == 192, "bump MXC_SHM_RLAYOUT");
+_Static_assert(offsetof(struct mxc_shm_ering, er_ev) == 256, "bump MXC_SHM_RLAYOUT");
+_Static_assert(sizeof(struct mxc_shm_ering) % MXC_SHM_LINE == 0, "rings stay line-aligned");
+
+/* mxc_ering_sane - are the ring's geometry words the ones the daemon wrote?
+ * Both sides check before touching the records (the file is writable). */
+static inline int mxc_ering_sane(const struct mxc_shm_ering *er)
+{
+	return er->er_ring.size == MXC_EV_RING_SIZE && er->er_ring.mask == MXC_EV_RING_SIZE - 1;
+}
+
+/* mxc_event_valid - a record a consumer may act on: known type, a name
+ * length in range.  The name's content is the consumer's to check. */
+static inline int mxc_event_valid(const struct mxc_event *e)
+{
+	return e->e_type >= 1 && e->e_type <= MXC_EV_TYPE_MAX && e->e_nlen >= 1 && e->e_nlen <= MXC_EV_NAME_MAX;
+}
+
+#endif /* MXC_SHM_EVENTS_H */
