@@ -38,7 +38,7 @@
 
 #include "layout.h"
 
-#define MXC_EV_RING_SIZE 16          /* records per slot: a power of two */
+#define MXC_EV_RING_SIZE 16          /* slots per ring, a power of two; ck_ring holds one less */
 #define MXC_EV_NAME_MAX  253         /* a canonical domain or IP literal */
 
 /* Event types.  Later tables take the next numbers. */
