@@ -109,7 +109,7 @@ $(BUILD)/bench/%: bench/%.c $(ALIB) $(DAEMON_CORE_OBJ)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(DAEMON_CORE_OBJ) $(ALIB) $(DAEMON_LIBS) $(BENCH_LIBS)
 
 tests-bin: all $(UNIT_BIN) $(HELPER_BIN)
-bench-bin: all $(BENCH_BIN)
+bench-bin: all $(BENCH_BIN) $(HELPER_BIN)
 
 # --- setup: install what a fresh Debian machine lacks ----------------------
 DEB_PKGS = gcc make pkg-config liburcu-dev libck-dev libsqlite3-dev libssl-dev \

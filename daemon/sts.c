@@ -649,7 +649,7 @@ static void refresh_due(struct sts *s)
 	if (room == 0)
 		return;
 	if (sts_db_foreach(s->evdb, "kind = 1 AND next_check <= ?1 ORDER BY next_check", wall_now(), 0,
-			   room < 4096 ? room : 4096, due_one, &d, err, sizeof(err)) < 0)
+			   room, due_one, &d, err, sizeof(err)) < 0)
 		log_warnx("sts: refresher: %s", err);
 	else if (d.n > 0)
 		log_debug("sts: refresher: %zu policies due", d.n);

@@ -38,13 +38,14 @@ sts_env_init() {
 dns_record() {
 	STS_DNS_ARGS+=("$@")
 }
+# (or set STS_DNS_CONF to a dnsmasq config file of records: for thousands)
 
 dns_start() {
 	local user=()
 	[ "$(id -u)" -eq 0 ] && user=(--user=root)
 	[ -x "$DNSMASQ" ] || { echo "# $DNSMASQ is not installed"; return 1; }
 	"$DNSMASQ" --keep-in-foreground --port="$DNS_PORT" --listen-address=127.0.0.1 --bind-interfaces \
-		--no-resolv --no-hosts --no-poll --conf-file=/dev/null --pid-file= --local=/test/ \
+		--no-resolv --no-hosts --no-poll --conf-file="${STS_DNS_CONF:-/dev/null}" --pid-file= --local=/test/ \
 		--local-ttl=300 "${user[@]}" "${STS_DNS_ARGS[@]}" >>"$ENV_DIR/dnsmasq.log" 2>&1 &
 	DNS_PID=$!
 	STS_PIDS+=("$DNS_PID")

@@ -13,6 +13,10 @@
 #               from SQLite: the daemon's own "rebuilt ... in N ms" log line,
 #               and the wall time until "shmctl status" shows the new daemon
 #               live with every override
+#   5. MTA-STS: BUILD/bench/bench_sts (mxc_sts_get + mxc_sts_match at
+#               100,000 policies, next to the same lookup in SQLite) and
+#               tools/bench_refresh.sh (mxcached refreshing 10,000 policies
+#               against dnsmasq and tests/tools/https_srv on loopback)
 #
 # --quick (or BENCH_QUICK=1 in the environment, e.g. BENCH_QUICK=1 make bench)
 # passes --quick to both programs and imports 100,000 lines, not 1,000,000.
@@ -57,11 +61,15 @@ if [ "$QUICK" = 1 ]; then
 	IMPORT_N=100000
 	PROG_ARGS=--quick
 	SCALE_N=100000    # bench_scale's --quick size (its own CSV says, if it gets that far)
+	REFRESH_N=1000
+	REFRESH_WORKERS="16"
 else
 	MODE=full
 	IMPORT_N=1000000
 	PROG_ARGS=
 	SCALE_N=1000000
+	REFRESH_N=10000
+	REFRESH_WORKERS="16 64"
 fi
 
 # Hang guards, not performance limits: how long to wait for the daemon to
@@ -84,6 +92,8 @@ DAEMON=$BUILD/mxcached
 SHMCTL=$BUILD/shmctl
 RESOLVE=$OUTDIR/bench_resolve
 SCALE=$OUTDIR/bench_scale
+STS=$OUTDIR/bench_sts
+STS_CSV=$OUTDIR/sts.csv
 
 failed=0
 SCALE_FAILED=0
@@ -195,7 +205,7 @@ log "$MODE run, $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg); re
 
 # --- 1. lookup latency --------------------------------------------------------
 if [ -x "$RESOLVE" ]; then
-	log "[1/3] lookup latency: $RESOLVE${PROG_ARGS:+ $PROG_ARGS} (its progress below; table in the summary)"
+	log "[1/4] lookup latency: $RESOLVE${PROG_ARGS:+ $PROG_ARGS} (its progress below; table in the summary)"
 	t=$(now_ns)
 	# its table goes to a file: the summary shows it once, from the CSV
 	# shellcheck disable=SC2086
@@ -217,15 +227,15 @@ if [ -x "$RESOLVE" ]; then
 			"$RESOLVE_CSV" >> "$RESULTS"
 	fi
 	row run - - "$MODE" bench_resolve wall "$RESOLVE_MS" ms
-	log "[1/3] lookup latency done in $(secs "$RESOLVE_MS") s"
+	log "[1/4] lookup latency done in $(secs "$RESOLVE_MS") s"
 else
 	notrun="$notrun bench_resolve"
-	log "[1/3] skipping lookup latency: $RESOLVE not built"
+	log "[1/4] skipping lookup latency: $RESOLVE not built"
 fi
 
 # --- 2. scaling, writer, visibility, memory -----------------------------------
 if [ -x "$SCALE" ]; then
-	log "[2/3] scaling: $SCALE${PROG_ARGS:+ $PROG_ARGS} (its progress below; figures in the summary)"
+	log "[2/4] scaling: $SCALE${PROG_ARGS:+ $PROG_ARGS} (its progress below; figures in the summary)"
 	t=$(now_ns)
 	# shellcheck disable=SC2086
 	run_job_out "$OUTDIR/scale.txt" "$SCALE" $PROG_ARGS --csv "$SCALE_CSV"
@@ -251,10 +261,10 @@ if [ -x "$SCALE" ]; then
 		}' "$SCALE_CSV" "$SCALE_CSV" >> "$RESULTS"
 	fi
 	row run - - "$MODE" bench_scale wall "$SCALE_MS" ms
-	log "[2/3] scaling done in $(secs "$SCALE_MS") s"
+	log "[2/4] scaling done in $(secs "$SCALE_MS") s"
 else
 	notrun="$notrun bench_scale"
-	log "[2/3] skipping scaling: $SCALE not built"
+	log "[2/4] skipping scaling: $SCALE not built"
 fi
 
 # --- 3. import and restart through the real daemon ----------------------------
@@ -317,17 +327,17 @@ run_daemon_bench() {
 	mkdir "$STATE" || { broken "mkdir $STATE failed"; return; }
 	CSV=$TMP/overrides.csv
 
-	log "[3/3] import: generating $N lines"
+	log "[3/4] import: generating $N lines"
 	t=$(now_ns)
 	run_job gen_csv "$N" "$CSV" || { broken "generating $CSV failed"; return; }
-	log "[3/3] import: generated in $(secs "$(ms_since "$t")") s ($(wc -c < "$CSV") bytes)"
+	log "[3/4] import: generated in $(secs "$(ms_since "$t")") s ($(wc -c < "$CSV") bytes)"
 
-	log "[3/3] import: starting $DAEMON -d $STATE -f"
+	log "[3/4] import: starting $DAEMON -d $STATE -f"
 	"$DAEMON" -d "$STATE" -f 2> "$TMP/daemon1.log" &
 	DPID=$!
 	wait_ready "$TMP/daemon1.log" || return
 
-	log "[3/3] import: shmctl override import ($N lines)"
+	log "[3/4] import: shmctl override import ($N lines)"
 	t=$(now_ns)
 	run_job_all "$TMP/import.out" "$SHMCTL" -d "$STATE" override import "$CSV"
 	rc=$?
@@ -350,9 +360,9 @@ run_daemon_bench() {
 	db_bytes=$(du -cb "$STATE"/mxcache.db* 2>/dev/null | awk 'END { print $1 }')
 	[ -n "$region_bytes" ] && row import "$N" - csv mxcached region_size "$region_bytes" bytes
 	[ -n "$db_bytes" ] && row import "$N" - csv mxcached sqlite_size "$db_bytes" bytes
-	log "[3/3] import: $(secs "$ms") s"
+	log "[3/4] import: $(secs "$ms") s"
 
-	log "[3/3] restart: SIGTERM"
+	log "[3/4] restart: SIGTERM"
 	t=$(now_ns)
 	stop_daemon
 	rc=$?
@@ -364,7 +374,7 @@ run_daemon_bench() {
 	fi
 	row restart "$N" - sigterm mxcached stop "$ms" ms
 
-	log "[3/3] restart: starting again, waiting for status to show pid and $N overrides"
+	log "[3/4] restart: starting again, waiting for status to show pid and $N overrides"
 	t=$(now_ns)
 	"$DAEMON" -d "$STATE" -f 2> "$TMP/daemon2.log" &
 	DPID=$!
@@ -400,11 +410,11 @@ run_daemon_bench() {
 		set -- $rebuild
 		row restart "$N" - start mxcached rebuild "$3" ms
 		[ "$1" = "$N" ] || broken "the daemon logged $1 overrides rebuilt, not $N"
-		[ "$2" = 0 ] || log "[3/3] restart: the daemon skipped $2 stored overrides"
+		[ "$2" = 0 ] || log "[3/4] restart: the daemon skipped $2 stored overrides"
 	else
-		log "[3/3] restart: no 'main: rebuilt ... in N ms' line in the daemon's log"
+		log "[3/4] restart: no 'main: rebuilt ... in N ms' line in the daemon's log"
 	fi
-	log "[3/3] restart: live after $(secs "$ms") s"
+	log "[3/4] restart: live after $(secs "$ms") s"
 
 	stop_daemon
 	rc=$?
@@ -417,8 +427,35 @@ if [ -x "$DAEMON" ] && [ -x "$SHMCTL" ]; then
 	row run - - "$MODE" import_restart wall "$(ms_since "$T_DAEMON")" ms
 else
 	notrun="$notrun import restart"
-	[ -x "$DAEMON" ] || log "[3/3] skipping import/restart: $DAEMON not built"
-	[ -x "$SHMCTL" ] || log "[3/3] skipping import/restart: $SHMCTL not built"
+	[ -x "$DAEMON" ] || log "[3/4] skipping import/restart: $DAEMON not built"
+	[ -x "$SHMCTL" ] || log "[3/4] skipping import/restart: $SHMCTL not built"
+fi
+
+# --- 4. MTA-STS: lookups, and refreshing policies against loopback servers -----
+if [ -x "$STS" ]; then
+	log "[4/4] MTA-STS lookups: $STS${PROG_ARGS:+ $PROG_ARGS}"
+	t=$(now_ns)
+	# shellcheck disable=SC2086
+	run_job_out "$OUTDIR/sts.txt" "$STS" $PROG_ARGS --csv "$STS_CSV"
+	rc=$?
+	[ $rc -eq 0 ] || broken "bench_sts exited with status $rc"
+	if [ -s "$STS_CSV" ]; then
+		# entries,case,system,median_ns,p99_ns,p999_ns,mean_ns -> one figure per row
+		awk -F, 'NR == 1 { for (c = 1; c <= NF; c++) { name[c] = $c; sub(/_ns$/, "", name[c]) }; next }
+		{ for (c = 4; c <= 7; c++) printf "sts_lookup,%s,uniform,%s,%s,%s,%s,ns\n", $1, $2, $3, name[c], $c }' \
+			"$STS_CSV" >> "$RESULTS"
+	fi
+	log "[4/4] MTA-STS refresh: $REFRESH_N policies, workers $REFRESH_WORKERS"
+	# shellcheck disable=SC2086
+	run_job_out "$OUTDIR/refresh.csv" bash "$(dirname "$0")/bench_refresh.sh" "$BUILD" "$REFRESH_N" $REFRESH_WORKERS
+	rc=$?
+	[ $rc -eq 0 ] || broken "bench_refresh.sh exited with status $rc (figures it wrote are kept)"
+	cat "$OUTDIR/refresh.csv" >> "$RESULTS"
+	row run - - "$MODE" sts wall "$(ms_since "$t")" ms
+	log "[4/4] MTA-STS done in $(secs "$(ms_since "$t")") s"
+else
+	notrun="$notrun bench_sts"
+	log "[4/4] skipping MTA-STS: $STS not built"
 fi
 
 # --- the plot -------------------------------------------------------------------
@@ -524,7 +561,8 @@ NR == 1 { next }
 		maxn = $2 + 0
 	if ($1 == "resolve" && $3 == "hot1000" && $2 + 0 > hotn)
 		hotn = $2 + 0
-	if ($1 != "resolve" && $1 != "run" && $1 != "scale_run" && $1 != "import" && $1 != "restart")
+	if ($1 != "resolve" && $1 != "run" && $1 != "scale_run" && $1 != "import" && $1 != "restart" &&
+	    $1 != "sts_lookup" && $1 != "sts_refresh")
 		sn = $2
 	if ($1 == "scale_run" && $6 == "online_cpus")
 		cpus = $7 + 0
@@ -711,6 +749,29 @@ END {
 		"< 2 s" (import_n == 1000000 ? "" : ", set for 1M"), import_n, "-", "start", "mxcached", "rebuild")
 }' "$RESULTS"
 [ -s "$TMP/targets.csv" ] && cat "$TMP/targets.csv" >> "$RESULTS"
+
+# MTA-STS, from results.csv
+awk -F, '
+$1 == "sts_lookup" && $6 == "median" { med[$4 "," $5] = $7; n = $2 }
+$1 == "sts_lookup" && $6 == "p99" { p99[$4 "," $5] = $7 }
+$1 == "sts_refresh" { v[$4, $6, ++k[$4, $6]] = $7; rn = $2 }
+END {
+	if (n == "" && rn == "")
+		exit
+	print ""
+	print "-- MTA-STS"
+	if (n != "") {
+		printf "  lookups at %d cached policies, ns per lookup (median / p99):\n", n
+		printf "    %-34s %8.1f / %8.1f\n", "mxc_sts_get + mxc_sts_match", med["get+match,mxcache"], p99["get+match,mxcache"]
+		printf "    %-34s %8.1f / %8.1f\n", "mxc_sts_get alone", med["get,mxcache"], p99["get,mxcache"]
+		printf "    %-34s %8.1f / %8.1f  (%.1fx mxcache)\n", "SQLite SELECT + the same match", med["get+match,sqlite"],
+			p99["get+match,sqlite"], med["get+match,sqlite"] / med["get+match,mxcache"]
+	}
+	for (i = 1; ("fetch", "wall", i) in v; i++)
+		printf "  refresh of %d policies, %s workers: %6.2f s with the policy fetched (%.0f/s), %6.2f s with the id unchanged (%.0f/s)\n",
+			rn, v["fetch", "workers", i], v["fetch", "wall", i] / 1000, rn * 1000 / v["fetch", "wall", i],
+			v["unchanged", "wall", i] / 1000, rn * 1000 / v["unchanged", "wall", i]
+}' "$RESULTS"
 
 [ -n "$notrun" ] && echo && echo "not run:$notrun"
 [ -n "$notes" ] && echo && echo "failures (see the progress above):$notes"

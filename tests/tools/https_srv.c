@@ -10,7 +10,8 @@
  *
  * SITEDIR/certs.map picks the certificate by SNI name, one
  * "HOSTNAME CERTFILE KEYFILE" per line ('#' comments; relative paths are
- * relative to SITEDIR); a "*" line is the default (else the first line).
+ * relative to SITEDIR); a "*" line is the default (else the first line),
+ * and a "*.SUFFIX" line serves every name ending in ".SUFFIX".
  *
  * For a request with SNI name HOST the response is SITEDIR/HOST.resp, sent
  * byte for byte (status line, headers, blank line, body: the test writes
@@ -136,6 +137,16 @@ static SSL_CTX *make_ctx(const char *crt, const char *key)
 	return ctx;
 }
 
+/* A map line "*.SUFFIX" serves every name ending in ".SUFFIX", at any
+ * depth: a way to give thousands of benchmark hosts a few certificates. */
+static int suffix_of(const char *pat, const char *name)
+{
+	size_t pl = strlen(pat), nl = strlen(name);
+
+	return pl > 2 && pat[0] == '*' && pat[1] == '.' && nl > pl - 1 &&
+	       strcasecmp(name + nl - (pl - 1), pat + 1) == 0;
+}
+
 static int sni_cb(SSL *ssl, int *alert, void *arg)
 {
 	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
@@ -144,7 +155,8 @@ static int sni_cb(SSL *ssl, int *alert, void *arg)
 	(void)alert;
 	(void)arg;
 	for (i = 0; name && i < ncerts; i++)
-		if (strcmp(certs[i].host, "*") != 0 && strcasecmp(certs[i].host, name) == 0) {
+		if (strcmp(certs[i].host, "*") != 0 &&
+		    (strcasecmp(certs[i].host, name) == 0 || suffix_of(certs[i].host, name))) {
 			SSL_set_SSL_CTX(ssl, certs[i].ctx);
 			break;
 		}
