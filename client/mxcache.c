@@ -1593,6 +1593,8 @@ static int status_read(struct mxc_map *m, const struct mxc_shm_root *root, void 
 	st->arena_free = hd->h_arena_free;
 	st->arena_limbo = hd->h_arena_limbo;
 	st->overrides = hd->h_count[MXC_TAB_OVERRIDE];
+	st->sts_entries = hd->h_count[MXC_TAB_STS];
+	st->mx_entries = hd->h_count[MXC_TAB_MX];
 	return MXC_OK;
 }
 
@@ -1610,6 +1612,10 @@ int mxc_status(mxc_t *h, struct mxc_status *st)
 			   now_ms() - st->heartbeat_ms < MXC_HEARTBEAT_STALE_MS && pid_alive(st->writer_pid);
 	st->nslots = h->nslots;
 	st->slots_claimed = h->bm != NULL ? ck_bitmap_count(h->bm, h->nslots) : 0;
+	for (uint32_t i = 0; h->rings != NULL && i < h->nslots; i++) {
+		st->events_posted += mxa_load64(&h->rings[i].er_posted);
+		st->events_dropped += mxa_load64(&h->rings[i].er_dropped);
+	}
 	snprintf(st->data_path, sizeof(st->data_path), "%s", h->data_path);
 	snprintf(st->readers_path, sizeof(st->readers_path), "%s", h->readers_path);
 	return MXC_OK;

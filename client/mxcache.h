@@ -278,6 +278,10 @@ struct mxc_status {
 	uint64_t overrides;          /* entries in the override table */
 	uint32_t nslots;             /* reader slots */
 	uint32_t slots_claimed;
+	uint64_t sts_entries;        /* MTA-STS cache entries (all kinds) */
+	uint64_t mx_entries;         /* MX cache entries */
+	uint64_t events_posted;      /* client requests to the daemon, all rings */
+	uint64_t events_dropped;     /* of those, dropped on a full ring */
 	char     data_path[256];
 	char     readers_path[256];
 };

@@ -197,6 +197,10 @@ static int status_json(const struct sc_ctx *c, const struct mxc_status *st)
 	sc_juint(j, "generation", st->generation, &oom);
 	sc_juint(j, "epoch", st->epoch, &oom);
 	sc_juint(j, "overrides", st->overrides, &oom);
+	sc_juint(j, "sts_entries", st->sts_entries, &oom);
+	sc_juint(j, "mx_entries", st->mx_entries, &oom);
+	sc_juint(j, "events_posted", st->events_posted, &oom);
+	sc_juint(j, "events_dropped", st->events_dropped, &oom);
 	sc_juint(j, "arena_used", st->arena_used, &oom);
 	sc_juint(j, "arena_free", st->arena_free, &oom);
 	sc_juint(j, "arena_limbo", st->arena_limbo, &oom);
@@ -242,6 +246,10 @@ static void status_text(const struct sc_ctx *c, const struct mxc_status *st)
 	printf("generation:     %" PRIu64 "\n", st->generation);
 	printf("epoch:          %" PRIu64 "\n", st->epoch);
 	printf("overrides:      %" PRIu64 "\n", st->overrides);
+	printf("mta-sts:        %" PRIu64 " entries\n", st->sts_entries);
+	printf("mx cache:       %" PRIu64 " entries\n", st->mx_entries);
+	printf("client events:  %" PRIu64 " posted, %" PRIu64 " dropped (ring full)\n", st->events_posted,
+	       st->events_dropped);
 	printf("arena:          %" PRIu64 " used, %" PRIu64 " free, %" PRIu64 " limbo (bytes)\n",
 	       st->arena_used, st->arena_free, st->arena_limbo);
 	printf("reader slots:   %" PRIu32 " claimed / %" PRIu32 " total\n", st->slots_claimed, st->nslots);
