@@ -99,6 +99,12 @@ struct sts {
 	int ev_started;
 	sqlite3 *evdb;
 
+	/* for workers that could not make a resolver at start (an empty
+	 * resolv.conf): they try again per job; a copy, since the config it
+	 * came from is freed on reload */
+	struct config_addr dns_servers[CONFIG_DNS_SERVERS_MAX];
+	struct dns_cfg dnscfg;
+
 	size_t nworkers;
 	struct worker *workers;
 
@@ -462,6 +468,23 @@ done:
 	free(out);
 }
 
+/* A worker without a resolver answers every job with a DNS failure until
+ * one can be made. */
+static int worker_dns(struct worker *wk, struct job *j)
+{
+	char err[256];
+
+	if (wk->ctx.dns != NULL)
+		return 0;
+	wk->ctx.dns = dns_new(&wk->s->dnscfg, err, sizeof(err));
+	if (wk->ctx.dns != NULL)
+		return 0;
+	log_warnx("sts: %s: no resolver: %s", j->domain, err);
+	if (j->w != NULL)
+		waiter_complete(j->w, -1, "no DNS resolver: set [dns] servers or fix /etc/resolv.conf");
+	return -1;
+}
+
 static void *worker_main(void *arg)
 {
 	struct worker *wk = arg;
@@ -469,7 +492,9 @@ static void *worker_main(void *arg)
 	struct job *j;
 
 	while ((j = dequeue(s)) != NULL) {
-		if (j->kind == JOB_STS)
+		if (worker_dns(wk, j) != 0)
+			;
+		else if (j->kind == JOB_STS)
 			run_sts(wk, j);
 		else
 			run_mx(wk, j);
@@ -821,7 +846,6 @@ int sts_start(const struct config *cfg, const char *dbpath, struct region *rg, s
 	      char *err, size_t errlen)
 {
 	struct https_cfg hc;
-	struct dns_cfg dc;
 	struct sts *s;
 	size_t i;
 
@@ -861,11 +885,12 @@ int sts_start(const struct config *cfg, const char *dbpath, struct region *rg, s
 		goto fail;
 	if (open_reader(dbpath, &s->evdb, err, errlen) != 0)
 		goto fail;
-	memset(&dc, 0, sizeof(dc));
-	dc.servers = cfg->dns_servers;
-	dc.nservers = cfg->dns_nservers;
-	dc.timeout_ms = cfg->dns_timeout_ms;
-	dc.retries = cfg->dns_retries;
+	memcpy(s->dns_servers, cfg->dns_servers, sizeof(s->dns_servers));
+	memset(&s->dnscfg, 0, sizeof(s->dnscfg));
+	s->dnscfg.servers = s->dns_servers;
+	s->dnscfg.nservers = cfg->dns_nservers;
+	s->dnscfg.timeout_ms = cfg->dns_timeout_ms;
+	s->dnscfg.retries = cfg->dns_retries;
 	s->nworkers = cfg->sts_workers;
 	s->workers = calloc(s->nworkers, sizeof(*s->workers));
 	if (s->workers == NULL) {
@@ -880,9 +905,9 @@ int sts_start(const struct config *cfg, const char *dbpath, struct region *rg, s
 		wk->ctx.refresh_s = s->refresh_s;
 		wk->ctx.backoff_s = s->backoff_s;
 		wk->ctx.seed = ((uint32_t)s->hkey[i % 16] << 24 | s->hkey[(i + 1) % 16]) ^ (uint32_t)(i * 2654435761u);
-		wk->ctx.dns = dns_new(&dc, err, errlen);
-		if (wk->ctx.dns == NULL)
-			goto fail;
+		wk->ctx.dns = dns_new(&s->dnscfg, err, errlen);
+		if (wk->ctx.dns == NULL && i == 0)
+			log_warnx("sts: %s; MTA-STS and MX lookups fail until a resolver is usable", err);
 		if (open_reader(dbpath, &wk->rdb, err, errlen) != 0)
 			goto fail;
 	}
