@@ -53,17 +53,20 @@ SHM_SRC    = shm/key.c
 LIB_SRC    = client/mxcache.c $(SHM_SRC)
 DAEMON_SRC = $(wildcard daemon/*.c) $(SHM_SRC)
 SHMCTL_SRC = $(wildcard client/shmctl*.c)
+SMAP_SRC   = client/socketmap.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
 LIB_OBJ    = $(call obj,$(LIB_SRC))
 DAEMON_OBJ = $(call obj,$(DAEMON_SRC))
 SHMCTL_OBJ = $(call obj,$(SHMCTL_SRC))
+SMAP_OBJ   = $(call obj,$(SMAP_SRC))
 
 SOLIB  = $(BUILD)/libmxcache.so.$(SOVERSION)
 ALIB   = $(BUILD)/libmxcache.a
 DAEMON = $(BUILD)/mxcached
 SHMCTL = $(BUILD)/shmctl
+SMAP   = $(BUILD)/mxcache-socketmap
 
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 UNIT_BIN   = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -72,7 +75,7 @@ HELPER_BIN = $(patsubst tests/%.c,$(BUILD)/tests/%,$(HELPER_SRC))
 BENCH_SRC  = $(wildcard bench/*.c)
 BENCH_BIN  = $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-all: $(SOLIB) $(ALIB) $(DAEMON) $(SHMCTL)
+all: $(SOLIB) $(ALIB) $(DAEMON) $(SHMCTL) $(SMAP)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -90,6 +93,9 @@ $(DAEMON): $(DAEMON_OBJ)
 
 $(SHMCTL): $(SHMCTL_OBJ) $(ALIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(SHMCTL_LIBS)
+
+$(SMAP): $(SMAP_OBJ) $(ALIB)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
 
 # Tests link the static library and the daemon's modules (all but main),
 # so a test can drive the writer and read through the client in one run.
@@ -121,6 +127,8 @@ deps:
 
 # only make bench needs these (the lookup plot); make test does not
 BENCH_PKGS = gnuplot-nox
+# only make test needs these: Postfix's postmap, the real socketmap client
+TEST_PKGS = postfix
 
 # --- the two commands a newcomer needs --------------------------------------
 run: deps
@@ -129,6 +137,7 @@ run: deps
 	exec $(DAEMON) -d var -f
 
 test: deps
+	@tools/deps.sh $(TEST_PKGS)
 	@tools/test.sh
 
 check: test
@@ -150,6 +159,7 @@ install: all
 	sed -e 's|@PREFIX@|$(PREFIX)|' -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@INCDIR@|$(INCDIR)|' \
 	    -e 's|@VERSION@|$(VERSION)|' client/mxcache.pc.in > $(DESTDIR)$(LIBDIR)/pkgconfig/mxcache.pc
 	install -m 0755 $(DAEMON) $(DESTDIR)$(SBINDIR)/
+	install -m 0755 $(SMAP) $(DESTDIR)$(SBINDIR)/
 	install -m 0755 $(SHMCTL) $(DESTDIR)$(BINDIR)/
 
 clean:

@@ -302,6 +302,19 @@ static const struct config_num config_nums[] = {
 	{ "sts", "connect_timeout_ms", 1, CONFIG_STS_TIMEOUT_MAX, offsetof(struct config, sts_connect_ms) },
 	{ "sts", "fetch_timeout_ms", 1, CONFIG_STS_TIMEOUT_MAX, offsetof(struct config, sts_fetch_ms) },
 	{ "sts", "policy_port", 1, 65535, offsetof(struct config, sts_port) },
+	{ "socketmap", "idle_timeout_s", 1, 86400, offsetof(struct config, sm_idle_s) },
+	{ "socketmap", "max_connections", 1, CONFIG_SM_CONN_MAX, offsetof(struct config, sm_max_conn) },
+};
+
+/* yes/no keys */
+struct config_bool {
+	const char *section, *name;
+	size_t off;
+};
+
+static const struct config_bool config_bools[] = {
+	{ "socketmap", "strict_testing", offsetof(struct config, sm_strict_testing) },
+	{ "socketmap", "tlsrpt", offsetof(struct config, sm_tlsrpt) },
 };
 
 static int set_num(struct parse *p, const char *section, const char *name, const char *v)
@@ -326,6 +339,45 @@ static int set_num(struct parse *p, const char *section, const char *name, const
 	return -1;                   /* not a numeric key */
 }
 
+static int set_bool(struct parse *p, const char *section, const char *name, const char *v)
+{
+	size_t i;
+	unsigned *dst;
+
+	for (i = 0; i < sizeof(config_bools) / sizeof(config_bools[0]); i++) {
+		if (strcmp(section, config_bools[i].section) != 0 || strcmp(name, config_bools[i].name) != 0)
+			continue;
+		dst = (unsigned *)(void *)((char *)p->c + config_bools[i].off);
+		if (strcasecmp(v, "yes") == 0 || strcasecmp(v, "true") == 0 || strcmp(v, "1") == 0)
+			*dst = 1;
+		else if (strcasecmp(v, "no") == 0 || strcasecmp(v, "false") == 0 || strcmp(v, "0") == 0)
+			*dst = 0;
+		else
+			return config_error(p, "%s.%s: '%s' is not yes or no", section, name, v);
+		return 1;
+	}
+	return -1;
+}
+
+static int set_transport(struct parse *p, const char *v)
+{
+	if (v[0] == '\0' || strlen(v) > CONFIG_SM_TRANSPORT_MAX || strpbrk(v, " \t:,[]") != NULL)
+		return config_error(p, "socketmap.transport: '%s' is not a master.cf service name", v);
+	snprintf(p->c->sm_transport, sizeof(p->c->sm_transport), "%s", v);
+	return 1;
+}
+
+static int set_program(struct parse *p, const char *v)
+{
+	if (v[0] != '/' || strlen(v) >= sizeof(p->c->sm_program))
+		return config_error(p, "socketmap.program: '%s' is not an absolute path under %zu bytes", v,
+				    sizeof(p->c->sm_program));
+	if (access(v, X_OK) != 0)
+		return config_error(p, "socketmap.program: %s: %s", v, strerror(errno));
+	snprintf(p->c->sm_program, sizeof(p->c->sm_program), "%s", v);
+	return 1;
+}
+
 static int set_content_types(struct parse *p, const char *v)
 {
 	if (strlen(v) >= sizeof(p->c->sts_content_types))
@@ -345,6 +397,8 @@ static const struct config_key config_keys[] = {
 	{ "tls", "ca_file", set_ca_file, 0 },
 	{ "socketmap", "listen", set_listen, 0 },
 	{ "sts", "content_types", set_content_types, 0 },
+	{ "socketmap", "transport", set_transport, 0 },
+	{ "socketmap", "program", set_program, 0 },
 };
 _Static_assert(sizeof(config_keys) / sizeof(config_keys[0]) <= 32, "seen is a 32-bit mask");
 
@@ -371,6 +425,9 @@ static int config_handler(void *user, const char *section, const char *name, con
 	snprintf(v, sizeof(v), "%s", value);
 	config_strip_comment(v);
 	rc = set_num(p, section, name, v);
+	if (rc >= 0)
+		return rc;
+	rc = set_bool(p, section, name, v);
 	if (rc >= 0)
 		return rc;
 	for (i = 0; i < nkeys; i++) {
@@ -435,6 +492,9 @@ static int config_defaults(struct config *c, char *err, size_t errlen)
 	c->sts_connect_ms = CONFIG_STS_CONNECT_DEF;
 	c->sts_fetch_ms = CONFIG_STS_FETCH_DEF;
 	c->sts_port = 443;
+	c->sm_idle_s = CONFIG_SM_IDLE_DEF;
+	c->sm_max_conn = CONFIG_SM_CONN_DEF;
+	snprintf(c->sm_transport, sizeof(c->sm_transport), "smtp");
 	snprintf(c->sts_content_types, sizeof(c->sts_content_types), "%s", CONFIG_STS_CTYPES_DEF);
 	return 0;
 }

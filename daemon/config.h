@@ -35,6 +35,12 @@
  *   [socketmap]
  *   listen      = ADDR:PORT | [IPV6]:PORT          default: only the
  *                                                  unix socket
+ *   strict_testing = yes|no  answer testing policies as enforce, default no
+ *   tlsrpt      = yes|no     add Postfix 3.10 TLSRPT attributes, default no
+ *   transport   = NAME       master.cf service of transport answers, default smtp
+ *   idle_timeout_s = N       close idle connections, default 60
+ *   max_connections = N      default 1024
+ *   program     = PATH       the server, default mxcache-socketmap beside mxcached
  *
  * Comments start with ';' or '#' at the start of a line, or after
  * whitespace inside a line.  A line is at most CONFIG_LINE_MAX bytes.  An
@@ -76,6 +82,10 @@
 #define CONFIG_STS_FETCH_DEF    20000
 #define CONFIG_STS_CTYPES_MAX   128
 #define CONFIG_STS_CTYPES_DEF   "text/plain"
+#define CONFIG_SM_TRANSPORT_MAX 32
+#define CONFIG_SM_IDLE_DEF      60
+#define CONFIG_SM_CONN_DEF      1024
+#define CONFIG_SM_CONN_MAX      65536
 
 #define CONFIG_SYNC_NORMAL 1          /* PRAGMA synchronous values */
 #define CONFIG_SYNC_FULL   2
@@ -123,6 +133,12 @@ struct config {
 	/* [socketmap] */
 	struct config_addr sm_listen;
 	int sm_has_listen;            /* 0: only DIR/socketmap.sock */
+	unsigned sm_strict_testing;
+	unsigned sm_tlsrpt;
+	char sm_transport[CONFIG_SM_TRANSPORT_MAX + 1];
+	unsigned sm_idle_s;
+	unsigned sm_max_conn;
+	char sm_program[CONFIG_PATH_MAX];   /* "" = beside mxcached */
 
 	struct rcu_head rcu;          /* private: deferred free */
 };

@@ -36,6 +36,7 @@
 #include "log.h"
 #include "override.h"
 #include "region.h"
+#include "socketmap.h"
 #include "store.h"
 #include "sts.h"
 #include "writer.h"
@@ -257,6 +258,7 @@ int main(int argc, char **argv)
 	struct writer *w = NULL;
 	struct ctl *ctl = NULL;
 	struct sts *sts = NULL;
+	struct socketmap *smap = NULL;
 	struct region_opts ro;
 	char dbpath[PATH_MAX + 16];
 	int64_t nsts;
@@ -331,6 +333,8 @@ int main(int argc, char **argv)
 
 	if (ctl_open(dir, cfg->gid, &ctl, err, sizeof(err)) != 0)
 		fatalx("%s", err);
+	if (socketmap_open(dir, cfg, foreground, &smap, err, sizeof(err)) != 0)
+		fatalx("%s", err);
 	if (store_open(dir, cfg->synchronous, &st, err, sizeof(err)) != 0)
 		fatalx("%s", err);
 	if (store_override_count(st, &n) != 0)
@@ -367,8 +371,11 @@ int main(int argc, char **argv)
 	if (sts_start(cfg, dbpath, r, w, &sts, err, sizeof(err)) != 0)
 		fatalx("%s", err);
 	ctl_set_sts(ctl, sts);
+	if (socketmap_start(smap, err, sizeof(err)) != 0)
+		fatalx("%s", err);
 	if (ctl_start(ctl, w, err, sizeof(err)) != 0) {
 		log_warnx("%s", err);
+		socketmap_close(smap);
 		ctl_stop(ctl);
 		sts_stop(sts);
 		writer_stop(w);
@@ -379,6 +386,7 @@ int main(int argc, char **argv)
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 	if (sfd == -1) {
 		log_warn("main: signalfd");
+		socketmap_close(smap);
 		ctl_stop(ctl);
 		sts_stop(sts);
 		writer_stop(w);
@@ -407,6 +415,7 @@ int main(int argc, char **argv)
 
 	/* no new requests; the fetchers and the writer finish what they were
 	 * given, then stop */
+	socketmap_close(smap);
 	ctl_stop(ctl);
 	sts_stop(sts);
 	writer_stop(w);

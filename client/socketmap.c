@@ -1,0 +1,732 @@
+/*
+ * client/socketmap.c - mxcache-socketmap: Postfix's socketmap_table
+ * protocol, answered from the region through libmxcache.
+ *
+ *   mxcache-socketmap -d DIR [--unix-fd N] [--tcp-fd N] [--listen-unix PATH]
+ *                     [--strict-testing] [--tlsrpt] [--transport NAME]
+ *                     [--idle-timeout S] [--max-conn N]
+ *
+ * mxcached runs this program as a supervised child and hands it the
+ * listening sockets it bound (DIR/socketmap.sock and the [socketmap]
+ * listen address), so a crash here cannot touch the writer, a restart
+ * loses no connection attempt (the kernel queues them on the socket the
+ * daemon keeps), and the server is just another reader of the region.
+ * Run by hand with --listen-unix it binds its own socket.
+ *
+ * One thread, one epoll set.  Every answer is a wait-free lookup in the
+ * region (well under a microsecond), so nothing here ever blocks on
+ * anything but the sockets, and one thread serves thousands of
+ * connections.  Requests on a connection are answered in order, pipelined
+ * or not.  A request is a netstring "name key"; a reply is a netstring
+ * "OK data", "NOTFOUND ", "TEMP reason" or "PERM reason"
+ * (socketmap_table(5)).  What this server does with bad input:
+ *
+ *   framing broken (a length that is not digits, over SM_QUERY_MAX, no
+ *   ',' after the data)        PERM with the reason, then close: the
+ *                              stream can no longer be parsed;
+ *   no space, unknown map      PERM (a Postfix configuration error), the
+ *                              connection stays;
+ *   a key that is not a name   NOTFOUND;
+ *   the region unusable        TEMP (Postfix retries later);
+ *   a client that does not read its replies: reading from it stops once
+ *   SM_OUT_MAX bytes wait, and it is closed after SM_STALL_S of that;
+ *   idle longer than --idle-timeout: closed.
+ */
+#include <arpa/inet.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <getopt.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <syslog.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "mxcache.h"
+
+#define SM_QUERY_MAX      10000      /* Postfix's own limit for a query */
+#define SM_REPLY_MAX      100000     /* and for a reply (socketmap_max_reply_size) */
+#define SM_LEN_DIGITS     10         /* digits of a length, leading zeros included */
+#define SM_IN_MAX         (SM_LEN_DIGITS + 1 + SM_QUERY_MAX + 1)
+#define SM_OUT_MAX        (256 * 1024)   /* replies waiting before reading stops */
+#define SM_STALL_S        30         /* a client not reading its replies is closed */
+#define SM_IDLE_DEF_S     60
+#define SM_CONN_DEF       1024
+#define SM_CONN_MAX       65536
+#define SM_EVENTS         128
+#define SM_NAME_SHOWN     64         /* bytes of an unknown map name echoed */
+#define SM_TRANSPORT_MAX  32
+
+struct conn {
+	int fd;
+	int closing;                 /* close once out is flushed */
+	int paused;                  /* EPOLLIN off: too much output waiting */
+	time_t last;                 /* last byte in or out */
+	time_t stalled_since;        /* output waiting, none written */
+	size_t inlen;
+	char in[SM_IN_MAX];
+	char *out;
+	size_t outlen, outoff, outcap;
+};
+
+struct opts {
+	const char *dir;
+	int unix_fd, tcp_fd;
+	const char *listen_unix;
+	int strict_testing, tlsrpt;
+	char transport[SM_TRANSPORT_MAX + 1];
+	int idle_s;
+	int max_conn;
+	int foreground_log;
+};
+
+static struct opts o;
+static mxc_t *h;
+static int nconn;
+static volatile sig_atomic_t stop;
+
+static void logmsg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logmsg(int prio, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	if (o.foreground_log) {
+		fputs("socketmap: ", stderr);
+		vfprintf(stderr, fmt, ap);
+		fputc('\n', stderr);
+	} else {
+		vsyslog(prio, fmt, ap);
+	}
+	va_end(ap);
+}
+
+static void on_signal(int sig)
+{
+	(void)sig;
+	stop = 1;
+}
+
+/* ---- replies -------------------------------------------------------------- */
+
+/* Append one netstring to c's output.  -1: no memory (the caller closes). */
+static int reply(struct conn *c, const char *data, size_t len)
+{
+	char head[16];
+	int hl;
+	size_t need;
+
+	if (len > SM_REPLY_MAX) {
+		data = "TEMP reply longer than the socketmap limit";
+		len = strlen(data);
+	}
+	hl = snprintf(head, sizeof(head), "%zu:", len);
+	need = c->outlen + (size_t)hl + len + 1;
+	if (need > c->outcap) {
+		size_t cap = c->outcap ? c->outcap : 4096;
+		char *p;
+
+		while (cap < need)
+			cap *= 2;
+		p = realloc(c->out, cap);
+		if (p == NULL)
+			return -1;
+		c->out = p;
+		c->outcap = cap;
+	}
+	memcpy(c->out + c->outlen, head, (size_t)hl);
+	memcpy(c->out + c->outlen + hl, data, len);
+	c->out[c->outlen + (size_t)hl + len] = ',';
+	c->outlen = need;
+	return 0;
+}
+
+/* a constant reply: its length counted by the compiler */
+#define reply_lit(c, s) reply((c), (s), sizeof(s) - 1)
+
+static int replyf(struct conn *c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int replyf(struct conn *c, const char *fmt, ...)
+{
+	char buf[512];
+	va_list ap;
+	int n;
+
+	va_start(ap, fmt);
+	n = vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	if (n < 0)
+		return reply_lit(c, "TEMP internal error");
+	return reply(c, buf, (size_t)n < sizeof(buf) ? (size_t)n : sizeof(buf) - 1);
+}
+
+/* A growing reply body: bounded by SM_REPLY_MAX (longer turns into TEMP). */
+struct sbuf {
+	char b[SM_REPLY_MAX + 1];
+	size_t n;
+	int over;
+};
+
+static void sb_add(struct sbuf *s, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void sb_add(struct sbuf *s, const char *fmt, ...)
+{
+	va_list ap;
+	int k;
+
+	if (s->over)
+		return;
+	va_start(ap, fmt);
+	k = vsnprintf(s->b + s->n, sizeof(s->b) - s->n, fmt, ap);
+	va_end(ap);
+	if (k < 0 || (size_t)k >= sizeof(s->b) - s->n)
+		s->over = 1;
+	else
+		s->n += (size_t)k;
+}
+
+/* ---- the maps ---------------------------------------------------------------- */
+
+/*
+ * The domain an mtasts key names, as postfix-mta-sts-resolver reads keys:
+ * "[name]" and "[name]:port" lose the brackets and port, "name:port" the
+ * port.  Returns 0, or -1 when nothing usable is left.
+ */
+static int sts_domain(const char *key, size_t klen, char *out, size_t outlen)
+{
+	const char *b = key, *e = key + klen, *colon;
+
+	if (klen > 0 && key[0] == '[') {
+		const char *close = memchr(key, ']', klen);
+
+		if (close == NULL)
+			return -1;
+		if (close + 1 != e) {
+			const char *p;
+
+			if (close[1] != ':' || close + 2 == e)
+				return -1;
+			for (p = close + 2; p < e; p++)
+				if (*p < '0' || *p > '9')
+					return -1;
+		}
+		b = key + 1;
+		e = close;
+	} else if ((colon = memchr(key, ':', klen)) != NULL && memchr(colon + 1, ':', (size_t)(e - colon - 1)) == NULL) {
+		e = colon;   /* one colon: a port; more: a bare IPv6 literal */
+	}
+	if (e <= b || (size_t)(e - b) >= outlen)
+		return -1;
+	memcpy(out, b, (size_t)(e - b));
+	out[e - b] = '\0';
+	return 0;
+}
+
+static struct mxc_sts pol;   /* one thread: the 16 KiB policy is not on the stack */
+static struct sbuf sb;
+
+static int map_mtasts(struct conn *c, const char *key, size_t klen)
+{
+	char dom[MXC_HOST_MAX + 2], canon[MXC_HOST_MAX + 1];
+	size_t i;
+	int rc;
+
+	/* a key starting with '.' is a parent-domain probe: never a policy */
+	if (klen == 0 || key[0] == '.' || sts_domain(key, klen, dom, sizeof(dom)) != 0 ||
+	    memchr(dom, '\0', strlen(dom) + 1) != dom + strlen(dom))
+		return reply_lit(c, "NOTFOUND ");
+	rc = mxc_sts_get(h, dom, &pol);
+	if (rc == MXC_NOTFOUND || rc == MXC_BACKOFF || rc == MXC_EINVAL)
+		return reply_lit(c, "NOTFOUND ");
+	if (rc != MXC_OK)
+		return replyf(c, "TEMP MTA-STS cache: %s", mxc_strerror(rc));
+	if (pol.mode == MXC_STS_NONE || (pol.mode == MXC_STS_TESTING && !o.strict_testing) || pol.nmx == 0)
+		return reply_lit(c, "NOTFOUND ");
+	if (mxc_normalize(dom, canon, sizeof(canon)) != MXC_OK)
+		return reply_lit(c, "NOTFOUND ");
+	/* Postfix's match= takes ':'-separated names, "*.x" written ".x";
+	 * the policy's own order, so equal policies give equal replies */
+	sb.n = 0;
+	sb.over = 0;
+	sb_add(&sb, "OK secure match=");
+	for (i = 0; i < pol.nmx; i++)
+		sb_add(&sb, "%s%s", i ? ":" : "", pol.mx[i][0] == '*' ? pol.mx[i] + 1 : pol.mx[i]);
+	sb_add(&sb, " servername=hostname");
+	if (o.tlsrpt) {
+		/* Postfix 3.10 TLSRPT attributes; the policy lines are rebuilt
+		 * from the cached fields in their canonical form */
+		sb_add(&sb, " policy_type=sts policy_domain=%s", canon);
+		for (i = 0; i < pol.nmx; i++)
+			sb_add(&sb, " mx_host_pattern=%s", pol.mx[i]);
+		sb_add(&sb, " { policy_string = version: STSv1 } { policy_string = mode: %s }",
+		       pol.mode == MXC_STS_ENFORCE ? "enforce" : "testing");
+		for (i = 0; i < pol.nmx; i++)
+			sb_add(&sb, " { policy_string = mx: %s }", pol.mx[i]);
+		sb_add(&sb, " { policy_string = max_age: %u }", pol.max_age);
+	}
+	if (sb.over)
+		return reply_lit(c, "TEMP reply longer than the socketmap limit");
+	return reply(c, sb.b, sb.n);
+}
+
+static int map_transport(struct conn *c, const char *key, size_t klen)
+{
+	static struct mxc_override ov;
+	char k[MXC_HOST_MAX + 16];
+	int rc;
+
+	if (klen == 0 || klen >= sizeof(k) || memchr(key, '\0', klen) != NULL)
+		return reply_lit(c, "NOTFOUND ");
+	memcpy(k, key, klen);
+	k[klen] = '\0';
+	rc = mxc_override_get(h, k, &ov);
+	if (rc == MXC_NOTFOUND || rc == MXC_EINVAL)
+		return reply_lit(c, "NOTFOUND ");
+	if (rc != MXC_OK)
+		return replyf(c, "TEMP override table: %s", mxc_strerror(rc));
+	/* brackets: deliver to the target itself, no MX lookup; an IPv6
+	 * target goes in them as it is */
+	return replyf(c, "OK %s:[%s]", o.transport, ov.target);
+}
+
+/* Until federation rules exist every domain is allowed: DUNNO lets the
+ * rest of the restriction list decide, as if the map were not there. */
+static int map_federation(struct conn *c, const char *key, size_t klen)
+{
+	char k[MXC_HOST_MAX + 16], canon[MXC_HOST_MAX + 1];
+
+	if (klen == 0 || klen >= sizeof(k) || memchr(key, '\0', klen) != NULL)
+		return reply_lit(c, "NOTFOUND ");
+	memcpy(k, key, klen);
+	k[klen] = '\0';
+	if (mxc_normalize(k, canon, sizeof(canon)) != MXC_OK)
+		return reply_lit(c, "NOTFOUND ");
+	return reply_lit(c, "OK DUNNO");
+}
+
+struct map {
+	const char *name;
+	int (*fn)(struct conn *c, const char *key, size_t klen);
+};
+
+/* The registry, as RegisterMap builds it: name -> lookup function. */
+static const struct map maps[] = {
+	{ "mtasts", map_mtasts },
+	{ "transport", map_transport },
+	{ "federation", map_federation },
+};
+
+/* One request "name key". */
+static int request(struct conn *c, const char *d, size_t len)
+{
+	const char *sp = memchr(d, ' ', len);
+	char shown[SM_NAME_SHOWN + 1];
+	size_t nlen, i;
+
+	if (sp == NULL)
+		return reply_lit(c, "PERM malformed request: no space between map name and key");
+	nlen = (size_t)(sp - d);
+	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
+		if (strlen(maps[i].name) == nlen && memcmp(maps[i].name, d, nlen) == 0)
+			return maps[i].fn(c, sp + 1, len - nlen - 1);
+	/* echo a printable prefix of the name only: it is the client's data */
+	for (i = 0; i < nlen && i < SM_NAME_SHOWN; i++)
+		shown[i] = d[i] > 0x20 && d[i] < 0x7f ? d[i] : '?';
+	shown[i] = '\0';
+	return replyf(c, "PERM unknown map '%s'", shown);
+}
+
+/*
+ * Take every complete netstring from c->in.  Returns 0, or -1 when the
+ * stream is broken (a PERM reply is queued and the connection closes
+ * after it) or memory ran out.
+ */
+static int parse(struct conn *c)
+{
+	size_t i, len, off = 0;
+	int rc = 0;
+
+	while (off < c->inlen && !c->closing) {
+		const char *p = c->in + off;
+		size_t avail = c->inlen - off;
+
+		len = 0;
+		for (i = 0; i < avail && i < SM_LEN_DIGITS && p[i] >= '0' && p[i] <= '9'; i++)
+			len = len * 10 + (size_t)(p[i] - '0');
+		if (i == avail)
+			break;                              /* more digits may come */
+		if (i == 0 || p[i] != ':') {
+			c->closing = 1;
+			rc = reply_lit(c, "PERM malformed netstring: bad length");
+			break;
+		}
+		if (len > SM_QUERY_MAX) {
+			c->closing = 1;
+			rc = replyf(c, "PERM request longer than %d bytes", SM_QUERY_MAX);
+			break;
+		}
+		if (avail < i + 1 + len + 1)
+			break;                              /* the rest is on its way */
+		if (p[i + 1 + len] != ',') {
+			c->closing = 1;
+			rc = reply_lit(c, "PERM malformed netstring: no ',' after the data");
+			break;
+		}
+		if (request(c, p + i + 1, len) != 0)
+			return -1;
+		off += i + 1 + len + 1;
+	}
+	if (off > 0) {
+		memmove(c->in, c->in + off, c->inlen - off);
+		c->inlen -= off;
+	}
+	return rc;
+}
+
+/* ---- connections -------------------------------------------------------------- */
+
+static int ep;
+static struct conn **conns;   /* by fd, for the idle sweep */
+static int conns_cap;
+
+static void conn_close(struct conn *c)
+{
+	epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
+	close(c->fd);
+	if (c->fd < conns_cap)
+		conns[c->fd] = NULL;
+	free(c->out);
+	free(c);
+	nconn--;
+}
+
+static void conn_events(struct conn *c)
+{
+	struct epoll_event ev;
+	int want = (c->paused || c->closing ? 0 : EPOLLIN) | (c->outlen > c->outoff ? EPOLLOUT : 0);
+
+	memset(&ev, 0, sizeof(ev));
+	ev.events = (uint32_t)want | EPOLLRDHUP;
+	ev.data.ptr = c;
+	epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+}
+
+/* Write what is waiting.  -1: the peer is gone. */
+static int conn_flush(struct conn *c, time_t now)
+{
+	ssize_t n;
+
+	while (c->outoff < c->outlen) {
+		n = send(c->fd, c->out + c->outoff, c->outlen - c->outoff, MSG_NOSIGNAL);
+		if (n < 0) {
+			if (errno == EINTR)
+				continue;
+			if (errno == EAGAIN || errno == EWOULDBLOCK)
+				break;
+			return -1;
+		}
+		c->outoff += (size_t)n;
+		c->last = now;
+		c->stalled_since = 0;
+	}
+	if (c->outoff == c->outlen) {
+		c->outoff = c->outlen = 0;
+		c->stalled_since = 0;
+	} else if (c->stalled_since == 0) {
+		c->stalled_since = now;
+	}
+	return 0;
+}
+
+static void conn_io(struct conn *c, uint32_t events, time_t now)
+{
+	ssize_t n;
+
+	if (events & (EPOLLERR | EPOLLHUP))
+		goto gone;
+	if ((events & EPOLLIN) && !c->paused && !c->closing) {
+		n = recv(c->fd, c->in + c->inlen, sizeof(c->in) - c->inlen, 0);
+		if (n == 0)
+			goto gone;
+		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
+			goto gone;
+		if (n > 0) {
+			c->inlen += (size_t)n;
+			c->last = now;
+			if (parse(c) != 0 && !c->closing)
+				goto gone;
+		}
+	} else if (events & EPOLLRDHUP && c->outlen == c->outoff) {
+		goto gone;
+	}
+	if (conn_flush(c, now) != 0)
+		goto gone;
+	if (c->closing && c->outlen == c->outoff)
+		goto gone;
+	c->paused = c->outlen - c->outoff > SM_OUT_MAX;
+	conn_events(c);
+	return;
+gone:
+	conn_close(c);
+}
+
+static void accept_all(int lfd, time_t now)
+{
+	struct epoll_event ev;
+	struct conn *c;
+	int fd;
+
+	for (;;) {
+		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
+		if (fd < 0) {
+			if (errno == EMFILE || errno == ENFILE)
+				logmsg(LOG_WARNING, "accept: %s", strerror(errno));
+			return;
+		}
+		if (nconn >= o.max_conn || fd >= SM_CONN_MAX * 2) {
+			/* a full house answers nothing: Postfix retries */
+			close(fd);
+			continue;
+		}
+		c = calloc(1, sizeof(*c));
+		if (c == NULL) {
+			close(fd);
+			continue;
+		}
+		c->fd = fd;
+		c->last = now;
+		memset(&ev, 0, sizeof(ev));
+		ev.events = EPOLLIN | EPOLLRDHUP;
+		ev.data.ptr = c;
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+			close(fd);
+			free(c);
+			continue;
+		}
+		if (fd >= conns_cap) {
+			int cap = conns_cap ? conns_cap : 256;
+			struct conn **nc;
+
+			while (cap <= fd)
+				cap *= 2;
+			nc = realloc(conns, (size_t)cap * sizeof(*nc));
+			if (nc == NULL) {
+				epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
+				close(fd);
+				free(c);
+				continue;
+			}
+			memset(nc + conns_cap, 0, (size_t)(cap - conns_cap) * sizeof(*nc));
+			conns = nc;
+			conns_cap = cap;
+		}
+		conns[fd] = c;
+		nconn++;
+	}
+}
+
+static void sweep(time_t now)
+{
+	int fd;
+
+	for (fd = 0; fd < conns_cap; fd++) {
+		struct conn *c = conns[fd];
+
+		if (c == NULL)
+			continue;
+		if ((c->stalled_since != 0 && now - c->stalled_since >= SM_STALL_S) ||
+		    (c->outlen == c->outoff && now - c->last >= o.idle_s))
+			conn_close(c);
+	}
+}
+
+/* ---- start ----------------------------------------------------------------------- */
+
+static int listen_unix(const char *path)
+{
+	struct sockaddr_un sun;
+	int fd;
+
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (strlen(path) >= sizeof(sun.sun_path)) {
+		fprintf(stderr, "mxcache-socketmap: %s: path too long for a socket\n", path);
+		return -1;
+	}
+	memcpy(sun.sun_path, path, strlen(path));
+	unlink(path);
+	fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (fd < 0 || bind(fd, (struct sockaddr *)&sun, sizeof(sun)) != 0 || listen(fd, 128) != 0) {
+		fprintf(stderr, "mxcache-socketmap: %s: %s\n", path, strerror(errno));
+		if (fd >= 0)
+			close(fd);
+		return -1;
+	}
+	return fd;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f, "usage: mxcache-socketmap [-d DIR] [--unix-fd N] [--tcp-fd N] [--listen-unix PATH]\n"
+		   "                         [--strict-testing] [--tlsrpt] [--transport NAME]\n"
+		   "                         [--idle-timeout S] [--max-conn N] [-f]\n");
+}
+
+static int parse_int(const char *s, int lo, int hi, int *out)
+{
+	char *end;
+	long v;
+
+	errno = 0;
+	v = strtol(s, &end, 10);
+	if (errno != 0 || *end != '\0' || v < lo || v > hi)
+		return -1;
+	*out = (int)v;
+	return 0;
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option longopts[] = {
+		{ "dir", required_argument, NULL, 'd' },
+		{ "unix-fd", required_argument, NULL, 'u' },
+		{ "tcp-fd", required_argument, NULL, 't' },
+		{ "listen-unix", required_argument, NULL, 'l' },
+		{ "strict-testing", no_argument, NULL, 's' },
+		{ "tlsrpt", no_argument, NULL, 'r' },
+		{ "transport", required_argument, NULL, 'T' },
+		{ "idle-timeout", required_argument, NULL, 'i' },
+		{ "max-conn", required_argument, NULL, 'm' },
+		{ "foreground", no_argument, NULL, 'f' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	struct epoll_event evs[SM_EVENTS], ev;
+	static int listeners[2];
+	int lfds[2], nl = 0, ch, i, n, rc;
+	time_t now, last_sweep = 0;
+
+	o.unix_fd = o.tcp_fd = -1;
+	o.idle_s = SM_IDLE_DEF_S;
+	o.max_conn = SM_CONN_DEF;
+	snprintf(o.transport, sizeof(o.transport), "smtp");
+	while ((ch = getopt_long(argc, argv, "d:fh", longopts, NULL)) != -1) {
+		switch (ch) {
+		case 'd':
+			o.dir = optarg;
+			break;
+		case 'u':
+			if (parse_int(optarg, 0, 1 << 20, &o.unix_fd) != 0)
+				goto bad;
+			break;
+		case 't':
+			if (parse_int(optarg, 0, 1 << 20, &o.tcp_fd) != 0)
+				goto bad;
+			break;
+		case 'l':
+			o.listen_unix = optarg;
+			break;
+		case 's':
+			o.strict_testing = 1;
+			break;
+		case 'r':
+			o.tlsrpt = 1;
+			break;
+		case 'T':
+			if (strlen(optarg) == 0 || strlen(optarg) > SM_TRANSPORT_MAX || strpbrk(optarg, " :,[]") != NULL)
+				goto bad;
+			snprintf(o.transport, sizeof(o.transport), "%s", optarg);
+			break;
+		case 'i':
+			if (parse_int(optarg, 1, 86400, &o.idle_s) != 0)
+				goto bad;
+			break;
+		case 'm':
+			if (parse_int(optarg, 1, SM_CONN_MAX, &o.max_conn) != 0)
+				goto bad;
+			break;
+		case 'f':
+			o.foreground_log = 1;
+			break;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			goto bad;
+		}
+	}
+	if (optind != argc)
+		goto bad;
+	if (!o.foreground_log)
+		openlog("mxcache-socketmap", LOG_PID, LOG_MAIL);
+	signal(SIGPIPE, SIG_IGN);
+	signal(SIGTERM, on_signal);
+	signal(SIGINT, on_signal);
+
+	if (o.unix_fd >= 0)
+		lfds[nl++] = o.unix_fd;
+	if (o.tcp_fd >= 0)
+		lfds[nl++] = o.tcp_fd;
+	if (nl == 0 && o.listen_unix != NULL && (lfds[nl] = listen_unix(o.listen_unix)) >= 0)
+		nl++;
+	if (nl == 0) {
+		fprintf(stderr, "mxcache-socketmap: no socket to serve (--unix-fd, --tcp-fd or --listen-unix)\n");
+		return 2;
+	}
+	/* the region may not exist yet at the very first start: try on */
+	for (i = 0; (rc = mxc_open(o.dir, &h)) != MXC_OK; i++) {
+		if (i == 0)
+			logmsg(LOG_WARNING, "%s: %s; retrying", o.dir ? o.dir : "(default)", mxc_strerror(rc));
+		if (stop)
+			return 0;
+		sleep(1);
+	}
+	ep = epoll_create1(EPOLL_CLOEXEC);
+	if (ep < 0) {
+		logmsg(LOG_ERR, "epoll: %s", strerror(errno));
+		return 1;
+	}
+	for (i = 0; i < nl; i++) {
+		fcntl(lfds[i], F_SETFL, fcntl(lfds[i], F_GETFL) | O_NONBLOCK);
+		memset(&ev, 0, sizeof(ev));
+		ev.events = EPOLLIN;
+		ev.data.ptr = &listeners[i];   /* tells a listener from a connection */
+		if (epoll_ctl(ep, EPOLL_CTL_ADD, lfds[i], &ev) != 0) {
+			logmsg(LOG_ERR, "epoll: listening socket %d: %s", lfds[i], strerror(errno));
+			return 1;
+		}
+	}
+	logmsg(LOG_INFO, "serving %d socket%s, maps mtasts transport federation%s%s", nl, nl > 1 ? "s" : "",
+	       o.strict_testing ? ", strict testing" : "", o.tlsrpt ? ", TLSRPT attributes" : "");
+	while (!stop) {
+		n = epoll_wait(ep, evs, SM_EVENTS, 1000);
+		now = time(NULL);
+		for (i = 0; i < n; i++) {
+			int *l = evs[i].data.ptr;
+
+			if (l >= listeners && l < listeners + nl)
+				accept_all(lfds[l - listeners], now);
+			else
+				conn_io(evs[i].data.ptr, evs[i].events, now);
+		}
+		if (now != last_sweep) {
+			sweep(now);
+			last_sweep = now;
+		}
+	}
+	for (i = 0; i < conns_cap; i++)
+		if (conns[i] != NULL)
+			conn_close(conns[i]);
+	free(conns);
+	mxc_close(h);
+	return 0;
+bad:
+	usage(stderr);
+	return 2;
+}

@@ -1,0 +1,189 @@
+#!/usr/bin/env bash
+# test_socketmap - the Postfix socketmap service of a real mxcached: golden
+# request/reply transcripts (tests/golden/socketmap/*.req -> *.rep, byte for
+# byte), broken input, a client that stops reading, many connections, idle
+# timeout, TCP, the server restarted after a crash, strict testing and
+# TLSRPT attributes, and Postfix's own client (postmap).
+cd "$(dirname "$0")/../.." || exit 1
+. tests/lib.sh
+
+GOLDEN=tests/golden/socketmap
+SMC="python3 tests/sm_client.py"
+ns() { printf '%d:%s,' "${#1}" "$1"; }
+new_dir D
+
+TCP_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+write_conf() { # extra lines...
+	{
+		echo "[dns]"
+		echo "servers = 127.0.0.1:9"      # nothing answers: fetches fail fast
+		echo "timeout_ms = 200"
+		echo "retries = 0"
+		echo "[socketmap]"
+		echo "listen = ${LISTEN:-127.0.0.1:$TCP_PORT}"
+		echo "idle_timeout_s = 2"
+		local l
+		for l in "$@"; do echo "$l"; done
+	} >"$D/mxcached.conf"
+}
+write_conf
+
+# --- state: overrides through shmctl, MTA-STS entries seeded in SQLite ---
+check "mxcached starts" daemon_start "$D" -c "$D/mxcached.conf"
+check "override example.org" "$SHMCTL" -d "$D" override set example.org 192.0.2.7
+check "override [1.1.1.1]" "$SHMCTL" -d "$D" override set "[1.1.1.1]" mx.example.net
+check "override an IPv6 key" "$SHMCTL" -d "$D" override set "[IPv6:2001:db8::1]" "2001:db8::25"
+check "mxcached stops" daemon_stop "$D"
+now=$(date +%s)
+seed() { # domain kind mode mx valid_end
+	echo "INSERT INTO sts(domain, kind, mode, max_age, flags, record_id, mx, inserted, valid_end, last_update," \
+		"last_use, next_check) VALUES('$1', $2, $3, 86400, 1, 'id1', '$4', $now, $5, $now, $now, $((now + 86400)));"
+}
+{
+	seed good.test 1 2 $'mail.good.test\n*.backup.good.test' $((now + 86400))
+	seed testing.test 1 1 'mx.testing.test' $((now + 86400))
+	seed none.test 1 0 '' $((now + 86400))
+	seed backoff.test 2 0 '' $((now + 300))
+	seed expired.test 1 2 'mx.expired.test' $((now - 10))
+} | sqlite3 "$D/mxcache.db"
+check "MTA-STS entries seeded" test "$(sqlite3 "$D/mxcache.db" 'SELECT count(*) FROM sts')" -eq 5
+check "mxcached restarts" daemon_start "$D" -c "$D/mxcached.conf"
+SOCK=$D/socketmap.sock
+check "socketmap.sock is there, mode 0660" test "$(stat -c %a "$SOCK")" = 660
+
+# --- golden transcripts ---
+for req in "$GOLDEN"/*.req; do
+	name=$(basename "$req" .req)
+	$SMC "$SOCK" "$req" >"$D/$name.got" 2>"$D/$name.err"
+	cmp -s "$D/$name.got" "$GOLDEN/$name.rep"
+	_result $? "golden: $name"
+	cmp -s "$D/$name.got" "$GOLDEN/$name.rep" || {
+		echo "#   want: $(head -c 300 "$GOLDEN/$name.rep")"
+		echo "#   got:  $(head -c 300 "$D/$name.got")"
+	}
+done
+
+# broken framing closes the connection: the client sees EOF at once
+t=$(date +%s%N)
+SM_WAIT=5 $SMC "$SOCK" "$GOLDEN/bad_terminator.req" >/dev/null
+ms=$((($(date +%s%N) - t) / 1000000))
+check "a broken netstring: the server closes at once (${ms} ms)" test "$ms" -lt 2000
+
+# the same over TCP
+$SMC "127.0.0.1:$TCP_PORT" "$GOLDEN/pipelined.req" >"$D/tcp.got"
+check "TCP listener: the same answers" cmp -s "$D/tcp.got" "$GOLDEN/pipelined.rep"
+
+# --- a client that stops reading does not stall the others ---
+python3 - "$SOCK" <<'PY' &
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+req = b"21:transport example.org," * 20000
+s.setblocking(False)
+sent = 0
+end = time.time() + 3
+while time.time() < end and sent < len(req):
+    try:
+        sent += s.send(req[sent:sent + 65536])
+    except BlockingIOError:
+        time.sleep(0.01)
+time.sleep(3)
+PY
+STALLER=$!
+sleep 0.5
+$SMC "$SOCK" "$GOLDEN/transport.req" >"$D/during.got"
+check "answers go on while another client does not read" cmp -s "$D/during.got" "$GOLDEN/transport.rep"
+wait "$STALLER" 2>/dev/null
+
+# --- many connections at once ---
+python3 - "$SOCK" <<'PY'
+import socket, sys
+conns = []
+for i in range(300):
+    s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); conns.append(s)
+for s in conns:
+    s.sendall(b"21:transport example.org,")
+bad = 0
+for s in conns:
+    s.settimeout(5)
+    want = b"19:OK smtp:[192.0.2.7],"
+    got = b""
+    while len(got) < len(want):
+        b = s.recv(100)
+        if not b:
+            break
+        got += b
+    bad += got != want
+sys.exit(1 if bad else 0)
+PY
+_result $? "300 connections at once, each answered"
+
+# --- idle connections are closed ---
+python3 - "$SOCK" <<'PY'
+import socket, sys, time
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1])
+s.settimeout(6)
+t = time.time()
+b = s.recv(10)
+sys.exit(0 if b == b"" and 1 <= time.time() - t <= 5 else 1)
+PY
+_result $? "an idle connection is closed after idle_timeout_s"
+
+# --- a key with no policy yet asks for a fetch, and the reply is not held up ---
+ns "mtasts fresh.example" >"$D/fresh.req"
+t=$(date +%s%N)
+$SMC "$SOCK" "$D/fresh.req" >"$D/fresh.got"
+check "no policy yet: NOTFOUND at once" grep -q "^9:NOTFOUND ,$" "$D/fresh.got"
+ok=1
+for i in $(seq 1 50); do
+	"$SHMCTL" -d "$D" sts list 2>/dev/null | grep -q "^fresh.example " && { ok=0; break; }
+	sleep 0.1
+done
+_result $ok "and the daemon was asked to fetch it (an entry appears)"
+
+# --- postmap, Postfix's own client ---
+mkdir -p "$D/postfix" && : >"$D/postfix/main.cf"
+if command -v postmap >/dev/null 2>&1; then
+	expect_out "secure match=mail.good.test:.backup.good.test servername=hostname" "postmap -q mtasts" \
+		postmap -c "$D/postfix" -q good.test "socketmap:unix:$SOCK:mtasts"
+	expect_out "smtp:[192.0.2.7]" "postmap -q transport" \
+		postmap -c "$D/postfix" -q example.org "socketmap:unix:$SOCK:transport"
+	expect_rc 1 "postmap -q of a key without an answer: not found" \
+		postmap -c "$D/postfix" -q none.test "socketmap:unix:$SOCK:mtasts"
+	expect_out "smtp:[192.0.2.7]" "postmap over TCP" \
+		postmap -c "$D/postfix" -q example.org "socketmap:inet:127.0.0.1:$TCP_PORT:transport"
+else
+	_result 1 "postmap is installed (make test installs postfix)"
+fi
+
+# --- the server is restarted by mxcached after a crash ---
+pid=$(pgrep -f "mxcache-socketmap -d $D" | head -1)
+check "the server runs as mxcached's child" test -n "$pid"
+kill -9 "$pid" 2>/dev/null
+ok=1
+for i in $(seq 1 40); do
+	sleep 0.1
+	$SMC "$SOCK" "$GOLDEN/mtasts_enforce.req" 2>/dev/null | cmp -s - "$GOLDEN/mtasts_enforce.rep" && { ok=0; break; }
+done
+_result $ok "killed with SIGKILL: answering again within 4 s"
+check "the crash is in the daemon's log" grep -q "socketmap: .* killed by signal 9" "$D/daemon.log"
+
+# --- strict testing and TLSRPT attributes ---
+check "mxcached stops" daemon_stop "$D"
+check "no server left behind" sh -c "! pgrep -f '[m]xcache-socketmap -d $D' >/dev/null"
+write_conf "strict_testing = yes" "tlsrpt = yes" "transport = relay"
+check "mxcached starts with strict testing and TLSRPT" daemon_start "$D" -c "$D/mxcached.conf"
+{ ns "mtasts testing.test"; ns "transport example.org"; } >"$D/strict.req"
+$SMC "$SOCK" "$D/strict.req" >"$D/strict.got"
+check "strict testing: a testing policy is enforced" grep -q "OK secure match=mx.testing.test servername=hostname" "$D/strict.got"
+check "TLSRPT: policy_type and policy_domain" grep -q "policy_type=sts policy_domain=testing.test mx_host_pattern=mx.testing.test" "$D/strict.got"
+check "TLSRPT: the policy lines" grep -q "{ policy_string = mode: testing } { policy_string = mx: mx.testing.test } { policy_string = max_age: 86400 }" "$D/strict.got"
+check "transport = relay" grep -q "OK relay:\[192.0.2.7\]" "$D/strict.got"
+
+check "mxcached stops cleanly" daemon_stop "$D"
+check "socketmap.sock removed at stop" test ! -e "$SOCK"
+
+# --- a bad listen address fails the start, with the reason ---
+LISTEN=192.0.2.123:25 write_conf
+expect_rc 1 "an address not on this host: mxcached refuses to start" "$MXCACHED" -d "$D" -f -c "$D/mxcached.conf"
+check "saying why" grep -q "socketmap: listen on 192.0.2.123:25" /tmp/t.err.$$
+done_testing
