@@ -17,6 +17,10 @@
 #               100,000 policies, next to the same lookup in SQLite) and
 #               tools/bench_refresh.sh (mxcached refreshing 10,000 policies
 #               against dnsmasq and tests/tools/https_srv on loopback)
+#   6. socketmap: BUILD/bench/bench_socketmap (Postfix socketmap requests
+#               to build/mxcache-socketmap over one unix connection and over
+#               32, next to mxc_resolve and mxc_sts_get in process; its own
+#               output in socketmap.csv and socketmap.txt)
 #
 # --quick (or BENCH_QUICK=1 in the environment, e.g. BENCH_QUICK=1 make bench)
 # passes --quick to both programs and imports 100,000 lines, not 1,000,000.
@@ -94,6 +98,9 @@ RESOLVE=$OUTDIR/bench_resolve
 SCALE=$OUTDIR/bench_scale
 STS=$OUTDIR/bench_sts
 STS_CSV=$OUTDIR/sts.csv
+SMAP_BENCH=$OUTDIR/bench_socketmap
+SMAP_SERVER=$BUILD/mxcache-socketmap
+SMAP_CSV=$OUTDIR/socketmap.csv
 
 failed=0
 SCALE_FAILED=0
@@ -205,7 +212,7 @@ log "$MODE run, $(nproc) CPUs, load average $(cut -d' ' -f1-3 /proc/loadavg); re
 
 # --- 1. lookup latency --------------------------------------------------------
 if [ -x "$RESOLVE" ]; then
-	log "[1/4] lookup latency: $RESOLVE${PROG_ARGS:+ $PROG_ARGS} (its progress below; table in the summary)"
+	log "[1/5] lookup latency: $RESOLVE${PROG_ARGS:+ $PROG_ARGS} (its progress below; table in the summary)"
 	t=$(now_ns)
 	# its table goes to a file: the summary shows it once, from the CSV
 	# shellcheck disable=SC2086
@@ -227,15 +234,15 @@ if [ -x "$RESOLVE" ]; then
 			"$RESOLVE_CSV" >> "$RESULTS"
 	fi
 	row run - - "$MODE" bench_resolve wall "$RESOLVE_MS" ms
-	log "[1/4] lookup latency done in $(secs "$RESOLVE_MS") s"
+	log "[1/5] lookup latency done in $(secs "$RESOLVE_MS") s"
 else
 	notrun="$notrun bench_resolve"
-	log "[1/4] skipping lookup latency: $RESOLVE not built"
+	log "[1/5] skipping lookup latency: $RESOLVE not built"
 fi
 
 # --- 2. scaling, writer, visibility, memory -----------------------------------
 if [ -x "$SCALE" ]; then
-	log "[2/4] scaling: $SCALE${PROG_ARGS:+ $PROG_ARGS} (its progress below; figures in the summary)"
+	log "[2/5] scaling: $SCALE${PROG_ARGS:+ $PROG_ARGS} (its progress below; figures in the summary)"
 	t=$(now_ns)
 	# shellcheck disable=SC2086
 	run_job_out "$OUTDIR/scale.txt" "$SCALE" $PROG_ARGS --csv "$SCALE_CSV"
@@ -261,10 +268,10 @@ if [ -x "$SCALE" ]; then
 		}' "$SCALE_CSV" "$SCALE_CSV" >> "$RESULTS"
 	fi
 	row run - - "$MODE" bench_scale wall "$SCALE_MS" ms
-	log "[2/4] scaling done in $(secs "$SCALE_MS") s"
+	log "[2/5] scaling done in $(secs "$SCALE_MS") s"
 else
 	notrun="$notrun bench_scale"
-	log "[2/4] skipping scaling: $SCALE not built"
+	log "[2/5] skipping scaling: $SCALE not built"
 fi
 
 # --- 3. import and restart through the real daemon ----------------------------
@@ -327,17 +334,17 @@ run_daemon_bench() {
 	mkdir "$STATE" || { broken "mkdir $STATE failed"; return; }
 	CSV=$TMP/overrides.csv
 
-	log "[3/4] import: generating $N lines"
+	log "[3/5] import: generating $N lines"
 	t=$(now_ns)
 	run_job gen_csv "$N" "$CSV" || { broken "generating $CSV failed"; return; }
-	log "[3/4] import: generated in $(secs "$(ms_since "$t")") s ($(wc -c < "$CSV") bytes)"
+	log "[3/5] import: generated in $(secs "$(ms_since "$t")") s ($(wc -c < "$CSV") bytes)"
 
-	log "[3/4] import: starting $DAEMON -d $STATE -f"
+	log "[3/5] import: starting $DAEMON -d $STATE -f"
 	"$DAEMON" -d "$STATE" -f 2> "$TMP/daemon1.log" &
 	DPID=$!
 	wait_ready "$TMP/daemon1.log" || return
 
-	log "[3/4] import: shmctl override import ($N lines)"
+	log "[3/5] import: shmctl override import ($N lines)"
 	t=$(now_ns)
 	run_job_all "$TMP/import.out" "$SHMCTL" -d "$STATE" override import "$CSV"
 	rc=$?
@@ -360,9 +367,9 @@ run_daemon_bench() {
 	db_bytes=$(du -cb "$STATE"/mxcache.db* 2>/dev/null | awk 'END { print $1 }')
 	[ -n "$region_bytes" ] && row import "$N" - csv mxcached region_size "$region_bytes" bytes
 	[ -n "$db_bytes" ] && row import "$N" - csv mxcached sqlite_size "$db_bytes" bytes
-	log "[3/4] import: $(secs "$ms") s"
+	log "[3/5] import: $(secs "$ms") s"
 
-	log "[3/4] restart: SIGTERM"
+	log "[3/5] restart: SIGTERM"
 	t=$(now_ns)
 	stop_daemon
 	rc=$?
@@ -374,7 +381,7 @@ run_daemon_bench() {
 	fi
 	row restart "$N" - sigterm mxcached stop "$ms" ms
 
-	log "[3/4] restart: starting again, waiting for status to show pid and $N overrides"
+	log "[3/5] restart: starting again, waiting for status to show pid and $N overrides"
 	t=$(now_ns)
 	"$DAEMON" -d "$STATE" -f 2> "$TMP/daemon2.log" &
 	DPID=$!
@@ -410,11 +417,11 @@ run_daemon_bench() {
 		set -- $rebuild
 		row restart "$N" - start mxcached rebuild "$3" ms
 		[ "$1" = "$N" ] || broken "the daemon logged $1 overrides rebuilt, not $N"
-		[ "$2" = 0 ] || log "[3/4] restart: the daemon skipped $2 stored overrides"
+		[ "$2" = 0 ] || log "[3/5] restart: the daemon skipped $2 stored overrides"
 	else
-		log "[3/4] restart: no 'main: rebuilt ... in N ms' line in the daemon's log"
+		log "[3/5] restart: no 'main: rebuilt ... in N ms' line in the daemon's log"
 	fi
-	log "[3/4] restart: live after $(secs "$ms") s"
+	log "[3/5] restart: live after $(secs "$ms") s"
 
 	stop_daemon
 	rc=$?
@@ -427,13 +434,13 @@ if [ -x "$DAEMON" ] && [ -x "$SHMCTL" ]; then
 	row run - - "$MODE" import_restart wall "$(ms_since "$T_DAEMON")" ms
 else
 	notrun="$notrun import restart"
-	[ -x "$DAEMON" ] || log "[3/4] skipping import/restart: $DAEMON not built"
-	[ -x "$SHMCTL" ] || log "[3/4] skipping import/restart: $SHMCTL not built"
+	[ -x "$DAEMON" ] || log "[3/5] skipping import/restart: $DAEMON not built"
+	[ -x "$SHMCTL" ] || log "[3/5] skipping import/restart: $SHMCTL not built"
 fi
 
 # --- 4. MTA-STS: lookups, and refreshing policies against loopback servers -----
 if [ -x "$STS" ]; then
-	log "[4/4] MTA-STS lookups: $STS${PROG_ARGS:+ $PROG_ARGS}"
+	log "[4/5] MTA-STS lookups: $STS${PROG_ARGS:+ $PROG_ARGS}"
 	t=$(now_ns)
 	# shellcheck disable=SC2086
 	run_job_out "$OUTDIR/sts.txt" "$STS" $PROG_ARGS --csv "$STS_CSV"
@@ -445,17 +452,47 @@ if [ -x "$STS" ]; then
 		{ for (c = 4; c <= 7; c++) printf "sts_lookup,%s,uniform,%s,%s,%s,%s,ns\n", $1, $2, $3, name[c], $c }' \
 			"$STS_CSV" >> "$RESULTS"
 	fi
-	log "[4/4] MTA-STS refresh: $REFRESH_N policies, workers $REFRESH_WORKERS"
+	log "[4/5] MTA-STS refresh: $REFRESH_N policies, workers $REFRESH_WORKERS"
 	# shellcheck disable=SC2086
 	run_job_out "$OUTDIR/refresh.csv" bash "$(dirname "$0")/bench_refresh.sh" "$BUILD" "$REFRESH_N" $REFRESH_WORKERS
 	rc=$?
 	[ $rc -eq 0 ] || broken "bench_refresh.sh exited with status $rc (figures it wrote are kept)"
 	cat "$OUTDIR/refresh.csv" >> "$RESULTS"
 	row run - - "$MODE" sts wall "$(ms_since "$t")" ms
-	log "[4/4] MTA-STS done in $(secs "$(ms_since "$t")") s"
+	log "[4/5] MTA-STS done in $(secs "$(ms_since "$t")") s"
 else
 	notrun="$notrun bench_sts"
-	log "[4/4] skipping MTA-STS: $STS not built"
+	log "[4/5] skipping MTA-STS: $STS not built"
+fi
+
+# --- 5. socketmap: Postfix's socketmap protocol next to the library ------------
+if [ -x "$SMAP_BENCH" ] && [ -x "$SMAP_SERVER" ]; then
+	log "[5/5] socketmap: $SMAP_BENCH${PROG_ARGS:+ $PROG_ARGS}"
+	rm -f "$SMAP_CSV"
+	t=$(now_ns)
+	# shellcheck disable=SC2086
+	run_job_out "$OUTDIR/socketmap.txt" "$SMAP_BENCH" $PROG_ARGS --server "$SMAP_SERVER" --csv "$SMAP_CSV"
+	rc=$?
+	SMAP_MS=$(ms_since "$t")
+	[ $rc -eq 0 ] || broken "bench_socketmap exited with status $rc (figures it wrote are kept)"
+	# the size, from its table's first line: "entries: N endpoint overrides ..."
+	smap_n=$(sed -n 's/^entries: *\([0-9][0-9]*\) .*/\1/p' "$OUTDIR/socketmap.txt" | head -n 1)
+	if [ -s "$SMAP_CSV" ]; then
+		# kind,mode,connections,p50_ns,p99_ns,rate_per_s -> one figure per row,
+		# system "<mode>/<connections>"
+		awk -F, -v n="${smap_n:--}" 'NR > 1 {
+			sys = $2 "/" $3
+			printf "socketmap,%s,uniform,%s,%s,p50,%s,ns\n", n, $1, sys, $4
+			printf "socketmap,%s,uniform,%s,%s,p99,%s,ns\n", n, $1, sys, $5
+			printf "socketmap,%s,uniform,%s,%s,rate,%s,per_s\n", n, $1, sys, $6
+		}' "$SMAP_CSV" >> "$RESULTS"
+	fi
+	row run - - "$MODE" socketmap wall "$SMAP_MS" ms
+	log "[5/5] socketmap done in $(secs "$SMAP_MS") s"
+else
+	notrun="$notrun bench_socketmap"
+	[ -x "$SMAP_BENCH" ] || log "[5/5] skipping socketmap: $SMAP_BENCH not built"
+	[ -x "$SMAP_SERVER" ] || log "[5/5] skipping socketmap: $SMAP_SERVER not built"
 fi
 
 # --- the plot -------------------------------------------------------------------
@@ -771,6 +808,38 @@ END {
 		printf "  refresh of %d policies, %s workers: %6.2f s with the policy fetched (%.0f/s), %6.2f s with the id unchanged (%.0f/s)\n",
 			rn, v["fetch", "workers", i], v["fetch", "wall", i] / 1000, rn * 1000 / v["fetch", "wall", i],
 			v["unchanged", "wall", i] / 1000, rn * 1000 / v["unchanged", "wall", i]
+}' "$RESULTS"
+
+# socketmap, from results.csv
+awk -F, '
+$1 == "socketmap" { v[$4, $5, $6] = $7; n = $2; if (!($4 in seen)) { seen[$4] = 1; kinds[++nk] = $4 } }
+function f(x, fmt) { return x == "" ? "-" : sprintf(fmt, x) }
+END {
+	if (nk == 0)
+		exit
+	print ""
+	printf "-- socketmap: requests to mxcache-socketmap on a unix socket, %s overrides and %s policies, uniform keys\n", n, n
+	print "  ns per request p50 / p99 (library: per lookup), requests per second"
+	for (i = 1; i <= nk; i++) {
+		k = kinds[i]
+		lib = v[k, "library/1", "p50"]
+		one = v[k, "socketmap/1", "p50"]
+		printf "  %-10s %-28s %10s / %10s %12s/s\n", k,
+			k == "transport" ? "library (mxc_resolve)" : k == "mtasts" ? "library (mxc_sts_get+match)" : "library",
+			f(lib, "%.1f"), f(v[k, "library/1", "p99"], "%.1f"), f(v[k, "library/1", "rate"], "%.0f")
+		printf "  %-10s %-28s %10s / %10s %12s/s\n", "", "socketmap, 1 connection",
+			f(one, "%.1f"), f(v[k, "socketmap/1", "p99"], "%.1f"), f(v[k, "socketmap/1", "rate"], "%.0f")
+		printf "  %-10s %-28s %10s / %10s %12s/s\n", "", "socketmap, 32 connections",
+			f(v[k, "socketmap/32", "p50"], "%.1f"), f(v[k, "socketmap/32", "p99"], "%.1f"),
+			f(v[k, "socketmap/32", "rate"], "%.0f")
+		if ((k, "socketmap_pipelined16/1", "rate") in v)
+			printf "  %-10s %-28s %10s / %10s %12s/s\n", "", "socketmap, 1 conn, 16 deep",
+				f(v[k, "socketmap_pipelined16/1", "p50"], "%.1f"), f(v[k, "socketmap_pipelined16/1", "p99"], "%.1f"),
+				f(v[k, "socketmap_pipelined16/1", "rate"], "%.0f")
+		# parenthesised: a bare ">" among printf arguments is a redirection
+		printf "  %-10s %-28s %10s\n", "", "1 conn p50 / library p50",
+			(lib + 0 > 0 && one != "" ? sprintf("%.1fx", one / lib) : "-")
+	}
 }' "$RESULTS"
 
 [ -n "$notrun" ] && echo && echo "not run:$notrun"
