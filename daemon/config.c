@@ -280,6 +280,13 @@ static int set_ca_file(struct parse *p, const char *v)
 
 static int set_listen(struct parse *p, const char *v)
 {
+	char lo[32];
+
+	/* a bare port listens on loopback only: the map is not for the world */
+	if (v[0] != '\0' && strspn(v, "0123456789") == strlen(v) && strlen(v) <= 5) {
+		snprintf(lo, sizeof(lo), "127.0.0.1:%s", v);
+		v = lo;
+	}
 	if (config_addr(v, 1, 0, &p->c->sm_listen) != 0)
 		return config_error(p, "socketmap.listen: '%s' is not ADDR:PORT or [ADDR]:PORT", v);
 	p->c->sm_has_listen = 1;

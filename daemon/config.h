@@ -33,7 +33,8 @@
  *   policy_port = N          HTTPS port of the policy host, default 443
  *                            (for tests against servers on loopback)
  *   [socketmap]
- *   listen      = ADDR:PORT | [IPV6]:PORT          default: only the
+ *   listen      = PORT | ADDR:PORT | [IPV6]:PORT   a bare PORT is on
+ *                                                  127.0.0.1; default: only the
  *                                                  unix socket
  *   strict_testing = yes|no  answer testing policies as enforce, default no
  *   tlsrpt      = yes|no     add Postfix 3.10 TLSRPT attributes, default no

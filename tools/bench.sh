@@ -599,7 +599,7 @@ NR == 1 { next }
 	if ($1 == "resolve" && $3 == "hot1000" && $2 + 0 > hotn)
 		hotn = $2 + 0
 	if ($1 != "resolve" && $1 != "run" && $1 != "scale_run" && $1 != "import" && $1 != "restart" &&
-	    $1 != "sts_lookup" && $1 != "sts_refresh")
+	    $1 != "sts_lookup" && $1 != "sts_refresh" && $1 != "socketmap")
 		sn = $2
 	if ($1 == "scale_run" && $6 == "online_cpus")
 		cpus = $7 + 0

@@ -20,7 +20,7 @@ write_conf() { # extra lines...
 		echo "timeout_ms = 200"
 		echo "retries = 0"
 		echo "[socketmap]"
-		echo "listen = ${LISTEN:-127.0.0.1:$TCP_PORT}"
+		echo "listen = ${LISTEN:-$TCP_PORT}"   # a bare port: loopback
 		echo "idle_timeout_s = 2"
 		local l
 		for l in "$@"; do echo "$l"; done
