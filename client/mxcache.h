@@ -225,6 +225,43 @@ const char *mxc_sts_failure_name(int failure);
 typedef int (*mxc_sts_fn)(const char *domain, int kind, const struct mxc_sts *p, void *arg);
 int mxc_sts_foreach(mxc_t *h, mxc_sts_fn fn, void *arg);
 
+/* Federation policy (which peer domains mail may be exchanged with). */
+#define MXC_FED_POLICY_ACCEPT 1   /* all allowed except the rules (blocklist) */
+#define MXC_FED_POLICY_REJECT 2   /* all denied except the rules (allowlist) */
+
+/*
+ * mxc_federation_allowed - may mail be exchanged with domain?  The local
+ * domain is always allowed; under ACCEPT every domain except the rules,
+ * under REJECT only the rules; no policy set: ACCEPT.  Any spelling of
+ * domain (case, trailing dot, [IP literal]).  No database read.
+ * Returns 1 allowed, 0 blocked, or < 0: MXC_EINVAL (not a domain or IP
+ * literal), MXC_ECORRUPT.
+ * Thread safety: safe.  Wait-free.
+ */
+int mxc_federation_allowed(mxc_t *h, const char *domain);
+
+/* The federation settings. */
+struct mxc_federation {
+	int policy;                       /* MXC_FED_POLICY_* */
+	char local[MXC_HOST_MAX + 1];     /* always allowed; "" if none */
+	uint64_t rules;                   /* how many rules */
+	int64_t updated;                  /* unix seconds of the last settings change; 0: never set */
+};
+
+/*
+ * mxc_federation_get - the settings (defaults when none were ever set).
+ * Returns MXC_OK, MXC_ECORRUPT.  Thread safety: safe.  Wait-free.
+ */
+int mxc_federation_get(mxc_t *h, struct mxc_federation *out);
+
+/*
+ * mxc_federation_rules - call fn(domain, created, arg) for every rule, in
+ * table order; rules as mxc_override_foreach.  Thread safety: safe.  Not a
+ * lookup: bounded by the table size.
+ */
+typedef int (*mxc_fed_rule_fn)(const char *domain, int64_t created, void *arg);
+int mxc_federation_rules(mxc_t *h, mxc_fed_rule_fn fn, void *arg);
+
 /* Events this process could not hand to the daemon (full ring, or no
  * reader slot), counted since mxc_open.  Thread safety: safe. */
 uint64_t mxc_events_dropped(mxc_t *h);

@@ -684,6 +684,12 @@ static const struct command commands[] = {
 	{ "sts", "fetch", 1, 1, 1, sc_cmd_sts_fetch, "sts fetch DOMAIN [--json]", "check now, wait, show the result" },
 	{ "sts", "list", 0, 0, 1, sc_cmd_sts_list, "sts list [--json]", "every entry, last used first" },
 	{ "sts", "del", 1, 1, 0, sc_cmd_sts_del, "sts del DOMAIN", "forget one domain's entry" },
+	{ "federation", "policy", 1, 1, 0, sc_cmd_fed_policy, "federation policy accept|reject", "allowlist or blocklist" },
+	{ "federation", "local", 1, 1, 0, sc_cmd_fed_local, "federation local DOMAIN", "always allowed (\"\" clears)" },
+	{ "federation", "rule", 1, 2, 1, sc_cmd_fed_rule, "federation rule add|del DOMAIN | list [--json] | flush",
+	  "the rules; add and del print the new count" },
+	{ "federation", "check", 1, 1, 1, sc_cmd_fed_check, "federation check DOMAIN [--json]",
+	  "what mxc_federation_allowed answers; exit 1 when blocked" },
 	{ "override", "import", 1, 1, 0, sc_cmd_override_import, "override import FILE",
 	  "CSV key,target[,comment]; FILE - is stdin" },
 };
@@ -769,7 +775,7 @@ int main(int argc, char **argv)
 			cmd = &commands[k];
 	}
 	if (cmd == NULL) {
-		if (strcmp(pos[0], "override") == 0 || strcmp(pos[0], "sts") == 0)
+		if (strcmp(pos[0], "override") == 0 || strcmp(pos[0], "sts") == 0 || strcmp(pos[0], "federation") == 0)
 			return usage_error(NULL, "%s: %s", pos[0], npos > 1 ? "unknown subcommand" : "subcommand missing");
 		return usage_error(NULL, "unknown command '%s'", pos[0]);
 	}

@@ -49,6 +49,16 @@ int sc_cmd_sts_list(const struct sc_ctx *c, char **av, int ac);
 int sc_cmd_sts_fetch(const struct sc_ctx *c, char **av, int ac);
 int sc_cmd_sts_del(const struct sc_ctx *c, char **av, int ac);
 
+/* Federation commands (shmctl_fed.c). */
+int sc_cmd_fed_policy(const struct sc_ctx *c, char **av, int ac);
+int sc_cmd_fed_local(const struct sc_ctx *c, char **av, int ac);
+int sc_cmd_fed_rule_add(const struct sc_ctx *c, char **av, int ac);
+int sc_cmd_fed_rule_del(const struct sc_ctx *c, char **av, int ac);
+int sc_cmd_fed_rule_flush(const struct sc_ctx *c, char **av, int ac);
+int sc_cmd_fed_rule_list(const struct sc_ctx *c, char **av, int ac);
+int sc_cmd_fed_check(const struct sc_ctx *c, char **av, int ac);
+int sc_cmd_fed_rule(const struct sc_ctx *c, char **av, int ac);
+
 /* sc_ctl_request - one request line to mxcached, its reply's words in
  * w[0..nw) (shmctl_ctl.c).  Returns SC_*; errors already printed. */
 int sc_ctl_request(const struct sc_ctx *c, const char *req, size_t reqlen, char *reply, char **w, int nw);

@@ -295,19 +295,26 @@ static int map_transport(struct conn *c, const char *key, size_t klen)
 	return replyf(c, "OK %s:[%s]", o.transport, ov.target);
 }
 
-/* Until federation rules exist every domain is allowed: DUNNO lets the
- * rest of the restriction list decide, as if the map were not there. */
+/* The federation policy as an access(5) verdict: DUNNO lets the rest of
+ * the restriction list decide, as if the map were not there; a blocked
+ * domain is rejected with madmail's wording. */
 static int map_federation(struct conn *c, const char *key, size_t klen)
 {
-	char k[MXC_HOST_MAX + 16], canon[MXC_HOST_MAX + 1];
+	char k[MXC_HOST_MAX + 16];
+	int rc;
 
 	if (klen == 0 || klen >= sizeof(k) || memchr(key, '\0', klen) != NULL)
 		return reply_lit(c, "NOTFOUND ");
 	memcpy(k, key, klen);
 	k[klen] = '\0';
-	if (mxc_normalize(k, canon, sizeof(canon)) != MXC_OK)
+	rc = mxc_federation_allowed(h, k);
+	if (rc == 1)
+		return reply_lit(c, "OK DUNNO");
+	if (rc == 0)
+		return reply_lit(c, "OK REJECT 5.7.1 Federation policy rejection");
+	if (rc == MXC_EINVAL)
 		return reply_lit(c, "NOTFOUND ");
-	return reply_lit(c, "OK DUNNO");
+	return replyf(c, "TEMP federation policy: %s", mxc_strerror(rc));
 }
 
 struct map {

@@ -24,11 +24,13 @@
 #include <urcu.h>
 
 #include "arena.h"
+#include "fed.h"
 #include "log.h"
 #include "override.h"
 #include "sts.h"
 #include "writer.h"
 #include "shm/ctl.h"
+#include "shm/fed.h"
 
 #define CTL_BACKLOG     64
 #define CTL_ERR_MAX     256
@@ -365,6 +367,57 @@ static int ctl_mx_fetch(struct ctl_conn *cn, char **words, int n)
 	return ctl_send(cn, "OK", msg, (char *)NULL);
 }
 
+/* --- federation ------------------------------------------------------------- */
+
+/*
+ * FED-POLICY accept|reject          -> OK <policy> <rules>
+ * FED-LOCAL <domain>|%-             -> OK <domain>
+ * FED-ADD <domain>                  -> OK <rules> added|exists
+ * FED-DEL <domain>                  -> OK <rules> | NOTFOUND <rules>
+ * FED-FLUSH                         -> OK <removed>
+ */
+static int ctl_fed(struct ctl_conn *cn, char **words, int n)
+{
+	char d[MXK_MAX_LEN + 1] = "", msg[256], num[24];
+	uint64_t count = 0;
+	enum fed_op op;
+	size_t len;
+	int arg = 0, rc;
+
+	if (strcmp(words[0], "FED-POLICY") == 0) {
+		if (n != 2 || (strcasecmp(words[1], "accept") != 0 && strcasecmp(words[1], "reject") != 0))
+			return ctl_err(cn, MXC_CTL_EPROTO, "usage: FED-POLICY accept|reject");
+		op = FED_POLICY;
+		arg = strcasecmp(words[1], "reject") == 0 ? MXC_FED_REJECT : MXC_FED_ACCEPT;
+	} else if (strcmp(words[0], "FED-FLUSH") == 0) {
+		if (n != 1)
+			return ctl_err(cn, MXC_CTL_EPROTO, "usage: FED-FLUSH");
+		op = FED_FLUSH;
+	} else {
+		if (n != 2)
+			return ctl_err(cn, MXC_CTL_EPROTO, "usage: FED-LOCAL|FED-ADD|FED-DEL <domain>");
+		op = strcmp(words[0], "FED-LOCAL") == 0 ? FED_LOCAL : strcmp(words[0], "FED-ADD") == 0 ? FED_ADD : FED_DEL;
+		if (!(op == FED_LOCAL && words[1][0] == '\0') &&
+		    mxk_normalize(words[1], d, sizeof(d), &len, NULL) != MXK_OK)
+			return ctl_err(cn, MXC_CTL_EINVAL, "not a domain name or IP literal");
+	}
+	rc = fed_change(cn->ctl->w, op, d, arg, &count, msg, sizeof(msg));
+	if (rc < 0)
+		return ctl_err(cn, MXC_CTL_ESTORE, msg);
+	log_info("ctl: uid %lu federation: %s %s", (unsigned long)cn->uid, words[0], op == FED_POLICY ? words[1] : d);
+	snprintf(num, sizeof(num), "%llu", (unsigned long long)count);
+	switch (op) {
+	case FED_POLICY:
+		return ctl_send(cn, "OK", arg == MXC_FED_REJECT ? "REJECT" : "ACCEPT", num, (char *)NULL);
+	case FED_LOCAL:
+		return ctl_send(cn, "OK", d, (char *)NULL);
+	case FED_ADD:
+		return ctl_send(cn, "OK", num, rc == FED_EXISTS ? "exists" : "added", (char *)NULL);
+	default:
+		return ctl_send(cn, rc == FED_NOTFOUND ? "NOTFOUND" : "OK", num, (char *)NULL);
+	}
+}
+
 /* --- IMPORT ---------------------------------------------------------------- */
 
 struct ctl_import {
@@ -583,10 +636,15 @@ static int ctl_request(struct ctl_conn *cn, char *line, size_t len)
 	}
 	if (strcmp(words[0], "SET") != 0 && strcmp(words[0], "DEL") != 0 && strcmp(words[0], "IMPORT") != 0 &&
 	    strcmp(words[0], "STS-FETCH") != 0 && strcmp(words[0], "STS-DEL") != 0 &&
-	    strcmp(words[0], "MX-FETCH") != 0)
+	    strcmp(words[0], "MX-FETCH") != 0 && strncmp(words[0], "FED-", 4) != 0)
 		return ctl_err(cn, MXC_CTL_EPROTO, "unknown command");
 	if (!cn->may_change)
 		return ctl_err(cn, MXC_CTL_EPERM, "only root and mxcached's own user may change the caches");
+	if (strcmp(words[0], "FED-POLICY") == 0 || strcmp(words[0], "FED-LOCAL") == 0 ||
+	    strcmp(words[0], "FED-ADD") == 0 || strcmp(words[0], "FED-DEL") == 0 || strcmp(words[0], "FED-FLUSH") == 0)
+		return ctl_fed(cn, words, n);
+	if (strncmp(words[0], "FED-", 4) == 0)
+		return ctl_err(cn, MXC_CTL_EPROTO, "unknown command");
 	if (cn->ctl->sts != NULL && strcmp(words[0], "STS-FETCH") == 0)
 		return ctl_sts_fetch(cn, words, n);
 	if (cn->ctl->sts != NULL && strcmp(words[0], "STS-DEL") == 0)

@@ -33,6 +33,7 @@
 
 #include "config.h"
 #include "ctl.h"
+#include "fed.h"
 #include "log.h"
 #include "override.h"
 #include "region.h"
@@ -261,7 +262,7 @@ int main(int argc, char **argv)
 	struct socketmap *smap = NULL;
 	struct region_opts ro;
 	char dbpath[PATH_MAX + 16];
-	int64_t nsts;
+	int64_t nsts, nfed;
 	struct rebuild rb;
 	struct signalfd_siginfo si;
 	sigset_t sigs;
@@ -358,12 +359,16 @@ int main(int argc, char **argv)
 	nsts = sts_rebuild(st, r, err, sizeof(err));
 	if (nsts < 0)
 		fatalx("main: rebuild of the MTA-STS and MX caches: %s", err);
+	nfed = fed_rebuild(st, r, err, sizeof(err));
+	if (nfed < 0)
+		fatalx("main: rebuild of the federation policy: %s", err);
 	region_publish(r);
 	if (region_go_live(r) != 0)
 		fatal("main: cannot make the region live");
 	log_info("main: rebuilt %llu overrides (%llu skipped) in %llu ms", (unsigned long long)rb.loaded,
 		 (unsigned long long)rb.skipped, (unsigned long long)(main_mono_ms() - t0));
-	log_info("main: rebuilt %lld MTA-STS and MX cache entries", (long long)nsts);
+	log_info("main: rebuilt %lld MTA-STS and MX cache entries, %lld federation entries", (long long)nsts,
+		 (long long)nfed);
 
 	if (writer_start(st, r, &w) != 0)
 		fatal("main: cannot start the writer thread");

@@ -76,7 +76,19 @@ static const char store_schema_v2[] =
 	" expires INTEGER NOT NULL"
 	");"
 	"PRAGMA user_version = 2;";
-_Static_assert(STORE_SCHEMA_VERSION == 2, "add the migration to the new version");
+
+/* Version 3: the federation policy (settings, rules). */
+static const char store_schema_v3[] =
+	"CREATE TABLE IF NOT EXISTS settings ("
+	" key TEXT PRIMARY KEY,"
+	" value TEXT NOT NULL"
+	") WITHOUT ROWID;"
+	"CREATE TABLE IF NOT EXISTS federation_rules ("
+	" domain TEXT PRIMARY KEY,"
+	" created INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"PRAGMA user_version = 3;";
+_Static_assert(STORE_SCHEMA_VERSION == 3, "add the migration to the new version");
 
 /* An existing row keeps its created time; RETURNING hands back both. */
 static const char store_sql_put[] =
@@ -166,12 +178,14 @@ static int store_schema(struct store *st)
 		store_seterr(st, "schema version %ld is not one mxcached wrote", version);
 		return -1;
 	}
-	/* each step's schema and version land in one transaction: version 0
-	 * is a new file, 1 a file from before the MTA-STS cache */
+	/* every step from the file's version on, in one transaction: version
+	 * 0 is a new file, 1 is from before the MTA-STS cache, 2 from before
+	 * the federation policy */
 	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return store_fail(st);
 	if ((version < 1 && sqlite3_exec(st->db, store_schema_v1, NULL, NULL, NULL) != SQLITE_OK) ||
-	    sqlite3_exec(st->db, store_schema_v2, NULL, NULL, NULL) != SQLITE_OK ||
+	    (version < 2 && sqlite3_exec(st->db, store_schema_v2, NULL, NULL, NULL) != SQLITE_OK) ||
+	    sqlite3_exec(st->db, store_schema_v3, NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		store_fail(st);
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);

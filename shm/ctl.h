@@ -23,6 +23,11 @@
  *        is committed and published)
  *   STS-DEL <domain>                     -> OK <domain> | NOTFOUND <domain>
  *   MX-FETCH <domain>                    -> OK <summary> (resolves MX now)
+ *   FED-POLICY accept|reject             -> OK <ACCEPT|REJECT> <rules>
+ *   FED-LOCAL <domain>                   -> OK <domain> ("%-" clears it)
+ *   FED-ADD <domain>                     -> OK <rules> added|exists
+ *   FED-DEL <domain>                     -> OK <rules> | NOTFOUND <rules>
+ *   FED-FLUSH                            -> OK <removed>
  *   QUIT                                 -> OK, then the daemon closes
  * Errors: ERR <code> <message>, code one of the MXC_CTL_E* words below.
  *

@@ -62,6 +62,7 @@
 #define MXC_TAB_OVERRIDE   0   /* shm/override.h */
 #define MXC_TAB_STS        1   /* shm/sts.h: MTA-STS policies */
 #define MXC_TAB_MX         2   /* shm/mx.h: MX answers */
+#define MXC_TAB_FED        3   /* shm/fed.h: federation policy and rules */
 #define MXC_TAB_MAX        7
 
 /*

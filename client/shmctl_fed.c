@@ -1,0 +1,209 @@
+/*
+ * client/shmctl_fed.c - shmctl federation ...: the policy, the local
+ * domain and the rules.  Changes go through mxcached (durable and visible
+ * to every client when the command returns); check and list read the
+ * region.
+ */
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <json-c/json.h>
+
+#include "mxcache.h"
+#include "shm/ctl.h"
+#include "shmctl.h"
+
+static int fed_request(const struct sc_ctx *c, const char *word, const char *arg, char **w, int nw, char *reply)
+{
+	char req[MXC_CTL_LINE_MAX + 1];
+	size_t len = 0;
+
+	if (arg == NULL) {
+		len = (size_t)snprintf(req, sizeof(req), "%s\n", word);
+	} else if (sc_ctl_line(req, sizeof(req), &len, word, arg) != 0) {
+		sc_err("domain too long");
+		return SC_ERROR;
+	}
+	return sc_ctl_request(c, req, len, reply, w, nw);
+}
+
+int sc_cmd_fed_policy(const struct sc_ctx *c, char **av, int ac)
+{
+	char reply[MXC_CTL_LINE_MAX + 1], *w[3];
+	int ex;
+
+	(void)ac;
+	if (strcasecmp(av[0], "accept") != 0 && strcasecmp(av[0], "reject") != 0) {
+		sc_err("federation policy: accept or reject, not '%s'", av[0]);
+		return SC_USAGE;
+	}
+	ex = fed_request(c, "FED-POLICY", av[0], w, 3, reply);
+	if (ex == SC_OK)
+		printf("policy %s, %s rules\n", w[1], w[2]);
+	return ex;
+}
+
+int sc_cmd_fed_local(const struct sc_ctx *c, char **av, int ac)
+{
+	char reply[MXC_CTL_LINE_MAX + 1], *w[2];
+	int ex;
+
+	(void)ac;
+	ex = fed_request(c, "FED-LOCAL", av[0], w, 2, reply);
+	if (ex == SC_OK)
+		printf("local domain %s\n", w[1][0] ? w[1] : "(none)");
+	return ex;
+}
+
+int sc_cmd_fed_rule_add(const struct sc_ctx *c, char **av, int ac)
+{
+	char reply[MXC_CTL_LINE_MAX + 1], *w[3];
+	int ex;
+
+	(void)ac;
+	ex = fed_request(c, "FED-ADD", av[0], w, 3, reply);
+	if (ex == SC_OK) {
+		if (strcmp(w[2], "exists") == 0)
+			fprintf(stderr, "%s: already a rule\n", av[0]);
+		printf("%s\n", w[1]);    /* the new count, as AddRule returns it */
+	}
+	return ex;
+}
+
+int sc_cmd_fed_rule_del(const struct sc_ctx *c, char **av, int ac)
+{
+	char reply[MXC_CTL_LINE_MAX + 1], *w[2];
+	int ex;
+
+	(void)ac;
+	ex = fed_request(c, "FED-DEL", av[0], w, 2, reply);
+	if (ex == SC_OK)
+		printf("%s\n", w[1]);    /* the remaining count, as RemoveRule returns it */
+	else if (ex == SC_NOTFOUND)
+		fprintf(stderr, "%s: no such rule\n", av[0]);
+	return ex;
+}
+
+int sc_cmd_fed_rule_flush(const struct sc_ctx *c, char **av, int ac)
+{
+	char reply[MXC_CTL_LINE_MAX + 1], *w[2];
+	int ex;
+
+	(void)av;
+	(void)ac;
+	ex = fed_request(c, "FED-FLUSH", NULL, w, 2, reply);
+	if (ex == SC_OK)
+		printf("removed %s rules\n", w[1]);
+	return ex;
+}
+
+struct rules {
+	struct json_object *arr;
+	int json, oom;
+	size_t n;
+};
+
+static int rule_one(const char *domain, int64_t created, void *arg)
+{
+	struct rules *r = arg;
+	char t[32];
+
+	r->n++;
+	if (!r->json) {
+		printf("%-50s %s\n", domain, sc_iso_time(created, t, sizeof(t)));
+		return 0;
+	}
+	struct json_object *o = json_object_new_object();
+
+	if (o == NULL) {
+		r->oom = 1;
+		return 0;
+	}
+	sc_jstr(o, "domain", domain, &r->oom);
+	sc_jint(o, "created_at", created, &r->oom);
+	if (json_object_array_add(r->arr, o) != 0) {
+		json_object_put(o);
+		r->oom = 1;
+	}
+	return 0;
+}
+
+int sc_cmd_fed_rule_list(const struct sc_ctx *c, char **av, int ac)
+{
+	struct rules r;
+	mxc_t *h = NULL;
+	int ex, rc;
+
+	(void)av;
+	(void)ac;
+	memset(&r, 0, sizeof(r));
+	r.json = c->json;
+	if ((ex = sc_region_open(c, &h)) != SC_OK)
+		return ex;
+	if (r.json && (r.arr = json_object_new_array()) == NULL) {
+		mxc_close(h);
+		return sc_json_print(NULL, 1);
+	}
+	rc = mxc_federation_rules(h, rule_one, &r);
+	if (rc < 0) {
+		sc_err("%s", mxc_strerror(rc));
+		json_object_put(r.arr);
+		ex = SC_ERROR;
+	} else if (r.json) {
+		ex = sc_json_print(r.arr, r.oom);
+	}
+	mxc_close(h);
+	return ex;
+}
+
+int sc_cmd_fed_check(const struct sc_ctx *c, char **av, int ac)
+{
+	struct mxc_federation f;
+	mxc_t *h = NULL;
+	int ex, rc, oom = 0;
+
+	(void)ac;
+	if ((ex = sc_region_open(c, &h)) != SC_OK)
+		return ex;
+	rc = mxc_federation_allowed(h, av[0]);
+	if (rc < 0) {
+		sc_err("%s: %s", av[0], rc == MXC_EINVAL ? "not a domain name or IP literal" : mxc_strerror(rc));
+		mxc_close(h);
+		return SC_ERROR;
+	}
+	if (mxc_federation_get(h, &f) != MXC_OK)
+		memset(&f, 0, sizeof(f));
+	if (c->json) {
+		struct json_object *o = json_object_new_object();
+
+		sc_jstr(o, "domain", av[0], &oom);
+		sc_jset(o, "allowed", json_object_new_boolean(rc), &oom);
+		sc_jstr(o, "policy", f.policy == MXC_FED_POLICY_REJECT ? "REJECT" : "ACCEPT", &oom);
+		sc_jstr(o, "local_domain", f.local, &oom);
+		sc_juint(o, "rules", f.rules, &oom);
+		sc_json_print(o, oom);
+	} else {
+		printf("%s: %s (policy %s, %llu rules%s%s)\n", av[0], rc ? "allowed" : "blocked",
+		       f.policy == MXC_FED_POLICY_REJECT ? "REJECT" : "ACCEPT", (unsigned long long)f.rules,
+		       f.local[0] ? ", local " : "", f.local);
+	}
+	mxc_close(h);
+	return rc ? SC_OK : SC_NOTFOUND;
+}
+
+/* federation rule add|del DOMAIN, list, flush: one entry in the command
+ * table, the verb is its first argument */
+int sc_cmd_fed_rule(const struct sc_ctx *c, char **av, int ac)
+{
+	if (strcmp(av[0], "add") == 0 && ac == 2)
+		return sc_cmd_fed_rule_add(c, av + 1, 1);
+	if (strcmp(av[0], "del") == 0 && ac == 2)
+		return sc_cmd_fed_rule_del(c, av + 1, 1);
+	if (strcmp(av[0], "list") == 0 && ac == 1)
+		return sc_cmd_fed_rule_list(c, av + 1, 0);
+	if (strcmp(av[0], "flush") == 0 && ac == 1)
+		return sc_cmd_fed_rule_flush(c, av + 1, 0);
+	sc_err("usage: federation rule add|del DOMAIN | rule list [--json] | rule flush");
+	return SC_USAGE;
+}
