@@ -262,6 +262,45 @@ int mxc_federation_get(mxc_t *h, struct mxc_federation *out);
 typedef int (*mxc_fed_rule_fn)(const char *domain, int64_t created, void *arg);
 int mxc_federation_rules(mxc_t *h, mxc_fed_rule_fn fn, void *arg);
 
+/*
+ * Per-domain delivery stats.  These post an event to the daemon through
+ * this thread's ring and return: they never block and never wait for the
+ * daemon.  MXC_OK: handed over; MXC_EFULL: the ring was full (or the
+ * thread has no reader slot): the event is dropped and counted (shmctl
+ * status); MXC_EINVAL: a malformed domain, a transport not in the enum
+ * (failures need HTTP, HTTPS or SMTP), a delta of 0 or beyond +-1000000,
+ * a latency below 0 or above a day.  The daemon aggregates within
+ * milliseconds; mxc_stat_get then shows them.
+ * Thread safety: safe.  Wait-free.
+ */
+enum mxc_transport { MXC_TRANSPORT_NONE, MXC_TRANSPORT_HTTP, MXC_TRANSPORT_HTTPS, MXC_TRANSPORT_SMTP };
+int mxc_queue_add(mxc_t *h, const char *domain, int delta);          /* +1 / -1 */
+int mxc_record_success(mxc_t *h, const char *domain, int64_t latency_ms, enum mxc_transport t);
+int mxc_record_failure(mxc_t *h, const char *domain, enum mxc_transport t);
+
+/* A domain's counters, the seed's ServerStat fields. */
+struct mxc_stat {
+	char domain[MXC_HOST_MAX + 1];
+	int64_t queued_messages;          /* never below 0 */
+	int64_t failed_http, failed_https, failed_smtp;
+	int64_t success_http, success_https, success_smtp;
+	int64_t successful_deliveries;    /* every success, inbound (NONE) included */
+	int64_t total_latency_ms;
+	int64_t last_active;              /* unix seconds */
+	double mean_latency_ms;           /* total / successful, computed on read; 0 without any */
+};
+
+/*
+ * mxc_stat_get - the counters of domain (any spelling).  MXC_OK,
+ * MXC_NOTFOUND (no event seen for it), MXC_EINVAL, MXC_ECORRUPT.
+ * Thread safety: safe.  Wait-free.
+ */
+int mxc_stat_get(mxc_t *h, const char *domain, struct mxc_stat *out);
+
+/* mxc_stat_foreach - every domain's counters; as mxc_override_foreach. */
+typedef int (*mxc_stat_fn)(const struct mxc_stat *s, void *arg);
+int mxc_stat_foreach(mxc_t *h, mxc_stat_fn fn, void *arg);
+
 /* Events this process could not hand to the daemon (full ring, or no
  * reader slot), counted since mxc_open.  Thread safety: safe. */
 uint64_t mxc_events_dropped(mxc_t *h);

@@ -684,6 +684,8 @@ static const struct command commands[] = {
 	{ "sts", "fetch", 1, 1, 1, sc_cmd_sts_fetch, "sts fetch DOMAIN [--json]", "check now, wait, show the result" },
 	{ "sts", "list", 0, 0, 1, sc_cmd_sts_list, "sts list [--json]", "every entry, last used first" },
 	{ "sts", "del", 1, 1, 0, sc_cmd_sts_del, "sts del DOMAIN", "forget one domain's entry" },
+	{ "stats", NULL, 0, 1, 1, sc_cmd_stats, "stats [DOMAIN] [--json] [--sort queued|failures|latency]",
+	  "per-domain delivery stats" },
 	{ "federation", "policy", 1, 1, 0, sc_cmd_fed_policy, "federation policy accept|reject", "allowlist or blocklist" },
 	{ "federation", "local", 1, 1, 0, sc_cmd_fed_local, "federation local DOMAIN", "always allowed (\"\" clears)" },
 	{ "federation", "rule", 1, 2, 1, sc_cmd_fed_rule, "federation rule add|del DOMAIN | list [--json] | flush",
@@ -729,7 +731,7 @@ static int usage_error(const struct command *cmd, const char *fmt, ...)
 int main(int argc, char **argv)
 {
 	const struct command *cmd = NULL;
-	struct sc_ctx c = { NULL, 0 };
+	struct sc_ctx c = { NULL, 0, NULL };
 	char *pos[ARGS_MAX], *a;
 	int npos = 0, only_args = 0, i, skip, ex;
 	size_t k;
@@ -752,6 +754,12 @@ int main(int argc, char **argv)
 			if (++i == argc)
 				return usage_error(NULL, "%s needs a directory", a);
 			c.dir = argv[i];
+		} else if (strcmp(a, "--sort") == 0) {
+			if (++i == argc)
+				return usage_error(NULL, "--sort needs queued, failures or latency");
+			c.sort = argv[i];
+		} else if (strncmp(a, "--sort=", 7) == 0) {
+			c.sort = a + 7;
 		} else if (strncmp(a, "--dir=", 6) == 0) {
 			c.dir = a + 6;
 		} else if (strncmp(a, "-d", 2) == 0) {

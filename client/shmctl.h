@@ -23,6 +23,7 @@ enum {
 struct sc_ctx {
 	const char *dir;	/* state directory, resolved */
 	int json;		/* --json given */
+	const char *sort;	/* --sort KEY, or NULL */
 };
 
 /* sc_err - "shmctl: <message>\n" on stderr */
@@ -48,6 +49,9 @@ int sc_cmd_sts_get(const struct sc_ctx *c, char **av, int ac);
 int sc_cmd_sts_list(const struct sc_ctx *c, char **av, int ac);
 int sc_cmd_sts_fetch(const struct sc_ctx *c, char **av, int ac);
 int sc_cmd_sts_del(const struct sc_ctx *c, char **av, int ac);
+
+/* Delivery stats (shmctl_stats.c). */
+int sc_cmd_stats(const struct sc_ctx *c, char **av, int ac);
 
 /* Federation commands (shmctl_fed.c). */
 int sc_cmd_fed_policy(const struct sc_ctx *c, char **av, int ac);

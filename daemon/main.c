@@ -38,6 +38,7 @@
 #include "override.h"
 #include "region.h"
 #include "socketmap.h"
+#include "stats.h"
 #include "store.h"
 #include "sts.h"
 #include "writer.h"
@@ -262,7 +263,8 @@ int main(int argc, char **argv)
 	struct socketmap *smap = NULL;
 	struct region_opts ro;
 	char dbpath[PATH_MAX + 16];
-	int64_t nsts, nfed;
+	int64_t nsts, nfed, nstats;
+	struct stats *stats = NULL;
 	struct rebuild rb;
 	struct signalfd_siginfo si;
 	sigset_t sigs;
@@ -362,18 +364,24 @@ int main(int argc, char **argv)
 	nfed = fed_rebuild(st, r, err, sizeof(err));
 	if (nfed < 0)
 		fatalx("main: rebuild of the federation policy: %s", err);
+	stats = stats_new();
+	if (stats == NULL)
+		fatalx("main: out of memory");
+	nstats = stats_rebuild(stats, st, r, err, sizeof(err));
+	if (nstats < 0)
+		fatalx("main: rebuild of the delivery stats: %s", err);
 	region_publish(r);
 	if (region_go_live(r) != 0)
 		fatal("main: cannot make the region live");
 	log_info("main: rebuilt %llu overrides (%llu skipped) in %llu ms", (unsigned long long)rb.loaded,
 		 (unsigned long long)rb.skipped, (unsigned long long)(main_mono_ms() - t0));
-	log_info("main: rebuilt %lld MTA-STS and MX cache entries, %lld federation entries", (long long)nsts,
-		 (long long)nfed);
+	log_info("main: rebuilt %lld MTA-STS and MX cache entries, %lld federation entries, %lld domains' stats",
+		 (long long)nsts, (long long)nfed, (long long)nstats);
 
 	if (writer_start(st, r, &w) != 0)
 		fatal("main: cannot start the writer thread");
 	snprintf(dbpath, sizeof(dbpath), "%s/%s", dir, STORE_FILE);
-	if (sts_start(cfg, dbpath, r, w, &sts, err, sizeof(err)) != 0)
+	if (sts_start(cfg, dbpath, r, w, stats, &sts, err, sizeof(err)) != 0)
 		fatalx("%s", err);
 	ctl_set_sts(ctl, sts);
 	if (socketmap_start(smap, err, sizeof(err)) != 0)
@@ -424,6 +432,7 @@ int main(int argc, char **argv)
 	ctl_stop(ctl);
 	sts_stop(sts);
 	writer_stop(w);
+	stats_free(stats);
 	if (store_checkpoint(st) != 0)
 		log_warnx("store: final checkpoint of %s: %s", store_path(st), store_errmsg(st));
 	store_close(st);

@@ -16,7 +16,7 @@
 #include "region.h"
 
 /* Tables this version fills (ids below this are created at build). */
-#define MXC_TABS_USED 4   /* overrides, MTA-STS, MX, federation */
+#define MXC_TABS_USED 5   /* overrides, MTA-STS, MX, federation, stats */
 
 /* Start reclaiming at publish time, not just on the tick, once this many
  * units (2 MiB) wait in limbo. */

@@ -88,7 +88,24 @@ static const char store_schema_v3[] =
 	" created INTEGER NOT NULL"
 	") WITHOUT ROWID;"
 	"PRAGMA user_version = 3;";
-_Static_assert(STORE_SCHEMA_VERSION == 3, "add the migration to the new version");
+
+/* Version 4: per-domain delivery stats (daemon/stats.c). */
+static const char store_schema_v4[] =
+	"CREATE TABLE IF NOT EXISTS stats ("
+	" domain TEXT PRIMARY KEY,"
+	" queued INTEGER NOT NULL DEFAULT 0,"
+	" failed_http INTEGER NOT NULL DEFAULT 0,"
+	" failed_https INTEGER NOT NULL DEFAULT 0,"
+	" failed_smtp INTEGER NOT NULL DEFAULT 0,"
+	" success_http INTEGER NOT NULL DEFAULT 0,"
+	" success_https INTEGER NOT NULL DEFAULT 0,"
+	" success_smtp INTEGER NOT NULL DEFAULT 0,"
+	" successful INTEGER NOT NULL DEFAULT 0,"
+	" latency_ms INTEGER NOT NULL DEFAULT 0,"
+	" last_active INTEGER NOT NULL DEFAULT 0"
+	") WITHOUT ROWID;"
+	"PRAGMA user_version = 4;";
+_Static_assert(STORE_SCHEMA_VERSION == 4, "add the migration to the new version");
 
 /* An existing row keeps its created time; RETURNING hands back both. */
 static const char store_sql_put[] =
@@ -180,12 +197,13 @@ static int store_schema(struct store *st)
 	}
 	/* every step from the file's version on, in one transaction: version
 	 * 0 is a new file, 1 is from before the MTA-STS cache, 2 from before
-	 * the federation policy */
+	 * the federation policy, 3 from before the delivery stats */
 	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return store_fail(st);
 	if ((version < 1 && sqlite3_exec(st->db, store_schema_v1, NULL, NULL, NULL) != SQLITE_OK) ||
 	    (version < 2 && sqlite3_exec(st->db, store_schema_v2, NULL, NULL, NULL) != SQLITE_OK) ||
-	    sqlite3_exec(st->db, store_schema_v3, NULL, NULL, NULL) != SQLITE_OK ||
+	    (version < 3 && sqlite3_exec(st->db, store_schema_v3, NULL, NULL, NULL) != SQLITE_OK) ||
+	    sqlite3_exec(st->db, store_schema_v4, NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		store_fail(st);
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);

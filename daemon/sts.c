@@ -34,10 +34,12 @@
 #include "region.h"
 #include "shm/key.h"
 #include "shm/siphash.h"
+#include "stats.h"
 #include "store.h"
 #include "writer.h"
 
-#define STS_EV_POLL_MS     5        /* ring poll interval: events are hints, a few ms is fine */
+#define STS_EV_POLL_MS     5        /* ring poll interval when idle */
+#define STS_EV_BUSY_MS     1        /* and while events are flowing */
 #define STS_TOUCH_EVERY_MS 1000     /* last-use updates are batched this long */
 #define STS_TOUCH_MAX      1024     /* domains per last-use batch */
 #define STS_REFRESH_EVERY_MS 5000   /* the refresher looks for due policies this often */
@@ -107,6 +109,7 @@ struct sts {
 
 	size_t nworkers;
 	struct worker *workers;
+	struct stats *stats;                 /* the event thread's */
 
 	uint64_t n_events, n_jobs, n_dropped;   /* atomics */
 };
@@ -611,8 +614,11 @@ static void handle_event(struct sts *s, struct touch *t, const struct mxc_event 
 		return;
 	memcpy(raw, ev->e_name, ev->e_nlen);
 	raw[ev->e_nlen] = '\0';
-	if (mxk_normalize(raw, canon, sizeof(canon), &clen, &kind) != MXK_OK || kind != MXK_DOMAIN ||
-	    clen != ev->e_nlen || memcmp(canon, raw, clen) != 0)
+	if (mxk_normalize(raw, canon, sizeof(canon), &clen, &kind) != MXK_OK || clen != ev->e_nlen ||
+	    memcmp(canon, raw, clen) != 0)
+		return;
+	/* policies and MX answers are for domains; stats also count IP literals */
+	if (kind != MXK_DOMAIN && ev->e_type <= MXC_EV_MX_FETCH)
 		return;
 	__atomic_fetch_add(&s->n_events, 1, __ATOMIC_RELAXED);
 	switch (ev->e_type) {
@@ -625,12 +631,19 @@ static void handle_event(struct sts *s, struct touch *t, const struct mxc_event 
 	case MXC_EV_STS_USED:
 		touch_add(s, t, canon, ev->e_value);
 		break;
+	case MXC_EV_QUEUE:
+	case MXC_EV_SUCCESS:
+	case MXC_EV_FAILURE:
+		if (s->stats != NULL)
+			stats_event(s->stats, ev->e_type, ev->e_aux, canon, clen, ev->e_value, wall_now());
+		break;
 	}
 }
 
-static void drain_rings(struct sts *s, struct touch *t)
+static size_t drain_rings(struct sts *s, struct touch *t)
 {
 	uint32_t i, n = region_nslots(s->rg), k;
+	size_t got = 0;
 	struct mxc_shm_ering *er;
 	struct mxc_event ev;
 
@@ -644,8 +657,10 @@ static void drain_rings(struct sts *s, struct touch *t)
 			if (!ck_ring_dequeue_spsc_mxc_event(&er->er_ring, er->er_ev, &ev))
 				break;
 			handle_event(s, t, &ev);
+			got++;
 		}
 	}
+	return got;
 }
 
 struct due {
@@ -794,7 +809,8 @@ static void *event_main(void *arg)
 	struct sts *s = arg;
 	struct touch *t;
 	uint64_t now, next_touch, next_refresh, next_forget;
-	struct timespec poll = { 0, STS_EV_POLL_MS * 1000000L };
+	struct timespec idle = { 0, STS_EV_POLL_MS * 1000000L }, busy = { 0, STS_EV_BUSY_MS * 1000000L };
+	size_t got;
 
 	t = calloc(1, sizeof(*t));
 	if (t == NULL) {
@@ -806,8 +822,10 @@ static void *event_main(void *arg)
 	next_refresh = now;
 	next_forget = now + STS_REFRESH_EVERY_MS;
 	while (!stopping(s)) {
-		drain_rings(s, t);
+		got = drain_rings(s, t);
 		now = mono_ms();
+		if (s->stats != NULL)
+			stats_tick(s->stats, s->w, 0);
 		if (now >= next_touch) {
 			touch_flush(s, t);
 			pthread_mutex_lock(&s->mu);
@@ -823,9 +841,13 @@ static void *event_main(void *arg)
 			forget_old(s);
 			next_forget = now + STS_FORGET_EVERY_MS;
 		}
-		nanosleep(&poll, NULL);
+		/* while events flow, drain more often: the rings stay short */
+		nanosleep(got > 0 ? &busy : &idle, NULL);
 	}
+	drain_rings(s, t);
 	touch_flush(s, t);
+	if (s->stats != NULL)
+		stats_tick(s->stats, s->w, 1);
 	free(t);
 	return NULL;
 }
@@ -842,8 +864,8 @@ static int open_reader(const char *path, sqlite3 **db, char *err, size_t errlen)
 	return 0;
 }
 
-int sts_start(const struct config *cfg, const char *dbpath, struct region *rg, struct writer *w, struct sts **out,
-	      char *err, size_t errlen)
+int sts_start(const struct config *cfg, const char *dbpath, struct region *rg, struct writer *w, struct stats *stats,
+	      struct sts **out, char *err, size_t errlen)
 {
 	struct https_cfg hc;
 	struct sts *s;
@@ -858,6 +880,7 @@ int sts_start(const struct config *cfg, const char *dbpath, struct region *rg, s
 	pthread_cond_init(&s->cv, NULL);
 	s->rg = rg;
 	s->w = w;
+	s->stats = stats;
 	s->refresh_s = cfg->sts_refresh_s;
 	s->forget_s = cfg->sts_forget_s;
 	s->backoff_s = cfg->sts_backoff_s;

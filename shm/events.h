@@ -45,7 +45,10 @@
 #define MXC_EV_STS_FETCH 1           /* no usable policy cached: fetch one */
 #define MXC_EV_STS_USED  2           /* a cached policy was used (e_value: unix s) */
 #define MXC_EV_MX_FETCH  3           /* no usable MX answer cached: resolve */
-#define MXC_EV_TYPE_MAX  3
+#define MXC_EV_QUEUE     4           /* e_value: queued messages delta */
+#define MXC_EV_SUCCESS   5           /* e_aux: transport, e_value: latency ms */
+#define MXC_EV_FAILURE   6           /* e_aux: transport */
+#define MXC_EV_TYPE_MAX  6
 
 struct mxc_event {
 	uint8_t  e_type;             /* MXC_EV_* */

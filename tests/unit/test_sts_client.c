@@ -217,6 +217,17 @@ int main(void)
 	is_int(from, 1, "from the override");
 	is_str(mx[0].host, "192.0.2.9", "its target");
 
+	/* delivery events: checked before they are posted, typed in the ring */
+	is_int(mxc_record_failure(h, "x.example", MXC_TRANSPORT_NONE), MXC_EINVAL, "a failure needs a transport");
+	is_int(mxc_record_failure(h, "x.example", (enum mxc_transport)9), MXC_EINVAL, "an unknown transport: EINVAL");
+	is_int(mxc_record_success(h, "x.example", -1, MXC_TRANSPORT_SMTP), MXC_EINVAL, "a negative latency: EINVAL");
+	is_int(mxc_queue_add(h, "x.example", 0), MXC_EINVAL, "a zero delta: EINVAL");
+	is_int(mxc_queue_add(h, "not a domain", 1), MXC_EINVAL, "a malformed domain: EINVAL");
+	is_int(mxc_record_success(h, "X.Example.", 25, MXC_TRANSPORT_HTTPS), MXC_OK, "a success is posted");
+	is_int(take_events(r, MXC_EV_SUCCESS, "x.example"), 1, "canonical, typed");
+	is_int(mxc_record_success(h, "[192.0.2.1]", 0, MXC_TRANSPORT_NONE), MXC_OK, "an inbound success from an IP");
+	is_int(take_events(r, MXC_EV_SUCCESS, "192.0.2.1"), 1, "posted under the bare IP");
+
 	/* a damaged value is reported, never trusted */
 	is_int(region_put(r, MXC_TAB_STS, "junk.example", 12, junk, sizeof(junk), NULL, 0), 0, "a junk STS value");
 	region_publish(r);
