@@ -193,6 +193,14 @@ struct mxc_shm_ering *region_ering(struct region *r, uint32_t i)
 	return (struct mxc_shm_ering *)(void *)(r->rbase + rh->rh_rings) + i;
 }
 
+int region_slot_claimed(struct region *r, uint32_t i)
+{
+	const struct mxc_shm_rhdr *rh = (const struct mxc_shm_rhdr *)(const void *)r->rbase;
+
+	/* the bitmap is client-written, but i is ours and in range */
+	return i < r->nslots && ck_bitmap_test((const ck_bitmap_t *)(const void *)(r->rbase + rh->rh_bitmap), i);
+}
+
 static struct mxc_shm_slot *slot_at(struct region *r, uint32_t i)
 {
 	const struct mxc_shm_rhdr *rh = (const struct mxc_shm_rhdr *)(const void *)r->rbase;

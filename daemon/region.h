@@ -98,6 +98,7 @@ void region_close(struct region *r);
  * count never change after region_create).
  */
 uint32_t region_nslots(const struct region *r);
+int region_slot_claimed(struct region *r, uint32_t i);   /* its claim bit: a hint */
 struct mxc_shm_ering *region_ering(struct region *r, uint32_t i);
 
 

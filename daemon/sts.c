@@ -39,7 +39,8 @@
 #include "writer.h"
 
 #define STS_EV_POLL_MS     5        /* ring poll interval when idle */
-#define STS_EV_BUSY_MS     1        /* and while events are flowing */
+#define STS_EV_BUSY_US     200      /* and while events are flowing */
+#define STS_FULL_SCAN_MS   20       /* between scans of every ring */
 #define STS_TOUCH_EVERY_MS 1000     /* last-use updates are batched this long */
 #define STS_TOUCH_MAX      1024     /* domains per last-use batch */
 #define STS_REFRESH_EVERY_MS 5000   /* the refresher looks for due policies this often */
@@ -640,14 +641,27 @@ static void handle_event(struct sts *s, struct touch *t, const struct mxc_event 
 	}
 }
 
+/*
+ * Most passes look only at the rings of claimed slots (the claim bitmap);
+ * every STS_FULL_SCAN_MS one looks at all of them, for the last events of
+ * a thread that released its slot in between (a short-lived process).
+ */
 static size_t drain_rings(struct sts *s, struct touch *t)
 {
+	static uint64_t last_full;
 	uint32_t i, n = region_nslots(s->rg), k;
 	size_t got = 0;
+	uint64_t now = mono_ms();
+	int full = now - last_full >= STS_FULL_SCAN_MS;
+
+	if (full)
+		last_full = now;
 	struct mxc_shm_ering *er;
 	struct mxc_event ev;
 
 	for (i = 0; i < n; i++) {
+		if (!full && !region_slot_claimed(s->rg, i))
+			continue;
 		er = region_ering(s->rg, i);
 		if (er == NULL || !mxc_ering_sane(er))
 			continue;
@@ -809,7 +823,7 @@ static void *event_main(void *arg)
 	struct sts *s = arg;
 	struct touch *t;
 	uint64_t now, next_touch, next_refresh, next_forget;
-	struct timespec idle = { 0, STS_EV_POLL_MS * 1000000L }, busy = { 0, STS_EV_BUSY_MS * 1000000L };
+	struct timespec idle = { 0, STS_EV_POLL_MS * 1000000L }, busy = { 0, STS_EV_BUSY_US * 1000L };
 	size_t got;
 
 	t = calloc(1, sizeof(*t));

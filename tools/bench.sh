@@ -495,6 +495,21 @@ else
 	[ -x "$SMAP_SERVER" ] || log "[5/5] skipping socketmap: $SMAP_SERVER not built"
 fi
 
+# --- 6. delivery events: clients to mxcached through the event rings ------------
+EVENTS_N=$([ "$QUICK" = 1 ] && echo 20000 || echo 200000)
+if [ -x "$BUILD/tests/tools/stats_post" ] && [ -x "$DAEMON" ]; then
+	log "[6/6] delivery events: $EVENTS_N per client, 1 and 4 client processes"
+	t=$(now_ns)
+	run_job_out "$OUTDIR/events.csv" bash "$(dirname "$0")/bench_events.sh" "$BUILD" "$EVENTS_N"
+	rc=$?
+	[ $rc -eq 0 ] || broken "bench_events.sh exited with status $rc (figures it wrote are kept)"
+	cat "$OUTDIR/events.csv" >> "$RESULTS"
+	row run - - "$MODE" events wall "$(ms_since "$t")" ms
+else
+	notrun="$notrun events"
+	log "[6/6] skipping delivery events: $BUILD/tests/tools/stats_post not built"
+fi
+
 # --- the plot -------------------------------------------------------------------
 # lookup.dat: one line per size, the median ns of each system for uniformly
 # random hits, the floor last ("-": not measured)
@@ -599,7 +614,7 @@ NR == 1 { next }
 	if ($1 == "resolve" && $3 == "hot1000" && $2 + 0 > hotn)
 		hotn = $2 + 0
 	if ($1 != "resolve" && $1 != "run" && $1 != "scale_run" && $1 != "import" && $1 != "restart" &&
-	    $1 != "sts_lookup" && $1 != "sts_refresh" && $1 != "socketmap")
+	    $1 != "sts_lookup" && $1 != "sts_refresh" && $1 != "socketmap" && $1 != "events")
 		sn = $2
 	if ($1 == "scale_run" && $6 == "online_cpus")
 		cpus = $7 + 0
@@ -840,6 +855,18 @@ END {
 		printf "  %-10s %-28s %10s\n", "", "1 conn p50 / library p50",
 			(lib + 0 > 0 && one != "" ? sprintf("%.1fx", one / lib) : "-")
 	}
+}' "$RESULTS"
+
+awk -F, '
+$1 == "events" { v[$4, $6] = $7; n = $2 }
+END {
+	if (n == "")
+		exit
+	print ""
+	print "-- delivery events (mxc_queue_add through the event rings, retrying a full ring; counted exactly)"
+	printf "  one client process:    %9d events in %6.2f s = %7d/s\n", v["one_client", "events"], v["one_client", "wall"] / 1000, v["one_client", "rate"]
+	printf "  four client processes: %9d events in %6.2f s = %7d/s\n", v["four_clients", "events"], v["four_clients", "wall"] / 1000, v["four_clients", "rate"]
+	printf "  one client flat out without retrying: %d posted, %d dropped, every drop counted\n", v["no_retry", "posted"], v["no_retry", "dropped"]
 }' "$RESULTS"
 
 [ -n "$notrun" ] && echo && echo "not run:$notrun"
