@@ -301,6 +301,31 @@ int mxc_stat_get(mxc_t *h, const char *domain, struct mxc_stat *out);
 typedef int (*mxc_stat_fn)(const struct mxc_stat *s, void *arg);
 int mxc_stat_foreach(mxc_t *h, mxc_stat_fn fn, void *arg);
 
+/*
+ * mxc_record_server - count a connecting server for the unique-server
+ * tracker: conn_ip (an IP address, any spelling) and sender_domain (the
+ * domain of the envelope sender, or an IP literal as in user@[1.2.3.4];
+ * NULL or "" for none).  The daemon keeps only keyed hashes (HMAC-SHA-256
+ * under a key made at each start and never written anywhere) and
+ * publishes only the counts.  Returns as the delivery events: MXC_OK,
+ * MXC_EFULL (dropped, counted), MXC_EINVAL (conn_ip not an IP, a malformed
+ * sender domain, or the two longer than 255 bytes together).
+ * Thread safety: safe.  Wait-free.
+ */
+int mxc_record_server(mxc_t *h, const char *conn_ip, const char *sender_domain);
+
+/* The tracker's counts since the daemon's start (the seed's Status). */
+struct mxc_servers {
+	int64_t boot_time;              /* unix seconds of the daemon's start */
+	uint64_t unique_conn_ips;
+	uint64_t unique_domains;
+	uint64_t unique_ip_servers;     /* senders at an IP literal */
+};
+
+/* mxc_servers_get - MXC_OK, MXC_NOTFOUND (the daemon has not published
+ * them yet), MXC_ECORRUPT.  Thread safety: safe.  Wait-free. */
+int mxc_servers_get(mxc_t *h, struct mxc_servers *out);
+
 /* Events this process could not hand to the daemon (full ring, or no
  * reader slot), counted since mxc_open.  Thread safety: safe. */
 uint64_t mxc_events_dropped(mxc_t *h);

@@ -684,6 +684,7 @@ static const struct command commands[] = {
 	{ "sts", "fetch", 1, 1, 1, sc_cmd_sts_fetch, "sts fetch DOMAIN [--json]", "check now, wait, show the result" },
 	{ "sts", "list", 0, 0, 1, sc_cmd_sts_list, "sts list [--json]", "every entry, last used first" },
 	{ "sts", "del", 1, 1, 0, sc_cmd_sts_del, "sts del DOMAIN", "forget one domain's entry" },
+	{ "servers", NULL, 0, 0, 1, sc_cmd_servers, "servers [--json]", "unique-server counts since mxcached started" },
 	{ "stats", NULL, 0, 1, 1, sc_cmd_stats, "stats [DOMAIN] [--json] [--sort queued|failures|latency]",
 	  "per-domain delivery stats" },
 	{ "federation", "policy", 1, 1, 0, sc_cmd_fed_policy, "federation policy accept|reject", "allowlist or blocklist" },

@@ -50,8 +50,9 @@ int sc_cmd_sts_list(const struct sc_ctx *c, char **av, int ac);
 int sc_cmd_sts_fetch(const struct sc_ctx *c, char **av, int ac);
 int sc_cmd_sts_del(const struct sc_ctx *c, char **av, int ac);
 
-/* Delivery stats (shmctl_stats.c). */
+/* Delivery stats (shmctl_stats.c), server tracker (shmctl_servers.c). */
 int sc_cmd_stats(const struct sc_ctx *c, char **av, int ac);
+int sc_cmd_servers(const struct sc_ctx *c, char **av, int ac);
 
 /* Federation commands (shmctl_fed.c). */
 int sc_cmd_fed_policy(const struct sc_ctx *c, char **av, int ac);

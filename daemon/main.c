@@ -39,6 +39,7 @@
 #include "region.h"
 #include "socketmap.h"
 #include "stats.h"
+#include "tracker.h"
 #include "store.h"
 #include "sts.h"
 #include "writer.h"
@@ -265,6 +266,7 @@ int main(int argc, char **argv)
 	char dbpath[PATH_MAX + 16];
 	int64_t nsts, nfed, nstats;
 	struct stats *stats = NULL;
+	struct tracker *tracker = NULL;
 	struct rebuild rb;
 	struct signalfd_siginfo si;
 	sigset_t sigs;
@@ -381,7 +383,10 @@ int main(int argc, char **argv)
 	if (writer_start(st, r, &w) != 0)
 		fatal("main: cannot start the writer thread");
 	snprintf(dbpath, sizeof(dbpath), "%s/%s", dir, STORE_FILE);
-	if (sts_start(cfg, dbpath, r, w, stats, &sts, err, sizeof(err)) != 0)
+	tracker = tracker_new(dir);
+	if (tracker == NULL)
+		fatalx("main: cannot set up the server tracker");
+	if (sts_start(cfg, dbpath, r, w, stats, tracker, &sts, err, sizeof(err)) != 0)
 		fatalx("%s", err);
 	ctl_set_sts(ctl, sts);
 	if (socketmap_start(smap, err, sizeof(err)) != 0)
@@ -433,6 +438,7 @@ int main(int argc, char **argv)
 	sts_stop(sts);
 	writer_stop(w);
 	stats_free(stats);
+	tracker_free(tracker);
 	if (store_checkpoint(st) != 0)
 		log_warnx("store: final checkpoint of %s: %s", store_path(st), store_errmsg(st));
 	store_close(st);

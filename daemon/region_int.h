@@ -16,7 +16,7 @@
 #include "region.h"
 
 /* Tables this version fills (ids below this are created at build). */
-#define MXC_TABS_USED 5   /* overrides, MTA-STS, MX, federation, stats */
+#define MXC_TABS_USED 6   /* overrides, MTA-STS, MX, federation, stats, servers */
 
 /* Start reclaiming at publish time, not just on the tick, once this many
  * units (2 MiB) wait in limbo. */

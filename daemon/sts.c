@@ -35,6 +35,7 @@
 #include "shm/key.h"
 #include "shm/siphash.h"
 #include "stats.h"
+#include "tracker.h"
 #include "store.h"
 #include "writer.h"
 
@@ -111,6 +112,7 @@ struct sts {
 	size_t nworkers;
 	struct worker *workers;
 	struct stats *stats;                 /* the event thread's */
+	struct tracker *tracker;             /* the event thread's */
 
 	uint64_t n_events, n_jobs, n_dropped;   /* atomics */
 };
@@ -613,6 +615,13 @@ static void handle_event(struct sts *s, struct touch *t, const struct mxc_event 
 
 	if (!mxc_event_valid(ev))
 		return;
+	if (ev->e_type == MXC_EV_SERVER) {
+		if (s->tracker != NULL && tracker_event(s->tracker, ev->e_name, ev->e_nlen) == 0)
+			__atomic_fetch_add(&s->n_events, 1, __ATOMIC_RELAXED);
+		return;
+	}
+	if (ev->e_nlen > MXK_MAX_LEN)
+		return;
 	memcpy(raw, ev->e_name, ev->e_nlen);
 	raw[ev->e_nlen] = '\0';
 	if (mxk_normalize(raw, canon, sizeof(canon), &clen, &kind) != MXK_OK || clen != ev->e_nlen ||
@@ -840,6 +849,8 @@ static void *event_main(void *arg)
 		now = mono_ms();
 		if (s->stats != NULL)
 			stats_tick(s->stats, s->w, 0);
+		if (s->tracker != NULL)
+			tracker_tick(s->tracker, s->w, 0);
 		if (now >= next_touch) {
 			touch_flush(s, t);
 			pthread_mutex_lock(&s->mu);
@@ -862,6 +873,8 @@ static void *event_main(void *arg)
 	touch_flush(s, t);
 	if (s->stats != NULL)
 		stats_tick(s->stats, s->w, 1);
+	if (s->tracker != NULL)
+		tracker_tick(s->tracker, s->w, 1);
 	free(t);
 	return NULL;
 }
@@ -879,7 +892,7 @@ static int open_reader(const char *path, sqlite3 **db, char *err, size_t errlen)
 }
 
 int sts_start(const struct config *cfg, const char *dbpath, struct region *rg, struct writer *w, struct stats *stats,
-	      struct sts **out, char *err, size_t errlen)
+	      struct tracker *tracker, struct sts **out, char *err, size_t errlen)
 {
 	struct https_cfg hc;
 	struct sts *s;
@@ -895,6 +908,7 @@ int sts_start(const struct config *cfg, const char *dbpath, struct region *rg, s
 	s->rg = rg;
 	s->w = w;
 	s->stats = stats;
+	s->tracker = tracker;
 	s->refresh_s = cfg->sts_refresh_s;
 	s->forget_s = cfg->sts_forget_s;
 	s->backoff_s = cfg->sts_backoff_s;

@@ -149,13 +149,15 @@ struct sts;
 /*
  * sts_start - start the event thread, the refresher and cfg->sts_workers
  * workers.  The event thread also feeds client delivery events to stats
- * (daemon/stats.h), which it then owns until sts_stop.  dbpath: the SQLite file (workers read it on their own
+ * (daemon/stats.h) and server records to tracker (daemon/tracker.h),
+ * which it then owns until sts_stop.  dbpath: the SQLite file (workers read it on their own
  * connections; every change goes through w).  Returns 0 and *out, or -1
  * with a message in err.  Main thread.
  */
 struct stats;
+struct tracker;
 int sts_start(const struct config *cfg, const char *dbpath, struct region *rg, struct writer *w, struct stats *stats,
-	      struct sts **out, char *err, size_t errlen);
+	      struct tracker *tracker, struct sts **out, char *err, size_t errlen);
 
 /* sts_stop - stop and join every thread, answer waiting admin requests
  * with an error, free s (may be NULL).  Main thread. */

@@ -39,7 +39,7 @@
 #include "layout.h"
 
 #define MXC_EV_RING_SIZE 16          /* slots per ring, a power of two; ck_ring holds one less */
-#define MXC_EV_NAME_MAX  253         /* a canonical domain or IP literal */
+#define MXC_EV_NAME_MAX  255         /* a canonical domain or IP literal; MXC_EV_SERVER: two */
 
 /* Event types.  Later tables take the next numbers. */
 #define MXC_EV_STS_FETCH 1           /* no usable policy cached: fetch one */
@@ -48,7 +48,8 @@
 #define MXC_EV_QUEUE     4           /* e_value: queued messages delta */
 #define MXC_EV_SUCCESS   5           /* e_aux: transport, e_value: latency ms */
 #define MXC_EV_FAILURE   6           /* e_aux: transport */
-#define MXC_EV_TYPE_MAX  6
+#define MXC_EV_SERVER    7           /* e_name: "IP SENDER-DOMAIN" (domain may be absent) */
+#define MXC_EV_TYPE_MAX  7
 
 struct mxc_event {
 	uint8_t  e_type;             /* MXC_EV_* */

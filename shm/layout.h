@@ -64,6 +64,7 @@
 #define MXC_TAB_MX         2   /* shm/mx.h: MX answers */
 #define MXC_TAB_FED        3   /* shm/fed.h: federation policy and rules */
 #define MXC_TAB_STATS      4   /* shm/stats.h: per-domain delivery stats */
+#define MXC_TAB_SERVERS    5   /* shm/servers.h: unique-server counts */
 #define MXC_TAB_MAX        7
 
 /*

@@ -56,6 +56,11 @@ check "socketmap: REJECT for a blocked domain, DUNNO for allowed ones" cmp -s "$
 
 expect_out "removed 1 rules" "rule flush" F rule flush
 expect_rc 1 "after the flush: REJECT blocks 1.2.3.4" F check 1.2.3.4
+check "mxcached stops" daemon_stop "$D"
+check "mxcached restarts" daemon_start "$D"
+expect_rc 1 "the flush survived the restart" F check 1.2.3.4
+expect_rc 0 "rule list after the flush" F rule list --json
+check "is empty" python3 -c "import json; assert json.load(open('/tmp/t.out.$$'))==[]"
 expect_out "policy ACCEPT, 0 rules" "back to accept" F policy accept
 expect_rc 0 "ACCEPT with no rules: allowed" F check anything.example
 expect_rc 0 "verify" "$SHMCTL" -d "$D" verify

@@ -1,0 +1,283 @@
+/*
+ * daemon/tracker.c - the unique-server tracker: how many distinct
+ * connecting IPs, sender domains and IP-literal senders since the start,
+ * without keeping any of them.
+ *
+ * Each value is reduced to HMAC-SHA-256 under a 32-byte key drawn from
+ * the kernel at start and kept only in this process's memory: the digests
+ * cannot be reversed or recomputed by anyone without the key, and a
+ * restart makes a new key (the counts are per boot, as the seed's salt
+ * makes them).  Three sets of digests (ck_hs, owned by the event thread);
+ * what leaves the process is the counts: in the region (MXC_TAB_SERVERS)
+ * and in DIR/servers.json, the seed's Status, written atomically.
+ */
+#include "tracker.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/random.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <ck_hs.h>
+#include <openssl/crypto.h>
+#include <openssl/evp.h>
+#include <openssl/hmac.h>
+
+#include "log.h"
+#include "region.h"
+#include "shm/key.h"
+#include "shm/servers.h"
+#include "writer.h"
+
+#define TRACKER_KEY_LEN     32
+#define TRACKER_DIGEST_LEN  32
+#define TRACKER_CAP         1024
+#define TRACKER_PUBLISH_MS  1000     /* counts reach the region and the file this often */
+#define TRACKER_FILE        "servers.json"
+
+enum { SET_IP, SET_DOMAIN, SET_IPSRV, SET_N };
+
+struct tracker {
+	uint8_t key[TRACKER_KEY_LEN];
+	ck_hs_t set[SET_N];
+	uint64_t count[SET_N];
+	int64_t boot;
+	int dirty;
+	uint64_t next_pub;
+	char path[4096];
+};
+
+static unsigned long digest_hash(const void *obj, unsigned long seed)
+{
+	unsigned long h;
+
+	(void)seed;
+	memcpy(&h, obj, sizeof(h));   /* an HMAC output is uniform already */
+	return h;
+}
+
+static bool digest_cmp(const void *a, const void *b)
+{
+	return memcmp(a, b, TRACKER_DIGEST_LEN) == 0;
+}
+
+static void *hs_malloc(size_t n)
+{
+	return malloc(n);
+}
+
+static void *hs_realloc(void *p, size_t old, size_t n, bool defer)
+{
+	(void)old;
+	(void)defer;
+	return realloc(p, n);
+}
+
+static void hs_free(void *p, size_t n, bool defer)
+{
+	(void)n;
+	(void)defer;
+	free(p);
+}
+
+static struct ck_malloc hs_alloc = { hs_malloc, hs_realloc, hs_free };
+
+struct tracker *tracker_new(const char *dir)
+{
+	struct tracker *t = calloc(1, sizeof(*t));
+	int i;
+
+	if (t == NULL)
+		return NULL;
+	if (getrandom(t->key, sizeof(t->key), 0) != sizeof(t->key)) {
+		/* no key, no tracker: a guessable key would defeat the hashing */
+		log_warn("tracker: no random key");
+		free(t);
+		return NULL;
+	}
+	for (i = 0; i < SET_N; i++)
+		if (!ck_hs_init(&t->set[i], CK_HS_MODE_OBJECT | CK_HS_MODE_SPMC, digest_hash, digest_cmp, &hs_alloc,
+				TRACKER_CAP, 0)) {
+			while (--i >= 0)
+				ck_hs_destroy(&t->set[i]);
+			free(t);
+			return NULL;
+		}
+	t->boot = (int64_t)time(NULL);
+	t->dirty = 1;
+	snprintf(t->path, sizeof(t->path), "%s/%s", dir, TRACKER_FILE);
+	return t;
+}
+
+void tracker_free(struct tracker *t)
+{
+	ck_hs_iterator_t it;
+	void *obj;
+	int i;
+
+	if (t == NULL)
+		return;
+	for (i = 0; i < SET_N; i++) {
+		memset(&it, 0, sizeof(it));
+		while (ck_hs_next(&t->set[i], &it, &obj))
+			free(obj);
+		ck_hs_destroy(&t->set[i]);
+	}
+	OPENSSL_cleanse(t->key, sizeof(t->key));
+	free(t);
+}
+
+/* Add value to a set by its keyed hash; the value itself goes nowhere. */
+static void add(struct tracker *t, int set, const char *v, size_t len)
+{
+	uint8_t md[EVP_MAX_MD_SIZE], *d;
+	unsigned int mdlen = 0;
+	unsigned long h;
+
+	/* a set per kind, and the kind in the input: an IP seen as a
+	 * connection and as a sender hashes differently */
+	uint8_t in[1 + MXK_MAX_LEN];
+
+	if (len > MXK_MAX_LEN)
+		return;
+	in[0] = (uint8_t)set;
+	memcpy(in + 1, v, len);
+	if (HMAC(EVP_sha256(), t->key, sizeof(t->key), in, len + 1, md, &mdlen) == NULL ||
+	    mdlen != TRACKER_DIGEST_LEN)
+		return;
+	OPENSSL_cleanse(in, sizeof(in));
+	h = CK_HS_HASH(&t->set[set], digest_hash, md);
+	if (ck_hs_get(&t->set[set], h, md) != NULL)
+		return;
+	d = malloc(TRACKER_DIGEST_LEN);
+	if (d == NULL)
+		return;
+	memcpy(d, md, TRACKER_DIGEST_LEN);
+	if (!ck_hs_put(&t->set[set], h, d)) {
+		free(d);
+		return;
+	}
+	t->count[set]++;
+	t->dirty = 1;
+}
+
+int tracker_event(struct tracker *t, const char *name, size_t len)
+{
+	char ip[MXK_MAX_LEN + 1], dom[MXK_MAX_LEN + 1], part[MXC_EV_NAME_MAX + 1];
+	const char *sp = memchr(name, ' ', len);
+	size_t il, dl;
+	int kind;
+
+	if (sp == NULL || (size_t)(sp - name) >= sizeof(part))
+		return -1;
+	/* both halves must already be canonical: clients normalise */
+	memcpy(part, name, (size_t)(sp - name));
+	part[sp - name] = '\0';
+	if (mxk_normalize(part, ip, sizeof(ip), &il, &kind) != MXK_OK || kind == MXK_DOMAIN || strcmp(ip, part) != 0)
+		return -1;
+	dl = len - (size_t)(sp - name) - 1;
+	if (dl > 0) {
+		memcpy(part, sp + 1, dl);
+		part[dl] = '\0';
+		if (mxk_normalize(part, dom, sizeof(dom), &dl, &kind) != MXK_OK || strcmp(dom, part) != 0)
+			return -1;
+	}
+	add(t, SET_IP, ip, il);
+	if (dl > 0)
+		add(t, kind == MXK_DOMAIN ? SET_DOMAIN : SET_IPSRV, dom, dl);
+	OPENSSL_cleanse(part, sizeof(part));
+	return 0;
+}
+
+/* ---- publishing ------------------------------------------------------------- */
+
+struct tjob {
+	uint64_t v[4];
+};
+
+static int pub_store(struct store *st, void *arg, int64_t now)
+{
+	(void)st;
+	(void)arg;
+	(void)now;
+	return 1;                          /* never in SQLite: counts are per boot */
+}
+
+static int pub_apply(struct region *rg, void *arg)
+{
+	struct tjob *j = arg;
+	uint8_t val[MXC_SERVERS_VALUE_LEN];
+
+	mxc_servers_encode(val, j->v);
+	return region_put(rg, MXC_TAB_SERVERS, MXC_SERVERS_KEY, 1, val, sizeof(val), NULL, 0) < 0 ? -1 : 0;
+}
+
+/* DIR/servers.json, replaced by rename so a reader never sees half */
+static void write_file(const struct tracker *t)
+{
+	char tmp[sizeof(t->path) + 16], buf[256];
+	int fd, n;
+
+	snprintf(tmp, sizeof(tmp), "%s.tmp", t->path);
+	n = snprintf(buf, sizeof(buf),
+		     "{\"boot_time\":%lld,\"unique_conn_ips\":%llu,\"unique_domains\":%llu,\"unique_ip_servers\":%llu}\n",
+		     (long long)t->boot, (unsigned long long)t->count[SET_IP],
+		     (unsigned long long)t->count[SET_DOMAIN], (unsigned long long)t->count[SET_IPSRV]);
+	fd = open(tmp, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0640);
+	if (fd < 0) {
+		log_warn("tracker: %s", tmp);
+		return;
+	}
+	if (write(fd, buf, (size_t)n) != n || fsync(fd) != 0) {
+		log_warn("tracker: %s", tmp);
+		close(fd);
+		unlink(tmp);
+		return;
+	}
+	close(fd);
+	if (rename(tmp, t->path) != 0) {
+		log_warn("tracker: %s", t->path);
+		unlink(tmp);
+	}
+}
+
+static uint64_t mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+void tracker_tick(struct tracker *t, struct writer *w, int final)
+{
+	struct writer_job job;
+	struct writer_cmd c;
+	struct tjob j;
+	uint64_t now = mono_ms();
+
+	if (!t->dirty || (!final && now < t->next_pub))
+		return;
+	t->next_pub = now + TRACKER_PUBLISH_MS;
+	t->dirty = 0;
+	j.v[0] = (uint64_t)t->boot;
+	j.v[1] = t->count[SET_IP];
+	j.v[2] = t->count[SET_DOMAIN];
+	j.v[3] = t->count[SET_IPSRV];
+	memset(&job, 0, sizeof(job));
+	job.store = pub_store;
+	job.apply = pub_apply;
+	job.arg = &j;
+	job.nent = 1;
+	job.bytes = 64;
+	writer_cmd_job(&c, &job);
+	writer_run(w, &c);
+	if (c.status < 0)
+		log_warnx("tracker: counts not published: %s", c.msg);
+	writer_cmd_destroy(&c);
+	write_file(t);
+}

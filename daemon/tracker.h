@@ -1,0 +1,30 @@
+/*
+ * daemon/tracker.h - the unique-server tracker (connecting IPs, sender
+ * domains, IP-literal senders), counted by keyed hash, published as
+ * counts only: MXC_TAB_SERVERS in the region and DIR/servers.json.
+ *
+ * Thread safety: tracker_event and tracker_tick belong to the event thread
+ * (daemon/sts.c); tracker_new and tracker_free to the main thread.
+ */
+#ifndef MXC_DAEMON_TRACKER_H
+#define MXC_DAEMON_TRACKER_H
+
+#include <stddef.h>
+
+struct tracker;
+struct writer;
+
+/* tracker_new - a tracker with a fresh random key; NULL on failure. */
+struct tracker *tracker_new(const char *dir);
+
+/* tracker_free - forget the sets and wipe the key; t may be NULL. */
+void tracker_free(struct tracker *t);
+
+/* tracker_event - one MXC_EV_SERVER record ("IP DOMAIN", canonical).
+ * Returns 0, or -1 when the record is malformed (nothing counted). */
+int tracker_event(struct tracker *t, const char *name, size_t len);
+
+/* tracker_tick - publish changed counts (at most every second; final: now). */
+void tracker_tick(struct tracker *t, struct writer *w, int final);
+
+#endif /* MXC_DAEMON_TRACKER_H */
