@@ -42,7 +42,10 @@ check "mean latency computed on read" wait_count example.org mean_latency_ms 10.
 check "failures per transport" wait_count example.org failed_https 250
 
 # the queue never goes below zero
+# (events of one thread keep their order; across processes the daemon
+# applies them as it takes them, so wait for the first batch)
 "$POST" "$D" drain.example 3 queue retry 1 >/dev/null
+check "3 queued" wait_count drain.example queued_messages 3
 "$POST" "$D" drain.example 10 dequeue retry 1 >/dev/null
 check "10 dequeues after 3 queues: 0, not -7" wait_count drain.example queued_messages 0
 
