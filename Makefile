@@ -120,7 +120,7 @@ bench-bin: all $(BENCH_BIN) $(HELPER_BIN)
 # --- setup: install what a fresh Debian machine lacks ----------------------
 DEB_PKGS = gcc make pkg-config liburcu-dev libck-dev libsqlite3-dev libssl-dev \
            libldns-dev liblmdb-dev libidn2-dev libinih-dev libjson-c-dev sqlite3 \
-           python3 util-linux binutils openssl ca-certificates dnsmasq
+           python3 util-linux binutils openssl ca-certificates dnsmasq-base
 
 deps:
 	@tools/deps.sh $(DEB_PKGS)
