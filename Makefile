@@ -4,6 +4,7 @@
 #   make run        install missing packages, build, run mxcached on ./var
 #   make test       install, build, run every test (plain, ASan+UBSan, TSan)
 #   make bench      benchmarks (never pass/fail)
+#   make fuzz       libFuzzer targets, FUZZ_SECONDS (60) each
 #   make install    honours PREFIX and DESTDIR
 #
 # Switches: SANITIZER=address,undefined | thread  (own build dir),
@@ -127,8 +128,9 @@ deps:
 
 # only make bench needs these (the lookup plot); make test does not
 BENCH_PKGS = gnuplot-nox
-# only make test needs these: Postfix's postmap, the real socketmap client
-TEST_PKGS = postfix
+# only make test needs these: Postfix's postmap, the real socketmap client;
+# clang and its runtime for the libFuzzer targets (tests/fuzz)
+TEST_PKGS = postfix clang libclang-rt-14-dev
 
 # --- the two commands a newcomer needs --------------------------------------
 run: deps
@@ -141,6 +143,13 @@ test: deps
 	@tools/test.sh
 
 check: test
+
+# libFuzzer targets (tests/fuzz) with ASan+UBSan, FUZZ_SECONDS each
+FUZZ_SECONDS ?= 60
+fuzz: deps
+	@tools/deps.sh $(TEST_PKGS)
+	$(MAKE) all
+	@tools/fuzz.sh $(FUZZ_SECONDS)
 
 # a failed install only costs the plot: tools/bench.sh skips it, saying so
 bench: deps
@@ -163,8 +172,8 @@ install: all
 	install -m 0755 $(SHMCTL) $(DESTDIR)$(BINDIR)/
 
 clean:
-	rm -rf build build-*
+	rm -rf build build-* build-fuzz
 
-.PHONY: all deps run test check bench install clean tests-bin bench-bin
+.PHONY: all deps run test check bench install clean tests-bin bench-bin fuzz
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

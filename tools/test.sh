@@ -91,6 +91,14 @@ if build SANITIZER=thread; then
 	run_tap "tsan/test_https" build-thread/test-logs setarch "$(uname -m)" -R build-thread/tests/test_https
 fi
 
+# a short pass of every fuzz target (make fuzz runs them longer)
+if command -v clang >/dev/null 2>&1; then
+	run_tap "fuzz/short" build-fuzz/test-logs bash tools/fuzz.sh "${FUZZ_TEST_SECONDS:-5}"
+else
+	fail=$((fail + 1))
+	failed_names+=("fuzz (clang missing)")
+fi
+
 if [ ${#failed_names[@]} -ne 0 ]; then
 	echo "failed: ${failed_names[*]}"
 fi
