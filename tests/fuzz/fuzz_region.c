@@ -35,6 +35,20 @@ static char path[MXC_SHM_PATH_MAX];
 static uint8_t *image, *work;
 static size_t isize;
 
+/* libFuzzer ends with exit(): leave no region behind */
+static void cleanup(void)
+{
+	char rpath[MXC_SHM_PATH_MAX];
+	size_t n = strlen(path);
+
+	if (n > 5 && strcmp(path + n - 5, ".data") == 0) {
+		unlink(path);
+		snprintf(rpath, sizeof(rpath), "%.*sreaders", (int)(n - 4), path);
+		unlink(rpath);
+	}
+	rmdir(dir);
+}
+
 static void build(void)
 {
 	struct region_opts o;
@@ -90,6 +104,7 @@ static void build(void)
 	region_close(r);
 	if (mxc_shm_path(path, sizeof(path), mxc_shm_dir(), sb.st_dev, sb.st_ino, "data") != 0)
 		abort();
+	atexit(cleanup);
 	fd = open(path, O_RDONLY);
 	if (fd < 0 || fstat(fd, &sb) != 0)
 		abort();
