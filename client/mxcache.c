@@ -870,13 +870,20 @@ struct ov_q {
 	struct mxc_override *full;  /* get: everything */
 };
 
-static uint64_t ov_hash(struct ov_q *q, const struct mxc_map *m)
+/*
+ * Look key up in table tab of this view.  The keyed hash depends on the
+ * region (its per-region key), so it is kept with the incarnation it was
+ * computed for and computed again only when a retry lands on another
+ * region.
+ */
+static inline int find_key(const struct mxc_map *m, const struct mxc_shm_root *root, unsigned tab, const char *key,
+			   size_t klen, uint64_t *hash_inc, uint64_t *hash, struct mxc_tab_ent *e)
 {
-	if (q->hash_inc != m->inc) {
-		q->hash = mxc_tab_hash(m->hdr, q->key, q->klen);
-		q->hash_inc = m->inc;
+	if (*hash_inc != m->inc) {
+		*hash = mxc_tab_hash(m->hdr, key, klen);
+		*hash_inc = m->inc;
 	}
-	return q->hash;
+	return mxc_tab_find(m->base, m->lim, &root->r_tab[tab], tab, *hash, key, klen, e);
 }
 
 /* Fill a struct mxc_override from an entry.  MXC_ECORRUPT if the entry
@@ -905,8 +912,7 @@ static int ov_read(struct mxc_map *m, const struct mxc_shm_root *root, void *arg
 	size_t tlen;
 	int rc;
 
-	rc = mxc_tab_find(m->base, m->lim, &root->r_tab[MXC_TAB_OVERRIDE], MXC_TAB_OVERRIDE, ov_hash(q, m),
-			  q->key, q->klen, &e);
+	rc = find_key(m, root, MXC_TAB_OVERRIDE, q->key, q->klen, &q->hash_inc, &q->hash, &e);
 	if (rc == MXC_TAB_CORRUPT)
 		return MXC_ECORRUPT;
 	if (rc == MXC_TAB_ABSENT)
@@ -1053,11 +1059,7 @@ static int mx_read(struct mxc_map *m, const struct mxc_shm_root *root, void *arg
 	size_t i;
 	int rc;
 
-	if (q->hash_inc != m->inc) {
-		q->hash = mxc_tab_hash(m->hdr, q->key, q->klen);
-		q->hash_inc = m->inc;
-	}
-	rc = mxc_tab_find(m->base, m->lim, &root->r_tab[MXC_TAB_MX], MXC_TAB_MX, q->hash, q->key, q->klen, &e);
+	rc = find_key(m, root, MXC_TAB_MX, q->key, q->klen, &q->hash_inc, &q->hash, &e);
 	if (rc == MXC_TAB_CORRUPT)
 		return MXC_ECORRUPT;
 	if (rc == MXC_TAB_ABSENT)
@@ -1203,11 +1205,7 @@ static int sts_read(struct mxc_map *m, const struct mxc_shm_root *root, void *ar
 	struct mxc_sts_view v;
 	int rc;
 
-	if (q->hash_inc != m->inc) {
-		q->hash = mxc_tab_hash(m->hdr, q->key, q->klen);
-		q->hash_inc = m->inc;
-	}
-	rc = mxc_tab_find(m->base, m->lim, &root->r_tab[MXC_TAB_STS], MXC_TAB_STS, q->hash, q->key, q->klen, &e);
+	rc = find_key(m, root, MXC_TAB_STS, q->key, q->klen, &q->hash_inc, &q->hash, &e);
 	if (rc == MXC_TAB_CORRUPT)
 		return MXC_ECORRUPT;
 	if (rc == MXC_TAB_ABSENT)
@@ -1270,23 +1268,15 @@ int mxc_sts_match(const struct mxc_sts *p, const char *mx_host)
 	return 0;
 }
 
+/* the public MXC_STS_FAILED_* are the region's MXC_STS_FAIL_* */
+_Static_assert(MXC_STS_FAILED_NONE == MXC_STS_FAIL_NONE && MXC_STS_FAILED_DNS == MXC_STS_FAIL_DNS &&
+		       MXC_STS_FAILED_FETCH == MXC_STS_FAIL_FETCH && MXC_STS_FAILED_INVALID == MXC_STS_FAIL_INVALID &&
+		       MXC_STS_FAILED_WEBPKI == MXC_STS_FAIL_WEBPKI && MXC_STS_FAILED_RECORD == MXC_STS_FAIL_RECORD,
+	       "failure classes differ between mxcache.h and shm/sts.h");
+
 const char *mxc_sts_failure_name(int failure)
 {
-	switch (failure) {
-	case MXC_STS_FAILED_NONE:
-		return "none";
-	case MXC_STS_FAILED_DNS:
-		return "dns";
-	case MXC_STS_FAILED_FETCH:
-		return "sts-policy-fetch-error";
-	case MXC_STS_FAILED_INVALID:
-		return "sts-policy-invalid";
-	case MXC_STS_FAILED_WEBPKI:
-		return "sts-webpki-invalid";
-	case MXC_STS_FAILED_RECORD:
-		return "record";
-	}
-	return "unknown";
+	return mxc_sts_fail_name(failure);
 }
 
 /* ---- walks: foreach, verify ----------------------------------------------- */
@@ -1368,36 +1358,40 @@ static int foreach_ent(const struct mxc_map *m, unsigned tab, uint64_t slot, uin
 	return q->fn(&q->o, q->arg);
 }
 
-static int foreach_read(struct mxc_map *m, const struct mxc_shm_root *root, void *arg)
+/*
+ * Walk table tab once, calling fn on every entry, inside one read-side
+ * section.  Not through with_read: the callbacks have side effects, so a
+ * slotless walk cannot be retried; it is validated once instead (MXC_ESYS
+ * when memory was reused under it).  Every public walk goes through here.
+ */
+static int walk_table(struct mxc *h, unsigned tab, ent_fn fn, void *arg)
 {
-	char why[8];
-
-	return tab_walk(m, root, MXC_TAB_OVERRIDE, foreach_ent, arg, why, sizeof(why));
-}
-
-int mxc_override_foreach(mxc_t *h, mxc_override_fn fn, void *arg)
-{
-	struct foreach_q q;
-	struct rd rd;
-	struct mxc_map v;
 	const struct mxc_shm_root *root;
+	struct mxc_map v;
+	struct rd rd;
+	char why[8];
 	int rc;
 
-	if (h == NULL || fn == NULL)
-		return MXC_EINVAL;
-	q.fn = fn;
-	q.arg = arg;
-	/* not through with_read: the callback has side effects, so a
-	 * slotless walk cannot be retried; it is validated once instead */
 	rc = read_begin(h, &rd);
 	if (rc < 0)
 		return rc;
 	view_of(rd.m, &v);
 	root = map_root(&v);
-	rc = root == NULL ? MXC_ECORRUPT : foreach_read(&v, root, &q);
+	rc = root == NULL ? MXC_ECORRUPT : tab_walk(&v, root, tab, fn, arg, why, sizeof(why));
 	if (read_end(h, &rd) && rc == MXC_OK)
 		rc = MXC_ESYS;
 	return rc;
+}
+
+int mxc_override_foreach(mxc_t *h, mxc_override_fn fn, void *arg)
+{
+	struct foreach_q q;
+
+	if (h == NULL || fn == NULL)
+		return MXC_EINVAL;
+	q.fn = fn;
+	q.arg = arg;
+	return walk_table(h, MXC_TAB_OVERRIDE, foreach_ent, &q);
 }
 
 /* ---- federation ----------------------------------------------------------------- */
@@ -1519,34 +1513,15 @@ static int fed_rule_ent(const struct mxc_map *m, unsigned tab, uint64_t slot, ui
 	return q->fn(dom, created, q->arg);
 }
 
-static int fed_rules_read(struct mxc_map *m, const struct mxc_shm_root *root, void *arg)
-{
-	char why[8];
-
-	return tab_walk(m, root, MXC_TAB_FED, fed_rule_ent, arg, why, sizeof(why));
-}
-
 int mxc_federation_rules(mxc_t *h, mxc_fed_rule_fn fn, void *arg)
 {
-	const struct mxc_shm_root *root;
 	struct fed_rules_q q;
-	struct mxc_map v;
-	struct rd rd;
-	int rc;
 
 	if (h == NULL || fn == NULL)
 		return MXC_EINVAL;
 	q.fn = fn;
 	q.arg = arg;
-	rc = read_begin(h, &rd);
-	if (rc < 0)
-		return rc;
-	view_of(rd.m, &v);
-	root = map_root(&v);
-	rc = root == NULL ? MXC_ECORRUPT : fed_rules_read(&v, root, &q);
-	if (read_end(h, &rd) && rc == MXC_OK)
-		rc = MXC_ESYS;
-	return rc;
+	return walk_table(h, MXC_TAB_FED, fed_rule_ent, &q);
 }
 
 /* ---- delivery stats ---------------------------------------------------------------- */
@@ -1623,11 +1598,7 @@ static int stat_read(struct mxc_map *m, const struct mxc_shm_root *root, void *a
 	int64_t f[MXC_STAT_NFIELDS];
 	int rc;
 
-	if (q->hash_inc != m->inc) {
-		q->hash = mxc_tab_hash(m->hdr, q->key, q->klen);
-		q->hash_inc = m->inc;
-	}
-	rc = mxc_tab_find(m->base, m->lim, &root->r_tab[MXC_TAB_STATS], MXC_TAB_STATS, q->hash, q->key, q->klen, &e);
+	rc = find_key(m, root, MXC_TAB_STATS, q->key, q->klen, &q->hash_inc, &q->hash, &e);
 	if (rc == MXC_TAB_CORRUPT)
 		return MXC_ECORRUPT;
 	if (rc == MXC_TAB_ABSENT)
@@ -1675,34 +1646,15 @@ static int stat_each_ent(const struct mxc_map *m, unsigned tab, uint64_t slot, u
 	return q->fn(&q->s, q->arg);
 }
 
-static int stat_each_read(struct mxc_map *m, const struct mxc_shm_root *root, void *arg)
-{
-	char why[8];
-
-	return tab_walk(m, root, MXC_TAB_STATS, stat_each_ent, arg, why, sizeof(why));
-}
-
 int mxc_stat_foreach(mxc_t *h, mxc_stat_fn fn, void *arg)
 {
-	const struct mxc_shm_root *root;
 	struct stat_each_q q;
-	struct mxc_map v;
-	struct rd rd;
-	int rc;
 
 	if (h == NULL || fn == NULL)
 		return MXC_EINVAL;
 	q.fn = fn;
 	q.arg = arg;
-	rc = read_begin(h, &rd);
-	if (rc < 0)
-		return rc;
-	view_of(rd.m, &v);
-	root = map_root(&v);
-	rc = root == NULL ? MXC_ECORRUPT : stat_each_read(&v, root, &q);
-	if (read_end(h, &rd) && rc == MXC_OK)
-		rc = MXC_ESYS;
-	return rc;
+	return walk_table(h, MXC_TAB_STATS, stat_each_ent, &q);
 }
 
 /* ---- unique-server tracker ---------------------------------------------------------- */
@@ -1783,19 +1735,9 @@ static int sts_foreach_ent(const struct mxc_map *m, unsigned tab, uint64_t slot,
 		     &q->p, q->arg);
 }
 
-static int sts_foreach_read(struct mxc_map *m, const struct mxc_shm_root *root, void *arg)
-{
-	char why[8];
-
-	return tab_walk(m, root, MXC_TAB_STS, sts_foreach_ent, arg, why, sizeof(why));
-}
-
 int mxc_sts_foreach(mxc_t *h, mxc_sts_fn fn, void *arg)
 {
 	struct sts_foreach_q *q;
-	const struct mxc_shm_root *root;
-	struct mxc_map v;
-	struct rd rd;
 	int rc;
 
 	if (h == NULL || fn == NULL)
@@ -1806,15 +1748,7 @@ int mxc_sts_foreach(mxc_t *h, mxc_sts_fn fn, void *arg)
 		return MXC_ESYS;
 	q->fn = fn;
 	q->arg = arg;
-	rc = read_begin(h, &rd);
-	if (rc < 0)
-		goto done;
-	view_of(rd.m, &v);
-	root = map_root(&v);
-	rc = root == NULL ? MXC_ECORRUPT : sts_foreach_read(&v, root, q);
-	if (read_end(h, &rd) && rc == MXC_OK)
-		rc = MXC_ESYS;
-done:
+	rc = walk_table(h, MXC_TAB_STS, sts_foreach_ent, q);
 	free(q);
 	return rc;
 }

@@ -34,6 +34,7 @@
 #include "config.h"
 #include "ctl.h"
 #include "fed.h"
+#include "clock.h"
 #include "log.h"
 #include "override.h"
 #include "region.h"
@@ -69,14 +70,6 @@ static void usage(FILE *f)
 		   "  -h       this help\n"
 		   "  -V       print the version\n",
 		MAIN_DIR_ENV, MAIN_DIR_DEFAULT);
-}
-
-static uint64_t main_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 /* mkdir -p, each missing level 0750; the last one must be a directory. */
@@ -345,7 +338,7 @@ int main(int argc, char **argv)
 	if (store_override_count(st, &n) != 0)
 		fatalx("store: %s: %s", store_path(st), store_errmsg(st));
 
-	t0 = main_mono_ms();
+	t0 = mono_ms();
 	memset(&ro, 0, sizeof(ro));
 	ro.dir = dir;
 	ro.nslots = cfg->slots;
@@ -376,7 +369,7 @@ int main(int argc, char **argv)
 	if (region_go_live(r) != 0)
 		fatal("main: cannot make the region live");
 	log_info("main: rebuilt %llu overrides (%llu skipped) in %llu ms", (unsigned long long)rb.loaded,
-		 (unsigned long long)rb.skipped, (unsigned long long)(main_mono_ms() - t0));
+		 (unsigned long long)rb.skipped, (unsigned long long)(mono_ms() - t0));
 	log_info("main: rebuilt %lld MTA-STS and MX cache entries, %lld federation entries, %lld domains' stats",
 		 (long long)nsts, (long long)nfed, (long long)nstats);
 

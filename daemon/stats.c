@@ -24,6 +24,8 @@
 #include <ck_hs.h>
 #include <sqlite3.h>
 
+#include "hs.h"
+#include "clock.h"
 #include "log.h"
 #include "region.h"
 #include "shm/events.h"
@@ -78,36 +80,6 @@ static bool rec_cmp(const void *a, const void *b)
 	const struct srec *x = a, *y = b;
 
 	return x->klen == y->klen && memcmp(x->key, y->key, x->klen) == 0;
-}
-
-static void *hs_malloc(size_t n)
-{
-	return malloc(n);
-}
-
-/* one thread only: nothing reads a map being replaced */
-static void *hs_realloc(void *p, size_t old, size_t n, bool defer)
-{
-	(void)old;
-	(void)defer;
-	return realloc(p, n);
-}
-
-static void hs_free(void *p, size_t n, bool defer)
-{
-	(void)n;
-	(void)defer;
-	free(p);
-}
-
-static struct ck_malloc hs_alloc = { hs_malloc, hs_realloc, hs_free };
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 struct stats *stats_new(void)

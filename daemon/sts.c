@@ -30,6 +30,8 @@
 #include "config.h"
 #include "dns.h"
 #include "https.h"
+#include "hs.h"
+#include "clock.h"
 #include "log.h"
 #include "region.h"
 #include "shm/key.h"
@@ -122,14 +124,6 @@ static int64_t wall_now(void)
 	return (int64_t)time(NULL);
 }
 
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
 /* ---- the pending set (ck_hs) ---------------------------------------------- */
 
 static struct sts *pend_owner;   /* the hash callback has no context argument */
@@ -148,28 +142,6 @@ static bool pend_cmp(const void *a, const void *b)
 
 	return x->klen == y->klen && memcmp(x->key, y->key, x->klen) == 0;
 }
-
-static void *hs_malloc(size_t n)
-{
-	return malloc(n);
-}
-
-/* Every access is under s->mu, so nothing reads a map being replaced. */
-static void *hs_realloc(void *p, size_t old, size_t n, bool defer)
-{
-	(void)old;
-	(void)defer;
-	return realloc(p, n);
-}
-
-static void hs_free(void *p, size_t n, bool defer)
-{
-	(void)n;
-	(void)defer;
-	free(p);
-}
-
-static struct ck_malloc hs_alloc = { hs_malloc, hs_realloc, hs_free };
 
 static void pend_key(struct pend *p, int kind, const char *domain)
 {
@@ -376,15 +348,6 @@ static int write_change(struct sts *s, struct writer_job *job, char *msg, size_t
 
 /* ---- workers ---------------------------------------------------------------------- */
 
-/* the TLSRPT names, as the client library gives them */
-static const char *failure_name(int f)
-{
-	static const char *const names[] = { "none", "dns", "sts-policy-fetch-error", "sts-policy-invalid",
-					     "sts-webpki-invalid", "record" };
-
-	return f >= 0 && f <= MXC_STS_FAIL_MAX ? names[f] : "unknown";
-}
-
 static const char *check_class(int rc)
 {
 	return rc == STS_CHECK_POLICY ? "policy" : rc == STS_CHECK_NONE ? "none" : "failed";
@@ -431,7 +394,7 @@ static void run_sts(struct worker *wk, struct job *j)
 	else if (rc == STS_CHECK_NONE)
 		snprintf(msg, sizeof(msg), "no MTA-STS policy published");
 	else
-		snprintf(msg, sizeof(msg), "%s: %s", failure_name(out->failure), out->detail);
+		snprintf(msg, sizeof(msg), "%s: %s", mxc_sts_fail_name(out->failure), out->detail);
 done:
 	if (j->w != NULL)
 		waiter_complete(j->w, rc, msg);

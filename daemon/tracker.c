@@ -27,6 +27,8 @@
 #include <openssl/evp.h>
 #include <openssl/hmac.h>
 
+#include "hs.h"
+#include "clock.h"
 #include "log.h"
 #include "region.h"
 #include "shm/key.h"
@@ -64,27 +66,6 @@ static bool digest_cmp(const void *a, const void *b)
 {
 	return memcmp(a, b, TRACKER_DIGEST_LEN) == 0;
 }
-
-static void *hs_malloc(size_t n)
-{
-	return malloc(n);
-}
-
-static void *hs_realloc(void *p, size_t old, size_t n, bool defer)
-{
-	(void)old;
-	(void)defer;
-	return realloc(p, n);
-}
-
-static void hs_free(void *p, size_t n, bool defer)
-{
-	(void)n;
-	(void)defer;
-	free(p);
-}
-
-static struct ck_malloc hs_alloc = { hs_malloc, hs_realloc, hs_free };
 
 struct tracker *tracker_new(const char *dir)
 {
@@ -243,14 +224,6 @@ static void write_file(const struct tracker *t)
 		log_warn("tracker: %s", t->path);
 		unlink(tmp);
 	}
-}
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 void tracker_tick(struct tracker *t, struct writer *w, int final)

@@ -20,6 +20,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "clock.h"
 #include "log.h"
 #include "region.h"
 #include "store.h"
@@ -47,14 +48,6 @@ struct writer {
 	struct writer_cmd *round[WRITER_ROUND_CMDS];
 	uint64_t next_tick;
 };
-
-static uint64_t writer_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 void writer_cmd_init(struct writer_cmd *c, enum writer_op op, struct override *recs, size_t nrecs)
 {
@@ -232,7 +225,7 @@ static void writer_apply(struct writer *w, struct writer_cmd **cmds, size_t n)
 
 static void writer_round(struct writer *w, struct writer_cmd **cmds, size_t n)
 {
-	uint64_t nent = 0, bytes = 0, t0 = writer_mono_ms(), t1;
+	uint64_t nent = 0, bytes = 0, t0 = mono_ms(), t1;
 	size_t i, k, nvalid = 0, nrecs = 0;
 	char msg[WRITER_MSG_MAX];
 
@@ -278,11 +271,11 @@ static void writer_round(struct writer *w, struct writer_cmd **cmds, size_t n)
 		writer_fail_all(cmds, n, WRITER_ESTORE, msg);
 		goto done;
 	}
-	t1 = writer_mono_ms();
+	t1 = mono_ms();
 	writer_apply(w, cmds, n);
 	region_publish(w->r);
 	log_debug("writer: %zu commands, %zu changes: committed in %llu ms, published in %llu ms", n, nrecs,
-		  (unsigned long long)(t1 - t0), (unsigned long long)(writer_mono_ms() - t1));
+		  (unsigned long long)(t1 - t0), (unsigned long long)(mono_ms() - t1));
 done:
 	for (i = 0; i < n; i++)
 		writer_complete(cmds[i]);
@@ -313,7 +306,7 @@ static void writer_drain(struct writer *w)
 
 static void writer_maybe_tick(struct writer *w)
 {
-	uint64_t now = writer_mono_ms();
+	uint64_t now = mono_ms();
 
 	if (now >= w->next_tick) {
 		region_tick(w->r);
@@ -328,10 +321,10 @@ static void *writer_main(void *arg)
 	uint64_t now, cnt;
 	int stopping, timeout;
 
-	w->next_tick = writer_mono_ms() + WRITER_TICK_MS;
+	w->next_tick = mono_ms() + WRITER_TICK_MS;
 	for (;;) {
 		stopping = __atomic_load_n(&w->stopping, __ATOMIC_ACQUIRE);
-		now = writer_mono_ms();
+		now = mono_ms();
 		timeout = w->next_tick > now ? (int)(w->next_tick - now) : 0;
 		pfd.fd = w->efd;
 		pfd.events = POLLIN;

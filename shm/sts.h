@@ -55,6 +55,16 @@
 #define MXC_STS_FAIL_RECORD   5  /* the TXT record is malformed or not unique */
 #define MXC_STS_FAIL_MAX      5
 
+/* mxc_sts_fail_name - a failure class as TLSRPT names it ("dns" and
+ * "record" are ours: TLSRPT has no name for them); static text. */
+static inline const char *mxc_sts_fail_name(int f)
+{
+	static const char *const names[] = { "none", "dns", "sts-policy-fetch-error", "sts-policy-invalid",
+					     "sts-webpki-invalid", "record" };
+
+	return f >= 0 && f <= MXC_STS_FAIL_MAX ? names[f] : "unknown";
+}
+
 #define MXC_STS_MAX_AGE_CAP  31557600u  /* RFC 8461 §3.2 (Errata 7282: cap, do not reject) */
 #define MXC_STS_ID_MAX       32
 #define MXC_STS_PATTERN_MAX  253
