@@ -85,7 +85,8 @@ int sts_db_get(struct sqlite3 *db, const char *domain, struct sts_rec *r, char *
 int sts_db_del(struct sqlite3 *db, const char *domain, char *err, size_t errlen);     /* 1 deleted, 0 none */
 int sts_db_touch(struct sqlite3 *db, const char *domain, int64_t last_use, char *err, size_t errlen);
 typedef int (*sts_row_fn)(struct sts_rec *r, void *arg);
-/* every row (where: an SQL condition on the sts table, or NULL), in domain order */
+/* every row (where: an SQL condition on the sts table, or NULL), without
+ * the policy text (r->text NULL) */
 int sts_db_foreach(struct sqlite3 *db, const char *where, int64_t arg1, int64_t arg2, size_t limit,
 		   sts_row_fn fn, void *arg, char *err, size_t errlen);
 int mx_db_put(struct sqlite3 *db, const struct mx_rec *r, char *err, size_t errlen);

@@ -65,8 +65,12 @@ static void mx_split(const char *s, struct sts_rec *r)
 	}
 }
 
-#define STS_COLS "domain, kind, mode, max_age, flags, failure, detail, record_id, mx, policy_text," \
-		 " inserted, valid_end, last_update, last_use, next_check"
+#define STS_COLS_A "domain, kind, mode, max_age, flags, failure, detail, record_id, mx, "
+#define STS_COLS_B " inserted, valid_end, last_update, last_use, next_check"
+#define STS_COLS   STS_COLS_A "policy_text," STS_COLS_B
+/* the same columns with the policy text left out: walks (rebuild,
+ * refresher, forgetting) never need it, and it is up to 64 KiB a row */
+#define STS_COLS_NOTEXT STS_COLS_A "''," STS_COLS_B
 
 int sts_db_put(sqlite3 *db, const struct sts_rec *r, char *err, size_t errlen)
 {
@@ -221,7 +225,7 @@ int sts_db_foreach(sqlite3 *db, const char *where, int64_t arg1, int64_t arg2, s
 	sqlite3_stmt *s = NULL;
 	int rc = -1, step;
 
-	snprintf(sql, sizeof(sql), "SELECT " STS_COLS " FROM sts%s%s%s", where != NULL ? " WHERE " : "",
+	snprintf(sql, sizeof(sql), "SELECT " STS_COLS_NOTEXT " FROM sts%s%s%s", where != NULL ? " WHERE " : "",
 		 where != NULL ? where : "", limit > 0 ? " LIMIT ?9" : "");
 	r = malloc(sizeof(*r));
 	if (r == NULL) {
