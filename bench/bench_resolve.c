@@ -231,14 +231,6 @@ static volatile pid_t g_child;
 
 /* --- small helpers -------------------------------------------------------- */
 
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * NS_PER_S + (double)ts.tv_nsec;
-}
-
 /* A uniform double in [0, 1), from the top 53 bits. */
 static double unit(uint64_t *s)
 {

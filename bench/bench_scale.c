@@ -224,7 +224,8 @@ struct ctx {
 
 /* --- small helpers ------------------------------------------------------------- */
 
-static int64_t now_ns(void)
+/* integer nanoseconds: deadlines and rates are exact sums here */
+static int64_t mono_ns(void)
 {
 	struct timespec ts;
 
@@ -247,7 +248,7 @@ static void sleep_until(int64_t t)
 
 static void sleep_ns(int64_t ns)
 {
-	sleep_until(now_ns() + ns);
+	sleep_until(mono_ns() + ns);
 }
 
 static void *shared_map(size_t len)
@@ -479,7 +480,7 @@ static void kids_kill(void)
  * would: heartbeat, grace periods, dead readers' slots. */
 static void tick_if_due(int64_t *next)
 {
-	int64_t t = now_ns();
+	int64_t t = mono_ns();
 
 	if (g.region != NULL && t >= *next) {
 		region_tick(g.region);
@@ -497,7 +498,7 @@ static int kids_wait(int64_t giveup)
 	int bad = 0;
 
 	while (kids_poll(&bad) > 0) {
-		if (g_stop || now_ns() > giveup) {
+		if (g_stop || mono_ns() > giveup) {
 			if (!g_stop)
 				progress("children still running long past their time; killing them");
 			kids_kill();
@@ -513,11 +514,11 @@ static int kids_wait(int64_t giveup)
  * child that exits first is a failure.  Returns 0 or -1. */
 static int kids_ready(const uint32_t *ready, uint32_t want, unsigned nkids)
 {
-	int64_t giveup = now_ns() + READY_GIVEUP_S * NS_PER_S, next = 0;
+	int64_t giveup = mono_ns() + READY_GIVEUP_S * NS_PER_S, next = 0;
 	int bad = 0;
 
 	while (__atomic_load_n(ready, __ATOMIC_ACQUIRE) < want) {
-		if (kids_poll(&bad) < nkids || g_stop || now_ns() > giveup) {
+		if (kids_poll(&bad) < nkids || g_stop || mono_ns() > giveup) {
 			if (!g_stop)
 				progress("a child exited or hung before it was ready");
 			kids_kill();
@@ -758,8 +759,8 @@ static int reader_warm(mxc_t *h, const struct stream_ent *stream, size_t *pos, d
 		snprintf(err, errlen, "mxc_verify: %.120s", why);
 		return -1;
 	}
-	end = now_ns() + (int64_t)(seconds * (double)NS_PER_S);
-	while (now_ns() < end) {
+	end = mono_ns() + (int64_t)(seconds * (double)NS_PER_S);
+	while (mono_ns() < end) {
 		for (unsigned k = 0; k < CHECK_EVERY; k++) {
 			const struct stream_ent *e = &stream[(*pos)++ & (STREAM_LEN - 1)];
 
@@ -827,7 +828,7 @@ static int p1_child(struct ctx *c, void *arg, unsigned i)
 	/* one start line for all: the windows overlap to the microsecond */
 	sleep_until(sh->start_ns);
 	s->preempt = preemptions();
-	s->t0 = t = now_ns();
+	s->t0 = t = mono_ns();
 	while (t < sh->end_ns) {
 		for (unsigned k = 0; k < CHECK_EVERY; k++) {
 			const struct stream_ent *e = &c->stream[pos++ & (STREAM_LEN - 1)];
@@ -835,7 +836,7 @@ static int p1_child(struct ctx *c, void *arg, unsigned i)
 			errors += mxc_resolve(h, e->key, host, sizeof(host)) != MXC_OK;
 		}
 		n += CHECK_EVERY;
-		t = now_ns();
+		t = mono_ns();
 	}
 	s->t1 = t;
 	s->preempt = preemptions() - s->preempt;
@@ -875,7 +876,7 @@ static int phase_readers(struct ctx *c)
 				goto fail;
 		if (kids_ready(&sh->ready, p, p) != 0)
 			goto fail;
-		sh->start_ns = now_ns() + START_DELAY_NS;
+		sh->start_ns = mono_ns() + START_DELAY_NS;
 		sh->end_ns = sh->start_ns + (int64_t)(window * (double)NS_PER_S);
 		__atomic_store_n(&sh->go, 1, __ATOMIC_RELEASE);
 		if (kids_wait(sh->end_ns + READY_GIVEUP_S * NS_PER_S) != 0)
@@ -947,8 +948,8 @@ static double clock_overhead(void)
 	double v[CLOCK_PROBES];
 
 	for (unsigned i = 0; i < CLOCK_PROBES; i++) {
-		int64_t t0 = now_ns();
-		v[i] = (double)(now_ns() - t0);
+		int64_t t0 = mono_ns();
+		v[i] = (double)(mono_ns() - t0);
 	}
 	qsort(v, CLOCK_PROBES, sizeof(v[0]), cmp_double);
 	return v[CLOCK_PROBES / 2];
@@ -1005,10 +1006,10 @@ static int p2_child(struct ctx *c, void *arg, unsigned cpu)
 			pre = p;
 			last = b;
 		}
-		t0 = now_ns();
+		t0 = mono_ns();
 		for (k = 0; k < BATCH; k++)
 			bad += mxc_resolve(h, batch[k], host, sizeof(host)) != MXC_OK;
-		t = now_ns() - t0;
+		t = mono_ns() - t0;
 		if (b < 0 || __atomic_load_n(&sh->bseq, __ATOMIC_ACQUIRE) != q ||
 		    __atomic_load_n(&sh->block, __ATOMIC_ACQUIRE) != b)
 			continue;
@@ -1048,10 +1049,10 @@ out:
  */
 static int write_paced(struct ctx *c, double rate, double seconds, uint64_t *made, int64_t *spent)
 {
-	int64_t t0 = now_ns(), end = t0 + (int64_t)(seconds * (double)NS_PER_S), next_tick = t0 + TICK_NS, t;
+	int64_t t0 = mono_ns(), end = t0 + (int64_t)(seconds * (double)NS_PER_S), next_tick = t0 + TICK_NS, t;
 	uint64_t done = 0;
 
-	while ((t = now_ns()) < end && !g_stop) {
+	while ((t = mono_ns()) < end && !g_stop) {
 		int64_t wake = end;
 
 		if (rate > 0) {
@@ -1065,7 +1066,7 @@ static int write_paced(struct ctx *c, double rate, double seconds, uint64_t *mad
 			}
 			wake = t0 + (int64_t)((double)done * (double)NS_PER_S / rate);
 		}
-		if (now_ns() >= next_tick) {
+		if (mono_ns() >= next_tick) {
 			region_tick(g.region);
 			next_tick += TICK_NS;
 		}
@@ -1076,7 +1077,7 @@ static int write_paced(struct ctx *c, double rate, double seconds, uint64_t *mad
 		sleep_until(wake);
 	}
 	*made += done;
-	*spent += now_ns() - t0;
+	*spent += mono_ns() - t0;
 	return 0;
 }
 
@@ -1116,7 +1117,7 @@ static int phase_latency(struct ctx *c)
 		progress("  round %u of %u done", r + 1, rounds);
 	}
 	__atomic_store_n(&sh->done, 1, __ATOMIC_RELEASE);
-	if (kids_wait(now_ns() + READY_GIVEUP_S * NS_PER_S) != 0 || !sh->ok) {
+	if (kids_wait(mono_ns() + READY_GIVEUP_S * NS_PER_S) != 0 || !sh->ok) {
 		if (!g_stop)
 			progress("  the reader failed: %s", sh->err[0] ? sh->err : "no result");
 		goto out;
@@ -1175,7 +1176,7 @@ out:
 static int writer_rate(struct ctx *c, unsigned every, double seconds, double *rate)
 {
 	unsigned chunk = every > 1 ? every : EACH_CHUNK;
-	int64_t t0 = now_ns(), end = t0 + (int64_t)(seconds * (double)NS_PER_S), next_tick = t0 + TICK_NS, t;
+	int64_t t0 = mono_ns(), end = t0 + (int64_t)(seconds * (double)NS_PER_S), next_tick = t0 + TICK_NS, t;
 	uint64_t n = 0;
 
 	do {
@@ -1188,7 +1189,7 @@ static int writer_rate(struct ctx *c, unsigned every, double seconds, double *ra
 		if (every > 1)
 			region_publish(g.region);
 		n += chunk;
-		t = now_ns();
+		t = mono_ns();
 		if (t >= next_tick) {
 			region_tick(g.region);
 			next_tick = t + TICK_NS;
@@ -1360,7 +1361,7 @@ static void show_log_tail(const char *path)
 static int daemon_stop(int64_t giveup_ns, int *status)
 {
 	pid_t pid = g.daemon;
-	int64_t giveup = now_ns() + giveup_ns;
+	int64_t giveup = mono_ns() + giveup_ns;
 	pid_t w;
 
 	*status = -1;
@@ -1368,7 +1369,7 @@ static int daemon_stop(int64_t giveup_ns, int *status)
 		return 0;
 	kill(pid, SIGTERM);
 	while ((w = waitpid(pid, status, WNOHANG)) == 0 || (w < 0 && errno == EINTR)) {
-		if (now_ns() > giveup) {
+		if (mono_ns() > giveup) {
 			progress("mxcached still running %.0f s after SIGTERM; SIGKILL", secs(giveup_ns));
 			kill(pid, SIGKILL);
 			w = waitpid(pid, status, 0);
@@ -1458,7 +1459,7 @@ static int daemon_start(struct ctx *c, const char *dir, const char *logpath)
 {
 	char a0[] = "mxcached", a1[] = "-d", a3[] = "-f", a2[sizeof(g.dirs[0].path)];
 	char *argv[] = { a0, a1, a2, a3, NULL }, reply[256];
-	int64_t giveup = now_ns() + DAEMON_START_GIVEUP_S * NS_PER_S;
+	int64_t giveup = mono_ns() + DAEMON_START_GIVEUP_S * NS_PER_S;
 	sigset_t old;
 	int st, fd;
 	pid_t pid;
@@ -1503,7 +1504,7 @@ static int daemon_start(struct ctx *c, const char *dir, const char *logpath)
 			if (rc == 0 && strncmp(reply, "OK", 2) == 0)
 				return 0;
 		}
-		if (g_stop || now_ns() > giveup) {
+		if (g_stop || mono_ns() > giveup) {
 			if (!g_stop)
 				progress("mxcached did not answer PING within %d s", DAEMON_START_GIVEUP_S);
 			show_log_tail(logpath);
@@ -1565,10 +1566,10 @@ static int p3_child(struct ctx *c, void *arg, unsigned cpu)
 	if (reader_open(g.dirs[DIR_DAEMON].path, &h, sh->err, sizeof(sh->err)) != 0)
 		return 1;
 	__atomic_store_n(&sh->ready, 1, __ATOMIC_RELEASE);
-	prev = now_ns();
+	prev = mono_ns();
 #define STEP()                                                                \
 	do {                                                                  \
-		t = now_ns();                                                 \
+		t = mono_ns();                                                 \
 		if (t - prev > POLL_GAP_NS) {                                 \
 			off += (uint64_t)(t - prev);                          \
 			__atomic_store_n(&sh->off_ns, off, __ATOMIC_RELEASE); \
@@ -1708,7 +1709,7 @@ static int phase_writer_daemon(struct ctx *c)
 	struct tmpdir *d = &g.dirs[DIR_DAEMON];
 	char logpath[sizeof(d->path) + 16], target[32];
 	double *rtt = NULL, *vis = NULL;
-	int64_t busy = 0, t0 = now_ns();
+	int64_t busy = 0, t0 = mono_ns();
 	struct p3_shared *sh = NULL;
 	const char *fs;
 
@@ -1727,7 +1728,7 @@ static int phase_writer_daemon(struct ctx *c)
 	pin_all_but(c, reader_cpu);
 	if (daemon_start(c, d->path, logpath) != 0)
 		goto out;
-	progress("  daemon pid %ld ready in %.2f s", (long)g.daemon, secs(now_ns() - t0));
+	progress("  daemon pid %ld ready in %.2f s", (long)g.daemon, secs(mono_ns() - t0));
 	if ((fd = ctl_connect(d->path)) < 0) {
 		progress("connect %s/%s: %s", d->path, MXC_CTL_SOCK, strerror(errno));
 		goto out;
@@ -1755,14 +1756,14 @@ static int phase_writer_daemon(struct ctx *c)
 		/* the reader learns what to wait for before the daemon can
 		 * publish it */
 		__atomic_store_n(&sh->seq, i, __ATOMIC_RELEASE);
-		ts = now_ns();
+		ts = mono_ns();
 		if (set_one(fd, i, target) != 0)
 			goto out;
-		ta = now_ns();
+		ta = mono_ns();
 		rtt[i - 1] = (double)(ta - ts);
 		busy += ta - ts;
 		giveup = ta + SEEN_GIVEUP_NS;
-		while (__atomic_load_n(&sh->seen_seq, __ATOMIC_ACQUIRE) != i && now_ns() < giveup && !g_stop)
+		while (__atomic_load_n(&sh->seen_seq, __ATOMIC_ACQUIRE) != i && mono_ns() < giveup && !g_stop)
 			sched_yield();
 		if (__atomic_load_n(&sh->seen_seq, __ATOMIC_ACQUIRE) == i) {
 			/* the reader's time away since the SET was announced */
@@ -1784,7 +1785,7 @@ static int phase_writer_daemon(struct ctx *c)
 	if (g_stop)
 		goto out;
 	__atomic_store_n(&sh->stop, 1, __ATOMIC_RELEASE);
-	if (kids_wait(now_ns() + READY_GIVEUP_S * NS_PER_S) != 0)
+	if (kids_wait(mono_ns() + READY_GIVEUP_S * NS_PER_S) != 0)
 		goto out;
 	if (sh->errors)
 		progress("  the reader's lookups failed %" PRIu64 " times", sh->errors);
@@ -1793,13 +1794,13 @@ static int phase_writer_daemon(struct ctx *c)
 			 secs(SEEN_GIVEUP_NS));
 	close(fd);
 	fd = -1;
-	t0 = now_ns();
+	t0 = mono_ns();
 	if (daemon_stop(DAEMON_STOP_GIVEUP_S * NS_PER_S, &st) != 0) {
 		progress("mxcached did not exit cleanly on SIGTERM (status %#x)", (unsigned)st);
 		show_log_tail(logpath);
 		goto out;
 	}
-	progress("  daemon stopped (SIGTERM, exit 0) in %.3f s", secs(now_ns() - t0));
+	progress("  daemon stopped (SIGTERM, exit 0) in %.3f s", secs(mono_ns() - t0));
 	p3_print(c, count, rtt, vis, nvis, unseen, late, late_off, late_still, secs(busy), fs);
 	rc = 0;
 out:
@@ -1875,7 +1876,7 @@ static int parse_args(int argc, char **argv, struct opts *op)
 /* Build the region and take the fresh memory figures. */
 static int setup_region(struct ctx *c)
 {
-	int64_t t0 = now_ns();
+	int64_t t0 = mono_ns();
 	int rc;
 
 	progress("generating %" PRIu64 " keys and a %u-lookup random stream", c->n, STREAM_LEN);
@@ -1883,20 +1884,20 @@ static int setup_region(struct ctx *c)
 		return -1;
 	if (tmpdir_make(&g.dirs[DIR_REGION], "region") != 0)
 		return -1;
-	progress("keys in %.1f s; building the region in %s (files %s*)", secs(now_ns() - t0),
+	progress("keys in %.1f s; building the region in %s (files %s*)", secs(mono_ns() - t0),
 		 g.dirs[DIR_REGION].path, g.dirs[DIR_REGION].shm_prefix);
-	t0 = now_ns();
+	t0 = mono_ns();
 	if (build_region(c) != 0)
 		return -1;
-	progress("region built in %.1f s; checking every answer", secs(now_ns() - t0));
+	progress("region built in %.1f s; checking every answer", secs(mono_ns() - t0));
 	if ((rc = mxc_open(g.dirs[DIR_REGION].path, &g.h)) != MXC_OK) {
 		progress("mxc_open %s: %s", g.dirs[DIR_REGION].path, mxc_strerror(rc));
 		return -1;
 	}
-	t0 = now_ns();
+	t0 = mono_ns();
 	if (check_all(c) != 0)
 		return -1;
-	progress("all %" PRIu64 " answers right (%.1f s)", c->n, secs(now_ns() - t0));
+	progress("all %" PRIu64 " answers right (%.1f s)", c->n, secs(mono_ns() - t0));
 	if (mem_measure(c, &c->fresh) != 0)
 		return -1;
 	return 0;
@@ -1907,7 +1908,7 @@ int main(int argc, char **argv)
 	static struct ctx c;
 	struct opts op;
 	struct sigaction sa;
-	int64_t t0 = now_ns();
+	int64_t t0 = mono_ns();
 	double load0 = loadavg1();
 	int failed = 0;
 
@@ -1983,14 +1984,14 @@ int main(int argc, char **argv)
 	csv_row(&c, "run", op.quick ? "quick" : "full", "online_cpus", 0, (double)c.online, "count");
 	csv_row(&c, "run", op.quick ? "quick" : "full", "load_average_start", 2, load0, "load");
 	csv_row(&c, "run", op.quick ? "quick" : "full", "load_average_end", 2, loadavg1(), "load");
-	csv_row(&c, "run", op.quick ? "quick" : "full", "wall", 1, secs(now_ns() - t0), "s");
-	printf("\n# load average %.2f at the end; %.1f s in all\n", loadavg1(), secs(now_ns() - t0));
+	csv_row(&c, "run", op.quick ? "quick" : "full", "wall", 1, secs(mono_ns() - t0), "s");
+	printf("\n# load average %.2f at the end; %.1f s in all\n", loadavg1(), secs(mono_ns() - t0));
 	if (c.csv != NULL && fclose(c.csv) != 0) {
 		fprintf(stderr, "bench_scale: %s: %s\n", op.csv, strerror(errno));
 		failed = 1;
 	}
 	cleanup_all();
 	data_free(&c);
-	progress("done in %.1f s%s", secs(now_ns() - t0), failed ? " (something failed: see above)" : "");
+	progress("done in %.1f s%s", secs(mono_ns() - t0), failed ? " (something failed: see above)" : "");
 	return failed;
 }

@@ -65,6 +65,7 @@
 
 #define BENCH_NAME "bench_socketmap"
 #include "bench/common.h"
+#include "bench/policy.h"
 #include "client/mxcache.h"
 #include "daemon/log.h"
 #include "daemon/region.h"
@@ -132,30 +133,11 @@ static void on_signal(int sig)
 	g_signal = 1;
 }
 
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
 static void nap(void)
 {
 	struct timespec ts = { 0, POLL_NS };
 
 	nanosleep(&ts, NULL);
-}
-
-/* The policy of domain i, as bench_sts builds it: two patterns, the host that matches. */
-static void pattern(uint64_t i, const char *dom, char *p0, char *p1, char *host)
-{
-	snprintf(p0, MXC_STS_PATTERN_MAX + 1, "mx%" PRIu64 ".%s", i % 7, dom);
-	snprintf(p1, MXC_STS_PATTERN_MAX + 1, "*.mx.%s", dom);
-	if (i & 1)
-		snprintf(host, MXC_HOST_MAX + 1, "mx%" PRIu64 ".%s", i % 7, dom);
-	else
-		snprintf(host, MXC_HOST_MAX + 1, "in%" PRIu64 ".mx.%s", i % 5, dom);
 }
 
 /* ---- growing sample arrays ---------------------------------------------- */
@@ -268,17 +250,7 @@ static int build(const char *dir, const struct data *d, struct region **rp)
 		vlen = mxc_ov_value_encode(val, now, now, d->target[i], strlen(d->target[i]), "bench", 5);
 		if (vlen == 0 || region_put(*rp, MXC_TAB_OVERRIDE, d->key[i], strlen(d->key[i]), val, vlen, NULL, 0) < 0)
 			goto out;
-		memset(p, 0, offsetof(struct sts_rec, mx));
-		snprintf(p->domain, sizeof(p->domain), "%s", d->key[i]);
-		p->kind = MXC_STS_KIND_POLICY;
-		p->mode = MXC_STS_MODE_ENFORCE;
-		p->max_age = 86400;
-		p->flags = MXC_STS_F_FRESH;
-		snprintf(p->id, sizeof(p->id), "20240101T%06" PRIu64, i % 1000000);
-		p->nmx = 2;
-		pattern(i, p->domain, p->mx[0], p->mx[1], host);
-		p->inserted = p->last_update = p->last_use = now;
-		p->valid_end = now + 86400;
+		bench_policy(i, d->key[i], now, p, host);
 		if (sts_region_put(*rp, p) != 0)
 			goto out;
 	}
@@ -525,7 +497,7 @@ static int verify_library(mxc_t *h, const struct data *d, struct mxc_sts *s)
 			progress("library: wrong override for %s", d->key[i]);
 			return -1;
 		}
-		pattern(i, d->key[i], p0, p1, host);
+		bench_pattern(i, d->key[i], p0, p1, host);
 		if (mxc_sts_get(h, d->key[i], s) != MXC_OK || s->mode != MXC_STS_ENFORCE || !mxc_sts_match(s, host)) {
 			progress("library: wrong policy for %s", d->key[i]);
 			return -1;
@@ -602,7 +574,7 @@ static int measure_library(mxc_t *h, const struct data *d, int kind, double dur,
 			ix = d->seq[pos++ % SEQ_LEN];
 			memcpy(bkey[k], d->key[ix], KEY_SLOT);
 			if (kind == KIND_MTASTS)
-				pattern(ix, bkey[k], p0, p1, bhost[k]);
+				bench_pattern(ix, bkey[k], p0, p1, bhost[k]);
 		}
 		t0 = now_ns();
 		if (kind == KIND_TRANSPORT) {

@@ -30,6 +30,7 @@
 
 #define BENCH_NAME "bench_sts"
 #include "bench/common.h"
+#include "bench/policy.h"
 #include "client/mxcache.h"
 #include "daemon/log.h"
 #include "daemon/region.h"
@@ -48,32 +49,13 @@ enum { SYS_MXC_MATCH, SYS_MXC_GET, SYS_SQLITE_MATCH, SYS_N };
 static const char *const sys_name[SYS_N] = { "mxcache", "mxcache", "sqlite" };
 static const char *const sys_case[SYS_N] = { "get+match", "get", "get+match" };
 
-static double now_ns(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
-}
-
-/* The policy of domain i: enforce, two patterns, the host that matches. */
-static void pattern(uint64_t i, const char *dom, char *p0, char *p1, char *host)
-{
-	snprintf(p0, MXC_STS_PATTERN_MAX + 1, "mx%" PRIu64 ".%s", i % 7, dom);
-	snprintf(p1, MXC_STS_PATTERN_MAX + 1, "*.mx.%s", dom);
-	if (i & 1)
-		snprintf(host, MXC_HOST_MAX + 1, "mx%" PRIu64 ".%s", i % 7, dom);
-	else
-		snprintf(host, MXC_HOST_MAX + 1, "in%" PRIu64 ".mx.%s", i % 5, dom);
-}
-
 static int build(const char *dir, const char *dbpath, uint64_t n, struct region **rp)
 {
 	struct region_opts o;
 	struct sts_rec *p;
 	sqlite3 *db = NULL;
 	sqlite3_stmt *s = NULL;
-	char host[MXC_HOST_MAX + 1], mx[2 * (MXC_STS_PATTERN_MAX + 1)];
+	char host[MXC_HOST_MAX + 1], dom[KEY_SLOT], mx[2 * (MXC_STS_PATTERN_MAX + 1)];
 	int64_t now = (int64_t)time(NULL);
 	uint64_t i;
 	int rc = -1;
@@ -91,17 +73,8 @@ static int build(const char *dir, const char *dbpath, uint64_t n, struct region 
 	    sqlite3_prepare_v2(db, "INSERT INTO sts VALUES(?1, 2, 86400, ?2)", -1, &s, NULL) != SQLITE_OK)
 		goto out;
 	for (i = 0; i < n; i++) {
-		memset(p, 0, offsetof(struct sts_rec, mx));
-		make_key(i, p->domain);
-		p->kind = MXC_STS_KIND_POLICY;
-		p->mode = MXC_STS_MODE_ENFORCE;
-		p->max_age = 86400;
-		p->flags = MXC_STS_F_FRESH;
-		snprintf(p->id, sizeof(p->id), "20240101T%06" PRIu64, i % 1000000);
-		p->nmx = 2;
-		pattern(i, p->domain, p->mx[0], p->mx[1], host);
-		p->inserted = p->last_update = p->last_use = now;
-		p->valid_end = now + 86400;
+		make_key(i, dom);
+		bench_policy(i, dom, now, p, host);
 		if (sts_region_put(*rp, p) != 0)
 			goto out;
 		snprintf(mx, sizeof(mx), "%s\n%s", p->mx[0], p->mx[1]);
@@ -178,7 +151,7 @@ static int child(const char *dir, const char *dbpath, uint64_t n, size_t samples
 		goto out;
 	for (i = 0; i < n; i++) {
 		make_key(i, dom[i]);
-		pattern(i, dom[i], p0, p1, host[i]);
+		bench_pattern(i, dom[i], p0, p1, host[i]);
 	}
 	for (i = 0; i < nseq; i++)
 		seq[i] = below(&rng, (uint32_t)n);

@@ -12,6 +12,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
+#include <time.h>
 
 /* Each program names itself before including this header. */
 #ifndef BENCH_NAME
@@ -40,6 +41,16 @@ static inline void progress(const char *fmt, ...)
 	va_end(ap);
 	fputc('\n', stderr);
 	fflush(stderr);
+}
+
+/* now_ns - the monotonic clock in nanoseconds, as a double for arithmetic
+ * on latencies. */
+static inline double now_ns(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (double)ts.tv_sec * 1e9 + (double)ts.tv_nsec;
 }
 
 static inline uint64_t splitmix64(uint64_t *s)
