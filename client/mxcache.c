@@ -45,6 +45,7 @@
 #include <linux/membarrier.h>
 
 #include "../shm/atomic.h"
+#include "../shm/counters.h"
 #include "../shm/events.h"
 #include "../shm/fed.h"
 #include "../shm/key.h"
@@ -1968,6 +1969,40 @@ int mxc_status(mxc_t *h, struct mxc_status *st)
 	return MXC_OK;
 }
 
+struct counter_q {
+	unsigned i;
+	uint64_t v;
+};
+
+static int counter_read(struct mxc_map *m, const struct mxc_shm_root *root, void *arg)
+{
+	struct counter_q *q = arg;
+
+	(void)root;
+	q->v = mxa_load64((uint64_t *)(uintptr_t)&m->hdr->h_ctr[q->i]);
+	return MXC_OK;
+}
+
+int mxc_counter(mxc_t *h, unsigned i, const char **name, const char **help, uint64_t *value)
+{
+	struct counter_q q = { i, 0 };
+	int rc;
+
+	if (h == NULL || value == NULL || i >= MXC_COUNTERS_MAX)
+		return MXC_EINVAL;
+	if (mxc_ctr_name((int)i) == NULL)
+		return MXC_NOTFOUND;
+	rc = with_read(h, counter_read, &q);
+	if (rc != MXC_OK)
+		return rc;
+	if (name != NULL)
+		*name = mxc_ctr_name((int)i);
+	if (help != NULL)
+		*help = mxc_ctr_help((int)i);
+	*value = q.v;
+	return MXC_OK;
+}
+
 struct epoch_q {
 	uint64_t epoch, inc;
 };
@@ -2031,3 +2066,5 @@ int mxc_readers_foreach(mxc_t *h, mxc_reader_fn fn, void *arg)
 	}
 	return MXC_OK;
 }
+
+_Static_assert(MXC_COUNTERS_MAX == MXC_CTR_MAX, "the public bound is the region's");

@@ -395,6 +395,20 @@ struct mxc_status {
  */
 int mxc_status(mxc_t *h, struct mxc_status *st);
 
+/*
+ * mxc_counter - the daemon's event counter i, 0 <= i < MXC_COUNTERS_MAX:
+ * limits reached, admin refusals, invalid client events, SQLite failures
+ * (docs/region.md lists them).  Counters grow from 0 at each daemon start
+ * and reach the region at most 100 ms late.  *name (Prometheus style,
+ * without the "mxcache_" prefix) and *help point to static text; either
+ * may be NULL.
+ * Returns MXC_OK, MXC_NOTFOUND for an index this library has no name for
+ * (skip it), MXC_EINVAL, or MXC_ENOREGION/MXC_ECORRUPT as lookups do.
+ * Thread safety: safe; wait-free.
+ */
+#define MXC_COUNTERS_MAX 64
+int mxc_counter(mxc_t *h, unsigned i, const char **name, const char **help, uint64_t *value);
+
 /* One reader slot, as shmctl readers shows it. */
 struct mxc_reader {
 	uint32_t slot;

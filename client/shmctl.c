@@ -177,9 +177,12 @@ static const char *state_name(uint32_t s)
 	}
 }
 
-static int status_json(const struct sc_ctx *c, const struct mxc_status *st)
+static int status_json(const struct sc_ctx *c, mxc_t *h, const struct mxc_status *st)
 {
-	struct json_object *j = json_object_new_object();
+	struct json_object *j = json_object_new_object(), *ctr = json_object_new_object();
+	const char *name;
+	uint64_t v;
+	unsigned i;
 	char iso[ISO_LEN], path[PATH_LEN];
 	int oom = 0;
 
@@ -201,6 +204,10 @@ static int status_json(const struct sc_ctx *c, const struct mxc_status *st)
 	sc_juint(j, "mx_entries", st->mx_entries, &oom);
 	sc_juint(j, "events_posted", st->events_posted, &oom);
 	sc_juint(j, "events_dropped", st->events_dropped, &oom);
+	for (i = 0; i < MXC_COUNTERS_MAX; i++)
+		if (mxc_counter(h, i, &name, NULL, &v) == MXC_OK)
+			sc_juint(ctr, name, v, &oom);
+	sc_jset(j, "counters", ctr, &oom);
 	sc_juint(j, "arena_used", st->arena_used, &oom);
 	sc_juint(j, "arena_free", st->arena_free, &oom);
 	sc_juint(j, "arena_limbo", st->arena_limbo, &oom);
@@ -233,9 +240,12 @@ static int status_json(const struct sc_ctx *c, const struct mxc_status *st)
 	return sc_json_print(j, oom);
 }
 
-static void status_text(const struct sc_ctx *c, const struct mxc_status *st)
+static void status_text(const struct sc_ctx *c, mxc_t *h, const struct mxc_status *st)
 {
 	char iso[ISO_LEN];
+	const char *name;
+	uint64_t v;
+	unsigned i;
 
 	printf("dir:            %s\n", c->dir);
 	printf("state:          %s\n", state_name(st->state));
@@ -250,6 +260,10 @@ static void status_text(const struct sc_ctx *c, const struct mxc_status *st)
 	printf("mx cache:       %" PRIu64 " entries\n", st->mx_entries);
 	printf("client events:  %" PRIu64 " posted, %" PRIu64 " dropped (ring full)\n", st->events_posted,
 	       st->events_dropped);
+	/* only what happened: a quiet daemon prints no counter lines */
+	for (i = 0; i < MXC_COUNTERS_MAX; i++)
+		if (mxc_counter(h, i, &name, NULL, &v) == MXC_OK && v != 0)
+			printf("counter:        %s %" PRIu64 "\n", name, v);
 	printf("arena:          %" PRIu64 " used, %" PRIu64 " free, %" PRIu64 " limbo (bytes)\n",
 	       st->arena_used, st->arena_free, st->arena_limbo);
 	printf("reader slots:   %" PRIu32 " claimed / %" PRIu32 " total\n", st->slots_claimed, st->nslots);
@@ -292,9 +306,9 @@ static int cmd_status(const struct sc_ctx *c, char **av, int ac)
 		goto out;
 	}
 	if (c->json) {
-		ex = status_json(c, &st);
+		ex = status_json(c, h, &st);
 	} else {
-		status_text(c, &st);
+		status_text(c, h, &st);
 		ex = SC_OK;
 	}
 	if (ex == SC_OK && !st.writer_alive)

@@ -12,6 +12,7 @@
 #include <arpa/inet.h>
 #include <errno.h>
 #include <grp.h>
+#include <pwd.h>
 #include <netinet/in.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -196,6 +197,70 @@ static int set_group(struct parse *p, const char *v)
 	return 1;
 }
 
+static int set_admin_group(struct parse *p, const char *v)
+{
+	struct config *c = p->c;
+	unsigned long n;
+
+	if (config_uint(v, 0, (gid_t)-2, &n) == 0) {
+		c->admin_gid = (gid_t)n;
+		snprintf(c->admin_group, sizeof(c->admin_group), "%lu", n);
+		return 1;
+	}
+	if (strlen(v) >= sizeof(c->admin_group) || config_group(v, 0, &c->admin_gid, NULL, 0) != 0)
+		return config_error(p, "ctl.admin_group: no group named '%s'", v);
+	snprintf(c->admin_group, sizeof(c->admin_group), "%s", v);
+	return 1;
+}
+
+/* getpwnam_r/getpwuid_r with a buffer that grows; 0 found, -1 not. */
+static int config_user(const char *name, uid_t uid, uid_t *uid_out, gid_t *gid_out)
+{
+	struct passwd pw, *res = NULL;
+	size_t len = CONFIG_GRBUF_START;
+	char *buf = NULL, *nb;
+	int rc = -1, e;
+
+	for (;;) {
+		nb = realloc(buf, len);
+		if (nb == NULL)
+			goto done;
+		buf = nb;
+		if (name != NULL)
+			e = getpwnam_r(name, &pw, buf, len, &res);
+		else
+			e = getpwuid_r(uid, &pw, buf, len, &res);
+		if (e != ERANGE || len >= CONFIG_GRBUF_MAX)
+			break;
+		len *= 2;
+	}
+	if (res == NULL)
+		goto done;
+	*uid_out = pw.pw_uid;
+	*gid_out = pw.pw_gid;
+	rc = 0;
+done:
+	free(buf);
+	return rc;
+}
+
+static int set_user(struct parse *p, const char *v)
+{
+	struct config *c = p->c;
+	unsigned long n;
+
+	if (strlen(v) >= sizeof(c->user))
+		return config_error(p, "daemon.user: longer than %zu bytes", sizeof(c->user) - 1);
+	if (config_uint(v, 0, (uid_t)-2, &n) == 0) {
+		if (config_user(NULL, (uid_t)n, &c->uid, &c->user_gid) != 0)
+			return config_error(p, "daemon.user: no user with uid %lu", n);
+	} else if (config_user(v, 0, &c->uid, &c->user_gid) != 0) {
+		return config_error(p, "daemon.user: no user named '%s'", v);
+	}
+	snprintf(c->user, sizeof(c->user), "%s", v);
+	return 1;
+}
+
 static int set_slots(struct parse *p, const char *v)
 {
 	unsigned long n;
@@ -311,6 +376,11 @@ static const struct config_num config_nums[] = {
 	{ "sts", "policy_port", 1, 65535, offsetof(struct config, sts_port) },
 	{ "socketmap", "idle_timeout_s", 1, 86400, offsetof(struct config, sm_idle_s) },
 	{ "socketmap", "max_connections", 1, CONFIG_SM_CONN_MAX, offsetof(struct config, sm_max_conn) },
+	{ "limits", "sts_entries", 1, CONFIG_LIMIT_ENTRIES_MAX, offsetof(struct config, lim_sts) },
+	{ "limits", "mx_entries", 1, CONFIG_LIMIT_ENTRIES_MAX, offsetof(struct config, lim_mx) },
+	{ "limits", "stats_domains", 1, CONFIG_LIMIT_ENTRIES_MAX, offsetof(struct config, lim_stats) },
+	{ "limits", "servers", 1, CONFIG_LIMIT_ENTRIES_MAX, offsetof(struct config, lim_servers) },
+	{ "limits", "client_events_per_s", 1, CONFIG_LIMIT_EVENTS_MAX, offsetof(struct config, lim_events) },
 };
 
 /* yes/no keys */
@@ -406,6 +476,8 @@ static const struct config_key config_keys[] = {
 	{ "sts", "content_types", set_content_types, 0 },
 	{ "socketmap", "transport", set_transport, 0 },
 	{ "socketmap", "program", set_program, 0 },
+	{ "daemon", "user", set_user, 0 },
+	{ "ctl", "admin_group", set_admin_group, 0 },
 };
 _Static_assert(sizeof(config_keys) / sizeof(config_keys[0]) <= 32, "seen is a 32-bit mask");
 
@@ -448,6 +520,9 @@ static int config_handler(void *user, const char *section, const char *name, con
 		p->seen |= 1u << i;
 		return config_keys[i].set(p, v);
 	}
+	for (i = 0; i < sizeof(config_nums) / sizeof(config_nums[0]); i++)
+		if (strcmp(section, config_nums[i].section) == 0)
+			known_section = 1;
 	if (section[0] == '\0')
 		return config_error(p, "'%s' outside any [section]", name);
 	if (!known_section)
@@ -501,6 +576,11 @@ static int config_defaults(struct config *c, char *err, size_t errlen)
 	c->sts_port = 443;
 	c->sm_idle_s = CONFIG_SM_IDLE_DEF;
 	c->sm_max_conn = CONFIG_SM_CONN_DEF;
+	c->lim_sts = CONFIG_LIMIT_ENTRIES_DEF;
+	c->lim_mx = CONFIG_LIMIT_ENTRIES_DEF;
+	c->lim_stats = CONFIG_LIMIT_ENTRIES_DEF;
+	c->lim_servers = CONFIG_LIMIT_ENTRIES_DEF;
+	c->lim_events = CONFIG_LIMIT_EVENTS_DEF;
 	snprintf(c->sm_transport, sizeof(c->sm_transport), "smtp");
 	snprintf(c->sts_content_types, sizeof(c->sts_content_types), "%s", CONFIG_STS_CTYPES_DEF);
 	return 0;

@@ -42,6 +42,18 @@
  *   idle_timeout_s = N       close idle connections, default 60
  *   max_connections = N      default 1024
  *   program     = PATH       the server, default mxcache-socketmap beside mxcached
+ *   [daemon]
+ *   user        = NAME|UID   started as root, run as this user (its primary
+ *                            group, its supplementary groups); default: stay
+ *   [ctl]
+ *   admin_group = NAME|GID   members may change the caches over ctl.sock
+ *                            besides root and the daemon's user; default none
+ *   [limits]                 what a peer can make the daemon keep or do
+ *   sts_entries = N          policy cache entries, default 1000000
+ *   mx_entries  = N          MX cache entries, default 1000000
+ *   stats_domains = N        domains with delivery stats, default 1000000
+ *   servers     = N          values per tracker set, default 1000000
+ *   client_events_per_s = N  events accepted per client slot, default 20000
  *
  * Comments start with ';' or '#' at the start of a line, or after
  * whitespace inside a line.  A line is at most CONFIG_LINE_MAX bytes.  An
@@ -87,6 +99,12 @@
 #define CONFIG_SM_IDLE_DEF      60
 #define CONFIG_SM_CONN_DEF      1024
 #define CONFIG_SM_CONN_MAX      65536
+
+#define CONFIG_USER_MAX         64
+#define CONFIG_LIMIT_ENTRIES_MAX  100000000u
+#define CONFIG_LIMIT_ENTRIES_DEF  1000000u
+#define CONFIG_LIMIT_EVENTS_MAX   100000000u
+#define CONFIG_LIMIT_EVENTS_DEF   20000u
 
 #define CONFIG_SYNC_NORMAL 1          /* PRAGMA synchronous values */
 #define CONFIG_SYNC_FULL   2
@@ -140,6 +158,22 @@ struct config {
 	unsigned sm_idle_s;
 	unsigned sm_max_conn;
 	char sm_program[CONFIG_PATH_MAX];   /* "" = beside mxcached */
+
+	/* [daemon] */
+	char user[CONFIG_USER_MAX];   /* "" = do not change user */
+	uid_t uid;                    /* of user, when set */
+	gid_t user_gid;               /* its primary group */
+
+	/* [ctl] */
+	char admin_group[CONFIG_GROUP_MAX];   /* "" = none */
+	gid_t admin_gid;
+
+	/* [limits] */
+	unsigned lim_sts;
+	unsigned lim_mx;
+	unsigned lim_stats;
+	unsigned lim_servers;
+	unsigned lim_events;
 
 	struct rcu_head rcu;          /* private: deferred free */
 };

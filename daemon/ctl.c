@@ -24,6 +24,8 @@
 #include <urcu.h>
 
 #include "arena.h"
+#include "config.h"
+#include "counters.h"
 #include "fed.h"
 #include "log.h"
 #include "override.h"
@@ -33,6 +35,10 @@
 #include "shm/fed.h"
 
 #define CTL_BACKLOG     64
+#define CTL_PEER_GROUPS_MAX 256      /* supplementary groups of a peer we look at */
+#ifndef SO_PEERGROUPS
+#define SO_PEERGROUPS   59           /* Linux 4.13; older kernels: primary group only */
+#endif
 #define CTL_ERR_MAX     256
 /* After accept() fails for want of descriptors, wait before the next try
  * instead of spinning on a queue we cannot drain. */
@@ -51,7 +57,7 @@ struct ctl_conn {
 	int fd;
 	uid_t uid;
 	pid_t pid;
-	int may_change;         /* our uid or root */
+	int may_change;         /* root, our uid, or [ctl] admin_group */
 	size_t off;             /* start of unread data in buf */
 	size_t len;             /* end of data in buf */
 	char buf[MXC_CTL_LINE_MAX];
@@ -638,8 +644,12 @@ static int ctl_request(struct ctl_conn *cn, char *line, size_t len)
 	    strcmp(words[0], "STS-FETCH") != 0 && strcmp(words[0], "STS-DEL") != 0 &&
 	    strcmp(words[0], "MX-FETCH") != 0 && strncmp(words[0], "FED-", 4) != 0)
 		return ctl_err(cn, MXC_CTL_EPROTO, "unknown command");
-	if (!cn->may_change)
-		return ctl_err(cn, MXC_CTL_EPERM, "only root and mxcached's own user may change the caches");
+	if (!cn->may_change) {
+		ctr_limit(MXC_CTR_CTL_DENIED, "ctl: uid %lu (pid %ld) may not change the caches: refused",
+			  (unsigned long)cn->uid, (long)cn->pid);
+		return ctl_err(cn, MXC_CTL_EPERM,
+			       "only root, mxcached's own user and [ctl] admin_group may change the caches");
+	}
 	if (strcmp(words[0], "FED-POLICY") == 0 || strcmp(words[0], "FED-LOCAL") == 0 ||
 	    strcmp(words[0], "FED-ADD") == 0 || strcmp(words[0], "FED-DEL") == 0 || strcmp(words[0], "FED-FLUSH") == 0)
 		return ctl_fed(cn, words, n);
@@ -718,12 +728,49 @@ static void ctl_busy(int fd)
 }
 _Static_assert(CTL_MAX_CONN == 32, "the EBUSY message says 32");
 
+/* Is the peer of fd (credentials uc) a member of group g, primary or not? */
+static int ctl_peer_in_group(int fd, const struct ucred *uc, gid_t g)
+{
+	gid_t groups[CTL_PEER_GROUPS_MAX];
+	socklen_t len = sizeof(groups);
+	size_t i;
+
+	if (uc->gid == g)
+		return 1;
+	/* ERANGE: more groups than we look at; they count as not members */
+	if (getsockopt(fd, SOL_SOCKET, SO_PEERGROUPS, groups, &len) != 0)
+		return 0;
+	for (i = 0; i < len / sizeof(gid_t); i++)
+		if (groups[i] == g)
+			return 1;
+	return 0;
+}
+
+/* Refuse a peer that may not even read: one line, then the close. */
+static void ctl_refuse(int fd, const struct ucred *uc)
+{
+	char line[160];
+	int n;
+
+	ctr_limit(MXC_CTR_CTL_DENIED, "ctl: refused uid %lu (pid %ld): not root, not mxcached's user, not in its groups",
+		  (unsigned long)uc->uid, (long)uc->pid);
+	n = ctl_format(line, sizeof(line), "ERR", MXC_CTL_EPERM,
+		       "not root, not mxcached's user, not in [region] group or [ctl] admin_group", (char *)NULL);
+	if (n > 0 && send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
+		/* it learns from the close */
+	}
+	close(fd);
+}
+
 static void ctl_accept_one(struct ctl *c, int fd)
 {
 	struct timeval tv = { .tv_sec = CTL_IDLE_TIMEOUT_S, .tv_usec = 0 };
 	struct ucred uc;
 	socklen_t ulen = sizeof(uc);
 	struct ctl_conn *cn;
+	struct config *cfg;
+	gid_t read_gid, admin_gid;
+	int has_admin, may_change;
 	pthread_attr_t attr;
 	pthread_t t;
 	int e;
@@ -733,10 +780,27 @@ static void ctl_accept_one(struct ctl *c, int fd)
 		close(fd);
 		return;
 	}
+	/*
+	 * The socket's mode already keeps out whoever is not in its group;
+	 * the credentials decide what a peer may do, and keep out a peer
+	 * that got in through a looser mode set by hand.
+	 */
+	rcu_read_lock();
+	cfg = config_current();
+	read_gid = cfg != NULL ? cfg->gid : getegid();
+	has_admin = cfg != NULL && cfg->admin_group[0] != '\0';
+	admin_gid = has_admin ? cfg->admin_gid : 0;
+	rcu_read_unlock();
+	may_change = uc.uid == 0 || uc.uid == geteuid() || (has_admin && ctl_peer_in_group(fd, &uc, admin_gid));
+	if (!may_change && !ctl_peer_in_group(fd, &uc, read_gid)) {
+		ctl_refuse(fd, &uc);
+		return;
+	}
 	pthread_mutex_lock(&c->mu);
 	if (c->nconn >= CTL_MAX_CONN) {
 		pthread_mutex_unlock(&c->mu);
-		log_warnx("ctl: refused pid %ld: %d connections open", (long)uc.pid, CTL_MAX_CONN);
+		ctr_limit(MXC_CTR_LIMIT_CTL_CONN, "ctl: refused pid %ld: %d admin connections open", (long)uc.pid,
+			  CTL_MAX_CONN);
 		ctl_busy(fd);
 		return;
 	}
@@ -759,7 +823,7 @@ static void ctl_accept_one(struct ctl *c, int fd)
 	cn->fd = fd;
 	cn->uid = uc.uid;
 	cn->pid = uc.pid;
-	cn->may_change = uc.uid == 0 || uc.uid == geteuid();
+	cn->may_change = may_change;
 
 	pthread_mutex_lock(&c->mu);
 	cn->next = c->conns;

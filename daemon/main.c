@@ -13,8 +13,10 @@
  * one the region and the pid file record) and a start-up error still
  * reaches the terminal and the parent's exit status.
  */
+#include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <grp.h>
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
@@ -95,6 +97,74 @@ static void main_mkdir(const char *dir)
 		fatal("main: %s", path);
 	if (!S_ISDIR(sb.st_mode))
 		fatalx("main: %s is not a directory", path);
+}
+
+/* lchown name in dirfd to uid:gid, unless it is already theirs. */
+static void main_chown_at(int dirfd, const char *name, uid_t uid, gid_t gid)
+{
+	struct stat sb;
+
+	if (fstatat(dirfd, name, &sb, AT_SYMLINK_NOFOLLOW) != 0 || (sb.st_uid == uid && sb.st_gid == gid))
+		return;
+	if (S_ISLNK(sb.st_mode))
+		return;    /* never follow a link planted in our directory */
+	if (fchownat(dirfd, name, uid, gid, AT_SYMLINK_NOFOLLOW) != 0)
+		fatal("main: cannot give %s to uid %lu", name, (unsigned long)uid);
+}
+
+/*
+ * Started as root with [daemon] user: hand the state directory, its files
+ * and the region's files to that user, then become it for good (its
+ * primary group, its supplementary groups, no way back).  Everything the
+ * daemon opens afterwards it opens as that user, so a flaw in a parser of
+ * network input cannot reach anything root owns.  Only the directory's
+ * own entries are touched: it holds no subdirectories of ours.
+ */
+static void main_become_user(const char *dir, const struct config *cfg)
+{
+	char prefix[64];
+	struct dirent *de;
+	struct stat sb;
+	DIR *d;
+
+	if (cfg->user[0] == '\0')
+		return;
+	if (geteuid() != 0) {
+		if (geteuid() != cfg->uid)
+			fatalx("main: [daemon] user is %s, but mxcached runs as uid %lu, not root, and cannot change user",
+			       cfg->user, (unsigned long)geteuid());
+		return;
+	}
+	if (stat(dir, &sb) != 0)
+		fatal("main: %s", dir);
+	d = opendir(dir);
+	if (d == NULL)
+		fatal("main: %s", dir);
+	main_chown_at(dirfd(d), ".", cfg->uid, cfg->user_gid);
+	while ((de = readdir(d)) != NULL)
+		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
+			main_chown_at(dirfd(d), de->d_name, cfg->uid, cfg->user_gid);
+	closedir(d);
+	/* the region's files: a root-owned one could not be replaced */
+	snprintf(prefix, sizeof(prefix), "mxcache-%llx-%llx.", (unsigned long long)sb.st_dev,
+		 (unsigned long long)sb.st_ino);
+	d = opendir(cfg->shm_dir);
+	if (d != NULL) {
+		while ((de = readdir(d)) != NULL)
+			if (strncmp(de->d_name, prefix, strlen(prefix)) == 0)
+				main_chown_at(dirfd(d), de->d_name, cfg->uid, (gid_t)-1);
+		closedir(d);
+	}
+	if (initgroups(cfg->user, cfg->user_gid) != 0 && setgroups(0, NULL) != 0)
+		fatal("main: setgroups");
+	if (setgid(cfg->user_gid) != 0)
+		fatal("main: setgid %lu", (unsigned long)cfg->user_gid);
+	if (setuid(cfg->uid) != 0)
+		fatal("main: setuid %lu", (unsigned long)cfg->uid);
+	if (cfg->uid != 0 && (setuid(0) == 0 || seteuid(0) == 0))
+		fatalx("main: could become root again after dropping to %s", cfg->user);
+	log_info("main: running as %s (uid %lu, gid %lu)", cfg->user, (unsigned long)cfg->uid,
+		 (unsigned long)cfg->user_gid);
 }
 
 /*
@@ -200,12 +270,19 @@ static int main_rebuild_one(const struct store_override *row, void *arg)
 	return 0;
 }
 
+static struct sts *main_sts;     /* for reloads of [limits] */
+
 /* Settings only a restart applies: the running values stay in force. */
 static void main_keep_restart_only(struct config *nc, const struct config *oc)
 {
 	if (strcmp(nc->group, oc->group) != 0 || nc->slots != oc->slots ||
 	    strcmp(nc->shm_dir, oc->shm_dir) != 0 || nc->synchronous != oc->synchronous)
 		log_warnx("main: [region] and [store] changes take effect at the next start");
+	if (strcmp(nc->user, oc->user) != 0)
+		log_warnx("main: a [daemon] user change takes effect at the next start");
+	snprintf(nc->user, sizeof(nc->user), "%s", oc->user);
+	nc->uid = oc->uid;
+	nc->user_gid = oc->user_gid;
 	snprintf(nc->group, sizeof(nc->group), "%s", oc->group);
 	nc->gid = oc->gid;
 	nc->slots = oc->slots;
@@ -232,6 +309,8 @@ static void main_reload(const char *cfgpath)
 	main_keep_restart_only(nc, oc);
 	rcu_read_unlock();
 	config_swap(nc);
+	if (main_sts != NULL)
+		sts_set_limits(main_sts, nc);
 	log_setlevel(nc->log_level);
 	log_info("main: reloaded %s (log level %s)", cfgpath, log_level_name(nc->log_level));
 }
@@ -322,6 +401,7 @@ int main(int argc, char **argv)
 	} else {
 		log_init(1, cfg->log_level);
 	}
+	main_become_user(dir, cfg);
 	pidfd = main_pidlock(dir);
 	rcu_register_thread();
 	config_swap(cfg);
@@ -382,6 +462,7 @@ int main(int argc, char **argv)
 	if (sts_start(cfg, dbpath, r, w, stats, tracker, &sts, err, sizeof(err)) != 0)
 		fatalx("%s", err);
 	ctl_set_sts(ctl, sts);
+	main_sts = sts;
 	if (socketmap_start(smap, err, sizeof(err)) != 0)
 		fatalx("%s", err);
 	if (ctl_start(ctl, w, err, sizeof(err)) != 0) {

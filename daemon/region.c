@@ -40,6 +40,7 @@
 #include "../shm/path.h"
 #include "../shm/rcu.h"
 #include "../shm/readers.h"
+#include "counters.h"
 #include "log.h"
 #include "region_int.h"
 
@@ -206,6 +207,18 @@ static struct mxc_shm_slot *slot_at(struct region *r, uint32_t i)
 	const struct mxc_shm_rhdr *rh = (const struct mxc_shm_rhdr *)(const void *)r->rbase;
 
 	return (struct mxc_shm_slot *)(void *)(r->rbase + rh->rh_slots) + i;
+}
+
+uint64_t region_slot_owner(struct region *r, uint32_t i, uint32_t *pid)
+{
+	struct mxc_shm_slot *s;
+
+	if (i >= r->nslots)
+		return 0;
+	s = slot_at(r, i);
+	/* client-written: a hint for rate limiting and log lines only */
+	*pid = __atomic_load_n(&s->s_pid, __ATOMIC_RELAXED);
+	return __atomic_load_n(&s->s_owner, __ATOMIC_RELAXED);
 }
 
 /* Is the owner of slot i alive?  It holds a write lock on byte i of the
@@ -724,8 +737,11 @@ void region_stamp(struct region *r)
 	h->h_arena_used = r->ar.used_units << MXC_SHM_UNIT_SHIFT;
 	h->h_arena_free = r->ar.free_units << MXC_SHM_UNIT_SHIFT;
 	h->h_arena_limbo = r->ar.limbo_units << MXC_SHM_UNIT_SHIFT;
-	for (t = 0; t < MXC_TAB_MAX; t++)
+	for (t = 0; t < MXC_TAB_MAX; t++) {
 		h->h_count[t] = r->count[t];
+		ctr_entries_set(t, r->count[t]);
+	}
+	ctr_copy(h->h_ctr);
 }
 
 void region_publish(struct region *r)

@@ -100,6 +100,9 @@ void region_close(struct region *r);
 uint32_t region_nslots(const struct region *r);
 int region_slot_claimed(struct region *r, uint32_t i);   /* its claim bit: a hint */
 struct mxc_shm_ering *region_ering(struct region *r, uint32_t i);
+/* The random owner id of slot i (0: free) and its pid; client-written
+ * hints, safe from any thread. */
+uint64_t region_slot_owner(struct region *r, uint32_t i, uint32_t *pid);
 
 
 #endif /* MXC_DAEMON_REGION_H */

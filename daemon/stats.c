@@ -26,6 +26,7 @@
 
 #include "hs.h"
 #include "clock.h"
+#include "counters.h"
 #include "log.h"
 #include "region.h"
 #include "shm/events.h"
@@ -53,6 +54,7 @@ struct stats {
 	size_t npub, ndb, cap_pub, cap_db;
 	uint64_t next_pub, next_db;
 	uint64_t events;
+	unsigned limit;                  /* domains; 0: none (atomic) */
 };
 
 struct snap {
@@ -172,9 +174,21 @@ int stats_event(struct stats *s, int type, int aux, const char *domain, size_t l
 		return -1;
 	if (type == MXC_EV_FAILURE && (aux < MXC_STAT_T_HTTP || aux > MXC_STAT_T_SMTP))
 		return -1;   /* the seed ignores an unknown transport; so do we, and count nothing */
-	r = rec_get(s, domain, len, 1);
-	if (r == NULL)
-		return -1;
+	r = rec_get(s, domain, len, 0);
+	if (r == NULL) {
+		unsigned lim = __atomic_load_n(&s->limit, __ATOMIC_RELAXED);
+
+		if (lim != 0 && ck_hs_count(&s->set) >= lim) {
+			ctr_limit(MXC_CTR_LIMIT_STATS,
+				  "stats: %u domains are counted ([limits] stats_domains): "
+				  "events for new domains are dropped",
+				  lim);
+			return -1;
+		}
+		r = rec_get(s, domain, len, 1);
+		if (r == NULL)
+			return -1;
+	}
 	switch (type) {
 	case MXC_EV_QUEUE:
 		r->f[MXC_STAT_QUEUED] += value;
@@ -366,4 +380,9 @@ fail:
 	snprintf(err, errlen, "%s", sqlite3_errmsg(db));
 	sqlite3_finalize(q);
 	return -1;
+}
+
+void stats_set_limit(struct stats *s, unsigned domains)
+{
+	__atomic_store_n(&s->limit, domains, __ATOMIC_RELAXED);
 }

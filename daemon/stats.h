@@ -36,6 +36,14 @@ int64_t stats_rebuild(struct stats *s, struct store *st, struct region *rg, char
 int stats_event(struct stats *s, int type, int aux, const char *domain, size_t len, int64_t value, int64_t now);
 
 /*
+ * stats_set_limit - at most domains records (0: no limit, the start): an
+ * event for a new domain beyond it is dropped and counted
+ * (MXC_CTR_LIMIT_STATS); stored domains stay, over the limit or not.
+ * Any thread.
+ */
+void stats_set_limit(struct stats *s, unsigned domains);
+
+/*
  * stats_tick - publish what changed (every 50 ms) and persist it (every
  * 10 s) through w; final: both now (at shutdown).
  */

@@ -32,6 +32,7 @@
 #include "https.h"
 #include "hs.h"
 #include "clock.h"
+#include "counters.h"
 #include "log.h"
 #include "region.h"
 #include "shm/key.h"
@@ -52,6 +53,7 @@
 #define STS_DEDUP_S        10       /* a domain checked this recently is not queued again */
 #define STS_QUEUE_MAX      65536    /* jobs waiting; more are dropped and counted */
 #define STS_PEND_CAP       1024     /* initial size of the pending set */
+#define STS_RATE_LOG_MS    60000    /* one "client over its event rate" line per minute at most */
 
 enum job_kind { JOB_STS = 1, JOB_MX = 2 };
 
@@ -86,6 +88,18 @@ struct worker {
 	sqlite3 *rdb;                        /* read connection */
 };
 
+/*
+ * A token bucket per reader slot: [limits] client_events_per_s tokens a
+ * second, as many at most (one second's burst).  The slot's owner id
+ * tells a new client in a reused slot, which starts with a full bucket.
+ */
+struct rate {
+	uint64_t owner;
+	uint64_t tokens_milli;               /* thousandths of an event */
+	uint64_t last_ms;
+	int logged;                          /* this client was named in the log */
+};
+
 struct sts {
 	struct region *rg;
 	struct writer *w;
@@ -117,6 +131,12 @@ struct sts {
 	struct tracker *tracker;             /* the event thread's */
 
 	uint64_t n_events, n_jobs, n_dropped;   /* atomics */
+
+	/* [limits], set at start and on reload (atomics) */
+	unsigned lim_sts, lim_mx, lim_events;
+	struct rate *rate;                   /* per slot, the event thread's */
+	uint32_t nrate;
+	uint64_t rate_logged_ms;
 };
 
 static int64_t wall_now(void)
@@ -569,6 +589,22 @@ static void touch_add(struct sts *s, struct touch *t, const char *domain, int64_
 	t->n++;
 }
 
+/*
+ * Would a new domain overflow table tab?  Clients post a fetch only for a
+ * domain they missed, so a fetch event is a new entry; the jobs already
+ * queued count too, so a burst of misses cannot overshoot the limit by
+ * more than the workers running at the moment of the check.
+ */
+static int cache_full(struct sts *s, unsigned tab, unsigned limit)
+{
+	size_t q;
+
+	pthread_mutex_lock(&s->mu);
+	q = s->queued;
+	pthread_mutex_unlock(&s->mu);
+	return ctr_entries(tab) + q >= limit;
+}
+
 /* One event from a ring: checked, since clients wrote it. */
 static void handle_event(struct sts *s, struct touch *t, const struct mxc_event *ev)
 {
@@ -577,28 +613,45 @@ static void handle_event(struct sts *s, struct touch *t, const struct mxc_event 
 	int kind;
 
 	if (!mxc_event_valid(ev))
-		return;
+		goto bad;
 	if (ev->e_type == MXC_EV_SERVER) {
-		if (s->tracker != NULL && tracker_event(s->tracker, ev->e_name, ev->e_nlen) == 0)
-			__atomic_fetch_add(&s->n_events, 1, __ATOMIC_RELAXED);
+		if (s->tracker == NULL || tracker_event(s->tracker, ev->e_name, ev->e_nlen) != 0)
+			goto bad;
+		__atomic_fetch_add(&s->n_events, 1, __ATOMIC_RELAXED);
+		ctr_add(MXC_CTR_EVENTS, 1);
 		return;
 	}
 	if (ev->e_nlen > MXK_MAX_LEN)
-		return;
+		goto bad;
 	memcpy(raw, ev->e_name, ev->e_nlen);
 	raw[ev->e_nlen] = '\0';
 	if (mxk_normalize(raw, canon, sizeof(canon), &clen, &kind) != MXK_OK || clen != ev->e_nlen ||
 	    memcmp(canon, raw, clen) != 0)
-		return;
+		goto bad;
 	/* policies and MX answers are for domains; stats also count IP literals */
 	if (kind != MXK_DOMAIN && ev->e_type <= MXC_EV_MX_FETCH)
-		return;
+		goto bad;
 	__atomic_fetch_add(&s->n_events, 1, __ATOMIC_RELAXED);
+	ctr_add(MXC_CTR_EVENTS, 1);
 	switch (ev->e_type) {
 	case MXC_EV_STS_FETCH:
+		if (cache_full(s, MXC_TAB_STS, __atomic_load_n(&s->lim_sts, __ATOMIC_RELAXED))) {
+			ctr_limit(MXC_CTR_LIMIT_STS,
+				  "sts: the policy cache holds %u entries ([limits] sts_entries): "
+				  "no fetch for new domains until some are forgotten",
+				  __atomic_load_n(&s->lim_sts, __ATOMIC_RELAXED));
+			break;
+		}
 		enqueue(s, JOB_STS, canon, NULL);
 		break;
 	case MXC_EV_MX_FETCH:
+		if (cache_full(s, MXC_TAB_MX, __atomic_load_n(&s->lim_mx, __ATOMIC_RELAXED))) {
+			ctr_limit(MXC_CTR_LIMIT_MX,
+				  "sts: the MX cache holds %u entries ([limits] mx_entries): "
+				  "no lookup for new domains until some are forgotten",
+				  __atomic_load_n(&s->lim_mx, __ATOMIC_RELAXED));
+			break;
+		}
 		enqueue(s, JOB_MX, canon, NULL);
 		break;
 	case MXC_EV_STS_USED:
@@ -611,6 +664,63 @@ static void handle_event(struct sts *s, struct touch *t, const struct mxc_event 
 			stats_event(s->stats, ev->e_type, ev->e_aux, canon, clen, ev->e_value, wall_now());
 		break;
 	}
+	return;
+bad:
+	ctr_add(MXC_CTR_EVENTS_BAD, 1);
+}
+
+/*
+ * May slot i's client have one more event?  Refills its bucket for the
+ * time since the last event.  Events over the rate are still taken off
+ * the ring (a ring left full would only hide them from the client's own
+ * drop count) and dropped, counted, and the client named in the log once
+ * (and at most one such line per STS_RATE_LOG_MS, whatever the clients).
+ */
+static int rate_take(struct sts *s, uint32_t i, uint64_t now)
+{
+	struct rate *r;
+	uint64_t owner, lim = __atomic_load_n(&s->lim_events, __ATOMIC_RELAXED), cap = lim * 1000;
+	uint32_t pid = 0;
+
+	if (i >= s->nrate)
+		return 1;
+	r = &s->rate[i];
+	owner = region_slot_owner(s->rg, i, &pid);
+	if (owner != r->owner || r->last_ms == 0) {
+		r->owner = owner;
+		r->tokens_milli = cap;
+		r->last_ms = now;
+		r->logged = 0;
+	}
+	if (now > r->last_ms) {
+		r->tokens_milli += (now - r->last_ms) * lim;   /* lim per 1000 ms */
+		r->last_ms = now;
+	}
+	if (r->tokens_milli > cap)
+		r->tokens_milli = cap;
+	if (r->tokens_milli >= 1000) {
+		r->tokens_milli -= 1000;
+		return 1;
+	}
+	if (r->logged) {
+		ctr_add(MXC_CTR_LIMIT_EVENTS, 1);
+		return 0;
+	}
+	r->logged = 1;
+	if (ctr_limit(MXC_CTR_LIMIT_EVENTS,
+		      "sts: client pid %u (reader slot %u) posts more than %lu events/s ([limits] "
+		      "client_events_per_s): the excess is dropped",
+		      pid, i, (unsigned long)lim)) {
+		s->rate_logged_ms = now;
+		return 0;
+	}
+	if (now - s->rate_logged_ms >= STS_RATE_LOG_MS) {
+		log_warnx("sts: client pid %u (reader slot %u) also posts more than %lu events/s: the excess is "
+			  "dropped",
+			  pid, i, (unsigned long)lim);
+		s->rate_logged_ms = now;
+	}
+	return 0;
 }
 
 /*
@@ -642,8 +752,9 @@ static size_t drain_rings(struct sts *s, struct touch *t)
 		for (k = 0; k < MXC_EV_RING_SIZE; k++) {
 			if (!ck_ring_dequeue_spsc_mxc_event(&er->er_ring, er->er_ev, &ev))
 				break;
-			handle_event(s, t, &ev);
 			got++;
+			if (rate_take(s, i, now))
+				handle_event(s, t, &ev);
 		}
 	}
 	return got;
@@ -875,6 +986,16 @@ int sts_start(const struct config *cfg, const char *dbpath, struct region *rg, s
 	s->refresh_s = cfg->sts_refresh_s;
 	s->forget_s = cfg->sts_forget_s;
 	s->backoff_s = cfg->sts_backoff_s;
+	s->nrate = region_nslots(rg);
+	s->rate = calloc(s->nrate, sizeof(*s->rate));
+	if (s->rate == NULL) {
+		snprintf(err, errlen, "sts: out of memory");
+		pthread_cond_destroy(&s->cv);
+		pthread_mutex_destroy(&s->mu);
+		free(s);
+		return -1;
+	}
+	sts_set_limits(s, cfg);
 	snprintf(s->dbpath, sizeof(s->dbpath), "%s", dbpath);
 	if (getrandom(s->hkey, sizeof(s->hkey), 0) != sizeof(s->hkey)) {
 		uint64_t t = mono_ms(), p = (uint64_t)getpid();
@@ -947,8 +1068,20 @@ fail:
 fail_nohs:
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
+	free(s->rate);
 	free(s);
 	return -1;
+}
+
+void sts_set_limits(struct sts *s, const struct config *cfg)
+{
+	__atomic_store_n(&s->lim_sts, cfg->lim_sts, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->lim_mx, cfg->lim_mx, __ATOMIC_RELAXED);
+	__atomic_store_n(&s->lim_events, cfg->lim_events, __ATOMIC_RELAXED);
+	if (s->stats != NULL)
+		stats_set_limit(s->stats, cfg->lim_stats);
+	if (s->tracker != NULL)
+		tracker_set_limit(s->tracker, cfg->lim_servers);
 }
 
 void sts_stop(struct sts *s)
@@ -988,6 +1121,7 @@ void sts_stop(struct sts *s)
 	ck_hs_destroy(&s->pend);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
+	free(s->rate);
 	free(s);
 }
 

@@ -183,4 +183,10 @@ int sts_mx_fetch_now(struct sts *s, const char *domain, char *msg, size_t msglen
 /* Counters for status: events taken from the rings, and dropped by clients. */
 void sts_counters(struct sts *s, uint64_t *events, uint64_t *dropped, uint64_t *jobs);
 
+/*
+ * sts_set_limits - take cfg's [limits] (cache sizes, client event rate,
+ * stats domains, tracker set size): at start and on reload.  Any thread.
+ */
+void sts_set_limits(struct sts *s, const struct config *cfg);
+
 #endif /* MXC_DAEMON_STS_H */

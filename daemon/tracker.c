@@ -29,6 +29,7 @@
 
 #include "hs.h"
 #include "clock.h"
+#include "counters.h"
 #include "log.h"
 #include "region.h"
 #include "shm/key.h"
@@ -51,6 +52,7 @@ struct tracker {
 	int dirty;
 	uint64_t next_pub;
 	char path[4096];
+	unsigned limit;                 /* digests per set; 0: none (atomic) */
 };
 
 static unsigned long digest_hash(const void *obj, unsigned long seed)
@@ -118,6 +120,7 @@ static void add(struct tracker *t, int set, const char *v, size_t len)
 	uint8_t md[EVP_MAX_MD_SIZE], *d;
 	unsigned int mdlen = 0;
 	unsigned long h;
+	unsigned lim;
 
 	/* a set per kind, and the kind in the input: an IP seen as a
 	 * connection and as a sender hashes differently */
@@ -134,6 +137,13 @@ static void add(struct tracker *t, int set, const char *v, size_t len)
 	h = CK_HS_HASH(&t->set[set], digest_hash, md);
 	if (ck_hs_get(&t->set[set], h, md) != NULL)
 		return;
+	lim = __atomic_load_n(&t->limit, __ATOMIC_RELAXED);
+	if (lim != 0 && t->count[set] >= lim) {
+		/* the count becomes "at least": better than unbounded memory */
+		ctr_limit(MXC_CTR_LIMIT_SERVERS,
+			  "tracker: a set holds %u values ([limits] servers): new values are not counted", lim);
+		return;
+	}
 	d = malloc(TRACKER_DIGEST_LEN);
 	if (d == NULL)
 		return;
@@ -253,4 +263,9 @@ void tracker_tick(struct tracker *t, struct writer *w, int final)
 		log_warnx("tracker: counts not published: %s", c.msg);
 	writer_cmd_destroy(&c);
 	write_file(t);
+}
+
+void tracker_set_limit(struct tracker *t, unsigned per_set)
+{
+	__atomic_store_n(&t->limit, per_set, __ATOMIC_RELAXED);
 }

@@ -27,4 +27,11 @@ int tracker_event(struct tracker *t, const char *name, size_t len);
 /* tracker_tick - publish changed counts (at most every second; final: now). */
 void tracker_tick(struct tracker *t, struct writer *w, int final);
 
+/*
+ * tracker_set_limit - at most per_set values in each set (0: no limit);
+ * past it new values are not counted (the counts read "at least") and
+ * MXC_CTR_LIMIT_SERVERS counts them.  Any thread.
+ */
+void tracker_set_limit(struct tracker *t, unsigned per_set);
+
 #endif /* MXC_DAEMON_TRACKER_H */

@@ -17,7 +17,8 @@
  * constant in this file must bump MXC_SHM_LAYOUT (data) or
  * MXC_SHM_RLAYOUT (readers); clients refuse a region whose layout differs.
  *
- * This header is a leaf: no I/O, no allocation, no includes beyond libc.
+ * This header is a leaf: no I/O, no allocation, no includes beyond libc
+ * and shm/counters.h.
  */
 #ifndef MXC_SHM_LAYOUT_H
 #define MXC_SHM_LAYOUT_H
@@ -25,8 +26,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "counters.h"
+
 #define MXC_SHM_MAGIC    0x3143584du   /* "MXC1" in file byte order (LE) */
-#define MXC_SHM_LAYOUT   1             /* bump on ANY data-area change */
+#define MXC_SHM_LAYOUT   2             /* bump on ANY data-area change */
 #define MXC_SHM_RMAGIC   0x3152584du   /* "MXR1" */
 #define MXC_SHM_RLAYOUT  2             /* bump on ANY reader-table change */
 /*
@@ -127,6 +130,9 @@ struct mxc_shm_hdr {
 	uint64_t h_arena_free;       /* bytes on free lists */
 	uint64_t h_arena_limbo;      /* bytes awaiting a grace period */
 	uint64_t h_count[MXC_TAB_MAX];  /* entries per table */
+
+	/* lines 7-14: the daemon's counters (shm/counters.h), writer status */
+	uint64_t h_ctr[MXC_CTR_MAX] __attribute__((aligned(64)));
 };
 
 _Static_assert(offsetof(struct mxc_shm_hdr, h_magic) == 0, "h_magic never moves");
@@ -137,7 +143,8 @@ _Static_assert(offsetof(struct mxc_shm_hdr, h_epoch) == 128, "bump MXC_SHM_LAYOU
 _Static_assert(offsetof(struct mxc_shm_hdr, h_reclaim_gen) == 192, "bump MXC_SHM_LAYOUT");
 _Static_assert(offsetof(struct mxc_shm_hdr, h_generation) == 256, "bump MXC_SHM_LAYOUT");
 _Static_assert(offsetof(struct mxc_shm_hdr, h_arena_used) == 320, "bump MXC_SHM_LAYOUT");
-_Static_assert(sizeof(struct mxc_shm_hdr) == 448, "bump MXC_SHM_LAYOUT");
+_Static_assert(offsetof(struct mxc_shm_hdr, h_ctr) == 448, "bump MXC_SHM_LAYOUT");
+_Static_assert(sizeof(struct mxc_shm_hdr) == 960, "bump MXC_SHM_LAYOUT");
 _Static_assert(sizeof(struct mxc_shm_hdr) <= MXC_SHM_HDR_SIZE, "header page");
 
 /*
