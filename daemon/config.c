@@ -186,6 +186,7 @@ static int set_group(struct parse *p, const char *v)
 	struct config *c = p->c;
 	unsigned long n;
 
+	c->group_given = 1;
 	if (config_uint(v, 0, (gid_t)-2, &n) == 0) {
 		c->gid = (gid_t)n;
 		snprintf(c->group, sizeof(c->group), "%lu", n);
@@ -635,6 +636,12 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
 		goto fail;
 	}
 	fclose(p.fp);
+	/* run as another user: its primary group is the default group */
+	if (c->user[0] != '\0' && !c->group_given) {
+		c->gid = c->user_gid;
+		if (config_group(NULL, c->gid, &c->gid, c->group, sizeof(c->group)) != 0)
+			snprintf(c->group, sizeof(c->group), "%lu", (unsigned long)c->gid);
+	}
 	*out = c;
 	return 0;
 fail:

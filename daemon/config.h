@@ -5,7 +5,8 @@
  *
  *   [region]
  *   group       = NAME|GID   group of the region's files and ctl.sock;
- *                            default: the daemon's primary group
+ *                            default: the daemon's primary group ([daemon]
+ *                            user's, when set)
  *   slots       = N          reader slots, MXC_SLOTS_MIN..MXC_SLOTS_MAX,
  *                            default MXC_SLOTS_DEFAULT
  *   shm_dir     = PATH       tmpfs directory of the region; default
@@ -121,6 +122,7 @@ struct config {
 	/* [region] */
 	char group[CONFIG_GROUP_MAX]; /* name, or the number as text */
 	gid_t gid;
+	int group_given;              /* set in the file, not the default */
 	uint32_t slots;
 	char shm_dir[CONFIG_PATH_MAX];
 

@@ -764,6 +764,8 @@ void region_tick(struct region *r)
 	region_reclaim(r, sweep);
 	if (now - r->hdr->h_heartbeat_ms >= HEARTBEAT_MS / 2)
 		region_stamp(r);
+	else
+		ctr_copy(r->hdr->h_ctr);     /* counters every tick: shmctl sees a refusal at once */
 }
 
 void region_free(struct region *r, int remove)

@@ -134,6 +134,7 @@ struct sts {
 
 	/* [limits], set at start and on reload (atomics) */
 	unsigned lim_sts, lim_mx, lim_events;
+	uint64_t inflight[3];                /* jobs queued or running, by kind (atomics) */
 	struct rate *rate;                   /* per slot, the event thread's */
 	uint32_t nrate;
 	uint64_t rate_logged_ms;
@@ -260,6 +261,7 @@ static int enqueue(struct sts *s, int kind, const char *domain, struct waiter *w
 		s->head = j;
 	s->tail = j;
 	s->queued++;
+	__atomic_fetch_add(&s->inflight[kind], 1, __ATOMIC_RELAXED);
 	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 	return 0;
@@ -488,6 +490,7 @@ static void *worker_main(void *arg)
 		else
 			run_mx(wk, j);
 		__atomic_fetch_add(&s->n_jobs, 1, __ATOMIC_RELAXED);
+		__atomic_fetch_sub(&s->inflight[j->kind], 1, __ATOMIC_RELAXED);
 		if (j->tracked) {
 			pthread_mutex_lock(&s->mu);
 			pend_done(s, j->kind, j->domain, wall_now());
@@ -591,18 +594,16 @@ static void touch_add(struct sts *s, struct touch *t, const char *domain, int64_
 
 /*
  * Would a new domain overflow table tab?  Clients post a fetch only for a
- * domain they missed, so a fetch event is a new entry; the jobs already
- * queued count too, so a burst of misses cannot overshoot the limit by
- * more than the workers running at the moment of the check.
+ * domain they missed, so a fetch event is a new entry; the jobs of that
+ * kind queued or running count as entries already, so a burst of misses
+ * cannot overshoot the limit.  (A refresh of a cached domain counts too
+ * while it runs: at the limit, a miss may be refused a moment early.)
  */
 static int cache_full(struct sts *s, unsigned tab, unsigned limit)
 {
-	size_t q;
+	int kind = tab == MXC_TAB_STS ? JOB_STS : JOB_MX;
 
-	pthread_mutex_lock(&s->mu);
-	q = s->queued;
-	pthread_mutex_unlock(&s->mu);
-	return ctr_entries(tab) + q >= limit;
+	return ctr_entries(tab) + __atomic_load_n(&s->inflight[kind], __ATOMIC_RELAXED) >= limit;
 }
 
 /* One event from a ring: checked, since clients wrote it. */
