@@ -151,6 +151,14 @@ fuzz: deps
 	$(MAKE) all
 	@tools/fuzz.sh $(FUZZ_SECONDS)
 
+# the long fault runs: every fault test cycled for SOAK_SECONDS, a table
+# of what was injected and what held in build/soak/report.md
+SOAK_SECONDS ?= 600
+soak: deps
+	@tools/deps.sh $(TEST_PKGS)
+	$(MAKE) all tests-bin
+	@tools/soak.sh $(SOAK_SECONDS) $(BUILD)
+
 # a failed install only costs the plot: tools/bench.sh skips it, saying so
 bench: deps
 	@tools/deps.sh $(BENCH_PKGS) || echo "bench: could not install $(BENCH_PKGS); no plot this time" >&2
@@ -174,6 +182,6 @@ install: all
 clean:
 	rm -rf build build-* build-fuzz
 
-.PHONY: all deps run test check bench install clean tests-bin bench-bin fuzz
+.PHONY: soak all deps run test check bench install clean tests-bin bench-bin fuzz
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
