@@ -82,8 +82,8 @@ $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
 
-$(SOLIB): $(LIB_OBJ)
-	$(CC) -shared -Wl,-soname,libmxcache.so.$(SOVERSION) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
+$(SOLIB): $(LIB_OBJ) client/libmxcache.map
+	$(CC) -shared -Wl,-soname,libmxcache.so.$(SOVERSION) -Wl,--version-script=client/libmxcache.map $(LDFLAGS) -o $@ $(LIB_OBJ) $(LIB_LIBS)
 	ln -sf libmxcache.so.$(SOVERSION) $(BUILD)/libmxcache.so
 
 $(ALIB): $(LIB_OBJ)
@@ -130,7 +130,7 @@ deps:
 BENCH_PKGS = gnuplot-nox
 # only make test needs these: Postfix's postmap, the real socketmap client;
 # clang and its runtime for the libFuzzer targets (tests/fuzz)
-TEST_PKGS = postfix clang libclang-rt-14-dev
+TEST_PKGS = postfix clang libclang-rt-14-dev mandoc
 
 # --- the two commands a newcomer needs --------------------------------------
 run: deps

@@ -50,6 +50,7 @@
 #include "../shm/fed.h"
 #include "../shm/key.h"
 #include "../shm/layout.h"
+#include "../shm/metrics.h"
 #include "../shm/mx.h"
 #include "../shm/override.h"
 #include "../shm/path.h"
@@ -2001,6 +2002,49 @@ int mxc_counter(mxc_t *h, unsigned i, const char **name, const char **help, uint
 		*help = mxc_ctr_help((int)i);
 	*value = q.v;
 	return MXC_OK;
+}
+
+struct metrics_q {
+	struct mxc_metrics_in in;
+	char *buf;
+	size_t len, need;
+};
+
+static int metrics_read(struct mxc_map *m, const struct mxc_shm_root *root, void *arg)
+{
+	struct metrics_q *q = arg;
+
+	(void)root;
+	q->in.hdr = m->hdr;
+	q->need = mxc_metrics_format(q->buf, q->len, &q->in);
+	return MXC_OK;
+}
+
+int mxc_metrics(mxc_t *h, char *buf, size_t len, size_t *need)
+{
+	struct mxc_status st;
+	struct metrics_q q;
+	int rc;
+
+	if (h == NULL || (buf == NULL && len > 0))
+		return MXC_EINVAL;
+	rc = mxc_status(h, &st);
+	if (rc != MXC_OK)
+		return rc;
+	memset(&q, 0, sizeof(q));
+	q.in.nslots = st.nslots;
+	q.in.slots_claimed = st.slots_claimed;
+	q.in.events_posted = st.events_posted;
+	q.in.events_dropped = st.events_dropped;
+	q.in.writer_running = st.writer_alive;
+	q.buf = buf;
+	q.len = len;
+	rc = with_read(h, metrics_read, &q);
+	if (rc != MXC_OK)
+		return rc;
+	if (need != NULL)
+		*need = q.need + 1;
+	return q.need < len ? MXC_OK : MXC_ETOOSMALL;
 }
 
 struct epoch_q {

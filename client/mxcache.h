@@ -409,6 +409,21 @@ int mxc_status(mxc_t *h, struct mxc_status *st);
 #define MXC_COUNTERS_MAX 64
 int mxc_counter(mxc_t *h, unsigned i, const char **name, const char **help, uint64_t *value);
 
+/*
+ * mxc_metrics - the region's figures and the daemon's counters in the
+ * Prometheus text exposition format (0.0.4), as shmctl metrics prints
+ * them and mxcached's [metrics] endpoint serves them: writer liveness,
+ * entries per table, region bytes and generation, the reclamation
+ * backlog, reader slots, client events, MTA-STS checks by result, refresh
+ * lag, SQLite commits, socketmap requests, limits reached.  Writes a
+ * NUL-terminated text into buf (len bytes, caller-owned); *need (may be
+ * NULL) gets the size the whole text needs, NUL included.
+ * Returns MXC_OK, MXC_ETOOSMALL (buf holds a truncated text: call again
+ * with *need bytes), MXC_EINVAL, MXC_ENOREGION, MXC_ECORRUPT.
+ * Thread safety: safe.  Not a lookup (mxc_status's system calls).
+ */
+int mxc_metrics(mxc_t *h, char *buf, size_t len, size_t *need);
+
 /* One reader slot, as shmctl readers shows it. */
 struct mxc_reader {
 	uint32_t slot;

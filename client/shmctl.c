@@ -289,6 +289,45 @@ static void status_text(const struct sc_ctx *c, mxc_t *h, const struct mxc_statu
 
 /* status exits 3 when the writer is gone, after printing everything: the
  * data is still readable, but "is mxcached up?" is what scripts ask. */
+/* metrics: the Prometheus text; exit 0 even with the writer gone (a
+ * scraper wants the figures and mxcache_writer_running 0, not a failure). */
+static int cmd_metrics(const struct sc_ctx *c, char **av, int ac)
+{
+	char small[1], *buf = NULL;
+	mxc_t *h = NULL;
+	size_t need = 0;
+	int ex, rc;
+
+	(void)av;
+	(void)ac;
+	if ((ex = sc_region_open(c, &h)) != SC_OK)
+		goto out;
+	/* ask for the size, then a buffer of it: the text grows with releases */
+	rc = mxc_metrics(h, small, sizeof(small), &need);
+	if (rc == MXC_ETOOSMALL) {
+		buf = malloc(need);
+		if (buf == NULL) {
+			sc_err("out of memory");
+			ex = SC_ERROR;
+			goto out;
+		}
+		rc = mxc_metrics(h, buf, need, NULL);
+	}
+	if (rc != MXC_OK) {
+		sc_err("%s: %s", c->dir, mxc_strerror(rc));
+		ex = SC_ERROR;
+		goto out;
+	}
+	if (fputs(buf, stdout) == EOF || fflush(stdout) != 0) {
+		sc_err("standard output: %s", strerror(errno));
+		ex = SC_ERROR;
+	}
+out:
+	free(buf);
+	mxc_close(h);
+	return ex;
+}
+
 static int cmd_status(const struct sc_ctx *c, char **av, int ac)
 {
 	struct mxc_status st;
@@ -685,6 +724,7 @@ out:
 
 static const struct command commands[] = {
 	{ "status", NULL, 0, 0, 1, cmd_status, "status [--json]", "region header, counts, writer" },
+	{ "metrics", NULL, 0, 0, 0, cmd_metrics, "metrics", "figures and counters, Prometheus text format" },
 	{ "verify", NULL, 0, 0, 0, cmd_verify, "verify", "full integrity walk of the region" },
 	{ "readers", NULL, 0, 0, 1, cmd_readers, "readers [--json]", "claimed reader slots" },
 	{ "resolve", NULL, 1, 1, 1, cmd_resolve, "resolve KEY [--json]", "what mxc_resolve answers" },

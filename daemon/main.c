@@ -66,9 +66,11 @@ struct rebuild {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: mxcached [-d DIR|--dir DIR] [-c FILE|--config FILE] [-f|--foreground] [-h] [-V]\n"
+		   "       mxcached -c FILE --check-config\n"
 		   "  -d DIR   state directory (default $%s, then %s)\n"
 		   "  -c FILE  configuration file (INI)\n"
 		   "  -f       stay in the foreground and log to stderr\n"
+		   "  --check-config  check the configuration file and exit: 0 if valid, else 1\n"
 		   "  -h       this help\n"
 		   "  -V       print the version\n",
 		MAIN_DIR_ENV, MAIN_DIR_DEFAULT);
@@ -323,6 +325,7 @@ int main(int argc, char **argv)
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
+		{ "check-config", no_argument, NULL, 'C' },
 		{ NULL, 0, NULL, 0 },
 	};
 	const char *dirarg = NULL, *cfgpath = NULL;
@@ -343,7 +346,7 @@ int main(int argc, char **argv)
 	struct signalfd_siginfo si;
 	sigset_t sigs;
 	uint64_t n, t0;
-	int ch, foreground = 0, readyfd = -1, pidfd, sfd, rc;
+	int ch, foreground = 0, readyfd = -1, pidfd, sfd, rc, check_only = 0;
 
 	while ((ch = getopt_long(argc, argv, "d:c:fhV", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -362,6 +365,9 @@ int main(int argc, char **argv)
 		case 'V':
 			printf("mxcached %s\n", MXCACHED_VERSION);
 			return 0;
+		case 'C':
+			check_only = 1;
+			break;
 		default:
 			usage(stderr);
 			return 2;
@@ -388,6 +394,15 @@ int main(int argc, char **argv)
 	signal(SIGXFSZ, SIG_IGN);
 	umask(027);
 
+	if (check_only) {
+		/* what a reload or a start would say, nothing else done */
+		if (config_load(cfgpath, &cfg, err, sizeof(err)) != 0) {
+			fprintf(stderr, "mxcached: %s\n", err);
+			return 1;
+		}
+		config_free(cfg);
+		return 0;
+	}
 	if (config_load(cfgpath, &cfg, err, sizeof(err)) != 0)
 		fatalx("%s", err);
 	main_mkdir(dirarg);

@@ -1,13 +1,19 @@
 /*
- * shm/counters.h - the daemon's event counters, published in the region
- * header (h_ctr) for shmctl status and shmctl metrics.
+ * shm/counters.h - the daemon's counters and gauges, published in the
+ * region header (h_ctr) for shmctl status, shmctl metrics and the
+ * metrics endpoint.
  *
- * Each counter only grows while one daemon runs; a restart starts them
- * again from zero (h_writer_start says when).  The writer copies them into
- * the header on every publish and tick, so a reader sees them at most
- * WRITER_TICK_MS late.  Indices never change meaning; new counters take
- * unused indices below MXC_CTR_MAX, which needs no layout bump (an unused
- * index reads 0 and has no name).
+ * Counters only grow while one daemon runs; a restart starts them again
+ * from zero (h_writer_start says when).  Gauges are set, not added to.
+ * The writer copies them into the header on every publish and tick, so a
+ * reader sees them at most WRITER_TICK_MS late.  Indices never change
+ * meaning; new ones take unused indices below MXC_CTR_MAX, which needs no
+ * layout bump (an unused index reads 0 and has no name).
+ *
+ * Names are Prometheus metric names without the "mxcache_" prefix, some
+ * with a label set; indices of one family are contiguous, so a formatter
+ * writes its HELP and TYPE lines once.  A name ending in "_total" is a
+ * counter, any other a gauge.
  *
  * Leaf header: no I/O, no allocation.
  */
@@ -15,6 +21,8 @@
 #define MXC_SHM_COUNTERS_H
 
 #include <stddef.h>
+#include <stdint.h>
+#include <string.h>
 
 #define MXC_CTR_MAX 64
 
@@ -30,10 +38,37 @@ enum mxc_ctr {
 	MXC_CTR_EVENTS_BAD,           /* client events that failed validation */
 	MXC_CTR_STORE_FAILED,         /* writer rounds SQLite refused (disk full, read-only, I/O) */
 	MXC_CTR_EVENTS,               /* client events accepted */
-	MXC_CTR_USED = 10
+
+	/* MTA-STS checks by result (sts_check), failures by class */
+	MXC_CTR_STS_POLICY = 10,      /* a policy fetched, or its id unchanged */
+	MXC_CTR_STS_NONE,             /* the domain publishes none */
+	MXC_CTR_STS_FAILED,           /* failed (classes below) */
+	MXC_CTR_STS_FAIL_DNS,         /* MXC_STS_FAIL_DNS .. _RECORD, in order */
+	MXC_CTR_STS_FAIL_FETCH,
+	MXC_CTR_STS_FAIL_INVALID,
+	MXC_CTR_STS_FAIL_WEBPKI,
+	MXC_CTR_STS_FAIL_RECORD,
+	MXC_CTR_MX_LOOKUPS,           /* MX lookups done */
+	MXC_CTR_STS_LAG,              /* gauge: seconds the most overdue refresh is late */
+
+	/* the writer's SQLite commits */
+	MXC_CTR_STORE_COMMITS = 20,   /* rounds committed */
+	MXC_CTR_STORE_COMMIT_US,      /* their time, microseconds (seconds in metrics) */
+
+	/* the socketmap server (mxcache-socketmap), by map and by answer */
+	MXC_CTR_SM_MTASTS = 24,
+	MXC_CTR_SM_TRANSPORT,
+	MXC_CTR_SM_FEDERATION,
+	MXC_CTR_SM_OK,
+	MXC_CTR_SM_NOTFOUND,
+	MXC_CTR_SM_TEMP,
+	MXC_CTR_SM_PERM,
+	MXC_CTR_SM_CONN,              /* connections accepted */
+	MXC_CTR_SM_CONN_REFUSED,      /* refused: [socketmap] max_connections */
+	MXC_CTR_USED = 33
 };
 
-/* Name (Prometheus style, without the mxcache_ prefix) and meaning. */
+/* Name (Prometheus style, without the mxcache_ prefix, labels included). */
 static inline const char *mxc_ctr_name(int i)
 {
 	static const char *const names[MXC_CTR_USED] = {
@@ -47,11 +82,35 @@ static inline const char *mxc_ctr_name(int i)
 		"client_events_invalid_total",
 		"store_failures_total",
 		"client_events_total",
+		"sts_checks_total{result=\"policy\"}",
+		"sts_checks_total{result=\"none\"}",
+		"sts_checks_total{result=\"failed\"}",
+		"sts_failures_total{class=\"dns\"}",
+		"sts_failures_total{class=\"sts-policy-fetch-error\"}",
+		"sts_failures_total{class=\"sts-policy-invalid\"}",
+		"sts_failures_total{class=\"sts-webpki-invalid\"}",
+		"sts_failures_total{class=\"record\"}",
+		"mx_lookups_total",
+		"sts_refresh_lag_seconds",
+		"store_commits_total",
+		"store_commit_seconds_total",
+		NULL,
+		NULL,
+		"socketmap_requests_total{map=\"mtasts\"}",
+		"socketmap_requests_total{map=\"transport\"}",
+		"socketmap_requests_total{map=\"federation\"}",
+		"socketmap_answers_total{answer=\"OK\"}",
+		"socketmap_answers_total{answer=\"NOTFOUND\"}",
+		"socketmap_answers_total{answer=\"TEMP\"}",
+		"socketmap_answers_total{answer=\"PERM\"}",
+		"socketmap_connections_total",
+		"socketmap_connections_refused_total",
 	};
 
 	return i >= 0 && i < MXC_CTR_USED ? names[i] : NULL;
 }
 
+/* HELP text: one per family, on its first index. */
 static inline const char *mxc_ctr_help(int i)
 {
 	static const char *const help[MXC_CTR_USED] = {
@@ -65,9 +124,45 @@ static inline const char *mxc_ctr_help(int i)
 		"client events that failed validation",
 		"writer rounds refused because SQLite could not write (disk full, read-only, I/O error)",
 		"client events accepted",
+		"MTA-STS checks by result",
+		NULL, NULL,
+		"failed MTA-STS checks by class",
+		NULL, NULL, NULL, NULL,
+		"MX lookups done",
+		"how late the most overdue MTA-STS refresh is",
+		"writer rounds committed to SQLite",
+		"time spent in SQLite commits",
+		NULL, NULL,
+		"socketmap requests by map",
+		NULL, NULL,
+		"socketmap answers by kind",
+		NULL, NULL, NULL,
+		"socketmap connections accepted",
+		"socketmap connections refused because [socketmap] max_connections were open",
 	};
 
 	return i >= 0 && i < MXC_CTR_USED ? help[i] : NULL;
+}
+
+/* What to divide the stored value by for its metric (microseconds in,
+ * seconds out). */
+static inline uint64_t mxc_ctr_scale(int i)
+{
+	return i == MXC_CTR_STORE_COMMIT_US ? 1000000 : 1;
+}
+
+/* 1 for a gauge, 0 for a counter: counters end in "_total" before any
+ * label set. */
+static inline int mxc_ctr_is_gauge(int i)
+{
+	const char *n = mxc_ctr_name(i), *b;
+	size_t len;
+
+	if (n == NULL)
+		return 0;
+	b = strchr(n, '{');
+	len = b != NULL ? (size_t)(b - n) : strlen(n);
+	return len < 6 || memcmp(n + len - 6, "_total", 6) != 0;
 }
 
 #endif
