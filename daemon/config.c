@@ -344,6 +344,24 @@ static int set_ca_file(struct parse *p, const char *v)
 	return 1;
 }
 
+/* Loopback only: the figures say much about the mail flow. */
+static int set_metrics_listen(struct parse *p, const char *v)
+{
+	struct config_addr *a = &p->c->metrics_listen;
+	const struct sockaddr_in *in4;
+	const struct sockaddr_in6 *in6;
+
+	if (config_addr(v, 1, 0, a) != 0)
+		return config_error(p, "metrics.listen: '%s' is not ADDR:PORT or [ADDR]:PORT", v);
+	in4 = (const struct sockaddr_in *)(const void *)&a->ss;
+	in6 = (const struct sockaddr_in6 *)(const void *)&a->ss;
+	if (!(a->ss.ss_family == AF_INET && (ntohl(in4->sin_addr.s_addr) >> 24) == 127) &&
+	    !(a->ss.ss_family == AF_INET6 && IN6_IS_ADDR_LOOPBACK(&in6->sin6_addr)))
+		return config_error(p, "metrics.listen: '%s' is not a loopback address (127.0.0.0/8 or [::1])", v);
+	p->c->metrics_has_listen = 1;
+	return 1;
+}
+
 static int set_listen(struct parse *p, const char *v)
 {
 	char lo[32];
@@ -479,6 +497,7 @@ static const struct config_key config_keys[] = {
 	{ "socketmap", "program", set_program, 0 },
 	{ "daemon", "user", set_user, 0 },
 	{ "ctl", "admin_group", set_admin_group, 0 },
+	{ "metrics", "listen", set_metrics_listen, 0 },
 };
 _Static_assert(sizeof(config_keys) / sizeof(config_keys[0]) <= 32, "seen is a 32-bit mask");
 

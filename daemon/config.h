@@ -55,6 +55,9 @@
  *   stats_domains = N        domains with delivery stats, default 1000000
  *   servers     = N          values per tracker set, default 1000000
  *   client_events_per_s = N  events accepted per client slot, default 20000
+ *   [metrics]
+ *   listen      = ADDR:PORT  serve GET /metrics over HTTP; loopback only;
+ *                            default: none
  *
  * Comments start with ';' or '#' at the start of a line, or after
  * whitespace inside a line.  A line is at most CONFIG_LINE_MAX bytes.  An
@@ -169,6 +172,10 @@ struct config {
 	/* [ctl] */
 	char admin_group[CONFIG_GROUP_MAX];   /* "" = none */
 	gid_t admin_gid;
+
+	/* [metrics] */
+	struct config_addr metrics_listen;
+	int metrics_has_listen;       /* 0: only shmctl metrics */
 
 	/* [limits] */
 	unsigned lim_sts;

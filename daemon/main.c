@@ -38,6 +38,7 @@
 #include "fed.h"
 #include "clock.h"
 #include "log.h"
+#include "metrics.h"
 #include "override.h"
 #include "region.h"
 #include "socketmap.h"
@@ -280,6 +281,11 @@ static void main_keep_restart_only(struct config *nc, const struct config *oc)
 	if (strcmp(nc->group, oc->group) != 0 || nc->slots != oc->slots ||
 	    strcmp(nc->shm_dir, oc->shm_dir) != 0 || nc->synchronous != oc->synchronous)
 		log_warnx("main: [region] and [store] changes take effect at the next start");
+	if (nc->metrics_has_listen != oc->metrics_has_listen ||
+	    strcmp(nc->metrics_listen.text, oc->metrics_listen.text) != 0)
+		log_warnx("main: a [metrics] listen change takes effect at the next start");
+	nc->metrics_listen = oc->metrics_listen;
+	nc->metrics_has_listen = oc->metrics_has_listen;
 	if (strcmp(nc->user, oc->user) != 0)
 		log_warnx("main: a [daemon] user change takes effect at the next start");
 	snprintf(nc->user, sizeof(nc->user), "%s", oc->user);
@@ -337,6 +343,7 @@ int main(int argc, char **argv)
 	struct ctl *ctl = NULL;
 	struct sts *sts = NULL;
 	struct socketmap *smap = NULL;
+	struct metrics *metrics = NULL;
 	struct region_opts ro;
 	char dbpath[PATH_MAX + 16];
 	int64_t nsts, nfed, nstats;
@@ -480,6 +487,8 @@ int main(int argc, char **argv)
 	main_sts = sts;
 	if (socketmap_start(smap, err, sizeof(err)) != 0)
 		fatalx("%s", err);
+	if (metrics_start(cfg, dir, r, &metrics, err, sizeof(err)) != 0)
+		fatalx("%s", err);
 	if (ctl_start(ctl, w, err, sizeof(err)) != 0) {
 		log_warnx("%s", err);
 		socketmap_close(smap);
@@ -522,6 +531,7 @@ int main(int argc, char **argv)
 
 	/* no new requests; the fetchers and the writer finish what they were
 	 * given, then stop */
+	metrics_stop(metrics);
 	socketmap_close(smap);
 	ctl_stop(ctl);
 	sts_stop(sts);
