@@ -4,7 +4,7 @@
  *
  *   mxcache-socketmap -d DIR [--unix-fd N] [--tcp-fd N] [--listen-unix PATH]
  *                     [--strict-testing] [--tlsrpt] [--transport NAME]
- *                     [--idle-timeout S] [--max-conn N]
+ *                     [--idle-timeout S] [--max-conn N] [--stats-fd N]
  *
  * mxcached runs this program as a supervised child and hands it the
  * listening sockets it bound (DIR/socketmap.sock and the [socketmap]
@@ -43,6 +43,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/un.h>
@@ -51,6 +52,7 @@
 #include <unistd.h>
 
 #include "mxcache.h"
+#include "../shm/smstats.h"
 
 #define SM_QUERY_MAX      10000      /* Postfix's own limit for a query */
 #define SM_REPLY_MAX      100000     /* and for a reply (socketmap_max_reply_size) */
@@ -86,10 +88,12 @@ struct opts {
 	int idle_s;
 	int max_conn;
 	int foreground_log;
+	int stats_fd;
 };
 
 static struct opts o;
 static mxc_t *h;
+static struct mxc_sm_stats *stats;  /* mxcached's counters, or NULL */
 static int nconn;
 static volatile sig_atomic_t stop;
 
@@ -128,6 +132,8 @@ static int reply(struct conn *c, const char *data, size_t len)
 		data = "TEMP reply longer than the socketmap limit";
 		len = strlen(data);
 	}
+	mxc_sm_count(stats, data[0] == 'O' ? MXC_SM_ANS_OK : data[0] == 'N' ? MXC_SM_ANS_NOTFOUND :
+			    data[0] == 'T' ? MXC_SM_ANS_TEMP : MXC_SM_ANS_PERM);
 	hl = snprintf(head, sizeof(head), "%zu:", len);
 	need = c->outlen + (size_t)hl + len + 1;
 	if (need > c->outcap) {
@@ -340,8 +346,10 @@ static int request(struct conn *c, const char *d, size_t len)
 		return reply_lit(c, "PERM malformed request: no space between map name and key");
 	nlen = (size_t)(sp - d);
 	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
-		if (strlen(maps[i].name) == nlen && memcmp(maps[i].name, d, nlen) == 0)
+		if (strlen(maps[i].name) == nlen && memcmp(maps[i].name, d, nlen) == 0) {
+			mxc_sm_count(stats, MXC_SM_REQ_MTASTS + (int)i);
 			return maps[i].fn(c, sp + 1, len - nlen - 1);
+		}
 	/* echo a printable prefix of the name only: it is the client's data */
 	for (i = 0; i < nlen && i < SM_NAME_SHOWN; i++)
 		shown[i] = d[i] > 0x20 && d[i] < 0x7f ? d[i] : '?';
@@ -498,9 +506,11 @@ static void accept_all(int lfd, time_t now)
 		}
 		if (nconn >= o.max_conn || fd >= SM_CONN_MAX * 2) {
 			/* a full house answers nothing: Postfix retries */
+			mxc_sm_count(stats, MXC_SM_CONN_REFUSED);
 			close(fd);
 			continue;
 		}
+		mxc_sm_count(stats, MXC_SM_CONN);
 		c = calloc(1, sizeof(*c));
 		if (c == NULL) {
 			close(fd);
@@ -582,7 +592,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: mxcache-socketmap [-d DIR] [--unix-fd N] [--tcp-fd N] [--listen-unix PATH]\n"
 		   "                         [--strict-testing] [--tlsrpt] [--transport NAME]\n"
-		   "                         [--idle-timeout S] [--max-conn N] [-f]\n");
+		   "                         [--idle-timeout S] [--max-conn N] [--stats-fd N] [-f]\n");
 }
 
 static int parse_int(const char *s, int lo, int hi, int *out)
@@ -610,6 +620,7 @@ int main(int argc, char **argv)
 		{ "transport", required_argument, NULL, 'T' },
 		{ "idle-timeout", required_argument, NULL, 'i' },
 		{ "max-conn", required_argument, NULL, 'm' },
+		{ "stats-fd", required_argument, NULL, 'S' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
@@ -619,7 +630,7 @@ int main(int argc, char **argv)
 	int lfds[2], nl = 0, ch, i, n, rc;
 	time_t now, last_sweep = 0;
 
-	o.unix_fd = o.tcp_fd = -1;
+	o.unix_fd = o.tcp_fd = o.stats_fd = -1;
 	o.idle_s = SM_IDLE_DEF_S;
 	o.max_conn = SM_CONN_DEF;
 	snprintf(o.transport, sizeof(o.transport), "smtp");
@@ -658,6 +669,10 @@ int main(int argc, char **argv)
 			if (parse_int(optarg, 1, SM_CONN_MAX, &o.max_conn) != 0)
 				goto bad;
 			break;
+		case 'S':
+			if (parse_int(optarg, 0, 1 << 20, &o.stats_fd) != 0)
+				goto bad;
+			break;
 		case 'f':
 			o.foreground_log = 1;
 			break;
@@ -676,6 +691,17 @@ int main(int argc, char **argv)
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
 
+	if (o.stats_fd >= 0) {
+		/* counting is a courtesy: a bad descriptor only costs the figures */
+		void *p = mmap(NULL, MXC_SM_STATS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, o.stats_fd, 0);
+
+		if (p != MAP_FAILED && ((struct mxc_sm_stats *)p)->magic == MXC_SM_STATS_MAGIC &&
+		    ((struct mxc_sm_stats *)p)->n == MXC_SM_NSTATS)
+			stats = p;
+		else
+			logmsg(LOG_WARNING, "--stats-fd=%d: not mxcached's counters; not counting", o.stats_fd);
+		close(o.stats_fd);
+	}
 	if (o.unix_fd >= 0)
 		lfds[nl++] = o.unix_fd;
 	if (o.tcp_fd >= 0)

@@ -34,6 +34,16 @@ uint64_t ctr_get(int c);
  */
 int ctr_limit(int c, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
+/* ctr_set - set gauge c to v. */
+void ctr_set(int c, uint64_t v);
+
+/*
+ * ctr_mirror - counters first .. first+n-1 are n counts another process
+ * keeps in shared memory at src (the socketmap server's, shm/smstats.h):
+ * ctr_copy reads them from there.  src must stay mapped until the end.
+ */
+void ctr_mirror(int first, int n, const uint64_t *src);
+
 /* ctr_copy - copy every counter into the region header's h_ctr (writer). */
 void ctr_copy(uint64_t out[MXC_CTR_MAX]);
 

@@ -22,6 +22,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <sys/prctl.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -31,7 +32,9 @@
 #include <unistd.h>
 
 #include "config.h"
+#include "counters.h"
 #include "log.h"
+#include "shm/smstats.h"
 
 #define SM_SOCK          "socketmap.sock"
 #define SM_PROGRAM       "mxcache-socketmap"
@@ -55,6 +58,8 @@ struct socketmap {
 	pthread_cond_t cv;
 	int stopping;
 	pid_t pid;
+	int statsfd;                  /* memfd of the server's counters */
+	struct mxc_sm_stats *stats;
 };
 
 static int sm_unix(struct socketmap *s, const char *dir, gid_t gid, char *err, size_t errlen)
@@ -151,19 +156,35 @@ int socketmap_open(const char *dir, const struct config *cfg, int foreground, st
 		snprintf(err, errlen, "socketmap: out of memory");
 		return -1;
 	}
-	s->ufd = s->tfd = -1;
+	s->ufd = s->tfd = s->statsfd = -1;
 	pthread_mutex_init(&s->mu, NULL);
 	pthread_cond_init(&s->cv, NULL);
 	if (sm_program(s, cfg, err, errlen) != 0 || sm_unix(s, dir, cfg->gid, err, errlen) != 0 ||
 	    (cfg->sm_has_listen && sm_tcp(s, &cfg->sm_listen, err, errlen) != 0))
 		goto fail;
-	/* the child's descriptors: the unix socket on 3, TCP on 4 */
+	/* the server's counters: a page only it and we hold */
+	s->statsfd = memfd_create("mxcache-socketmap-stats", MFD_CLOEXEC);
+	if (s->statsfd == -1 || ftruncate(s->statsfd, MXC_SM_STATS_SIZE) != 0) {
+		snprintf(err, errlen, "socketmap: memfd for its counters: %s", strerror(errno));
+		goto fail;
+	}
+	s->stats = mmap(NULL, MXC_SM_STATS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, s->statsfd, 0);
+	if (s->stats == MAP_FAILED) {
+		s->stats = NULL;
+		snprintf(err, errlen, "socketmap: mmap of its counters: %s", strerror(errno));
+		goto fail;
+	}
+	s->stats->magic = MXC_SM_STATS_MAGIC;
+	s->stats->n = MXC_SM_NSTATS;
+	ctr_mirror(MXC_CTR_SM_MTASTS, MXC_SM_NSTATS, s->stats->v);
+	/* the child's descriptors: the unix socket on 3, TCP on 4, counters on 5 */
 	sm_arg(s, &n, "", s->program);
 	sm_arg(s, &n, "", "-d");
 	sm_arg(s, &n, "", dir);
 	sm_arg(s, &n, "", "--unix-fd=3");
 	if (s->tfd >= 0)
 		sm_arg(s, &n, "", "--tcp-fd=4");
+	sm_arg(s, &n, "", "--stats-fd=5");
 	if (cfg->sm_strict_testing)
 		sm_arg(s, &n, "", "--strict-testing");
 	if (cfg->sm_tlsrpt)
@@ -194,16 +215,19 @@ static pid_t sm_spawn(struct socketmap *s)
 	pid = fork();
 	if (pid == 0) {
 		sigset_t none;
-		int u, t = -1;
+		int u, t = -1, c;
 
-		/* copies above the targets first, so neither clobbers the other;
+		/* copies above the targets first, so none clobbers another;
 		 * F_DUPFD copies and dup2 targets do not inherit close-on-exec */
 		u = fcntl(s->ufd, F_DUPFD, 10);
 		if (s->tfd >= 0)
 			t = fcntl(s->tfd, F_DUPFD, 10);
-		if (u < 0 || (s->tfd >= 0 && t < 0) || dup2(u, 3) < 0 || (t >= 0 && dup2(t, 4) < 0))
+		c = fcntl(s->statsfd, F_DUPFD, 10);
+		if (u < 0 || c < 0 || (s->tfd >= 0 && t < 0) || dup2(u, 3) < 0 || (t >= 0 && dup2(t, 4) < 0) ||
+		    dup2(c, 5) < 0)
 			_exit(127);
 		close(u);
+		close(c);
 		if (t >= 0)
 			close(t);
 		/* an mxcached killed outright takes its server with it, instead
@@ -316,6 +340,9 @@ void socketmap_close(struct socketmap *s)
 	}
 	if (s->tfd >= 0)
 		close(s->tfd);
+	/* the counters page stays mapped: the writer reads it to the end */
+	if (s->statsfd >= 0)
+		close(s->statsfd);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
 	free(s);

@@ -1,0 +1,52 @@
+/*
+ * shm/smstats.h - the socketmap server's counters, shared with mxcached.
+ *
+ * mxcached creates a memfd of MXC_SM_STATS_SIZE bytes before it starts
+ * mxcache-socketmap and hands it over as a descriptor (--stats-fd); the
+ * server counts into it, mxcached copies the counts into its own
+ * (shm/counters.h, from MXC_CTR_SM_MTASTS on) at every writer tick.  The
+ * memfd outlives restarts of the server, so the counts run on.  Only the
+ * two processes hold it: nothing else can forge the figures.
+ *
+ * Leaf header: no I/O, no allocation.
+ */
+#ifndef MXC_SHM_SMSTATS_H
+#define MXC_SHM_SMSTATS_H
+
+#include <stdint.h>
+
+#include "counters.h"
+
+#define MXC_SM_STATS_MAGIC 0x31534d53u   /* "SMS1" */
+#define MXC_SM_STATS_SIZE  4096
+
+enum mxc_sm_stat {
+	MXC_SM_REQ_MTASTS = 0,       /* requests by map, in the server's map order */
+	MXC_SM_REQ_TRANSPORT,
+	MXC_SM_REQ_FEDERATION,
+	MXC_SM_ANS_OK,               /* answers by kind */
+	MXC_SM_ANS_NOTFOUND,
+	MXC_SM_ANS_TEMP,
+	MXC_SM_ANS_PERM,
+	MXC_SM_CONN,                 /* connections accepted */
+	MXC_SM_CONN_REFUSED,         /* refused: max_connections */
+	MXC_SM_NSTATS
+};
+
+struct mxc_sm_stats {
+	uint32_t magic;
+	uint32_t n;                  /* MXC_SM_NSTATS */
+	uint64_t v[MXC_SM_NSTATS];
+};
+
+_Static_assert(sizeof(struct mxc_sm_stats) <= MXC_SM_STATS_SIZE, "one page");
+_Static_assert(MXC_CTR_SM_CONN_REFUSED - MXC_CTR_SM_MTASTS + 1 == MXC_SM_NSTATS,
+	       "the daemon's counters mirror these, in order");
+
+static inline void mxc_sm_count(struct mxc_sm_stats *s, int i)
+{
+	if (s != NULL && i >= 0 && i < MXC_SM_NSTATS)
+		__atomic_fetch_add(&s->v[i], 1, __ATOMIC_RELAXED);
+}
+
+#endif
