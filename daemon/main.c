@@ -20,6 +20,7 @@
 #include <getopt.h>
 #include <limits.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -276,26 +277,55 @@ static int main_rebuild_one(const struct store_override *row, void *arg)
 static struct sts *main_sts;     /* for reloads of [limits] */
 
 /* Settings only a restart applies: the running values stay in force. */
+/*
+ * The settings a reload cannot apply: sockets bound, threads started,
+ * files made with them.  Each that changed is named in the log and keeps
+ * its running value until the next start, so the config in force is
+ * always what the daemon does.  Everything else ([log] level, [ctl]
+ * admin_group, [limits]) applies at once.
+ */
+struct restart_only {
+	const char *name;
+	size_t off, len;
+};
+
+#define RO(name, field) { name, offsetof(struct config, field), sizeof(((struct config *)0)->field) }
+static const struct restart_only restart_only[] = {
+	RO("[region] group", gid), RO("[region] slots", slots), RO("[region] shm_dir", shm_dir),
+	RO("[store] synchronous", synchronous), RO("[dns] servers", dns_servers), RO("[dns] servers", dns_nservers),
+	RO("[dns] timeout_ms", dns_timeout_ms), RO("[dns] retries", dns_retries),
+	RO("[tls] ca_file", tls_ca_file), RO("[sts] workers", sts_workers), RO("[sts] refresh_s", sts_refresh_s),
+	RO("[sts] forget_after_s", sts_forget_s), RO("[sts] backoff_s", sts_backoff_s),
+	RO("[sts] connect_timeout_ms", sts_connect_ms), RO("[sts] fetch_timeout_ms", sts_fetch_ms),
+	RO("[sts] content_types", sts_content_types), RO("[sts] policy_port", sts_port),
+	RO("[socketmap] listen", sm_listen), RO("[socketmap] listen", sm_has_listen),
+	RO("[socketmap] strict_testing", sm_strict_testing), RO("[socketmap] tlsrpt", sm_tlsrpt),
+	RO("[socketmap] transport", sm_transport), RO("[socketmap] idle_timeout_s", sm_idle_s),
+	RO("[socketmap] max_connections", sm_max_conn), RO("[socketmap] program", sm_program),
+	RO("[daemon] user", uid), RO("[metrics] listen", metrics_listen),
+	RO("[metrics] listen", metrics_has_listen),
+};
+#undef RO
+
 static void main_keep_restart_only(struct config *nc, const struct config *oc)
 {
-	if (strcmp(nc->group, oc->group) != 0 || nc->slots != oc->slots ||
-	    strcmp(nc->shm_dir, oc->shm_dir) != 0 || nc->synchronous != oc->synchronous)
-		log_warnx("main: [region] and [store] changes take effect at the next start");
-	if (nc->metrics_has_listen != oc->metrics_has_listen ||
-	    strcmp(nc->metrics_listen.text, oc->metrics_listen.text) != 0)
-		log_warnx("main: a [metrics] listen change takes effect at the next start");
-	nc->metrics_listen = oc->metrics_listen;
-	nc->metrics_has_listen = oc->metrics_has_listen;
-	if (strcmp(nc->user, oc->user) != 0)
-		log_warnx("main: a [daemon] user change takes effect at the next start");
-	snprintf(nc->user, sizeof(nc->user), "%s", oc->user);
-	nc->uid = oc->uid;
+	const char *last = "";
+	size_t i;
+
+	for (i = 0; i < sizeof(restart_only) / sizeof(restart_only[0]); i++) {
+		const struct restart_only *r = &restart_only[i];
+
+		if (memcmp((const char *)nc + r->off, (const char *)oc + r->off, r->len) == 0)
+			continue;
+		if (strcmp(last, r->name) != 0)
+			log_warnx("main: SIGHUP: %s changed: it takes effect at the next start", r->name);
+		last = r->name;
+		memcpy((char *)nc + r->off, (const char *)oc + r->off, r->len);
+	}
+	/* names that go with the numbers kept above */
+	memcpy(nc->group, oc->group, sizeof(nc->group));
+	memcpy(nc->user, oc->user, sizeof(nc->user));
 	nc->user_gid = oc->user_gid;
-	snprintf(nc->group, sizeof(nc->group), "%s", oc->group);
-	nc->gid = oc->gid;
-	nc->slots = oc->slots;
-	snprintf(nc->shm_dir, sizeof(nc->shm_dir), "%s", oc->shm_dir);
-	nc->synchronous = oc->synchronous;
 }
 
 static void main_reload(const char *cfgpath)
