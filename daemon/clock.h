@@ -1,5 +1,5 @@
 /*
- * daemon/clock.h - the daemon's monotonic millisecond clock, for
+ * daemon/clock.h - the daemon's monotonic clocks (ms, us), for
  * intervals and deadlines (wall-clock times come from time()).
  */
 #ifndef MXC_DAEMON_CLOCK_H
@@ -14,6 +14,14 @@ static inline uint64_t mono_ms(void)
 
 	clock_gettime(CLOCK_MONOTONIC, &ts);
 	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static inline uint64_t mono_us(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000000 + (uint64_t)ts.tv_nsec / 1000;
 }
 
 #endif /* MXC_DAEMON_CLOCK_H */

@@ -36,6 +36,7 @@
 
 #define CTL_BACKLOG     64
 #define CTL_PEER_GROUPS_MAX 256      /* supplementary groups of a peer we look at */
+#define CTL_REFUSE_WAIT_MS  200      /* a refused peer's request may arrive this long */
 #ifndef SO_PEERGROUPS
 #define SO_PEERGROUPS   59           /* Linux 4.13; older kernels: primary group only */
 #endif
@@ -749,6 +750,7 @@ static int ctl_peer_in_group(int fd, const struct ucred *uc, gid_t g)
 /* Refuse a peer that may not even read: one line, then the close. */
 static void ctl_refuse(int fd, const struct ucred *uc)
 {
+	struct pollfd pfd;
 	char line[160];
 	int n;
 
@@ -758,6 +760,16 @@ static void ctl_refuse(int fd, const struct ucred *uc)
 		       "not root, not mxcached's user, not in [region] group or [ctl] admin_group", (char *)NULL);
 	if (n > 0 && send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
 		/* it learns from the close */
+	}
+	/*
+	 * Let its first request arrive before the close, briefly: a client
+	 * that writes to a closed socket gets EPIPE and never reads the
+	 * answer waiting for it.  Bounded, since the accept thread waits.
+	 */
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, CTL_REFUSE_WAIT_MS) == 1 && recv(fd, line, sizeof(line), MSG_DONTWAIT) < 0) {
+		/* nothing to do: it is closed either way */
 	}
 	close(fd);
 }

@@ -14,11 +14,14 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <sys/statvfs.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
 
 #include "config.h"
+#include "log.h"
 
 /* How long a statement waits for a lock another process (sqlite3 CLI,
  * a backup) holds before it fails with SQLITE_BUSY. */
@@ -125,10 +128,88 @@ static void store_seterr(struct store *st, const char *fmt, ...)
 	va_end(ap);
 }
 
-/* Record SQLite's message for the failure that just happened. */
+/*
+ * An I/O error's cause, asked of the file system itself: SQLite's record
+ * of errno is only as fresh as its last system call, and a failed commit
+ * (the WAL write inside COMMIT) leaves none at all.  Opening the file for
+ * writing is refused with EROFS on a file system that went read-only
+ * under us (ext4 after errors=remount-ro does not even set the read-only
+ * mount flag), and statvfs() tells a full disk.  Returns a class or NULL.
+ */
+static const char *store_probe(const struct store *st, int *sys)
+{
+	struct statvfs sv;
+	int fd;
+
+	fd = open(st->path, O_WRONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd == -1) {
+		if (errno == EROFS)
+			return "read-only file system";
+		if (*sys == 0)
+			*sys = errno;
+	} else {
+		close(fd);
+	}
+	if (statvfs(st->path, &sv) == 0) {
+		if (sv.f_flag & ST_RDONLY)
+			return "read-only file system";
+		if (sv.f_bavail == 0)
+			return "disk full";
+	}
+	return NULL;
+}
+
+/*
+ * What a failure means to the operator, or NULL when SQLite's own message
+ * says it well enough ("database is locked").  A full disk or a read-only
+ * file system is fixed outside mxcached, and must never read like damage:
+ * the advice for a damaged file is to move it away.  *sys receives the OS
+ * error behind an I/O error where one is known, or 0.
+ */
+static const char *store_class(const struct store *st, int *sys)
+{
+	int rc = sqlite3_extended_errcode(st->db), e = 0;
+	const char *cls;
+
+	/* SQLite records errno only for these two */
+	if ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN)
+		e = sqlite3_system_errno(st->db);
+	*sys = e;
+	if ((rc & 0xff) == SQLITE_FULL || e == ENOSPC)
+		return "disk full";
+	if (e == EDQUOT)
+		return "disk quota exceeded";
+	if (e == EFBIG)
+		return "file size limit reached";
+	if (e == EROFS)
+		return "read-only file system";
+	if (rc == SQLITE_READONLY_DBMOVED)
+		return "the database file was moved or removed";
+	if ((rc & 0xff) == SQLITE_IOERR || (rc & 0xff) == SQLITE_CANTOPEN || (rc & 0xff) == SQLITE_READONLY) {
+		cls = store_probe(st, sys);
+		if (cls != NULL)
+			return cls;
+		return (rc & 0xff) == SQLITE_READONLY ? "the database is read-only" : "I/O error";
+	}
+	if ((rc & 0xff) == SQLITE_CORRUPT || (rc & 0xff) == SQLITE_NOTADB)
+		return "damaged database";
+	return NULL;
+}
+
+/* Record SQLite's message for the failure that just happened, led by
+ * what it means: "disk full (database or disk is full)". */
 static int store_fail(struct store *st)
 {
-	store_seterr(st, "%s", sqlite3_errmsg(st->db));
+	const char *cls;
+	int e;
+
+	cls = store_class(st, &e);
+	if (cls == NULL)
+		store_seterr(st, "%s", sqlite3_errmsg(st->db));
+	else if (e != 0 && strcmp(cls, "I/O error") == 0)
+		store_seterr(st, "%s (%s: %s)", cls, sqlite3_errmsg(st->db), strerror(e));
+	else
+		store_seterr(st, "%s (%s)", cls, sqlite3_errmsg(st->db));
 	return -1;
 }
 
@@ -221,12 +302,23 @@ static int store_schema(struct store *st)
 static int store_setup(struct store *st, int synchronous)
 {
 	char v[STORE_ERR_MAX];
+	int rc;
 
 	if (sqlite3_busy_timeout(st->db, STORE_BUSY_TIMEOUT_MS) != SQLITE_OK)
 		return store_fail(st);
 	if (store_pragma_text(st, "PRAGMA quick_check", v, sizeof(v)) != 0) {
-		store_seterr(st, "damaged or not an SQLite database (%.200s); restore it from a backup or move it away",
-			     sqlite3_errmsg(st->db));
+		/* the first read of the file: only SQLite's verdict on its bytes
+		 * makes it damaged; a full disk (no room for the -shm index), a
+		 * read-only file system or a lock held elsewhere leaves it sound */
+		rc = sqlite3_extended_errcode(st->db) & 0xff;
+		if (rc == SQLITE_CORRUPT || rc == SQLITE_NOTADB) {
+			store_seterr(st,
+				     "damaged or not an SQLite database (%.200s); restore it from a backup or move it away",
+				     sqlite3_errmsg(st->db));
+		} else {
+			snprintf(v, sizeof(v), "%s", st->err);
+			store_seterr(st, "cannot read the database: %.200s", v);
+		}
 		return -1;
 	}
 	if (strcmp(v, "ok") != 0) {
@@ -259,10 +351,32 @@ static int store_setup(struct store *st, int synchronous)
 	return 0;
 }
 
+/*
+ * SQLite takes an empty file for a new database, and the start goes on
+ * with no data at all.  That is right for the file store_open() has just
+ * created, but a file cut to nothing (a copy onto a full disk, a restore
+ * gone wrong) looks the same: say so, so that an empty region has an
+ * explanation in the log.  A WAL beside it still holds the data.
+ */
+static void store_warn_empty(const struct store *st, int fd)
+{
+	char wal[PATH_MAX + 8];
+	struct stat sb;
+
+	if (fstat(fd, &sb) != 0 || sb.st_size != 0)
+		return;
+	snprintf(wal, sizeof(wal), "%s-wal", st->path);
+	if (stat(wal, &sb) == 0 && sb.st_size > 0)
+		return;
+	log_warnx("store: %s is empty (0 bytes): starting with no data; if it held data, restore it from a backup",
+		  st->path);
+}
+
 int store_open(const char *dir, int synchronous, struct store **out, char *err, size_t errlen)
 {
 	struct store *st;
-	int fd, n;
+	struct stat sb;
+	int fd, n, existed;
 
 	st = calloc(1, sizeof(*st));
 	if (st == NULL) {
@@ -276,11 +390,14 @@ int store_open(const char *dir, int synchronous, struct store **out, char *err, 
 	}
 	/* SQLite would create the file 0644; the WAL and -shm files copy the
 	 * mode of the database, so creating it 0640 here covers all three. */
+	existed = lstat(st->path, &sb) == 0;
 	fd = open(st->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
 	if (fd == -1) {
 		snprintf(err, errlen, "store: %s: %s", st->path, strerror(errno));
 		goto fail;
 	}
+	if (existed)
+		store_warn_empty(st, fd);
 	close(fd);
 	if (sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "store: %s: %s", st->path,
@@ -318,6 +435,18 @@ const char *store_errmsg(const struct store *st)
 	return st->err;
 }
 
+void store_note_error(struct store *st)
+{
+	int rc = sqlite3_errcode(st->db);
+
+	/* a caller may fail for a reason of its own (out of memory, a bad
+	 * row), after SQLite's last call went well: no SQLite message then */
+	if (rc == SQLITE_OK || rc == SQLITE_ROW || rc == SQLITE_DONE)
+		store_seterr(st, "the change could not be stored");
+	else
+		store_fail(st);
+}
+
 sqlite3 *store_db(struct store *st)
 {
 	return st->db;
@@ -330,6 +459,14 @@ const char *store_path(const struct store *st)
 
 int store_begin(struct store *st)
 {
+	/* A transaction still open here is one a failed ROLLBACK left behind
+	 * (an I/O error in the middle of it).  BEGIN would fail on it for
+	 * every round to come, so it goes first: nothing in it was acknowledged. */
+	if (!sqlite3_get_autocommit(st->db)) {
+		log_warnx("store: %s: rolling back a transaction a failed round left open", st->path);
+		if (sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
+			return store_fail(st);
+	}
 	return store_step_done(st, st->s_begin);
 }
 

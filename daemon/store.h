@@ -53,8 +53,17 @@ int store_open(const char *dir, int synchronous, struct store **out, char *err, 
 /* store_close - finalize and close; st may be NULL. */
 void store_close(struct store *st);
 
-/* store_errmsg - the message of the last failure; static until the next call. */
+/*
+ * store_errmsg - the message of the last failure; static until the next
+ * call.  It leads with what the failure means when SQLite's code says it:
+ * "disk full (database or disk is full)", "read-only file system (disk I/O
+ * error)", "I/O error (...)", "damaged database (...)".
+ */
 const char *store_errmsg(const struct store *st);
+
+/* store_note_error - make SQLite's last error, from a statement run on
+ * store_db() directly, the message store_errmsg() gives. */
+void store_note_error(struct store *st);
 
 /* store_path - the database file's path. */
 const char *store_path(const struct store *st);

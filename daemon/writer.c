@@ -21,6 +21,7 @@
 #include <unistd.h>
 
 #include "clock.h"
+#include "counters.h"
 #include "log.h"
 #include "region.h"
 #include "store.h"
@@ -47,6 +48,7 @@ struct writer {
 	struct cds_wfcq_tail ltail;
 	struct writer_cmd *round[WRITER_ROUND_CMDS];
 	uint64_t next_tick;
+	uint64_t refused;       /* rounds SQLite refused since the last commit */
 };
 
 void writer_cmd_init(struct writer_cmd *c, enum writer_op op, struct override *recs, size_t nrecs)
@@ -155,8 +157,12 @@ static int writer_store(struct writer *w, struct writer_cmd **cmds, size_t n, in
 		struct writer_cmd *c = cmds[i];
 		if (c->op == WRITER_JOB) {
 			rc = c->job->store(w->st, c->job->arg, now);
-			if (rc < 0)
+			if (rc < 0) {
+				/* the job ran its own statements: their error is the
+				 * round's message, not what an earlier round left */
+				store_note_error(w->st);
 				goto fail;
+			}
 			if (rc == 0)
 				c->status = WRITER_NOTFOUND;
 			continue;
@@ -225,7 +231,7 @@ static void writer_apply(struct writer *w, struct writer_cmd **cmds, size_t n)
 
 static void writer_round(struct writer *w, struct writer_cmd **cmds, size_t n)
 {
-	uint64_t nent = 0, bytes = 0, t0 = mono_ms(), t1;
+	uint64_t nent = 0, bytes = 0, t0 = mono_ms(), t1, us;
 	size_t i, k, nvalid = 0, nrecs = 0;
 	char msg[WRITER_MSG_MAX];
 
@@ -265,11 +271,24 @@ static void writer_round(struct writer *w, struct writer_cmd **cmds, size_t n)
 		goto done;
 	}
 
+	us = mono_us();
 	if (writer_store(w, cmds, n, (int64_t)time(NULL)) != 0) {
-		snprintf(msg, sizeof(msg), "%s", store_errmsg(w->st));
-		log_warnx("writer: transaction of %zu changes rolled back: %s", nrecs, msg);
+		ctr_add(MXC_CTR_STORE_FAILED, 1);
+		log_warnx("writer: transaction of %zu changes rolled back: %s", nrecs, store_errmsg(w->st));
+		/* the region is untouched: nothing of the round is served */
+		snprintf(msg, sizeof(msg), "store: change refused: %s", store_errmsg(w->st));
 		writer_fail_all(cmds, n, WRITER_ESTORE, msg);
+		w->refused++;
 		goto done;
+	}
+	ctr_add(MXC_CTR_STORE_COMMITS, 1);
+	ctr_add(MXC_CTR_STORE_COMMIT_US, mono_us() - us);
+	if (w->refused > 0) {
+		/* the end of a spell of refusals (disk full, read-only) is news
+		 * to whoever read the warnings */
+		log_info("writer: the store takes changes again, after %llu refused rounds",
+			  (unsigned long long)w->refused);
+		w->refused = 0;
 	}
 	t1 = mono_ms();
 	writer_apply(w, cmds, n);

@@ -11,7 +11,8 @@
  *   1. region_reserve() room for every change in it, so that publishing
  *      cannot fail once SQLite has committed;
  *   2. one transaction with every change; if it fails it is rolled back
- *      and every command is answered WRITER_ESTORE with SQLite's message,
+ *      and every command is answered WRITER_ESTORE, "store: change
+ *      refused: " and the cause (store_errmsg: "disk full (...)"),
  *      the region untouched;
  *   3. only after the commit: region_put()/region_del() each change, then
  *      region_publish();
