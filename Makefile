@@ -16,6 +16,10 @@ INCDIR  ?= $(PREFIX)/include
 BINDIR  ?= $(PREFIX)/bin
 SBINDIR ?= $(PREFIX)/sbin
 MANDIR  ?= $(PREFIX)/share/man
+DOCDIR  ?= $(PREFIX)/share/doc/mxcache
+SYSCONFDIR ?= $(if $(filter /usr,$(PREFIX)),/etc,$(PREFIX)/etc)
+UNITDIR ?= $(PREFIX)/lib/systemd/system
+SYSUSERSDIR ?= $(PREFIX)/lib/sysusers.d
 DESTDIR ?=
 
 VERSION    = 0.1.0
@@ -178,6 +182,20 @@ install: all
 	install -m 0755 $(DAEMON) $(DESTDIR)$(SBINDIR)/
 	install -m 0755 $(SMAP) $(DESTDIR)$(SBINDIR)/
 	install -m 0755 $(SHMCTL) $(DESTDIR)$(BINDIR)/
+	install -d $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
+	install -m 0644 docs/man/*.3 $(DESTDIR)$(MANDIR)/man3/
+	install -m 0644 docs/man/*.5 $(DESTDIR)$(MANDIR)/man5/
+	install -m 0644 docs/man/*.8 $(DESTDIR)$(MANDIR)/man8/
+	install -d $(DESTDIR)$(UNITDIR) $(DESTDIR)$(SYSUSERSDIR) $(DESTDIR)$(DOCDIR) $(DESTDIR)$(SYSCONFDIR)/mxcache
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' daemon/mxcached.service.in \
+	    > $(DESTDIR)$(UNITDIR)/mxcached.service
+	chmod 0644 $(DESTDIR)$(UNITDIR)/mxcached.service
+	install -m 0644 daemon/mxcache.sysusers $(DESTDIR)$(SYSUSERSDIR)/mxcache.conf
+	install -m 0644 daemon/mxcache.conf.sample $(DESTDIR)$(DOCDIR)/mxcache.conf.sample
+	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
+	# an operator's config is never overwritten
+	test -e $(DESTDIR)$(SYSCONFDIR)/mxcache/mxcache.conf || \
+	    install -m 0644 daemon/mxcache.conf.sample $(DESTDIR)$(SYSCONFDIR)/mxcache/mxcache.conf
 
 clean:
 	rm -rf build build-* build-fuzz

@@ -1984,7 +1984,7 @@ static int counter_read(struct mxc_map *m, const struct mxc_shm_root *root, void
 	return MXC_OK;
 }
 
-int mxc_counter(mxc_t *h, unsigned i, const char **name, const char **help, uint64_t *value)
+int mxc_counter(mxc_t *h, unsigned i, const char **name, const char **help, double *value)
 {
 	struct counter_q q = { i, 0 };
 	int rc;
@@ -2000,7 +2000,8 @@ int mxc_counter(mxc_t *h, unsigned i, const char **name, const char **help, uint
 		*name = mxc_ctr_name((int)i);
 	if (help != NULL)
 		*help = mxc_ctr_help((int)i);
-	*value = q.v;
+	/* in the metric's unit: a time kept in microseconds is seconds here */
+	*value = (double)q.v / (double)mxc_ctr_scale((int)i);
 	return MXC_OK;
 }
 

@@ -399,7 +399,8 @@ int mxc_status(mxc_t *h, struct mxc_status *st);
  * mxc_counter - the daemon's event counter i, 0 <= i < MXC_COUNTERS_MAX:
  * limits reached, admin refusals, invalid client events, SQLite failures
  * (docs/region.md lists them).  Counters grow from 0 at each daemon start
- * and reach the region at most 100 ms late.  *name (Prometheus style,
+ * and reach the region at most 100 ms late.  *value is in the unit the
+ * name says (a "_seconds" counter in seconds).  *name (Prometheus style,
  * without the "mxcache_" prefix) and *help point to static text; either
  * may be NULL.
  * Returns MXC_OK, MXC_NOTFOUND for an index this library has no name for
@@ -407,7 +408,7 @@ int mxc_status(mxc_t *h, struct mxc_status *st);
  * Thread safety: safe; wait-free.
  */
 #define MXC_COUNTERS_MAX 64
-int mxc_counter(mxc_t *h, unsigned i, const char **name, const char **help, uint64_t *value);
+int mxc_counter(mxc_t *h, unsigned i, const char **name, const char **help, double *value);
 
 /*
  * mxc_metrics - the region's figures and the daemon's counters in the

@@ -181,7 +181,7 @@ static int status_json(const struct sc_ctx *c, mxc_t *h, const struct mxc_status
 {
 	struct json_object *j = json_object_new_object(), *ctr = json_object_new_object();
 	const char *name;
-	uint64_t v;
+	double v;
 	unsigned i;
 	char iso[ISO_LEN], path[PATH_LEN];
 	int oom = 0;
@@ -206,7 +206,9 @@ static int status_json(const struct sc_ctx *c, mxc_t *h, const struct mxc_status
 	sc_juint(j, "events_dropped", st->events_dropped, &oom);
 	for (i = 0; i < MXC_COUNTERS_MAX; i++)
 		if (mxc_counter(h, i, &name, NULL, &v) == MXC_OK)
-			sc_juint(ctr, name, v, &oom);
+			sc_jset(ctr, name,
+				v == (double)(uint64_t)v ? json_object_new_int64((int64_t)v) : json_object_new_double(v),
+				&oom);
 	sc_jset(j, "counters", ctr, &oom);
 	sc_juint(j, "arena_used", st->arena_used, &oom);
 	sc_juint(j, "arena_free", st->arena_free, &oom);
@@ -244,7 +246,7 @@ static void status_text(const struct sc_ctx *c, mxc_t *h, const struct mxc_statu
 {
 	char iso[ISO_LEN];
 	const char *name;
-	uint64_t v;
+	double v;
 	unsigned i;
 
 	printf("dir:            %s\n", c->dir);
@@ -263,7 +265,7 @@ static void status_text(const struct sc_ctx *c, mxc_t *h, const struct mxc_statu
 	/* only what happened: a quiet daemon prints no counter lines */
 	for (i = 0; i < MXC_COUNTERS_MAX; i++)
 		if (mxc_counter(h, i, &name, NULL, &v) == MXC_OK && v != 0)
-			printf("counter:        %s %" PRIu64 "\n", name, v);
+			printf("counter:        %s %.15g\n", name, v);
 	printf("arena:          %" PRIu64 " used, %" PRIu64 " free, %" PRIu64 " limbo (bytes)\n",
 	       st->arena_used, st->arena_free, st->arena_limbo);
 	printf("reader slots:   %" PRIu32 " claimed / %" PRIu32 " total\n", st->slots_claimed, st->nslots);

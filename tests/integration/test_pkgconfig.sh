@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
-# test_pkgconfig - install into a staging root, build a client program
-# with `pkg-config mxcache` against it, run it against a live daemon.
+# test_pkgconfig - install into a staging root: programs, libraries with
+# their SONAME and only mxc_* exported, header, pkg-config file, manual
+# pages, systemd unit, sysusers entry, sample config; build a client
+# program with `pkg-config mxcache` against it and run it against a live
+# daemon.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
 
@@ -10,6 +13,37 @@ check "make install DESTDIR" make -s install ${SAN:+SANITIZER=$SAN} DESTDIR="$ST
 check "header installed" test -f "$STAGE/usr/local/include/mxcache.h"
 check "shared library with SONAME" sh -c "objdump -p '$STAGE/usr/local/lib/libmxcache.so.1' | grep -q 'SONAME.*libmxcache.so.1'"
 check "static library installed" test -f "$STAGE/usr/local/lib/libmxcache.a"
+check "only mxc_* is exported by the shared library" \
+	sh -c "! nm -D --defined-only '$STAGE/usr/local/lib/libmxcache.so.1' | awk '\$2 != \"A\" { print \$3 }' | grep -v '^mxc_'"
+check "  under the version MXCACHE_1" sh -c "nm -D --defined-only '$STAGE/usr/local/lib/libmxcache.so.1' | grep -q 'mxc_open@@MXCACHE_1'"
+for p in sbin/mxcached sbin/mxcache-socketmap bin/shmctl; do
+	check "$p installed" test -x "$STAGE/usr/local/$p"
+done
+for m in man8/mxcached.8 man8/shmctl.8 man3/mxcache.3 man5/mxcache.conf.5 man5/mxcache-region.5; do
+	check "manual page $m installed" test -s "$STAGE/usr/local/share/man/$m"
+done
+UNIT=$STAGE/usr/local/lib/systemd/system/mxcached.service
+check "systemd unit installed" test -s "$UNIT"
+check "  naming the installed daemon and config" \
+	grep -qx 'ExecStart=/usr/local/sbin/mxcached -d /var/lib/mxcache -c /usr/local/etc/mxcache/mxcache.conf' "$UNIT"
+check "  with no placeholder left" sh -c "! grep -q '@[A-Z]*@' '$UNIT'"
+for d in User=mxcache StateDirectory=mxcache NoNewPrivileges=yes ProtectSystem=strict CapabilityBoundingSet= \
+	RemoveIPC=no PrivateTmp=yes; do
+	check "  $d" grep -qx "$d" "$UNIT"
+done
+if command -v systemd-analyze >/dev/null 2>&1; then
+	# verify checks ExecStart= paths exist: give it the staged ones
+	sed "s|/usr/local/|$STAGE/usr/local/|g" "$UNIT" >"$D/mxcached.service"
+	expect_rc 0 "systemd-analyze verify accepts the unit" systemd-analyze verify --man=no "$D/mxcached.service"
+fi
+check "sysusers entry installed" grep -q '^u mxcache ' "$STAGE/usr/local/lib/sysusers.d/mxcache.conf"
+CONF=$STAGE/usr/local/etc/mxcache/mxcache.conf
+check "sample config installed" test -s "$CONF"
+expect_rc 0 "  and the installed daemon accepts it" "$STAGE/usr/local/sbin/mxcached" -c "$CONF" --check-config
+echo "# changed by the operator" >>"$CONF"
+check "a second install keeps the operator's config" make -s install ${SAN:+SANITIZER=$SAN} DESTDIR="$STAGE" PREFIX=/usr/local
+check "  (it is still theirs)" grep -q "changed by the operator" "$CONF"
+check "sample config also among the docs" test -s "$STAGE/usr/local/share/doc/mxcache/mxcache.conf.sample"
 export PKG_CONFIG_PATH=$STAGE/usr/local/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$STAGE
 check "pkg-config knows mxcache" pkg-config --exists mxcache
 # shellcheck disable=SC2046
