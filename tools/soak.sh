@@ -25,7 +25,7 @@ RUNS=(
 	"mxcached killed: import, growth, acks|env FAULT_ROUNDS=8 bash tests/integration/test_faults.sh|changes were being acknowledged when it died"
 	"mxcached killed: MTA-STS refresh, final snapshot; stalled peers|bash tests/integration/test_sts_faults.sh|"
 	"disk full, read-only disk, damaged database|bash tests/integration/test_disk.sh|"
-	"clients killed while posting events|bash tests/integration/test_stats.sh|"
+	"clients killed while posting events|env KILL_ROUNDS=3000 bash tests/integration/test_client_kills.sh|clients killed with SIGKILL while posting"
 )
 
 declare -A n_runs n_ok n_fail n_faults secs
