@@ -134,7 +134,7 @@ deps:
 BENCH_PKGS = gnuplot-nox
 # only make test needs these: Postfix's postmap, the real socketmap client;
 # clang and its runtime for the libFuzzer targets (tests/fuzz)
-TEST_PKGS = postfix clang libclang-rt-14-dev mandoc
+TEST_PKGS = postfix clang libclang-rt-14-dev mandoc iproute2
 
 # --- the two commands a newcomer needs --------------------------------------
 run: deps

@@ -281,12 +281,32 @@ static int map_mtasts(struct conn *c, const char *key, size_t klen)
 	return reply(c, sb.b, sb.n);
 }
 
+/*
+ * Postfix asks socketmap tables used as transport_maps and as access maps
+ * with the whole address, "user@domain", then "*": never the bare domain
+ * (socketmap_table(5): no partial search keys).  Overrides and federation
+ * rules are per domain, so an address is looked up by what follows its
+ * last '@'; "*" and an address with no domain find nothing.
+ */
+static void addr_domain(const char **key, size_t *klen)
+{
+	size_t i;
+
+	for (i = *klen; i > 0; i--)
+		if ((*key)[i - 1] == '@') {
+			*key += i;
+			*klen -= i;
+			return;
+		}
+}
+
 static int map_transport(struct conn *c, const char *key, size_t klen)
 {
 	static struct mxc_override ov;
 	char k[MXC_HOST_MAX + 16];
 	int rc;
 
+	addr_domain(&key, &klen);
 	if (klen == 0 || klen >= sizeof(k) || memchr(key, '\0', klen) != NULL)
 		return reply_lit(c, "NOTFOUND ");
 	memcpy(k, key, klen);
@@ -309,6 +329,7 @@ static int map_federation(struct conn *c, const char *key, size_t klen)
 	char k[MXC_HOST_MAX + 16];
 	int rc;
 
+	addr_domain(&key, &klen);
 	if (klen == 0 || klen >= sizeof(k) || memchr(key, '\0', klen) != NULL)
 		return reply_lit(c, "NOTFOUND ");
 	memcpy(k, key, klen);

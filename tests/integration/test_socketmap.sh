@@ -33,6 +33,7 @@ check "mxcached starts" daemon_start "$D" -c "$D/mxcached.conf"
 check "override example.org" "$SHMCTL" -d "$D" override set example.org 192.0.2.7
 check "override [1.1.1.1]" "$SHMCTL" -d "$D" override set "[1.1.1.1]" mx.example.net
 check "override an IPv6 key" "$SHMCTL" -d "$D" override set "[IPv6:2001:db8::1]" "2001:db8::25"
+check "a federation rule (policy accept: a blocklist)" "$SHMCTL" -d "$D" federation rule add blocked.example
 check "mxcached stops" daemon_stop "$D"
 now=$(date +%s)
 seed() { # domain kind mode mx valid_end
