@@ -12,6 +12,27 @@
  * STS_DEDUP_S ago, so a thousand clients missing the same domain in the
  * same second cause one fetch.  Results go to the writer like any other
  * change, so they are committed to SQLite before clients can see them.
+ *
+ * Two lanes, because a check is not always quick.  A policy host that
+ * accepts and never answers, trickles its response, never finishes the
+ * TLS handshake, or a DNS server that never replies, holds a worker for
+ * the whole fetch (or DNS) timeout.  With one first-in-first-out queue, a
+ * few dozen such domains retried by clients and by the refresher would
+ * hold every worker in turn, and fresh and known-good domains would wait
+ * behind them for many timeouts.  So a check whose domain failed last
+ * time (a backoff entry, or a kept policy with a failure recorded) runs in
+ * the slow lane, which may use at most half the workers (at least one):
+ * the other half is always there for the fast lane (new domains, good
+ * ones, MX lookups, admin requests).  Between the lanes the older job goes
+ * first, so neither starves.  A job learns its lane where the domain's
+ * entry is read anyway, in the worker (run_sts): every job enters the fast
+ * lane, and one that turns out to belong to a full slow lane moves there
+ * before it has done any network work.  A new domain that stalls costs one
+ * fast-lane timeout, once: after that it is a known failure.
+ *
+ * Two checks of one domain never run at once (an admin's fetch while the
+ * refresher checks the same domain): the later waits in the queue, so an
+ * older, slower check can never overwrite what a newer one stored.
  */
 #include "sts.h"
 
@@ -54,6 +75,8 @@
 #define STS_QUEUE_MAX      65536    /* jobs waiting; more are dropped and counted */
 #define STS_PEND_CAP       1024     /* initial size of the pending set */
 #define STS_RATE_LOG_MS    60000    /* one "client over its event rate" line per minute at most */
+#define STS_SLOW_SHARE     2        /* the slow lane may use 1/STS_SLOW_SHARE of the workers */
+#define STS_WORKER_NAME    "mxc-sts-worker" /* thread name (15 bytes at most): top -H, /proc/PID/task */
 
 enum job_kind { JOB_STS = 1, JOB_MX = 2 };
 
@@ -74,10 +97,18 @@ struct pend {
 
 struct job {
 	struct job *next;
+	uint64_t seq;                        /* order of arrival, kept across lanes */
 	int kind;
 	char domain[MXK_MAX_LEN + 1];
 	struct waiter *w;                    /* an admin waiting, or NULL */
 	int tracked;                         /* in the pending set */
+	int slow;                            /* in, or run from, the slow lane */
+};
+
+enum { LANE_FAST, LANE_SLOW, LANES };
+
+struct lane {
+	struct job *head, *tail;
 };
 
 struct worker {
@@ -86,6 +117,7 @@ struct worker {
 	int started;
 	struct sts_ctx ctx;
 	sqlite3 *rdb;                        /* read connection */
+	const struct job *cur;               /* the job it runs (under s->mu) */
 };
 
 /*
@@ -107,10 +139,12 @@ struct sts {
 	char dbpath[4096];
 	unsigned refresh_s, forget_s, backoff_s;
 
-	pthread_mutex_t mu;                  /* queue, pending set, stopping */
+	pthread_mutex_t mu;                  /* lanes, workers' cur, pending set, stopping */
 	pthread_cond_t cv;
-	struct job *head, *tail;
-	size_t queued;
+	struct lane lane[LANES];
+	size_t queued;                       /* jobs waiting, both lanes */
+	uint64_t seq;
+	size_t slow_running, slow_max;
 	int stopping;
 	ck_hs_t pend;
 	uint8_t hkey[16];
@@ -228,6 +262,19 @@ static void pend_prune(struct sts *s, int64_t now)
 
 /* ---- the queue ----------------------------------------------------------------- */
 
+static void lane_push(struct sts *s, int lane, struct job *j)
+{
+	struct lane *l = &s->lane[lane];
+
+	j->next = NULL;
+	if (l->tail != NULL)
+		l->tail->next = j;
+	else
+		l->head = j;
+	l->tail = j;
+	s->queued++;
+}
+
 /* Queue a job.  Returns 0, or -1 (full, stopping, no memory): dropped. */
 static int enqueue(struct sts *s, int kind, const char *domain, struct waiter *w)
 {
@@ -255,34 +302,127 @@ static int enqueue(struct sts *s, int kind, const char *domain, struct waiter *w
 		}
 		j->tracked = 1;
 	}
-	if (s->tail != NULL)
-		s->tail->next = j;
-	else
-		s->head = j;
-	s->tail = j;
-	s->queued++;
+	j->seq = s->seq++;
+	lane_push(s, LANE_FAST, j);
 	__atomic_fetch_add(&s->inflight[kind], 1, __ATOMIC_RELAXED);
 	pthread_cond_signal(&s->cv);
 	pthread_mutex_unlock(&s->mu);
 	return 0;
 }
 
-static struct job *dequeue(struct sts *s)
+/* Under s->mu: is a check of j's domain running in a worker? */
+static int domain_busy(const struct sts *s, const struct job *j)
 {
-	struct job *j = NULL;
+	const struct job *c;
+	size_t i;
+
+	for (i = 0; i < s->nworkers; i++) {
+		c = s->workers[i].cur;
+		if (c != NULL && c->kind == j->kind && strcmp(c->domain, j->domain) == 0)
+			return 1;
+	}
+	return 0;
+}
+
+/* Under s->mu: the first job of a lane whose domain is not being checked
+ * (nearly always the head), and the job before it, for unlinking. */
+static struct job *lane_first(const struct sts *s, int lane, struct job **prev)
+{
+	struct job *j, *p = NULL;
+
+	for (j = s->lane[lane].head; j != NULL; p = j, j = j->next)
+		if (!domain_busy(s, j))
+			break;
+	*prev = p;
+	return j;
+}
+
+static void lane_unlink(struct sts *s, int lane, struct job *j, struct job *prev)
+{
+	struct lane *l = &s->lane[lane];
+
+	if (prev != NULL)
+		prev->next = j->next;
+	else
+		l->head = j->next;
+	if (l->tail == j)
+		l->tail = prev;
+	j->next = NULL;
+	s->queued--;
+}
+
+/*
+ * The next job for worker wk: the older of the two lanes' first runnable
+ * jobs, the slow lane's only while fewer than slow_max slow jobs run.
+ * Waits until there is one; NULL when stopping.
+ */
+static struct job *dequeue(struct worker *wk)
+{
+	struct sts *s = wk->s;
+	struct job *f, *sl, *fp, *sp, *j = NULL;
 
 	pthread_mutex_lock(&s->mu);
-	while (!s->stopping && s->head == NULL)
+	while (!s->stopping) {
+		f = lane_first(s, LANE_FAST, &fp);
+		sl = s->slow_running < s->slow_max ? lane_first(s, LANE_SLOW, &sp) : NULL;
+		if (sl != NULL && (f == NULL || sl->seq < f->seq)) {
+			lane_unlink(s, LANE_SLOW, sl, sp);
+			s->slow_running++;
+			j = sl;
+			break;
+		}
+		if (f != NULL) {
+			lane_unlink(s, LANE_FAST, f, fp);
+			j = f;
+			break;
+		}
 		pthread_cond_wait(&s->cv, &s->mu);
-	if (!s->stopping && s->head != NULL) {
-		j = s->head;
-		s->head = j->next;
-		if (s->head == NULL)
-			s->tail = NULL;
-		s->queued--;
 	}
+	wk->cur = j;
 	pthread_mutex_unlock(&s->mu);
 	return j;
+}
+
+/*
+ * A fast-lane job whose domain failed last time: run it now as a slow job
+ * if the slow lane has room (0), else move it there (1: the worker is
+ * free again; the job keeps its place in the order of arrival).
+ */
+static int to_slow_lane(struct worker *wk, struct job *j)
+{
+	struct sts *s = wk->s;
+	int moved = 0;
+
+	pthread_mutex_lock(&s->mu);
+	j->slow = 1;
+	if (s->slow_running < s->slow_max) {
+		s->slow_running++;
+	} else {
+		lane_push(s, LANE_SLOW, j);
+		wk->cur = NULL;
+		moved = 1;
+	}
+	pthread_mutex_unlock(&s->mu);
+	return moved;
+}
+
+/* The job is done: free the worker, the slow-lane place, the domain. */
+static void job_done(struct worker *wk, struct job *j)
+{
+	struct sts *s = wk->s;
+
+	pthread_mutex_lock(&s->mu);
+	wk->cur = NULL;
+	if (j->slow)
+		s->slow_running--;
+	if (j->tracked)
+		pend_done(s, j->kind, j->domain, wall_now());
+	/* a job that waited for this domain, or for a slow-lane place, may
+	 * run now; this worker looks next, but others may be idle */
+	if (s->queued > 0)
+		pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	free(j);
 }
 
 static void waiter_init(struct waiter *w)
@@ -375,13 +515,23 @@ static const char *check_class(int rc)
 	return rc == STS_CHECK_POLICY ? "policy" : rc == STS_CHECK_NONE ? "none" : "failed";
 }
 
-static void run_sts(struct worker *wk, struct job *j)
+/* The domain's last check failed: it may hold a worker for a whole
+ * timeout again. */
+static int failed_last_time(const struct sts_rec *cur)
+{
+	return cur->kind == MXC_STS_KIND_BACKOFF ||
+	       (cur->kind == MXC_STS_KIND_POLICY && cur->failure != MXC_STS_FAIL_NONE);
+}
+
+/* One MTA-STS check.  1: the job moved to the slow lane instead (not
+ * done, still the queue's); 0: done. */
+static int run_sts(struct worker *wk, struct job *j)
 {
 	struct sts *s = wk->s;
 	struct sts_rec *cur = NULL, *out = NULL;
 	struct writer_job job;
 	char err[256], msg[512];
-	int have, rc = -1;
+	int have, rc = -1, moved = 0;
 
 	cur = calloc(1, sizeof(*cur));
 	out = calloc(1, sizeof(*out));
@@ -393,6 +543,11 @@ static void run_sts(struct worker *wk, struct job *j)
 	if (have < 0) {
 		log_warnx("sts: %s: reading the cache: %s", j->domain, err);
 		have = 0;
+	}
+	/* an admin's request runs where it is: someone is waiting for it */
+	if (have && !j->slow && j->w == NULL && failed_last_time(cur) && to_slow_lane(wk, j)) {
+		moved = 1;
+		goto done;
 	}
 	rc = sts_check(&wk->ctx, j->domain, have ? cur : NULL, wall_now(), out);
 	if (rc == STS_CHECK_FAILED)
@@ -418,7 +573,7 @@ static void run_sts(struct worker *wk, struct job *j)
 	else
 		snprintf(msg, sizeof(msg), "%s: %s", mxc_sts_fail_name(out->failure), out->detail);
 done:
-	if (j->w != NULL)
+	if (!moved && j->w != NULL)
 		waiter_complete(j->w, rc, msg);
 	if (cur != NULL)
 		sts_rec_free(cur);
@@ -426,6 +581,7 @@ done:
 		sts_rec_free(out);
 	free(cur);
 	free(out);
+	return moved;
 }
 
 static void run_mx(struct worker *wk, struct job *j)
@@ -482,21 +638,16 @@ static void *worker_main(void *arg)
 	struct sts *s = wk->s;
 	struct job *j;
 
-	while ((j = dequeue(s)) != NULL) {
-		if (worker_dns(wk, j) != 0)
-			;
-		else if (j->kind == JOB_STS)
-			run_sts(wk, j);
-		else
-			run_mx(wk, j);
+	while ((j = dequeue(wk)) != NULL) {
+		if (worker_dns(wk, j) == 0) {
+			if (j->kind == JOB_MX)
+				run_mx(wk, j);
+			else if (run_sts(wk, j))
+				continue;      /* moved to the slow lane: not done */
+		}
 		__atomic_fetch_add(&s->n_jobs, 1, __ATOMIC_RELAXED);
 		__atomic_fetch_sub(&s->inflight[j->kind], 1, __ATOMIC_RELAXED);
-		if (j->tracked) {
-			pthread_mutex_lock(&s->mu);
-			pend_done(s, j->kind, j->domain, wall_now());
-			pthread_mutex_unlock(&s->mu);
-		}
-		free(j);
+		job_done(wk, j);
 	}
 	return NULL;
 }
@@ -728,14 +879,16 @@ static int rate_take(struct sts *s, uint32_t i, uint64_t now)
  * Most passes look only at the rings of claimed slots (the claim bitmap);
  * every STS_FULL_SCAN_MS one looks at all of them, for the last events of
  * a thread that released its slot in between (a short-lived process).
+ * all: look at every ring now (the last pass before a clean stop, which
+ * must not leave such a process's last events behind).
  */
-static size_t drain_rings(struct sts *s, struct touch *t)
+static size_t drain_rings(struct sts *s, struct touch *t, int all)
 {
 	static uint64_t last_full;
 	uint32_t i, n = region_nslots(s->rg), k;
 	size_t got = 0;
 	uint64_t now = mono_ms();
-	int full = now - last_full >= STS_FULL_SCAN_MS;
+	int full = all || now - last_full >= STS_FULL_SCAN_MS;
 
 	if (full)
 		last_full = now;
@@ -920,7 +1073,7 @@ static void *event_main(void *arg)
 	next_refresh = now;
 	next_forget = now + STS_REFRESH_EVERY_MS;
 	while (!stopping(s)) {
-		got = drain_rings(s, t);
+		got = drain_rings(s, t, 0);
 		now = mono_ms();
 		if (s->stats != NULL)
 			stats_tick(s->stats, s->w, 0);
@@ -944,7 +1097,7 @@ static void *event_main(void *arg)
 		/* while events flow, drain more often: the rings stay short */
 		nanosleep(got > 0 ? &busy : &idle, NULL);
 	}
-	drain_rings(s, t);
+	drain_rings(s, t, 1);
 	touch_flush(s, t);
 	if (s->stats != NULL)
 		stats_tick(s->stats, s->w, 1);
@@ -1028,6 +1181,7 @@ int sts_start(const struct config *cfg, const char *dbpath, struct region *rg, s
 	s->dnscfg.timeout_ms = cfg->dns_timeout_ms;
 	s->dnscfg.retries = cfg->dns_retries;
 	s->nworkers = cfg->sts_workers;
+	s->slow_max = s->nworkers / STS_SLOW_SHARE > 0 ? s->nworkers / STS_SLOW_SHARE : 1;
 	s->workers = calloc(s->nworkers, sizeof(*s->workers));
 	if (s->workers == NULL) {
 		snprintf(err, errlen, "sts: out of memory");
@@ -1053,14 +1207,16 @@ int sts_start(const struct config *cfg, const char *dbpath, struct region *rg, s
 			goto fail;
 		}
 		s->workers[i].started = 1;
+		pthread_setname_np(s->workers[i].thread, STS_WORKER_NAME);
 	}
 	if (pthread_create(&s->evthread, NULL, event_main, s) != 0) {
 		snprintf(err, errlen, "sts: cannot start the event thread: %s", strerror(errno));
 		goto fail;
 	}
 	s->ev_started = 1;
-	log_info("sts: %zu workers, refresh every %u s, forget after %u s unused", s->nworkers, s->refresh_s,
-		 s->forget_s);
+	log_info("sts: %zu workers (at most %zu for domains that failed last time), refresh every %u s, forget "
+		 "after %u s unused",
+		 s->nworkers, s->slow_max, s->refresh_s, s->forget_s);
 	*out = s;
 	return 0;
 fail:
@@ -1103,11 +1259,13 @@ void sts_stop(struct sts *s)
 	for (i = 0; i < s->nworkers; i++)
 		if (s->workers[i].started)
 			pthread_join(s->workers[i].thread, NULL);
-	while ((j = s->head) != NULL) {
-		s->head = j->next;
-		if (j->w != NULL)
-			waiter_complete(j->w, -1, "mxcached is shutting down");
-		free(j);
+	for (i = 0; i < LANES; i++) {
+		while ((j = s->lane[i].head) != NULL) {
+			s->lane[i].head = j->next;
+			if (j->w != NULL)
+				waiter_complete(j->w, -1, "mxcached is shutting down");
+			free(j);
+		}
 	}
 	for (i = 0; i < s->nworkers; i++) {
 		if (s->workers[i].ctx.dns != NULL)

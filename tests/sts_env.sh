@@ -11,6 +11,7 @@
 #   https_start                  start the HTTPS server
 #   sts_config FILE [EXTRA...]   an mxcached config for this world
 #   requests HOST                how many requests HOST's server has seen
+#   silent_dns_start             a UDP port that never answers (SILENT_PORT)
 
 HTTPS_SRV=$PWD/$BUILD/tests/tools/https_srv
 DNSMASQ=${DNSMASQ:-/usr/sbin/dnsmasq}
@@ -116,6 +117,28 @@ sts_config() { # FILE [extra lines...]
 
 requests() {
 	cat "$SITE/$1.count" 2>/dev/null || echo 0
+}
+
+# silent_dns_start - a "DNS server" on 127.0.0.1:SILENT_PORT that takes
+# queries and never answers: point a dnsmasq server= line at it for
+# names whose lookups must time out
+silent_dns_start() {
+	rm -f "$ENV_DIR/silent.port"
+	python3 -c '
+import os, signal, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write("%d\n" % s.getsockname()[1])
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+signal.pause()' "$ENV_DIR/silent.port" &
+	STS_PIDS+=($!)
+	local i
+	for i in $(seq 1 100); do
+		[ -s "$ENV_DIR/silent.port" ] && { SILENT_PORT=$(cat "$ENV_DIR/silent.port"); return 0; }
+		sleep 0.05
+	done
+	return 1
 }
 
 sts_env_cleanup() {

@@ -24,6 +24,14 @@
  *   #!no-response       read the request, then answer nothing until the
  *                       client goes away or the server is stopped
  *   #!no-close-notify   close TCP without a TLS close_notify
+ *   #!reset             read the request, then reset the connection (TCP
+ *                       RST: SO_LINGER 0), sending nothing
+ *   #!handshake-stall   never finish the TLS handshake: after the
+ *                       ClientHello, wait until the client goes away
+ *   #!handshake-garbage answer the ClientHello with bytes that are not TLS
+ *
+ * The two handshake directives are read from the SNI callback, so they
+ * work only for clients that send SNI (all of mxcached's fetches do).
  *
  * Every request is appended to SITEDIR/requests.log as "HOST PATH" (HOST
  * "-" without SNI), and SITEDIR/HOST.count holds the number of requests
@@ -61,6 +69,7 @@
 #define PATH_BUF     4096
 #define IO_TIMEOUT_S 30             /* a silent client cannot pin a thread for ever */
 #define STOP_WAIT_MS 5000           /* connections get this long to finish at exit */
+#define DIRECTIVE_MAX 64            /* bytes of a .resp file's first line we look at */
 
 static const char not_found[] =
 	"HTTP/1.1 404 Not Found\r\n"
@@ -77,7 +86,7 @@ struct cert {
 
 struct resp {
 	long delay_ms, trickle_ms, close_after;   /* close_after -1: all */
-	int no_response, no_close_notify;
+	int no_response, no_close_notify, reset;
 	char *data;                               /* whole file, directives included */
 	size_t off, len;                          /* what to send: data[off..len) */
 };
@@ -147,13 +156,59 @@ static int suffix_of(const char *pat, const char *name)
 	       strcasecmp(name + nl - (pl - 1), pat + 1) == 0;
 }
 
+static const char *safe_host(const char *name);
+
+/*
+ * handshake_trick - the "#!handshake-stall" and "#!handshake-garbage"
+ * directives of HOST's .resp (its first line only).  Runs inside
+ * SSL_accept, from the SNI callback: 1 when the handshake must fail.
+ */
+static int handshake_trick(SSL *ssl, const char *name)
+{
+	static const char garbage[] = "\x17\x03\x03\xff\xffGARBAGE, NOT TLS\r\n";
+	static const char d_garbage[] = "#!handshake-garbage\n", d_stall[] = "#!handshake-stall\n";
+	char path[PATH_BUF], line[DIRECTIVE_MAX + 1], buf[512];
+	const char *host = safe_host(name);
+	int fd = SSL_get_fd(ssl), f;
+	ssize_t n;
+
+	if (strcmp(host, "-") == 0 || fd < 0)
+		return 0;
+	site_path(path, sizeof(path), host, ".resp");
+	f = open(path, O_RDONLY | O_CLOEXEC);
+	if (f < 0)
+		return 0;
+	n = read(f, line, DIRECTIVE_MAX);
+	close(f);
+	line[n > 0 ? n : 0] = '\0';
+	if (strncmp(line, d_garbage, sizeof(d_garbage) - 1) == 0) {
+		send(fd, garbage, sizeof(garbage) - 1, MSG_NOSIGNAL);   /* whatever arrives, it fails */
+		return 1;
+	}
+	if (strncmp(line, d_stall, sizeof(d_stall) - 1) != 0)
+		return 0;
+	/* until the client closes (or stop() shuts the socket down) */
+	for (;;) {
+		struct pollfd pfd = { .fd = fd, .events = POLLIN };
+
+		if (poll(&pfd, 1, -1) < 0 && errno != EINTR)
+			return 1;
+		n = recv(fd, buf, sizeof(buf), MSG_DONTWAIT);
+		if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+			return 1;
+	}
+}
+
 static int sni_cb(SSL *ssl, int *alert, void *arg)
 {
 	const char *name = SSL_get_servername(ssl, TLSEXT_NAMETYPE_host_name);
 	int i;
 
-	(void)alert;
 	(void)arg;
+	if (name && handshake_trick(ssl, name)) {
+		*alert = SSL_AD_HANDSHAKE_FAILURE;
+		return SSL_TLSEXT_ERR_ALERT_FATAL;
+	}
 	for (i = 0; name && i < ncerts; i++)
 		if (strcmp(certs[i].host, "*") != 0 &&
 		    (strcasecmp(certs[i].host, name) == 0 || suffix_of(certs[i].host, name))) {
@@ -294,6 +349,10 @@ static void load_resp(const char *host, struct resp *r)
 			r->no_response = 1;
 		else if (strcmp(p, "no-close-notify") == 0)
 			r->no_close_notify = 1;
+		else if (strcmp(p, "reset") == 0)
+			r->reset = 1;
+		else if (strcmp(p, "handshake-stall") == 0 || strcmp(p, "handshake-garbage") == 0)
+			;   /* done in the SNI callback; reached only without SNI */
 		else
 			fprintf(stderr, "https_srv: %s: unknown directive '#!%s'\n", path, p);
 		r->off = (size_t)(nl - r->data) + 1;
@@ -341,6 +400,13 @@ static void respond(SSL *ssl, int fd, struct resp *r)
 	if (r->no_response) {
 		while (!pause_ms(fd, -1))
 			;
+		return;
+	}
+	if (r->reset) {
+		struct linger lg = { .l_onoff = 1, .l_linger = 0 };
+
+		/* the close in conn_main then sends an RST, not a FIN */
+		setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
 		return;
 	}
 	if (r->delay_ms > 0 && pause_ms(fd, r->delay_ms))
