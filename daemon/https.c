@@ -433,7 +433,7 @@ static int do_tls(struct conn *c, const char *host)
 		vr = SSL_get_verify_result(c->ssl);
 		if (vr != X509_V_OK) {
 			ERR_clear_error();
-			return fail(c->res, HTTPS_TLS, "%s", X509_verify_cert_error_string(vr));
+			return fail(c->res, HTTPS_CERT, "%s", X509_verify_cert_error_string(vr));
 		}
 		if (e == SSL_ERROR_SYSCALL && ERR_peek_last_error() == 0)
 			return fail(c->res, HTTPS_TLS, "TLS handshake: %s",
@@ -442,7 +442,7 @@ static int do_tls(struct conn *c, const char *host)
 	}
 	/* belt and braces: SSL_VERIFY_PEER already failed the handshake */
 	if (SSL_get_verify_result(c->ssl) != X509_V_OK || !SSL_get0_peer_certificate(c->ssl))
-		return fail(c->res, HTTPS_TLS, "no verified server certificate");
+		return fail(c->res, HTTPS_CERT, "no verified server certificate");
 	return HTTPS_OK;
 }
 
@@ -1080,6 +1080,8 @@ const char *https_rc_name(int rc)
 		return "http status";
 	case HTTPS_TLS:
 		return "tls";
+	case HTTPS_CERT:
+		return "certificate";
 	case HTTPS_CONNECT:
 		return "connect";
 	case HTTPS_TIMEOUT:

@@ -50,13 +50,15 @@ enum https_rc {
 	HTTPS_OK = 0,            /* 200, allowed content type, body complete */
 	HTTPS_NOT_FOUND = 1,     /* 404 or 410 */
 	HTTPS_HTTP_STATUS = -1,  /* any other status, 3xx included: redirects are never followed */
-	HTTPS_TLS = -2,          /* handshake failed or certificate invalid (chain, name, dates) */
+	HTTPS_TLS = -2,          /* TLS failed for another reason than the certificate: a peer
+				    that does not speak TLS, a handshake or record error */
 	HTTPS_CONNECT = -3,      /* no address accepted the TCP connection */
 	HTTPS_TIMEOUT = -4,      /* a connect timed out and none was refused, or the total deadline passed */
 	HTTPS_TOO_LARGE = -5,    /* body over HTTPS_BODY_MAX (Content-Length or while reading) */
 	HTTPS_CONTENT_TYPE = -6, /* 200 but a content type not allowed, or none */
 	HTTPS_PROTOCOL = -7,     /* malformed or truncated HTTP response */
 	HTTPS_SYS = -8,          /* local failure (memory, socket) or a bad argument */
+	HTTPS_CERT = -9,         /* the certificate did not verify (chain, name, dates) */
 };
 
 struct https_cfg {

@@ -550,6 +550,10 @@ static int run_sts(struct worker *wk, struct job *j)
 		goto done;
 	}
 	rc = sts_check(&wk->ctx, j->domain, have ? cur : NULL, wall_now(), out);
+	ctr_add(rc == STS_CHECK_POLICY ? MXC_CTR_STS_POLICY : rc == STS_CHECK_NONE ? MXC_CTR_STS_NONE : MXC_CTR_STS_FAILED,
+		1);
+	if (rc == STS_CHECK_FAILED && out->failure >= MXC_STS_FAIL_DNS && out->failure <= MXC_STS_FAIL_RECORD)
+		ctr_add(MXC_CTR_STS_FAIL_DNS + out->failure - MXC_STS_FAIL_DNS, 1);
 	if (rc == STS_CHECK_FAILED)
 		log_info("sts: %s: %s%s", j->domain, out->detail,
 			 out->kind == MXC_STS_KIND_POLICY ? " (cached policy kept)" : " (backing off)");
@@ -597,6 +601,7 @@ static void run_mx(struct worker *wk, struct job *j)
 		goto done;
 	}
 	mx_check(&wk->ctx, j->domain, wall_now(), out);
+	ctr_add(MXC_CTR_MX_LOOKUPS, 1);
 	memset(&job, 0, sizeof(job));
 	job.store = put_mx_store;
 	job.apply = put_mx_apply;
@@ -917,11 +922,15 @@ static size_t drain_rings(struct sts *s, struct touch *t, int all)
 struct due {
 	struct sts *s;
 	size_t n;
+	int64_t oldest;                      /* next_check of the most overdue, 0: none */
 };
 
 static int due_one(struct sts_rec *r, void *arg)
 {
 	struct due *d = arg;
+
+	if (d->oldest == 0)
+		d->oldest = r->next_check;       /* the rows come most overdue first */
 
 	if (enqueue(d->s, JOB_STS, r->domain, NULL) == 0)
 		d->n++;
@@ -930,7 +939,8 @@ static int due_one(struct sts_rec *r, void *arg)
 
 static void refresh_due(struct sts *s)
 {
-	struct due d = { s, 0 };
+	struct due d = { s, 0, 0 };
+	int64_t now = wall_now();
 	char err[256];
 	size_t room;
 
@@ -939,11 +949,14 @@ static void refresh_due(struct sts *s)
 	pthread_mutex_unlock(&s->mu);
 	if (room == 0)
 		return;
-	if (sts_db_foreach(s->evdb, "kind = 1 AND next_check <= ?1 ORDER BY next_check", wall_now(), 0,
+	if (sts_db_foreach(s->evdb, "kind = 1 AND next_check <= ?1 ORDER BY next_check", now, 0,
 			   room, due_one, &d, err, sizeof(err)) < 0)
 		log_warnx("sts: refresher: %s", err);
 	else if (d.n > 0)
 		log_debug("sts: refresher: %zu policies due", d.n);
+	/* the refresh lag: how long the most overdue policy has waited; a
+	 * refresher that keeps up shows 0 between passes */
+	ctr_set(MXC_CTR_STS_LAG, d.oldest != 0 && now > d.oldest ? (uint64_t)(now - d.oldest) : 0);
 }
 
 /* Forgetting: entries nobody used for forget_s, negative entries long

@@ -101,8 +101,8 @@ static int check_failed(struct sts_ctx *ctx, const struct sts_rec *cur, int64_t 
 static int https_failure(int rc)
 {
 	switch (rc) {
-	case HTTPS_TLS:
-		return MXC_STS_FAIL_WEBPKI;
+	case HTTPS_CERT:
+		return MXC_STS_FAIL_WEBPKI;   /* RFC 8460's sts-webpki-invalid: the certificate only */
 	case HTTPS_TOO_LARGE:
 	case HTTPS_CONTENT_TYPE:
 		return MXC_STS_FAIL_INVALID;

@@ -23,7 +23,7 @@ RUNS=(
 	"reader stopped in a read|$BUILD/tests/stress/stress_rcu stall|"
 	"readers and writer, cross-process|$BUILD/tests/stress/stress_rcu procs 20|"
 	"mxcached killed: import, growth, acks|env FAULT_ROUNDS=8 bash tests/integration/test_faults.sh|changes were being acknowledged when it died"
-	"mxcached killed: MTA-STS refresh, final snapshot; stalled peers|bash tests/integration/test_sts_faults.sh|"
+	"mxcached killed: MTA-STS refresh, final snapshot; stalled peers|env STS_FAULT_ROUNDS=8 bash tests/integration/test_sts_faults.sh|policies were being acknowledged when it died"
 	"disk full, read-only disk, damaged database|bash tests/integration/test_disk.sh|"
 	"clients killed while posting events|env KILL_ROUNDS=3000 bash tests/integration/test_client_kills.sh|clients killed with SIGKILL while posting"
 )

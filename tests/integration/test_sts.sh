@@ -183,6 +183,19 @@ expect_rc 0 "an override still comes first" S override set mxd.test 192.0.2.25
 expect_out "0 192.0.2.25 (override)" "resolve-mx shows the override" S resolve-mx mxd.test
 expect_rc 0 "verify: the region with three tables is sound" S verify
 
+# --- what the checks above add up to, in the metrics
+sleep 0.3
+S metrics >"$D/metrics.txt"
+m() { awk -v n="mxcache_$1" '$1 == n { print $2 }' "$D/metrics.txt"; }
+check "metrics: policies fetched ($(m 'sts_checks_total{result="policy"}'))" test "$(m 'sts_checks_total{result="policy"}')" -gt 0
+check "metrics: domains without a policy ($(m 'sts_checks_total{result="none"}'))" test "$(m 'sts_checks_total{result="none"}')" -gt 0
+check "metrics: failed checks, by class: certificates ($(m 'sts_failures_total{class="sts-webpki-invalid"}'))" \
+	test "$(m 'sts_failures_total{class="sts-webpki-invalid"}')" -gt 0
+check "metrics: failures add up" test "$(m 'sts_checks_total{result="failed"}')" -eq $(($(m 'sts_failures_total{class="dns"}') + \
+	$(m 'sts_failures_total{class="sts-policy-fetch-error"}') + $(m 'sts_failures_total{class="sts-policy-invalid"}') + \
+	$(m 'sts_failures_total{class="sts-webpki-invalid"}') + $(m 'sts_failures_total{class="record"}')))
+check "metrics: MX lookups ($(m mx_lookups_total))" test "$(m mx_lookups_total)" -gt 0
+
 # --- restart with a warm cache, the servers gone ---
 check "mxcached stops" daemon_stop "$D"
 sts_env_cleanup

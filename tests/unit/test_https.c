@@ -585,6 +585,9 @@ static void t_protocol(struct https *h)
 	expect(h, "garbage2.wild.test", HTTPS_PROTOCOL, "status line");
 	putf("garbage3.wild.test", "SSH-2.0-OpenSSH_9.2\r\n\r\n");
 	expect(h, "garbage3.wild.test", HTTPS_PROTOCOL, "status line");
+	/* not TLS at all: a fetch error, not a certificate one */
+	putf("hsgarbage.wild.test", "#!handshake-garbage\n");
+	expect(h, "hsgarbage.wild.test", HTTPS_TLS, "TLS handshake");
 	putf("silent.wild.test", "%s", "");
 	expect(h, "silent.wild.test", HTTPS_PROTOCOL, "without a response");
 	putf("badheader.wild.test", "HTTP/1.1 200 OK\r\nContent-Type text/plain\r\n\r\nabc");
@@ -604,14 +607,14 @@ static void t_protocol(struct https *h)
 
 static void t_tls(struct https *h, struct https *sys, struct https *wrong_ca)
 {
-	expect(h, "mta-sts.expired.test", HTTPS_TLS, "expired");
-	expect(h, "mta-sts.wrongname.test", HTTPS_TLS, "mismatch");
-	expect(h, "mta-sts.selfsigned.test", HTTPS_TLS, "self-signed");
+	expect(h, "mta-sts.expired.test", HTTPS_CERT, "expired");
+	expect(h, "mta-sts.wrongname.test", HTTPS_CERT, "mismatch");
+	expect(h, "mta-sts.selfsigned.test", HTTPS_CERT, "self-signed");
 	/* *.wild.test covers one label only, and not wild.test itself */
-	expect(h, "a.b.wild.test", HTTPS_TLS, "mismatch");
-	expect(h, "wild.test", HTTPS_TLS, "mismatch");
-	expect(wrong_ca, "mta-sts.good.test", HTTPS_TLS, "issuer");
-	expect(sys, "mta-sts.good.test", HTTPS_TLS, "issuer");
+	expect(h, "a.b.wild.test", HTTPS_CERT, "mismatch");
+	expect(h, "wild.test", HTTPS_CERT, "mismatch");
+	expect(wrong_ca, "mta-sts.good.test", HTTPS_CERT, "issuer");
+	expect(sys, "mta-sts.good.test", HTTPS_CERT, "issuer");
 }
 
 static void t_connect(struct https *h)
@@ -767,6 +770,7 @@ static void t_api(void)
 	is_str(https_rc_name(HTTPS_NOT_FOUND), "not found", "rc name not found");
 	is_str(https_rc_name(HTTPS_HTTP_STATUS), "http status", "rc name http status");
 	is_str(https_rc_name(HTTPS_TLS), "tls", "rc name tls");
+	is_str(https_rc_name(HTTPS_CERT), "certificate", "rc name certificate");
 	is_str(https_rc_name(HTTPS_CONNECT), "connect", "rc name connect");
 	is_str(https_rc_name(HTTPS_TIMEOUT), "timeout", "rc name timeout");
 	is_str(https_rc_name(HTTPS_TOO_LARGE), "too large", "rc name too large");
