@@ -47,7 +47,11 @@ expect_out "$DUID $DUID $DUID $DUID" "real, effective, saved and file-system uid
 expect_out "$DGID $DGID $DGID $DGID" "and so are the gids" status_ids Gid
 expect_out "0000000000000000" "no effective capabilities" status_ids CapEff
 expect_out "0000000000000000" "no permitted capabilities" status_ids CapPrm
-child=$(pgrep -P "$PID" -f mxcache-socketmap | head -1)
+for i in $(seq 1 100); do   # started by the daemon, a moment after it answers
+	child=$(pgrep -P "$PID" -f mxcache-socketmap | head -1)
+	[ -n "$child" ] && break
+	sleep 0.05
+done
 check "the socketmap server is running" test -n "$child"
 expect_out "$DUSER" "the socketmap server runs as $DUSER too" ps -o user= -p "${child:-1}"
 
