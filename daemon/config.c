@@ -85,10 +85,17 @@ static int config_uint(const char *s, unsigned long min, unsigned long max, unsi
 	return 0;
 }
 
-/* getgrnam_r/getgrgid_r with a buffer that grows; 0 found, -1 not. */
-static int config_group(const char *name, gid_t gid, gid_t *gid_out, char *name_out, size_t namelen)
+/*
+ * A group (is_user 0) or a user (1) by name, or by number when name is
+ * NULL, through the _r functions with a buffer that grows.  Sets *id_out
+ * (gid or uid), *gid_out (a user's primary group) and name_out (a group's
+ * name) when not NULL.  0 found, -1 not.
+ */
+static int config_lookup(int is_user, const char *name, unsigned long id, unsigned long *id_out,
+			 unsigned long *gid_out, char *name_out, size_t namelen)
 {
-	struct group gr, *res = NULL;
+	struct group gr, *gres = NULL;
+	struct passwd pw, *pres = NULL;
 	size_t len = CONFIG_GRBUF_START;
 	char *buf = NULL, *nb;
 	int rc = -1, e;
@@ -98,24 +105,50 @@ static int config_group(const char *name, gid_t gid, gid_t *gid_out, char *name_
 		if (nb == NULL)
 			goto done;
 		buf = nb;
-		if (name != NULL)
-			e = getgrnam_r(name, &gr, buf, len, &res);
+		if (is_user)
+			e = name != NULL ? getpwnam_r(name, &pw, buf, len, &pres)
+					 : getpwuid_r((uid_t)id, &pw, buf, len, &pres);
 		else
-			e = getgrgid_r(gid, &gr, buf, len, &res);
+			e = name != NULL ? getgrnam_r(name, &gr, buf, len, &gres)
+					 : getgrgid_r((gid_t)id, &gr, buf, len, &gres);
 		if (e != ERANGE || len >= CONFIG_GRBUF_MAX)
 			break;
 		len *= 2;
 	}
-	if (res == NULL)
+	if (is_user ? pres == NULL : gres == NULL)
 		goto done;
-	*gid_out = gr.gr_gid;
-	if (name_out != NULL)
+	*id_out = is_user ? pw.pw_uid : gr.gr_gid;
+	if (gid_out != NULL && is_user)
+		*gid_out = pw.pw_gid;
+	if (name_out != NULL && !is_user)
 		snprintf(name_out, namelen, "%s", gr.gr_name);
 	rc = 0;
 done:
 	free(buf);
 	return rc;
 }
+
+static int config_group(const char *name, gid_t gid, gid_t *gid_out, char *name_out, size_t namelen)
+{
+	unsigned long g;
+
+	if (config_lookup(0, name, gid, &g, NULL, name_out, namelen) != 0)
+		return -1;
+	*gid_out = (gid_t)g;
+	return 0;
+}
+
+static int config_user(const char *name, uid_t uid, uid_t *uid_out, gid_t *gid_out)
+{
+	unsigned long u, g;
+
+	if (config_lookup(1, name, uid, &u, &g, NULL, 0) != 0)
+		return -1;
+	*uid_out = (uid_t)u;
+	*gid_out = (gid_t)g;
+	return 0;
+}
+
 
 /*
  * One address: "1.2.3.4", "1.2.3.4:53", "[::1]", "[::1]:53" or a bare
@@ -214,36 +247,6 @@ static int set_admin_group(struct parse *p, const char *v)
 	return 1;
 }
 
-/* getpwnam_r/getpwuid_r with a buffer that grows; 0 found, -1 not. */
-static int config_user(const char *name, uid_t uid, uid_t *uid_out, gid_t *gid_out)
-{
-	struct passwd pw, *res = NULL;
-	size_t len = CONFIG_GRBUF_START;
-	char *buf = NULL, *nb;
-	int rc = -1, e;
-
-	for (;;) {
-		nb = realloc(buf, len);
-		if (nb == NULL)
-			goto done;
-		buf = nb;
-		if (name != NULL)
-			e = getpwnam_r(name, &pw, buf, len, &res);
-		else
-			e = getpwuid_r(uid, &pw, buf, len, &res);
-		if (e != ERANGE || len >= CONFIG_GRBUF_MAX)
-			break;
-		len *= 2;
-	}
-	if (res == NULL)
-		goto done;
-	*uid_out = pw.pw_uid;
-	*gid_out = pw.pw_gid;
-	rc = 0;
-done:
-	free(buf);
-	return rc;
-}
 
 static int set_user(struct parse *p, const char *v)
 {
