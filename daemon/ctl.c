@@ -36,7 +36,7 @@
 
 #define CTL_BACKLOG     64
 #define CTL_PEER_GROUPS_MAX 256      /* supplementary groups of a peer we look at */
-#define CTL_REFUSE_WAIT_MS  200      /* a refused peer's request may arrive this long */
+#define CTL_REFUSE_WAIT_MS  200      /* a turned-away peer's request may arrive this long */
 #ifndef SO_PEERGROUPS
 #define SO_PEERGROUPS   59           /* Linux 4.13; older kernels: primary group only */
 #endif
@@ -715,15 +715,26 @@ static void *ctl_conn_main(void *arg)
 }
 _Static_assert(MXC_CTL_LINE_MAX == 8192, "the overlong-line messages say 8192");
 
-static void ctl_busy(int fd)
+/*
+ * Turn a peer away: one ERR line, then the close.  Its first request may
+ * arrive first, briefly: a client that writes to a closed socket gets
+ * EPIPE and never reads the answer waiting for it.  Never blocks on a
+ * client that does not read, and waits at most CTL_REFUSE_WAIT_MS for
+ * one that does not write, since the accept thread waits with it.
+ */
+static void ctl_turn_away(int fd, const char *code, const char *why)
 {
-	char line[128];
-	int n = ctl_format(line, sizeof(line), "ERR", MXC_CTL_EBUSY, "too many admin connections (32)",
-			   (char *)NULL);
+	struct pollfd pfd;
+	char line[160];
+	int n = ctl_format(line, sizeof(line), "ERR", code, why, (char *)NULL);
 
-	/* never let a client that does not read stall the accept thread */
 	if (n > 0 && send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
 		/* it learns from the close */
+	}
+	pfd.fd = fd;
+	pfd.events = POLLIN;
+	if (poll(&pfd, 1, CTL_REFUSE_WAIT_MS) == 1 && recv(fd, line, sizeof(line), MSG_DONTWAIT) < 0) {
+		/* nothing to do: it is closed either way */
 	}
 	close(fd);
 }
@@ -745,33 +756,6 @@ static int ctl_peer_in_group(int fd, const struct ucred *uc, gid_t g)
 		if (groups[i] == g)
 			return 1;
 	return 0;
-}
-
-/* Refuse a peer that may not even read: one line, then the close. */
-static void ctl_refuse(int fd, const struct ucred *uc)
-{
-	struct pollfd pfd;
-	char line[160];
-	int n;
-
-	ctr_limit(MXC_CTR_CTL_DENIED, "ctl: refused uid %lu (pid %ld): not root, not mxcached's user, not in its groups",
-		  (unsigned long)uc->uid, (long)uc->pid);
-	n = ctl_format(line, sizeof(line), "ERR", MXC_CTL_EPERM,
-		       "not root, not mxcached's user, not in [region] group or [ctl] admin_group", (char *)NULL);
-	if (n > 0 && send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
-		/* it learns from the close */
-	}
-	/*
-	 * Let its first request arrive before the close, briefly: a client
-	 * that writes to a closed socket gets EPIPE and never reads the
-	 * answer waiting for it.  Bounded, since the accept thread waits.
-	 */
-	pfd.fd = fd;
-	pfd.events = POLLIN;
-	if (poll(&pfd, 1, CTL_REFUSE_WAIT_MS) == 1 && recv(fd, line, sizeof(line), MSG_DONTWAIT) < 0) {
-		/* nothing to do: it is closed either way */
-	}
-	close(fd);
 }
 
 static void ctl_accept_one(struct ctl *c, int fd)
@@ -805,7 +789,11 @@ static void ctl_accept_one(struct ctl *c, int fd)
 	rcu_read_unlock();
 	may_change = uc.uid == 0 || uc.uid == geteuid() || (has_admin && ctl_peer_in_group(fd, &uc, admin_gid));
 	if (!may_change && !ctl_peer_in_group(fd, &uc, read_gid)) {
-		ctl_refuse(fd, &uc);
+		ctr_limit(MXC_CTR_CTL_DENIED,
+			  "ctl: refused uid %lu (pid %ld): not root, not mxcached's user, not in its groups",
+			  (unsigned long)uc.uid, (long)uc.pid);
+		ctl_turn_away(fd, MXC_CTL_EPERM,
+			      "not root, not mxcached's user, not in [region] group or [ctl] admin_group");
 		return;
 	}
 	pthread_mutex_lock(&c->mu);
@@ -813,7 +801,7 @@ static void ctl_accept_one(struct ctl *c, int fd)
 		pthread_mutex_unlock(&c->mu);
 		ctr_limit(MXC_CTR_LIMIT_CTL_CONN, "ctl: refused pid %ld: %d admin connections open", (long)uc.pid,
 			  CTL_MAX_CONN);
-		ctl_busy(fd);
+		ctl_turn_away(fd, MXC_CTL_EBUSY, "too many admin connections (32)");
 		return;
 	}
 	pthread_mutex_unlock(&c->mu);
