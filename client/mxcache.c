@@ -1980,7 +1980,7 @@ static int counter_read(struct mxc_map *m, const struct mxc_shm_root *root, void
 	struct counter_q *q = arg;
 
 	(void)root;
-	q->v = mxa_load64((uint64_t *)(uintptr_t)&m->hdr->h_ctr[q->i]);
+	q->v = mxa_load64(&m->hdr->h_ctr[q->i]);
 	return MXC_OK;
 }
 

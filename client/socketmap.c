@@ -286,18 +286,25 @@ static int map_mtasts(struct conn *c, const char *key, size_t klen)
  * with the whole address, "user@domain", then "*": never the bare domain
  * (socketmap_table(5): no partial search keys).  Overrides and federation
  * rules are per domain, so an address is looked up by what follows its
- * last '@'; "*" and an address with no domain find nothing.
+ * last '@'; "*" and an address with no domain find nothing.  The key
+ * lands NUL-terminated in k; -1 when it cannot be one (empty, too long,
+ * a NUL inside): NOTFOUND.
  */
-static void addr_domain(const char **key, size_t *klen)
+static int addr_key(const char *key, size_t klen, char *k, size_t ksize)
 {
 	size_t i;
 
-	for (i = *klen; i > 0; i--)
-		if ((*key)[i - 1] == '@') {
-			*key += i;
-			*klen -= i;
-			return;
+	for (i = klen; i > 0; i--)
+		if (key[i - 1] == '@') {
+			key += i;
+			klen -= i;
+			break;
 		}
+	if (klen == 0 || klen >= ksize || memchr(key, '\0', klen) != NULL)
+		return -1;
+	memcpy(k, key, klen);
+	k[klen] = '\0';
+	return 0;
 }
 
 static int map_transport(struct conn *c, const char *key, size_t klen)
@@ -306,11 +313,8 @@ static int map_transport(struct conn *c, const char *key, size_t klen)
 	char k[MXC_HOST_MAX + 16];
 	int rc;
 
-	addr_domain(&key, &klen);
-	if (klen == 0 || klen >= sizeof(k) || memchr(key, '\0', klen) != NULL)
+	if (addr_key(key, klen, k, sizeof(k)) != 0)
 		return reply_lit(c, "NOTFOUND ");
-	memcpy(k, key, klen);
-	k[klen] = '\0';
 	rc = mxc_override_get(h, k, &ov);
 	if (rc == MXC_NOTFOUND || rc == MXC_EINVAL)
 		return reply_lit(c, "NOTFOUND ");
@@ -329,11 +333,8 @@ static int map_federation(struct conn *c, const char *key, size_t klen)
 	char k[MXC_HOST_MAX + 16];
 	int rc;
 
-	addr_domain(&key, &klen);
-	if (klen == 0 || klen >= sizeof(k) || memchr(key, '\0', klen) != NULL)
+	if (addr_key(key, klen, k, sizeof(k)) != 0)
 		return reply_lit(c, "NOTFOUND ");
-	memcpy(k, key, klen);
-	k[klen] = '\0';
 	rc = mxc_federation_allowed(h, k);
 	if (rc == 1)
 		return reply_lit(c, "OK DUNNO");

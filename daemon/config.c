@@ -214,39 +214,32 @@ static int config_addr(const char *s, int need_port, uint16_t defport, struct co
 	return 0;
 }
 
-static int set_group(struct parse *p, const char *v)
+/* A group given by number or name: its gid and how it was written. */
+static int set_gid(struct parse *p, const char *key, const char *v, gid_t *gid, char *name, size_t namelen)
 {
-	struct config *c = p->c;
 	unsigned long n;
 
-	c->group_given = 1;
 	if (config_uint(v, 0, (gid_t)-2, &n) == 0) {
-		c->gid = (gid_t)n;
-		snprintf(c->group, sizeof(c->group), "%lu", n);
+		*gid = (gid_t)n;
+		snprintf(name, namelen, "%lu", n);
 		return 1;
 	}
-	if (strlen(v) >= sizeof(c->group) || config_group(v, 0, &c->gid, NULL, 0) != 0)
-		return config_error(p, "region.group: no group named '%s'", v);
-	snprintf(c->group, sizeof(c->group), "%s", v);
+	if (strlen(v) >= namelen || config_group(v, 0, gid, NULL, 0) != 0)
+		return config_error(p, "%s: no group named '%s'", key, v);
+	snprintf(name, namelen, "%s", v);
 	return 1;
+}
+
+static int set_group(struct parse *p, const char *v)
+{
+	p->c->group_given = 1;
+	return set_gid(p, "region.group", v, &p->c->gid, p->c->group, sizeof(p->c->group));
 }
 
 static int set_admin_group(struct parse *p, const char *v)
 {
-	struct config *c = p->c;
-	unsigned long n;
-
-	if (config_uint(v, 0, (gid_t)-2, &n) == 0) {
-		c->admin_gid = (gid_t)n;
-		snprintf(c->admin_group, sizeof(c->admin_group), "%lu", n);
-		return 1;
-	}
-	if (strlen(v) >= sizeof(c->admin_group) || config_group(v, 0, &c->admin_gid, NULL, 0) != 0)
-		return config_error(p, "ctl.admin_group: no group named '%s'", v);
-	snprintf(c->admin_group, sizeof(c->admin_group), "%s", v);
-	return 1;
+	return set_gid(p, "ctl.admin_group", v, &p->c->admin_gid, p->c->admin_group, sizeof(p->c->admin_group));
 }
-
 
 static int set_user(struct parse *p, const char *v)
 {

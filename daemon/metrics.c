@@ -90,11 +90,11 @@ static long metrics_text(struct metrics *m, char **buf, size_t *cap)
 			in.slots_claimed++;
 		er = region_ering(m->rg, i);
 		if (er != NULL && mxc_ering_sane(er)) {
-			in.events_posted += __atomic_load_n(&er->er_posted, __ATOMIC_RELAXED);
-			in.events_dropped += __atomic_load_n(&er->er_dropped, __ATOMIC_RELAXED);
+			in.events_posted += mxa_load64(&er->er_posted);
+			in.events_dropped += mxa_load64(&er->er_dropped);
 		}
 	}
-	in.writer_running = wall_ms() - __atomic_load_n(&h->h_heartbeat_ms, __ATOMIC_RELAXED) < METRICS_STALE_MS;
+	in.writer_running = wall_ms() - mxa_load64(&h->h_heartbeat_ms) < METRICS_STALE_MS;
 	for (;;) {
 		need = mxc_metrics_format(*buf, *cap, &in);
 		if (need < *cap)

@@ -217,8 +217,8 @@ uint64_t region_slot_owner(struct region *r, uint32_t i, uint32_t *pid)
 		return 0;
 	s = slot_at(r, i);
 	/* client-written: a hint for rate limiting and log lines only */
-	*pid = __atomic_load_n(&s->s_pid, __ATOMIC_RELAXED);
-	return __atomic_load_n(&s->s_owner, __ATOMIC_RELAXED);
+	*pid = mxa_load32(&s->s_pid);
+	return mxa_load64(&s->s_owner);
 }
 
 /* Is the owner of slot i alive?  It holds a write lock on byte i of the

@@ -167,6 +167,8 @@ static void mark(struct stats *s, struct srec *r)
 int stats_event(struct stats *s, int type, int aux, const char *domain, size_t len, int64_t value, int64_t now)
 {
 	struct srec *r;
+	unsigned lim;
+	int full;
 
 	if (type == MXC_EV_QUEUE && (value == 0 || value > MXC_STAT_DELTA_MAX || value < -MXC_STAT_DELTA_MAX))
 		return -1;
@@ -174,20 +176,16 @@ int stats_event(struct stats *s, int type, int aux, const char *domain, size_t l
 		return -1;
 	if (type == MXC_EV_FAILURE && (aux < MXC_STAT_T_HTTP || aux > MXC_STAT_T_SMTP))
 		return -1;   /* the seed ignores an unknown transport; so do we, and count nothing */
-	r = rec_get(s, domain, len, 0);
+	lim = __atomic_load_n(&s->limit, __ATOMIC_RELAXED);
+	full = lim != 0 && ck_hs_count(&s->set) >= lim;
+	r = rec_get(s, domain, len, !full);     /* at the limit, known domains only */
 	if (r == NULL) {
-		unsigned lim = __atomic_load_n(&s->limit, __ATOMIC_RELAXED);
-
-		if (lim != 0 && ck_hs_count(&s->set) >= lim) {
+		if (full)
 			ctr_limit(MXC_CTR_LIMIT_STATS,
 				  "stats: %u domains are counted ([limits] stats_domains): "
 				  "events for new domains are dropped",
 				  lim);
-			return -1;
-		}
-		r = rec_get(s, domain, len, 1);
-		if (r == NULL)
-			return -1;
+		return -1;
 	}
 	switch (type) {
 	case MXC_EV_QUEUE:

@@ -20,6 +20,7 @@
 #include <stdint.h>
 #include <stdio.h>
 
+#include "atomic.h"
 #include "counters.h"
 #include "layout.h"
 
@@ -53,11 +54,6 @@ static inline void mxc_mput(struct mxc_mbuf *b, const char *fmt, ...)
 		b->used += (size_t)n;
 }
 
-static inline uint64_t mxc_mload(const uint64_t *p)
-{
-	return __atomic_load_n(p, __ATOMIC_RELAXED);
-}
-
 static inline void mxc_mfamily(struct mxc_mbuf *b, const char *name, const char *type, const char *help)
 {
 	mxc_mput(b, "# HELP mxcache_%s %s\n# TYPE mxcache_%s %s\n", name, help, name, type);
@@ -85,26 +81,26 @@ static inline size_t mxc_metrics_format(char *buf, size_t len, const struct mxc_
 	mxc_mfamily(&b, "writer_running", "gauge", "1 while mxcached runs and its heartbeat is fresh");
 	mxc_mput(&b, "mxcache_writer_running %d\n", in->writer_running ? 1 : 0);
 	mxc_mfamily(&b, "writer_start_time_seconds", "gauge", "when mxcached started, unix seconds");
-	mxc_mput(&b, "mxcache_writer_start_time_seconds %" PRIu64 "\n", mxc_mload(&h->h_writer_start));
+	mxc_mput(&b, "mxcache_writer_start_time_seconds %" PRIu64 "\n", mxa_load64(&h->h_writer_start));
 	mxc_mfamily(&b, "last_publish_time_seconds", "gauge", "when the last change became visible, unix seconds");
-	v = mxc_mload(&h->h_last_publish_ms);
+	v = mxa_load64(&h->h_last_publish_ms);
 	mxc_mput(&b, "mxcache_last_publish_time_seconds %" PRIu64 ".%03" PRIu64 "\n", v / 1000, v % 1000);
 	mxc_mfamily(&b, "region_generation", "gauge", "publishes of this region file (a new file starts again)");
-	mxc_mput(&b, "mxcache_region_generation %" PRIu64 "\n", mxc_mload(&h->h_generation));
+	mxc_mput(&b, "mxcache_region_generation %" PRIu64 "\n", mxa_load64(&h->h_generation));
 	mxc_mfamily(&b, "region_epoch", "gauge", "grace periods of the reclamation protocol");
-	mxc_mput(&b, "mxcache_region_epoch %" PRIu64 "\n", mxc_mload(&h->h_epoch));
+	mxc_mput(&b, "mxcache_region_epoch %" PRIu64 "\n", mxa_load64(&h->h_epoch));
 	mxc_mfamily(&b, "region_bytes", "gauge", "size of the region's data file, and how much of it is backed");
-	mxc_mput(&b, "mxcache_region_bytes{kind=\"size\"} %" PRIu64 "\n", mxc_mload(&h->h_size));
-	mxc_mput(&b, "mxcache_region_bytes{kind=\"backed\"} %" PRIu64 "\n", mxc_mload(&h->h_backed));
+	mxc_mput(&b, "mxcache_region_bytes{kind=\"size\"} %" PRIu64 "\n", mxa_load64(&h->h_size));
+	mxc_mput(&b, "mxcache_region_bytes{kind=\"backed\"} %" PRIu64 "\n", mxa_load64(&h->h_backed));
 	mxc_mfamily(&b, "arena_bytes", "gauge", "region memory in use and on free lists");
-	mxc_mput(&b, "mxcache_arena_bytes{state=\"used\"} %" PRIu64 "\n", mxc_mload(&h->h_arena_used));
-	mxc_mput(&b, "mxcache_arena_bytes{state=\"free\"} %" PRIu64 "\n", mxc_mload(&h->h_arena_free));
+	mxc_mput(&b, "mxcache_arena_bytes{state=\"used\"} %" PRIu64 "\n", mxa_load64(&h->h_arena_used));
+	mxc_mput(&b, "mxcache_arena_bytes{state=\"free\"} %" PRIu64 "\n", mxa_load64(&h->h_arena_free));
 	mxc_mfamily(&b, "reclaim_backlog_bytes", "gauge",
 		    "region memory freed but not reusable until every reader that may see it has left");
-	mxc_mput(&b, "mxcache_reclaim_backlog_bytes %" PRIu64 "\n", mxc_mload(&h->h_arena_limbo));
+	mxc_mput(&b, "mxcache_reclaim_backlog_bytes %" PRIu64 "\n", mxa_load64(&h->h_arena_limbo));
 	mxc_mfamily(&b, "entries", "gauge", "entries per table");
 	for (i = 0; i < (int)(sizeof(tabs) / sizeof(tabs[0])); i++)
-		mxc_mput(&b, "mxcache_entries{table=\"%s\"} %" PRIu64 "\n", tabs[i], mxc_mload(&h->h_count[i]));
+		mxc_mput(&b, "mxcache_entries{table=\"%s\"} %" PRIu64 "\n", tabs[i], mxa_load64(&h->h_count[i]));
 	mxc_mfamily(&b, "reader_slots", "gauge", "reader slots, and those claimed by client threads");
 	mxc_mput(&b, "mxcache_reader_slots{state=\"total\"} %" PRIu32 "\n", in->nslots);
 	mxc_mput(&b, "mxcache_reader_slots{state=\"claimed\"} %" PRIu32 "\n", in->slots_claimed);
@@ -128,7 +124,7 @@ static inline size_t mxc_metrics_format(char *buf, size_t len, const struct mxc_
 			mxc_mfamily(&b, family, mxc_ctr_is_gauge(i) ? "gauge" : "counter",
 				    mxc_ctr_help(i) != NULL ? mxc_ctr_help(i) : family);
 		}
-		v = mxc_mload(&h->h_ctr[i]);
+		v = mxa_load64(&h->h_ctr[i]);
 		scale = mxc_ctr_scale(i);
 		if (scale == 1)
 			mxc_mput(&b, "mxcache_%s %" PRIu64 "\n", n, v);

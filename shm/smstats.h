@@ -15,6 +15,7 @@
 
 #include <stdint.h>
 
+#include "atomic.h"
 #include "counters.h"
 
 #define MXC_SM_STATS_MAGIC 0x31534d53u   /* "SMS1" */
@@ -46,7 +47,7 @@ _Static_assert(MXC_CTR_SM_CONN_REFUSED - MXC_CTR_SM_MTASTS + 1 == MXC_SM_NSTATS,
 static inline void mxc_sm_count(struct mxc_sm_stats *s, int i)
 {
 	if (s != NULL && i >= 0 && i < MXC_SM_NSTATS)
-		__atomic_fetch_add(&s->v[i], 1, __ATOMIC_RELAXED);
+		(void)mxa_inc64(&s->v[i]);
 }
 
 #endif
