@@ -42,6 +42,10 @@ comma := ,
 ifneq (,$(findstring thread,$(SANITIZER)))
 SANDEF = -DMXC_TSAN
 endif
+# LeakSanitizer ptraces the process at exit: the daemon stays dumpable
+ifneq (,$(findstring address,$(SANITIZER)))
+SANDEF = -DMXC_LSAN
+endif
 
 CPPFLAGS += -D_GNU_SOURCE -I. $(SANDEF)
 CFLAGS   ?= -O$(O) -g
@@ -55,7 +59,7 @@ BENCH_LIBS  = -llmdb -lsqlite3 -lm
 
 # --- sources ----------------------------------------------------------------
 SHM_SRC    = shm/key.c
-LIB_SRC    = client/mxcache.c $(SHM_SRC)
+LIB_SRC    = client/mxcache.c client/rblock.c $(SHM_SRC)
 DAEMON_SRC = $(wildcard daemon/*.c) $(SHM_SRC)
 SHMCTL_SRC = $(wildcard client/shmctl*.c)
 SMAP_SRC   = client/socketmap.c

@@ -55,13 +55,13 @@
 #include "../shm/override.h"
 #include "../shm/path.h"
 #include "../shm/rcu.h"
-#include "../shm/readers.h"
 #include "../shm/servers.h"
 #include "../shm/stats.h"
 #include "../shm/sts.h"
 #include "../shm/sts_match.h"
 #include "../shm/table.h"
 #include "mxcache.h"
+#include "rblock.h"
 
 /* A slotless read retries this many times if memory was reclaimed under
  * it.  The writer reclaims at most once per publish or 100 ms tick, and a
@@ -82,6 +82,7 @@ struct mxc_map {
 	const struct mxc_shm_hdr *hdr;
 	uint64_t inc;
 	uint32_t flags;                /* h_flags */
+	uint64_t writer;               /* h_writer_id: whose scan covers it */
 	struct mxc_map *next;          /* retired list */
 };
 
@@ -101,27 +102,22 @@ struct mxc {
 	uint64_t slotless;             /* atomic: slotless reads in flight */
 	uint64_t next_remap_ms;
 
-	int rfd;                       /* reader table, -1 if not writable */
-	uint8_t *rbase;
-	uint64_t rsize;
-	uint32_t nslots;
-	struct mxc_shm_slot *slots;
-	ck_bitmap_t *bm;               /* shared claim bitmap */
-	struct mxc_shm_ering *rings;   /* one event ring per slot */
+	struct rblock blk;             /* this process's reader block */
 	uint64_t ev_dropped;           /* atomic: events not handed over */
-	ck_bitmap_t *owned;            /* slots this handle owns (local) */
-	struct slotref *refs;          /* one per slot */
+	ck_bitmap_t *owned;            /* slots of blk claimed by a thread */
+	struct slotref *refs;          /* MXC_SLOTS_MAX, one per slot */
 	uint64_t owner;
 	pthread_key_t key;
 	pthread_mutex_t claim_mu;      /* claim path only, never a lookup */
 	uint32_t noslot_reads;         /* atomic: reads since a failed claim */
+	uint64_t noslot_retry_ms;      /* atomic: next claim attempt, at the latest */
 	int fatal;                     /* < 0: answer this (layout upgrade) */
 	int membarrier;                /* registered for both expedited kinds */
 	struct mxc *next_open;         /* process list, for fork */
 	uint64_t dir_uid;              /* owner of the state directory */
 
 	char data_path[MXC_SHM_PATH_MAX];
-	char readers_path[MXC_SHM_PATH_MAX];
+	char readers_path[MXC_SHM_PATH_MAX];   /* the daemon's listing */
 };
 
 /* A thread that found no slot: its key value points here. */
@@ -160,19 +156,12 @@ static void on_fork_parent(void)
 static void on_fork_child(void)
 {
 	struct mxc *h;
-	int fd;
 
 	__atomic_add_fetch(&forkgen, 1, __ATOMIC_SEQ_CST);
 	for (h = open_list; h != NULL; h = h->next_open) {
-		if (h->rfd >= 0) {
-			/* a new description: the parent's locks stay the
-			 * parent's, and the writer sees them go when it dies */
-			fd = open(h->readers_path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-			close(h->rfd);
-			h->rfd = fd;
-			if (fd < 0)
-				h->refs = NULL;   /* slotless from now on */
-		}
+		/* the block and its registration stay the parent's; the
+		 * child's first claim makes and registers its own */
+		rblock_forked(&h->blk);
 		if (h->owned != NULL)
 			ck_bitmap_clear(h->owned);
 		h->remap_lock = 0;
@@ -210,6 +199,20 @@ const char *mxc_strerror(int rc)
 	case MXC_ESYS: return "system error";
 	default: return "unknown result code";
 	}
+}
+
+/* Threads that found no slot try again every this many reads, or this
+ * many ms, whichever comes first. */
+#define MXC_NOSLOT_RETRY    1024
+#define MXC_NOSLOT_RETRY_MS 1000
+
+/* A monotonic clock read from the vDSO: no system call. */
+static uint64_t mono_coarse_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static uint64_t now_ms(void)
@@ -343,6 +346,7 @@ static int map_open(const char *path, uint64_t dir_uid, struct mxc_map **out)
 	}
 	m->inc = m->hdr->h_incarnation;
 	m->flags = m->hdr->h_flags;
+	m->writer = m->hdr->h_writer_id;
 	close(fd);
 	*out = m;
 	return MXC_OK;
@@ -376,7 +380,7 @@ static void retired_sweep(struct mxc *h)
 		if (!busy && h->owned != NULL) {
 			ck_bitmap_iterator_init(&it, h->owned);
 			while (!busy && ck_bitmap_next(h->owned, &it, &i)) {
-				uint64_t w = mxa_load64(&h->slots[i].s_word);
+				uint64_t w = mxa_load64(&h->blk.slots[i].s_word);
 				busy = w != 0 && MXC_SLOT_TAG(w) == (m->inc & 0xffffu);
 			}
 		}
@@ -441,28 +445,15 @@ static int map_live(const struct mxc_map *m)
 
 /* ---- reader slots -------------------------------------------------------- */
 
-static int byte_lock(int fd, uint32_t i, short type)
-{
-	struct flock fl;
-
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = type;
-	fl.l_whence = SEEK_SET;
-	fl.l_start = i;
-	fl.l_len = 1;
-	return fcntl(fd, F_OFD_SETLK, &fl);
-}
-
 static void slot_release(struct mxc *h, uint32_t i)
 {
-	struct mxc_shm_slot *s = &h->slots[i];
+	struct mxc_shm_slot *s = &h->blk.slots[i];
 
 	mxa_store64(&s->s_word, 0);
 	s->s_owner = 0;
-	ck_bitmap_reset(h->bm, i);
 	mxa_store32(&s->s_state, MXC_SLOT_FREE);
-	ck_bitmap_reset(h->owned, i);
-	byte_lock(h->rfd, i, F_UNLCK);
+	rblock_claim_bit(&h->blk, i, 0);
+	ck_bitmap_reset(h->owned, i);     /* last: then a thread may take it */
 }
 
 static void slot_thread_exit(void *v)
@@ -473,46 +464,27 @@ static void slot_thread_exit(void *v)
 		slot_release(ref->h, ref->slot);
 }
 
-static int readers_map(struct mxc *h)
+/* Make this process's reader block, sized as the daemon asks in the
+ * region header, and register it.  Caller holds claim_mu. */
+static int block_make(struct mxc *h)
 {
-	const struct mxc_shm_rhdr *rh;
-	struct stat st;
-	void *p;
-	int fd;
+	const struct mxc_map *m = __atomic_load_n(&h->cur, __ATOMIC_ACQUIRE);
+	uint32_t n = m->hdr->h_nslots;
 
-	fd = open(h->readers_path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-	if (fd < 0)
-		return -1;   /* read-only access: every read goes slotless */
-	if (fstat(fd, &st) != 0 || st.st_size < (off_t)sizeof(*rh)) {
-		close(fd);
+	if (n < MXC_SLOTS_MIN || n > MXC_SLOTS_MAX)
+		n = MXC_SLOTS_DEFAULT;
+	if (rblock_create(&h->blk, n) != 0)
 		return -1;
-	}
-	p = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (p == MAP_FAILED) {
-		close(fd);
-		return -1;
-	}
-	rh = p;
-	if (!mxc_readers_valid(rh, (uint64_t)st.st_size)) {
-		munmap(p, (size_t)st.st_size);
-		close(fd);
-		return -1;
-	}
-	h->rfd = fd;
-	h->rbase = p;
-	h->rsize = (uint64_t)st.st_size;
-	h->nslots = rh->rh_nslots;
-	h->bm = (ck_bitmap_t *)(void *)(h->rbase + rh->rh_bitmap);
-	h->slots = (struct mxc_shm_slot *)(void *)(h->rbase + rh->rh_slots);
-	h->rings = (struct mxc_shm_ering *)(void *)(h->rbase + rh->rh_rings);
+	rblock_register(&h->blk);
 	return 0;
 }
 
 /*
- * First read on this thread (or first since fork): claim a free slot.
- * Lock byte i first, then CAS the state: the writer only resets a
- * CLAIMED slot whose byte is unlocked, so it can never take a slot from
- * a live owner.  Bounded by the slot count; never waits.
+ * First read on this thread (or first since fork): claim a free slot of
+ * this process's block, making the block first if there is none (at
+ * mxc_open it failed, or this is a fork child).  The block is this
+ * process's alone, so a mutex private to the handle is all a claim needs.
+ * Bounded by the slot count; never waits on another process.
  */
 static struct slotref *slot_claim(struct mxc *h)
 {
@@ -520,38 +492,47 @@ static struct slotref *slot_claim(struct mxc *h)
 	struct slotref *ref = &noslot;
 	struct mxc_shm_slot *s;
 
-	if (h->refs == NULL || h->rfd < 0)
+	if (h->refs == NULL)
 		goto out;
 	pthread_mutex_lock(&h->claim_mu);
-	start = (uint32_t)((uint64_t)gettid() * 2654435761u % h->nslots);
-	for (k = 0; k < h->nslots; k++) {
-		i = (start + k) % h->nslots;
-		s = &h->slots[i];
-		if (mxa_load32(&s->s_state) != MXC_SLOT_FREE)
+	if (h->blk.base == NULL && block_make(h) != 0)
+		goto unlock;
+	start = (uint32_t)((uint64_t)gettid() * 2654435761u % h->blk.nslots);
+	for (k = 0; k < h->blk.nslots; k++) {
+		i = (start + k) % h->blk.nslots;
+		if (ck_bitmap_test(h->owned, i))
 			continue;
-		if (byte_lock(h->rfd, i, F_WRLCK) != 0)
-			continue;
-		if (!mxa_cas32(&s->s_state, MXC_SLOT_FREE, MXC_SLOT_CLAIMED)) {
-			byte_lock(h->rfd, i, F_UNLCK);
-			continue;
-		}
+		ck_bitmap_set(h->owned, i);
+		s = &h->blk.slots[i];
 		mxa_store64(&s->s_word, 0);
 		s->s_pid = (uint32_t)getpid();
 		s->s_tid = (uint64_t)gettid();
 		s->s_owner = h->owner;
 		s->s_claimed = (uint64_t)time(NULL);
-		ck_bitmap_set(h->bm, i);
-		ck_bitmap_set(h->owned, i);
+		mxa_store32(&s->s_state, MXC_SLOT_CLAIMED);
+		rblock_claim_bit(&h->blk, i, 1);
 		h->refs[i].h = h;
 		h->refs[i].slot = i;
 		h->refs[i].forkgen = fg;
 		ref = &h->refs[i];
 		break;
 	}
+unlock:
 	pthread_mutex_unlock(&h->claim_mu);
 out:
+	if (ref == &noslot)
+		__atomic_store_n(&h->noslot_retry_ms, mono_coarse_ms() + MXC_NOSLOT_RETRY_MS, __ATOMIC_RELAXED);
 	pthread_setspecific(h->key, ref);
 	return ref;
+}
+
+/* Should a thread without a slot try to claim one again?  Every
+ * MXC_NOSLOT_RETRY reads, and at least every MXC_NOSLOT_RETRY_MS, so a
+ * thread that only posts events now and then gets one too. */
+static int noslot_retry(struct mxc *h)
+{
+	return __atomic_add_fetch(&h->noslot_reads, 1, __ATOMIC_RELAXED) % MXC_NOSLOT_RETRY == 0 ||
+	       mono_coarse_ms() >= __atomic_load_n(&h->noslot_retry_ms, __ATOMIC_RELAXED);
 }
 
 /* ---- the read-side critical section ---------------------------------------- */
@@ -566,8 +547,6 @@ struct rd {
 	struct rd *prev;               /* the read this one is inside */
 };
 
-/* Threads that found no slot try again every this many reads. */
-#define MXC_NOSLOT_RETRY 1024
 
 static struct rd *outer_read(const struct mxc *h)
 {
@@ -577,6 +556,13 @@ static struct rd *outer_read(const struct mxc *h)
 		if (r->h == h && !r->nested)
 			return r;
 	return NULL;
+}
+
+/* Does the writer of m scan this process's block?  (The map struct is
+ * ours, not the mapping: safe to read before announcing.) */
+static int writer_scans(struct mxc *h, const struct mxc_map *m)
+{
+	return m->writer == __atomic_load_n(&h->blk.writer, __ATOMIC_ACQUIRE);
 }
 
 static int read_begin(struct mxc *h, struct rd *rd)
@@ -606,13 +592,24 @@ static int read_begin(struct mxc *h, struct rd *rd)
 	map_maintain(h);
 	ref = pthread_getspecific(h->key);
 	if (ref == NULL || (ref != &noslot && ref->forkgen != __atomic_load_n(&forkgen, __ATOMIC_RELAXED)) ||
-	    (ref == &noslot && __atomic_add_fetch(&h->noslot_reads, 1, __ATOMIC_RELAXED) % MXC_NOSLOT_RETRY == 0))
+	    (ref == &noslot && noslot_retry(h)))
 		ref = slot_claim(h);
+	/*
+	 * A slot protects a read only from the daemon that scans our block:
+	 * the one whose regions carry the writer id it answered.  A region
+	 * of another daemon (one started since, before we registered with
+	 * it) is read slotless, and the block offered to it.
+	 */
+	if (ref != &noslot && !writer_scans(h, __atomic_load_n(&h->cur, __ATOMIC_ACQUIRE))) {
+		rblock_register(&h->blk);
+		if (!writer_scans(h, __atomic_load_n(&h->cur, __ATOMIC_ACQUIRE)))
+			ref = &noslot;
+	}
 	if (ref != &noslot) {
 		int tried_remap = 0;
 
 		rd->slotless = 0;
-		rd->slot = &h->slots[ref->slot];
+		rd->slot = &h->blk.slots[ref->slot];
 		for (i = 0; i < MXC_SWAP_TRIES; i++) {
 			m = __atomic_load_n(&h->cur, __ATOMIC_ACQUIRE);
 			/*
@@ -638,7 +635,13 @@ static int read_begin(struct mxc *h, struct rd *rd)
 			errno = EAGAIN;
 			return MXC_ESYS;
 		}
-	} else {
+		if (!writer_scans(h, m)) {
+			/* the remap above moved us to another daemon's region */
+			mxc_rcu_exit(rd->slot);
+			ref = &noslot;
+		}
+	}
+	if (ref == &noslot) {
 		/* counted before loading h->cur: no mapping is unmapped
 		 * while any slotless read is in flight */
 		rd->slotless = 1;
@@ -753,6 +756,7 @@ int mxc_open(const char *dir, mxc_t **out)
 	struct mxc *h = NULL;
 	struct stat st;
 	const char *shm = mxc_shm_dir();
+	char abs[PATH_MAX];
 	int rc;
 
 	if (out == NULL)
@@ -767,7 +771,9 @@ int mxc_open(const char *dir, mxc_t **out)
 	h = calloc(1, sizeof(*h));
 	if (h == NULL)
 		return MXC_ESYS;
-	h->rfd = -1;
+	/* the socket by absolute path: re-registering must not depend on
+	 * the working directory the process has by then */
+	(void)rblock_init(&h->blk, realpath(dir, abs) != NULL ? abs : dir);
 	if (mxc_shm_path(h->data_path, sizeof(h->data_path), shm, st.st_dev, st.st_ino, "data") != 0 ||
 	    mxc_shm_path(h->readers_path, sizeof(h->readers_path), shm, st.st_dev, st.st_ino, "readers") != 0) {
 		free(h);
@@ -789,17 +795,20 @@ int mxc_open(const char *dir, mxc_t **out)
 	pthread_mutex_init(&h->claim_mu, NULL);
 	if (getrandom(&h->owner, sizeof(h->owner), 0) != sizeof(h->owner))
 		h->owner = (uint64_t)(uintptr_t)h ^ (uint64_t)getpid();
-	if (readers_map(h) == 0) {
-		h->owned = calloc(1, ck_bitmap_size(h->nslots));
-		h->refs = calloc(h->nslots, sizeof(*h->refs));
-		if (h->owned == NULL || h->refs == NULL) {
-			free(h->owned);
-			free(h->refs);
-			h->owned = NULL;
-			h->refs = NULL;
-		} else {
-			ck_bitmap_init(h->owned, h->nslots, false);
-		}
+	h->owned = calloc(1, ck_bitmap_size(MXC_SLOTS_MAX));
+	h->refs = calloc(MXC_SLOTS_MAX, sizeof(*h->refs));
+	if (h->owned == NULL || h->refs == NULL) {
+		free(h->owned);
+		free(h->refs);
+		h->owned = NULL;
+		h->refs = NULL;   /* slotless */
+	} else {
+		ck_bitmap_init(h->owned, MXC_SLOTS_MAX, false);
+		/* the block now, so that the first lookup already has its
+		 * slot scanned; if this fails, the first claim tries again */
+		pthread_mutex_lock(&h->claim_mu);
+		(void)block_make(h);
+		pthread_mutex_unlock(&h->claim_mu);
 	}
 	pthread_mutex_lock(&open_mu);
 	h->next_open = open_list;
@@ -840,10 +849,7 @@ void mxc_close(mxc_t *h)
 		free(m);
 	}
 	map_free(h->cur);
-	if (h->rbase != NULL)
-		munmap(h->rbase, h->rsize);
-	if (h->rfd >= 0)
-		close(h->rfd);
+	rblock_destroy(&h->blk);
 	pthread_mutex_destroy(&h->claim_mu);
 	free(h->owned);
 	free(h->refs);
@@ -1000,13 +1006,14 @@ static int ev_post_aux(struct mxc *h, uint8_t type, uint8_t aux, const char *nam
 	struct mxc_shm_ering *er;
 	struct mxc_event ev;
 
-	if (ref == NULL)
+	if (ref == NULL || (ref == &noslot && noslot_retry(h)) ||
+	    (ref != &noslot && ref->forkgen != __atomic_load_n(&forkgen, __ATOMIC_RELAXED)))
 		ref = slot_claim(h);
-
-	if (ref == NULL || ref == &noslot || h->rings == NULL || nlen == 0 || nlen > MXC_EV_NAME_MAX ||
-	    ref->forkgen != __atomic_load_n(&forkgen, __ATOMIC_RELAXED))
+	if (ref == &noslot || nlen == 0 || nlen > MXC_EV_NAME_MAX)
 		goto drop;
-	er = &h->rings[ref->slot];
+	/* posted even before the block is registered: the ring keeps it
+	 * until a daemon takes the block */
+	er = &h->blk.rings[ref->slot];
 	if (!mxc_ering_sane(er))
 		goto drop;
 	memset(&ev, 0, offsetof(struct mxc_event, e_name));
@@ -1949,6 +1956,7 @@ static int status_read(struct mxc_map *m, const struct mxc_shm_root *root, void 
 
 int mxc_status(mxc_t *h, struct mxc_status *st)
 {
+	struct mxc_shm_rlist rl;
 	int rc;
 
 	if (h == NULL || st == NULL)
@@ -1959,11 +1967,12 @@ int mxc_status(mxc_t *h, struct mxc_status *st)
 		return rc;
 	st->writer_alive = st->state == MXC_STATE_LIVE && st->writer_exit_ms == 0 &&
 			   now_ms() - st->heartbeat_ms < MXC_HEARTBEAT_STALE_MS && pid_alive(st->writer_pid);
-	st->nslots = h->nslots;
-	st->slots_claimed = h->bm != NULL ? ck_bitmap_count(h->bm, h->nslots) : 0;
-	for (uint32_t i = 0; h->rings != NULL && i < h->nslots; i++) {
-		st->events_posted += mxa_load64(&h->rings[i].er_posted);
-		st->events_dropped += mxa_load64(&h->rings[i].er_dropped);
+	/* the readers as the daemon last listed them (once a second) */
+	if (rblock_list_read(h->readers_path, (uid_t)h->dir_uid, &rl, NULL, 0, NULL) == 0) {
+		st->nslots = rl.rl_slots;
+		st->slots_claimed = rl.rl_claimed;
+		st->events_posted = rl.rl_posted;
+		st->events_dropped = rl.rl_dropped;
 	}
 	snprintf(st->data_path, sizeof(st->data_path), "%s", h->data_path);
 	snprintf(st->readers_path, sizeof(st->readers_path), "%s", h->readers_path);
@@ -2023,6 +2032,7 @@ static int metrics_read(struct mxc_map *m, const struct mxc_shm_root *root, void
 
 int mxc_metrics(mxc_t *h, char *buf, size_t len, size_t *need)
 {
+	struct mxc_shm_rlist rl;
 	struct mxc_status st;
 	struct metrics_q q;
 	int rc;
@@ -2033,10 +2043,15 @@ int mxc_metrics(mxc_t *h, char *buf, size_t len, size_t *need)
 	if (rc != MXC_OK)
 		return rc;
 	memset(&q, 0, sizeof(q));
-	q.in.nslots = st.nslots;
-	q.in.slots_claimed = st.slots_claimed;
-	q.in.events_posted = st.events_posted;
-	q.in.events_dropped = st.events_dropped;
+	/* the reader figures as the daemon's endpoint shows them: from its
+	 * last listing */
+	if (rblock_list_read(h->readers_path, (uid_t)h->dir_uid, &rl, NULL, 0, NULL) == 0) {
+		q.in.procs = rl.rl_procs;
+		q.in.nslots = rl.rl_slots;
+		q.in.slots_claimed = rl.rl_claimed;
+		q.in.events_posted = rl.rl_posted;
+		q.in.events_dropped = rl.rl_dropped;
+	}
 	q.in.writer_running = st.writer_alive;
 	q.buf = buf;
 	q.len = len;
@@ -2048,68 +2063,38 @@ int mxc_metrics(mxc_t *h, char *buf, size_t len, size_t *need)
 	return q.need < len ? MXC_OK : MXC_ETOOSMALL;
 }
 
-struct epoch_q {
-	uint64_t epoch, inc;
-};
-
-static int epoch_read(struct mxc_map *m, const struct mxc_shm_root *root, void *arg)
-{
-	struct epoch_q *q = arg;
-
-	(void)root;
-	q->epoch = mxa_load64((uint64_t *)(uintptr_t)&m->hdr->h_epoch);
-	q->inc = m->inc;
-	return MXC_OK;
-}
-
 int mxc_readers_foreach(mxc_t *h, mxc_reader_fn fn, void *arg)
 {
-	struct epoch_q eq = {0, 0};
+	struct mxc_shm_rlist rl;
+	struct mxc_shm_rent *ent;
 	struct mxc_reader r;
-	struct flock fl;
-	uint64_t w;
-	uint32_t i;
-	int rc;
+	uint32_t i, n = 0;
+	int rc = MXC_OK;
 
 	if (h == NULL || fn == NULL)
 		return MXC_EINVAL;
-	if (h->slots == NULL) {
-		errno = EACCES;
+	ent = calloc(MXC_LIST_MAX, sizeof(*ent));
+	if (ent == NULL)
 		return MXC_ESYS;
+	if (rblock_list_read(h->readers_path, (uid_t)h->dir_uid, &rl, ent, MXC_LIST_MAX, &n) != 0 &&
+	    errno != ENOENT) {
+		free(ent);
+		return MXC_ESYS;     /* errno: EACCES outside the group */
 	}
-	rc = with_read(h, epoch_read, &eq);
-	if (rc != MXC_OK)
-		return rc;
-	for (i = 0; i < h->nslots; i++) {
-		struct mxc_shm_slot *s = &h->slots[i];
-
-		if (mxa_load32(&s->s_state) != MXC_SLOT_CLAIMED)
-			continue;
-		w = mxa_load64(&s->s_word);
+	for (i = 0; i < n && rc == 0; i++) {
 		memset(&r, 0, sizeof(r));
-		r.slot = i;
-		r.pid = s->s_pid;
-		r.tid = s->s_tid;
-		r.epoch = MXC_SLOT_EPOCH(w);
-		r.claimed = s->s_claimed;
-		memset(&fl, 0, sizeof(fl));
-		fl.l_type = F_WRLCK;
-		fl.l_whence = SEEK_SET;
-		fl.l_start = i;
-		fl.l_len = 1;
-		/* our own slots share our lock description: never dead */
-		if (!(h->owned != NULL && ck_bitmap_test(h->owned, i)) && fcntl(h->rfd, F_OFD_GETLK, &fl) == 0 &&
-		    fl.l_type == F_UNLCK)
-			r.state = MXC_READER_DEAD;
-		else if (w != 0 && MXC_SLOT_TAG(w) == (eq.inc & 0xffffu) && r.epoch < eq.epoch)
-			r.state = MXC_READER_STALLED;
-		else
-			r.state = MXC_READER_LIVE;
+		r.slot = ent[i].re_slot;
+		r.pid = ent[i].re_pid;
+		r.tid = ent[i].re_tid;
+		r.epoch = ent[i].re_epoch;
+		r.claimed = ent[i].re_claimed;
+		r.state = ent[i].re_state == MXC_RL_DEAD      ? MXC_READER_DEAD
+			  : ent[i].re_state == MXC_RL_STALLED ? MXC_READER_STALLED
+							      : MXC_READER_LIVE;
 		rc = fn(&r, arg);
-		if (rc != 0)
-			return rc;
 	}
-	return MXC_OK;
+	free(ent);
+	return rc;
 }
 
 _Static_assert(MXC_COUNTERS_MAX == MXC_CTR_MAX, "the public bound is the region's");

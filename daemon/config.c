@@ -25,6 +25,7 @@
 
 #include "log.h"
 #include "shm/layout.h"
+#include "shm/readers.h"
 #include "shm/path.h"
 
 /* Room left in MXC_SHM_PATH_MAX for "/mxcache-<dev>-<ino>.data.<tmp>". */

@@ -26,6 +26,8 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/file.h>
+#include <sys/prctl.h>
+#include <sys/resource.h>
 #include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <sys/wait.h>
@@ -103,6 +105,46 @@ static void main_mkdir(const char *dir)
 		fatalx("main: %s is not a directory", path);
 }
 
+/*
+ * The state directory must be writable by its owner alone: whoever else
+ * can write it can plant mxcache.db, the sockets or the pid file before
+ * we open them (or swap them after).  A directory that others may write
+ * is refused, not repaired: what is in it already cannot be trusted.
+ */
+static void main_dir_private(const char *dir)
+{
+	struct stat sb;
+
+	if (stat(dir, &sb) != 0)
+		fatal("main: %s", dir);
+	if ((sb.st_mode & (S_IWGRP | S_IWOTH)) != 0)
+		fatalx("main: %s is writable by %s (mode %04o): others could plant files mxcached trusts; "
+		       "make it writable by its owner only (chmod go-w) after checking what is in it",
+		       dir, (sb.st_mode & S_IWOTH) ? "everyone" : "its group", (unsigned)(sb.st_mode & 07777));
+}
+
+/*
+ * No core file and no ptrace by the same user: the daemon holds the
+ * tracker's key and, briefly, the inputs clients report.  (LeakSanitizer
+ * needs to ptrace the process at exit; sanitizer builds keep it.)
+ */
+static void main_undumpable(void)
+{
+	struct rlimit rl = { 0, 0 };
+
+	if (setrlimit(RLIMIT_CORE, &rl) != 0)
+		fatal("main: setrlimit RLIMIT_CORE");
+#if !defined(MXC_LSAN)
+	if (prctl(PR_SET_DUMPABLE, 0, 0, 0, 0) != 0)
+		fatal("main: prctl PR_SET_DUMPABLE");
+#endif
+	/* one descriptor per client process with a reader block */
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		(void)setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
 /* lchown name in dirfd to uid:gid, unless it is already theirs. */
 static void main_chown_at(int dirfd, const char *name, uid_t uid, gid_t gid)
 {
@@ -117,8 +159,9 @@ static void main_chown_at(int dirfd, const char *name, uid_t uid, gid_t gid)
 }
 
 /*
- * Started as root with [daemon] user: hand the state directory, its files
- * and the region's files to that user, then become it for good (its
+ * Started as root with [daemon] user: hand the state directory and its
+ * files to that user, clear the region's names of anything it does not
+ * own (region_disown), then become it for good (its
  * primary group, its supplementary groups, no way back).  Everything the
  * daemon opens afterwards it opens as that user, so a flaw in a parser of
  * network input cannot reach anything root owns.  Only the directory's
@@ -126,7 +169,6 @@ static void main_chown_at(int dirfd, const char *name, uid_t uid, gid_t gid)
  */
 static void main_become_user(const char *dir, const struct config *cfg)
 {
-	char prefix[64];
 	struct dirent *de;
 	struct stat sb;
 	DIR *d;
@@ -149,16 +191,9 @@ static void main_become_user(const char *dir, const struct config *cfg)
 		if (strcmp(de->d_name, ".") != 0 && strcmp(de->d_name, "..") != 0)
 			main_chown_at(dirfd(d), de->d_name, cfg->uid, cfg->user_gid);
 	closedir(d);
-	/* the region's files: a root-owned one could not be replaced */
-	snprintf(prefix, sizeof(prefix), "mxcache-%llx-%llx.", (unsigned long long)sb.st_dev,
-		 (unsigned long long)sb.st_ino);
-	d = opendir(cfg->shm_dir);
-	if (d != NULL) {
-		while ((de = readdir(d)) != NULL)
-			if (strncmp(de->d_name, prefix, strlen(prefix)) == 0)
-				main_chown_at(dirfd(d), de->d_name, cfg->uid, (gid_t)-1);
-		closedir(d);
-	}
+	/* the region's files are made anew by the user, never handed over */
+	if (region_disown(dir, cfg->shm_dir, cfg->uid) != 0)
+		fatal("main: %s", dir);
 	if (initgroups(cfg->user, cfg->user_gid) != 0 && setgroups(0, NULL) != 0)
 		fatal("main: setgroups");
 	if (setgid(cfg->user_gid) != 0)
@@ -446,6 +481,7 @@ int main(int argc, char **argv)
 	/* absolute: the daemon leaves the working directory */
 	if (realpath(dirarg, dir) == NULL)
 		fatal("main: %s", dirarg);
+	main_dir_private(dir);
 	if (!foreground) {
 		log_init(0, cfg->log_level);
 		log_echo(1);
@@ -454,6 +490,8 @@ int main(int argc, char **argv)
 		log_init(1, cfg->log_level);
 	}
 	main_become_user(dir, cfg);
+	/* after the change of user, which resets the flag */
+	main_undumpable();
 	pidfd = main_pidlock(dir);
 	rcu_register_thread();
 	config_swap(cfg);

@@ -27,6 +27,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "readers.h"
 #include "region.h"
 #include "shm/events.h"
 #include "shm/metrics.h"
@@ -64,11 +65,10 @@ static long metrics_text(struct metrics *m, char **buf, size_t *cap)
 {
 	struct mxc_metrics_in in;
 	const struct mxc_shm_hdr *h;
-	const struct mxc_shm_ering *er;
+	struct readers_totals rt;
 	struct stat sb;
 	void *map = MAP_FAILED;
 	size_t need;
-	uint32_t i;
 	long rc = -1;
 	int fd;
 	char *nb;
@@ -84,16 +84,12 @@ static long metrics_text(struct metrics *m, char **buf, size_t *cap)
 		goto out;
 	memset(&in, 0, sizeof(in));
 	in.hdr = h;
-	in.nslots = region_nslots(m->rg);
-	for (i = 0; i < in.nslots; i++) {
-		if (region_slot_claimed(m->rg, i))
-			in.slots_claimed++;
-		er = region_ering(m->rg, i);
-		if (er != NULL && mxc_ering_sane(er)) {
-			in.events_posted += mxa_load64(&er->er_posted);
-			in.events_dropped += mxa_load64(&er->er_dropped);
-		}
-	}
+	readers_totals_listed(region_readers(m->rg), &rt);
+	in.procs = rt.procs;
+	in.nslots = rt.slots;
+	in.slots_claimed = rt.claimed;
+	in.events_posted = rt.posted;
+	in.events_dropped = rt.dropped;
 	in.writer_running = wall_ms() - mxa_load64(&h->h_heartbeat_ms) < METRICS_STALE_MS;
 	for (;;) {
 		need = mxc_metrics_format(*buf, *cap, &in);

@@ -33,15 +33,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <ck_bitmap.h>
 #include <linux/membarrier.h>
 
 #include "../shm/layout.h"
 #include "../shm/path.h"
 #include "../shm/rcu.h"
-#include "../shm/readers.h"
 #include "counters.h"
 #include "log.h"
+#include "readers.h"
 #include "region_int.h"
 
 #define TMPFS_MAGIC_ 0x01021994
@@ -54,10 +53,10 @@
 #define REGION_ALIGN           (1u << 20)
 
 /* Grace periods: at most one epoch bump per this many ms, so the epoch
- * line that every lookup reads changes rarely; and a sweep for dead
- * reader slots every this many ms. */
+ * line that every lookup reads changes rarely; and the readers listing
+ * (shm/readers.h) rewritten every this many ms. */
 #define GRACE_MIN_MS  1
-#define SWEEP_MS      5000
+#define LIST_MS       1000
 #define HEARTBEAT_MS  1000
 
 uint64_t region_now_ms(void)
@@ -89,223 +88,9 @@ static int set_owner_mode(int fd, gid_t gid, mode_t mode, const char *path)
 	return 0;
 }
 
-/*
- * The reader table outlives daemon restarts: clients keep their slots in
- * it across region replacements.  It is replaced only when it is missing
- * or invalid, or when the slot count changes and no slot is claimed.
- */
-static int readers_open(struct region *r)
+struct readers *region_readers(struct region *r)
 {
-	char tmp[MXC_SHM_PATH_MAX];
-	struct stat st;
-	struct mxc_shm_rhdr *rh;
-	uint64_t size, bm_off, sl_off, rg_off;
-	void *map = MAP_FAILED;
-	int fd = -1, rc = -1;
-
-	fd = open(r->readers_path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
-	if (fd >= 0 && fstat(fd, &st) == 0 && st.st_size >= (off_t)sizeof(*rh)) {
-		map = mmap(NULL, (size_t)st.st_size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-		if (map != MAP_FAILED && mxc_readers_valid(map, (uint64_t)st.st_size)) {
-			rh = map;
-			if (rh->rh_nslots == r->nslots ||
-			    ck_bitmap_count((ck_bitmap_t *)((uint8_t *)map + rh->rh_bitmap), rh->rh_nslots) != 0) {
-				if (rh->rh_nslots != r->nslots)
-					log_warnx("region: keeping %u reader slots (clients hold some); "
-						  "the new count applies when none is claimed", rh->rh_nslots);
-				r->rfd = fd;
-				r->rbase = map;
-				r->rsize = (uint64_t)st.st_size;
-				r->nslots = rh->rh_nslots;
-				return 0;
-			}
-		} else {
-			log_warnx("region: %s is not a valid reader table; replacing it", r->readers_path);
-		}
-	}
-	if (map != MAP_FAILED)
-		munmap(map, (size_t)st.st_size);
-	map = MAP_FAILED;
-	if (fd >= 0)
-		close(fd);
-
-	size = mxc_readers_geometry(r->nslots, &bm_off, &sl_off, &rg_off);
-	if (snprintf(tmp, sizeof(tmp), "%s.%ld", r->readers_path, (long)getpid()) >= (int)sizeof(tmp)) {
-		errno = ENAMETOOLONG;
-		return -1;
-	}
-	fd = open(tmp, O_RDWR | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
-	if (fd < 0) {
-		log_warn("region: create %s", tmp);
-		return -1;
-	}
-	if ((errno = posix_fallocate(fd, 0, (off_t)size)) != 0) {
-		log_warn("region: allocate %llu bytes for %s", (unsigned long long)size, tmp);
-		goto fail;
-	}
-	if (set_owner_mode(fd, r->gid, 0660, tmp) != 0)
-		goto fail;
-	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
-	if (map == MAP_FAILED) {
-		log_warn("region: map %s", tmp);
-		goto fail;
-	}
-	rh = map;
-	rh->rh_magic = MXC_SHM_RMAGIC;
-	rh->rh_layout = MXC_SHM_RLAYOUT;
-	rh->rh_abi = MXC_SHM_ABI;
-	rh->rh_hdr_size = sizeof(*rh);
-	rh->rh_nslots = r->nslots;
-	rh->rh_size = size;
-	rh->rh_bitmap = bm_off;
-	rh->rh_slots = sl_off;
-	rh->rh_created = (uint64_t)time(NULL);
-	rh->rh_rings = rg_off;
-	ck_bitmap_init((ck_bitmap_t *)((uint8_t *)map + bm_off), r->nslots, false);
-	for (uint32_t i = 0; i < r->nslots; i++)
-		ck_ring_init(&((struct mxc_shm_ering *)(void *)((uint8_t *)map + rg_off))[i].er_ring, MXC_EV_RING_SIZE);
-	if (rename(tmp, r->readers_path) != 0) {
-		log_warn("region: rename %s", tmp);
-		goto fail;
-	}
-	r->rfd = fd;
-	r->rbase = map;
-	r->rsize = size;
-	return 0;
-fail:
-	if (map != MAP_FAILED)
-		munmap(map, size);
-	unlink(tmp);
-	close(fd);
-	return rc;
-}
-
-uint32_t region_nslots(const struct region *r)
-{
-	return r->nslots;
-}
-
-struct mxc_shm_ering *region_ering(struct region *r, uint32_t i)
-{
-	const struct mxc_shm_rhdr *rh = (const struct mxc_shm_rhdr *)(const void *)r->rbase;
-
-	if (i >= r->nslots)
-		return NULL;
-	return (struct mxc_shm_ering *)(void *)(r->rbase + rh->rh_rings) + i;
-}
-
-int region_slot_claimed(struct region *r, uint32_t i)
-{
-	const struct mxc_shm_rhdr *rh = (const struct mxc_shm_rhdr *)(const void *)r->rbase;
-
-	/* the bitmap is client-written, but i is ours and in range */
-	return i < r->nslots && ck_bitmap_test((const ck_bitmap_t *)(const void *)(r->rbase + rh->rh_bitmap), i);
-}
-
-static struct mxc_shm_slot *slot_at(struct region *r, uint32_t i)
-{
-	const struct mxc_shm_rhdr *rh = (const struct mxc_shm_rhdr *)(const void *)r->rbase;
-
-	return (struct mxc_shm_slot *)(void *)(r->rbase + rh->rh_slots) + i;
-}
-
-uint64_t region_slot_owner(struct region *r, uint32_t i, uint32_t *pid)
-{
-	struct mxc_shm_slot *s;
-
-	if (i >= r->nslots)
-		return 0;
-	s = slot_at(r, i);
-	/* client-written: a hint for rate limiting and log lines only */
-	*pid = mxa_load32(&s->s_pid);
-	return mxa_load64(&s->s_owner);
-}
-
-/* Is the owner of slot i alive?  It holds a write lock on byte i of the
- * reader table for as long as it owns the slot. */
-static int slot_owner_alive(struct region *r, uint32_t i)
-{
-	struct flock fl;
-
-	memset(&fl, 0, sizeof(fl));
-	fl.l_type = F_WRLCK;
-	fl.l_whence = SEEK_SET;
-	fl.l_start = i;
-	fl.l_len = 1;
-	if (fcntl(r->rfd, F_OFD_GETLK, &fl) != 0)
-		return 1;   /* cannot tell: assume alive, which is only slower */
-	return fl.l_type != F_UNLCK;
-}
-
-/*
- * Free the slot of a dead owner.  The bit goes first: a new owner sets it
- * only after its CAS from FREE succeeds, which is after ours, so clearing
- * it can never hide a live reader from the scan.
- */
-static void slot_reset(struct region *r, uint32_t i)
-{
-	struct mxc_shm_slot *s = slot_at(r, i);
-	ck_bitmap_t *bm = (ck_bitmap_t *)(void *)(r->rbase + ((struct mxc_shm_rhdr *)(void *)r->rbase)->rh_bitmap);
-	uint32_t pid = s->s_pid;
-
-	ck_bitmap_reset(bm, i);
-	mxa_store64(&s->s_word, 0);
-	s->s_owner = 0;
-	if (mxa_cas32(&s->s_state, MXC_SLOT_CLAIMED, MXC_SLOT_FREE))
-		log_info("region: freed reader slot %u of dead process %u", i, pid);
-}
-
-/*
- * Every SWEEP_MS: look at every slot, bitmap or not.  A reader killed
- * between claiming a slot and setting its bit left a CLAIMED slot the
- * bitmap does not show; it never announced an epoch, so it cannot hurt a
- * grace period, but its slot would stay taken.
- */
-static void slots_sweep_all(struct region *r)
-{
-	uint32_t i;
-
-	for (i = 0; i < r->nslots; i++)
-		if (mxa_load32(&slot_at(r, i)->s_state) == MXC_SLOT_CLAIMED && !slot_owner_alive(r, i))
-			slot_reset(r, i);
-}
-
-/*
- * Scan the claimed slots: the smallest epoch among readers of this region
- * that are inside a lookup (UINT64_MAX if none).  A slot that holds back
- * limbo of epoch <= upto has its owner checked and is reset if the owner
- * is dead.  The bitmap is copied
- * first: clients may write it, and the copy's bounds are ours.
- */
-static uint64_t slots_min_epoch(struct region *r, uint64_t upto)
-{
-	const struct mxc_shm_rhdr *rh = (const struct mxc_shm_rhdr *)(const void *)r->rbase;
-	ck_bitmap_t *live = r->bm_copy;
-	struct ck_bitmap_iterator it;
-	uint64_t m = UINT64_MAX, w, inc = r->hdr->h_incarnation;
-	unsigned int i;
-	size_t words = ck_bitmap_base(r->nslots) / sizeof(unsigned int), k;
-	const unsigned int *src = (const unsigned int *)(const void *)(r->rbase + rh->rh_bitmap + sizeof(unsigned int));
-
-	ck_bitmap_init(live, r->nslots, false);
-	for (k = 0; k < words; k++)
-		live->map[k] = ck_pr_load_uint(&src[k]);
-	ck_bitmap_iterator_init(&it, live);
-	while (ck_bitmap_next(live, &it, &i)) {
-		struct mxc_shm_slot *s;
-
-		if (i >= r->nslots)
-			break;
-		s = slot_at(r, i);
-		w = mxa_load64(&s->s_word);
-		if (mxc_rcu_blocks(w, inc, upto) && !slot_owner_alive(r, i)) {
-			slot_reset(r, i);
-			continue;
-		}
-		if (w != 0 && MXC_SLOT_TAG(w) == (inc & 0xffffu) && MXC_SLOT_EPOCH(w) < m)
-			m = MXC_SLOT_EPOCH(w);
-	}
-	return m;
+	return r->rd;
 }
 
 /* ---- grace periods ------------------------------------------------------ */
@@ -362,10 +147,10 @@ void region_reclaim(struct region *r, int sweep)
 		r->last_grace_ms = now;
 	}
 	if (sweep)
-		slots_sweep_all(r);
+		(void)readers_list_write(r->rd, r->readers_path, r->gid, r->hdr->h_incarnation, r->epoch);
 	if (reader_barrier(r) != 0)
 		return;
-	m = slots_min_epoch(r, oldest == UINT64_MAX ? 0 : r->epoch - 1);
+	m = readers_min_epoch(r->rd, r->hdr->h_incarnation);
 	if (oldest == UINT64_MAX || oldest >= m)
 		return;
 	/*
@@ -416,30 +201,67 @@ int region_back(struct region *r, uint64_t upto)
 
 /* ---- files ---------------------------------------------------------------- */
 
-/* Remove "…data.<x>" files a killed predecessor left while building. */
+/* Remove "…data.<x>" and "…readers.<x>" files a killed predecessor of
+ * ours left while writing them.  Only our own: a name someone else holds
+ * in the shared directory is not ours to judge. */
 static void remove_stale(struct region *r)
 {
-	char prefix[MXC_SHM_PATH_MAX], path[MXC_SHM_PATH_MAX * 2];
-	const char *base;
+	char prefix[2][MXC_SHM_PATH_MAX], path[MXC_SHM_PATH_MAX * 2];
+	const char *base[2] = { strrchr(r->data_path, '/'), strrchr(r->readers_path, '/') };
 	struct dirent *de;
+	struct stat st;
 	DIR *d;
-	size_t plen;
+	int k;
 
-	base = strrchr(r->data_path, '/');
-	if (base == NULL || snprintf(prefix, sizeof(prefix), "%s.", base + 1) >= (int)sizeof(prefix))
-		return;
-	plen = strlen(prefix);
+	for (k = 0; k < 2; k++)
+		if (base[k] == NULL || snprintf(prefix[k], sizeof(prefix[k]), "%s.", base[k] + 1) >=
+					       (int)sizeof(prefix[k]))
+			return;
 	d = opendir(r->shm_dir);
 	if (d == NULL)
 		return;
 	while ((de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, prefix, plen) != 0)
+		for (k = 0; k < 2; k++)
+			if (strncmp(de->d_name, prefix[k], strlen(prefix[k])) == 0)
+				break;
+		if (k == 2 || fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 ||
+		    st.st_uid != geteuid())
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", r->shm_dir, de->d_name);
 		if (unlink(path) == 0)
-			log_info("region: removed %s, left by an interrupted build", path);
+			log_info("region: removed %s, left by an interrupted write", path);
 	}
 	closedir(d);
+}
+
+/*
+ * The public names must be free or ours.  A file under them that another
+ * user owns was not made by this daemon: it is never adopted, written or
+ * trusted.  Running as root we replace it (and say so); otherwise the
+ * shared directory's sticky bit would refuse the rename at the worst
+ * moment, so refuse to start now, saying how to clear it.
+ */
+static int names_check(const struct region *r)
+{
+	const char *paths[2] = { r->data_path, r->readers_path };
+	struct stat st;
+	int k;
+
+	for (k = 0; k < 2; k++) {
+		if (lstat(paths[k], &st) != 0 || st.st_uid == geteuid())
+			continue;
+		if (geteuid() == 0) {
+			log_warnx("region: %s belongs to uid %lu, not to mxcached: replacing it, never reading it",
+				  paths[k], (unsigned long)st.st_uid);
+			continue;
+		}
+		log_warnx("region: %s belongs to uid %lu, not to mxcached (uid %lu): it was not made by this "
+			  "daemon; remove it as root (shmctl -d DIR unlink) and start again",
+			  paths[k], (unsigned long)st.st_uid, (unsigned long)geteuid());
+		errno = EPERM;
+		return -1;
+	}
+	return 0;
 }
 
 static int map_new(struct region *r, uint64_t size, struct rmap *m)
@@ -502,6 +324,7 @@ static int map_new(struct region *r, uint64_t size, struct rmap *m)
 	h->h_epoch = 1;
 	h->h_writer_pid = (uint64_t)getpid();
 	h->h_writer_start = r->started;
+	h->h_writer_id = r->writer_id;
 	h->h_heartbeat_ms = region_now_ms();
 	h->h_backed = MXC_SHM_HDR_SIZE;
 	return 0;
@@ -579,7 +402,6 @@ int region_create(const struct region_opts *o, uint64_t expect, struct region **
 	r = calloc(1, sizeof(*r));
 	if (r == NULL)
 		return -1;
-	r->rfd = -1;
 	r->m.fd = -1;
 	r->gid = o->gid;
 	r->nslots = o->nslots ? o->nslots : MXC_SLOTS_DEFAULT;
@@ -590,6 +412,10 @@ int region_create(const struct region_opts *o, uint64_t expect, struct region **
 	}
 	r->started = (uint64_t)time(NULL);
 	r->membarrier = membarrier_usable();
+	do {
+		if (getrandom(&r->writer_id, sizeof(r->writer_id), 0) != sizeof(r->writer_id))
+			goto fail;
+	} while (r->writer_id == 0);
 	snprintf(r->shm_dir, sizeof(r->shm_dir), "%s", o->shm_dir ? o->shm_dir : mxc_shm_dir());
 	if (stat(o->dir, &st) != 0) {
 		log_warn("region: stat %s", o->dir);
@@ -601,19 +427,18 @@ int region_create(const struct region_opts *o, uint64_t expect, struct region **
 		errno = ENAMETOOLONG;
 		goto fail;
 	}
-	remove_stale(r);
-	if (readers_open(r) != 0)
+	if (names_check(r) != 0)
 		goto fail;
-	r->bm_copy = malloc(ck_bitmap_size(r->nslots));
-	if (r->bm_copy == NULL)
+	remove_stale(r);
+	if (readers_start(o->dir, r->gid, r->nslots, r->writer_id, &r->rd) != 0)
 		goto fail;
 	ex[MXC_TAB_OVERRIDE] = expect;
 	if (map_new(r, size_for(ex, 0), &m) != 0)
 		goto fail;
 	if (region_adopt(r, &m, ex) != 0)
 		goto fail;
-	log_info("region: built %s (%llu MiB, %u reader slots)", r->m.tmp, (unsigned long long)(r->size >> 20),
-		 r->nslots);
+	log_info("region: built %s (%llu MiB, %u reader slots per client process)", r->m.tmp,
+		 (unsigned long long)(r->size >> 20), r->nslots);
 	*out = r;
 	return 0;
 fail:
@@ -621,13 +446,16 @@ fail:
 	return -1;
 }
 
-/* Mark the region at path RETIRED, if it is one of ours. */
+/* Mark the region at path RETIRED, if it is one of ours: a file of ours
+ * (0640 from birth: nobody else can write or shrink it under the mapping)
+ * with a region's magic.  Anything else under the name is left alone. */
 static void retire_file(int fd)
 {
 	struct mxc_shm_hdr *h;
 	struct stat st;
 
-	if (fstat(fd, &st) != 0 || st.st_size < MXC_SHM_HDR_SIZE)
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
+	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0 || st.st_size < MXC_SHM_HDR_SIZE)
 		return;
 	h = mmap(NULL, MXC_SHM_HDR_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (h == MAP_FAILED)
@@ -643,6 +471,42 @@ static void retire_file(int fd)
 		log_warnx("region: retired a region of layout %u; its clients must be restarted", h->h_layout);
 	}
 	munmap(h, MXC_SHM_HDR_SIZE);
+}
+
+int region_disown(const char *dir, const char *shm_dir, uid_t uid)
+{
+	char prefix[MXC_SHM_PATH_MAX], path[MXC_SHM_PATH_MAX * 2];
+	struct dirent *de;
+	struct stat st, ds;
+	size_t plen;
+	DIR *d;
+	int fd;
+
+	if (stat(dir, &ds) != 0 || mxc_shm_path(prefix, sizeof(prefix), "", ds.st_dev, ds.st_ino, "") != 0)
+		return -1;
+	/* "/mxcache-<dev>-<ino>." without the leading slash */
+	memmove(prefix, prefix + 1, strlen(prefix));
+	plen = strlen(prefix);
+	d = opendir(shm_dir);
+	if (d == NULL)
+		return 0;
+	while ((de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, prefix, plen) != 0 ||
+		    fstatat(dirfd(d), de->d_name, &st, AT_SYMLINK_NOFOLLOW) != 0 || st.st_uid == uid)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", shm_dir, de->d_name);
+		/* a live region of ours (root's) first tells its clients to move */
+		if (strcmp(de->d_name + plen, "data") == 0 &&
+		    (fd = open(path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK)) >= 0) {
+			retire_file(fd);
+			close(fd);
+		}
+		if (unlink(path) == 0)
+			log_info("region: removed %s (uid %lu): the region is rebuilt as uid %lu", path,
+				 (unsigned long)st.st_uid, (unsigned long)uid);
+	}
+	closedir(d);
+	return 0;
 }
 
 int region_go_live(struct region *r)
@@ -757,7 +621,7 @@ void region_publish(struct region *r)
 void region_tick(struct region *r)
 {
 	uint64_t now = region_now_ms();
-	int sweep = now - r->last_sweep_ms >= SWEEP_MS;
+	int sweep = now - r->last_sweep_ms >= LIST_MS;
 
 	if (sweep)
 		r->last_sweep_ms = now;
@@ -774,11 +638,10 @@ void region_free(struct region *r, int remove)
 		return;
 	ralloc_destroy(&r->ar);
 	map_drop(&r->m, remove);
-	if (r->rbase != NULL)
-		munmap(r->rbase, r->rsize);
-	if (r->rfd >= 0)
-		close(r->rfd);
-	free(r->bm_copy);
+	readers_stop(r->rd);
+	/* nobody is registered with a daemon that is gone */
+	if (r->rd != NULL)
+		unlink(r->readers_path);
 	free(r);
 }
 

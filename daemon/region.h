@@ -1,7 +1,7 @@
 /*
  * daemon/region.h - the writer's side of the shared-memory region.
  *
- * Owns the data file and the reader table of one state directory: builds
+ * Owns the data file and the reader blocks of one state directory: builds
  * a region, publishes table changes copy-on-write, runs grace periods and
  * reclaims memory, grows the region by building a larger one and retiring
  * the old.  Layout and reader protocol: shm/layout.h, shm/table.h,
@@ -24,19 +24,31 @@ struct region;
 
 struct region_opts {
 	const char *dir;          /* state directory */
-	uint32_t nslots;          /* reader slots (MXC_SLOTS_MIN..MAX) */
+	uint32_t nslots;          /* reader slots per client process (MXC_SLOTS_MIN..MAX) */
 	gid_t gid;                /* group for the files, (gid_t)-1: ours */
 	const char *shm_dir;      /* tmpfs directory, default "/dev/shm" */
 };
 
 /*
  * region_create - build a new, empty region sized for expect entries, in
- * state INIT under a temporary name, and open (or create) the reader
- * table.  Clients cannot see it until region_go_live().  Removes temporary
- * files a killed predecessor left.  Returns 0, or -1 with errno set (and a
+ * state INIT under a temporary name, and start taking client processes'
+ * reader blocks on DIR/readers.sock.  Clients cannot see it until
+ * region_go_live().  Removes temporary files a killed predecessor left;
+ * refuses (EPERM) when the region's public names belong to another user
+ * and this process is not root.  Returns 0, or -1 with errno set (and a
  * log line saying what failed).
  */
 int region_create(const struct region_opts *o, uint64_t expect, struct region **out);
+
+/*
+ * region_disown - before a daemon started as root becomes uid: remove
+ * every file under DIR's region names that uid does not own, retiring a
+ * region of root's first so that its clients move over.  Nothing under
+ * those names is ever handed to uid: a file it did not create in this
+ * start could have been planted, or be held open for writing by whoever
+ * planted it.  Returns 0 or -1.
+ */
+int region_disown(const char *dir, const char *shm_dir, uid_t uid);
 
 /*
  * region_go_live - make r the region clients find: mark it LIVE, rename it
@@ -91,18 +103,10 @@ void region_tick(struct region *r);
 void region_close(struct region *r);
 
 /*
- * region_nslots, region_ering - the reader slot count, and slot i's event
- * ring (shm/events.h) in the reader table, NULL when i is out of range.
- * The table lives as long as r; its contents are written by clients and
- * must be validated before use.  Thread safety: safe (the mapping and the
- * count never change after region_create).
+ * region_readers - the client processes' reader blocks (daemon/readers.h):
+ * their events are drained through it.  Lives as long as r.  Thread
+ * safety: safe; the readers module locks for itself.
  */
-uint32_t region_nslots(const struct region *r);
-int region_slot_claimed(struct region *r, uint32_t i);   /* its claim bit: a hint */
-struct mxc_shm_ering *region_ering(struct region *r, uint32_t i);
-/* The random owner id of slot i (0: free) and its pid; client-written
- * hints, safe from any thread. */
-uint64_t region_slot_owner(struct region *r, uint32_t i, uint32_t *pid);
-
+struct readers *region_readers(struct region *r);
 
 #endif /* MXC_DAEMON_REGION_H */

@@ -8,10 +8,9 @@
 #include <stdint.h>
 #include <sys/types.h>
 
-#include <ck_bitmap.h>
-
 #include "../shm/layout.h"
 #include "../shm/path.h"
+#include "../shm/readers.h"
 #include "ralloc.h"
 #include "region.h"
 
@@ -45,11 +44,9 @@ struct region {
 	char data_path[MXC_SHM_PATH_MAX];
 	char readers_path[MXC_SHM_PATH_MAX];
 
-	/* the reader table */
-	int rfd;
-	uint8_t *rbase;
-	uint64_t rsize;
-	ck_bitmap_t *bm_copy;
+	/* the client processes' reader blocks (daemon/readers.c) */
+	struct readers *rd;
+	uint64_t writer_id;              /* h_writer_id of every region built */
 
 	/* the current data area */
 	struct rmap m;

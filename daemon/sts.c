@@ -55,6 +55,7 @@
 #include "clock.h"
 #include "counters.h"
 #include "log.h"
+#include "readers.h"
 #include "region.h"
 #include "shm/key.h"
 #include "shm/siphash.h"
@@ -66,6 +67,7 @@
 #define STS_EV_POLL_MS     5        /* ring poll interval when idle */
 #define STS_EV_BUSY_US     200      /* and while events are flowing */
 #define STS_FULL_SCAN_MS   20       /* between scans of every ring */
+#define STS_RATE_BUCKETS   4096     /* token buckets of [limits] client_events_per_s */
 #define STS_TOUCH_EVERY_MS 1000     /* last-use updates are batched this long */
 #define STS_TOUCH_MAX      1024     /* domains per last-use batch */
 #define STS_REFRESH_EVERY_MS 5000   /* the refresher looks for due policies this often */
@@ -169,8 +171,7 @@ struct sts {
 	/* [limits], set at start and on reload (atomics) */
 	unsigned lim_sts, lim_mx, lim_events;
 	uint64_t inflight[3];                /* jobs queued or running, by kind (atomics) */
-	struct rate *rate;                   /* per slot, the event thread's */
-	uint32_t nrate;
+	struct rate *rate;                   /* STS_RATE_BUCKETS, the event thread's */
 	uint64_t rate_logged_ms;
 };
 
@@ -833,18 +834,17 @@ bad:
  * drop count) and dropped, counted, and the client named in the log once
  * (and at most one such line per STS_RATE_LOG_MS, whatever the clients).
  */
-static int rate_take(struct sts *s, uint32_t i, uint64_t now)
+static int rate_take(struct sts *s, uint64_t src, uint32_t pid, uint64_t now)
 {
 	struct rate *r;
-	uint64_t owner, lim = __atomic_load_n(&s->lim_events, __ATOMIC_RELAXED), cap = lim * 1000;
-	uint32_t pid = 0;
+	uint64_t lim = __atomic_load_n(&s->lim_events, __ATOMIC_RELAXED), cap = lim * 1000;
+	uint32_t i = (uint32_t)(src & 1023);   /* the slot within its process */
 
-	if (i >= s->nrate)
-		return 1;
-	r = &s->rate[i];
-	owner = region_slot_owner(s->rg, i, &pid);
-	if (owner != r->owner || r->last_ms == 0) {
-		r->owner = owner;
+	/* one bucket per slot of a registration; two that share a bucket
+	 * restart it in turn, which only ever lets more through */
+	r = &s->rate[src % STS_RATE_BUCKETS];
+	if (src != r->owner || r->last_ms == 0) {
+		r->owner = src;
 		r->tokens_milli = cap;
 		r->last_ms = now;
 		r->logged = 0;
@@ -880,43 +880,36 @@ static int rate_take(struct sts *s, uint32_t i, uint64_t now)
 	return 0;
 }
 
+struct drain_ctx {
+	struct sts *s;
+	struct touch *t;
+	uint64_t now;
+};
+
+static void drained_one(void *arg, uint64_t src, uint32_t pid, const struct mxc_event *ev)
+{
+	struct drain_ctx *d = arg;
+
+	if (rate_take(d->s, src, pid, d->now))
+		handle_event(d->s, d->t, ev);
+}
+
 /*
- * Most passes look only at the rings of claimed slots (the claim bitmap);
- * every STS_FULL_SCAN_MS one looks at all of them, for the last events of
- * a thread that released its slot in between (a short-lived process).
- * all: look at every ring now (the last pass before a clean stop, which
- * must not leave such a process's last events behind).
+ * Most passes look only at the rings of claimed slots (each block's claim
+ * bitmap) and of processes that are gone; every STS_FULL_SCAN_MS one looks
+ * at all of them, for the last events of a thread that released its slot
+ * in between.  all: look at every ring now (the last pass before a clean
+ * stop, which must not leave such a thread's last events behind).
  */
 static size_t drain_rings(struct sts *s, struct touch *t, int all)
 {
 	static uint64_t last_full;
-	uint32_t i, n = region_nslots(s->rg), k;
-	size_t got = 0;
-	uint64_t now = mono_ms();
-	int full = all || now - last_full >= STS_FULL_SCAN_MS;
+	struct drain_ctx d = { s, t, mono_ms() };
+	int full = all || d.now - last_full >= STS_FULL_SCAN_MS;
 
 	if (full)
-		last_full = now;
-	struct mxc_shm_ering *er;
-	struct mxc_event ev;
-
-	for (i = 0; i < n; i++) {
-		if (!full && !region_slot_claimed(s->rg, i))
-			continue;
-		er = region_ering(s->rg, i);
-		if (er == NULL || !mxc_ering_sane(er))
-			continue;
-		/* bounded per pass: a client that keeps posting cannot hold
-		 * the thread */
-		for (k = 0; k < MXC_EV_RING_SIZE; k++) {
-			if (!ck_ring_dequeue_spsc_mxc_event(&er->er_ring, er->er_ev, &ev))
-				break;
-			got++;
-			if (rate_take(s, i, now))
-				handle_event(s, t, &ev);
-		}
-	}
-	return got;
+		last_full = d.now;
+	return readers_drain(region_readers(s->rg), full, drained_one, &d);
 }
 
 struct due {
@@ -1153,8 +1146,7 @@ int sts_start(const struct config *cfg, const char *dbpath, struct region *rg, s
 	s->refresh_s = cfg->sts_refresh_s;
 	s->forget_s = cfg->sts_forget_s;
 	s->backoff_s = cfg->sts_backoff_s;
-	s->nrate = region_nslots(rg);
-	s->rate = calloc(s->nrate, sizeof(*s->rate));
+	s->rate = calloc(STS_RATE_BUCKETS, sizeof(*s->rate));
 	if (s->rate == NULL) {
 		snprintf(err, errlen, "sts: out of memory");
 		pthread_cond_destroy(&s->cv);

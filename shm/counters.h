@@ -54,6 +54,7 @@ enum mxc_ctr {
 	/* the writer's SQLite commits */
 	MXC_CTR_STORE_COMMITS = 20,   /* rounds committed */
 	MXC_CTR_STORE_COMMIT_US,      /* their time, microseconds (seconds in metrics) */
+	MXC_CTR_READERS_REFUSED,      /* reader blocks refused: invalid, or too many processes */
 
 	/* the socketmap server (mxcache-socketmap), by map and by answer */
 	MXC_CTR_SM_MTASTS = 24,
@@ -94,7 +95,7 @@ static inline const char *mxc_ctr_name(int i)
 		"sts_refresh_lag_seconds",
 		"store_commits_total",
 		"store_commit_seconds_total",
-		NULL,
+		"reader_registrations_refused_total",
 		NULL,
 		"socketmap_requests_total{map=\"mtasts\"}",
 		"socketmap_requests_total{map=\"transport\"}",
@@ -132,7 +133,8 @@ static inline const char *mxc_ctr_help(int i)
 		"how late the most overdue MTA-STS refresh is",
 		"writer rounds committed to SQLite",
 		"time spent in SQLite commits",
-		NULL, NULL,
+		"reader blocks refused: not a sealed block of the right size, or too many client processes",
+		NULL,
 		"socketmap requests by map",
 		NULL, NULL,
 		"socketmap answers by kind",

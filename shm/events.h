@@ -15,10 +15,15 @@
  *   - a client killed halfway through a post leaves a record it never
  *     published; the next owner of the slot overwrites it.  Nothing is
  *     held, so nothing stalls: not the daemon, not the other clients;
- *   - the rings live in a file clients may write, so the daemon trusts
- *     nothing in them: it checks the ring's size and mask before each
- *     drain, takes at most MXC_EV_RING_SIZE records per ring per pass and
- *     validates every record (type, name length, the name itself).
+ *   - the rings live in the client's own reader block (shm/readers.h),
+ *     which the client may write at will, so the daemon trusts nothing in
+ *     them: it takes records with mxc_ering_take(), which uses the ring
+ *     size it knows rather than the one in the block, takes at most
+ *     MXC_EV_RING_SIZE records per ring per pass and validates every
+ *     record (type, name length, the name itself);
+ *   - a record may carry what a client must not leave lying around (the
+ *     tracker's connecting IPs and sender domains), so the daemon wipes
+ *     each record as it takes it.
  *
  * The daemon polls the rings of claimed slots (the claim bitmap says
  * which) every few milliseconds; events are hints and counters, never
@@ -78,11 +83,62 @@ _Static_assert(offsetof(struct mxc_shm_ering, er_posted) == 192, "bump MXC_SHM_R
 _Static_assert(offsetof(struct mxc_shm_ering, er_ev) == 256, "bump MXC_SHM_RLAYOUT");
 _Static_assert(sizeof(struct mxc_shm_ering) % MXC_SHM_LINE == 0, "rings stay line-aligned");
 
-/* mxc_ering_sane - are the ring's geometry words the ones the daemon wrote?
- * Both sides check before touching the records (the file is writable). */
+/* mxc_ering_init - an empty ring, as its producer sets it up. */
+static inline void mxc_ering_init(struct mxc_shm_ering *er)
+{
+	ck_ring_init(&er->er_ring, MXC_EV_RING_SIZE);
+}
+
+/* mxc_ering_sane - are the ring's geometry words the ones init wrote?
+ * The producer checks before posting into its own ring. */
 static inline int mxc_ering_sane(const struct mxc_shm_ering *er)
 {
 	return er->er_ring.size == MXC_EV_RING_SIZE && er->er_ring.mask == MXC_EV_RING_SIZE - 1;
+}
+
+/*
+ * mxc_ering_take - the consumer's dequeue, for a ring in memory the
+ * producer may have scribbled over.  It reads the two indexes once each,
+ * never the size or mask words, so no value in the ring can send it
+ * outside er_ev.  The record is copied out, then wiped, then handed back
+ * to the producer (a release store of the consumer index).
+ * Returns 1 with *out filled, 0 if the ring is empty, -1 if the indexes
+ * are impossible (the consumer index is then set to the producer's: the
+ * ring's records are abandoned, its producer loses only its own events).
+ */
+static inline int mxc_ering_take(struct mxc_shm_ering *er, struct mxc_event *out)
+{
+	unsigned int c = ck_pr_load_uint(&er->er_ring.c_head);
+	unsigned int p = ck_pr_load_uint(&er->er_ring.p_tail);
+	volatile unsigned char *rec;
+	size_t k;
+
+	if (p == c)
+		return 0;
+	if (p - c >= MXC_EV_RING_SIZE) {
+		ck_pr_store_uint(&er->er_ring.c_head, p);
+		return -1;
+	}
+	ck_pr_fence_load();
+	rec = (volatile unsigned char *)&er->er_ev[c & (MXC_EV_RING_SIZE - 1)];
+	for (k = 0; k < sizeof(*out); k++)
+		((unsigned char *)out)[k] = rec[k];
+	for (k = 0; k < sizeof(*out); k++)
+		rec[k] = 0;
+	ck_pr_fence_store();
+	ck_pr_store_uint(&er->er_ring.c_head, c + 1);
+	return 1;
+}
+
+/* mxc_ering_wipe - clear every record of a ring nobody produces into any
+ * more (its process is gone, or the daemon is stopping and took them). */
+static inline void mxc_ering_wipe(struct mxc_shm_ering *er)
+{
+	volatile unsigned char *p = (volatile unsigned char *)er->er_ev;
+	size_t k;
+
+	for (k = 0; k < sizeof(er->er_ev); k++)
+		p[k] = 0;
 }
 
 /* mxc_event_valid - a record a consumer may act on: known type, a name

@@ -5,8 +5,9 @@
  *
  *   /dev/shm/mxcache-<dev>-<ino>.data     the data area.  Written only by
  *        mxcached, mapped PROT_READ by every client, mode 0640.
- *   /dev/shm/mxcache-<dev>-<ino>.readers  the reader table.  Each client
- *        thread owns one 64-byte slot in it, mode 0660.
+ *   /dev/shm/mxcache-<dev>-<ino>.readers  the readers listing, written by
+ *        mxcached only, mode 0640 (shm/readers.h).  Reader slots live in
+ *        a block each client process owns (shm/readers.h).
  *
  * <dev>-<ino> are the device and inode numbers of DIR in hex, so any path
  * that names the same directory finds the same region, with no lookup and
@@ -29,9 +30,9 @@
 #include "counters.h"
 
 #define MXC_SHM_MAGIC    0x3143584du   /* "MXC1" in file byte order (LE) */
-#define MXC_SHM_LAYOUT   2             /* bump on ANY data-area change */
+#define MXC_SHM_LAYOUT   3             /* bump on ANY data-area change */
 #define MXC_SHM_RMAGIC   0x3152584du   /* "MXR1" */
-#define MXC_SHM_RLAYOUT  2             /* bump on ANY reader-table change */
+#define MXC_SHM_RLAYOUT  3             /* bump on ANY reader-table change */
 /*
  * ABI marker: written as a native uint32.  A reader of the other byte order
  * sees 0x05030201; the low byte also records the offset unit shift so a
@@ -123,7 +124,9 @@ struct mxc_shm_hdr {
 	uint64_t h_writer_start;     /* unix seconds the writer started */
 	uint64_t h_writer_exit_ms;   /* unix ms of a clean exit, else 0 */
 	uint64_t h_retired_ms;       /* unix ms this region was retired */
-	uint64_t h_pad4;
+	uint64_t h_writer_id;        /* random per daemon start: reader blocks
+					registered with that daemon serve its
+					regions (shm/readers.h) */
 
 	/* line 5: arena accounting (writer status) */
 	uint64_t h_arena_used __attribute__((aligned(64))); /* bytes allocated */
@@ -170,32 +173,12 @@ struct mxc_shm_root {
 };
 _Static_assert(sizeof(struct mxc_shm_root) == 128, "bump MXC_SHM_LAYOUT");
 
-/*
- * The reader table (readers file).  The header is written by the daemon
- * when it creates the file; clients only claim, use and release slots and
- * set/clear their bit in the claim bitmap (a ck_bitmap at rh_bitmap).
- */
-struct mxc_shm_rhdr {
-	uint32_t rh_magic;
-	uint32_t rh_layout;
-	uint32_t rh_abi;
-	uint32_t rh_hdr_size;
-	uint32_t rh_nslots;
-	uint32_t rh_pad;
-	uint64_t rh_size;        /* bytes in the file */
-	uint64_t rh_bitmap;      /* byte offset of the ck_bitmap */
-	uint64_t rh_slots;       /* byte offset of slot 0, line-aligned */
-	uint64_t rh_created;
-	uint64_t rh_rings;       /* byte offset of slot 0's event ring (shm/events.h) */
-};
-_Static_assert(sizeof(struct mxc_shm_rhdr) == 64, "bump MXC_SHM_RLAYOUT");
-
 #define MXC_SLOT_FREE     0
 #define MXC_SLOT_CLAIMED  1
 
 /*
- * One reader slot, one cache line, written only by its owning thread
- * (apart from the writer resetting a dead owner's slot).
+ * One reader slot, one cache line, in its process's reader block
+ * (shm/readers.h), written only by the thread that owns it.
  *
  * s_word is the per-lookup announcement: 0 while the thread is outside a
  * lookup, else (epoch << 16) | (incarnation & 0xffff) of the data region it
@@ -204,10 +187,8 @@ _Static_assert(sizeof(struct mxc_shm_rhdr) == 64, "bump MXC_SHM_RLAYOUT");
  * and carries an epoch <= E.  (A tag collision between two incarnations only
  * makes the writer wait longer: safe.)
  *
- * Liveness: the owner holds an open-file-description write lock on byte
- * <slot index> of the readers file for as long as it owns the slot.  The
- * kernel drops it when the process dies, whatever its pid later becomes, so
- * dead owners are detected without trusting pids.
+ * Liveness: the block's registration connection.  When the process
+ * dies, the kernel closes it and the daemon stops scanning the block.
  */
 struct mxc_shm_slot {
 	uint64_t s_word;
@@ -219,10 +200,6 @@ struct mxc_shm_slot {
 	uint8_t  s_pad[24];
 } __attribute__((aligned(64)));
 _Static_assert(sizeof(struct mxc_shm_slot) == 64, "bump MXC_SHM_RLAYOUT");
-
-#define MXC_SLOTS_DEFAULT 4096
-#define MXC_SLOTS_MIN     16
-#define MXC_SLOTS_MAX     (1u << 20)
 
 #define MXC_SLOT_WORD(epoch, inc) (((uint64_t)(epoch) << 16) | ((inc) & 0xffffu))
 #define MXC_SLOT_EPOCH(w)         ((w) >> 16)

@@ -27,7 +27,8 @@
 /* What the caller knows beyond the header. */
 struct mxc_metrics_in {
 	const struct mxc_shm_hdr *hdr;
-	uint32_t nslots;             /* reader slots */
+	uint32_t procs;              /* client processes with a reader block */
+	uint32_t nslots;             /* their reader slots */
 	uint32_t slots_claimed;
 	uint64_t events_posted;      /* sum over the rings */
 	uint64_t events_dropped;
@@ -101,6 +102,8 @@ static inline size_t mxc_metrics_format(char *buf, size_t len, const struct mxc_
 	mxc_mfamily(&b, "entries", "gauge", "entries per table");
 	for (i = 0; i < (int)(sizeof(tabs) / sizeof(tabs[0])); i++)
 		mxc_mput(&b, "mxcache_entries{table=\"%s\"} %" PRIu64 "\n", tabs[i], mxa_load64(&h->h_count[i]));
+	mxc_mfamily(&b, "reader_processes", "gauge", "client processes registered with a reader block");
+	mxc_mput(&b, "mxcache_reader_processes %" PRIu32 "\n", in->procs);
 	mxc_mfamily(&b, "reader_slots", "gauge", "reader slots, and those claimed by client threads");
 	mxc_mput(&b, "mxcache_reader_slots{state=\"total\"} %" PRIu32 "\n", in->nslots);
 	mxc_mput(&b, "mxcache_reader_slots{state=\"claimed\"} %" PRIu32 "\n", in->slots_claimed);

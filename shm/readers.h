@@ -1,51 +1,137 @@
 /*
- * shm/readers.h - the geometry of the reader table, and the check both the
- * daemon and the clients apply to it before trusting it.  Pure.
+ * shm/readers.h - reader blocks, their registration, and the readers
+ * listing.  Pure: fixed layouts and geometry, no I/O.
+ *
+ * WHY EACH PROCESS HAS A BLOCK OF ITS OWN
+ *
+ * A reader announces every lookup in a slot the writer scans, and posts
+ * events into a ring the daemon drains, so both sides must write shared
+ * memory.  When that memory was one group-writable file, any member of the
+ * region's group could rewrite its header (the daemon followed the offsets
+ * and crashed), shrink it (every process mapping it died of SIGBUS), read
+ * the other clients' events, or clear another reader's slot so the writer
+ * reused memory that reader was still reading.
+ *
+ * So each client process creates its own block: an anonymous memfd that no
+ * other process can name, sized for its slots, sealed against shrinking and
+ * growing (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL), and hands it to the
+ * daemon over DIR/readers.sock with SCM_RIGHTS.  The daemon accepts only a
+ * sealed tmpfs memfd of exactly the size the slot count implies, maps it,
+ * and keeps the connection: when it closes (the process died, exec'd or
+ * closed its handle) the block's last events are drained and it is
+ * unmapped.  What a client can do to its block, it does to itself alone:
+ *
+ *   - the size is sealed, so the daemon's mapping can never fault;
+ *   - the daemon reads no offset or size from the block: the geometry
+ *     comes from the slot count it validated at registration;
+ *   - garbage in a slot word holds back reclamation at worst (the same as a
+ *     stalled reader); garbage in a ring is refused record by record;
+ *   - nobody else maps it, so nobody else reads its events.
+ *
+ * The listing (…readers on tmpfs) is written by the daemon alone, 0640,
+ * replaced whole by rename once a second, and read with read(2), never
+ * mapped: shmctl status and shmctl readers show what it says.
  */
 #ifndef MXC_SHM_READERS_H
 #define MXC_SHM_READERS_H
 
 #include <stdint.h>
 
-#include <ck_bitmap.h>
-
 #include "events.h"
 #include "layout.h"
 
+/* Slots in one process's block: [region] slots, within these bounds. */
+#define MXC_SLOTS_DEFAULT 64
+#define MXC_SLOTS_MIN     16
+#define MXC_SLOTS_MAX     1024
+#define MXC_RBLOCK_WORDS  (MXC_SLOTS_MAX / 64)
+
+/* The block's first line: the claim bitmap, a hint for the daemon's scan
+ * (bit i: slot i claimed).  The daemon copies it and bounds it by the slot
+ * count it validated; a client that lies in it hides only itself. */
+struct mxc_shm_rblock {
+	uint32_t rb_magic;            /* MXC_SHM_RMAGIC */
+	uint32_t rb_layout;           /* MXC_SHM_RLAYOUT */
+	uint32_t rb_nslots;
+	uint32_t rb_pad;
+	uint64_t rb_claimed[MXC_RBLOCK_WORDS];
+};
+_Static_assert(sizeof(struct mxc_shm_rblock) == 16 + 8 * MXC_RBLOCK_WORDS, "bump MXC_SHM_RLAYOUT");
+
 /*
- * mxc_readers_geometry - where the bitmap, the slots and the event rings
- * (shm/events.h) of a table of nslots sit, and the file size: header,
- * ck_bitmap, slots on a cache line, rings from the next page, rounded up
- * to a page.
+ * mxc_rblock_geometry - where the slots and the event rings of a block of
+ * nslots sit, and its size: header, slots on a cache line, rings from the
+ * next page, the whole rounded up to a page.
  */
-static inline uint64_t mxc_readers_geometry(uint32_t nslots, uint64_t *bm_off, uint64_t *slots_off,
-					    uint64_t *rings_off)
+static inline uint64_t mxc_rblock_geometry(uint32_t nslots, uint64_t *slots_off, uint64_t *rings_off)
 {
-	uint64_t bm = sizeof(struct mxc_shm_rhdr);
-	uint64_t sl = (bm + ck_bitmap_size(nslots) + MXC_SHM_LINE - 1) / MXC_SHM_LINE * MXC_SHM_LINE;
+	uint64_t sl = (sizeof(struct mxc_shm_rblock) + MXC_SHM_LINE - 1) / MXC_SHM_LINE * MXC_SHM_LINE;
 	uint64_t rg = (sl + (uint64_t)nslots * sizeof(struct mxc_shm_slot) + 4095) / 4096 * 4096;
 	uint64_t end = rg + (uint64_t)nslots * sizeof(struct mxc_shm_ering);
 
-	*bm_off = bm;
 	*slots_off = sl;
 	*rings_off = rg;
 	return (end + 4095) / 4096 * 4096;
 }
 
-/*
- * mxc_readers_valid - is rh, mapped from a file of fsize bytes, a reader
- * table of this layout whose offsets are exactly the ones its slot count
- * implies?  Clients may write slots and the bitmap, never the header.
- */
-static inline int mxc_readers_valid(const struct mxc_shm_rhdr *rh, uint64_t fsize)
-{
-	uint64_t bm, sl, rg;
+/* ---- registration: one message each way on DIR/readers.sock ---------------- */
 
-	if (rh->rh_magic != MXC_SHM_RMAGIC || rh->rh_layout != MXC_SHM_RLAYOUT || rh->rh_abi != MXC_SHM_ABI ||
-	    rh->rh_hdr_size != sizeof(*rh) || rh->rh_nslots < MXC_SLOTS_MIN || rh->rh_nslots > MXC_SLOTS_MAX)
-		return 0;
-	return mxc_readers_geometry(rh->rh_nslots, &bm, &sl, &rg) == fsize && rh->rh_size == fsize &&
-	       rh->rh_bitmap == bm && rh->rh_slots == sl && rh->rh_rings == rg;
-}
+#define MXC_READERS_SOCK  "readers.sock"
+#define MXC_REG_MAGIC     0x47455258u  /* "XREG" */
+
+/* Client to daemon, with the block's descriptor (SCM_RIGHTS). */
+struct mxc_reg_req {
+	uint32_t rq_magic;            /* MXC_REG_MAGIC */
+	uint32_t rq_layout;           /* MXC_SHM_RLAYOUT */
+	uint32_t rq_nslots;           /* MXC_SLOTS_MIN..MXC_SLOTS_MAX */
+	uint32_t rq_pad;
+};
+_Static_assert(sizeof(struct mxc_reg_req) == 16, "bump MXC_SHM_RLAYOUT");
+
+/* Daemon to client.  ra_error 0: the block is scanned and drained from now
+ * on, for regions whose h_writer_id is ra_writer_id; else an errno value
+ * (EINVAL: not a block the daemon accepts; EUSERS: too many processes). */
+struct mxc_reg_ans {
+	uint32_t ra_magic;            /* MXC_REG_MAGIC */
+	int32_t  ra_error;
+	uint64_t ra_writer_id;
+};
+_Static_assert(sizeof(struct mxc_reg_ans) == 16, "bump MXC_SHM_RLAYOUT");
+
+/* ---- the readers listing ------------------------------------------------------- */
+
+#define MXC_LIST_MAX 65536            /* entries the listing holds at most */
+
+struct mxc_shm_rlist {
+	uint32_t rl_magic;            /* MXC_SHM_RMAGIC */
+	uint32_t rl_layout;           /* MXC_SHM_RLAYOUT */
+	uint32_t rl_abi;              /* MXC_SHM_ABI */
+	uint32_t rl_nent;             /* entries that follow */
+	uint64_t rl_written_ms;       /* unix ms */
+	uint32_t rl_procs;            /* registered processes */
+	uint32_t rl_slots;            /* their slots */
+	uint32_t rl_claimed;          /* of which claimed */
+	uint32_t rl_pad;
+	uint64_t rl_posted;           /* events posted by registered processes */
+	uint64_t rl_dropped;          /* of those, dropped on a full ring */
+	uint64_t rl_pad2;
+};
+_Static_assert(sizeof(struct mxc_shm_rlist) == 64, "bump MXC_SHM_RLAYOUT");
+
+#define MXC_RL_LIVE     0
+#define MXC_RL_DEAD     1             /* process gone, last events not yet drained */
+#define MXC_RL_STALLED  2
+
+struct mxc_shm_rent {
+	uint32_t re_slot;
+	uint32_t re_pid;              /* from the registration's credentials */
+	uint32_t re_uid;
+	uint32_t re_state;            /* MXC_RL_* */
+	uint64_t re_tid;              /* client-written: a hint */
+	uint64_t re_epoch;            /* 0: outside a lookup */
+	uint64_t re_claimed;          /* unix seconds, client-written */
+	uint64_t re_pad[3];
+};
+_Static_assert(sizeof(struct mxc_shm_rent) == 64, "bump MXC_SHM_RLAYOUT");
 
 #endif /* MXC_SHM_READERS_H */

@@ -18,6 +18,7 @@
 #include "client/mxcache.h"
 #include "daemon/log.h"
 #include "daemon/region.h"
+#include "daemon/region_int.h"
 #include "shm/layout.h"
 #include "shm/override.h"
 #include "shm/path.h"
@@ -95,10 +96,17 @@ static int nest_cb(const struct mxc_override *o, void *arg)
 	return q->seen >= 500 ? 7 : 0;
 }
 
+struct pid_count {
+	uint32_t pid;
+	int n;
+};
+
 static int pid_q(const struct mxc_reader *rd, void *arg)
 {
-	if (rd->pid == (uint32_t)getpid())
-		(*(int *)arg)++;
+	struct pid_count *q = arg;
+
+	if (rd->pid == q->pid)
+		q->n++;
 	return 0;
 }
 
@@ -221,6 +229,7 @@ int main(void)
 		}
 	}
 	ok(all_ok, "every key answers through a handle opened before the growth");
+	region_reclaim(r, 1);    /* the readers listing, as every second */
 	is_int(mxc_status(h, &st), MXC_OK, "status");
 	is_int(st.overrides, N + 2, "status counts every override");
 	ok(st.size > 4u << 20, "region grew (%llu MiB)", (unsigned long long)(st.size >> 20));
@@ -260,24 +269,39 @@ int main(void)
 	}
 	mxc_close(hc);
 
-	/* fork: the child reads with a slot of its own */
+	/* fork: the child reads with a slot of a block of its own, which it
+	 * registers; the parent keeps its own */
 	{
-		int mine = 0, status = -1;
+		struct pid_count mine = { (uint32_t)getpid(), 0 }, theirs = { 0, 0 };
+		int status = -1, up[2], down[2];
+		char c = 0;
 		pid_t pid;
 
+		if (pipe(up) != 0 || pipe(down) != 0)
+			return tap_done();
+		region_reclaim(r, 1);
 		mxc_readers_foreach(h, pid_q, &mine);
 		pid = fork();
 		if (pid == 0) {
-			int theirs = 0;
-			if (mxc_resolve(h, "k1.example", host, sizeof(host)) != MXC_OK)
-				_exit(1);
-			mxc_readers_foreach(h, pid_q, &theirs);
-			_exit(theirs == 1 ? 0 : 2);
+			c = mxc_resolve(h, "k1.example", host, sizeof(host)) == MXC_OK ? 'y' : 'n';
+			if (write(up[1], &c, 1) != 1 || read(down[0], &c, 1) != 1)
+				_exit(3);
+			_exit(0);
 		}
+		ok(read(up[0], &c, 1) == 1 && c == 'y', "a forked child answers");
+		theirs.pid = (uint32_t)pid;
+		region_reclaim(r, 1);
+		mxc_readers_foreach(h, pid_q, &theirs);
+		is_int(theirs.n, 1, "with a slot of its own block, registered with the writer");
+		(void)!write(down[1], "x", 1);
 		waitpid(pid, &status, 0);
-		ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "a forked child claims its own slot and answers");
-		is_int(mine, 1, "the parent holds one slot");
+		ok(WIFEXITED(status) && WEXITSTATUS(status) == 0, "the child exits");
+		is_int(mine.n, 1, "the parent holds one slot");
 		is_int(mxc_resolve(h, "k1.example", host, sizeof(host)), MXC_OK, "the parent still answers");
+		close(up[0]);
+		close(up[1]);
+		close(down[0]);
+		close(down[1]);
 	}
 
 	/* ---- damaged regions ---- */

@@ -17,6 +17,7 @@
 #include "daemon/log.h"
 #include "daemon/region.h"
 #include "daemon/sts.h"
+#include "daemon/readers.h"
 #include "shm/events.h"
 #include "shm/override.h"
 #include "shm/path.h"
@@ -24,22 +25,30 @@
 
 static char dir[] = "/tmp/mxc-test-sts.XXXXXX";
 
+struct take_q {
+	int type, n;
+	const char *name;
+};
+
+static void take_one(void *arg, uint64_t src, uint32_t pid, const struct mxc_event *ev)
+{
+	struct take_q *q = arg;
+
+	(void)src;
+	(void)pid;
+	if ((q->type == 0 || ev->e_type == q->type) && ev->e_nlen == strlen(q->name) &&
+	    memcmp(ev->e_name, q->name, ev->e_nlen) == 0)
+		q->n++;
+}
+
 /* Events waiting in any ring for name, of type (0: any), consumed. */
 static int take_events(struct region *r, int type, const char *name)
 {
-	struct mxc_event ev;
-	uint32_t i;
-	int n = 0;
+	struct take_q q = { type, 0, name };
 
-	for (i = 0; i < region_nslots(r); i++) {
-		struct mxc_shm_ering *er = region_ering(r, i);
-
-		while (ck_ring_dequeue_spsc_mxc_event(&er->er_ring, er->er_ev, &ev))
-			if ((type == 0 || ev.e_type == type) && ev.e_nlen == strlen(name) &&
-			    memcmp(ev.e_name, name, ev.e_nlen) == 0)
-				n++;
-	}
-	return n;
+	while (readers_drain(region_readers(r), 1, take_one, &q) != 0)
+		;
+	return q.n;
 }
 
 static void policy(struct sts_rec *p, const char *domain, int kind, int64_t valid_end, int64_t last_use)

@@ -1,0 +1,75 @@
+/*
+ * client/rblock.h - this process's reader block (shm/readers.h): created,
+ * sealed and handed to the daemon; and the readers listing, read back.
+ * Private to libmxcache (not exported: names outside mxc_*).
+ *
+ * Thread safety: rblock_register() elects one caller with a try-lock and
+ * never waits; the others are for mxc_open, mxc_close and the fork child.
+ */
+#ifndef MXC_CLIENT_RBLOCK_H
+#define MXC_CLIENT_RBLOCK_H
+
+#include <stdint.h>
+#include <sys/types.h>
+#include <sys/un.h>
+
+#include "../shm/readers.h"
+
+/* At most one registration attempt per this many ms, and how long one
+ * may wait for the daemon's answer. */
+#define RBLOCK_RETRY_MS 1000
+#define RBLOCK_WAIT_MS  1000
+
+struct rblock {
+	int memfd;                     /* -1: none (yet) */
+	uint8_t *base;
+	uint64_t size;
+	uint32_t nslots;
+	struct mxc_shm_rblock *hdr;
+	struct mxc_shm_slot *slots;
+	struct mxc_shm_ering *rings;
+	int regfd;                     /* connection to the daemon, -1: none */
+	uint64_t writer;               /* atomic: h_writer_id registered with, 0: none */
+	uint32_t lock;                 /* try-lock of rblock_register */
+	uint64_t next_try_ms;          /* atomic */
+	char sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
+};
+
+/* rblock_init - no block yet; sock: DIR/readers.sock.  Returns 0, or -1
+ * if the path does not fit a socket address (then the process stays
+ * slotless). */
+int rblock_init(struct rblock *b, const char *dir);
+
+/* rblock_create - a block of nslots slots: a memfd, sized, mapped, its
+ * rings set up, sealed.  Returns 0 or -1 (errno). */
+int rblock_create(struct rblock *b, uint32_t nslots);
+
+/*
+ * rblock_register - hand the block to the daemon answering on DIR, unless
+ * registered with a daemon still connected, or tried less than
+ * RBLOCK_RETRY_MS ago, or another thread is at it.  Afterwards b->writer
+ * names the daemon whose regions the slots serve.  Makes system calls;
+ * waits at most RBLOCK_WAIT_MS for the answer.
+ */
+void rblock_register(struct rblock *b);
+
+/* rblock_forked - in a fork child: the block and the connection are the
+ * parent's; let go of both (the child makes its own when it needs one). */
+void rblock_forked(struct rblock *b);
+
+/* rblock_destroy - close the connection and unmap the block. */
+void rblock_destroy(struct rblock *b);
+
+/* Slot i's claim bit, for the daemon's scan. */
+void rblock_claim_bit(struct rblock *b, uint32_t i, int on);
+
+/*
+ * rblock_list_read - read the readers listing at path: its header into
+ * *hd and, if ent is not NULL, up to max entries into ent (*n: how many).
+ * Only a regular file owned by root or trust_uid counts.  Returns 0, or
+ * -1 (no listing: no daemon has run, or the file is not one).
+ */
+int rblock_list_read(const char *path, uid_t trust_uid, struct mxc_shm_rlist *hd, struct mxc_shm_rent *ent,
+		     uint32_t max, uint32_t *n);
+
+#endif /* MXC_CLIENT_RBLOCK_H */

@@ -1,0 +1,818 @@
+/*
+ * daemon/readers.c - reader blocks: registration, scan, drain, listing.
+ *
+ * Each client process hands its reader block (a sealed memfd, see
+ * shm/readers.h for why) to the daemon over DIR/readers.sock and keeps
+ * the connection open.  A listener thread takes registrations and watches
+ * the connections; the writer scans the live blocks' slots in its grace
+ * periods; the event thread drains their rings.  The registry is one
+ * array of pointers under one mutex: only the listener changes it, the
+ * others read it while holding the mutex.
+ *
+ * A block is trusted for nothing but its size, which the seals fix and
+ * which is checked before it is mapped.  Offsets inside it come from the
+ * slot count given at registration, never from the block, so no value a
+ * client writes can make the daemon touch memory outside the mapping.
+ */
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mman.h>
+#include <sys/random.h>
+#include <sys/socket.h>
+#include <sys/stat.h>
+#include <sys/un.h>
+#include <sys/vfs.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "../shm/atomic.h"
+#include "../shm/counters.h"
+#include "../shm/rcu.h"
+#include "../shm/readers.h"
+#include "counters.h"
+#include "log.h"
+#include "readers.h"
+
+#define TMPFS_MAGIC_ 0x01021994
+
+/* Connections that have not sent their request yet, and how long one may
+ * take: a peer that connects and says nothing costs a slot here, never the
+ * listener's time. */
+#define READERS_PENDING_MAX  64
+#define READERS_REQ_WAIT_MS  1000
+/* A gone process's block is kept this long at most for the event thread
+ * to take its last events, then unmapped. */
+#define READERS_DEAD_KEEP_MS 10000
+/* Departures are logged as one summary line per this many ms. */
+#define READERS_LOG_MS       5000
+/* Records one drain pass hands over at most; the rest wait for the next. */
+#define READERS_DRAIN_MAX    4096
+/* Connections accepted per wake-up, so a flood cannot starve the rest. */
+#define READERS_ACCEPT_BURST 64
+
+#define SEALS_NEEDED (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
+#ifdef F_SEAL_FUTURE_WRITE
+#define SEALS_REFUSED (F_SEAL_WRITE | F_SEAL_FUTURE_WRITE)
+#else
+#define SEALS_REFUSED F_SEAL_WRITE
+#endif
+
+struct rproc {
+	int sock;                      /* -1 once the connection closed */
+	uint8_t *base;
+	uint64_t size;
+	uint32_t nslots;
+	uint32_t pid;
+	uint32_t uid;
+	int dead;                      /* connection closed: not scanned */
+	int drained;                   /* dead, and its rings were taken */
+	uint64_t serial;
+	uint64_t gone_ms;
+	struct mxc_shm_rblock *blk;
+	struct mxc_shm_slot *slots;
+	struct mxc_shm_ering *rings;
+};
+
+struct pending {
+	int sock;
+	uint32_t pid, uid;
+	uint64_t deadline_ms;
+};
+
+/* A record the drain took, with where it came from. */
+struct taken {
+	uint64_t src;
+	uint32_t pid;
+	struct mxc_event ev;
+};
+
+struct readers {
+	pthread_mutex_t mu;
+	pthread_mutex_t drain_mu;      /* one drain at a time: the buffer */
+	struct taken *taken;           /* READERS_DRAIN_MAX records */
+	size_t ntaken;
+	struct rproc *procs[READERS_MAX];
+	uint32_t nprocs;
+	struct pending pend[READERS_PENDING_MAX];
+	uint32_t npend;
+	int lsock;
+	int wake[2];
+	pthread_t thr;
+	int thr_started;
+	uint32_t nslots;
+	uint64_t writer_id;
+	uint64_t next_serial;
+	uint64_t gone_posted, gone_dropped;
+	uint32_t gone_procs, gone_slots;   /* since the last summary */
+	struct readers_totals listed;      /* as of the last listing */
+	uint64_t gone_logged_ms;
+	int list_failing;
+	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+};
+
+static uint64_t mono_ms_(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static uint64_t wall_ms_(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+/* The claim bitmap, copied: the client may change it under us, the copy
+ * is bounded by the slot count we validated. */
+static void claimed_copy(const struct rproc *p, uint64_t out[MXC_RBLOCK_WORDS])
+{
+	uint32_t k, words = (p->nslots + 63) / 64;
+
+	for (k = 0; k < MXC_RBLOCK_WORDS; k++)
+		out[k] = k < words ? mxa_load64(&p->blk->rb_claimed[k]) : 0;
+	if (p->nslots % 64 != 0)
+		out[words - 1] &= (1ull << (p->nslots % 64)) - 1;
+}
+
+/* ---- registration ----------------------------------------------------------- */
+
+static void answer(int sock, int err, uint64_t writer_id)
+{
+	struct mxc_reg_ans a;
+
+	memset(&a, 0, sizeof(a));
+	a.ra_magic = MXC_REG_MAGIC;
+	a.ra_error = err;
+	a.ra_writer_id = err == 0 ? writer_id : 0;
+	(void)send(sock, &a, sizeof(a), MSG_DONTWAIT | MSG_NOSIGNAL);
+}
+
+static void refuse(struct pending *pd, int err, const char *why)
+{
+	answer(pd->sock, err, 0);
+	close(pd->sock);
+	pd->sock = -1;
+	ctr_limit(MXC_CTR_READERS_REFUSED, "readers: refused the reader block of pid %u (uid %u): %s", pd->pid,
+		  pd->uid, why);
+}
+
+/* Is fd a block we can map without ever faulting: a sealed tmpfs memfd,
+ * writable, of exactly the size nslots implies?  Returns NULL or why not. */
+static const char *block_check(int fd, uint32_t nslots, uint64_t *size)
+{
+	uint64_t so, ro;
+	struct statfs sfs;
+	struct stat st;
+	int seals, fl;
+
+	*size = mxc_rblock_geometry(nslots, &so, &ro);
+	if (fstatfs(fd, &sfs) != 0 || sfs.f_type != TMPFS_MAGIC_)
+		return "not a memfd on tmpfs";
+	seals = fcntl(fd, F_GET_SEALS);
+	if (seals < 0 || (seals & SEALS_NEEDED) != SEALS_NEEDED || (seals & SEALS_REFUSED) != 0)
+		return "not sealed against shrinking and growing";
+	fl = fcntl(fd, F_GETFL);
+	if (fl < 0 || (fl & O_ACCMODE) != O_RDWR)
+		return "not open for reading and writing";
+	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (uint64_t)st.st_size != *size)
+		return "not of the size its slot count implies";
+	return NULL;
+}
+
+static uint32_t procs_of_uid(const struct readers *rd, uint32_t uid)
+{
+	uint32_t i, n = 0;
+
+	for (i = 0; i < rd->nprocs; i++)
+		n += !rd->procs[i]->dead && rd->procs[i]->uid == uid;
+	return n;
+}
+
+/* A pending connection is readable: take its request.  Returns 1 when it
+ * is settled (registered or refused), 0 to keep waiting. */
+static int take_request(struct readers *rd, struct pending *pd)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(int) * 4)];
+		struct cmsghdr align;
+	} cb;
+	struct mxc_reg_req rq;
+	struct iovec iov = { &rq, sizeof(rq) };
+	struct msghdr msg;
+	struct cmsghdr *c;
+	struct rproc *p;
+	int fds[4], nfd = 0, fd = -1, i;
+	const char *why = NULL;
+	uint64_t size = 0, so, ro;
+	ssize_t n;
+	void *map;
+
+	memset(&msg, 0, sizeof(msg));
+	msg.msg_iov = &iov;
+	msg.msg_iovlen = 1;
+	msg.msg_control = cb.buf;
+	msg.msg_controllen = sizeof(cb.buf);
+	n = recvmsg(pd->sock, &msg, MSG_DONTWAIT | MSG_CMSG_CLOEXEC);
+	if (n < 0 && (errno == EAGAIN || errno == EINTR))
+		return 0;
+	for (c = CMSG_FIRSTHDR(&msg); n >= 0 && c != NULL; c = CMSG_NXTHDR(&msg, c)) {
+		if (c->cmsg_level != SOL_SOCKET || c->cmsg_type != SCM_RIGHTS)
+			continue;
+		for (i = 0; (size_t)i < (c->cmsg_len - CMSG_LEN(0)) / sizeof(int) && nfd < 4; i++)
+			memcpy(&fds[nfd++], CMSG_DATA(c) + (size_t)i * sizeof(int), sizeof(int));
+	}
+	if (nfd == 1)
+		fd = fds[0];
+	else
+		for (i = 0; i < nfd; i++)
+			close(fds[i]);
+	if (n != (ssize_t)sizeof(rq) || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || fd < 0)
+		why = "not a registration (one request with one descriptor)";
+	else if (rq.rq_magic != MXC_REG_MAGIC || rq.rq_layout != MXC_SHM_RLAYOUT)
+		why = "a registration of another layout";
+	else if (rq.rq_nslots < MXC_SLOTS_MIN || rq.rq_nslots > MXC_SLOTS_MAX)
+		why = "a slot count out of range";
+	else
+		why = block_check(fd, rq.rq_nslots, &size);
+	if (why == NULL && rd->nprocs >= READERS_MAX)
+		why = "too many client processes (" "4096" ")";
+	if (why == NULL && procs_of_uid(rd, pd->uid) >= READERS_PER_UID_MAX)
+		why = "too many client processes of this user (1024)";
+	if (why != NULL) {
+		if (fd >= 0)
+			close(fd);
+		refuse(pd, strncmp(why, "too many", 8) == 0 ? EUSERS : EINVAL, why);
+		return 1;
+	}
+	map = mmap(NULL, size, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	close(fd);
+	p = map == MAP_FAILED ? NULL : calloc(1, sizeof(*p));
+	if (p == NULL) {
+		if (map != MAP_FAILED)
+			munmap(map, size);
+		log_warn("readers: cannot map the block of pid %u", pd->pid);
+		answer(pd->sock, ENOMEM, 0);
+		close(pd->sock);
+		pd->sock = -1;
+		return 1;
+	}
+	(void)mxc_rblock_geometry(rq.rq_nslots, &so, &ro);
+	p->sock = pd->sock;
+	p->base = map;
+	p->size = size;
+	p->nslots = rq.rq_nslots;
+	p->pid = pd->pid;
+	p->uid = pd->uid;
+	p->serial = ++rd->next_serial;
+	p->blk = map;
+	p->slots = (struct mxc_shm_slot *)(void *)((uint8_t *)map + so);
+	p->rings = (struct mxc_shm_ering *)(void *)((uint8_t *)map + ro);
+	pthread_mutex_lock(&rd->mu);
+	rd->procs[rd->nprocs++] = p;
+	pthread_mutex_unlock(&rd->mu);
+	/* scanned from now on: only then may the client announce reads */
+	answer(p->sock, 0, rd->writer_id);
+	pd->sock = -1;
+	log_debug("readers: pid %u (uid %u) registered %u slots", p->pid, p->uid, p->nslots);
+	return 1;
+}
+
+static void accept_some(struct readers *rd)
+{
+	struct ucred cr;
+	socklen_t len;
+	int k, s;
+
+	for (k = 0; k < READERS_ACCEPT_BURST; k++) {
+		s = accept4(rd->lsock, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
+		if (s < 0)
+			return;
+		len = sizeof(cr);
+		if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0 || rd->npend >= READERS_PENDING_MAX) {
+			answer(s, EUSERS, 0);
+			close(s);
+			ctr_limit(MXC_CTR_READERS_REFUSED,
+				  "readers: %d registrations waiting for their request; refusing more",
+				  READERS_PENDING_MAX);
+			continue;
+		}
+		rd->pend[rd->npend].sock = s;
+		rd->pend[rd->npend].pid = (uint32_t)cr.pid;
+		rd->pend[rd->npend].uid = (uint32_t)cr.uid;
+		rd->pend[rd->npend].deadline_ms = mono_ms_() + READERS_REQ_WAIT_MS;
+		rd->npend++;
+	}
+}
+
+/* ---- departures ---------------------------------------------------------------- */
+
+static void proc_dead(struct readers *rd, struct rproc *p)
+{
+	pthread_mutex_lock(&rd->mu);
+	p->dead = 1;
+	p->gone_ms = mono_ms_();
+	pthread_mutex_unlock(&rd->mu);
+	close(p->sock);
+	p->sock = -1;
+}
+
+static void proc_free(struct readers *rd, struct rproc *p)
+{
+	uint32_t i, claimed = 0;
+	uint64_t cl[MXC_RBLOCK_WORDS];
+
+	claimed_copy(p, cl);
+	for (i = 0; i < MXC_RBLOCK_WORDS; i++)
+		claimed += (uint32_t)__builtin_popcountll(cl[i]);
+	for (i = 0; i < p->nslots; i++) {
+		rd->gone_posted += mxa_load64(&p->rings[i].er_posted);
+		rd->gone_dropped += mxa_load64(&p->rings[i].er_dropped);
+	}
+	if (p->dead) {
+		rd->gone_procs++;
+		rd->gone_slots += claimed;
+	}
+	munmap(p->base, p->size);
+	if (p->sock >= 0)
+		close(p->sock);
+	free(p);
+}
+
+/* Has a gone process left no event behind? */
+static int rings_empty(const struct rproc *p)
+{
+	uint32_t s;
+
+	for (s = 0; s < p->nslots; s++)
+		if (ck_pr_load_uint(&p->rings[s].er_ring.p_tail) != ck_pr_load_uint(&p->rings[s].er_ring.c_head))
+			return 0;
+	return 1;
+}
+
+/* Unmap the blocks of gone processes whose last events were taken (or
+ * that left none, or waited long enough), and say so in one line per
+ * READERS_LOG_MS. */
+static void reap(struct readers *rd, int all)
+{
+	uint64_t now = mono_ms_();
+	uint32_t i, j;
+
+	pthread_mutex_lock(&rd->mu);
+	for (i = j = 0; i < rd->nprocs; i++) {
+		struct rproc *p = rd->procs[i];
+
+		if (all || (p->dead && (p->drained || rings_empty(p) || now - p->gone_ms >= READERS_DEAD_KEEP_MS)))
+			proc_free(rd, p);
+		else
+			rd->procs[j++] = p;
+	}
+	rd->nprocs = j;
+	pthread_mutex_unlock(&rd->mu);
+	if (rd->gone_procs != 0 && (all || now - rd->gone_logged_ms >= READERS_LOG_MS)) {
+		log_info("readers: %u client processes gone, %u reader slots freed", rd->gone_procs, rd->gone_slots);
+		rd->gone_procs = 0;
+		rd->gone_slots = 0;
+		rd->gone_logged_ms = now;
+	}
+}
+
+/* ---- the listener thread ------------------------------------------------------------ */
+
+static void *listener(void *arg)
+{
+	struct readers *rd = arg;
+	struct pollfd *pf;
+	struct rproc **who;
+	uint32_t n, i, k, np, npend;
+	uint64_t now;
+	int timeout;
+	char c;
+
+	pf = calloc(2 + READERS_PENDING_MAX + READERS_MAX, sizeof(*pf));
+	who = calloc(READERS_MAX, sizeof(*who));
+	if (pf == NULL || who == NULL) {
+		log_warnx("readers: out of memory: no client can register a reader block");
+		free(pf);
+		free(who);
+		return NULL;
+	}
+	for (;;) {
+		pf[0].fd = rd->wake[0];
+		pf[0].events = POLLIN;
+		pf[1].fd = rd->lsock;
+		pf[1].events = POLLIN;
+		n = 2;
+		now = mono_ms_();
+		timeout = 1000;
+		for (i = 0; i < rd->npend; i++) {
+			pf[n].fd = rd->pend[i].sock;
+			pf[n++].events = POLLIN;
+			if (rd->pend[i].deadline_ms <= now)
+				timeout = 0;
+			else if ((int)(rd->pend[i].deadline_ms - now) < timeout)
+				timeout = (int)(rd->pend[i].deadline_ms - now);
+		}
+		npend = rd->npend;
+		/* only this thread changes the registry: no lock to read it */
+		for (i = np = 0; i < rd->nprocs; i++) {
+			if (rd->procs[i]->dead)
+				continue;
+			who[np++] = rd->procs[i];
+			pf[n].fd = rd->procs[i]->sock;
+			pf[n++].events = POLLIN;
+		}
+		if (poll(pf, n, timeout) < 0 && errno != EINTR) {
+			log_warn("readers: poll");
+			sleep(1);
+			continue;
+		}
+		if (pf[0].revents != 0)
+			break;
+		now = mono_ms_();
+		for (i = 0; i < npend; i++) {
+			struct pending *pd = &rd->pend[i];
+
+			if (pf[2 + i].revents != 0)
+				(void)take_request(rd, pd);
+			if (pd->sock >= 0 && pd->deadline_ms <= now) {
+				close(pd->sock);
+				pd->sock = -1;
+			}
+		}
+		for (i = k = 0; i < rd->npend; i++)
+			if (rd->pend[i].sock >= 0)
+				rd->pend[k++] = rd->pend[i];
+		rd->npend = k;
+		for (i = 0; i < np; i++) {
+			/* a registered client sends nothing more: input or a
+			 * hang-up both mean the process let go of its block */
+			if (pf[2 + npend + i].revents == 0)
+				continue;
+			if (recv(who[i]->sock, &c, 1, MSG_DONTWAIT) < 0 && (errno == EAGAIN || errno == EINTR))
+				continue;
+			proc_dead(rd, who[i]);
+		}
+		if (pf[1].revents != 0)
+			accept_some(rd);
+		reap(rd, 0);
+	}
+	free(pf);
+	free(who);
+	return NULL;
+}
+
+/* ---- start / stop -------------------------------------------------------------------- */
+
+/* Is someone answering on the socket path?  Then it is not ours to take. */
+static int sock_in_use(const struct sockaddr_un *sun)
+{
+	int s = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC, 0), rc;
+
+	if (s < 0)
+		return 0;
+	rc = connect(s, (const struct sockaddr *)sun, sizeof(*sun)) == 0;
+	close(s);
+	return rc;
+}
+
+int readers_start(const char *dir, gid_t gid, uint32_t nslots, uint64_t writer_id, struct readers **out)
+{
+	struct sockaddr_un sun;
+	struct readers *rd;
+	struct stat sb;
+
+	rd = calloc(1, sizeof(*rd));
+	if (rd == NULL)
+		return -1;
+	rd->lsock = -1;
+	rd->wake[0] = rd->wake[1] = -1;
+	rd->nslots = nslots;
+	rd->writer_id = writer_id;
+	pthread_mutex_init(&rd->mu, NULL);
+	pthread_mutex_init(&rd->drain_mu, NULL);
+	rd->taken = calloc(READERS_DRAIN_MAX, sizeof(*rd->taken));
+	if (rd->taken == NULL)
+		goto fail;
+	memset(&sun, 0, sizeof(sun));
+	sun.sun_family = AF_UNIX;
+	if (snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s", dir, MXC_READERS_SOCK) >=
+	    (int)sizeof(sun.sun_path)) {
+		log_warnx("readers: %s/%s: path too long for a socket", dir, MXC_READERS_SOCK);
+		errno = ENAMETOOLONG;
+		goto fail;
+	}
+	snprintf(rd->path, sizeof(rd->path), "%s", sun.sun_path);
+	if (lstat(sun.sun_path, &sb) == 0) {
+		if (!S_ISSOCK(sb.st_mode)) {
+			log_warnx("readers: %s exists and is not a socket; remove it", sun.sun_path);
+			errno = EEXIST;
+			goto fail;
+		}
+		if (sock_in_use(&sun)) {
+			log_warnx("readers: another daemon answers on %s", sun.sun_path);
+			errno = EADDRINUSE;
+			goto fail;
+		}
+		unlink(sun.sun_path);
+	}
+	rd->lsock = socket(AF_UNIX, SOCK_SEQPACKET | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
+	if (rd->lsock < 0 || bind(rd->lsock, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
+		log_warn("readers: %s", sun.sun_path);
+		goto fail;
+	}
+	/* the region's group registers; others cannot even connect */
+	if ((gid != (gid_t)-1 && chown(sun.sun_path, (uid_t)-1, gid) != 0) || chmod(sun.sun_path, 0660) != 0 ||
+	    listen(rd->lsock, 128) != 0) {
+		log_warn("readers: %s", sun.sun_path);
+		unlink(sun.sun_path);
+		goto fail;
+	}
+	if (pipe2(rd->wake, O_CLOEXEC) != 0 || pthread_create(&rd->thr, NULL, listener, rd) != 0) {
+		log_warn("readers: cannot start the listener");
+		unlink(sun.sun_path);
+		goto fail;
+	}
+	rd->thr_started = 1;
+	*out = rd;
+	return 0;
+fail:
+	if (rd->lsock >= 0)
+		close(rd->lsock);
+	if (rd->wake[0] >= 0) {
+		close(rd->wake[0]);
+		close(rd->wake[1]);
+	}
+	pthread_mutex_destroy(&rd->mu);
+	pthread_mutex_destroy(&rd->drain_mu);
+	free(rd->taken);
+	free(rd);
+	return -1;
+}
+
+void readers_stop(struct readers *rd)
+{
+	uint32_t i;
+
+	if (rd == NULL)
+		return;
+	if (rd->thr_started) {
+		(void)!write(rd->wake[1], "x", 1);
+		pthread_join(rd->thr, NULL);
+	}
+	unlink(rd->path);
+	close(rd->lsock);
+	close(rd->wake[0]);
+	close(rd->wake[1]);
+	for (i = 0; i < rd->npend; i++)
+		close(rd->pend[i].sock);
+	/* the rings' taken records were wiped as they were taken; what is
+	 * left is the clients' own, in memory only they and we map */
+	reap(rd, 1);
+	pthread_mutex_destroy(&rd->mu);
+	pthread_mutex_destroy(&rd->drain_mu);
+	free(rd->taken);
+	free(rd);
+}
+
+/* ---- the writer's scan, the drain, the totals ---------------------------------------------- */
+
+uint64_t readers_min_epoch(struct readers *rd, uint64_t inc)
+{
+	uint64_t m = UINT64_MAX, w, cl[MXC_RBLOCK_WORDS];
+	uint32_t i, k;
+
+	pthread_mutex_lock(&rd->mu);
+	for (i = 0; i < rd->nprocs; i++) {
+		struct rproc *p = rd->procs[i];
+
+		if (p->dead)
+			continue;
+		claimed_copy(p, cl);
+		for (k = 0; k < MXC_RBLOCK_WORDS; k++)
+			while (cl[k] != 0) {
+				uint32_t s = k * 64 + (uint32_t)__builtin_ctzll(cl[k]);
+
+				cl[k] &= cl[k] - 1;
+				w = mxa_load64(&p->slots[s].s_word);
+				if (w != 0 && MXC_SLOT_TAG(w) == (inc & 0xffffu) && MXC_SLOT_EPOCH(w) < m)
+					m = MXC_SLOT_EPOCH(w);
+			}
+	}
+	pthread_mutex_unlock(&rd->mu);
+	return m;
+}
+
+/*
+ * The drain copies records out under the registry lock and hands them to
+ * the caller after letting go of it: the caller may wait for the writer,
+ * and the writer takes the lock in its grace periods.
+ */
+/* Take what one ring holds, at most its size and what the buffer has
+ * room for; returns 1 if the ring is empty now. */
+static int ring_take(struct readers *rd, struct rproc *p, uint32_t s)
+{
+	struct taken *t;
+	uint32_t k;
+	int r;
+
+	for (k = 0; k < MXC_EV_RING_SIZE; k++) {
+		if (rd->ntaken == READERS_DRAIN_MAX)
+			return 0;
+		t = &rd->taken[rd->ntaken];
+		r = mxc_ering_take(&p->rings[s], &t->ev);
+		if (r == 0)
+			return 1;
+		if (r < 0) {
+			ctr_add(MXC_CTR_EVENTS_BAD, 1);
+			return 1;
+		}
+		if (!mxc_event_valid(&t->ev)) {
+			ctr_add(MXC_CTR_EVENTS_BAD, 1);
+			continue;
+		}
+		t->src = (p->serial << 10) | s;
+		t->pid = p->pid;
+		rd->ntaken++;
+	}
+	return 0;
+}
+
+size_t readers_drain(struct readers *rd, int all, readers_event_fn fn, void *arg)
+{
+	uint64_t cl[MXC_RBLOCK_WORDS];
+	uint32_t i, k, s;
+	size_t n;
+	int empty;
+
+	pthread_mutex_lock(&rd->drain_mu);
+	pthread_mutex_lock(&rd->mu);
+	rd->ntaken = 0;
+	for (i = 0; i < rd->nprocs; i++) {
+		struct rproc *p = rd->procs[i];
+
+		if (p->drained)
+			continue;
+		if (all || p->dead) {
+			for (s = 0, empty = 1; s < p->nslots; s++)
+				empty &= ring_take(rd, p, s);
+			if (p->dead && empty) {
+				for (s = 0; s < p->nslots; s++)
+					mxc_ering_wipe(&p->rings[s]);
+				p->drained = 1;
+			}
+			continue;
+		}
+		claimed_copy(p, cl);
+		for (k = 0; k < MXC_RBLOCK_WORDS; k++)
+			while (cl[k] != 0) {
+				s = k * 64 + (uint32_t)__builtin_ctzll(cl[k]);
+				cl[k] &= cl[k] - 1;
+				(void)ring_take(rd, p, s);
+			}
+	}
+	pthread_mutex_unlock(&rd->mu);
+	n = rd->ntaken;
+	for (i = 0; i < n; i++)
+		fn(arg, rd->taken[i].src, rd->taken[i].pid, &rd->taken[i].ev);
+	/* tracker inputs among them: not left in memory longer than needed */
+	explicit_bzero(rd->taken, n * sizeof(*rd->taken));
+	pthread_mutex_unlock(&rd->drain_mu);
+	return n;
+}
+
+void readers_totals(struct readers *rd, struct readers_totals *t)
+{
+	uint64_t cl[MXC_RBLOCK_WORDS];
+	uint32_t i, k, s;
+
+	memset(t, 0, sizeof(*t));
+	pthread_mutex_lock(&rd->mu);
+	t->posted = rd->gone_posted;
+	t->dropped = rd->gone_dropped;
+	for (i = 0; i < rd->nprocs; i++) {
+		struct rproc *p = rd->procs[i];
+
+		for (s = 0; s < p->nslots; s++) {
+			t->posted += mxa_load64(&p->rings[s].er_posted);
+			t->dropped += mxa_load64(&p->rings[s].er_dropped);
+		}
+		if (p->dead)
+			continue;
+		t->procs++;
+		t->slots += p->nslots;
+		claimed_copy(p, cl);
+		for (k = 0; k < MXC_RBLOCK_WORDS; k++)
+			t->claimed += (uint32_t)__builtin_popcountll(cl[k]);
+	}
+	pthread_mutex_unlock(&rd->mu);
+}
+
+void readers_totals_listed(struct readers *rd, struct readers_totals *t)
+{
+	pthread_mutex_lock(&rd->mu);
+	*t = rd->listed;
+	pthread_mutex_unlock(&rd->mu);
+}
+
+/* ---- the listing ---------------------------------------------------------------------- */
+
+/* Append the claimed slots of p to the listing buffer. */
+static void list_proc(const struct rproc *p, struct mxc_shm_rent *ent, uint32_t *n, uint64_t inc, uint64_t epoch)
+{
+	uint64_t cl[MXC_RBLOCK_WORDS], w;
+	uint32_t k, s;
+
+	claimed_copy(p, cl);
+	for (k = 0; k < MXC_RBLOCK_WORDS; k++)
+		while (cl[k] != 0 && *n < MXC_LIST_MAX) {
+			struct mxc_shm_rent *e = &ent[(*n)++];
+
+			s = k * 64 + (uint32_t)__builtin_ctzll(cl[k]);
+			cl[k] &= cl[k] - 1;
+			w = mxa_load64(&p->slots[s].s_word);
+			memset(e, 0, sizeof(*e));
+			e->re_slot = s;
+			e->re_pid = p->pid;
+			e->re_uid = p->uid;
+			e->re_tid = mxa_load64(&p->slots[s].s_tid);
+			e->re_claimed = mxa_load64(&p->slots[s].s_claimed);
+			e->re_epoch = w != 0 && MXC_SLOT_TAG(w) == (inc & 0xffffu) ? MXC_SLOT_EPOCH(w) : 0;
+			if (p->dead)
+				e->re_state = MXC_RL_DEAD;
+			else if (e->re_epoch != 0 && e->re_epoch < epoch)
+				e->re_state = MXC_RL_STALLED;
+			else
+				e->re_state = MXC_RL_LIVE;
+		}
+}
+
+int readers_list_write(struct readers *rd, const char *path, gid_t gid, uint64_t inc, uint64_t epoch)
+{
+	char tmp[512];
+	struct mxc_shm_rlist *hd;
+	struct readers_totals t;
+	uint64_t rnd = 0;
+	uint32_t i, n = 0, cap = 0;
+	size_t len;
+	uint8_t *buf;
+	int fd = -1, rc = -1;
+
+	readers_totals(rd, &t);
+	pthread_mutex_lock(&rd->mu);
+	for (i = 0; i < rd->nprocs; i++)
+		cap += rd->procs[i]->nslots;
+	if (cap > MXC_LIST_MAX)
+		cap = MXC_LIST_MAX;
+	buf = calloc(1, sizeof(*hd) + (size_t)cap * sizeof(struct mxc_shm_rent));
+	if (buf != NULL)
+		for (i = 0; i < rd->nprocs && n < cap; i++)
+			list_proc(rd->procs[i], (struct mxc_shm_rent *)(void *)(buf + sizeof(*hd)), &n, inc, epoch);
+	pthread_mutex_unlock(&rd->mu);
+	if (buf == NULL)
+		return -1;
+	hd = (struct mxc_shm_rlist *)(void *)buf;
+	hd->rl_magic = MXC_SHM_RMAGIC;
+	hd->rl_layout = MXC_SHM_RLAYOUT;
+	hd->rl_abi = MXC_SHM_ABI;
+	hd->rl_nent = n;
+	hd->rl_written_ms = wall_ms_();
+	hd->rl_procs = t.procs;
+	hd->rl_slots = t.slots;
+	hd->rl_claimed = t.claimed;
+	hd->rl_posted = t.posted;
+	hd->rl_dropped = t.dropped;
+	pthread_mutex_lock(&rd->mu);
+	rd->listed = t;
+	pthread_mutex_unlock(&rd->mu);
+	len = sizeof(*hd) + (size_t)n * sizeof(struct mxc_shm_rent);
+	(void)!getrandom(&rnd, sizeof(rnd), 0);
+	if (snprintf(tmp, sizeof(tmp), "%s.%016llx", path, (unsigned long long)rnd) >= (int)sizeof(tmp))
+		goto out;
+	/* a new file each time, ours from birth: nobody else holds it open */
+	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
+	if (fd < 0 || (gid != (gid_t)-1 && fchown(fd, (uid_t)-1, gid) != 0) || fchmod(fd, 0640) != 0 ||
+	    write(fd, buf, len) != (ssize_t)len || rename(tmp, path) != 0) {
+		if (!rd->list_failing)
+			log_warn("readers: cannot write the listing %s", path);
+		rd->list_failing = 1;
+		if (fd >= 0)
+			unlink(tmp);
+		goto out;
+	}
+	rd->list_failing = 0;
+	rc = 0;
+out:
+	if (fd >= 0)
+		close(fd);
+	free(buf);
+	return rc;
+}

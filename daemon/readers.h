@@ -1,0 +1,78 @@
+/*
+ * daemon/readers.h - the client processes' reader blocks (shm/readers.h):
+ * registration on DIR/readers.sock, the writer's scan of their slots, the
+ * drain of their event rings, and the readers listing.
+ *
+ * Thread safety: every function may be called from any thread; the
+ * registry is guarded by one mutex, held only for a scan, a drain pass or
+ * a listing.  A listener thread of the module's own takes registrations
+ * and notices closed connections.
+ */
+#ifndef MXC_DAEMON_READERS_H
+#define MXC_DAEMON_READERS_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <sys/types.h>
+
+#include "../shm/events.h"
+
+/* Registered processes at most, and per user id: each costs the daemon a
+ * descriptor and a mapping (the block's memory is the client's). */
+#define READERS_MAX          4096
+#define READERS_PER_UID_MAX  1024
+
+struct readers;
+
+/*
+ * readers_start - listen on DIR/readers.sock (mode 0660, group gid unless
+ * (gid_t)-1) and accept blocks of nslots slots for regions stamped with
+ * writer_id.  Refuses to take over a socket another process answers on.
+ * Returns 0, or -1 with errno set and a log line.
+ */
+int readers_start(const char *dir, gid_t gid, uint32_t nslots, uint64_t writer_id, struct readers **out);
+
+/*
+ * readers_stop - stop listening, remove the socket, wipe every ring and
+ * unmap every block.  Take the last events first (readers_drain with all).
+ * rd may be NULL.  No other call on rd may run or follow.
+ */
+void readers_stop(struct readers *rd);
+
+/*
+ * readers_min_epoch - the writer's scan (shm/rcu.h): the smallest epoch
+ * announced in a live block's slot for the region of incarnation inc,
+ * UINT64_MAX if none.  Call after the full barrier of a grace period.
+ */
+uint64_t readers_min_epoch(struct readers *rd, uint64_t inc);
+
+/*
+ * readers_drain - take up to MXC_EV_RING_SIZE records from each claimed
+ * slot's ring (every ring with all, and every ring of a process that is
+ * gone, which is then forgotten), wiping each, and call fn for every
+ * valid one.  src identifies the slot of one registration (a rate-limit
+ * key), pid is the registering process.  fn runs with the registry locked
+ * and must not call back into this module.  Returns the records taken.
+ */
+typedef void (*readers_event_fn)(void *arg, uint64_t src, uint32_t pid, const struct mxc_event *ev);
+size_t readers_drain(struct readers *rd, int all, readers_event_fn fn, void *arg);
+
+/* What the registered processes add up to (hints the clients wrote
+ * excepted: posted and dropped are their ring counters). */
+struct readers_totals {
+	uint32_t procs, slots, claimed;
+	uint64_t posted, dropped;
+};
+void readers_totals(struct readers *rd, struct readers_totals *t);
+/* The totals the last listing showed: what clients read in it, so that
+ * the metrics endpoint and shmctl metrics say the same. */
+void readers_totals_listed(struct readers *rd, struct readers_totals *t);
+
+/*
+ * readers_list_write - replace the listing at path (shm/readers.h) with
+ * every claimed slot, stalled ones being those inside a lookup of region
+ * inc begun before epoch.  Returns 0 or -1 (logged once per failure run).
+ */
+int readers_list_write(struct readers *rd, const char *path, gid_t gid, uint64_t inc, uint64_t epoch);
+
+#endif /* MXC_DAEMON_READERS_H */
