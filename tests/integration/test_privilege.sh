@@ -61,7 +61,8 @@ owner_mode() { stat -c '%U:%G %a' "$1"; }
 data=$(ls $(region_files "$D") 2>/dev/null | grep '\.data$')
 readers=${data%.data}.readers
 expect_out "$DUSER:nogroup 640" "the data area: the daemon writes, its group reads" owner_mode "$data"
-expect_out "$DUSER:nogroup 660" "the reader table: its group claims slots" owner_mode "$readers"
+expect_out "$DUSER:nogroup 640" "the readers listing: the daemon writes, its group reads" owner_mode "$readers"
+expect_out "$DUSER:nogroup 660" "readers.sock: the daemon's group only" owner_mode "$D/readers.sock"
 expect_out "$DUSER:nogroup 660" "ctl.sock: the daemon's group only" owner_mode "$D/ctl.sock"
 expect_out "$DUSER:nogroup 660" "socketmap.sock: the daemon's group only" owner_mode "$D/socketmap.sock"
 expect_out "$DUSER:nogroup 640" "mxcache.db: no access for others" owner_mode "$D/mxcache.db"
