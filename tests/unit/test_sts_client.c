@@ -5,6 +5,7 @@
  * answer for it, the events a lookup posts (and the ones it must not),
  * a full event ring, and a corrupt value.
  */
+#include <pthread.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -19,6 +20,7 @@
 #include "daemon/sts.h"
 #include "daemon/readers.h"
 #include "shm/events.h"
+#include "shm/readers.h"
 #include "shm/override.h"
 #include "shm/path.h"
 #include "tests/tap.h"
@@ -49,6 +51,64 @@ static int take_events(struct region *r, int type, const char *name)
 	while (readers_drain(region_readers(r), 1, take_one, &q) != 0)
 		;
 	return q.n;
+}
+
+/* ---- a thread that could not claim a slot claims one later ---- */
+
+struct hold {
+	mxc_t *h;
+	int go;                      /* atomic: holders may leave */
+	int claimed;                 /* atomic: holders that did a lookup */
+};
+
+static void *holder(void *arg)
+{
+	struct hold *q = arg;
+	char host[256];
+
+	(void)mxc_resolve(q->h, "holder.example", host, sizeof(host));
+	__atomic_add_fetch(&q->claimed, 1, __ATOMIC_SEQ_CST);
+	while (!__atomic_load_n(&q->go, __ATOMIC_SEQ_CST))
+		usleep(1000);
+	return NULL;       /* the thread's slot is released on exit */
+}
+
+static void *poster(void *arg)
+{
+	struct hold *q = arg;
+	intptr_t ok_after = -1;
+	int i;
+
+	if (mxc_queue_add(q->h, "poster.example", 1) != MXC_EFULL)
+		return (void *)(intptr_t)-2;
+	__atomic_store_n(&q->go, 1, __ATOMIC_SEQ_CST);
+	for (i = 0; i < 40 && ok_after < 0; i++) {
+		usleep(100000);
+		if (mxc_queue_add(q->h, "poster.example", 1) == MXC_OK)
+			ok_after = i + 1;
+	}
+	return (void *)ok_after;
+}
+
+static void slot_retry(mxc_t *h, struct region *r)
+{
+	struct hold q = { h, 0, 0 };
+	pthread_t th[MXC_SLOTS_MIN], tp;
+	void *res = NULL;
+	int i;
+
+	for (i = 0; i < MXC_SLOTS_MIN; i++)
+		pthread_create(&th[i], NULL, holder, &q);
+	while (__atomic_load_n(&q.claimed, __ATOMIC_SEQ_CST) < MXC_SLOTS_MIN)
+		usleep(1000);
+	pthread_create(&tp, NULL, poster, &q);
+	pthread_join(tp, &res);
+	for (i = 0; i < MXC_SLOTS_MIN; i++)
+		pthread_join(th[i], NULL);
+	ok((intptr_t)res != -2, "a thread that finds every slot taken cannot post (MXC_EFULL)");
+	ok((intptr_t)res > 0 && (intptr_t)res <= 20,
+	   "once slots are free again, the same thread posts within 2 s (%ld tries of 100 ms)", (long)(intptr_t)res);
+	is_int(take_events(r, MXC_EV_QUEUE, "poster.example"), 1, "and the daemon gets its event");
 }
 
 static void policy(struct sts_rec *p, const char *domain, int kind, int64_t valid_end, int64_t last_use)
@@ -247,6 +307,8 @@ int main(void)
 	is_int(sts_region_del(r, "junk.example"), 0, "delete it");
 	region_publish(r);
 	is_int(mxc_verify(h, why, sizeof(why)), MXC_OK, "verify: sound again");
+
+	slot_retry(h, r);
 
 	mxc_close(h);
 	region_close(r);
