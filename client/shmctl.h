@@ -3,7 +3,7 @@
  *
  *   shmctl.c      main, usage, and every read (through libmxcache)
  *   shmctl_ctl.c  every change (through mxcached on DIR/ctl.sock), import
- *   shmctl_csv.c  the CSV of import
+ *   shmctl_csv.c  the CSV of import and export
  */
 #ifndef MXC_SHMCTL_H
 #define MXC_SHMCTL_H
@@ -131,5 +131,8 @@ const char *csv_line_break(char *const *f, const size_t *flen, int nf);
 /* csv_span - "line A", or "lines A-B" when the record spans lines */
 #define CSV_SPAN_LEN 48
 const char *csv_span(uint64_t a, uint64_t b, char *buf, size_t len);
+
+/* override export: every override as CSV that import reads back. */
+int sc_cmd_override_export(const struct sc_ctx *c, char **av, int ac);
 
 #endif /* MXC_SHMCTL_H */

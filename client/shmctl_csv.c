@@ -1,6 +1,6 @@
 /*
- * shmctl_csv.c - the CSV that override import reads: key,target[,comment],
- * RFC 4180.
+ * shmctl_csv.c - the CSV that override import reads and override export
+ * writes: key,target[,comment], RFC 4180.
  *
  * Our own rather than a library: a record holds at most three fields, and
  * no CSV library is in Debian's core set.  Reading comes in two steps:
@@ -16,6 +16,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "client/mxcache.h"
 #include "client/shmctl.h"
 
 /* csv_blank - the blanks dropped around unquoted fields */
@@ -172,4 +173,63 @@ const char *csv_span(uint64_t a, uint64_t b, char *buf, size_t len)
 	else
 		snprintf(buf, len, "lines %" PRIu64 "-%" PRIu64, a, b);
 	return buf;
+}
+
+/* --- override export ------------------------------------------------------ */
+
+/*
+ * csv_put - one field, quoted when import would read it otherwise: with a
+ * comma, a quote or a line break in it, or blanks at either end (dropped
+ * from unquoted fields).  Keys and targets never need it; comments may.
+ */
+static void csv_put(FILE *f, const char *s)
+{
+	size_t n = strlen(s);
+
+	if (strpbrk(s, ",\"\r\n") == NULL && (n == 0 || (!csv_blank(s[0]) && !csv_blank(s[n - 1])))) {
+		fputs(s, f);
+		return;
+	}
+	fputc('"', f);
+	for (; *s != '\0'; s++) {
+		if (*s == '"')
+			fputc('"', f);
+		fputc(*s, f);
+	}
+	fputc('"', f);
+}
+
+static int export_one(const struct mxc_override *o, void *arg)
+{
+	(void)arg;
+	csv_put(stdout, o->key);
+	fputc(',', stdout);
+	csv_put(stdout, o->target);
+	fputc(',', stdout);
+	csv_put(stdout, o->comment);
+	fputc('\n', stdout);
+	return ferror(stdout) ? 1 : 0;	/* a closed pipe: stop walking */
+}
+
+int sc_cmd_override_export(const struct sc_ctx *c, char **av, int ac)
+{
+	mxc_t *h = NULL;
+	int ex, rc;
+
+	(void)av;
+	(void)ac;
+	if ((ex = sc_region_open(c, &h)) != SC_OK)
+		goto out;
+	/* the header import skips; comments are written as they are stored
+	 * (the daemon keeps no control characters in them), not cleaned for
+	 * a terminal: the output is data, to be imported again */
+	fputs("key,target,comment\n", stdout);
+	rc = mxc_override_foreach(h, export_one, NULL);
+	if (rc < 0) {
+		sc_err("%s: %s", c->dir, mxc_strerror(rc));
+		ex = SC_ERROR;
+	}
+out:
+	mxc_close(h);
+	return ex;
 }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # test_import_csv - shmctl override import on CSV records that span lines
 # (RFC 4180: a quoted field may hold line breaks; the record ends at the
-# line break after its closing quote).
+# line break after its closing quote), and override export back to CSV.
 #
 #   spanning:   a quoted comment opened on one line and closed on the next,
 #               with a route-shaped line inside the quotes: neither line
@@ -14,6 +14,7 @@
 #               its closing quote imported
 #   literal:    a quote inside an unquoted field and in a comment line opens
 #               nothing
+#   round trip: export writes CSV that imports to the same overrides
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
 
@@ -92,6 +93,34 @@ expect_out "192.0.2.13" "literal: the record after a literal quote is imported" 
 expect_rc 0 "literal: override get" "$SHMCTL" -d "$D" override get lit.test --json
 check "literal: the comment keeps its quote" python3 -c "import json; d=json.load(open('/tmp/t.out.$$')); assert d['comment']=='it\"s a literal quote', d"
 
+# --- export and import round trip --------------------------------------------------------
+expect_rc 0 "round trip: comment with commas and quotes" "$SHMCTL" -d "$D" override set q.rt.test mx.example.net 'say "hi", twice'
+expect_rc 0 "round trip: comment with blanks around it" "$SHMCTL" -d "$D" override set b.rt.test 192.0.2.14 '  padded  '
+expect_rc 0 "round trip: comment starting with a quote" "$SHMCTL" -d "$D" override set s.rt.test 192.0.2.15 '"quoted" start'
+expect_rc 0 "round trip: IPv6 key, empty comment" "$SHMCTL" -d "$D" override set "[IPv6:2001:db8::5]" "[192.0.2.16]"
+expect_rc 0 "round trip: override export" "$SHMCTL" -d "$D" override export
+cp /tmp/t.out.$$ "$D/export.csv"
+check "round trip: export starts with the header" test "$(head -1 "$D/export.csv")" = "key,target,comment"
+expect_rc 0 "round trip: override list --json of the source" "$SHMCTL" -d "$D" override list --json
+cp /tmp/t.out.$$ "$D/src.json"
+new_dir R
+check "round trip: a second mxcached starts" daemon_start "$R"
+expect_rc 0 "round trip: the export imports with nothing rejected" "$SHMCTL" -d "$R" override import "$D/export.csv"
+expect_rc 0 "round trip: override list --json of the copy" "$SHMCTL" -d "$R" override list --json
+cp /tmp/t.out.$$ "$R/dst.json"
+check "round trip: same keys, targets and comments" python3 -c "
+import json
+def rows(p):
+    return sorted((o['key'], o['target'], o['comment']) for o in json.load(open(p)))
+a, b = rows('$D/src.json'), rows('$R/dst.json')
+assert a == b, (a, b)
+assert len(a) >= 8, a
+"
+expect_rc 0 "round trip: export of the copy" "$SHMCTL" -d "$R" override export
+cp /tmp/t.out.$$ "$R/again.csv"
+check "round trip: the second export is the first, row for row" \
+	sh -c "sort '$D/export.csv' >'$D/a.s' && sort '$R/again.csv' >'$R/b.s' && cmp -s '$D/a.s' '$R/b.s'"
+check "SIGTERM" daemon_stop "$R" TERM
 check "SIGTERM" daemon_stop "$D" TERM
 
 done_testing
