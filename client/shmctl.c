@@ -3,7 +3,7 @@
  *
  * Two paths, never mixed:
  *   reads    (status, verify, readers, resolve, resolve-mx, override get,
- *            override list) map the region through libmxcache exactly as a
+ *            override list, override export) map the region through libmxcache exactly as a
  *            mail server does, so what shmctl shows is what clients see.
  *            They work while the daemon is down, from the last publish.
  *   changes  (override set/del/import, ping) are lines on DIR/ctl.sock
@@ -751,6 +751,8 @@ static const struct command commands[] = {
 	  "what mxc_federation_allowed answers; exit 1 when blocked" },
 	{ "override", "import", 1, 1, 0, sc_cmd_override_import, "override import FILE",
 	  "CSV key,target[,comment]; FILE - is stdin" },
+	{ "override", "export", 0, 0, 0, sc_cmd_override_export, "override export",
+	  "every override as CSV, for import" },
 };
 #define NCOMMANDS (sizeof commands / sizeof commands[0])
 

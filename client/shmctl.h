@@ -3,6 +3,7 @@
  *
  *   shmctl.c      main, usage, and every read (through libmxcache)
  *   shmctl_ctl.c  every change (through mxcached on DIR/ctl.sock), import
+ *   shmctl_csv.c  the CSV of import and export
  */
 #ifndef MXC_SHMCTL_H
 #define MXC_SHMCTL_H
@@ -76,5 +77,62 @@ int sc_cmd_ping(const struct sc_ctx *c, char **av, int ac);
 int sc_cmd_override_set(const struct sc_ctx *c, char **av, int ac);
 int sc_cmd_override_del(const struct sc_ctx *c, char **av, int ac);
 int sc_cmd_override_import(const struct sc_ctx *c, char **av, int ac);
+
+/*
+ * CSV (shmctl_csv.c): key,target[,comment] records, RFC 4180.  A quoted
+ * field may hold commas, "" for a quote, and line breaks: a record ends at
+ * the first line break outside quotes.  A line whose first non-blank is
+ * '#' is a comment, quotes in it included.
+ */
+#define CSV_FIELDS 3            /* key, target, comment */
+
+enum csv_state {
+	CSV_REC_START,          /* nothing but blanks yet */
+	CSV_FIELD_START,        /* after a comma, blanks skipped */
+	CSV_UNQUOTED,
+	CSV_QUOTED,             /* inside quotes: commas and line breaks are data */
+	CSV_QUOTE_SEEN,         /* a quote inside quotes: "" or the closing one */
+	CSV_COMMENT,
+};
+
+struct csv_scan {
+	enum csv_state state;
+	uint64_t newlines;      /* line breaks passed, for the caller to take */
+};
+
+/* csv_scan_reset - before the first record */
+void csv_scan_reset(struct csv_scan *cs);
+
+/*
+ * csv_scan - go on scanning a record through p[0..n), which continues
+ * what the earlier calls since the last record end were given.  Returns
+ * the bytes taken: up to and including the line break that ends the
+ * record (*end = 1, the state ready for the next one), or n (*end = 0).
+ * At the end of the input, cs->state == CSV_QUOTED is a quote never closed.
+ */
+size_t csv_scan(struct csv_scan *cs, const char *p, size_t n, int *end);
+
+/*
+ * csv_split - split one whole record of n bytes (its line break removed)
+ * in place into at most CSV_FIELDS fields f[] of flen[] bytes (not
+ * NUL-terminated; a quoted one unescaped, and may hold line breaks).
+ * Blanks around a field are dropped (keys and targets cannot hold them;
+ * quote a comment to keep them).  Returns the field count, or -1 and *why.
+ */
+int csv_split(char *s, size_t n, char **f, size_t *flen, const char **why);
+
+/* csv_is_header - fields that read key,target[,comment], in any case */
+int csv_is_header(char *const *f, const size_t *flen, int nf);
+
+/* csv_line_break - the name of the first field ("key", "target",
+ * "comment") holding a line break, or NULL */
+const char *csv_line_break(char *const *f, const size_t *flen, int nf);
+
+/* csv_span - "line A", or "lines A-B" when the record spans lines */
+#define CSV_SPAN_LEN 48
+const char *csv_span(uint64_t a, uint64_t b, char *buf, size_t len);
+
+/* override export: every override as CSV that import reads back. */
+int sc_cmd_override_export(const struct sc_ctx *c, char **av, int ac);
 
 #endif /* MXC_SHMCTL_H */

@@ -14,7 +14,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <strings.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
 #include <sys/time.h>
@@ -27,7 +26,6 @@
 #include "shm/ctl.h"
 
 #define CTL_TIMEOUT_S 30         /* SET/DEL commit one row: 30 s of silence means stuck */
-#define CSV_FIELDS    3          /* key, target, comment */
 #define IMPORT_INBUF  (256 * 1024)
 #define IMPORT_OUTBUF (256 * 1024)
 #define PROGRESS_MS   100        /* redraw the progress line at most 10 times a second */
@@ -379,6 +377,11 @@ struct import {
 	uint64_t bytes, lineno;		/* read so far */
 	uint64_t local_bad, remote_bad, imported;
 	int seen_record;		/* past the place a header may be */
+	struct csv_scan scan;		/* where the record at ibuf[0] ends */
+	size_t scanned;			/* bytes of it csv_scan has seen */
+	uint64_t rec_line;		/* the line it starts on */
+	int bom_done;			/* a UTF-8 BOM looked for */
+	char last;			/* the last byte read */
 	int in_eof, skipping, ended, broken, finished;
 	int got_count;			/* imported is mxcached's own count */
 	int ex;				/* exit status once finished */
@@ -441,80 +444,14 @@ static void import_note(struct import *im, const char *lineno, const char *why)
 	fputc('\n', stderr);
 }
 
-static void import_bad(struct import *im, const char *why)
+/* import_bad - a record rejected here, reported by the line it starts on */
+static void import_bad(struct import *im, uint64_t line, const char *why)
 {
 	char num[24];
 
-	snprintf(num, sizeof num, "%" PRIu64, im->lineno);
+	snprintf(num, sizeof num, "%" PRIu64, line);
 	import_note(im, num, why);
 	im->local_bad++;
-}
-
-/*
- * csv_split - split one CSV record of n bytes in place into at most
- * CSV_FIELDS fields f[] of flen[] bytes (not NUL-terminated).
- *
- * Our own rather than a library: a record is one line of at most three
- * fields, so RFC 4180 comes down to "plain text up to the next comma, or a
- * quoted string where "" is one quote", and no CSV library is in Debian's
- * core set.  Records never span lines: a quote still open at the end of the
- * line is an error, so one stray quote cannot swallow the rest of the file.
- * Blanks around a field are dropped (keys and targets cannot hold them;
- * quote a comment to keep them).  Returns the field count, or -1 and *why.
- */
-static int csv_split(char *s, size_t n, char **f, size_t *flen, const char **why)
-{
-	char *end = s + n, *p = s, *out, *e;
-	int nf = 0;
-
-	for (;;) {
-		while (p < end && (*p == ' ' || *p == '\t'))
-			p++;
-		if (nf == CSV_FIELDS) {
-			*why = "too many fields (expected key,target[,comment]; quote a comment with commas)";
-			return -1;
-		}
-		if (p < end && *p == '"') {
-			f[nf] = out = ++p;
-			for (;;) {
-				if (p == end) {
-					*why = "unterminated quoted field (a record must fit on one line)";
-					return -1;
-				}
-				if (*p == '"' && p + 1 < end && p[1] == '"') {
-					*out++ = '"';
-					p += 2;
-				} else if (*p == '"') {
-					p++;
-					break;
-				} else {
-					*out++ = *p++;
-				}
-			}
-			flen[nf] = (size_t)(out - f[nf]);
-			while (p < end && (*p == ' ' || *p == '\t'))
-				p++;
-			if (p < end && *p != ',') {
-				*why = "text after a closing quote";
-				return -1;
-			}
-		} else {
-			for (f[nf] = p; p < end && *p != ','; p++)
-				;
-			for (e = p; e > f[nf] && (e[-1] == ' ' || e[-1] == '\t'); e--)
-				;
-			flen[nf] = (size_t)(e - f[nf]);
-		}
-		nf++;
-		if (p == end)
-			return nf;
-		p++;	/* the comma */
-	}
-}
-
-static int csv_is(const char *f, size_t n, const char *word)
-{
-	return n == strlen(word) && strncasecmp(f, word, n) == 0;
 }
 
 /* obuf_room - room for one more request line, compacting what was sent */
@@ -530,112 +467,186 @@ static int obuf_room(struct import *im)
 	return IMPORT_OUTBUF - im->olen > MXC_CTL_LINE_MAX;
 }
 
-/* import_line - one input line (no '\n'): skip it, reject it, or queue REC */
-static void import_line(struct import *im, char *line, size_t n)
+/*
+ * import_record - one whole record (its line break removed), starting on
+ * line im->rec_line and ending on im->lineno: skip it, reject it, or queue
+ * REC under its first line's number, which mxcached's BAD answers echo.
+ */
+static void import_record(struct import *im, char *rec, size_t n)
 {
-	char *f[CSV_FIELDS], num[24], *out = im->obuf + im->olen;
+	char *f[CSV_FIELDS], num[24], why_buf[200], lines[CSV_SPAN_LEN], *out = im->obuf + im->olen;
 	size_t flen[CSV_FIELDS], len = 0, cap = MXC_CTL_LINE_MAX + 1, i;
 	const char *why = NULL;
 	int nf, first;
 
-	if (n > 0 && line[n - 1] == '\r')	/* RFC 4180 ends records with CRLF */
+	if (n > 0 && rec[n - 1] == '\r')	/* RFC 4180 ends records with CRLF */
 		n--;
-	if (im->lineno == 1 && n >= 3 && memcmp(line, "\xef\xbb\xbf", 3) == 0) {
-		line += 3;	/* the UTF-8 BOM spreadsheets write */
-		n -= 3;
-	}
-	for (i = 0; i < n && (line[i] == ' ' || line[i] == '\t'); i++)
+	for (i = 0; i < n && (rec[i] == ' ' || rec[i] == '\t'); i++)
 		;
-	if (i == n || line[i] == '#')
+	if (i == n || rec[i] == '#')
 		return;
 	/* a header is skipped only where it can be one: the first record
 	 * (comments and blank lines may come before it) */
 	first = !im->seen_record;
 	im->seen_record = 1;
-	if (memchr(line, '\0', n) != NULL) {
-		import_bad(im, "NUL byte in line");
+	if (memchr(rec, '\0', n) != NULL) {
+		import_bad(im, im->rec_line, "NUL byte in record");
 		return;
 	}
-	if ((nf = csv_split(line, n, f, flen, &why)) < 0) {
-		import_bad(im, why);
+	if ((nf = csv_split(rec, n, f, flen, &why)) < 0) {
+		import_bad(im, im->rec_line, why);
 		return;
 	}
-	if (first && nf >= 2 && csv_is(f[0], flen[0], "key") && csv_is(f[1], flen[1], "target") &&
-	    (nf == 2 || csv_is(f[2], flen[2], "comment")))
+	/* RFC 4180 lets a quoted field span lines, and the record was read
+	 * whole for that; but no key, target or comment holds a line break */
+	if ((why = csv_line_break(f, flen, nf)) != NULL) {
+		snprintf(why_buf, sizeof why_buf,
+			 "%s: a line break inside quotes (the record spans %s); keys, targets and comments are one line",
+			 why, csv_span(im->rec_line, im->lineno, lines, sizeof lines));
+		import_bad(im, im->rec_line, why_buf);
+		return;
+	}
+	if (first && csv_is_header(f, flen, nf))
 		return;
 	if (nf < 2) {
-		import_bad(im, "expected key,target[,comment]");
+		import_bad(im, im->rec_line, "expected key,target[,comment]");
 		return;
 	}
 	if (flen[0] == 0 || flen[1] == 0) {
-		import_bad(im, flen[0] == 0 ? "empty key" : "empty target");
+		import_bad(im, im->rec_line, flen[0] == 0 ? "empty key" : "empty target");
 		return;
 	}
-	snprintf(num, sizeof num, "%" PRIu64, im->lineno);
+	snprintf(num, sizeof num, "%" PRIu64, im->rec_line);
 	if (line_add(out, cap, &len, "REC", 3) < 0 || line_add(out, cap, &len, num, strlen(num)) < 0 ||
 	    line_add(out, cap, &len, f[0], flen[0]) < 0 || line_add(out, cap, &len, f[1], flen[1]) < 0 ||
 	    line_add(out, cap, &len, nf > 2 ? f[2] : "", nf > 2 ? flen[2] : 0) < 0 ||
 	    line_end(out, cap, &len) < 0) {
-		import_bad(im, "record too long for mxcached once escaped (max " STR(MXC_CTL_LINE_MAX) " bytes)");
+		import_bad(im, im->rec_line,
+			   "record too long for mxcached once escaped (max " STR(MXC_CTL_LINE_MAX) " bytes)");
 		return;
 	}
 	im->olen += len;
 }
 
 /*
- * import_fill - turn complete input lines into requests while obuf has room
- * for one more; after the last line, END.  A line of MXC_CTL_LINE_MAX bytes
- * or more is reported and skipped without being held in memory.
- * Returns 1 when it stopped for want of input, 0 otherwise.
+ * The most bytes of one record held in memory, line breaks inside quotes
+ * included: its REC line cannot be longer anyway.  A longer record is
+ * read on to its real end without being kept, and rejected whole, so a
+ * quote left open cannot make the text after the limit a record of its
+ * own.  A quote never closed rejects everything to the end of the input.
+ */
+#define CSV_RECORD_MAX MXC_CTL_LINE_MAX
+
+/* import_skipped - the end of a record too long to keep, or of the input
+ * inside one: say which, by the line it starts on */
+static void import_skipped(struct import *im)
+{
+	char why[200], lines[CSV_SPAN_LEN];
+
+	csv_span(im->rec_line, im->lineno, lines, sizeof lines);
+	if (im->scan.state == CSV_QUOTED)
+		snprintf(why, sizeof why,
+			 "unterminated quoted field: the quote is never closed, so the record runs to the end of "
+			 "the input (%s), not imported",
+			 lines);
+	else
+		snprintf(why, sizeof why, "record longer than " STR(CSV_RECORD_MAX) " bytes (%s%s)", lines,
+			 im->rec_line < im->lineno ? "; a quoted field runs on over line breaks: look for a stray quote"
+						   : "");
+	import_bad(im, im->rec_line, why);
+	im->skipping = 0;
+	csv_scan_reset(&im->scan);
+}
+
+/* import_end - after the last record: END, with the lines read */
+static void import_end(struct import *im)
+{
+	size_t n = (size_t)snprintf(im->obuf + im->olen, IMPORT_OUTBUF - im->olen, "END %" PRIu64 "\n", im->lineno);
+
+	im->olen += n;
+	im->ended = 1;
+	clock_gettime(CLOCK_MONOTONIC, &im->sent);
+}
+
+/*
+ * import_fill - turn complete records into requests while obuf has room
+ * for one more; after the last, END.  The record at ibuf[pos] is scanned
+ * on from where the last call stopped (im->scanned) as input arrives; one
+ * of CSV_RECORD_MAX bytes or more is read on to its end without being
+ * held in memory (im->skipping).  Returns 1 when it stopped for want of
+ * input, 0 otherwise.
  */
 static int import_fill(struct import *im)
 {
 	size_t pos = 0, avail, n;
-	int want = 0;
-	char *line, *nl;
+	int want = 0, end;
+	char *rec;
 
+	if (!im->bom_done) {
+		if (im->ilen < 3 && !im->in_eof)
+			return 1;
+		/* the UTF-8 BOM spreadsheets write, before the first record */
+		if (im->ilen >= 3 && memcmp(im->ibuf, "\xef\xbb\xbf", 3) == 0)
+			pos = 3;
+		im->bom_done = 1;
+	}
 	while (!im->ended && !im->broken && !im->finished && obuf_room(im)) {
-		line = im->ibuf + pos;
+		rec = im->ibuf + pos;
 		avail = im->ilen - pos;
-		nl = memchr(line, '\n', avail);
+		if (im->scanned == 0 && !im->skipping && avail > 0)
+			im->rec_line = im->lineno + 1;
+		im->scanned += csv_scan(&im->scan, rec + im->scanned, avail - im->scanned, &end);
+		im->lineno += im->scan.newlines;
+		im->scan.newlines = 0;
 		if (im->skipping) {
-			if (nl == NULL && !im->in_eof) {
-				pos = im->ilen;
+			pos += im->scanned;
+			im->scanned = 0;
+			if (end) {
+				import_skipped(im);
+			} else if (!im->in_eof) {
 				want = 1;
 				break;
+			} else {
+				im->lineno += im->last != '\n';	/* a last line without '\n' */
+				import_skipped(im);
 			}
-			pos = nl != NULL ? (size_t)(nl - im->ibuf) + 1 : im->ilen;
-			im->skipping = 0;
-			im->lineno++;
-			import_bad(im, "line longer than " STR(MXC_CTL_LINE_MAX) " bytes");
 			continue;
 		}
-		if (nl != NULL) {
-			n = (size_t)(nl - line);
-			pos += n + 1;
-		} else if (avail >= MXC_CTL_LINE_MAX) {
-			im->skipping = 1;
-			pos = im->ilen;
+		if (end) {
+			n = im->scanned - 1;	/* without its '\n' */
+			pos += im->scanned;
+			im->scanned = 0;
+			if (n >= CSV_RECORD_MAX)
+				import_skipped(im);	/* whole in the buffer, too long all the same */
+			else
+				import_record(im, rec, n);
 			continue;
-		} else if (!im->in_eof) {
+		}
+		if (im->scanned >= CSV_RECORD_MAX) {
+			im->skipping = 1;	/* drop what is held, read on */
+			pos += im->scanned;
+			im->scanned = 0;
+			continue;
+		}
+		if (!im->in_eof) {
 			want = 1;
 			break;
-		} else if (avail > 0) {
-			n = avail;	/* a last line without '\n' */
-			pos += n;
-		} else {
-			n = (size_t)snprintf(im->obuf + im->olen, IMPORT_OUTBUF - im->olen,
-					     "END %" PRIu64 "\n", im->lineno);
-			im->olen += n;
-			im->ended = 1;
-			clock_gettime(CLOCK_MONOTONIC, &im->sent);
-			break;
 		}
-		im->lineno++;
-		if (n >= MXC_CTL_LINE_MAX)
-			import_bad(im, "line longer than " STR(MXC_CTL_LINE_MAX) " bytes");
-		else
-			import_line(im, line, n);
+		if (avail > 0) {
+			/* the last record, without its '\n' (which may have
+			 * been inside a quote never closed) */
+			im->lineno += im->last != '\n';
+			pos += avail;
+			im->scanned = 0;
+			if (im->scan.state == CSV_QUOTED)
+				import_skipped(im);
+			else
+				import_record(im, rec, avail);
+			csv_scan_reset(&im->scan);
+			continue;
+		}
+		import_end(im);
+		break;
 	}
 	if (pos > 0) {
 		memmove(im->ibuf, im->ibuf + pos, im->ilen - pos);
@@ -645,7 +656,8 @@ static int import_fill(struct import *im)
 }
 
 /* import_read - more input.  Called only when import_fill wants input, so
- * ibuf holds less than one line and has room: r == 0 really is the end. */
+ * ibuf holds less than one record of CSV_RECORD_MAX bytes and has room:
+ * r == 0 really is the end. */
 static void import_read(struct import *im)
 {
 	ssize_t r = read(im->in, im->ibuf + im->ilen, IMPORT_INBUF - im->ilen);
@@ -660,6 +672,8 @@ static void import_read(struct import *im)
 	}
 	if (r == 0)
 		im->in_eof = 1;
+	else
+		im->last = im->ibuf[im->ilen + (size_t)r - 1];
 	im->ilen += (size_t)r;
 	im->bytes += (uint64_t)r;
 }
@@ -824,6 +838,7 @@ int sc_cmd_override_import(const struct sc_ctx *c, char **av, int ac)
 		return SC_ERROR;
 	}
 	im->sock = -1;
+	csv_scan_reset(&im->scan);
 	if (strcmp(av[0], "-") == 0) {
 		im->in = STDIN_FILENO;
 		im->name = "<stdin>";

@@ -503,7 +503,7 @@ int main(int argc, char **argv)
 		fatalx("%s", err);
 	if (socketmap_open(dir, cfg, foreground, &smap, err, sizeof(err)) != 0)
 		fatalx("%s", err);
-	if (store_open(dir, cfg->synchronous, &st, err, sizeof(err)) != 0)
+	if (store_open(dir, cfg->shm_dir, cfg->synchronous, &st, err, sizeof(err)) != 0)
 		fatalx("%s", err);
 	if (store_override_count(st, &n) != 0)
 		fatalx("store: %s: %s", store_path(st), store_errmsg(st));

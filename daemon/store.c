@@ -16,17 +16,23 @@
 #include <string.h>
 #include <sys/stat.h>
 #include <sys/statvfs.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <sqlite3.h>
 
 #include "config.h"
 #include "log.h"
+#include "shm/layout.h"
+#include "shm/path.h"
 
 /* How long a statement waits for a lock another process (sqlite3 CLI,
  * a backup) holds before it fails with SQLITE_BUSY. */
 #define STORE_BUSY_TIMEOUT_MS 5000
 #define STORE_ERR_MAX         256
+/* A copy of a removed database that could not be saved (a full disk) is
+ * tried again at most this often: each try copies the whole file. */
+#define STORE_SAVE_RETRY_S    10
 
 struct store {
 	sqlite3 *db;
@@ -36,7 +42,15 @@ struct store {
 	sqlite3_stmt *s_put;
 	sqlite3_stmt *s_del;
 	sqlite3_stmt *s_all;
+	/* The file SQLite opened, held open for the store's life (closed only
+	 * after SQLite's own descriptors, so no POSIX lock of SQLite's is
+	 * dropped early): fstat() of it against stat() of the path tells
+	 * whether the path still names the database; see store_check_file. */
+	int fd;
 	char path[PATH_MAX];
+	char saved[PATH_MAX + 32];      /* the copy store_save_copy made, or "" */
+	int detached;                   /* the path was found not to name fd */
+	time_t save_tried;              /* last failed store_save_copy, or 0 */
 	char err[STORE_ERR_MAX];
 };
 
@@ -372,17 +386,103 @@ static void store_warn_empty(const struct store *st, int fd)
 		  st->path);
 }
 
-int store_open(const char *dir, int synchronous, struct store **out, char *err, size_t errlen)
+/*
+ * The region's tables rebuilt from this file.  MXC_TAB_SERVERS is counted
+ * afresh by every start and never stored, so it is no sign of lost data.
+ */
+static const unsigned store_region_tables[] = { MXC_TAB_OVERRIDE, MXC_TAB_STS, MXC_TAB_MX, MXC_TAB_FED,
+						MXC_TAB_STATS };
+
+/*
+ * The entries the existing region of dir holds (its .data file in shm_dir,
+ * path into rpath), read from the header's h_count[] with pread(): nothing
+ * is mapped, so a file cut short under us is a short read, not a SIGBUS.
+ * Only a region this daemon's user (or root) wrote counts, as clients
+ * trust it: a regular file nobody else can write.  Returns 1 with *n and
+ * *nov (overrides) set, 1 with *n = UINT64_MAX for a region of another
+ * layout (its counts are elsewhere), or 0 when there is no such region,
+ * it is still being built, or it holds nothing.
+ */
+static int store_region_entries(const char *dir, const char *shm_dir, char *rpath, size_t rlen, uint64_t *n,
+				uint64_t *nov)
+{
+	struct mxc_shm_hdr h;
+	struct stat sb;
+	ssize_t k;
+	size_t i;
+	int fd;
+
+	*n = *nov = 0;
+	if (shm_dir == NULL)
+		shm_dir = mxc_shm_dir();
+	if (stat(dir, &sb) != 0 ||
+	    mxc_shm_path(rpath, rlen, shm_dir, (uint64_t)sb.st_dev, (uint64_t)sb.st_ino, "data") != 0)
+		return 0;
+	fd = open(rpath, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
+	if (fd == -1)
+		return 0;
+	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || (sb.st_uid != geteuid() && sb.st_uid != 0) ||
+	    (sb.st_mode & (S_IWGRP | S_IWOTH)) != 0 || sb.st_size < (off_t)MXC_SHM_HDR_SIZE) {
+		close(fd);
+		return 0;
+	}
+	k = pread(fd, &h, sizeof(h), 0);
+	close(fd);
+	if (k != (ssize_t)sizeof(h) || h.h_magic != MXC_SHM_MAGIC || h.h_state == MXC_STATE_INIT)
+		return 0;
+	if (h.h_layout != MXC_SHM_LAYOUT || h.h_abi != MXC_SHM_ABI) {
+		*n = UINT64_MAX;
+		return 1;
+	}
+	for (i = 0; i < sizeof(store_region_tables) / sizeof(store_region_tables[0]); i++)
+		*n += h.h_count[store_region_tables[i]];
+	*nov = h.h_count[MXC_TAB_OVERRIDE];
+	return *n > 0;
+}
+
+/*
+ * A missing mxcache.db is a first start only when nothing was ever served
+ * from it.  If the region clients read holds entries, the file was lost
+ * (removed by hand, a restore gone wrong, a mount missing): starting would
+ * create an empty database and publish an empty region over the populated
+ * one, and every client would lose every route at once.  Refuse instead,
+ * and leave the operator the choice.  Returns 0, or -1 with err set.
+ */
+static int store_region_guard(const char *dir, const char *shm_dir, const char *path, char *err, size_t errlen)
+{
+	char rpath[MXC_SHM_PATH_MAX];
+	uint64_t n, nov;
+
+	if (store_region_entries(dir, shm_dir, rpath, sizeof(rpath), &n, &nov) == 0)
+		return 0;
+	if (n == UINT64_MAX)
+		snprintf(err, errlen,
+			 "store: %s is missing but the region %s, written by another mxcached version, may hold entries; "
+			 "restore the database (from a backup or a %s.saved-* copy) or remove the region file to start "
+			 "with no data",
+			 path, rpath, STORE_FILE);
+	else
+		snprintf(err, errlen,
+			 "store: %s is missing but the region %s holds %llu entries (%llu overrides) that clients are "
+			 "reading; restore the database (from a backup or a %s.saved-* copy) or remove the region "
+			 "file to start with no data",
+			 path, rpath, (unsigned long long)n, (unsigned long long)nov, STORE_FILE);
+	return -1;
+}
+
+int store_open(const char *dir, const char *shm_dir, int synchronous, struct store **out, char *err,
+	       size_t errlen)
 {
 	struct store *st;
-	struct stat sb;
-	int fd, n, existed;
+	struct stat sb, path_sb;
+	int n, existed;
 
 	st = calloc(1, sizeof(*st));
 	if (st == NULL) {
 		snprintf(err, errlen, "store: out of memory");
 		return -1;
 	}
+	st->fd = -1;
 	n = snprintf(st->path, sizeof(st->path), "%s/%s", dir, STORE_FILE);
 	if (n < 0 || (size_t)n >= sizeof(st->path)) {
 		snprintf(err, errlen, "store: %s: path too long", dir);
@@ -391,14 +491,15 @@ int store_open(const char *dir, int synchronous, struct store **out, char *err, 
 	/* SQLite would create the file 0644; the WAL and -shm files copy the
 	 * mode of the database, so creating it 0640 here covers all three. */
 	existed = lstat(st->path, &sb) == 0;
-	fd = open(st->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
-	if (fd == -1) {
+	if (!existed && store_region_guard(dir, shm_dir, st->path, err, errlen) != 0)
+		goto fail;
+	st->fd = open(st->path, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (st->fd == -1) {
 		snprintf(err, errlen, "store: %s: %s", st->path, strerror(errno));
 		goto fail;
 	}
 	if (existed)
-		store_warn_empty(st, fd);
-	close(fd);
+		store_warn_empty(st, st->fd);
 	if (sqlite3_open_v2(st->path, &st->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_NOMUTEX, NULL) != SQLITE_OK) {
 		snprintf(err, errlen, "store: %s: %s", st->path,
 			 st->db != NULL ? sqlite3_errmsg(st->db) : "out of memory");
@@ -406,6 +507,13 @@ int store_open(const char *dir, int synchronous, struct store **out, char *err, 
 	}
 	if (store_setup(st, synchronous) != 0) {
 		snprintf(err, errlen, "store: %s: %s", st->path, st->err);
+		goto fail;
+	}
+	/* SQLite opened the path after us: the same file, or the check of
+	 * every round would refuse every change from the first */
+	if (fstat(st->fd, &sb) != 0 || stat(st->path, &path_sb) != 0 || sb.st_dev != path_sb.st_dev ||
+	    sb.st_ino != path_sb.st_ino) {
+		snprintf(err, errlen, "store: %s was replaced while mxcached opened it; start it again", st->path);
 		goto fail;
 	}
 	*out = st;
@@ -427,6 +535,10 @@ void store_close(struct store *st)
 	sqlite3_finalize(st->s_all);
 	if (st->db != NULL)
 		sqlite3_close_v2(st->db);
+	/* after SQLite's descriptors: closing any descriptor of the file
+	 * drops every POSIX lock this process holds on it */
+	if (st->fd != -1)
+		close(st->fd);
 	free(st);
 }
 
@@ -457,6 +569,142 @@ const char *store_path(const struct store *st)
 	return st->path;
 }
 
+/*
+ * Everything the open file holds, copied beside it once its path no
+ * longer names it: until then the committed data
+ * is reachable only through this process's descriptor, and is gone with
+ * it (DIR/mxcache.db.saved-<unix time>-<pid>).  A new file (O_EXCL: nothing an operator put there is overwritten),
+ * filled by VACUUM INTO (which reads through this connection, WAL frames
+ * included, and writes a compact copy), then made durable: VACUUM INTO
+ * itself never syncs.  Returns 0, or -1 with errno's text in why.
+ */
+static int store_save_copy(struct store *st, char *why, size_t whylen)
+{
+	char path[sizeof(st->saved)], dir[PATH_MAX], *slash;
+	sqlite3_stmt *s = NULL;
+	int fd, rc;
+
+	/* the pid too: a restart within the second finds the path taken */
+	snprintf(path, sizeof(path), "%s.saved-%lld-%ld", st->path, (long long)time(NULL), (long)getpid());
+	fd = open(path, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (fd == -1) {
+		snprintf(why, whylen, "%s", strerror(errno));
+		return -1;
+	}
+	close(fd);
+	/* VACUUM INTO takes an empty file for a new one */
+	rc = sqlite3_prepare_v2(st->db, "VACUUM INTO ?1", -1, &s, NULL);
+	if (rc == SQLITE_OK && sqlite3_bind_text(s, 1, path, -1, SQLITE_STATIC) == SQLITE_OK)
+		rc = sqlite3_step(s);
+	if (rc != SQLITE_DONE) {
+		snprintf(why, whylen, "%s", sqlite3_errmsg(st->db));
+		sqlite3_finalize(s);
+		unlink(path);
+		return -1;
+	}
+	sqlite3_finalize(s);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	rc = fd != -1 && fsync(fd) == 0 ? 0 : -1;
+	if (fd != -1)
+		close(fd);
+	snprintf(dir, sizeof(dir), "%s", st->path);
+	slash = strrchr(dir, '/');
+	if (slash != NULL)
+		*slash = '\0';
+	fd = open(slash != NULL ? dir : ".", O_RDONLY | O_DIRECTORY | O_CLOEXEC);
+	if (rc != 0 || fd == -1 || fsync(fd) != 0) {
+		snprintf(why, whylen, "%s", strerror(errno));
+		if (fd != -1)
+			close(fd);
+		unlink(path);
+		return -1;
+	}
+	close(fd);
+	snprintf(st->saved, sizeof(st->saved), "%s", path);
+	return 0;
+}
+
+/* The last path component: messages for clients name files in DIR
+ * without DIR, which the client knows, to keep within a reply. */
+static const char *store_base(const char *path)
+{
+	const char *slash = strrchr(path, '/');
+
+	return slash != NULL ? slash + 1 : path;
+}
+
+/*
+ * Does the path still name the database this store has open?  Removed
+ * (no file at the path) or replaced (another file there: a copy moved
+ * over it, a restore, junk), a commit would go to a file nobody will ever
+ * open again, and the next start would build the region from whatever the
+ * path names then: every change acknowledged in between lost.
+ *
+ * Such a store refuses every change until mxcached is restarted, rather
+ * than recreating the file from what it holds.  mxcached cannot tell an
+ * accident from a deliberate act (a restore from a backup, a file moved
+ * aside to be examined), and writing at the path would override the
+ * operator's choice, or the restored file.  What the open file holds is
+ * not lost either: it is saved beside it (store_save_copy), named in the
+ * refusal, for the operator to put back.  Then the WAL is folded into the
+ * open file and emptied: the -wal beside the path belongs to the open
+ * file, and SQLite would replay its frames into whatever file is put at
+ * the path next.
+ *
+ * Checked before every round, so a refusal is what the client sees, and
+ * on the writer's idle ticks, so the copy is made even if no change comes
+ * before a crash.  Returns 0, or -1 with the message set.
+ */
+int store_check_file(struct store *st)
+{
+	struct stat fsb, psb;
+	const char *what;
+	char why[128];
+	int e = 0;
+
+	if (fstat(st->fd, &fsb) != 0) {
+		store_seterr(st, "cannot check %s: %s", store_base(st->path), strerror(errno));
+		return -1;
+	}
+	if (stat(st->path, &psb) != 0) {
+		e = errno;
+		if (e != ENOENT) {
+			store_seterr(st, "cannot check %s: %s", store_base(st->path), strerror(e));
+			return -1;
+		}
+	}
+	if (e == 0 && fsb.st_nlink > 0 && fsb.st_dev == psb.st_dev && fsb.st_ino == psb.st_ino)
+		return 0;
+	what = e == ENOENT ? "removed" : "replaced";
+	why[0] = '\0';
+	if (st->saved[0] == '\0' && time(NULL) - st->save_tried >= STORE_SAVE_RETRY_S) {
+		if (store_save_copy(st, why, sizeof(why)) != 0) {
+			st->save_tried = time(NULL);
+			log_warnx("store: cannot save the open copy of %s: %s; it holds every committed change: "
+				  "do not stop mxcached before the database is back",
+				  st->path, why);
+		} else if (sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, NULL, NULL) != SQLITE_OK)
+			log_warnx("store: cannot empty %s-wal, which belongs to the file that was %s (%s): remove it "
+				  "before a database is put back",
+				  st->path, what, sqlite3_errmsg(st->db));
+	}
+	if (!st->detached) {
+		st->detached = 1;
+		log_warnx("store: %s was %s while mxcached had it open: every change is refused until mxcached is "
+			  "restarted; what was committed is saved in %s",
+			  st->path, what, st->saved[0] != '\0' ? st->saved : "no file (see above)");
+	}
+	if (st->saved[0] != '\0')
+		store_seterr(st, "%s was %s under mxcached; what it committed is saved as %s: put that (or a "
+			     "backup) in place and restart mxcached",
+			     STORE_FILE, what, store_base(st->saved));
+	else
+		store_seterr(st, "%s was %s under mxcached, and no copy of it could be saved: what it committed "
+			     "is only in the running mxcached; see its log",
+			     STORE_FILE, what);
+	return -1;
+}
+
 int store_begin(struct store *st)
 {
 	/* A transaction still open here is one a failed ROLLBACK left behind
@@ -467,6 +715,8 @@ int store_begin(struct store *st)
 		if (sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL) != SQLITE_OK)
 			return store_fail(st);
 	}
+	if (store_check_file(st) != 0)
+		return -1;
 	return store_step_done(st, st->s_begin);
 }
 
@@ -586,6 +836,10 @@ int store_checkpoint(struct store *st)
 {
 	int nlog = 0, nckpt = 0;
 
+	/* folding the WAL into a file the path no longer names would only
+	 * lose it; the check saves a copy if no round did yet */
+	if (store_check_file(st) != 0)
+		return -1;
 	if (sqlite3_wal_checkpoint_v2(st->db, NULL, SQLITE_CHECKPOINT_TRUNCATE, &nlog, &nckpt) != SQLITE_OK)
 		return store_fail(st);
 	return 0;

@@ -46,9 +46,14 @@ struct store_override {
  * WAL mode, synchronous (CONFIG_SYNC_FULL or _NORMAL), a busy timeout,
  * PRAGMA quick_check, schema created or checked.  Returns 0 and sets *out,
  * or -1 with a message in err ("store: DIR/mxcache.db: ...").  A damaged or
- * foreign file is an error, never a crash.
+ * foreign file is an error, never a crash.  A missing file is created only
+ * if DIR's region in shm_dir (one this user or root wrote) holds no stored
+ * entries: otherwise the file was lost, and a start would publish an empty
+ * region over the one clients read ("store: DIR/mxcache.db is missing but
+ * the region ... holds N entries ...").
  */
-int store_open(const char *dir, int synchronous, struct store **out, char *err, size_t errlen);
+int store_open(const char *dir, const char *shm_dir, int synchronous, struct store **out, char *err,
+	       size_t errlen);
 
 /* store_close - finalize and close; st may be NULL. */
 void store_close(struct store *st);
@@ -76,8 +81,16 @@ const char *store_path(const struct store *st);
 struct sqlite3;
 struct sqlite3 *store_db(struct store *st);
 
-/* Transactions (BEGIN IMMEDIATE / COMMIT / ROLLBACK).  rollback keeps the
- * message of the failure that led to it and is a no-op outside one. */
+/*
+ * Transactions (BEGIN IMMEDIATE / COMMIT / ROLLBACK).  rollback keeps the
+ * message of the failure that led to it and is a no-op outside one.
+ * begin first checks that DIR/mxcache.db still names the open file; once
+ * it does not (removed, or another file moved over it) every begin fails,
+ * "mxcache.db was removed under mxcached; what it committed is saved as
+ * mxcache.db.saved-...", until a restart: the open file's contents are
+ * copied to DIR/mxcache.db.saved-<time>-<pid> the first time, and
+ * store_checkpoint() does the same at the stop.
+ */
 int store_begin(struct store *st);
 int store_commit(struct store *st);
 void store_rollback(struct store *st);
@@ -104,8 +117,17 @@ int store_override_count(struct store *st, uint64_t *n);
 typedef int (*store_override_fn)(const struct store_override *row, void *arg);
 int store_override_foreach(struct store *st, store_override_fn fn, void *arg);
 
+/*
+ * store_check_file - does DIR/mxcache.db still name the open file?  0, or
+ * -1 with the message set (and, the first time, the copy saved and the
+ * WAL emptied: see store_begin).  store_begin() runs it; the writer also
+ * runs it between rounds, so a removal is caught without a change.
+ */
+int store_check_file(struct store *st);
+
 /* store_checkpoint - fold the WAL into the database and truncate it
- * (the final snapshot at shutdown).  Returns 0 or -1. */
+ * (the final snapshot at shutdown).  Returns 0 or -1; -1 without
+ * touching the file when the path no longer names it (see store_begin). */
 int store_checkpoint(struct store *st);
 
 #endif /* MXC_DAEMON_STORE_H */

@@ -32,6 +32,9 @@
  * WAL growth and the time readers wait for an answer in check. */
 #define WRITER_ROUND_CMDS 256
 #define WRITER_ROUND_RECS (4 * MXC_CTL_BATCH)
+/* Between rounds the path of the database is checked this often, so a
+ * file removed under the daemon is saved even if no change follows. */
+#define WRITER_CHECK_MS   1000
 
 struct writer {
 	struct store *st;
@@ -48,6 +51,7 @@ struct writer {
 	struct cds_wfcq_tail ltail;
 	struct writer_cmd *round[WRITER_ROUND_CMDS];
 	uint64_t next_tick;
+	uint64_t next_check;
 	uint64_t refused;       /* rounds SQLite refused since the last commit */
 };
 
@@ -330,6 +334,11 @@ static void writer_maybe_tick(struct writer *w)
 	if (now >= w->next_tick) {
 		region_tick(w->r);
 		w->next_tick = now + WRITER_TICK_MS;
+	}
+	if (now >= w->next_check) {
+		/* its failure is logged by the store, and refused at the next round */
+		(void)store_check_file(w->st);
+		w->next_check = now + WRITER_CHECK_MS;
 	}
 }
 

@@ -12,13 +12,17 @@
  *      cannot fail once SQLite has committed;
  *   2. one transaction with every change; if it fails it is rolled back
  *      and every command is answered WRITER_ESTORE, "store: change
- *      refused: " and the cause (store_errmsg: "disk full (...)"),
- *      the region untouched;
+ *      refused: " and the cause (store_errmsg: "disk full (...)", or
+ *      "mxcache.db was removed under mxcached; ..." when the path no
+ *      longer names the open file: store_begin checks), the region
+ *      untouched;
  *   3. only after the commit: region_put()/region_del() each change, then
  *      region_publish();
  *   4. complete the commands.
  * A change is acknowledged only once it is committed and published.
- * Between rounds, and at least every WRITER_TICK_MS, region_tick().
+ * Between rounds, and at least every WRITER_TICK_MS, region_tick(); every
+ * WRITER_CHECK_MS, store_check_file(), so a database removed while no
+ * change comes is still saved.
  *
  * Commands carry overrides already validated and canonical (override.h):
  * validation is pure, so the connection threads do it in parallel and an

@@ -56,15 +56,16 @@ CSV=$D/import.csv
 	echo 'quoted.import.test,mx.example.net,"a comment, with a comma and ""quotes"""'
 	echo "bad key.import.test,10.0.0.1,"
 	echo "target.import.test,not a host,"
-	echo '"unbalanced.import.test,10.0.0.1'
 	echo "# a comment line"
 	echo ""
 	echo "last.import.test,[10.0.0.9]"
+	# a quote never closed makes the rest of the file one record: last
+	echo '"unbalanced.import.test,10.0.0.1'
 } >"$CSV"
 expect_rc 4 "import with bad lines: exit 4, good lines kept" "$SHMCTL" -d "$D" override import "$CSV"
 check "bad key reported with its line number" grep -q "import.csv:2003" /tmp/t.err.$$
 check "bad target reported with its line number" grep -q "import.csv:2004" /tmp/t.err.$$
-check "unbalanced quote reported with its line number" grep -q "import.csv:2005" /tmp/t.err.$$
+check "unbalanced quote reported with its line number" grep -q "import.csv:2008: unterminated" /tmp/t.err.$$
 expect_out "10.1.7.208" "an imported override resolves" "$SHMCTL" -d "$D" resolve host2000.import.test
 expect_out "10.0.0.9" "the last line, after blank and comment lines" "$SHMCTL" -d "$D" resolve last.import.test
 expect_rc 0 "quoted comment imported" "$SHMCTL" -d "$D" override get quoted.import.test --json
