@@ -55,6 +55,10 @@ enum mxc_ctr {
 	MXC_CTR_STORE_COMMITS = 20,   /* rounds committed */
 	MXC_CTR_STORE_COMMIT_US,      /* their time, microseconds (seconds in metrics) */
 
+	/* admin connections refused by the pools of ctl.c (beside MXC_CTR_LIMIT_CTL_CONN) */
+	MXC_CTR_LIMIT_CTL_READONLY = 22,  /* read-only peers: CTL_READONLY_CONN open */
+	MXC_CTR_LIMIT_CTL_UID,            /* one uid: CTL_UID_CONN open */
+
 	/* the socketmap server (mxcache-socketmap), by map and by answer */
 	MXC_CTR_SM_MTASTS = 24,
 	MXC_CTR_SM_TRANSPORT,
@@ -94,8 +98,8 @@ static inline const char *mxc_ctr_name(int i)
 		"sts_refresh_lag_seconds",
 		"store_commits_total",
 		"store_commit_seconds_total",
-		NULL,
-		NULL,
+		"limit_ctl_readonly_connections_total",
+		"limit_ctl_uid_connections_total",
 		"socketmap_requests_total{map=\"mtasts\"}",
 		"socketmap_requests_total{map=\"transport\"}",
 		"socketmap_requests_total{map=\"federation\"}",
@@ -132,7 +136,8 @@ static inline const char *mxc_ctr_help(int i)
 		"how late the most overdue MTA-STS refresh is",
 		"writer rounds committed to SQLite",
 		"time spent in SQLite commits",
-		NULL, NULL,
+		"admin connections refused because 8 peers without change rights were connected",
+		"admin connections refused because one uid other than root had 8 open",
 		"socketmap requests by map",
 		NULL, NULL,
 		"socketmap answers by kind",
