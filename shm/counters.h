@@ -68,8 +68,10 @@ enum mxc_ctr {
 	MXC_CTR_SM_TEMP,
 	MXC_CTR_SM_PERM,
 	MXC_CTR_SM_CONN,              /* connections accepted */
-	MXC_CTR_SM_CONN_REFUSED,      /* refused: [socketmap] max_connections */
-	MXC_CTR_USED = 33
+	MXC_CTR_SM_CONN_REFUSED,      /* refused: [socketmap] max_connections or a listener's limit */
+	MXC_CTR_SM_CONN_REFUSED_PEER, /* refused: the limit per TCP address or unix uid */
+	MXC_CTR_SM_TIMEOUT,           /* closed: idle, a request not complete, replies not read in time */
+	MXC_CTR_USED = 35
 };
 
 /* Name (Prometheus style, without the mxcache_ prefix, labels included). */
@@ -109,6 +111,8 @@ static inline const char *mxc_ctr_name(int i)
 		"socketmap_answers_total{answer=\"PERM\"}",
 		"socketmap_connections_total",
 		"socketmap_connections_refused_total",
+		"socketmap_peer_connections_refused_total",
+		"socketmap_timeouts_total",
 	};
 
 	return i >= 0 && i < MXC_CTR_USED ? names[i] : NULL;
@@ -143,7 +147,9 @@ static inline const char *mxc_ctr_help(int i)
 		"socketmap answers by kind",
 		NULL, NULL, NULL,
 		"socketmap connections accepted",
-		"socketmap connections refused because [socketmap] max_connections were open",
+		"socketmap connections refused because [socketmap] max_connections, or the listener's own limit, were open",
+		"socketmap connections refused because [socketmap] max_connections_per_address or max_connections_per_uid were open",
+		"socketmap connections closed idle, with a request not complete, or with replies not read in time",
 	};
 
 	return i >= 0 && i < MXC_CTR_USED ? help[i] : NULL;
