@@ -4,7 +4,9 @@
  *
  *   mxcache-socketmap -d DIR [--unix-fd N] [--tcp-fd N] [--listen-unix PATH]
  *                     [--strict-testing] [--tlsrpt] [--transport NAME]
- *                     [--idle-timeout S] [--max-conn N] [--stats-fd N]
+ *                     [--idle-timeout S] [--max-conn N] [--unix-max-conn N]
+ *                     [--tcp-max-conn N] [--max-per-address N]
+ *                     [--max-per-uid N] [--stats-fd N]
  *
  * mxcached runs this program as a supervised child and hands it the
  * listening sockets it bound (DIR/socketmap.sock and the [socketmap]
@@ -13,9 +15,10 @@
  * daemon keeps), and the server is just another reader of the region.
  * Run by hand with --listen-unix it binds its own socket.
  *
- * One thread, one epoll set.  Every answer is a wait-free lookup in the
- * region (well under a microsecond), so nothing here ever blocks on
- * anything but the sockets, and one thread serves thousands of
+ * One thread, one epoll set (the connections: client/sm_conn.c; this
+ * file is the program and the protocol).  Every answer is a wait-free
+ * lookup in the region (well under a microsecond), so nothing here ever
+ * blocks on anything but the sockets, and one thread serves thousands of
  * connections.  Requests on a connection are answered in order, pipelined
  * or not.  A request is a netstring "name key"; a reply is a netstring
  * "OK data", "NOTFOUND ", "TEMP reason" or "PERM reason"
@@ -29,12 +32,19 @@
  *   a key that is not a name   NOTFOUND;
  *   the region unusable        TEMP (Postfix retries later);
  *   a client that does not read its replies: reading from it stops once
- *   SM_OUT_MAX bytes wait, and it is closed after SM_STALL_S of that;
- *   idle longer than --idle-timeout: closed.
+ *   SM_OUT_MAX bytes wait, and it is closed when SM_STALL_S pass without
+ *   SM_STALL_PROGRESS bytes of them taken (a byte now and then is not
+ *   reading);
+ *   a request not complete --idle-timeout after its first byte: closed;
+ *   nothing asked --idle-timeout after the last request was answered (or
+ *   the accept): closed.  Bytes of a request still incomplete are not
+ *   activity, so a peer sending a byte every few seconds is closed like
+ *   an idle one;
+ *   a peer past a connection limit (each listener's, each address's or
+ *   uid's): closed at accept, counted, logged once a minute at most
+ *   (socketmap.h).
  */
-#include <arpa/inet.h>
 #include <errno.h>
-#include <fcntl.h>
 #include <getopt.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -42,7 +52,6 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/epoll.h>
 #include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/stat.h>
@@ -52,32 +61,17 @@
 #include <unistd.h>
 
 #include "mxcache.h"
-#include "../shm/smstats.h"
+#include "socketmap.h"
 
-#define SM_QUERY_MAX      10000      /* Postfix's own limit for a query */
-#define SM_REPLY_MAX      100000     /* and for a reply (socketmap_max_reply_size) */
-#define SM_LEN_DIGITS     10         /* digits of a length, leading zeros included */
-#define SM_IN_MAX         (SM_LEN_DIGITS + 1 + SM_QUERY_MAX + 1)
-#define SM_OUT_MAX        (256 * 1024)   /* replies waiting before reading stops */
-#define SM_STALL_S        30         /* a client not reading its replies is closed */
+#define SM_REPLY_MAX      100000     /* Postfix's limit for a reply (socketmap_max_reply_size) */
 #define SM_IDLE_DEF_S     60
 #define SM_CONN_DEF       1024
-#define SM_CONN_MAX       65536
-#define SM_EVENTS         128
+/* Per TCP peer address, and per unix uid: all of a local Postfix is one
+ * uid and comes by the unix socket, so that one allows more. */
+#define SM_ADDR_DEF       256
+#define SM_UID_DEF        512
 #define SM_NAME_SHOWN     64         /* bytes of an unknown map name echoed */
 #define SM_TRANSPORT_MAX  32
-
-struct conn {
-	int fd;
-	int closing;                 /* close once out is flushed */
-	int paused;                  /* EPOLLIN off: too much output waiting */
-	time_t last;                 /* last byte in or out */
-	time_t stalled_since;        /* output waiting, none written */
-	size_t inlen;
-	char in[SM_IN_MAX];
-	char *out;
-	size_t outlen, outoff, outcap;
-};
 
 struct opts {
 	const char *dir;
@@ -85,20 +79,17 @@ struct opts {
 	const char *listen_unix;
 	int strict_testing, tlsrpt;
 	char transport[SM_TRANSPORT_MAX + 1];
-	int idle_s;
-	int max_conn;
+	struct sm_limits lim;
 	int foreground_log;
 	int stats_fd;
 };
 
 static struct opts o;
 static mxc_t *h;
-static struct mxc_sm_stats *stats;  /* mxcached's counters, or NULL */
-static int nconn;
+struct mxc_sm_stats *sm_stats;
 static volatile sig_atomic_t stop;
 
-static void logmsg(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static void logmsg(int prio, const char *fmt, ...)
+void sm_log(int prio, const char *fmt, ...)
 {
 	va_list ap;
 
@@ -132,7 +123,7 @@ static int reply(struct conn *c, const char *data, size_t len)
 		data = "TEMP reply longer than the socketmap limit";
 		len = strlen(data);
 	}
-	mxc_sm_count(stats, data[0] == 'O' ? MXC_SM_ANS_OK : data[0] == 'N' ? MXC_SM_ANS_NOTFOUND :
+	mxc_sm_count(sm_stats, data[0] == 'O' ? MXC_SM_ANS_OK : data[0] == 'N' ? MXC_SM_ANS_NOTFOUND :
 			    data[0] == 'T' ? MXC_SM_ANS_TEMP : MXC_SM_ANS_PERM);
 	hl = snprintf(head, sizeof(head), "%zu:", len);
 	need = c->outlen + (size_t)hl + len + 1;
@@ -369,7 +360,7 @@ static int request(struct conn *c, const char *d, size_t len)
 	nlen = (size_t)(sp - d);
 	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
 		if (strlen(maps[i].name) == nlen && memcmp(maps[i].name, d, nlen) == 0) {
-			mxc_sm_count(stats, MXC_SM_REQ_MTASTS + (int)i);
+			mxc_sm_count(sm_stats, MXC_SM_REQ_MTASTS + (int)i);
 			return maps[i].fn(c, sp + 1, len - nlen - 1);
 		}
 	/* echo a printable prefix of the name only: it is the client's data */
@@ -379,12 +370,8 @@ static int request(struct conn *c, const char *d, size_t len)
 	return replyf(c, "PERM unknown map '%s'", shown);
 }
 
-/*
- * Take every complete netstring from c->in.  Returns 0, or -1 when the
- * stream is broken (a PERM reply is queued and the connection closes
- * after it) or memory ran out.
- */
-static int parse(struct conn *c)
+/* Every complete netstring from c->in (socketmap.h). */
+int sm_parse(struct conn *c, time_t now)
 {
 	size_t i, len, off = 0;
 	int rc = 0;
@@ -422,167 +409,15 @@ static int parse(struct conn *c)
 	if (off > 0) {
 		memmove(c->in, c->in + off, c->inlen - off);
 		c->inlen -= off;
+		c->idle_since = now;
 	}
+	/* the clock of a request starts at its first byte: what is left
+	 * began now if a request ended in these bytes, else it runs on */
+	if (c->inlen == 0)
+		c->req_since = 0;
+	else if (off > 0 || c->req_since == 0)
+		c->req_since = now;
 	return rc;
-}
-
-/* ---- connections -------------------------------------------------------------- */
-
-static int ep;
-static struct conn **conns;   /* by fd, for the idle sweep */
-static int conns_cap;
-
-static void conn_close(struct conn *c)
-{
-	epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
-	close(c->fd);
-	if (c->fd < conns_cap)
-		conns[c->fd] = NULL;
-	free(c->out);
-	free(c);
-	nconn--;
-}
-
-static void conn_events(struct conn *c)
-{
-	struct epoll_event ev;
-	int want = (c->paused || c->closing ? 0 : EPOLLIN) | (c->outlen > c->outoff ? EPOLLOUT : 0);
-
-	memset(&ev, 0, sizeof(ev));
-	ev.events = (uint32_t)want | EPOLLRDHUP;
-	ev.data.ptr = c;
-	epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
-}
-
-/* Write what is waiting.  -1: the peer is gone. */
-static int conn_flush(struct conn *c, time_t now)
-{
-	ssize_t n;
-
-	while (c->outoff < c->outlen) {
-		n = send(c->fd, c->out + c->outoff, c->outlen - c->outoff, MSG_NOSIGNAL);
-		if (n < 0) {
-			if (errno == EINTR)
-				continue;
-			if (errno == EAGAIN || errno == EWOULDBLOCK)
-				break;
-			return -1;
-		}
-		c->outoff += (size_t)n;
-		c->last = now;
-		c->stalled_since = 0;
-	}
-	if (c->outoff == c->outlen) {
-		c->outoff = c->outlen = 0;
-		c->stalled_since = 0;
-	} else if (c->stalled_since == 0) {
-		c->stalled_since = now;
-	}
-	return 0;
-}
-
-static void conn_io(struct conn *c, uint32_t events, time_t now)
-{
-	ssize_t n;
-
-	if (events & (EPOLLERR | EPOLLHUP))
-		goto gone;
-	if ((events & EPOLLIN) && !c->paused && !c->closing) {
-		n = recv(c->fd, c->in + c->inlen, sizeof(c->in) - c->inlen, 0);
-		if (n == 0)
-			goto gone;
-		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
-			goto gone;
-		if (n > 0) {
-			c->inlen += (size_t)n;
-			c->last = now;
-			if (parse(c) != 0 && !c->closing)
-				goto gone;
-		}
-	} else if (events & EPOLLRDHUP && c->outlen == c->outoff) {
-		goto gone;
-	}
-	if (conn_flush(c, now) != 0)
-		goto gone;
-	if (c->closing && c->outlen == c->outoff)
-		goto gone;
-	c->paused = c->outlen - c->outoff > SM_OUT_MAX;
-	conn_events(c);
-	return;
-gone:
-	conn_close(c);
-}
-
-static void accept_all(int lfd, time_t now)
-{
-	struct epoll_event ev;
-	struct conn *c;
-	int fd;
-
-	for (;;) {
-		fd = accept4(lfd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC);
-		if (fd < 0) {
-			if (errno == EMFILE || errno == ENFILE)
-				logmsg(LOG_WARNING, "accept: %s", strerror(errno));
-			return;
-		}
-		if (nconn >= o.max_conn || fd >= SM_CONN_MAX * 2) {
-			/* a full house answers nothing: Postfix retries */
-			mxc_sm_count(stats, MXC_SM_CONN_REFUSED);
-			close(fd);
-			continue;
-		}
-		mxc_sm_count(stats, MXC_SM_CONN);
-		c = calloc(1, sizeof(*c));
-		if (c == NULL) {
-			close(fd);
-			continue;
-		}
-		c->fd = fd;
-		c->last = now;
-		memset(&ev, 0, sizeof(ev));
-		ev.events = EPOLLIN | EPOLLRDHUP;
-		ev.data.ptr = c;
-		if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
-			close(fd);
-			free(c);
-			continue;
-		}
-		if (fd >= conns_cap) {
-			int cap = conns_cap ? conns_cap : 256;
-			struct conn **nc;
-
-			while (cap <= fd)
-				cap *= 2;
-			nc = realloc(conns, (size_t)cap * sizeof(*nc));
-			if (nc == NULL) {
-				epoll_ctl(ep, EPOLL_CTL_DEL, fd, NULL);
-				close(fd);
-				free(c);
-				continue;
-			}
-			memset(nc + conns_cap, 0, (size_t)(cap - conns_cap) * sizeof(*nc));
-			conns = nc;
-			conns_cap = cap;
-		}
-		conns[fd] = c;
-		nconn++;
-	}
-}
-
-static void sweep(time_t now)
-{
-	int fd;
-
-	for (fd = 0; fd < conns_cap; fd++) {
-		struct conn *c = conns[fd];
-
-		if (c == NULL)
-			continue;
-		if ((c->stalled_since != 0 && now - c->stalled_since >= SM_STALL_S) ||
-		    (c->outlen == c->outoff && now - c->last >= o.idle_s))
-			conn_close(c);
-	}
 }
 
 /* ---- start ----------------------------------------------------------------------- */
@@ -614,7 +449,9 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: mxcache-socketmap [-d DIR] [--unix-fd N] [--tcp-fd N] [--listen-unix PATH]\n"
 		   "                         [--strict-testing] [--tlsrpt] [--transport NAME]\n"
-		   "                         [--idle-timeout S] [--max-conn N] [--stats-fd N] [-f]\n");
+		   "                         [--idle-timeout S] [--max-conn N] [--unix-max-conn N]\n"
+		   "                         [--tcp-max-conn N] [--max-per-address N] [--max-per-uid N]\n"
+		   "                         [--stats-fd N] [-f]\n");
 }
 
 static int parse_int(const char *s, int lo, int hi, int *out)
@@ -642,19 +479,22 @@ int main(int argc, char **argv)
 		{ "transport", required_argument, NULL, 'T' },
 		{ "idle-timeout", required_argument, NULL, 'i' },
 		{ "max-conn", required_argument, NULL, 'm' },
+		{ "unix-max-conn", required_argument, NULL, 'U' },
+		{ "tcp-max-conn", required_argument, NULL, 'P' },
+		{ "max-per-address", required_argument, NULL, 'A' },
+		{ "max-per-uid", required_argument, NULL, 'I' },
 		{ "stats-fd", required_argument, NULL, 'S' },
 		{ "foreground", no_argument, NULL, 'f' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
-	struct epoll_event evs[SM_EVENTS], ev;
-	static int listeners[2];
-	int lfds[2], nl = 0, ch, i, n, rc;
-	time_t now, last_sweep = 0;
+	int lfds[2], nl = 0, ch, i, rc;
 
 	o.unix_fd = o.tcp_fd = o.stats_fd = -1;
-	o.idle_s = SM_IDLE_DEF_S;
-	o.max_conn = SM_CONN_DEF;
+	o.lim.idle_s = SM_IDLE_DEF_S;
+	o.lim.total = SM_CONN_DEF;
+	o.lim.per_address = SM_ADDR_DEF;
+	o.lim.per_uid = SM_UID_DEF;
 	snprintf(o.transport, sizeof(o.transport), "smtp");
 	while ((ch = getopt_long(argc, argv, "d:fh", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -684,11 +524,27 @@ int main(int argc, char **argv)
 			snprintf(o.transport, sizeof(o.transport), "%s", optarg);
 			break;
 		case 'i':
-			if (parse_int(optarg, 1, 86400, &o.idle_s) != 0)
+			if (parse_int(optarg, 1, 86400, &o.lim.idle_s) != 0)
 				goto bad;
 			break;
 		case 'm':
-			if (parse_int(optarg, 1, SM_CONN_MAX, &o.max_conn) != 0)
+			if (parse_int(optarg, 1, SM_CONN_MAX, &o.lim.total) != 0)
+				goto bad;
+			break;
+		case 'U':
+			if (parse_int(optarg, 1, SM_CONN_MAX, &o.lim.unix_max) != 0)
+				goto bad;
+			break;
+		case 'P':
+			if (parse_int(optarg, 1, SM_CONN_MAX, &o.lim.tcp_max) != 0)
+				goto bad;
+			break;
+		case 'A':
+			if (parse_int(optarg, 1, SM_CONN_MAX, &o.lim.per_address) != 0)
+				goto bad;
+			break;
+		case 'I':
+			if (parse_int(optarg, 1, SM_CONN_MAX, &o.lim.per_uid) != 0)
 				goto bad;
 			break;
 		case 'S':
@@ -712,6 +568,7 @@ int main(int argc, char **argv)
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGTERM, on_signal);
 	signal(SIGINT, on_signal);
+	sm_conn_fd_limit(&o.lim);
 
 	if (o.stats_fd >= 0) {
 		/* counting is a courtesy: a bad descriptor only costs the figures */
@@ -719,9 +576,9 @@ int main(int argc, char **argv)
 
 		if (p != MAP_FAILED && ((struct mxc_sm_stats *)p)->magic == MXC_SM_STATS_MAGIC &&
 		    ((struct mxc_sm_stats *)p)->n == MXC_SM_NSTATS)
-			stats = p;
+			sm_stats = p;
 		else
-			logmsg(LOG_WARNING, "--stats-fd=%d: not mxcached's counters; not counting", o.stats_fd);
+			sm_log(LOG_WARNING, "--stats-fd=%d: not mxcached's counters; not counting", o.stats_fd);
 		close(o.stats_fd);
 	}
 	if (o.unix_fd >= 0)
@@ -737,48 +594,17 @@ int main(int argc, char **argv)
 	/* the region may not exist yet at the very first start: try on */
 	for (i = 0; (rc = mxc_open(o.dir, &h)) != MXC_OK; i++) {
 		if (i == 0)
-			logmsg(LOG_WARNING, "%s: %s; retrying", o.dir ? o.dir : "(default)", mxc_strerror(rc));
+			sm_log(LOG_WARNING, "%s: %s; retrying", o.dir ? o.dir : "(default)", mxc_strerror(rc));
 		if (stop)
 			return 0;
 		sleep(1);
 	}
-	ep = epoll_create1(EPOLL_CLOEXEC);
-	if (ep < 0) {
-		logmsg(LOG_ERR, "epoll: %s", strerror(errno));
+	if (sm_conn_start(lfds, nl, &o.lim) != 0)
 		return 1;
-	}
-	for (i = 0; i < nl; i++) {
-		fcntl(lfds[i], F_SETFL, fcntl(lfds[i], F_GETFL) | O_NONBLOCK);
-		memset(&ev, 0, sizeof(ev));
-		ev.events = EPOLLIN;
-		ev.data.ptr = &listeners[i];   /* tells a listener from a connection */
-		if (epoll_ctl(ep, EPOLL_CTL_ADD, lfds[i], &ev) != 0) {
-			logmsg(LOG_ERR, "epoll: listening socket %d: %s", lfds[i], strerror(errno));
-			return 1;
-		}
-	}
-	logmsg(LOG_INFO, "serving %d socket%s, maps mtasts transport federation%s%s", nl, nl > 1 ? "s" : "",
+	sm_log(LOG_INFO, "serving %d socket%s, maps mtasts transport federation%s%s", nl, nl > 1 ? "s" : "",
 	       o.strict_testing ? ", strict testing" : "", o.tlsrpt ? ", TLSRPT attributes" : "");
-	while (!stop) {
-		n = epoll_wait(ep, evs, SM_EVENTS, 1000);
-		now = time(NULL);
-		for (i = 0; i < n; i++) {
-			int *l = evs[i].data.ptr;
-
-			if (l >= listeners && l < listeners + nl)
-				accept_all(lfds[l - listeners], now);
-			else
-				conn_io(evs[i].data.ptr, evs[i].events, now);
-		}
-		if (now != last_sweep) {
-			sweep(now);
-			last_sweep = now;
-		}
-	}
-	for (i = 0; i < conns_cap; i++)
-		if (conns[i] != NULL)
-			conn_close(conns[i]);
-	free(conns);
+	sm_conn_run(&stop);
+	sm_conn_stop();
 	mxc_close(h);
 	return 0;
 bad:

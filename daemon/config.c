@@ -392,6 +392,10 @@ static const struct config_num config_nums[] = {
 	{ "sts", "policy_port", 1, 65535, offsetof(struct config, sts_port) },
 	{ "socketmap", "idle_timeout_s", 1, 86400, offsetof(struct config, sm_idle_s) },
 	{ "socketmap", "max_connections", 1, CONFIG_SM_CONN_MAX, offsetof(struct config, sm_max_conn) },
+	{ "socketmap", "unix_max_connections", 1, CONFIG_SM_CONN_MAX, offsetof(struct config, sm_unix_max_conn) },
+	{ "socketmap", "listen_max_connections", 1, CONFIG_SM_CONN_MAX, offsetof(struct config, sm_listen_max_conn) },
+	{ "socketmap", "max_connections_per_address", 1, CONFIG_SM_CONN_MAX, offsetof(struct config, sm_max_per_addr) },
+	{ "socketmap", "max_connections_per_uid", 1, CONFIG_SM_CONN_MAX, offsetof(struct config, sm_max_per_uid) },
 	{ "limits", "sts_entries", 1, CONFIG_LIMIT_ENTRIES_MAX, offsetof(struct config, lim_sts) },
 	{ "limits", "mx_entries", 1, CONFIG_LIMIT_ENTRIES_MAX, offsetof(struct config, lim_mx) },
 	{ "limits", "stats_domains", 1, CONFIG_LIMIT_ENTRIES_MAX, offsetof(struct config, lim_stats) },
@@ -568,6 +572,37 @@ static char *config_reader(char *str, int num, void *stream)
 	return str;
 }
 
+/*
+ * Each socketmap listener's own limit, so that a flood on one never takes
+ * another's connections: as set, else what max_connections leaves after
+ * the other (half each when neither is set).  Set ones that add up to
+ * more than max_connections could not all be had: an error.
+ */
+static int config_sm_shares(struct config *c, char *err, size_t errlen)
+{
+	unsigned total = c->sm_max_conn, *u = &c->sm_unix_max_conn, *t = &c->sm_listen_max_conn;
+
+	if (!c->sm_has_listen) {
+		if (*u == 0)
+			*u = total;
+		*t = 0;
+	} else if (*u == 0 && *t == 0) {
+		*t = total / 2;
+		*u = total - *t;
+	} else if (*u == 0 && *t < total) {
+		*u = total - *t;
+	} else if (*t == 0 && *u < total) {
+		*t = total - *u;
+	}
+	if (*u > total || (c->sm_has_listen && (*u == 0 || *t == 0 || *u + *t > total))) {
+		snprintf(err, errlen,
+			 "config: %s: socketmap.unix_max_connections and listen_max_connections must leave each "
+			 "listener at least one connection and add up to at most max_connections (%u)", c->path, total);
+		return -1;
+	}
+	return 0;
+}
+
 static int config_defaults(struct config *c, char *err, size_t errlen)
 {
 	memset(c, 0, sizeof(*c));
@@ -593,6 +628,8 @@ static int config_defaults(struct config *c, char *err, size_t errlen)
 	c->sts_port = 443;
 	c->sm_idle_s = CONFIG_SM_IDLE_DEF;
 	c->sm_max_conn = CONFIG_SM_CONN_DEF;
+	c->sm_max_per_addr = CONFIG_SM_ADDR_DEF;
+	c->sm_max_per_uid = CONFIG_SM_UID_DEF;
 	c->lim_sts = CONFIG_LIMIT_ENTRIES_DEF;
 	c->lim_mx = CONFIG_LIMIT_ENTRIES_DEF;
 	c->lim_stats = CONFIG_LIMIT_ENTRIES_DEF;
@@ -652,6 +689,9 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
 		goto fail;
 	}
 	fclose(p.fp);
+	p.fp = NULL;
+	if (config_sm_shares(c, err, errlen) != 0)
+		goto fail;
 	/* run as another user: its primary group is the default group */
 	if (c->user[0] != '\0' && !c->group_given) {
 		c->gid = c->user_gid;

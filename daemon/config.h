@@ -40,8 +40,17 @@
  *   strict_testing = yes|no  answer testing policies as enforce, default no
  *   tlsrpt      = yes|no     add Postfix 3.10 TLSRPT attributes, default no
  *   transport   = NAME       master.cf service of transport answers, default smtp
- *   idle_timeout_s = N       close idle connections, default 60
- *   max_connections = N      default 1024
+ *   idle_timeout_s = N       close a connection idle, or with a request
+ *                            not complete, this long; default 60
+ *   max_connections = N      in all, default 1024
+ *   unix_max_connections = N    on DIR/socketmap.sock; default: what
+ *                               listen_max_connections leaves
+ *   listen_max_connections = N  on the listen address; default: what
+ *                               unix_max_connections leaves, half when
+ *                               neither is set
+ *   max_connections_per_address = N  per TCP peer address (IPv6: /64),
+ *                                    default 256
+ *   max_connections_per_uid = N      per unix peer uid, default 512
  *   program     = PATH       the server, default mxcache-socketmap beside mxcached
  *   [daemon]
  *   user        = NAME|UID   started as root, run as this user (its primary
@@ -103,6 +112,8 @@
 #define CONFIG_SM_IDLE_DEF      60
 #define CONFIG_SM_CONN_DEF      1024
 #define CONFIG_SM_CONN_MAX      65536
+#define CONFIG_SM_ADDR_DEF      256   /* per TCP peer address */
+#define CONFIG_SM_UID_DEF       512   /* per unix uid: all of a local Postfix is one */
 
 #define CONFIG_USER_MAX         64
 #define CONFIG_LIMIT_ENTRIES_MAX  100000000u
@@ -161,7 +172,11 @@ struct config {
 	unsigned sm_tlsrpt;
 	char sm_transport[CONFIG_SM_TRANSPORT_MAX + 1];
 	unsigned sm_idle_s;
-	unsigned sm_max_conn;
+	unsigned sm_max_conn;         /* in all */
+	unsigned sm_unix_max_conn;    /* each listener's: after config_load, */
+	unsigned sm_listen_max_conn;  /* set or its share of sm_max_conn */
+	unsigned sm_max_per_addr;
+	unsigned sm_max_per_uid;
 	char sm_program[CONFIG_PATH_MAX];   /* "" = beside mxcached */
 
 	/* [daemon] */

@@ -24,6 +24,7 @@
 #include <urcu.h>
 
 #include "arena.h"
+#include "clock.h"
 #include "config.h"
 #include "counters.h"
 #include "fed.h"
@@ -37,6 +38,10 @@
 #define CTL_BACKLOG     64
 #define CTL_PEER_GROUPS_MAX 256      /* supplementary groups of a peer we look at */
 #define CTL_REFUSE_WAIT_MS  200      /* a turned-away peer's request may arrive this long */
+/* Turned-away peers waiting for that request; one more closes the
+ * oldest at once, so a peer that connects in a loop costs a descriptor
+ * each, never the accept thread's time. */
+#define CTL_AWAY_MAX        64
 #ifndef SO_PEERGROUPS
 #define SO_PEERGROUPS   59           /* Linux 4.13; older kernels: primary group only */
 #endif
@@ -69,6 +74,11 @@ struct ctl {
 	struct sts *sts;        /* MTA-STS and MX fetches; set before ctl_start */
 	int lfd;
 	int stopfd;             /* eventfd: wakes the accept thread */
+	struct ctl_away {
+		int fd;
+		uint64_t until_ms;      /* close by then (mono_ms) */
+	} away[CTL_AWAY_MAX];   /* accept thread only, oldest first */
+	int naway;
 	pthread_t accept_thread;
 	int started;            /* accept_thread runs */
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
@@ -77,6 +87,7 @@ struct ctl {
 	pthread_cond_t cv;      /* nconn went down */
 	struct ctl_conn *conns;
 	int nconn;
+	int nreadonly;          /* of them, peers that may not change anything */
 };
 
 /* One import batch: the records and the arena holding their strings. */
@@ -708,6 +719,7 @@ static void *ctl_conn_main(void *arg)
 		cn->next->prev = cn->prev;
 	close(cn->fd);
 	c->nconn--;
+	c->nreadonly -= !cn->may_change;
 	pthread_cond_broadcast(&c->cv);
 	pthread_mutex_unlock(&c->mu);
 	free(cn);
@@ -718,27 +730,52 @@ _Static_assert(MXC_CTL_LINE_MAX == 8192, "the overlong-line messages say 8192");
 /*
  * Turn a peer away: one ERR line, then the close.  Its first request may
  * arrive first, briefly: a client that writes to a closed socket gets
- * EPIPE and never reads the answer waiting for it.  Never blocks on a
- * client that does not read, and waits at most CTL_REFUSE_WAIT_MS for
- * one that does not write, since the accept thread waits with it.
+ * EPIPE and never reads the answer waiting for it.  So the close waits
+ * for that request, CTL_REFUSE_WAIT_MS at most, in c->away: the accept
+ * thread polls those descriptors with the listener and never waits on a
+ * peer it refused, nor blocks on one that does not read.
  */
-static void ctl_turn_away(int fd, const char *code, const char *why)
+static void ctl_turn_away(struct ctl *c, int fd, const char *code, const char *why)
 {
-	struct pollfd pfd;
 	char line[160];
 	int n = ctl_format(line, sizeof(line), "ERR", code, why, (char *)NULL);
 
 	if (n > 0 && send(fd, line, (size_t)n, MSG_NOSIGNAL | MSG_DONTWAIT) < 0) {
 		/* it learns from the close */
 	}
-	pfd.fd = fd;
-	pfd.events = POLLIN;
-	if (poll(&pfd, 1, CTL_REFUSE_WAIT_MS) == 1 && recv(fd, line, sizeof(line), MSG_DONTWAIT) < 0) {
-		/* nothing to do: it is closed either way */
+	if (c->naway == CTL_AWAY_MAX) {
+		close(c->away[0].fd);
+		memmove(c->away, c->away + 1, (CTL_AWAY_MAX - 1) * sizeof(c->away[0]));
+		c->naway--;
 	}
-	close(fd);
+	c->away[c->naway].fd = fd;
+	c->away[c->naway].until_ms = mono_ms() + CTL_REFUSE_WAIT_MS;
+	c->naway++;
 }
-_Static_assert(CTL_MAX_CONN == 32, "the EBUSY message says 32");
+
+/* Close the turned-away peers whose request came (revents) or whose
+ * time is up; pfd[i] is away[i]. */
+static void ctl_away_sweep(struct ctl *c, const struct pollfd *pfd)
+{
+	uint64_t now = mono_ms();
+	char buf[512];
+	int i, j, k = 0;
+
+	for (i = 0; i < c->naway; i++) {
+		if ((pfd != NULL && pfd[i].revents != 0) || now >= c->away[i].until_ms) {
+			/* what it sent is read first: a unix socket closed with
+			 * unread data resets its peer, who then misses the ERR */
+			for (j = 0; j < MXC_CTL_LINE_MAX / (int)sizeof(buf); j++)
+				if (recv(c->away[i].fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
+					break;
+			close(c->away[i].fd);
+			continue;
+		}
+		c->away[k++] = c->away[i];
+	}
+	c->naway = k;
+}
+
 
 /* Is the peer of fd (credentials uc) a member of group g, primary or not? */
 static int ctl_peer_in_group(int fd, const struct ucred *uc, gid_t g)
@@ -758,6 +795,66 @@ static int ctl_peer_in_group(int fd, const struct ucred *uc, gid_t g)
 	return 0;
 }
 
+/* What ctl_admit() found: the peer may connect, or the limit it is past. */
+enum { CTL_ADMIT_OK, CTL_ADMIT_UID, CTL_ADMIT_READONLY, CTL_ADMIT_FULL };
+
+/*
+ * May one more connection of uid (may_change: its rights) be served?
+ * The pools leave room for those who may change things whatever the
+ * others hold: read-only peers share CTL_READONLY_CONN connections, and
+ * each uid but root (which can stop the daemon anyway) has at most
+ * CTL_UID_CONN, so neither a reader nor one admin's runaway script takes
+ * the rest.  Call with c->mu held.
+ */
+static int ctl_admit(struct ctl *c, uid_t uid, int may_change)
+{
+	const struct ctl_conn *cn;
+	int n = 0;
+
+	if (uid != 0) {
+		for (cn = c->conns; cn != NULL; cn = cn->next)
+			n += cn->uid == uid;
+		if (n >= CTL_UID_CONN)
+			return CTL_ADMIT_UID;
+	}
+	if (!may_change && c->nreadonly >= CTL_READONLY_CONN)
+		return CTL_ADMIT_READONLY;
+	if (c->nconn >= CTL_MAX_CONN)
+		return CTL_ADMIT_FULL;
+	return CTL_ADMIT_OK;
+}
+_Static_assert(CTL_MAX_CONN == 32 && CTL_READONLY_CONN == 8 && CTL_UID_CONN == 8,
+	       "the EBUSY messages and the counters' help say 32 and 8");
+_Static_assert(CTL_READONLY_CONN < CTL_MAX_CONN && CTL_UID_CONN < CTL_MAX_CONN,
+	       "read-only peers and one uid leave connections for the others");
+
+/* Answer a peer past limit (ctl_admit) EBUSY; count it, log once a limit. */
+static void ctl_refuse(struct ctl *c, int fd, const struct ucred *uc, int limit)
+{
+	char why[96];
+
+	switch (limit) {
+	case CTL_ADMIT_UID:
+		ctr_limit(MXC_CTR_LIMIT_CTL_UID,
+			  "ctl: refused pid %ld: %d admin connections from uid %lu open, the most one uid but root may hold",
+			  (long)uc->pid, CTL_UID_CONN, (unsigned long)uc->uid);
+		snprintf(why, sizeof(why), "too many admin connections from uid %lu (8)", (unsigned long)uc->uid);
+		break;
+	case CTL_ADMIT_READONLY:
+		ctr_limit(MXC_CTR_LIMIT_CTL_READONLY,
+			  "ctl: refused uid %lu (pid %ld): %d read-only admin connections open, the most peers "
+			  "without change rights may hold", (unsigned long)uc->uid, (long)uc->pid, CTL_READONLY_CONN);
+		snprintf(why, sizeof(why), "too many read-only admin connections (8)");
+		break;
+	default:
+		ctr_limit(MXC_CTR_LIMIT_CTL_CONN, "ctl: refused pid %ld: %d admin connections open", (long)uc->pid,
+			  CTL_MAX_CONN);
+		snprintf(why, sizeof(why), "too many admin connections (32)");
+		break;
+	}
+	ctl_turn_away(c, fd, MXC_CTL_EBUSY, why);
+}
+
 static void ctl_accept_one(struct ctl *c, int fd)
 {
 	struct timeval tv = { .tv_sec = CTL_IDLE_TIMEOUT_S, .tv_usec = 0 };
@@ -766,7 +863,7 @@ static void ctl_accept_one(struct ctl *c, int fd)
 	struct ctl_conn *cn;
 	struct config *cfg;
 	gid_t read_gid, admin_gid;
-	int has_admin, may_change;
+	int has_admin, may_change, limit;
 	pthread_attr_t attr;
 	pthread_t t;
 	int e;
@@ -792,19 +889,17 @@ static void ctl_accept_one(struct ctl *c, int fd)
 		ctr_limit(MXC_CTR_CTL_DENIED,
 			  "ctl: refused uid %lu (pid %ld): not root, not mxcached's user, not in its groups",
 			  (unsigned long)uc.uid, (long)uc.pid);
-		ctl_turn_away(fd, MXC_CTL_EPERM,
+		ctl_turn_away(c, fd, MXC_CTL_EPERM,
 			      "not root, not mxcached's user, not in [region] group or [ctl] admin_group");
 		return;
 	}
 	pthread_mutex_lock(&c->mu);
-	if (c->nconn >= CTL_MAX_CONN) {
-		pthread_mutex_unlock(&c->mu);
-		ctr_limit(MXC_CTR_LIMIT_CTL_CONN, "ctl: refused pid %ld: %d admin connections open", (long)uc.pid,
-			  CTL_MAX_CONN);
-		ctl_turn_away(fd, MXC_CTL_EBUSY, "too many admin connections (32)");
+	limit = ctl_admit(c, uc.uid, may_change);
+	pthread_mutex_unlock(&c->mu);
+	if (limit != CTL_ADMIT_OK) {
+		ctl_refuse(c, fd, &uc, limit);
 		return;
 	}
-	pthread_mutex_unlock(&c->mu);
 
 	/* idle clients, and clients that stop reading replies, time out */
 	if (setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0 ||
@@ -831,6 +926,7 @@ static void ctl_accept_one(struct ctl *c, int fd)
 		c->conns->prev = cn;
 	c->conns = cn;
 	c->nconn++;
+	c->nreadonly += !may_change;
 	pthread_mutex_unlock(&c->mu);
 
 	pthread_attr_init(&attr);
@@ -844,6 +940,7 @@ static void ctl_accept_one(struct ctl *c, int fd)
 		if (cn->next != NULL)
 			cn->next->prev = NULL;
 		c->nconn--;
+		c->nreadonly -= !may_change;
 		pthread_cond_broadcast(&c->cv);
 		pthread_mutex_unlock(&c->mu);
 		close(fd);
@@ -854,23 +951,37 @@ static void ctl_accept_one(struct ctl *c, int fd)
 static void *ctl_accept_main(void *arg)
 {
 	struct ctl *c = arg;
-	struct pollfd pfd[2];
-	int fd;
+	struct pollfd pfd[2 + CTL_AWAY_MAX];
+	uint64_t now, left;
+	int fd, i, timeout, ready;
 
 	rcu_register_thread();
 	for (;;) {
-		pfd[0].fd = c->lfd;
-		pfd[0].events = POLLIN;
-		pfd[1].fd = c->stopfd;
-		pfd[1].events = POLLIN;
-		if (poll(pfd, 2, -1) < 0) {
+		/* the turned-away peers first: pfd[i] is away[i] for the sweep */
+		timeout = -1;
+		now = mono_ms();
+		for (i = 0; i < c->naway; i++) {
+			pfd[i].fd = c->away[i].fd;
+			pfd[i].events = POLLIN;
+			pfd[i].revents = 0;
+			left = c->away[i].until_ms > now ? c->away[i].until_ms - now : 0;
+			if (timeout == -1 || left < (uint64_t)timeout)
+				timeout = (int)left;
+		}
+		pfd[c->naway].fd = c->lfd;
+		pfd[c->naway].events = POLLIN;
+		pfd[c->naway + 1].fd = c->stopfd;
+		pfd[c->naway + 1].events = POLLIN;
+		if (poll(pfd, (nfds_t)c->naway + 2, timeout) < 0) {
 			if (errno != EINTR)
 				log_warn("ctl: poll");
 			continue;
 		}
-		if (pfd[1].revents != 0)
+		if (pfd[c->naway + 1].revents != 0)
 			break;
-		if (!(pfd[0].revents & POLLIN))
+		ready = pfd[c->naway].revents & POLLIN;
+		ctl_away_sweep(c, pfd);
+		if (!ready)
 			continue;
 		fd = accept4(c->lfd, NULL, NULL, SOCK_CLOEXEC);
 		if (fd == -1) {
@@ -882,6 +993,10 @@ static void *ctl_accept_main(void *arg)
 		}
 		ctl_accept_one(c, fd);
 	}
+	/* whoever was turned away learns it from the close */
+	for (i = 0; i < c->naway; i++)
+		close(c->away[i].fd);
+	c->naway = 0;
 	rcu_unregister_thread();
 	return NULL;
 }

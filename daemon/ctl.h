@@ -2,10 +2,13 @@
  * daemon/ctl.h - the admin server on DIR/ctl.sock (protocol: shm/ctl.h).
  *
  * A unix stream socket, mode 0660, group from the config.  One accept
- * thread; one thread per connection, at most CTL_MAX_CONN at once (the
- * next is answered ERR EBUSY and closed).  Changes go to the writer and
- * are answered once committed and published; only the daemon's uid and
- * root may make them (SO_PEERCRED).  A connection idle for
+ * thread; one thread per connection, at most CTL_MAX_CONN at once.  So
+ * that peers who may only read cannot keep out those who may change
+ * things, read-only peers share CTL_READONLY_CONN of them, and each uid
+ * but root holds at most CTL_UID_CONN; a peer past a limit is answered
+ * ERR EBUSY and closed.  Changes go to the writer and are answered once
+ * committed and published; only root, the daemon's uid and [ctl]
+ * admin_group may make them (SO_PEERCRED).  A connection idle for
  * CTL_IDLE_TIMEOUT_S is closed.
  *
  * Thread safety: ctl_start()/ctl_stop() from the main thread.
@@ -17,6 +20,8 @@
 #include <sys/types.h>
 
 #define CTL_MAX_CONN       32
+#define CTL_READONLY_CONN  8    /* of them, peers that may not change anything */
+#define CTL_UID_CONN       8    /* of them, one uid other than root */
 #define CTL_IDLE_TIMEOUT_S 60
 
 struct ctl;

@@ -337,6 +337,10 @@ static const struct restart_only restart_only[] = {
 	RO("[socketmap] strict_testing", sm_strict_testing), RO("[socketmap] tlsrpt", sm_tlsrpt),
 	RO("[socketmap] transport", sm_transport), RO("[socketmap] idle_timeout_s", sm_idle_s),
 	RO("[socketmap] max_connections", sm_max_conn), RO("[socketmap] program", sm_program),
+	RO("[socketmap] unix_max_connections", sm_unix_max_conn),
+	RO("[socketmap] listen_max_connections", sm_listen_max_conn),
+	RO("[socketmap] max_connections_per_address", sm_max_per_addr),
+	RO("[socketmap] max_connections_per_uid", sm_max_per_uid),
 	RO("[daemon] user", uid), RO("[metrics] listen", metrics_listen),
 	RO("[metrics] listen", metrics_has_listen),
 };

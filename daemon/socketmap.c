@@ -194,6 +194,16 @@ int socketmap_open(const char *dir, const struct config *cfg, int foreground, st
 	sm_arg(s, &n, "--idle-timeout=", num);
 	snprintf(num, sizeof(num), "%u", cfg->sm_max_conn);
 	sm_arg(s, &n, "--max-conn=", num);
+	snprintf(num, sizeof(num), "%u", cfg->sm_unix_max_conn);
+	sm_arg(s, &n, "--unix-max-conn=", num);
+	if (s->tfd >= 0) {
+		snprintf(num, sizeof(num), "%u", cfg->sm_listen_max_conn);
+		sm_arg(s, &n, "--tcp-max-conn=", num);
+	}
+	snprintf(num, sizeof(num), "%u", cfg->sm_max_per_addr);
+	sm_arg(s, &n, "--max-per-address=", num);
+	snprintf(num, sizeof(num), "%u", cfg->sm_max_per_uid);
+	sm_arg(s, &n, "--max-per-uid=", num);
 	if (foreground)
 		sm_arg(s, &n, "", "-f");
 	s->argv[n] = NULL;

@@ -54,7 +54,10 @@ enum mxc_ctr {
 	/* the writer's SQLite commits */
 	MXC_CTR_STORE_COMMITS = 20,   /* rounds committed */
 	MXC_CTR_STORE_COMMIT_US,      /* their time, microseconds (seconds in metrics) */
-	MXC_CTR_READERS_REFUSED,      /* reader blocks refused: invalid, or too many processes */
+
+	/* admin connections refused by the pools of ctl.c (beside MXC_CTR_LIMIT_CTL_CONN) */
+	MXC_CTR_LIMIT_CTL_READONLY = 22,  /* read-only peers: CTL_READONLY_CONN open */
+	MXC_CTR_LIMIT_CTL_UID,            /* one uid: CTL_UID_CONN open */
 
 	/* the socketmap server (mxcache-socketmap), by map and by answer */
 	MXC_CTR_SM_MTASTS = 24,
@@ -65,8 +68,13 @@ enum mxc_ctr {
 	MXC_CTR_SM_TEMP,
 	MXC_CTR_SM_PERM,
 	MXC_CTR_SM_CONN,              /* connections accepted */
-	MXC_CTR_SM_CONN_REFUSED,      /* refused: [socketmap] max_connections */
-	MXC_CTR_USED = 33
+	MXC_CTR_SM_CONN_REFUSED,      /* refused: [socketmap] max_connections or a listener's limit */
+	MXC_CTR_SM_CONN_REFUSED_PEER, /* refused: the limit per TCP address or unix uid */
+	MXC_CTR_SM_TIMEOUT,           /* closed: idle, a request not complete, replies not read in time */
+
+	/* client processes' reader blocks (daemon/readers.c) */
+	MXC_CTR_READERS_REFUSED = 35, /* refused: not a sealed block of the right size, or too many */
+	MXC_CTR_USED = 36
 };
 
 /* Name (Prometheus style, without the mxcache_ prefix, labels included). */
@@ -95,8 +103,8 @@ static inline const char *mxc_ctr_name(int i)
 		"sts_refresh_lag_seconds",
 		"store_commits_total",
 		"store_commit_seconds_total",
-		"reader_registrations_refused_total",
-		NULL,
+		"limit_ctl_readonly_connections_total",
+		"limit_ctl_uid_connections_total",
 		"socketmap_requests_total{map=\"mtasts\"}",
 		"socketmap_requests_total{map=\"transport\"}",
 		"socketmap_requests_total{map=\"federation\"}",
@@ -106,6 +114,9 @@ static inline const char *mxc_ctr_name(int i)
 		"socketmap_answers_total{answer=\"PERM\"}",
 		"socketmap_connections_total",
 		"socketmap_connections_refused_total",
+		"socketmap_peer_connections_refused_total",
+		"socketmap_timeouts_total",
+		"reader_registrations_refused_total",
 	};
 
 	return i >= 0 && i < MXC_CTR_USED ? names[i] : NULL;
@@ -133,14 +144,17 @@ static inline const char *mxc_ctr_help(int i)
 		"how late the most overdue MTA-STS refresh is",
 		"writer rounds committed to SQLite",
 		"time spent in SQLite commits",
-		"reader blocks refused: not a sealed block of the right size, or too many client processes",
-		NULL,
+		"admin connections refused because 8 peers without change rights were connected",
+		"admin connections refused because one uid other than root had 8 open",
 		"socketmap requests by map",
 		NULL, NULL,
 		"socketmap answers by kind",
 		NULL, NULL, NULL,
 		"socketmap connections accepted",
-		"socketmap connections refused because [socketmap] max_connections were open",
+		"socketmap connections refused because [socketmap] max_connections, or the listener's own limit, were open",
+		"socketmap connections refused because [socketmap] max_connections_per_address or max_connections_per_uid were open",
+		"socketmap connections closed idle, with a request not complete, or with replies not read in time",
+		"reader blocks refused: not a sealed block of the right size, or too many client processes",
 	};
 
 	return i >= 0 && i < MXC_CTR_USED ? help[i] : NULL;

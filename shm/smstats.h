@@ -30,7 +30,9 @@ enum mxc_sm_stat {
 	MXC_SM_ANS_TEMP,
 	MXC_SM_ANS_PERM,
 	MXC_SM_CONN,                 /* connections accepted */
-	MXC_SM_CONN_REFUSED,         /* refused: max_connections */
+	MXC_SM_CONN_REFUSED,         /* refused: max_connections or a listener's limit */
+	MXC_SM_CONN_REFUSED_PEER,    /* refused: the limit per TCP address or unix uid */
+	MXC_SM_TIMEOUT,              /* closed: idle, a request not complete, replies not read in time */
 	MXC_SM_NSTATS
 };
 
@@ -41,7 +43,7 @@ struct mxc_sm_stats {
 };
 
 _Static_assert(sizeof(struct mxc_sm_stats) <= MXC_SM_STATS_SIZE, "one page");
-_Static_assert(MXC_CTR_SM_CONN_REFUSED - MXC_CTR_SM_MTASTS + 1 == MXC_SM_NSTATS,
+_Static_assert(MXC_CTR_SM_TIMEOUT - MXC_CTR_SM_MTASTS + 1 == MXC_SM_NSTATS,
 	       "the daemon's counters mirror these, in order");
 
 static inline void mxc_sm_count(struct mxc_sm_stats *s, int i)

@@ -3,7 +3,8 @@
  * "name key", every map) on arbitrary bytes, fed in arbitrary pieces as a
  * socket delivers them.  The server's own file is compiled in; with no
  * region open every map answers from its error path, which is what this
- * exercises beside the framing.
+ * exercises beside the framing (client/sm_conn.c is linked for the loop
+ * the server's main would run; the harness calls the parser alone).
  */
 #define main socketmap_main
 #include "client/socketmap.c"
@@ -32,7 +33,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		memcpy(c.in + c.inlen, data + off, k);
 		c.inlen += k;
 		off += k;
-		if (parse(&c) != 0)
+		if (sm_parse(&c, 0) != 0)
 			break;
 		if (c.outlen > 4 * SM_REPLY_MAX)
 			c.outlen = c.outoff = 0;    /* as if written out */
