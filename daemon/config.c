@@ -655,6 +655,9 @@ int config_load(const char *path, struct config **out, char *err, size_t errlen)
 	if (config_defaults(c, err, errlen) != 0)
 		goto fail;
 	if (path == NULL) {
+		/* no file: the defaults, each listener's share included */
+		if (config_sm_shares(c, err, errlen) != 0)
+			goto fail;
 		*out = c;
 		return 0;
 	}
