@@ -44,6 +44,7 @@
  * take: a peer that connects and says nothing costs a slot here, never the
  * listener's time. */
 #define READERS_PENDING_MAX  64
+#define READERS_PENDING_UID  8        /* of them, one user id's */
 #define READERS_REQ_WAIT_MS  1000
 /* A gone process's block is kept this long at most for the event thread
  * to take its last events, then unmapped. */
@@ -286,6 +287,15 @@ static int take_request(struct readers *rd, struct pending *pd)
 	return 1;
 }
 
+static uint32_t pending_of_uid(const struct readers *rd, uint32_t uid)
+{
+	uint32_t i, n = 0;
+
+	for (i = 0; i < rd->npend; i++)
+		n += rd->pend[i].uid == uid;
+	return n;
+}
+
 static void accept_some(struct readers *rd)
 {
 	struct ucred cr;
@@ -297,12 +307,15 @@ static void accept_some(struct readers *rd)
 		if (s < 0)
 			return;
 		len = sizeof(cr);
-		if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0 || rd->npend >= READERS_PENDING_MAX) {
+		/* a user who connects and says nothing holds few places,
+		 * so others still get theirs */
+		if (getsockopt(s, SOL_SOCKET, SO_PEERCRED, &cr, &len) != 0 || rd->npend >= READERS_PENDING_MAX ||
+		    pending_of_uid(rd, (uint32_t)cr.uid) >= READERS_PENDING_UID) {
 			answer(s, EUSERS, 0);
 			close(s);
 			ctr_limit(MXC_CTR_READERS_REFUSED,
-				  "readers: %d registrations waiting for their request; refusing more",
-				  READERS_PENDING_MAX);
+				  "readers: registrations waiting for their request: %d of one user, or %d in all; "
+				  "refusing more", READERS_PENDING_UID, READERS_PENDING_MAX);
 			continue;
 		}
 		rd->pend[rd->npend].sock = s;

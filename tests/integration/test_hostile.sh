@@ -167,6 +167,13 @@ for how in unsealed size file nofd fds; do
 	expect_rc 0 "a member's $how block is refused" "${MEMBER[@]}" "$HOSTILE" "$G" "$how"
 done
 expect_rc 2 "an outsider cannot even connect to the readers socket" "${OUTSIDER[@]}" "$HOSTILE" "$G" unsealed
+"${MEMBER[@]}" "$HOSTILE" "$G" silent 70 3 >"$G/silent.out" 2>&1 &
+silent=$!
+PIDS+=("$silent")
+sleep 0.3
+expect_rc 0 "while a member holds 70 connections that say nothing, another user's block is taken" \
+	setpriv --reuid=4102 --regid=4102 --groups="$DGID" "$HOSTILE" "$G" garbage 0
+wait "$silent"
 "${MEMBER[@]}" "$HOSTILE" "$G" garbage 4 >"$G/garbage.out" 2>&1 &
 garbage=$!
 (ulimit -n 4096; exec "${MEMBER[@]}" "$HOSTILE" "$G" many 1100 6) >"$G/many.out" 2>&1 &

@@ -5,6 +5,7 @@
  *   hostile_reader DIR unsealed|size|file|nofd|fds   one bad registration
  *   hostile_reader DIR garbage SECONDS                a good block, then noise
  *   hostile_reader DIR many N SECONDS                 N good blocks, held
+ *   hostile_reader DIR silent N SECONDS               N connections that say nothing
  *
  * Prints what the daemon answered.  Exit: bad registrations 0 when
  * refused, 1 when accepted; garbage 0 when the block was accepted (the
@@ -159,6 +160,23 @@ int main(int argc, char **argv)
 			}
 		}
 		printf("accepted %d\n", ok);
+		fflush(stdout);
+		sleep((unsigned)atoi(argv[4]));
+		return 0;
+	}
+	if (strcmp(argv[2], "silent") == 0 && argc == 5) {
+		struct sockaddr_un sun;
+
+		memset(&sun, 0, sizeof(sun));
+		sun.sun_family = AF_UNIX;
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s", argv[1], MXC_READERS_SOCK);
+		n = atoi(argv[3]);
+		for (i = 0; i < n; i++) {
+			s = socket(AF_UNIX, SOCK_SEQPACKET, 0);
+			if (s >= 0 && connect(s, (struct sockaddr *)&sun, sizeof(sun)) == 0)
+				ok++;
+		}
+		printf("connected %d\n", ok);
 		fflush(stdout);
 		sleep((unsigned)atoi(argv[4]));
 		return 0;
