@@ -528,6 +528,8 @@ int region_go_live(struct region *r)
 		retire_file(oldfd);
 		close(oldfd);
 	}
+	/* the listing from the first moment clients can find the region */
+	(void)readers_list_write(r->rd, r->readers_path, r->gid, r->hdr->h_incarnation, r->epoch);
 	return 0;
 }
 
