@@ -27,6 +27,7 @@
 
 #include "config.h"
 #include "log.h"
+#include "clock.h"
 #include "readers.h"
 #include "region.h"
 #include "shm/events.h"
@@ -46,14 +47,6 @@ struct metrics {
 	char data_path[MXC_SHM_PATH_MAX];
 	char addr[64];
 };
-
-static uint64_t wall_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /*
  * Format the metrics into *buf (grown as needed).  The header page of

@@ -34,6 +34,7 @@
 #include "../shm/counters.h"
 #include "../shm/rcu.h"
 #include "../shm/readers.h"
+#include "clock.h"
 #include "counters.h"
 #include "log.h"
 #include "readers.h"
@@ -115,22 +116,6 @@ struct readers {
 	int list_failing;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
-
-static uint64_t mono_ms_(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static uint64_t wall_ms_(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 /* The claim bitmap, copied: the client may change it under us, the copy
  * is bounded by the slot count we validated. */
@@ -321,7 +306,7 @@ static void accept_some(struct readers *rd)
 		rd->pend[rd->npend].sock = s;
 		rd->pend[rd->npend].pid = (uint32_t)cr.pid;
 		rd->pend[rd->npend].uid = (uint32_t)cr.uid;
-		rd->pend[rd->npend].deadline_ms = mono_ms_() + READERS_REQ_WAIT_MS;
+		rd->pend[rd->npend].deadline_ms = mono_ms() + READERS_REQ_WAIT_MS;
 		rd->npend++;
 	}
 }
@@ -332,7 +317,7 @@ static void proc_dead(struct readers *rd, struct rproc *p)
 {
 	pthread_mutex_lock(&rd->mu);
 	p->dead = 1;
-	p->gone_ms = mono_ms_();
+	p->gone_ms = mono_ms();
 	pthread_mutex_unlock(&rd->mu);
 	close(p->sock);
 	p->sock = -1;
@@ -376,7 +361,7 @@ static int rings_empty(const struct rproc *p)
  * READERS_LOG_MS. */
 static void reap(struct readers *rd, int all)
 {
-	uint64_t now = mono_ms_();
+	uint64_t now = mono_ms();
 	uint32_t i, j;
 
 	pthread_mutex_lock(&rd->mu);
@@ -424,7 +409,7 @@ static void *listener(void *arg)
 		pf[1].fd = rd->lsock;
 		pf[1].events = POLLIN;
 		n = 2;
-		now = mono_ms_();
+		now = mono_ms();
 		timeout = 1000;
 		for (i = 0; i < rd->npend; i++) {
 			pf[n].fd = rd->pend[i].sock;
@@ -450,7 +435,7 @@ static void *listener(void *arg)
 		}
 		if (pf[0].revents != 0)
 			break;
-		now = mono_ms_();
+		now = mono_ms();
 		for (i = 0; i < npend; i++) {
 			struct pending *pd = &rd->pend[i];
 
@@ -797,7 +782,7 @@ int readers_list_write(struct readers *rd, const char *path, gid_t gid, uint64_t
 	hd->rl_layout = MXC_SHM_RLAYOUT;
 	hd->rl_abi = MXC_SHM_ABI;
 	hd->rl_nent = n;
-	hd->rl_written_ms = wall_ms_();
+	hd->rl_written_ms = wall_ms();
 	hd->rl_procs = t.procs;
 	hd->rl_slots = t.slots;
 	hd->rl_claimed = t.claimed;
