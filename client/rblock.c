@@ -208,6 +208,8 @@ void rblock_claim_bit(struct rblock *b, uint32_t i, int on)
 	 * inherit it with whatever the daemon has not taken yet */
 	if (on && !mxc_ering_sane(&b->rings[i]))
 		mxc_ering_init(&b->rings[i]);
+	if (on)
+		__atomic_fetch_or(&b->hdr->rb_used[i / 64], bit, __ATOMIC_SEQ_CST);
 
 	if (on)
 		__atomic_fetch_or(&b->hdr->rb_claimed[i / 64], bit, __ATOMIC_SEQ_CST);

@@ -117,16 +117,41 @@ struct readers {
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
-/* The claim bitmap, copied: the client may change it under us, the copy
- * is bounded by the slot count we validated. */
-static void claimed_copy(const struct rproc *p, uint64_t out[MXC_RBLOCK_WORDS])
+/* One of a block's bitmaps (rb_claimed or rb_used), copied: the client
+ * may change it under us, the copy is bounded by the slot count we
+ * validated. */
+static void bits_copy(const struct rproc *p, const uint64_t *src, uint64_t out[MXC_RBLOCK_WORDS])
 {
 	uint32_t k, words = (p->nslots + 63) / 64;
 
 	for (k = 0; k < MXC_RBLOCK_WORDS; k++)
-		out[k] = k < words ? mxa_load64(&p->blk->rb_claimed[k]) : 0;
+		out[k] = k < words ? mxa_load64((uint64_t *)(uintptr_t)&src[k]) : 0;
 	if (p->nslots % 64 != 0)
 		out[words - 1] &= (1ull << (p->nslots % 64)) - 1;
+}
+
+static void claimed_copy(const struct rproc *p, uint64_t out[MXC_RBLOCK_WORDS])
+{
+	bits_copy(p, p->blk->rb_claimed, out);
+}
+
+static void used_copy(const struct rproc *p, uint64_t out[MXC_RBLOCK_WORDS])
+{
+	bits_copy(p, p->blk->rb_used, out);
+}
+
+/* The next set bit of bits, cleared; returns 0 when none is left. */
+static int next_bit(uint64_t bits[MXC_RBLOCK_WORDS], uint32_t *s)
+{
+	uint32_t k;
+
+	for (k = 0; k < MXC_RBLOCK_WORDS; k++)
+		if (bits[k] != 0) {
+			*s = k * 64 + (uint32_t)__builtin_ctzll(bits[k]);
+			bits[k] &= bits[k] - 1;
+			return 1;
+		}
+	return 0;
 }
 
 /* ---- registration ----------------------------------------------------------- */
@@ -331,7 +356,8 @@ static void proc_free(struct readers *rd, struct rproc *p)
 	claimed_copy(p, cl);
 	for (i = 0; i < MXC_RBLOCK_WORDS; i++)
 		claimed += (uint32_t)__builtin_popcountll(cl[i]);
-	for (i = 0; i < p->nslots; i++) {
+	used_copy(p, cl);
+	while (next_bit(cl, &i)) {
 		rd->gone_posted += mxa_load64(&p->rings[i].er_posted);
 		rd->gone_dropped += mxa_load64(&p->rings[i].er_dropped);
 	}
@@ -348,9 +374,11 @@ static void proc_free(struct readers *rd, struct rproc *p)
 /* Has a gone process left no event behind? */
 static int rings_empty(const struct rproc *p)
 {
+	uint64_t used[MXC_RBLOCK_WORDS];
 	uint32_t s;
 
-	for (s = 0; s < p->nslots; s++)
+	used_copy(p, used);
+	while (next_bit(used, &s))
 		if (ck_pr_load_uint(&p->rings[s].er_ring.p_tail) != ck_pr_load_uint(&p->rings[s].er_ring.c_head))
 			return 0;
 	return 1;
@@ -586,7 +614,7 @@ void readers_stop(struct readers *rd)
 uint64_t readers_min_epoch(struct readers *rd, uint64_t inc)
 {
 	uint64_t m = UINT64_MAX, w, cl[MXC_RBLOCK_WORDS];
-	uint32_t i, k;
+	uint32_t i, s;
 
 	pthread_mutex_lock(&rd->mu);
 	for (i = 0; i < rd->nprocs; i++) {
@@ -595,15 +623,11 @@ uint64_t readers_min_epoch(struct readers *rd, uint64_t inc)
 		if (p->dead)
 			continue;
 		claimed_copy(p, cl);
-		for (k = 0; k < MXC_RBLOCK_WORDS; k++)
-			while (cl[k] != 0) {
-				uint32_t s = k * 64 + (uint32_t)__builtin_ctzll(cl[k]);
-
-				cl[k] &= cl[k] - 1;
-				w = mxa_load64(&p->slots[s].s_word);
-				if (w != 0 && MXC_SLOT_TAG(w) == (inc & 0xffffu) && MXC_SLOT_EPOCH(w) < m)
-					m = MXC_SLOT_EPOCH(w);
-			}
+		while (next_bit(cl, &s)) {
+			w = mxa_load64(&p->slots[s].s_word);
+			if (w != 0 && MXC_SLOT_TAG(w) == (inc & 0xffffu) && MXC_SLOT_EPOCH(w) < m)
+				m = MXC_SLOT_EPOCH(w);
+		}
 	}
 	pthread_mutex_unlock(&rd->mu);
 	return m;
@@ -647,7 +671,7 @@ static int ring_take(struct readers *rd, struct rproc *p, uint32_t s)
 size_t readers_drain(struct readers *rd, int all, readers_event_fn fn, void *arg)
 {
 	uint64_t cl[MXC_RBLOCK_WORDS];
-	uint32_t i, k, s;
+	uint32_t i, s;
 	size_t n;
 	int empty;
 
@@ -660,22 +684,20 @@ size_t readers_drain(struct readers *rd, int all, readers_event_fn fn, void *arg
 		if (p->drained)
 			continue;
 		if (all || p->dead) {
-			for (s = 0, empty = 1; s < p->nslots; s++)
+			used_copy(p, cl);
+			for (empty = 1; next_bit(cl, &s);)
 				empty &= ring_take(rd, p, s);
 			if (p->dead && empty) {
-				for (s = 0; s < p->nslots; s++)
+				used_copy(p, cl);
+				while (next_bit(cl, &s))
 					mxc_ering_wipe(&p->rings[s]);
 				p->drained = 1;
 			}
 			continue;
 		}
 		claimed_copy(p, cl);
-		for (k = 0; k < MXC_RBLOCK_WORDS; k++)
-			while (cl[k] != 0) {
-				s = k * 64 + (uint32_t)__builtin_ctzll(cl[k]);
-				cl[k] &= cl[k] - 1;
-				(void)ring_take(rd, p, s);
-			}
+		while (next_bit(cl, &s))
+			(void)ring_take(rd, p, s);
 	}
 	pthread_mutex_unlock(&rd->mu);
 	n = rd->ntaken;
@@ -699,7 +721,8 @@ void readers_totals(struct readers *rd, struct readers_totals *t)
 	for (i = 0; i < rd->nprocs; i++) {
 		struct rproc *p = rd->procs[i];
 
-		for (s = 0; s < p->nslots; s++) {
+		used_copy(p, cl);
+		while (next_bit(cl, &s)) {
 			t->posted += mxa_load64(&p->rings[s].er_posted);
 			t->dropped += mxa_load64(&p->rings[s].er_dropped);
 		}
@@ -727,30 +750,27 @@ void readers_totals_listed(struct readers *rd, struct readers_totals *t)
 static void list_proc(const struct rproc *p, struct mxc_shm_rent *ent, uint32_t *n, uint64_t inc, uint64_t epoch)
 {
 	uint64_t cl[MXC_RBLOCK_WORDS], w;
-	uint32_t k, s;
+	uint32_t s;
 
 	claimed_copy(p, cl);
-	for (k = 0; k < MXC_RBLOCK_WORDS; k++)
-		while (cl[k] != 0 && *n < MXC_LIST_MAX) {
-			struct mxc_shm_rent *e = &ent[(*n)++];
+	while (*n < MXC_LIST_MAX && next_bit(cl, &s)) {
+		struct mxc_shm_rent *e = &ent[(*n)++];
 
-			s = k * 64 + (uint32_t)__builtin_ctzll(cl[k]);
-			cl[k] &= cl[k] - 1;
-			w = mxa_load64(&p->slots[s].s_word);
-			memset(e, 0, sizeof(*e));
-			e->re_slot = s;
-			e->re_pid = p->pid;
-			e->re_uid = p->uid;
-			e->re_tid = mxa_load64(&p->slots[s].s_tid);
-			e->re_claimed = mxa_load64(&p->slots[s].s_claimed);
-			e->re_epoch = w != 0 && MXC_SLOT_TAG(w) == (inc & 0xffffu) ? MXC_SLOT_EPOCH(w) : 0;
-			if (p->dead)
-				e->re_state = MXC_RL_DEAD;
-			else if (e->re_epoch != 0 && e->re_epoch < epoch)
-				e->re_state = MXC_RL_STALLED;
-			else
-				e->re_state = MXC_RL_LIVE;
-		}
+		w = mxa_load64(&p->slots[s].s_word);
+		memset(e, 0, sizeof(*e));
+		e->re_slot = s;
+		e->re_pid = p->pid;
+		e->re_uid = p->uid;
+		e->re_tid = mxa_load64(&p->slots[s].s_tid);
+		e->re_claimed = mxa_load64(&p->slots[s].s_claimed);
+		e->re_epoch = w != 0 && MXC_SLOT_TAG(w) == (inc & 0xffffu) ? MXC_SLOT_EPOCH(w) : 0;
+		if (p->dead)
+			e->re_state = MXC_RL_DEAD;
+		else if (e->re_epoch != 0 && e->re_epoch < epoch)
+			e->re_state = MXC_RL_STALLED;
+		else
+			e->re_state = MXC_RL_LIVE;
+	}
 }
 
 int readers_list_write(struct readers *rd, const char *path, gid_t gid, uint64_t inc, uint64_t epoch)

@@ -46,17 +46,24 @@
 #define MXC_SLOTS_MAX     1024
 #define MXC_RBLOCK_WORDS  (MXC_SLOTS_MAX / 64)
 
-/* The block's first line: the claim bitmap, a hint for the daemon's scan
- * (bit i: slot i claimed).  The daemon copies it and bounds it by the slot
- * count it validated; a client that lies in it hides only itself. */
+/*
+ * The block's header: two bitmaps, hints for the daemon.  rb_claimed (bit
+ * i: slot i claimed now) bounds the writer's scan and the usual drain;
+ * rb_used (bit i: slot i was ever claimed, never cleared) bounds the full
+ * drain, the counters and the last drain of a process that is gone, so
+ * the pages of rings nobody ever used are never touched and never backed
+ * by memory.  The daemon copies both and bounds them by the slot count it
+ * validated; a client that lies in them hides only its own events.
+ */
 struct mxc_shm_rblock {
 	uint32_t rb_magic;            /* MXC_SHM_RMAGIC */
 	uint32_t rb_layout;           /* MXC_SHM_RLAYOUT */
 	uint32_t rb_nslots;
 	uint32_t rb_pad;
 	uint64_t rb_claimed[MXC_RBLOCK_WORDS];
+	uint64_t rb_used[MXC_RBLOCK_WORDS];
 };
-_Static_assert(sizeof(struct mxc_shm_rblock) == 16 + 8 * MXC_RBLOCK_WORDS, "bump MXC_SHM_RLAYOUT");
+_Static_assert(sizeof(struct mxc_shm_rblock) == 16 + 16 * MXC_RBLOCK_WORDS, "bump MXC_SHM_RLAYOUT");
 
 /*
  * mxc_rblock_geometry - where the slots and the event rings of a block of
