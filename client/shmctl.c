@@ -14,14 +14,20 @@
  * Exit status, fixed by the interface contract: 0 found/done, 1 not found,
  * 2 usage error, 3 daemon or region unavailable, 4 other error.
  */
+#include <dirent.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <limits.h>
 #include <inttypes.h>
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
 #include <time.h>
+#include <unistd.h>
 
 #include <json-c/json.h>
 
@@ -29,6 +35,7 @@
 #include "client/shmctl.h"
 #include "shm/ctl.h"
 #include "shm/layout.h"
+#include "shm/path.h"
 
 #define JSON_FLAGS    (JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE)
 #define ARGS_MAX      8          /* positional words; "override set K T C" is 5 */
@@ -722,6 +729,67 @@ out:
 	return ex;
 }
 
+/*
+ * unlink: remove DIR's region files from tmpfs, as after a test or before
+ * starting over, and the way out when a file under the region's names
+ * belongs to someone else (mxcached refuses to start on it).  Refused
+ * while mxcached runs for DIR: it holds the lock on DIR/mxcached.pid, and
+ * its clients would lose the region they read.
+ */
+static int cmd_unlink(const struct sc_ctx *c, char **av, int ac)
+{
+	char pid[PATH_MAX], prefix[MXC_SHM_PATH_MAX], path[MXC_SHM_PATH_MAX * 2];
+	const char *shm = mxc_shm_dir();
+	struct dirent *de;
+	struct stat st;
+	int fd, n = 0, bad = 0;
+	DIR *d;
+
+	(void)av;
+	(void)ac;
+	if (stat(c->dir, &st) != 0) {
+		sc_err("%s: %s", c->dir, strerror(errno));
+		return SC_UNAVAIL;
+	}
+	snprintf(pid, sizeof(pid), "%s/mxcached.pid", c->dir);
+	fd = open(pid, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+		sc_err("mxcached is running for %s: stop it first", c->dir);
+		close(fd);
+		return SC_ERROR;
+	}
+	if (mxc_shm_path(prefix, sizeof(prefix), "", st.st_dev, st.st_ino, "") != 0) {
+		if (fd >= 0)
+			close(fd);
+		return SC_ERROR;
+	}
+	d = opendir(shm);
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		/* prefix is "/mxcache-<dev>-<ino>.": names in shm start after the '/' */
+		if (strncmp(de->d_name, prefix + 1, strlen(prefix + 1)) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", shm, de->d_name);
+		if (unlink(path) == 0) {
+			printf("removed %s\n", path);
+			n++;
+		} else {
+			sc_err("%s: %s", path, strerror(errno));
+			bad++;
+		}
+	}
+	if (d != NULL)
+		closedir(d);
+	if (fd >= 0)
+		close(fd);
+	if (bad != 0)
+		return SC_ERROR;
+	if (n == 0) {
+		sc_err("%s: no region files in %s", c->dir, shm);
+		return SC_NOTFOUND;
+	}
+	return SC_OK;
+}
+
 /* --- main ---------------------------------------------------------------- */
 
 static const struct command commands[] = {
@@ -732,6 +800,7 @@ static const struct command commands[] = {
 	{ "resolve", NULL, 1, 1, 1, cmd_resolve, "resolve KEY [--json]", "what mxc_resolve answers" },
 	{ "resolve-mx", NULL, 1, 1, 1, cmd_resolve_mx, "resolve-mx DOMAIN [--json]", "what mxc_resolve_mx answers" },
 	{ "ping", NULL, 0, 0, 0, sc_cmd_ping, "ping", "is mxcached running? (asks it)" },
+	{ "unlink", NULL, 0, 0, 0, cmd_unlink, "unlink", "remove DIR's region files (refused while mxcached runs)" },
 	{ "override", "set", 2, 3, 0, sc_cmd_override_set, "override set KEY TARGET [COMMENT]", "add or replace" },
 	{ "override", "get", 1, 1, 1, cmd_override_get, "override get KEY [--json]", "one override, as stored" },
 	{ "override", "del", 1, 1, 0, sc_cmd_override_del, "override del KEY", "remove one" },
