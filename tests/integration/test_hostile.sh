@@ -113,7 +113,17 @@ check "  saying whose it is and what to do" grep -q "belongs to uid 4100.*not ma
 check "  leaving no half-built region behind" bash -c "! ls '$FDATA'.* 2>/dev/null | grep -q ."
 expect_rc 4 "a client refuses the planted file (not the directory owner's)" \
 	"${MEMBER[@]}" "$SHMCTL" -d "$F" resolve victim.hostile.test
-rm -f "$FDATA"
+expect_rc 0 "root clears the name with shmctl unlink" "$SHMCTL" -d "$F" unlink
+check "  the planted file is gone" test ! -e "$FDATA"
+"${ASDAEMON[@]}" "$MXCACHED" -d "$F" -f >>"$F/daemon.log" 2>&1 &
+fpid=$!
+PIDS+=("$fpid")
+for i in $(seq 1 100); do [ -S "$F/ctl.sock" ] && [ -e "$FDATA" ] && break; sleep 0.05; done
+expect_out "$DUID" "then mxcached starts as its user, with a region of its own" stat -c %u "$FDATA"
+expect_rc 4 "shmctl unlink is refused while it runs" "$SHMCTL" -d "$F" unlink
+check "  the region is still there" test -e "$FDATA"
+kill "$fpid"
+wait "$fpid" 2>/dev/null
 
 # --- 3. tracker inputs leave no trace on tmpfs ----------------------------
 new_dir T
