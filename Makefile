@@ -143,7 +143,7 @@ TEST_PKGS = postfix clang libclang-rt-14-dev mandoc iproute2
 # --- the two commands a newcomer needs --------------------------------------
 run: deps
 	$(MAKE) all
-	@mkdir -p var
+	@mkdir -p var && chmod go-w var    # mxcached refuses a directory others may write
 	exec $(DAEMON) -d var -f
 
 test: deps
