@@ -12,20 +12,26 @@
  *   - Lookups are wait-free: no lock, no system call, no allocation, a
  *     bounded number of steps whatever the writer or other readers do.  The
  *     exceptions, each once and off the steady path: the first lookup on a
- *     thread claims a reader slot (a mutex private to the handle and an
- *     fcntl per slot tried; a thread that found none retries every 1024
- *     lookups); the first lookup after the daemon replaced the region maps
- *     the new one, and a later one unmaps the old when no thread of the
- *     process is inside it; a key with non-ASCII characters or an "xn--"
- *     label goes through libidn2, which allocates internally.
+ *     thread claims a reader slot in this process's reader block (a mutex
+ *     private to the handle, no fcntl; a thread that found none tries again
+ *     every 1024 lookups or event posts, and at least once a second); when
+ *     the block is not registered with the running daemon (it restarted,
+ *     or it was not reachable at mxc_open), one lookup of one thread, at
+ *     most once a second, registers it (a connect, one message each way,
+ *     waiting at most 1 s), the others read slotless meanwhile; the first
+ *     lookup after the daemon replaced the region maps the new one, and a
+ *     later one unmaps the old when no thread of the process is inside it;
+ *     a key with non-ASCII characters or an "xn--" label goes through
+ *     libidn2, which allocates internally.
  *   - Every lookup may also return MXC_ESYS with errno EAGAIN: a thread
  *     without a slot saw memory reused under it 8 times running, or the
  *     region was replaced 4 times during one lookup.  Both need a writer
  *     far faster than any real one; retry or take the slow path.
  *   - Every lookup returns MXC_EVERSION once the daemon has been upgraded
  *     to an incompatible region layout: reopen (or restart the process).
- *   - A process that forks keeps its handles: the child gets slots of its
- *     own on its first lookup (fork handlers installed by mxc_open).
+ *   - A process that forks keeps its handles: the child makes and registers
+ *     a reader block of its own on its first lookup (fork handlers
+ *     installed by mxc_open); the parent's stays the parent's.
  *   - Answers are copied into caller-owned memory; nothing returned points
  *     into the region.
  *   - One handle per process is enough; every function is safe to call
@@ -78,14 +84,21 @@ const char *mxc_strerror(int rc);
  * from the last published state.  The region file must belong to root or
  * to the owner of dir and be writable by its owner only (else
  * MXC_ECORRUPT).  Allocates the handle (freed by mxc_close).
+ * Also creates this process's reader block (a sealed memfd holding its
+ * threads' reader slots and event rings) and registers it with mxcached:
+ * a connect to dir/readers.sock, one message each way, waiting at most
+ * 1 s for the answer.  If that fails (no daemon running, no access to the
+ * socket), mxc_open still succeeds: lookups read slotless and the block
+ * is offered again, at most once a second, from a later lookup.
  * Thread safety: safe.
  */
 int mxc_open(const char *dir, mxc_t **out);
 
 /*
- * mxc_close - unmap and free the handle and release this process's reader
- * slots.  h may be NULL.  Thread safety: no other call on h may be running
- * or start afterwards.
+ * mxc_close - unmap and free the handle and let go of this process's
+ * reader block: the registration is closed, and the daemon takes the
+ * events left in its rings and stops scanning it.  h may be NULL.
+ * Thread safety: no other call on h may be running or start afterwards.
  */
 void mxc_close(mxc_t *h);
 
@@ -377,19 +390,24 @@ struct mxc_status {
 	int      writer_alive;       /* 1 running, 0 gone */
 	uint64_t arena_used, arena_free, arena_limbo;
 	uint64_t overrides;          /* entries in the override table */
-	uint32_t nslots;             /* reader slots */
-	uint32_t slots_claimed;
+	uint32_t nslots;             /* reader slots of the registered client
+					processes (the listing; see mxc_status) */
+	uint32_t slots_claimed;      /* of those, claimed by a thread */
 	uint64_t sts_entries;        /* MTA-STS cache entries (all kinds) */
 	uint64_t mx_entries;         /* MX cache entries */
-	uint64_t events_posted;      /* client requests to the daemon, all rings */
+	uint64_t events_posted;      /* client requests to the daemon, in the rings
+					of every process registered with it */
 	uint64_t events_dropped;     /* of those, dropped on a full ring */
 	char     data_path[256];
-	char     readers_path[256];
+	char     readers_path[256];  /* the daemon's readers listing */
 };
 
 /*
  * mxc_status - fill *st from the region header.  writer_alive is 1 when the
- * writer's heartbeat is under 5 s old and its pid exists.
+ * writer's heartbeat is under 5 s old and its pid exists.  The reader
+ * figures (nslots, slots_claimed, events_posted, events_dropped) come from
+ * the daemon's readers listing, rewritten once a second, so they may be up
+ * to 1 s old; they are 0 when there is no listing or it cannot be read.
  * Returns MXC_OK (or MXC_EINVAL for NULL arguments).  Thread safety: safe.
  * Not a lookup (makes system calls).
  */
@@ -416,7 +434,8 @@ int mxc_counter(mxc_t *h, unsigned i, const char **name, const char **help, doub
  * them and mxcached's [metrics] endpoint serves them: writer liveness,
  * entries per table, region bytes and generation, the reclamation
  * backlog, reader slots, client events, MTA-STS checks by result, refresh
- * lag, SQLite commits, socketmap requests, limits reached.  Writes a
+ * lag, SQLite commits, socketmap requests, limits reached; the reader
+ * figures come from the readers listing, as in mxc_status.  Writes a
  * NUL-terminated text into buf (len bytes, caller-owned); *need (may be
  * NULL) gets the size the whole text needs, NUL included.
  * Returns MXC_OK, MXC_ETOOSMALL (buf holds a truncated text: call again
@@ -425,26 +444,32 @@ int mxc_counter(mxc_t *h, unsigned i, const char **name, const char **help, doub
  */
 int mxc_metrics(mxc_t *h, char *buf, size_t len, size_t *need);
 
-/* One reader slot, as shmctl readers shows it. */
+/* One claimed reader slot, as shmctl readers shows it. */
 struct mxc_reader {
-	uint32_t slot;
-	uint32_t pid;
+	uint32_t slot;           /* in its process's reader block */
+	uint32_t pid;            /* the registering process */
 	uint64_t tid;
 	uint64_t epoch;          /* 0: outside a lookup */
 	uint64_t claimed;        /* unix seconds */
 	int      state;          /* MXC_READER_* */
 };
 #define MXC_READER_LIVE     0   /* owner alive, not holding anything back */
-#define MXC_READER_DEAD     1   /* owner gone; the writer will free it */
+#define MXC_READER_DEAD     1   /* owner process gone; the daemon is taking
+				   its last events, then lets the block go */
 #define MXC_READER_STALLED  2   /* owner alive, inside a lookup that began
 				   before the current epoch */
 
 /*
- * mxc_readers_foreach - call fn for every claimed reader slot, this
- * process's own included (never reported dead: they share our lock).
- * Returns MXC_OK, fn's non-zero value, or MXC_ESYS (EACCES: the reader
- * table is not writable for us).  Thread safety: safe.
- * Not a lookup (one fcntl per slot to test its owner).
+ * mxc_readers_foreach - call fn for every claimed reader slot of every
+ * registered client process, as the daemon's readers listing shows them:
+ * the listing is rewritten once a second, so it may be up to 1 s old and
+ * need not show this process's latest claims.  Reading it needs only read
+ * access to the listing (the region's group), the same as the data file.
+ * Returns MXC_OK (also with no call of fn when there is no listing: no
+ * daemon has run, or it stopped cleanly), fn's non-zero value, MXC_EINVAL,
+ * or MXC_ESYS with errno set: EACCES when the listing cannot be read (not
+ * in the region's group), EPERM when the file is not a listing mxcached
+ * wrote.  Thread safety: safe.  Not a lookup (reads a file).
  */
 typedef int (*mxc_reader_fn)(const struct mxc_reader *r, void *arg);
 int mxc_readers_foreach(mxc_t *h, mxc_reader_fn fn, void *arg);
