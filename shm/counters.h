@@ -65,7 +65,13 @@ enum mxc_ctr {
 	MXC_CTR_SM_PERM,
 	MXC_CTR_SM_CONN,              /* connections accepted */
 	MXC_CTR_SM_CONN_REFUSED,      /* refused: [socketmap] max_connections */
-	MXC_CTR_USED = 33
+
+	/* what clients' misses may cost the MTA-STS manager (daemon/sts_quota.h) */
+	MXC_CTR_LIMIT_MISSES = 40,    /* misses not checked: [limits] client_misses_per_s */
+	MXC_CTR_LIMIT_ZONE_MISSES,    /* misses not checked: STS_ZONE_MISSES_PER_S under one parent */
+	MXC_CTR_LIMIT_MISS_BACKLOG,   /* misses not checked: STS_MISS_BACKLOG of one source waiting */
+	MXC_CTR_LIMIT_MISS_ENTRIES,   /* never-confirmed entries evicted: [limits] sts_miss_entries */
+	MXC_CTR_USED = 44
 };
 
 /* Name (Prometheus style, without the mxcache_ prefix, labels included). */
@@ -105,6 +111,11 @@ static inline const char *mxc_ctr_name(int i)
 		"socketmap_answers_total{answer=\"PERM\"}",
 		"socketmap_connections_total",
 		"socketmap_connections_refused_total",
+		NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+		"limit_client_misses_total",
+		"limit_sts_zone_misses_total",
+		"limit_sts_miss_backlog_total",
+		"limit_sts_miss_entries_total",
 	};
 
 	return i >= 0 && i < MXC_CTR_USED ? names[i] : NULL;
@@ -139,6 +150,11 @@ static inline const char *mxc_ctr_help(int i)
 		NULL, NULL, NULL,
 		"socketmap connections accepted",
 		"socketmap connections refused because [socketmap] max_connections were open",
+		NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+		"MTA-STS misses not checked because a client missed more than [limits] client_misses_per_s",
+		"MTA-STS misses not checked because names under one parent domain came faster than 10 a second",
+		"MTA-STS misses not checked because 64 of the same client were waiting",
+		"never-confirmed MTA-STS entries evicted for new ones ([limits] sts_miss_entries, sts_entries)",
 	};
 
 	return i >= 0 && i < MXC_CTR_USED ? help[i] : NULL;
