@@ -4,7 +4,7 @@
  * that runs the checks of sts_check.c.
  *
  * The job queue, its lanes and the order in which workers take jobs are
- * in sts_queue.c.
+ * in sts_queue.c; what clients' misses may cost is in sts_quota.c.
  */
 #include "sts_int.h"
 
@@ -41,12 +41,20 @@
 
 /* ---- writer jobs ---------------------------------------------------------------- */
 
+/* A check's result, and the never-confirmed entries it evicts. */
+struct put_sts {
+	struct sts_rec *rec;
+	struct sts_evict ev;
+};
+
 static int put_sts_store(struct store *st, void *arg, int64_t now)
 {
+	struct put_sts *p = arg;
 	char err[256];
 
 	(void)now;
-	if (sts_db_put(store_db(st), arg, err, sizeof(err)) != 0) {
+	if (sts_evict_store(store_db(st), &p->ev, err, sizeof(err)) != 0 ||
+	    (p->rec != NULL && sts_db_put(store_db(st), p->rec, err, sizeof(err)) != 0)) {
 		log_warnx("sts: store: %s", err);
 		return -1;
 	}
@@ -55,7 +63,10 @@ static int put_sts_store(struct store *st, void *arg, int64_t now)
 
 static int put_sts_apply(struct region *rg, void *arg)
 {
-	return sts_region_put(rg, arg);
+	struct put_sts *p = arg;
+
+	sts_evict_apply(rg, &p->ev);
+	return p->rec != NULL ? sts_region_put(rg, p->rec) : 0;
 }
 
 static int put_mx_store(struct store *st, void *arg, int64_t now)
@@ -112,13 +123,15 @@ static int run_sts(struct worker *wk, struct job *j)
 {
 	struct sts *s = wk->s;
 	struct sts_rec *cur = NULL, *out = NULL;
+	struct put_sts *put = NULL;
 	struct writer_job job;
 	char err[256], msg[512];
-	int have, rc = -1, moved = 0;
+	int have, rc = -1, moved = 0, unconfirmed, wrc;
 
 	cur = calloc(1, sizeof(*cur));
 	out = calloc(1, sizeof(*out));
-	if (cur == NULL || out == NULL) {
+	put = calloc(1, sizeof(*put));
+	if (cur == NULL || out == NULL || put == NULL) {
 		snprintf(msg, sizeof(msg), "out of memory");
 		goto done;
 	}
@@ -142,17 +155,35 @@ static int run_sts(struct worker *wk, struct job *j)
 			 out->kind == MXC_STS_KIND_POLICY ? " (cached policy kept)" : " (backing off)");
 	else
 		log_debug("sts: %s: %s", j->domain, check_class(rc));
+	/* a domain that had a policy keeps that mark whatever it has now */
+	unconfirmed = !(out->kind == MXC_STS_KIND_POLICY || (have && sts_confirmed(cur)));
+	if (!unconfirmed)
+		out->flags |= STS_F_CONFIRMED;
+	if (sts_quota_pick(s->quota, j->domain, !have, unconfirmed, j->miss, &put->ev) != 0) {
+		ctr_limit(MXC_CTR_LIMIT_STS, "sts: the policy cache holds %u entries ([limits] sts_entries) for "
+			  "domains that had a policy: new domains are not stored until some are forgotten",
+			  __atomic_load_n(&s->lim_sts, __ATOMIC_RELAXED));
+		snprintf(msg, sizeof(msg), "the policy cache is full");
+		rc = -1;
+		if (put->ev.n == 0)
+			goto done;
+	}
+	put->rec = put->ev.store ? out : NULL;
 	memset(&job, 0, sizeof(job));
 	job.store = put_sts_store;
 	job.apply = put_sts_apply;
-	job.arg = out;
-	job.nent = 1;
-	job.bytes = sts_region_bytes(out);
-	if (write_change(s, &job, err, sizeof(err)) != 0) {
+	job.arg = put;
+	job.nent = 1 + put->ev.n;
+	job.bytes = sts_region_bytes(out) + put->ev.n * (uint64_t)MXK_MAX_LEN;
+	wrc = write_change(s, &job, err, sizeof(err));
+	sts_quota_done(s->quota, j->domain, unconfirmed, &put->ev, wrc == 0);
+	if (wrc != 0) {
 		snprintf(msg, sizeof(msg), "%s", err);
 		rc = -1;
 		goto done;
 	}
+	if (!put->ev.store)
+		goto done;
 	if (rc == STS_CHECK_POLICY)
 		snprintf(msg, sizeof(msg), "policy %s id %s max_age %u", sts_mode_name(out->mode), out->id, out->max_age);
 	else if (rc == STS_CHECK_NONE)
@@ -168,6 +199,7 @@ done:
 		sts_rec_free(out);
 	free(cur);
 	free(out);
+	free(put);
 	return moved;
 }
 
@@ -345,8 +377,8 @@ static int cache_full(struct sts *s, unsigned tab, unsigned limit)
 	return ctr_entries(tab) + __atomic_load_n(&s->inflight[kind], __ATOMIC_RELAXED) >= limit;
 }
 
-/* One event from a ring: checked, since clients wrote it. */
-static void handle_event(struct sts *s, struct touch *t, const struct mxc_event *ev)
+/* One event from reader slot src's ring: checked, since clients wrote it. */
+static void handle_event(struct sts *s, struct touch *t, const struct mxc_event *ev, uint32_t src)
 {
 	char raw[MXC_EV_NAME_MAX + 1], canon[MXK_MAX_LEN + 1];
 	size_t clen;
@@ -375,14 +407,15 @@ static void handle_event(struct sts *s, struct touch *t, const struct mxc_event 
 	ctr_add(MXC_CTR_EVENTS, 1);
 	switch (ev->e_type) {
 	case MXC_EV_STS_FETCH:
-		if (cache_full(s, MXC_TAB_STS, __atomic_load_n(&s->lim_sts, __ATOMIC_RELAXED))) {
-			ctr_limit(MXC_CTR_LIMIT_STS,
-				  "sts: the policy cache holds %u entries ([limits] sts_entries): "
-				  "no fetch for new domains until some are forgotten",
+		/* a full cache takes a new domain in place of a never-confirmed
+		 * one (daemon/sts_quota.h); with none, nothing can be stored */
+		if (!sts_quota_room(s->quota)) {
+			ctr_limit(MXC_CTR_LIMIT_STS, "sts: the policy cache holds %u entries ([limits] sts_entries) "
+				  "for domains that had a policy: new domains are not stored until some are forgotten",
 				  __atomic_load_n(&s->lim_sts, __ATOMIC_RELAXED));
 			break;
 		}
-		sts_enqueue(s, JOB_STS, canon, NULL);
+		sts_enqueue_miss(s, JOB_STS, canon, src);
 		break;
 	case MXC_EV_MX_FETCH:
 		if (cache_full(s, MXC_TAB_MX, __atomic_load_n(&s->lim_mx, __ATOMIC_RELAXED))) {
@@ -392,7 +425,7 @@ static void handle_event(struct sts *s, struct touch *t, const struct mxc_event 
 				  __atomic_load_n(&s->lim_mx, __ATOMIC_RELAXED));
 			break;
 		}
-		sts_enqueue(s, JOB_MX, canon, NULL);
+		sts_enqueue_miss(s, JOB_MX, canon, src);
 		break;
 	case MXC_EV_STS_USED:
 		touch_add(s, t, canon, ev->e_value);
@@ -496,7 +529,7 @@ static size_t drain_rings(struct sts *s, struct touch *t, int all)
 				break;
 			got++;
 			if (rate_take(s, i, now))
-				handle_event(s, t, &ev);
+				handle_event(s, t, &ev, i);
 		}
 	}
 	return got;
@@ -609,6 +642,7 @@ static void forget_old(struct sts *s)
 	struct forget f;
 	char err[256];
 	int64_t now = wall_now();
+	size_t i;
 
 	memset(&f, 0, sizeof(f));
 	f.now = now;
@@ -632,10 +666,13 @@ static void forget_old(struct sts *s)
 	job.arg = &f;
 	job.nent = f.n + f.nmx;
 	job.bytes = (f.n + f.nmx) * (uint64_t)MXK_MAX_LEN;
-	if (write_change(s, &job, err, sizeof(err)) != 0)
+	if (write_change(s, &job, err, sizeof(err)) != 0) {
 		log_warnx("sts: forgetting: %s", err);
-	else
-		log_info("sts: forgot %zu unused MTA-STS entries and %zu expired MX answers", f.n, f.nmx);
+		goto done;
+	}
+	for (i = 0; i < f.n; i++)
+		sts_quota_forget(s->quota, f.sts[i]);
+	log_info("sts: forgot %zu unused MTA-STS entries and %zu expired MX answers", f.n, f.nmx);
 done:
 	free(f.sts);
 	free(f.mx);
@@ -721,6 +758,7 @@ int sts_start(const struct config *cfg, const char *dbpath, struct region *rg, s
 	struct https_cfg hc;
 	struct sts *s;
 	size_t i;
+	long nmiss;
 
 	s = calloc(1, sizeof(*s));
 	if (s == NULL) {
@@ -745,7 +783,6 @@ int sts_start(const struct config *cfg, const char *dbpath, struct region *rg, s
 		free(s);
 		return -1;
 	}
-	sts_set_limits(s, cfg);
 	snprintf(s->dbpath, sizeof(s->dbpath), "%s", dbpath);
 	if (getrandom(s->hkey, sizeof(s->hkey), 0) != sizeof(s->hkey)) {
 		uint64_t t = mono_ms(), p = (uint64_t)getpid();
@@ -753,6 +790,13 @@ int sts_start(const struct config *cfg, const char *dbpath, struct region *rg, s
 		memcpy(s->hkey, &t, 8);
 		memcpy(s->hkey + 8, &p, 8);
 	}
+	s->mq = sts_mq_new(s->nrate);
+	s->quota = sts_quota_new(s->nrate, s->hkey);
+	if (s->mq == NULL || s->quota == NULL) {
+		snprintf(err, errlen, "sts: out of memory");
+		goto fail_nohs;
+	}
+	sts_set_limits(s, cfg);
 	if (sts_queue_init(s) != 0) {
 		snprintf(err, errlen, "sts: out of memory");
 		goto fail_nohs;
@@ -768,6 +812,11 @@ int sts_start(const struct config *cfg, const char *dbpath, struct region *rg, s
 		goto fail;
 	if (open_reader(dbpath, &s->evdb, err, errlen) != 0)
 		goto fail;
+	nmiss = sts_quota_load(s->quota, s->evdb, err, errlen);
+	if (nmiss < 0) {
+		log_warnx("sts: never-confirmed entries: %s: none is evicted before the others", err);
+		nmiss = 0;
+	}
 	memcpy(s->dns_servers, cfg->dns_servers, sizeof(s->dns_servers));
 	memset(&s->dnscfg, 0, sizeof(s->dnscfg));
 	s->dnscfg.servers = s->dns_servers;
@@ -809,8 +858,8 @@ int sts_start(const struct config *cfg, const char *dbpath, struct region *rg, s
 	}
 	s->ev_started = 1;
 	log_info("sts: %zu workers (at most %zu for domains that failed last time), refresh every %u s, forget "
-		 "after %u s unused",
-		 s->nworkers, s->slow_max, s->refresh_s, s->forget_s);
+		 "after %u s unused; %ld never-confirmed entries",
+		 s->nworkers, s->slow_max, s->refresh_s, s->forget_s, nmiss);
 	*out = s;
 	return 0;
 fail:
@@ -819,6 +868,8 @@ fail:
 fail_nohs:
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
+	sts_mq_free(s->mq);
+	sts_quota_free(s->quota);
 	free(s->rate);
 	free(s);
 	return -1;
@@ -829,6 +880,8 @@ void sts_set_limits(struct sts *s, const struct config *cfg)
 	__atomic_store_n(&s->lim_sts, cfg->lim_sts, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->lim_mx, cfg->lim_mx, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->lim_events, cfg->lim_events, __ATOMIC_RELAXED);
+	if (s->quota != NULL)
+		sts_quota_set_limits(s->quota, cfg->lim_sts, cfg->lim_sts_miss, cfg->lim_misses);
 	if (s->stats != NULL)
 		stats_set_limit(s->stats, cfg->lim_stats);
 	if (s->tracker != NULL)
@@ -861,6 +914,8 @@ void sts_stop(struct sts *s)
 	https_free(s->https);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
+	sts_mq_free(s->mq);
+	sts_quota_free(s->quota);
 	free(s->rate);
 	free(s);
 }
@@ -931,6 +986,7 @@ int sts_forget(struct sts *s, const char *domain, char *msg, size_t msglen)
 		rc = -1;
 	} else {
 		rc = c.status == WRITER_NOTFOUND ? 0 : 1;
+		sts_quota_forget(s->quota, d);
 	}
 	writer_cmd_destroy(&c);
 	return rc;

@@ -18,6 +18,7 @@
 #include "dns.h"
 #include "shm/key.h"
 #include "sts.h"
+#include "sts_quota.h"
 
 #define STS_DEDUP_S        10       /* a domain checked this recently is not queued again */
 #define STS_QUEUE_MAX      65536    /* jobs waiting; more are dropped and counted */
@@ -43,15 +44,19 @@ struct pend {
 
 struct job {
 	struct job *next;
+	struct sts_mq_node mq;               /* a client's miss: in the miss lane */
+	int miss;                            /* a client's miss (mq.src: its slot) */
 	uint64_t seq;                        /* order of arrival, kept across lanes */
 	int kind;
 	char domain[MXK_MAX_LEN + 1];
 	struct waiter *w;                    /* an admin waiting, or NULL */
 	int tracked;                         /* in the pending set */
 	int slow;                            /* in, or run from, the slow lane */
+	int run;                             /* the running count it holds: RUN_* */
 };
 
-enum { LANE_FAST, LANE_SLOW, LANES };
+enum { LANE_FAST, LANE_SLOW, LANES };      /* and the miss lane, s->mq */
+enum { RUN_NONE, RUN_FAST, RUN_SLOW, RUN_MISS };
 
 struct lane {
 	struct job *head, *tail;
@@ -88,12 +93,15 @@ struct sts {
 	pthread_mutex_t mu;                  /* lanes, workers' cur, pending set, stopping */
 	pthread_cond_t cv;
 	struct lane lane[LANES];
-	size_t queued;                       /* jobs waiting, both lanes */
+	size_t queued;                       /* jobs waiting, every lane */
 	uint64_t seq;
 	size_t slow_running, slow_max;
+	size_t fast_running, miss_running;
 	int stopping;
 	ck_hs_t pend;
 	uint8_t hkey[16];
+	struct sts_mq *mq;                   /* clients' misses waiting (the miss lane) */
+	struct sts_quota *quota;             /* what misses may cost */
 
 	pthread_t evthread;
 	int ev_started;
@@ -134,10 +142,13 @@ int sts_queue_init(struct sts *s);
  * queued (admins waiting are answered) and the pending set. */
 void sts_queue_drain(struct sts *s);
 
-/* sts_enqueue - queue a job: once per domain (w NULL: a client's or the
- * refresher's), or for an admin waiting on w.  0, or -1 (full, stopping,
- * no memory). */
+/* sts_enqueue - queue a job for the refresher (w NULL: once per domain)
+ * or an admin waiting on w.  0, or -1 (full, stopping, no memory). */
 int sts_enqueue(struct sts *s, int kind, const char *domain, struct waiter *w);
+
+/* sts_enqueue_miss - queue a client's miss from reader slot src, within
+ * what misses may cost (daemon/sts_quota.h).  Event thread. */
+void sts_enqueue_miss(struct sts *s, int kind, const char *domain, uint32_t src);
 
 /* sts_dequeue - the next job for wk, waiting for one; NULL when stopping. */
 struct job *sts_dequeue(struct worker *wk);

@@ -21,13 +21,25 @@
  * behind them for many timeouts.  So a check whose domain failed last
  * time (a backoff entry, or a kept policy with a failure recorded) runs in
  * the slow lane, which may use at most half the workers (at least one):
- * the other half is always there for the fast lane (new domains, good
- * ones, MX lookups, admin requests).  Between the lanes the older job goes
- * first, so neither starves.  A job learns its lane where the domain's
- * entry is read anyway, in the worker (run_sts): every job enters the fast
- * lane, and one that turns out to belong to a full slow lane moves there
- * before it has done any network work.  A new domain that stalls costs one
- * fast-lane timeout, once: after that it is a known failure.
+ * the other half is always there for the other lanes (new domains, good
+ * ones, MX lookups, admin requests).  Between the slow lane and clients'
+ * misses the older job goes first, so neither starves.  A job learns its
+ * lane where the domain's entry is read anyway, in the worker (run_sts):
+ * every job enters the fast or the miss lane, and one that turns out to
+ * belong to a full slow lane moves there before it has done any network
+ * work.  A new
+ * domain that stalls costs one timeout, once: after that it is a known
+ * failure.
+ *
+ * Clients' misses wait in a lane of their own, s->mq (daemon/sts_quota.h):
+ * a queue per reader slot, the slots taking turns, at most
+ * STS_MISS_BACKLOG waiting per slot, so a client's flood delays another
+ * client's miss by one check per flooding client.  The refresher's and
+ * the admin's jobs are the fast lane.  Between the fast lane and clients'
+ * jobs (misses and the slow lane) each side has half the workers while
+ * both wait (fast_first): a flood of new names delays the refresh of a
+ * policy in use by one check at most, and a wave of refreshes leaves
+ * clients half the pool.
  *
  * Two checks of one domain never run at once (an admin's fetch while the
  * refresher checks the same domain): the later waits in the queue, so an
@@ -35,12 +47,15 @@
  */
 #include "sts_int.h"
 
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
+#include "clock.h"
 #include "counters.h"
 #include "hs.h"
+#include "region.h"
 #include "shm/siphash.h"
 
 /* ---- the pending set (ck_hs) ---------------------------------------------- */
@@ -92,6 +107,16 @@ static int pend_claim(struct sts *s, int kind, const char *domain, int64_t now)
 		return 0;
 	}
 	return 1;
+}
+
+/* Under s->mu: is the domain queued, running or checked a moment ago? */
+static int pend_busy(struct sts *s, int kind, const char *domain, int64_t now)
+{
+	struct pend probe, *p;
+
+	pend_key(&probe, kind, domain);
+	p = ck_hs_get(&s->pend, CK_HS_HASH(&s->pend, pend_hash, &probe), &probe);
+	return p != NULL && (p->done_at == 0 || now - p->done_at < STS_DEDUP_S);
 }
 
 /* Under s->mu. */
@@ -174,6 +199,58 @@ int sts_enqueue(struct sts *s, int kind, const char *domain, struct waiter *w)
 	return 0;
 }
 
+/*
+ * Queue a client's miss, posted in reader slot src: not when its domain is
+ * on its way already, then only within the source's and the parent
+ * domain's rates and the source's backlog (daemon/sts_quota.h); over
+ * those it is dropped, counted and logged once.
+ */
+void sts_enqueue_miss(struct sts *s, int kind, const char *domain, uint32_t src)
+{
+	struct job *j;
+	int64_t now = wall_now();
+	uint64_t owner;
+	uint32_t pid = 0;
+
+	j = calloc(1, sizeof(*j));
+	if (j == NULL)
+		return;
+	j->kind = kind;
+	snprintf(j->domain, sizeof(j->domain), "%s", domain);
+	j->miss = 1;
+	j->mq.src = src;
+	owner = region_slot_owner(s->rg, src, &pid);
+	pthread_mutex_lock(&s->mu);
+	if (s->stopping || s->queued >= STS_QUEUE_MAX) {
+		__atomic_fetch_add(&s->n_dropped, 1, __ATOMIC_RELAXED);
+		goto drop;
+	}
+	if (pend_busy(s, kind, domain, now))
+		goto drop;     /* already on its way: not an error, and it costs no rate */
+	if (!sts_quota_rate(s->quota, src, owner, pid, domain, kind == JOB_STS, mono_ms()))
+		goto drop;
+	if (sts_mq_waiting(s->mq, src) >= STS_MISS_BACKLOG) {
+		ctr_limit(MXC_CTR_LIMIT_MISS_BACKLOG,
+			  "sts: client pid %u (reader slot %u) has %d misses waiting for a check: more are not "
+			  "checked until some are",
+			  pid, src, STS_MISS_BACKLOG);
+		goto drop;
+	}
+	if (!pend_claim(s, kind, domain, now))
+		goto drop;
+	j->tracked = 1;
+	j->seq = s->seq++;
+	sts_mq_push(s->mq, &j->mq);
+	s->queued++;
+	__atomic_fetch_add(&s->inflight[kind], 1, __ATOMIC_RELAXED);
+	pthread_cond_signal(&s->cv);
+	pthread_mutex_unlock(&s->mu);
+	return;
+drop:
+	pthread_mutex_unlock(&s->mu);
+	free(j);
+}
+
 /* Under s->mu: is a check of j's domain running in a worker? */
 static int domain_busy(const struct sts *s, const struct job *j)
 {
@@ -201,6 +278,16 @@ static struct job *lane_first(const struct sts *s, int lane, struct job **prev)
 	return j;
 }
 
+static const struct job *miss_job(const struct sts_mq_node *n)
+{
+	return (const struct job *)(const void *)((const char *)n - offsetof(struct job, mq));
+}
+
+static int miss_busy(const struct sts_mq_node *n, const void *s)
+{
+	return domain_busy(s, miss_job(n));
+}
+
 static void lane_unlink(struct sts *s, int lane, struct job *j, struct job *prev)
 {
 	struct lane *l = &s->lane[lane];
@@ -215,29 +302,79 @@ static void lane_unlink(struct sts *s, int lane, struct job *j, struct job *prev
 	s->queued--;
 }
 
+/* Under s->mu: j no longer holds a running count. */
+static void run_release(struct sts *s, struct job *j)
+{
+	if (j->run == RUN_FAST)
+		s->fast_running--;
+	else if (j->run == RUN_SLOW)
+		s->slow_running--;
+	else if (j->run == RUN_MISS)
+		s->miss_running--;
+	j->run = RUN_NONE;
+}
+
 /*
- * The next job for worker wk: the older of the two lanes' first runnable
- * jobs, the slow lane's only while fewer than slow_max slow jobs run.
- * Waits until there is one; NULL when stopping.
+ * Under s->mu: of f (the refresher's or an admin's) and c (a client's
+ * miss or a known failure), both runnable, does f go first?  While both
+ * wait, each side has half the workers (clients the smaller half): the
+ * side under its half goes first; else the older job.  So a flood of
+ * misses delays a refresh by one check, and a wave of refreshes (a
+ * restart after a long stop) leaves clients' misses half the pool.
+ */
+static int fast_first(const struct sts *s, const struct job *f, const struct job *c)
+{
+	size_t c_run = s->slow_running + s->miss_running, c_share = s->nworkers / 2;
+
+	if (s->nworkers >= 2) {
+		if (s->fast_running < s->nworkers - c_share && c_run >= c_share)
+			return 1;
+		if (c_run < c_share && s->fast_running >= s->nworkers - c_share)
+			return 0;
+	}
+	return f->seq < c->seq;
+}
+
+/*
+ * The next job for worker wk: the refresher's and the admin's (the fast
+ * lane), or clients': the older of the slow lane's first runnable job
+ * (only while fewer than slow_max slow jobs run) and the miss lane's next
+ * in turn; between the two sides, fast_first.  Waits until there is one;
+ * NULL when stopping.
  */
 struct job *sts_dequeue(struct worker *wk)
 {
 	struct sts *s = wk->s;
-	struct job *f, *sl, *fp, *sp, *j = NULL;
+	struct job *f, *sl, *m, *c, *fp, *sp = NULL, *j = NULL;
+	struct sts_mq_node *mn;
 
 	pthread_mutex_lock(&s->mu);
 	while (!s->stopping) {
 		f = lane_first(s, LANE_FAST, &fp);
 		sl = s->slow_running < s->slow_max ? lane_first(s, LANE_SLOW, &sp) : NULL;
-		if (sl != NULL && (f == NULL || sl->seq < f->seq)) {
+		mn = sts_mq_first(s->mq, miss_busy, s);
+		m = mn != NULL ? (struct job *)(void *)((char *)mn - offsetof(struct job, mq)) : NULL;
+		c = sl != NULL && (m == NULL || sl->seq < m->seq) ? sl : m;
+		if (f != NULL && (c == NULL || fast_first(s, f, c))) {
+			lane_unlink(s, LANE_FAST, f, fp);
+			s->fast_running++;
+			f->run = RUN_FAST;
+			j = f;
+			break;
+		}
+		if (c != NULL && c == sl) {
 			lane_unlink(s, LANE_SLOW, sl, sp);
 			s->slow_running++;
+			sl->run = RUN_SLOW;
 			j = sl;
 			break;
 		}
-		if (f != NULL) {
-			lane_unlink(s, LANE_FAST, f, fp);
-			j = f;
+		if (c != NULL) {
+			sts_mq_take(s->mq, mn);
+			s->queued--;
+			s->miss_running++;
+			m->run = RUN_MISS;
+			j = m;
 			break;
 		}
 		pthread_cond_wait(&s->cv, &s->mu);
@@ -248,9 +385,9 @@ struct job *sts_dequeue(struct worker *wk)
 }
 
 /*
- * A fast-lane job whose domain failed last time: run it now as a slow job
- * if the slow lane has room (0), else move it there (1: the worker is
- * free again; the job keeps its place in the order of arrival).
+ * A job from another lane whose domain failed last time: run it now as a
+ * slow job if the slow lane has room (0), else move it there (1: the
+ * worker is free again; the job keeps its place in the order of arrival).
  */
 int sts_to_slow_lane(struct worker *wk, struct job *j)
 {
@@ -258,9 +395,11 @@ int sts_to_slow_lane(struct worker *wk, struct job *j)
 	int moved = 0;
 
 	pthread_mutex_lock(&s->mu);
+	run_release(s, j);
 	j->slow = 1;
 	if (s->slow_running < s->slow_max) {
 		s->slow_running++;
+		j->run = RUN_SLOW;
 	} else {
 		lane_push(s, LANE_SLOW, j);
 		wk->cur = NULL;
@@ -277,8 +416,7 @@ void sts_job_done(struct worker *wk, struct job *j)
 
 	pthread_mutex_lock(&s->mu);
 	wk->cur = NULL;
-	if (j->slow)
-		s->slow_running--;
+	run_release(s, j);
 	if (j->tracked)
 		pend_done(s, j->kind, j->domain, wall_now());
 	/* a job that waited for this domain, or for a slow-lane place, may
@@ -332,6 +470,7 @@ int sts_queue_init(struct sts *s)
 void sts_queue_drain(struct sts *s)
 {
 	ck_hs_iterator_t it = CK_HS_ITERATOR_INITIALIZER;
+	struct sts_mq_node *mn;
 	struct job *j;
 	void *obj;
 	size_t i;
@@ -344,6 +483,8 @@ void sts_queue_drain(struct sts *s)
 			free(j);
 		}
 	}
+	while ((mn = sts_mq_pop(s->mq)) != NULL)
+		free((char *)mn - offsetof(struct job, mq));   /* misses: nobody waits */
 	while (ck_hs_next(&s->pend, &it, &obj))
 		free(obj);
 	ck_hs_destroy(&s->pend);
