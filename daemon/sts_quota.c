@@ -171,33 +171,36 @@ int sts_quota_rate(struct sts_quota *q, uint32_t src, uint64_t owner, uint32_t p
 		   uint64_t now_ms)
 {
 	unsigned per_s = __atomic_load_n(&q->per_s, __ATOMIC_RELAXED);
-	struct bucket *b, *zb = NULL;
-	const char *z = NULL;
-	size_t zlen = 0;
+	struct bucket *b;
+	const char *z;
+	size_t zlen;
 
-	if (src < q->nsrc) {
-		b = &q->src[src];
-		if (b->owner != owner) {
-			memset(b, 0, sizeof(*b));
-			b->owner = owner;
-		}
-		if (!bucket_take(b, per_s, now_ms)) {
-			ctr_limit(MXC_CTR_LIMIT_MISSES,
-				  "sts: client pid %u (reader slot %u) misses more than %u domains/s ([limits] "
-				  "client_misses_per_s): the excess is not checked",
-				  pid, src, per_s);
+	/* the parent first: what a flood under one parent loses there costs
+	 * its slot nothing, so the slot's rate stays for other domains */
+	if (zone) {
+		z = zone_of(domain, &zlen);
+		b = &q->zone[mxc_siphash13(q->key, z, zlen) & (STS_ZONE_SLOTS - 1)];
+		if (!bucket_take(b, STS_ZONE_MISSES_PER_S, now_ms)) {
+			ctr_limit(MXC_CTR_LIMIT_ZONE_MISSES,
+				  "sts: misses under %.*s come faster than %u a second (all clients): the excess "
+				  "is not checked",
+				  (int)zlen, z, STS_ZONE_MISSES_PER_S);
 			return 0;
 		}
 	}
-	if (!zone)
+	if (src >= q->nsrc)
 		return 1;
-	z = zone_of(domain, &zlen);
-	zb = &q->zone[mxc_siphash13(q->key, z, zlen) & (STS_ZONE_SLOTS - 1)];
-	if (bucket_take(zb, STS_ZONE_MISSES_PER_S, now_ms))
+	b = &q->src[src];
+	if (b->owner != owner) {
+		memset(b, 0, sizeof(*b));
+		b->owner = owner;
+	}
+	if (bucket_take(b, per_s, now_ms))
 		return 1;
-	ctr_limit(MXC_CTR_LIMIT_ZONE_MISSES,
-		  "sts: misses under %.*s come faster than %u a second (all clients): the excess is not checked",
-		  (int)zlen, z, STS_ZONE_MISSES_PER_S);
+	ctr_limit(MXC_CTR_LIMIT_MISSES,
+		  "sts: client pid %u (reader slot %u) misses more than %u domains/s ([limits] "
+		  "client_misses_per_s): the excess is not checked",
+		  pid, src, per_s);
 	return 0;
 }
 
