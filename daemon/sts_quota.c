@@ -23,8 +23,6 @@
 #include <sqlite3.h>
 
 #include "counters.h"
-#include "log.h"
-#include "region.h"
 #include "shm/siphash.h"
 #include "sts.h"
 
