@@ -401,6 +401,8 @@ static const struct config_num config_nums[] = {
 	{ "limits", "stats_domains", 1, CONFIG_LIMIT_ENTRIES_MAX, offsetof(struct config, lim_stats) },
 	{ "limits", "servers", 1, CONFIG_LIMIT_ENTRIES_MAX, offsetof(struct config, lim_servers) },
 	{ "limits", "client_events_per_s", 1, CONFIG_LIMIT_EVENTS_MAX, offsetof(struct config, lim_events) },
+	{ "limits", "client_misses_per_s", 1, CONFIG_LIMIT_EVENTS_MAX, offsetof(struct config, lim_misses) },
+	{ "limits", "sts_miss_entries", 0, CONFIG_LIMIT_ENTRIES_MAX, offsetof(struct config, lim_sts_miss) },
 };
 
 /* yes/no keys */
@@ -635,6 +637,8 @@ static int config_defaults(struct config *c, char *err, size_t errlen)
 	c->lim_stats = CONFIG_LIMIT_ENTRIES_DEF;
 	c->lim_servers = CONFIG_LIMIT_ENTRIES_DEF;
 	c->lim_events = CONFIG_LIMIT_EVENTS_DEF;
+	c->lim_misses = CONFIG_LIMIT_MISSES_DEF;
+	c->lim_sts_miss = 0;
 	snprintf(c->sm_transport, sizeof(c->sm_transport), "smtp");
 	snprintf(c->sts_content_types, sizeof(c->sts_content_types), "%s", CONFIG_STS_CTYPES_DEF);
 	return 0;

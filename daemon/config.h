@@ -64,6 +64,11 @@
  *   stats_domains = N        domains with delivery stats, default 1000000
  *   servers     = N          values per tracker set, default 1000000
  *   client_events_per_s = N  events accepted per client slot, default 20000
+ *   client_misses_per_s = N  MTA-STS and MX misses checked per client slot,
+ *                            default 100
+ *   sts_miss_entries = N     never-confirmed MTA-STS entries (domains only
+ *                            ever missed, never a policy), default 0: half
+ *                            of sts_entries
  *   [metrics]
  *   listen      = ADDR:PORT  serve GET /metrics over HTTP; loopback only;
  *                            default: none
@@ -120,6 +125,7 @@
 #define CONFIG_LIMIT_ENTRIES_DEF  1000000u
 #define CONFIG_LIMIT_EVENTS_MAX   100000000u
 #define CONFIG_LIMIT_EVENTS_DEF   20000u
+#define CONFIG_LIMIT_MISSES_DEF   100u
 
 #define CONFIG_SYNC_NORMAL 1          /* PRAGMA synchronous values */
 #define CONFIG_SYNC_FULL   2
@@ -198,6 +204,8 @@ struct config {
 	unsigned lim_stats;
 	unsigned lim_servers;
 	unsigned lim_events;
+	unsigned lim_misses;          /* client_misses_per_s */
+	unsigned lim_sts_miss;        /* sts_miss_entries; 0: half of lim_sts */
 
 	struct rcu_head rcu;          /* private: deferred free */
 };

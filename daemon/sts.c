@@ -1,40 +1,12 @@
 /*
  * daemon/sts.c - the MTA-STS and MX manager: the event thread (client
- * rings, refresher, forgetting, last-use batches), the job queue, and the
- * worker pool that runs the checks of sts_check.c.
+ * rings, refresher, forgetting, last-use batches) and the worker pool
+ * that runs the checks of sts_check.c.
  *
- * Concurrency: every check is one job on one queue, taken by one of
- * sts.workers threads, so refreshing 10,000 domains costs 10,000 round
- * trips divided by the pool size in wall time, and the pool bounds what
- * the daemon opens at once (sockets, TLS sessions, DNS queries).  A job is
- * queued once per domain: a pending set (ck_hs under the queue lock)
- * holds every domain queued, running or finished less than
- * STS_DEDUP_S ago, so a thousand clients missing the same domain in the
- * same second cause one fetch.  Results go to the writer like any other
- * change, so they are committed to SQLite before clients can see them.
- *
- * Two lanes, because a check is not always quick.  A policy host that
- * accepts and never answers, trickles its response, never finishes the
- * TLS handshake, or a DNS server that never replies, holds a worker for
- * the whole fetch (or DNS) timeout.  With one first-in-first-out queue, a
- * few dozen such domains retried by clients and by the refresher would
- * hold every worker in turn, and fresh and known-good domains would wait
- * behind them for many timeouts.  So a check whose domain failed last
- * time (a backoff entry, or a kept policy with a failure recorded) runs in
- * the slow lane, which may use at most half the workers (at least one):
- * the other half is always there for the fast lane (new domains, good
- * ones, MX lookups, admin requests).  Between the lanes the older job goes
- * first, so neither starves.  A job learns its lane where the domain's
- * entry is read anyway, in the worker (run_sts): every job enters the fast
- * lane, and one that turns out to belong to a full slow lane moves there
- * before it has done any network work.  A new domain that stalls costs one
- * fast-lane timeout, once: after that it is a known failure.
- *
- * Two checks of one domain never run at once (an admin's fetch while the
- * refresher checks the same domain): the later waits in the queue, so an
- * older, slower check can never overwrite what a newer one stored.
+ * The job queue, its lanes and the order in which workers take jobs are
+ * in sts_queue.c; what clients' misses may cost is in sts_quota.c.
  */
-#include "sts.h"
+#include "sts_int.h"
 
 #include <errno.h>
 #include <pthread.h>
@@ -45,20 +17,13 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <ck_hs.h>
-#include <sqlite3.h>
-
-#include "config.h"
 #include "dns.h"
 #include "https.h"
-#include "hs.h"
 #include "clock.h"
 #include "counters.h"
 #include "log.h"
 #include "readers.h"
 #include "region.h"
-#include "shm/key.h"
-#include "shm/siphash.h"
 #include "stats.h"
 #include "tracker.h"
 #include "store.h"
@@ -67,404 +32,30 @@
 #define STS_EV_POLL_MS     5        /* ring poll interval when idle */
 #define STS_EV_BUSY_US     200      /* and while events are flowing */
 #define STS_FULL_SCAN_MS   20       /* between scans of every ring */
-#define STS_RATE_BUCKETS   4096     /* token buckets of [limits] client_events_per_s */
 #define STS_TOUCH_EVERY_MS 1000     /* last-use updates are batched this long */
 #define STS_TOUCH_MAX      1024     /* domains per last-use batch */
 #define STS_REFRESH_EVERY_MS 5000   /* the refresher looks for due policies this often */
 #define STS_FORGET_EVERY_MS 600000  /* and for entries to forget this often */
 #define STS_NEG_KEEP_S     86400    /* expired negative entries are kept this long */
-#define STS_DEDUP_S        10       /* a domain checked this recently is not queued again */
-#define STS_QUEUE_MAX      65536    /* jobs waiting; more are dropped and counted */
-#define STS_PEND_CAP       1024     /* initial size of the pending set */
 #define STS_RATE_LOG_MS    60000    /* one "client over its event rate" line per minute at most */
-#define STS_SLOW_SHARE     2        /* the slow lane may use 1/STS_SLOW_SHARE of the workers */
 #define STS_WORKER_NAME    "mxc-sts-worker" /* thread name (15 bytes at most): top -H, /proc/PID/task */
-
-enum job_kind { JOB_STS = 1, JOB_MX = 2 };
-
-struct waiter {
-	pthread_mutex_t mu;
-	pthread_cond_t cv;
-	int done;
-	int rc;
-	char msg[512];
-};
-
-/* A domain queued, running or recently done; key: kind + domain. */
-struct pend {
-	char key[2 + MXK_MAX_LEN + 1];      /* "s:" or "m:", then the domain */
-	size_t klen;
-	int64_t done_at;                     /* 0 while queued or running */
-};
-
-struct job {
-	struct job *next;
-	uint64_t seq;                        /* order of arrival, kept across lanes */
-	int kind;
-	char domain[MXK_MAX_LEN + 1];
-	struct waiter *w;                    /* an admin waiting, or NULL */
-	int tracked;                         /* in the pending set */
-	int slow;                            /* in, or run from, the slow lane */
-};
-
-enum { LANE_FAST, LANE_SLOW, LANES };
-
-struct lane {
-	struct job *head, *tail;
-};
-
-struct worker {
-	struct sts *s;
-	pthread_t thread;
-	int started;
-	struct sts_ctx ctx;
-	sqlite3 *rdb;                        /* read connection */
-	const struct job *cur;               /* the job it runs (under s->mu) */
-};
-
-/*
- * A token bucket per reader slot: [limits] client_events_per_s tokens a
- * second, as many at most (one second's burst).  The slot's owner id
- * tells a new client in a reused slot, which starts with a full bucket.
- */
-struct rate {
-	uint64_t owner;
-	uint64_t tokens_milli;               /* thousandths of an event */
-	uint64_t last_ms;
-	int logged;                          /* this client was named in the log */
-};
-
-struct sts {
-	struct region *rg;
-	struct writer *w;
-	struct https *https;
-	char dbpath[4096];
-	unsigned refresh_s, forget_s, backoff_s;
-
-	pthread_mutex_t mu;                  /* lanes, workers' cur, pending set, stopping */
-	pthread_cond_t cv;
-	struct lane lane[LANES];
-	size_t queued;                       /* jobs waiting, both lanes */
-	uint64_t seq;
-	size_t slow_running, slow_max;
-	int stopping;
-	ck_hs_t pend;
-	uint8_t hkey[16];
-
-	pthread_t evthread;
-	int ev_started;
-	sqlite3 *evdb;
-
-	/* for workers that could not make a resolver at start (an empty
-	 * resolv.conf): they try again per job; a copy, since the config it
-	 * came from is freed on reload */
-	struct config_addr dns_servers[CONFIG_DNS_SERVERS_MAX];
-	struct dns_cfg dnscfg;
-
-	size_t nworkers;
-	struct worker *workers;
-	struct stats *stats;                 /* the event thread's */
-	struct tracker *tracker;             /* the event thread's */
-
-	uint64_t n_events, n_jobs, n_dropped;   /* atomics */
-
-	/* [limits], set at start and on reload (atomics) */
-	unsigned lim_sts, lim_mx, lim_events;
-	uint64_t inflight[3];                /* jobs queued or running, by kind (atomics) */
-	struct rate *rate;                   /* STS_RATE_BUCKETS, the event thread's */
-	uint64_t rate_logged_ms;
-};
-
-static int64_t wall_now(void)
-{
-	return (int64_t)time(NULL);
-}
-
-/* ---- the pending set (ck_hs) ---------------------------------------------- */
-
-static struct sts *pend_owner;   /* the hash callback has no context argument */
-
-static unsigned long pend_hash(const void *obj, unsigned long seed)
-{
-	const struct pend *p = obj;
-
-	(void)seed;
-	return (unsigned long)mxc_siphash13(pend_owner->hkey, p->key, p->klen);
-}
-
-static bool pend_cmp(const void *a, const void *b)
-{
-	const struct pend *x = a, *y = b;
-
-	return x->klen == y->klen && memcmp(x->key, y->key, x->klen) == 0;
-}
-
-static void pend_key(struct pend *p, int kind, const char *domain)
-{
-	p->klen = (size_t)snprintf(p->key, sizeof(p->key), "%c:%s", kind == JOB_STS ? 's' : 'm', domain);
-}
-
-/* Under s->mu.  1: the domain may be queued now (and is marked), 0: not. */
-static int pend_claim(struct sts *s, int kind, const char *domain, int64_t now)
-{
-	struct pend probe, *p;
-	unsigned long h;
-
-	pend_key(&probe, kind, domain);
-	h = CK_HS_HASH(&s->pend, pend_hash, &probe);
-	p = ck_hs_get(&s->pend, h, &probe);
-	if (p != NULL) {
-		if (p->done_at == 0 || now - p->done_at < STS_DEDUP_S)
-			return 0;
-		p->done_at = 0;
-		return 1;
-	}
-	p = malloc(sizeof(*p));
-	if (p == NULL)
-		return 0;
-	*p = probe;
-	p->done_at = 0;
-	if (!ck_hs_put(&s->pend, h, p)) {
-		free(p);
-		return 0;
-	}
-	return 1;
-}
-
-/* Under s->mu. */
-static void pend_done(struct sts *s, int kind, const char *domain, int64_t now)
-{
-	struct pend probe, *p;
-
-	pend_key(&probe, kind, domain);
-	p = ck_hs_get(&s->pend, CK_HS_HASH(&s->pend, pend_hash, &probe), &probe);
-	if (p != NULL)
-		p->done_at = now;
-}
-
-/* Under s->mu: drop entries done long enough ago. */
-static void pend_prune(struct sts *s, int64_t now)
-{
-	ck_hs_iterator_t it = CK_HS_ITERATOR_INITIALIZER;
-	struct pend *victims[256], *p;
-	void *obj;
-	size_t n = 0, i;
-
-	while (n < sizeof(victims) / sizeof(victims[0]) && ck_hs_next(&s->pend, &it, &obj)) {
-		p = obj;
-		if (p->done_at != 0 && now - p->done_at >= STS_DEDUP_S)
-			victims[n++] = p;
-	}
-	for (i = 0; i < n; i++) {
-		ck_hs_remove(&s->pend, CK_HS_HASH(&s->pend, pend_hash, victims[i]), victims[i]);
-		free(victims[i]);
-	}
-}
-
-/* ---- the queue ----------------------------------------------------------------- */
-
-static void lane_push(struct sts *s, int lane, struct job *j)
-{
-	struct lane *l = &s->lane[lane];
-
-	j->next = NULL;
-	if (l->tail != NULL)
-		l->tail->next = j;
-	else
-		l->head = j;
-	l->tail = j;
-	s->queued++;
-}
-
-/* Queue a job.  Returns 0, or -1 (full, stopping, no memory): dropped. */
-static int enqueue(struct sts *s, int kind, const char *domain, struct waiter *w)
-{
-	struct job *j;
-	int64_t now = wall_now();
-
-	j = calloc(1, sizeof(*j));
-	if (j == NULL)
-		return -1;
-	j->kind = kind;
-	snprintf(j->domain, sizeof(j->domain), "%s", domain);
-	j->w = w;
-	pthread_mutex_lock(&s->mu);
-	if (s->stopping || s->queued >= STS_QUEUE_MAX) {
-		pthread_mutex_unlock(&s->mu);
-		free(j);
-		__atomic_fetch_add(&s->n_dropped, 1, __ATOMIC_RELAXED);
-		return -1;
-	}
-	if (w == NULL) {
-		if (!pend_claim(s, kind, domain, now)) {
-			pthread_mutex_unlock(&s->mu);
-			free(j);
-			return 0;     /* already on its way: not an error */
-		}
-		j->tracked = 1;
-	}
-	j->seq = s->seq++;
-	lane_push(s, LANE_FAST, j);
-	__atomic_fetch_add(&s->inflight[kind], 1, __ATOMIC_RELAXED);
-	pthread_cond_signal(&s->cv);
-	pthread_mutex_unlock(&s->mu);
-	return 0;
-}
-
-/* Under s->mu: is a check of j's domain running in a worker? */
-static int domain_busy(const struct sts *s, const struct job *j)
-{
-	const struct job *c;
-	size_t i;
-
-	for (i = 0; i < s->nworkers; i++) {
-		c = s->workers[i].cur;
-		if (c != NULL && c->kind == j->kind && strcmp(c->domain, j->domain) == 0)
-			return 1;
-	}
-	return 0;
-}
-
-/* Under s->mu: the first job of a lane whose domain is not being checked
- * (nearly always the head), and the job before it, for unlinking. */
-static struct job *lane_first(const struct sts *s, int lane, struct job **prev)
-{
-	struct job *j, *p = NULL;
-
-	for (j = s->lane[lane].head; j != NULL; p = j, j = j->next)
-		if (!domain_busy(s, j))
-			break;
-	*prev = p;
-	return j;
-}
-
-static void lane_unlink(struct sts *s, int lane, struct job *j, struct job *prev)
-{
-	struct lane *l = &s->lane[lane];
-
-	if (prev != NULL)
-		prev->next = j->next;
-	else
-		l->head = j->next;
-	if (l->tail == j)
-		l->tail = prev;
-	j->next = NULL;
-	s->queued--;
-}
-
-/*
- * The next job for worker wk: the older of the two lanes' first runnable
- * jobs, the slow lane's only while fewer than slow_max slow jobs run.
- * Waits until there is one; NULL when stopping.
- */
-static struct job *dequeue(struct worker *wk)
-{
-	struct sts *s = wk->s;
-	struct job *f, *sl, *fp, *sp, *j = NULL;
-
-	pthread_mutex_lock(&s->mu);
-	while (!s->stopping) {
-		f = lane_first(s, LANE_FAST, &fp);
-		sl = s->slow_running < s->slow_max ? lane_first(s, LANE_SLOW, &sp) : NULL;
-		if (sl != NULL && (f == NULL || sl->seq < f->seq)) {
-			lane_unlink(s, LANE_SLOW, sl, sp);
-			s->slow_running++;
-			j = sl;
-			break;
-		}
-		if (f != NULL) {
-			lane_unlink(s, LANE_FAST, f, fp);
-			j = f;
-			break;
-		}
-		pthread_cond_wait(&s->cv, &s->mu);
-	}
-	wk->cur = j;
-	pthread_mutex_unlock(&s->mu);
-	return j;
-}
-
-/*
- * A fast-lane job whose domain failed last time: run it now as a slow job
- * if the slow lane has room (0), else move it there (1: the worker is
- * free again; the job keeps its place in the order of arrival).
- */
-static int to_slow_lane(struct worker *wk, struct job *j)
-{
-	struct sts *s = wk->s;
-	int moved = 0;
-
-	pthread_mutex_lock(&s->mu);
-	j->slow = 1;
-	if (s->slow_running < s->slow_max) {
-		s->slow_running++;
-	} else {
-		lane_push(s, LANE_SLOW, j);
-		wk->cur = NULL;
-		moved = 1;
-	}
-	pthread_mutex_unlock(&s->mu);
-	return moved;
-}
-
-/* The job is done: free the worker, the slow-lane place, the domain. */
-static void job_done(struct worker *wk, struct job *j)
-{
-	struct sts *s = wk->s;
-
-	pthread_mutex_lock(&s->mu);
-	wk->cur = NULL;
-	if (j->slow)
-		s->slow_running--;
-	if (j->tracked)
-		pend_done(s, j->kind, j->domain, wall_now());
-	/* a job that waited for this domain, or for a slow-lane place, may
-	 * run now; this worker looks next, but others may be idle */
-	if (s->queued > 0)
-		pthread_cond_signal(&s->cv);
-	pthread_mutex_unlock(&s->mu);
-	free(j);
-}
-
-static void waiter_init(struct waiter *w)
-{
-	memset(w, 0, sizeof(*w));
-	pthread_mutex_init(&w->mu, NULL);
-	pthread_cond_init(&w->cv, NULL);
-}
-
-static void waiter_destroy(struct waiter *w)
-{
-	pthread_cond_destroy(&w->cv);
-	pthread_mutex_destroy(&w->mu);
-}
-
-static void waiter_complete(struct waiter *w, int rc, const char *msg)
-{
-	pthread_mutex_lock(&w->mu);
-	w->rc = rc;
-	snprintf(w->msg, sizeof(w->msg), "%s", msg);
-	w->done = 1;
-	pthread_cond_signal(&w->cv);
-	pthread_mutex_unlock(&w->mu);
-}
-
-static void waiter_wait(struct waiter *w)
-{
-	pthread_mutex_lock(&w->mu);
-	while (!w->done)
-		pthread_cond_wait(&w->cv, &w->mu);
-	pthread_mutex_unlock(&w->mu);
-}
 
 /* ---- writer jobs ---------------------------------------------------------------- */
 
+/* A check's result, and the never-confirmed entries it evicts. */
+struct put_sts {
+	struct sts_rec *rec;
+	struct sts_evict ev;
+};
+
 static int put_sts_store(struct store *st, void *arg, int64_t now)
 {
+	struct put_sts *p = arg;
 	char err[256];
 
 	(void)now;
-	if (sts_db_put(store_db(st), arg, err, sizeof(err)) != 0) {
+	if (sts_evict_store(store_db(st), &p->ev, err, sizeof(err)) != 0 ||
+	    (p->rec != NULL && sts_db_put(store_db(st), p->rec, err, sizeof(err)) != 0)) {
 		log_warnx("sts: store: %s", err);
 		return -1;
 	}
@@ -473,7 +64,10 @@ static int put_sts_store(struct store *st, void *arg, int64_t now)
 
 static int put_sts_apply(struct region *rg, void *arg)
 {
-	return sts_region_put(rg, arg);
+	struct put_sts *p = arg;
+
+	sts_evict_apply(rg, &p->ev);
+	return p->rec != NULL ? sts_region_put(rg, p->rec) : 0;
 }
 
 static int put_mx_store(struct store *st, void *arg, int64_t now)
@@ -530,13 +124,15 @@ static int run_sts(struct worker *wk, struct job *j)
 {
 	struct sts *s = wk->s;
 	struct sts_rec *cur = NULL, *out = NULL;
+	struct put_sts *put = NULL;
 	struct writer_job job;
 	char err[256], msg[512];
-	int have, rc = -1, moved = 0;
+	int have, rc = -1, moved = 0, unconfirmed, wrc;
 
 	cur = calloc(1, sizeof(*cur));
 	out = calloc(1, sizeof(*out));
-	if (cur == NULL || out == NULL) {
+	put = calloc(1, sizeof(*put));
+	if (cur == NULL || out == NULL || put == NULL) {
 		snprintf(msg, sizeof(msg), "out of memory");
 		goto done;
 	}
@@ -546,7 +142,7 @@ static int run_sts(struct worker *wk, struct job *j)
 		have = 0;
 	}
 	/* an admin's request runs where it is: someone is waiting for it */
-	if (have && !j->slow && j->w == NULL && failed_last_time(cur) && to_slow_lane(wk, j)) {
+	if (have && !j->slow && j->w == NULL && failed_last_time(cur) && sts_to_slow_lane(wk, j)) {
 		moved = 1;
 		goto done;
 	}
@@ -560,17 +156,35 @@ static int run_sts(struct worker *wk, struct job *j)
 			 out->kind == MXC_STS_KIND_POLICY ? " (cached policy kept)" : " (backing off)");
 	else
 		log_debug("sts: %s: %s", j->domain, check_class(rc));
+	/* a domain that had a policy keeps that mark whatever it has now */
+	unconfirmed = !(out->kind == MXC_STS_KIND_POLICY || (have && sts_confirmed(cur)));
+	if (!unconfirmed)
+		out->flags |= STS_F_CONFIRMED;
+	if (sts_quota_pick(s->quota, j->domain, !have, unconfirmed, j->miss, &put->ev) != 0) {
+		ctr_limit(MXC_CTR_LIMIT_STS, "sts: the policy cache holds %u entries ([limits] sts_entries) for "
+			  "domains that had a policy: new domains are not stored until some are forgotten",
+			  __atomic_load_n(&s->lim_sts, __ATOMIC_RELAXED));
+		snprintf(msg, sizeof(msg), "the policy cache is full");
+		rc = -1;
+		if (put->ev.n == 0)
+			goto done;
+	}
+	put->rec = put->ev.store ? out : NULL;
 	memset(&job, 0, sizeof(job));
 	job.store = put_sts_store;
 	job.apply = put_sts_apply;
-	job.arg = out;
-	job.nent = 1;
-	job.bytes = sts_region_bytes(out);
-	if (write_change(s, &job, err, sizeof(err)) != 0) {
+	job.arg = put;
+	job.nent = 1 + put->ev.n;
+	job.bytes = sts_region_bytes(out) + put->ev.n * (uint64_t)MXK_MAX_LEN;
+	wrc = write_change(s, &job, err, sizeof(err));
+	sts_quota_done(s->quota, j->domain, unconfirmed, &put->ev, wrc == 0);
+	if (wrc != 0) {
 		snprintf(msg, sizeof(msg), "%s", err);
 		rc = -1;
 		goto done;
 	}
+	if (!put->ev.store)
+		goto done;
 	if (rc == STS_CHECK_POLICY)
 		snprintf(msg, sizeof(msg), "policy %s id %s max_age %u", sts_mode_name(out->mode), out->id, out->max_age);
 	else if (rc == STS_CHECK_NONE)
@@ -579,13 +193,14 @@ static int run_sts(struct worker *wk, struct job *j)
 		snprintf(msg, sizeof(msg), "%s: %s", mxc_sts_fail_name(out->failure), out->detail);
 done:
 	if (!moved && j->w != NULL)
-		waiter_complete(j->w, rc, msg);
+		sts_waiter_complete(j->w, rc, msg);
 	if (cur != NULL)
 		sts_rec_free(cur);
 	if (out != NULL)
 		sts_rec_free(out);
 	free(cur);
 	free(out);
+	free(put);
 	return moved;
 }
 
@@ -617,7 +232,7 @@ static void run_mx(struct worker *wk, struct job *j)
 	snprintf(msg, sizeof(msg), "%zu records, kind %d", out->n, out->kind);
 done:
 	if (j->w != NULL)
-		waiter_complete(j->w, rc, msg);
+		sts_waiter_complete(j->w, rc, msg);
 	free(out);
 }
 
@@ -634,7 +249,7 @@ static int worker_dns(struct worker *wk, struct job *j)
 		return 0;
 	log_warnx("sts: %s: no resolver: %s", j->domain, err);
 	if (j->w != NULL)
-		waiter_complete(j->w, -1, "no DNS resolver: set [dns] servers or fix /etc/resolv.conf");
+		sts_waiter_complete(j->w, -1, "no DNS resolver: set [dns] servers or fix /etc/resolv.conf");
 	return -1;
 }
 
@@ -644,7 +259,7 @@ static void *worker_main(void *arg)
 	struct sts *s = wk->s;
 	struct job *j;
 
-	while ((j = dequeue(wk)) != NULL) {
+	while ((j = sts_dequeue(wk)) != NULL) {
 		if (worker_dns(wk, j) == 0) {
 			if (j->kind == JOB_MX)
 				run_mx(wk, j);
@@ -653,7 +268,7 @@ static void *worker_main(void *arg)
 		}
 		__atomic_fetch_add(&s->n_jobs, 1, __ATOMIC_RELAXED);
 		__atomic_fetch_sub(&s->inflight[j->kind], 1, __ATOMIC_RELAXED);
-		job_done(wk, j);
+		sts_job_done(wk, j);
 	}
 	return NULL;
 }
@@ -763,8 +378,9 @@ static int cache_full(struct sts *s, unsigned tab, unsigned limit)
 	return ctr_entries(tab) + __atomic_load_n(&s->inflight[kind], __ATOMIC_RELAXED) >= limit;
 }
 
-/* One event from a ring: checked, since clients wrote it. */
-static void handle_event(struct sts *s, struct touch *t, const struct mxc_event *ev)
+/* One event from the ring of reader slot src (a registration's slot,
+ * daemon/readers.h) of process pid: checked, since clients wrote it. */
+static void handle_event(struct sts *s, struct touch *t, const struct mxc_event *ev, uint64_t src, uint32_t pid)
 {
 	char raw[MXC_EV_NAME_MAX + 1], canon[MXK_MAX_LEN + 1];
 	size_t clen;
@@ -793,14 +409,15 @@ static void handle_event(struct sts *s, struct touch *t, const struct mxc_event 
 	ctr_add(MXC_CTR_EVENTS, 1);
 	switch (ev->e_type) {
 	case MXC_EV_STS_FETCH:
-		if (cache_full(s, MXC_TAB_STS, __atomic_load_n(&s->lim_sts, __ATOMIC_RELAXED))) {
-			ctr_limit(MXC_CTR_LIMIT_STS,
-				  "sts: the policy cache holds %u entries ([limits] sts_entries): "
-				  "no fetch for new domains until some are forgotten",
+		/* a full cache takes a new domain in place of a never-confirmed
+		 * one (daemon/sts_quota.h); with none, nothing can be stored */
+		if (!sts_quota_room(s->quota)) {
+			ctr_limit(MXC_CTR_LIMIT_STS, "sts: the policy cache holds %u entries ([limits] sts_entries) "
+				  "for domains that had a policy: new domains are not stored until some are forgotten",
 				  __atomic_load_n(&s->lim_sts, __ATOMIC_RELAXED));
 			break;
 		}
-		enqueue(s, JOB_STS, canon, NULL);
+		sts_enqueue_miss(s, JOB_STS, canon, src, pid);
 		break;
 	case MXC_EV_MX_FETCH:
 		if (cache_full(s, MXC_TAB_MX, __atomic_load_n(&s->lim_mx, __ATOMIC_RELAXED))) {
@@ -810,7 +427,7 @@ static void handle_event(struct sts *s, struct touch *t, const struct mxc_event 
 				  __atomic_load_n(&s->lim_mx, __ATOMIC_RELAXED));
 			break;
 		}
-		enqueue(s, JOB_MX, canon, NULL);
+		sts_enqueue_miss(s, JOB_MX, canon, src, pid);
 		break;
 	case MXC_EV_STS_USED:
 		touch_add(s, t, canon, ev->e_value);
@@ -842,7 +459,7 @@ static int rate_take(struct sts *s, uint64_t src, uint32_t pid, uint64_t now)
 
 	/* one bucket per slot of a registration; two that share a bucket
 	 * restart it in turn, which only ever lets more through */
-	r = &s->rate[src % STS_RATE_BUCKETS];
+	r = &s->rate[src % s->nrate];
 	if (src != r->owner || r->last_ms == 0) {
 		r->owner = src;
 		r->tokens_milli = cap;
@@ -891,7 +508,7 @@ static void drained_one(void *arg, uint64_t src, uint32_t pid, const struct mxc_
 	struct drain_ctx *d = arg;
 
 	if (rate_take(d->s, src, pid, d->now))
-		handle_event(d->s, d->t, ev);
+		handle_event(d->s, d->t, ev, src, pid);
 }
 
 /*
@@ -925,7 +542,7 @@ static int due_one(struct sts_rec *r, void *arg)
 	if (d->oldest == 0)
 		d->oldest = r->next_check;       /* the rows come most overdue first */
 
-	if (enqueue(d->s, JOB_STS, r->domain, NULL) == 0)
+	if (sts_enqueue(d->s, JOB_STS, r->domain, NULL) == 0)
 		d->n++;
 	return 0;
 }
@@ -1019,6 +636,7 @@ static void forget_old(struct sts *s)
 	struct forget f;
 	char err[256];
 	int64_t now = wall_now();
+	size_t i;
 
 	memset(&f, 0, sizeof(f));
 	f.now = now;
@@ -1042,10 +660,13 @@ static void forget_old(struct sts *s)
 	job.arg = &f;
 	job.nent = f.n + f.nmx;
 	job.bytes = (f.n + f.nmx) * (uint64_t)MXK_MAX_LEN;
-	if (write_change(s, &job, err, sizeof(err)) != 0)
+	if (write_change(s, &job, err, sizeof(err)) != 0) {
 		log_warnx("sts: forgetting: %s", err);
-	else
-		log_info("sts: forgot %zu unused MTA-STS entries and %zu expired MX answers", f.n, f.nmx);
+		goto done;
+	}
+	for (i = 0; i < f.n; i++)
+		sts_quota_forget(s->quota, f.sts[i]);
+	log_info("sts: forgot %zu unused MTA-STS entries and %zu expired MX answers", f.n, f.nmx);
 done:
 	free(f.sts);
 	free(f.mx);
@@ -1088,7 +709,7 @@ static void *event_main(void *arg)
 		if (now >= next_touch) {
 			touch_flush(s, t);
 			pthread_mutex_lock(&s->mu);
-			pend_prune(s, wall_now());
+			sts_pend_prune(s, wall_now());
 			pthread_mutex_unlock(&s->mu);
 			next_touch = now + STS_TOUCH_EVERY_MS;
 		}
@@ -1131,6 +752,7 @@ int sts_start(const struct config *cfg, const char *dbpath, struct region *rg, s
 	struct https_cfg hc;
 	struct sts *s;
 	size_t i;
+	long nmiss;
 
 	s = calloc(1, sizeof(*s));
 	if (s == NULL) {
@@ -1146,7 +768,8 @@ int sts_start(const struct config *cfg, const char *dbpath, struct region *rg, s
 	s->refresh_s = cfg->sts_refresh_s;
 	s->forget_s = cfg->sts_forget_s;
 	s->backoff_s = cfg->sts_backoff_s;
-	s->rate = calloc(STS_RATE_BUCKETS, sizeof(*s->rate));
+	s->nrate = STS_SOURCES;
+	s->rate = calloc(s->nrate, sizeof(*s->rate));
 	if (s->rate == NULL) {
 		snprintf(err, errlen, "sts: out of memory");
 		pthread_cond_destroy(&s->cv);
@@ -1154,7 +777,6 @@ int sts_start(const struct config *cfg, const char *dbpath, struct region *rg, s
 		free(s);
 		return -1;
 	}
-	sts_set_limits(s, cfg);
 	snprintf(s->dbpath, sizeof(s->dbpath), "%s", dbpath);
 	if (getrandom(s->hkey, sizeof(s->hkey), 0) != sizeof(s->hkey)) {
 		uint64_t t = mono_ms(), p = (uint64_t)getpid();
@@ -1162,9 +784,14 @@ int sts_start(const struct config *cfg, const char *dbpath, struct region *rg, s
 		memcpy(s->hkey, &t, 8);
 		memcpy(s->hkey + 8, &p, 8);
 	}
-	pend_owner = s;
-	if (!ck_hs_init(&s->pend, CK_HS_MODE_OBJECT | CK_HS_MODE_SPMC, pend_hash, pend_cmp, &hs_alloc, STS_PEND_CAP,
-			0)) {
+	s->mq = sts_mq_new(s->nrate);
+	s->quota = sts_quota_new(s->nrate, s->hkey);
+	if (s->mq == NULL || s->quota == NULL) {
+		snprintf(err, errlen, "sts: out of memory");
+		goto fail_nohs;
+	}
+	sts_set_limits(s, cfg);
+	if (sts_queue_init(s) != 0) {
 		snprintf(err, errlen, "sts: out of memory");
 		goto fail_nohs;
 	}
@@ -1179,6 +806,11 @@ int sts_start(const struct config *cfg, const char *dbpath, struct region *rg, s
 		goto fail;
 	if (open_reader(dbpath, &s->evdb, err, errlen) != 0)
 		goto fail;
+	nmiss = sts_quota_load(s->quota, s->evdb, err, errlen);
+	if (nmiss < 0) {
+		log_warnx("sts: never-confirmed entries: %s: none is evicted before the others", err);
+		nmiss = 0;
+	}
 	memcpy(s->dns_servers, cfg->dns_servers, sizeof(s->dns_servers));
 	memset(&s->dnscfg, 0, sizeof(s->dnscfg));
 	s->dnscfg.servers = s->dns_servers;
@@ -1220,8 +852,8 @@ int sts_start(const struct config *cfg, const char *dbpath, struct region *rg, s
 	}
 	s->ev_started = 1;
 	log_info("sts: %zu workers (at most %zu for domains that failed last time), refresh every %u s, forget "
-		 "after %u s unused",
-		 s->nworkers, s->slow_max, s->refresh_s, s->forget_s);
+		 "after %u s unused; %ld never-confirmed entries",
+		 s->nworkers, s->slow_max, s->refresh_s, s->forget_s, nmiss);
 	*out = s;
 	return 0;
 fail:
@@ -1230,6 +862,8 @@ fail:
 fail_nohs:
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
+	sts_mq_free(s->mq);
+	sts_quota_free(s->quota);
 	free(s->rate);
 	free(s);
 	return -1;
@@ -1240,6 +874,8 @@ void sts_set_limits(struct sts *s, const struct config *cfg)
 	__atomic_store_n(&s->lim_sts, cfg->lim_sts, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->lim_mx, cfg->lim_mx, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->lim_events, cfg->lim_events, __ATOMIC_RELAXED);
+	if (s->quota != NULL)
+		sts_quota_set_limits(s->quota, cfg->lim_sts, cfg->lim_sts_miss, cfg->lim_misses);
 	if (s->stats != NULL)
 		stats_set_limit(s->stats, cfg->lim_stats);
 	if (s->tracker != NULL)
@@ -1248,9 +884,6 @@ void sts_set_limits(struct sts *s, const struct config *cfg)
 
 void sts_stop(struct sts *s)
 {
-	ck_hs_iterator_t it = CK_HS_ITERATOR_INITIALIZER;
-	struct job *j;
-	void *obj;
 	size_t i;
 
 	if (s == NULL)
@@ -1264,14 +897,7 @@ void sts_stop(struct sts *s)
 	for (i = 0; i < s->nworkers; i++)
 		if (s->workers[i].started)
 			pthread_join(s->workers[i].thread, NULL);
-	for (i = 0; i < LANES; i++) {
-		while ((j = s->lane[i].head) != NULL) {
-			s->lane[i].head = j->next;
-			if (j->w != NULL)
-				waiter_complete(j->w, -1, "mxcached is shutting down");
-			free(j);
-		}
-	}
+	sts_queue_drain(s);
 	for (i = 0; i < s->nworkers; i++) {
 		if (s->workers[i].ctx.dns != NULL)
 			dns_free(s->workers[i].ctx.dns);
@@ -1280,11 +906,10 @@ void sts_stop(struct sts *s)
 	free(s->workers);
 	sqlite3_close(s->evdb);
 	https_free(s->https);
-	while (ck_hs_next(&s->pend, &it, &obj))
-		free(obj);
-	ck_hs_destroy(&s->pend);
 	pthread_cond_destroy(&s->cv);
 	pthread_mutex_destroy(&s->mu);
+	sts_mq_free(s->mq);
+	sts_quota_free(s->quota);
 	free(s->rate);
 	free(s);
 }
@@ -1294,16 +919,16 @@ static int run_waiting(struct sts *s, int kind, const char *domain, char *msg, s
 	struct waiter w;
 	int rc;
 
-	waiter_init(&w);
-	if (enqueue(s, kind, domain, &w) != 0) {
+	sts_waiter_init(&w);
+	if (sts_enqueue(s, kind, domain, &w) != 0) {
 		snprintf(msg, msglen, "the fetch queue is full or mxcached is stopping");
-		waiter_destroy(&w);
+		sts_waiter_destroy(&w);
 		return -1;
 	}
-	waiter_wait(&w);
+	sts_waiter_wait(&w);
 	rc = w.rc;
 	snprintf(msg, msglen, "%s", w.msg);
-	waiter_destroy(&w);
+	sts_waiter_destroy(&w);
 	return rc;
 }
 
@@ -1355,6 +980,7 @@ int sts_forget(struct sts *s, const char *domain, char *msg, size_t msglen)
 		rc = -1;
 	} else {
 		rc = c.status == WRITER_NOTFOUND ? 0 : 1;
+		sts_quota_forget(s->quota, d);
 	}
 	writer_cmd_destroy(&c);
 	return rc;

@@ -42,13 +42,20 @@ struct sqlite3;
 #define MX_TTL_MAX       86400     /* and at most this long */
 #define MX_TEMP_TTL      30        /* a failed MX lookup is remembered this long */
 
+/*
+ * A flag of struct sts_rec kept in SQLite only (never published): the
+ * domain had a policy, so its entry is not a never-confirmed miss
+ * (daemon/sts_quota.h), whatever kind it is now.
+ */
+#define STS_F_CONFIRMED 0x80
+
 /* One entry of the MTA-STS cache, as stored. */
 struct sts_rec {
 	char domain[MXC_STS_PATTERN_MAX + 1];
 	int kind;                    /* MXC_STS_KIND_* */
 	int mode;                    /* MXC_STS_MODE_* */
 	uint32_t max_age;
-	int flags;                   /* MXC_STS_F_* */
+	int flags;                   /* MXC_STS_F_*, STS_F_CONFIRMED */
 	int failure;                 /* MXC_STS_FAIL_* */
 	char detail[STS_DETAIL_MAX]; /* the last failure, one line */
 	char id[MXC_STS_ID_MAX + 1];

@@ -388,7 +388,7 @@ int sts_region_put(struct region *rg, const struct sts_rec *r)
 	memset(&v, 0, sizeof(v));
 	v.kind = (uint8_t)r->kind;
 	v.mode = (uint8_t)r->mode;
-	v.flags = (uint8_t)r->flags;
+	v.flags = (uint8_t)(r->flags & ~STS_F_CONFIRMED);   /* the daemon's own */
 	v.failure = (uint8_t)r->failure;
 	v.max_age = r->max_age;
 	v.inserted = r->inserted;

@@ -74,7 +74,13 @@ enum mxc_ctr {
 
 	/* client processes' reader blocks (daemon/readers.c) */
 	MXC_CTR_READERS_REFUSED = 35, /* refused: not a sealed block of the right size, or too many */
-	MXC_CTR_USED = 36
+
+	/* what clients' misses may cost the MTA-STS manager (daemon/sts_quota.h) */
+	MXC_CTR_LIMIT_MISSES = 36,    /* misses not checked: [limits] client_misses_per_s */
+	MXC_CTR_LIMIT_ZONE_MISSES,    /* misses not checked: STS_ZONE_MISSES_PER_S under one parent */
+	MXC_CTR_LIMIT_MISS_BACKLOG,   /* misses not checked: STS_MISS_BACKLOG of one source waiting */
+	MXC_CTR_LIMIT_MISS_ENTRIES,   /* never-confirmed entries evicted: [limits] sts_miss_entries */
+	MXC_CTR_USED = 40
 };
 
 /* Name (Prometheus style, without the mxcache_ prefix, labels included). */
@@ -117,6 +123,10 @@ static inline const char *mxc_ctr_name(int i)
 		"socketmap_peer_connections_refused_total",
 		"socketmap_timeouts_total",
 		"reader_registrations_refused_total",
+		"limit_client_misses_total",
+		"limit_sts_zone_misses_total",
+		"limit_sts_miss_backlog_total",
+		"limit_sts_miss_entries_total",
 	};
 
 	return i >= 0 && i < MXC_CTR_USED ? names[i] : NULL;
@@ -155,6 +165,10 @@ static inline const char *mxc_ctr_help(int i)
 		"socketmap connections refused because [socketmap] max_connections_per_address or max_connections_per_uid were open",
 		"socketmap connections closed idle, with a request not complete, or with replies not read in time",
 		"reader blocks refused: not a sealed block of the right size, or too many client processes",
+		"MTA-STS misses not checked because a client missed more than [limits] client_misses_per_s",
+		"MTA-STS misses not checked because names under one parent domain came faster than 10 a second",
+		"MTA-STS misses not checked because 64 of the same client were waiting",
+		"never-confirmed MTA-STS entries evicted for new ones ([limits] sts_miss_entries, sts_entries)",
 	};
 
 	return i >= 0 && i < MXC_CTR_USED ? help[i] : NULL;

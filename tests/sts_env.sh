@@ -12,6 +12,7 @@
 #   sts_config FILE [EXTRA...]   an mxcached config for this world
 #   requests HOST                how many requests HOST's server has seen
 #   silent_dns_start             a UDP port that never answers (SILENT_PORT)
+#   servfail_dns_start           a DNS server that answers SERVFAIL (SERVFAIL_PORT)
 
 HTTPS_SRV=$PWD/$BUILD/tests/tools/https_srv
 DNSMASQ=${DNSMASQ:-/usr/sbin/dnsmasq}
@@ -136,6 +137,33 @@ signal.pause()' "$ENV_DIR/silent.port" &
 	local i
 	for i in $(seq 1 100); do
 		[ -s "$ENV_DIR/silent.port" ] && { SILENT_PORT=$(cat "$ENV_DIR/silent.port"); return 0; }
+		sleep 0.05
+	done
+	return 1
+}
+
+# servfail_dns_start - a DNS server on 127.0.0.1:SERVFAIL_PORT that answers
+# every query with SERVFAIL at once: point a dnsmasq server= line at it for
+# names whose lookups must fail fast
+servfail_dns_start() {
+	rm -f "$ENV_DIR/servfail.port"
+	python3 -c '
+import os, socket, sys
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+s.bind(("127.0.0.1", 0))
+with open(sys.argv[1] + ".tmp", "w") as f:
+    f.write("%d\n" % s.getsockname()[1])
+os.rename(sys.argv[1] + ".tmp", sys.argv[1])
+while True:
+    q, peer = s.recvfrom(4096)
+    if len(q) >= 12:
+        # the query back as a response: QR, its RD, RA, RCODE 2; no records
+        s.sendto(q[:2] + bytes([0x80 | (q[2] & 0x01), 0x82]) + q[4:6] + bytes(6) + q[12:], peer)' \
+		"$ENV_DIR/servfail.port" &
+	STS_PIDS+=($!)
+	local i
+	for i in $(seq 1 100); do
+		[ -s "$ENV_DIR/servfail.port" ] && { SERVFAIL_PORT=$(cat "$ENV_DIR/servfail.port"); return 0; }
 		sleep 0.05
 	done
 	return 1

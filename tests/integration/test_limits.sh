@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # test_limits - every limit a peer can reach is enforced, counted, logged
 # once and never fatal: client events per second (per client, others
-# unaffected), domains with stats, tracker set sizes, MTA-STS and MX cache
-# sizes, admin connections; a reload changes [limits] without a restart.
+# unaffected), domains with stats, tracker set sizes, the MTA-STS cache's
+# quota of never-confirmed entries and the MX cache's size, admin
+# connections; a reload changes [limits] without a restart.  (Misses
+# against a cache of policies, and their rates: test_sts_flood.sh.)
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
 
@@ -49,7 +51,8 @@ backoff_s = 3600
 client_events_per_s = 200
 stats_domains = 3
 servers = 2
-sts_entries = 3
+sts_entries = 4
+sts_miss_entries = 3
 mx_entries = 3
 EOF
 check "mxcached starts with small [limits]" daemon_start "$D" -c "$D/mxcached.conf"
@@ -90,7 +93,9 @@ check "a tracker set stops at [limits] servers" \
 check "the rest is counted" wait_for counter_is limit_servers_total 3
 check "logged once" logged_once "\[limits\] servers"
 
-# --- MTA-STS and MX caches: misses make fetches until the cache is full
+# --- MTA-STS and MX caches: misses make fetches until the cache is full;
+# every check fails here, so each MTA-STS entry is a never-confirmed one,
+# and past their quota each new one takes the place of the oldest
 for i in 1 2 3 4 5 6 7 8; do
 	"$SHMCTL" -d "$D" sts get sts$i.limits.test >/dev/null 2>&1
 	"$SHMCTL" -d "$D" resolve-mx mx$i.limits.test >/dev/null 2>&1
@@ -98,17 +103,22 @@ for i in 1 2 3 4 5 6 7 8; do
 done
 sts_n() { "$SHMCTL" -d "$D" status --json | sed -n 's/.*"sts_entries":\([0-9]*\).*/\1/p'; }
 mx_n() { "$SHMCTL" -d "$D" status --json | sed -n 's/.*"mx_entries":\([0-9]*\).*/\1/p'; }
-check "fetches past [limits] sts_entries are not started, and counted" wait_for counter_above limit_sts_entries_total 0
-check "MX lookups past [limits] mx_entries too" wait_for counter_above limit_mx_entries_total 0
+check "never-confirmed entries past [limits] sts_miss_entries evict the oldest, counted" \
+	wait_for counter_above limit_sts_miss_entries_total 0
+check "MX lookups past [limits] mx_entries are not started, and counted" wait_for counter_above limit_mx_entries_total 0
 cache_full() { [ "$($1)" -ge 3 ] 2>/dev/null; }
 wait_for cache_full sts_n
 wait_for cache_full mx_n
 sleep 0.5   # and whatever was running when the limit was reached
 n=$(sts_n)
-check "the MTA-STS cache holds the limit ($n)" test "${n:-99}" -eq 3
+check "the MTA-STS cache holds the quota ($n)" test "${n:-99}" -eq 3
+sts_all() { sqlite3 "file:$D/mxcache.db?mode=ro" "SELECT group_concat(domain, ' ') FROM (SELECT domain FROM sts ORDER BY domain)"; }
+sts_newest() { [ "$(sts_all)" = "sts6.limits.test sts7.limits.test sts8.limits.test" ]; }
+wait_for sts_newest
+check "the three newest ($(sts_all))" sts_newest
 n=$(mx_n)
-check "the MX cache too ($n)" test "${n:-99}" -eq 3
-check "each logged once" sh -c "grep -c 'sts_entries' '$D/daemon.log' | grep -qx 1 && grep -c 'mx_entries' '$D/daemon.log' | grep -qx 1"
+check "the MX cache holds the limit ($n)" test "${n:-99}" -eq 3
+check "each logged once" sh -c "grep -c 'sts_miss_entries' '$D/daemon.log' | grep -qx 1 && grep -c 'mx_entries' '$D/daemon.log' | grep -qx 1"
 
 # --- a reload raises a limit, no restart
 sed -i 's/^stats_domains = 3/stats_domains = 100/' "$D/mxcached.conf"

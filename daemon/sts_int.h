@@ -1,0 +1,181 @@
+/*
+ * daemon/sts_int.h - the MTA-STS manager's own parts, shared by its two
+ * files: sts.c (workers, event thread, start and stop) and sts_queue.c
+ * (the job queue: lanes, the pending set, the order workers take jobs
+ * in).  Nothing outside those two includes it.
+ */
+#ifndef MXC_DAEMON_STS_INT_H
+#define MXC_DAEMON_STS_INT_H
+
+#include <pthread.h>
+#include <stdint.h>
+#include <time.h>
+
+#include <ck_hs.h>
+#include <sqlite3.h>
+
+#include "config.h"
+#include "dns.h"
+#include "shm/key.h"
+#include "sts.h"
+#include "sts_quota.h"
+
+#define STS_DEDUP_S        10       /* a domain checked this recently is not queued again */
+#define STS_QUEUE_MAX      65536    /* jobs waiting; more are dropped and counted */
+#define STS_PEND_CAP       1024     /* initial size of the pending set */
+#define STS_SLOW_SHARE     2        /* the slow lane may use 1/STS_SLOW_SHARE of the workers */
+
+enum job_kind { JOB_STS = 1, JOB_MX = 2 };
+
+struct waiter {
+	pthread_mutex_t mu;
+	pthread_cond_t cv;
+	int done;
+	int rc;
+	char msg[512];
+};
+
+/* A domain queued, running or recently done; key: kind + domain. */
+struct pend {
+	char key[2 + MXK_MAX_LEN + 1];      /* "s:" or "m:", then the domain */
+	size_t klen;
+	int64_t done_at;                     /* 0 while queued or running */
+};
+
+struct job {
+	struct job *next;
+	struct sts_mq_node mq;               /* a client's miss: in the miss lane */
+	int miss;                            /* a client's miss (mq.src: its slot) */
+	uint64_t seq;                        /* order of arrival, kept across lanes */
+	int kind;
+	char domain[MXK_MAX_LEN + 1];
+	struct waiter *w;                    /* an admin waiting, or NULL */
+	int tracked;                         /* in the pending set */
+	int slow;                            /* in, or run from, the slow lane */
+	int run;                             /* the running count it holds: RUN_* */
+};
+
+enum { LANE_FAST, LANE_SLOW, LANES };      /* and the miss lane, s->mq */
+enum { RUN_NONE, RUN_FAST, RUN_SLOW, RUN_MISS };
+
+struct lane {
+	struct job *head, *tail;
+};
+
+struct worker {
+	struct sts *s;
+	pthread_t thread;
+	int started;
+	struct sts_ctx ctx;
+	sqlite3 *rdb;                        /* read connection */
+	const struct job *cur;               /* the job it runs (under s->mu) */
+};
+
+/*
+ * A token bucket per reader slot: [limits] client_events_per_s tokens a
+ * second, as many at most (one second's burst).  The slot's owner id
+ * tells a new client in a reused slot, which starts with a full bucket.
+ */
+/*
+ * Sources: a client's slots are told apart by the key the drain gives
+ * (registration and slot, daemon/readers.h), folded into this many
+ * per-source states (event and miss rates, miss queues).  Two sources that
+ * share one restart it in turn (the key is kept as its owner), which only
+ * ever lets more through.
+ */
+#define STS_SOURCES 4096
+
+struct rate {
+	uint64_t owner;
+	uint64_t tokens_milli;               /* thousandths of an event */
+	uint64_t last_ms;
+	int logged;                          /* this client was named in the log */
+};
+
+struct sts {
+	struct region *rg;
+	struct writer *w;
+	struct https *https;
+	char dbpath[4096];
+	unsigned refresh_s, forget_s, backoff_s;
+
+	pthread_mutex_t mu;                  /* lanes, workers' cur, pending set, stopping */
+	pthread_cond_t cv;
+	struct lane lane[LANES];
+	size_t queued;                       /* jobs waiting, every lane */
+	uint64_t seq;
+	size_t slow_running, slow_max;
+	size_t fast_running, miss_running;
+	int stopping;
+	ck_hs_t pend;
+	uint8_t hkey[16];
+	struct sts_mq *mq;                   /* clients' misses waiting (the miss lane) */
+	struct sts_quota *quota;             /* what misses may cost */
+
+	pthread_t evthread;
+	int ev_started;
+	sqlite3 *evdb;
+
+	/* for workers that could not make a resolver at start (an empty
+	 * resolv.conf): they try again per job; a copy, since the config it
+	 * came from is freed on reload */
+	struct config_addr dns_servers[CONFIG_DNS_SERVERS_MAX];
+	struct dns_cfg dnscfg;
+
+	size_t nworkers;
+	struct worker *workers;
+	struct stats *stats;                 /* the event thread's */
+	struct tracker *tracker;             /* the event thread's */
+
+	uint64_t n_events, n_jobs, n_dropped;   /* atomics */
+
+	/* [limits], set at start and on reload (atomics) */
+	unsigned lim_sts, lim_mx, lim_events;
+	uint64_t inflight[3];                /* jobs queued or running, by kind (atomics) */
+	struct rate *rate;                   /* per source, the event thread's */
+	uint32_t nrate;                      /* STS_SOURCES */
+	uint64_t rate_logged_ms;
+};
+
+static inline int64_t wall_now(void)
+{
+	return (int64_t)time(NULL);
+}
+
+/* ---- sts_queue.c ------------------------------------------------------------------ */
+
+/* sts_queue_init - an empty queue and pending set in s.  0, or -1 (no memory). */
+int sts_queue_init(struct sts *s);
+
+/* sts_queue_drain - at the stop, with every thread joined: drop what is
+ * queued (admins waiting are answered) and the pending set. */
+void sts_queue_drain(struct sts *s);
+
+/* sts_enqueue - queue a job for the refresher (w NULL: once per domain)
+ * or an admin waiting on w.  0, or -1 (full, stopping, no memory). */
+int sts_enqueue(struct sts *s, int kind, const char *domain, struct waiter *w);
+
+/* sts_enqueue_miss - queue a client's miss from reader slot src of
+ * process pid (a registration's slot, daemon/readers.h), within what
+ * misses may cost (daemon/sts_quota.h).  Event thread. */
+void sts_enqueue_miss(struct sts *s, int kind, const char *domain, uint64_t src, uint32_t pid);
+
+/* sts_dequeue - the next job for wk, waiting for one; NULL when stopping. */
+struct job *sts_dequeue(struct worker *wk);
+
+/* sts_to_slow_lane - j failed last time: 0, run it now as a slow job;
+ * 1, it moved to the slow lane (wk is free again). */
+int sts_to_slow_lane(struct worker *wk, struct job *j);
+
+/* sts_job_done - j is done: free the worker, j's place, the domain, j. */
+void sts_job_done(struct worker *wk, struct job *j);
+
+/* sts_pend_prune - forget domains done long enough ago.  Under s->mu. */
+void sts_pend_prune(struct sts *s, int64_t now);
+
+void sts_waiter_init(struct waiter *w);
+void sts_waiter_destroy(struct waiter *w);
+void sts_waiter_complete(struct waiter *w, int rc, const char *msg);
+void sts_waiter_wait(struct waiter *w);
+
+#endif /* MXC_DAEMON_STS_INT_H */
