@@ -301,7 +301,7 @@ static int map_open(const char *path, uint64_t dir_uid, struct mxc_map **out)
 	uint32_t state;
 	int fd, rc;
 
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return errno == ENOENT ? MXC_ENOREGION : MXC_ESYS;
 	if (fstat(fd, &st) != 0) {

@@ -182,8 +182,16 @@ void rblock_forked(struct rblock *b)
 		close(b->regfd);
 	if (b->memfd >= 0)
 		close(b->memfd);
-	if (b->base != NULL)
+	if (b->orphan != NULL)
+		munmap(b->orphan, b->orphan_size);
+	b->orphan = NULL;
+	if (b->base != NULL &&
+	    mmap(b->base, b->size, PROT_READ | PROT_WRITE, MAP_FIXED | MAP_PRIVATE | MAP_ANONYMOUS, -1, 0) != MAP_FAILED) {
+		b->orphan = b->base;
+		b->orphan_size = b->size;
+	} else if (b->base != NULL) {
 		munmap(b->base, b->size);
+	}
 	b->regfd = -1;
 	b->memfd = -1;
 	b->base = NULL;
@@ -197,7 +205,17 @@ void rblock_forked(struct rblock *b)
 
 void rblock_destroy(struct rblock *b)
 {
-	rblock_forked(b);
+	if (b->regfd >= 0)
+		close(b->regfd);
+	if (b->memfd >= 0)
+		close(b->memfd);
+	if (b->base != NULL)
+		munmap(b->base, b->size);
+	if (b->orphan != NULL)
+		munmap(b->orphan, b->orphan_size);
+	memset(b, 0, sizeof(*b));
+	b->memfd = -1;
+	b->regfd = -1;
 }
 
 void rblock_claim_bit(struct rblock *b, uint32_t i, int on)
@@ -227,7 +245,7 @@ int rblock_list_read(const char *path, uid_t trust_uid, struct mxc_shm_rlist *hd
 
 	if (n != NULL)
 		*n = 0;
-	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	fd = open(path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd < 0)
 		return -1;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != trust_uid) ||

@@ -15,10 +15,11 @@
 
 #include "../shm/readers.h"
 
-/* At most one registration attempt per this many ms, and how long one
- * may wait for the daemon's answer. */
+/* At most one registration attempt per this many ms, and how long each of
+ * its steps (connect, send, answer) may wait: the daemon answers at once,
+ * and a thread registering may be on its way to a lookup. */
 #define RBLOCK_RETRY_MS 1000
-#define RBLOCK_WAIT_MS  1000
+#define RBLOCK_WAIT_MS  250
 
 struct rblock {
 	int memfd;                     /* -1: none (yet) */
@@ -32,6 +33,8 @@ struct rblock {
 	uint64_t writer;               /* atomic: h_writer_id registered with, 0: none */
 	uint32_t lock;                 /* try-lock of rblock_register */
 	uint64_t next_try_ms;          /* atomic */
+	uint8_t *orphan;               /* fork child: the parent's block's place */
+	uint64_t orphan_size;
 	char sock[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
 
@@ -49,12 +52,14 @@ int rblock_create(struct rblock *b, uint32_t nslots);
  * registered with a daemon still connected, or tried less than
  * RBLOCK_RETRY_MS ago, or another thread is at it.  Afterwards b->writer
  * names the daemon whose regions the slots serve.  Makes system calls;
- * waits at most RBLOCK_WAIT_MS for the answer.
+ * each of connect, send and the answer waits at most RBLOCK_WAIT_MS.
  */
 void rblock_register(struct rblock *b);
 
 /* rblock_forked - in a fork child: the block and the connection are the
- * parent's; let go of both (the child makes its own when it needs one). */
+ * parent's; let go of both (the child makes its own when it needs one).
+ * The block's address range stays mapped, to private memory: a read the
+ * forking thread was inside ends on it without touching the parent's. */
 void rblock_forked(struct rblock *b);
 
 /* rblock_destroy - close the connection and unmap the block. */

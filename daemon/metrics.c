@@ -66,7 +66,7 @@ static long metrics_text(struct metrics *m, char **buf, size_t *cap)
 	int fd;
 	char *nb;
 
-	fd = open(m->data_path, O_RDONLY | O_CLOEXEC);
+	fd = open(m->data_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (fd == -1 || fstat(fd, &sb) != 0 || sb.st_size < MXC_SHM_HDR_SIZE)
 		goto out;
 	map = mmap(NULL, MXC_SHM_HDR_SIZE, PROT_READ, MAP_SHARED, fd, 0);

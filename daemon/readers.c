@@ -9,6 +9,12 @@
  * array of pointers under one mutex: only the listener changes it, the
  * others read it while holding the mutex.
  *
+ * Requests are taken by an intake thread of their own, never by the
+ * listener: a descriptor a client hands over can make closing it block
+ * (the last close of a TCP socket lingering on a full queue, a file of a
+ * FUSE server that never answers), and whatever the intake waits on, the
+ * listener still notices departures, reaps blocks and stops on time.
+ *
  * A block is trusted for nothing but its size, which the seals fix and
  * which is checked before it is mapped.  Offsets inside it come from the
  * slot count given at registration, never from the block, so no value a
@@ -52,6 +58,13 @@
 #define READERS_DEAD_KEEP_MS 10000
 /* Departures are logged as one summary line per this many ms. */
 #define READERS_LOG_MS       5000
+/* Requests handed to the intake thread and not yet taken; past this the
+ * intake is stuck on someone's descriptor and new ones are refused. */
+#define READERS_INTAKE_MAX   64
+/* How long a stop waits for a stuck intake thread before leaving it. */
+#define READERS_INTAKE_JOIN_MS 2000
+/* After the daemon ran out of descriptors, accepting pauses this long. */
+#define READERS_EMFILE_PAUSE_MS 1000
 /* Records one drain pass hands over at most; the rest wait for the next. */
 #define READERS_DRAIN_MAX    4096
 /* Connections accepted per wake-up, so a flood cannot starve the rest. */
@@ -106,6 +119,16 @@ struct readers {
 	int wake[2];
 	pthread_t thr;
 	int thr_started;
+	uint64_t accept_paused_until;  /* mono ms: out of descriptors */
+	/* the intake: requests the listener saw arrive, taken in order */
+	pthread_mutex_t in_mu;
+	pthread_cond_t in_cv;
+	struct pending inq[READERS_INTAKE_MAX];
+	uint32_t in_head, in_n;
+	int in_stop;
+	pthread_t in_thr;
+	int in_started;
+	uint32_t drain_start;          /* the block the next drain starts at */
 	uint32_t nslots;
 	uint64_t writer_id;
 	uint64_t next_serial;
@@ -186,11 +209,13 @@ static const char *block_check(int fd, uint32_t nslots, uint64_t *size)
 	int seals, fl;
 
 	*size = mxc_rblock_geometry(nslots, &so, &ro);
-	if (fstatfs(fd, &sfs) != 0 || sfs.f_type != TMPFS_MAGIC_)
-		return "not a memfd on tmpfs";
+	/* seals first: only shmem and hugetlbfs files have them, and asking
+	 * goes to no file system server (a FUSE server could stall fstat) */
 	seals = fcntl(fd, F_GET_SEALS);
 	if (seals < 0 || (seals & SEALS_NEEDED) != SEALS_NEEDED || (seals & SEALS_REFUSED) != 0)
 		return "not sealed against shrinking and growing";
+	if (fstatfs(fd, &sfs) != 0 || sfs.f_type != TMPFS_MAGIC_)
+		return "not a memfd on tmpfs";
 	fl = fcntl(fd, F_GETFL);
 	if (fl < 0 || (fl & O_ACCMODE) != O_RDWR)
 		return "not open for reading and writing";
@@ -199,12 +224,27 @@ static const char *block_check(int fd, uint32_t nslots, uint64_t *size)
 	return NULL;
 }
 
+/* Let go of a descriptor a client handed over.  A socket is reset rather
+ * than left to linger; anything else may still take its time, which is
+ * why only the intake thread gets here. */
+static void discard(int fd)
+{
+	struct linger lg = { 1, 0 };
+
+	if (fcntl(fd, F_GET_SEALS) < 0)
+		(void)setsockopt(fd, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	close(fd);
+}
+
+/* A user's registrations, those of processes gone included until their
+ * blocks are freed: registering and leaving at once cannot fill the
+ * registry.  Under rd->mu. */
 static uint32_t procs_of_uid(const struct readers *rd, uint32_t uid)
 {
 	uint32_t i, n = 0;
 
 	for (i = 0; i < rd->nprocs; i++)
-		n += !rd->procs[i]->dead && rd->procs[i]->uid == uid;
+		n += rd->procs[i]->uid == uid;
 	return n;
 }
 
@@ -245,22 +285,24 @@ static int take_request(struct readers *rd, struct pending *pd)
 		fd = fds[0];
 	else
 		for (i = 0; i < nfd; i++)
-			close(fds[i]);
+			discard(fds[i]);
 	if (n != (ssize_t)sizeof(rq) || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || fd < 0)
 		why = "not a registration (one request with one descriptor)";
 	else if (rq.rq_magic != MXC_REG_MAGIC || rq.rq_layout != MXC_SHM_RLAYOUT)
 		why = "a registration of another layout";
-	else if (rq.rq_nslots < MXC_SLOTS_MIN || rq.rq_nslots > MXC_SLOTS_MAX)
-		why = "a slot count out of range";
+	else if (rq.rq_nslots != rd->nslots)
+		why = "a slot count other than the region's (h_nslots)";
 	else
 		why = block_check(fd, rq.rq_nslots, &size);
+	pthread_mutex_lock(&rd->mu);
 	if (why == NULL && rd->nprocs >= READERS_MAX)
 		why = "too many client processes (" "4096" ")";
 	if (why == NULL && procs_of_uid(rd, pd->uid) >= READERS_PER_UID_MAX)
 		why = "too many client processes of this user (1024)";
+	pthread_mutex_unlock(&rd->mu);
 	if (why != NULL) {
 		if (fd >= 0)
-			close(fd);
+			discard(fd);
 		refuse(pd, strncmp(why, "too many", 8) == 0 ? EUSERS : EINVAL, why);
 		return 1;
 	}
@@ -314,8 +356,15 @@ static void accept_some(struct readers *rd)
 
 	for (k = 0; k < READERS_ACCEPT_BURST; k++) {
 		s = accept4(rd->lsock, NULL, NULL, SOCK_CLOEXEC | SOCK_NONBLOCK);
-		if (s < 0)
+		if (s < 0) {
+			/* the connection stays queued and the socket readable:
+			 * polling it again at once would only spin */
+			if (errno == EMFILE || errno == ENFILE || errno == ENOBUFS || errno == ENOMEM) {
+				rd->accept_paused_until = mono_ms() + READERS_EMFILE_PAUSE_MS;
+				log_warn("readers: accept (paused for %d ms)", READERS_EMFILE_PAUSE_MS);
+			}
 			return;
+		}
 		len = sizeof(cr);
 		/* a user who connects and says nothing holds few places,
 		 * so others still get theirs */
@@ -411,6 +460,66 @@ static void reap(struct readers *rd, int all)
 	}
 }
 
+/* ---- the intake thread --------------------------------------------------------------- */
+
+/* The listener saw a request arrive: hand the connection over.  Returns
+ * 0, or -1 when the intake is stuck (the caller closes it). */
+static int intake_push(struct readers *rd, const struct pending *pd)
+{
+	int rc = -1;
+
+	pthread_mutex_lock(&rd->in_mu);
+	if (rd->in_n < READERS_INTAKE_MAX) {
+		rd->inq[(rd->in_head + rd->in_n++) % READERS_INTAKE_MAX] = *pd;
+		pthread_cond_signal(&rd->in_cv);
+		rc = 0;
+	}
+	pthread_mutex_unlock(&rd->in_mu);
+	return rc;
+}
+
+static void *intake(void *arg)
+{
+	struct readers *rd = arg;
+	struct pending pd;
+
+	for (;;) {
+		pthread_mutex_lock(&rd->in_mu);
+		while (rd->in_n == 0 && !rd->in_stop)
+			pthread_cond_wait(&rd->in_cv, &rd->in_mu);
+		if (rd->in_stop) {
+			pthread_mutex_unlock(&rd->in_mu);
+			return NULL;
+		}
+		pd = rd->inq[rd->in_head];
+		rd->in_head = (rd->in_head + 1) % READERS_INTAKE_MAX;
+		rd->in_n--;
+		pthread_mutex_unlock(&rd->in_mu);
+		/* readable when handed over: a request, or the peer gone */
+		if (!take_request(rd, &pd))
+			close(pd.sock);
+	}
+}
+
+/* Stop the intake thread: 0 once joined, -1 if it is stuck on someone's
+ * descriptor after READERS_INTAKE_JOIN_MS (it is then left running). */
+static int intake_stop(struct readers *rd)
+{
+	struct timespec ts;
+
+	pthread_mutex_lock(&rd->in_mu);
+	rd->in_stop = 1;
+	pthread_cond_broadcast(&rd->in_cv);
+	pthread_mutex_unlock(&rd->in_mu);
+	clock_gettime(CLOCK_REALTIME, &ts);
+	ts.tv_sec += READERS_INTAKE_JOIN_MS / 1000;
+	if (pthread_timedjoin_np(rd->in_thr, NULL, &ts) == 0)
+		return 0;
+	log_warnx("readers: the intake thread is stuck on a client's descriptor; leaving it");
+	pthread_detach(rd->in_thr);
+	return -1;
+}
+
 /* ---- the listener thread ------------------------------------------------------------ */
 
 static void *listener(void *arg)
@@ -434,10 +543,10 @@ static void *listener(void *arg)
 	for (;;) {
 		pf[0].fd = rd->wake[0];
 		pf[0].events = POLLIN;
-		pf[1].fd = rd->lsock;
+		now = mono_ms();
+		pf[1].fd = now >= rd->accept_paused_until ? rd->lsock : -1;
 		pf[1].events = POLLIN;
 		n = 2;
-		now = mono_ms();
 		timeout = 1000;
 		for (i = 0; i < rd->npend; i++) {
 			pf[n].fd = rd->pend[i].sock;
@@ -448,7 +557,9 @@ static void *listener(void *arg)
 				timeout = (int)(rd->pend[i].deadline_ms - now);
 		}
 		npend = rd->npend;
-		/* only this thread changes the registry: no lock to read it */
+		/* the intake adds to the registry, only this thread removes
+		 * (reap): the pointers stay valid until this thread frees them */
+		pthread_mutex_lock(&rd->mu);
 		for (i = np = 0; i < rd->nprocs; i++) {
 			if (rd->procs[i]->dead)
 				continue;
@@ -456,6 +567,7 @@ static void *listener(void *arg)
 			pf[n].fd = rd->procs[i]->sock;
 			pf[n++].events = POLLIN;
 		}
+		pthread_mutex_unlock(&rd->mu);
 		if (poll(pf, n, timeout) < 0 && errno != EINTR) {
 			log_warn("readers: poll");
 			sleep(1);
@@ -467,8 +579,15 @@ static void *listener(void *arg)
 		for (i = 0; i < npend; i++) {
 			struct pending *pd = &rd->pend[i];
 
-			if (pf[2 + i].revents != 0)
-				(void)take_request(rd, pd);
+			if (pf[2 + i].revents != 0) {
+				if (intake_push(rd, pd) != 0) {
+					close(pd->sock);
+					ctr_limit(MXC_CTR_READERS_REFUSED,
+						  "readers: %d registrations wait for the intake; refusing more",
+						  READERS_INTAKE_MAX);
+				}
+				pd->sock = -1;
+			}
 			if (pd->sock >= 0 && pd->deadline_ms <= now) {
 				close(pd->sock);
 				pd->sock = -1;
@@ -525,6 +644,8 @@ int readers_start(const char *dir, gid_t gid, uint32_t nslots, uint64_t writer_i
 	rd->writer_id = writer_id;
 	pthread_mutex_init(&rd->mu, NULL);
 	pthread_mutex_init(&rd->drain_mu, NULL);
+	pthread_mutex_init(&rd->in_mu, NULL);
+	pthread_cond_init(&rd->in_cv, NULL);
 	rd->taken = calloc(READERS_DRAIN_MAX, sizeof(*rd->taken));
 	if (rd->taken == NULL)
 		goto fail;
@@ -562,6 +683,12 @@ int readers_start(const char *dir, gid_t gid, uint32_t nslots, uint64_t writer_i
 		unlink(sun.sun_path);
 		goto fail;
 	}
+	if (pthread_create(&rd->in_thr, NULL, intake, rd) != 0) {
+		log_warnx("readers: cannot start the intake thread");
+		unlink(sun.sun_path);
+		goto fail;
+	}
+	rd->in_started = 1;
 	if (pipe2(rd->wake, O_CLOEXEC) != 0 || pthread_create(&rd->thr, NULL, listener, rd) != 0) {
 		log_warn("readers: cannot start the listener");
 		unlink(sun.sun_path);
@@ -571,6 +698,8 @@ int readers_start(const char *dir, gid_t gid, uint32_t nslots, uint64_t writer_i
 	*out = rd;
 	return 0;
 fail:
+	if (rd->in_started)
+		(void)intake_stop(rd);
 	if (rd->lsock >= 0)
 		close(rd->lsock);
 	if (rd->wake[0] >= 0) {
@@ -579,6 +708,8 @@ fail:
 	}
 	pthread_mutex_destroy(&rd->mu);
 	pthread_mutex_destroy(&rd->drain_mu);
+	pthread_mutex_destroy(&rd->in_mu);
+	pthread_cond_destroy(&rd->in_cv);
 	free(rd->taken);
 	free(rd);
 	return -1;
@@ -587,6 +718,7 @@ fail:
 void readers_stop(struct readers *rd)
 {
 	uint32_t i;
+	int stuck;
 
 	if (rd == NULL)
 		return;
@@ -594,6 +726,7 @@ void readers_stop(struct readers *rd)
 		(void)!write(rd->wake[1], "x", 1);
 		pthread_join(rd->thr, NULL);
 	}
+	stuck = intake_stop(rd) != 0;
 	unlink(rd->path);
 	close(rd->lsock);
 	close(rd->wake[0]);
@@ -603,8 +736,14 @@ void readers_stop(struct readers *rd)
 	/* the rings' taken records were wiped as they were taken; what is
 	 * left is the clients' own, in memory only they and we map */
 	reap(rd, 1);
+	if (stuck)
+		return;      /* the intake thread may still touch rd: leave it */
+	for (i = 0; i < rd->in_n; i++)
+		close(rd->inq[(rd->in_head + i) % READERS_INTAKE_MAX].sock);
 	pthread_mutex_destroy(&rd->mu);
 	pthread_mutex_destroy(&rd->drain_mu);
+	pthread_mutex_destroy(&rd->in_mu);
+	pthread_cond_destroy(&rd->in_cv);
 	free(rd->taken);
 	free(rd);
 }
@@ -671,15 +810,18 @@ static int ring_take(struct readers *rd, struct rproc *p, uint32_t s)
 size_t readers_drain(struct readers *rd, int all, readers_event_fn fn, void *arg)
 {
 	uint64_t cl[MXC_RBLOCK_WORDS];
-	uint32_t i, s;
+	uint32_t i, k, s, first;
 	size_t n;
 	int empty;
 
 	pthread_mutex_lock(&rd->drain_mu);
 	pthread_mutex_lock(&rd->mu);
 	rd->ntaken = 0;
-	for (i = 0; i < rd->nprocs; i++) {
-		struct rproc *p = rd->procs[i];
+	/* each pass starts one block further: when the buffer fills, the
+	 * blocks early in the registry do not always come first */
+	first = rd->nprocs != 0 ? rd->drain_start++ % rd->nprocs : 0;
+	for (k = 0; k < rd->nprocs; k++) {
+		struct rproc *p = rd->procs[(first + k) % rd->nprocs];
 
 		if (p->drained)
 			continue;
@@ -782,19 +924,23 @@ int readers_list_write(struct readers *rd, const char *path, gid_t gid, uint64_t
 	uint32_t i, n = 0, cap = 0;
 	size_t len;
 	uint8_t *buf;
-	int fd = -1, rc = -1;
+	int fd = -1, rc = -1, failing = rd != NULL && rd->list_failing;
 
-	readers_totals(rd, &t);
-	pthread_mutex_lock(&rd->mu);
-	for (i = 0; i < rd->nprocs; i++)
-		cap += rd->procs[i]->nslots;
-	if (cap > MXC_LIST_MAX)
-		cap = MXC_LIST_MAX;
+	memset(&t, 0, sizeof(t));
+	if (rd != NULL) {
+		readers_totals(rd, &t);
+		pthread_mutex_lock(&rd->mu);
+		for (i = 0; i < rd->nprocs; i++)
+			cap += rd->procs[i]->nslots;
+		if (cap > MXC_LIST_MAX)
+			cap = MXC_LIST_MAX;
+	}
 	buf = calloc(1, sizeof(*hd) + (size_t)cap * sizeof(struct mxc_shm_rent));
-	if (buf != NULL)
+	if (buf != NULL && rd != NULL)
 		for (i = 0; i < rd->nprocs && n < cap; i++)
 			list_proc(rd->procs[i], (struct mxc_shm_rent *)(void *)(buf + sizeof(*hd)), &n, inc, epoch);
-	pthread_mutex_unlock(&rd->mu);
+	if (rd != NULL)
+		pthread_mutex_unlock(&rd->mu);
 	if (buf == NULL)
 		return -1;
 	hd = (struct mxc_shm_rlist *)(void *)buf;
@@ -808,9 +954,11 @@ int readers_list_write(struct readers *rd, const char *path, gid_t gid, uint64_t
 	hd->rl_claimed = t.claimed;
 	hd->rl_posted = t.posted;
 	hd->rl_dropped = t.dropped;
-	pthread_mutex_lock(&rd->mu);
-	rd->listed = t;
-	pthread_mutex_unlock(&rd->mu);
+	if (rd != NULL) {
+		pthread_mutex_lock(&rd->mu);
+		rd->listed = t;
+		pthread_mutex_unlock(&rd->mu);
+	}
 	len = sizeof(*hd) + (size_t)n * sizeof(struct mxc_shm_rent);
 	(void)!getrandom(&rnd, sizeof(rnd), 0);
 	if (snprintf(tmp, sizeof(tmp), "%s.%016llx", path, (unsigned long long)rnd) >= (int)sizeof(tmp))
@@ -819,14 +967,16 @@ int readers_list_write(struct readers *rd, const char *path, gid_t gid, uint64_t
 	fd = open(tmp, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC | O_NOFOLLOW, 0600);
 	if (fd < 0 || (gid != (gid_t)-1 && fchown(fd, (uid_t)-1, gid) != 0) || fchmod(fd, 0640) != 0 ||
 	    write(fd, buf, len) != (ssize_t)len || rename(tmp, path) != 0) {
-		if (!rd->list_failing)
+		if (!failing)
 			log_warn("readers: cannot write the listing %s", path);
-		rd->list_failing = 1;
+		if (rd != NULL)
+			rd->list_failing = 1;
 		if (fd >= 0)
 			unlink(tmp);
 		goto out;
 	}
-	rd->list_failing = 0;
+	if (rd != NULL)
+		rd->list_failing = 0;
 	rc = 0;
 out:
 	if (fd >= 0)

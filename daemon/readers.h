@@ -17,8 +17,9 @@
 
 #include "../shm/events.h"
 
-/* Registered processes at most, and per user id: each costs the daemon a
- * descriptor and a mapping (the block's memory is the client's). */
+/* Registered processes at most, and per user id (those gone counted
+ * until their blocks are freed): each costs the daemon a descriptor and a
+ * mapping.  Every block has the region's slot count (h_nslots). */
 #define READERS_MAX          4096
 #define READERS_PER_UID_MAX  1024
 
@@ -33,8 +34,10 @@ struct readers;
 int readers_start(const char *dir, gid_t gid, uint32_t nslots, uint64_t writer_id, struct readers **out);
 
 /*
- * readers_stop - stop listening, remove the socket, wipe every ring and
- * unmap every block.  Take the last events first (readers_drain with all).
+ * readers_stop - stop listening, remove the socket, close every
+ * registration and unmap every block.  Take the last events first
+ * (readers_drain with all): taken records are wiped as they are taken, and
+ * what is left in a block is its client's, in memory only it maps now.
  * rd may be NULL.  No other call on rd may run or follow.
  */
 void readers_stop(struct readers *rd);
@@ -51,8 +54,10 @@ uint64_t readers_min_epoch(struct readers *rd, uint64_t inc);
  * slot's ring (every ring with all, and every ring of a process that is
  * gone, which is then forgotten), wiping each, and call fn for every
  * valid one.  src identifies the slot of one registration (a rate-limit
- * key), pid is the registering process.  fn runs with the registry locked
- * and must not call back into this module.  Returns the records taken.
+ * key), pid is the registering process.  fn runs after the registry is
+ * unlocked (it may wait for the writer, whose scan takes that lock), one
+ * drain at a time: it must not call readers_drain.  Each pass starts one
+ * block further along.  Returns the records taken.
  */
 typedef void (*readers_event_fn)(void *arg, uint64_t src, uint32_t pid, const struct mxc_event *ev);
 size_t readers_drain(struct readers *rd, int all, readers_event_fn fn, void *arg);
@@ -71,7 +76,9 @@ void readers_totals_listed(struct readers *rd, struct readers_totals *t);
 /*
  * readers_list_write - replace the listing at path (shm/readers.h) with
  * every claimed slot, stalled ones being those inside a lookup of region
- * inc begun before epoch.  Returns 0 or -1 (logged once per failure run).
+ * inc begun before epoch; rd NULL: an empty listing (a stopped daemon
+ * keeps the name, so nobody else can take it between two runs).
+ * Returns 0 or -1 (logged once per failure run).
  */
 int readers_list_write(struct readers *rd, const char *path, gid_t gid, uint64_t inc, uint64_t epoch);
 

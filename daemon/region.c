@@ -516,7 +516,7 @@ int region_go_live(struct region *r)
 	region_stamp(r);
 	mxa_store32(&r->hdr->h_state, MXC_STATE_LIVE);
 	/* open the predecessor before the rename takes its name away */
-	oldfd = open(r->data_path, O_RDWR | O_CLOEXEC | O_NOFOLLOW);
+	oldfd = open(r->data_path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (rename(r->m.tmp, r->data_path) != 0) {
 		log_warn("region: publish %s", r->data_path);
 		if (oldfd >= 0)
@@ -641,9 +641,11 @@ void region_free(struct region *r, int remove)
 	ralloc_destroy(&r->ar);
 	map_drop(&r->m, remove);
 	readers_stop(r->rd);
-	/* nobody is registered with a daemon that is gone */
+	/* nobody is registered with a daemon that is gone; the name stays
+	 * ours (an empty listing), so nobody else can take it before the
+	 * next start */
 	if (r->rd != NULL)
-		unlink(r->readers_path);
+		(void)readers_list_write(NULL, r->readers_path, r->gid, 0, 0);
 	free(r);
 }
 

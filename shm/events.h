@@ -1,6 +1,7 @@
 /*
  * shm/events.h - the client-to-daemon event path: one single-producer,
- * single-consumer ring per reader slot, in the readers file.
+ * single-consumer ring per reader slot, in each client process's reader
+ * block (shm/readers.h).
  *
  * Clients must never write the data region, yet some lookups have to tell
  * the daemon something: "no MTA-STS policy cached for this domain, fetch

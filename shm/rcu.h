@@ -79,11 +79,11 @@
  *
  * DEAD AND STALLED READERS
  *
- * A reader killed inside a lookup leaves a non-zero word behind.  The
- * writer checks the owner of a slot that holds it back: the owner keeps a
- * write lock (open-file-description lock) on byte <slot> of the reader
- * table, which the kernel drops when the process dies, pid reuse or not.
- * No lock: the writer clears the slot and reclaims.  A live reader that
+ * A reader killed inside a lookup leaves a non-zero word behind.  Its
+ * slots are in its process's reader block (shm/readers.h), which the
+ * writer scans only while the process's registration connection is open;
+ * the kernel closes it when the process dies, pid reuse or not, and the
+ * word holds nothing back from then on.  A live reader that
  * stops (SIGSTOP, a debugger) inside a lookup is never evicted: it only
  * keeps the limbo list from draining, which costs memory (the region grows
  * if it must), never publishing.  shmctl readers shows it as stalled.

@@ -173,9 +173,13 @@ sleep 1.5
 check "garbage and a cut (by root) crash nothing: the daemon" alive "$GPID"
 check "  the client in its lookup loop" alive "$loop"
 check "  the socketmap server" alive "${smap:-0}"
-for how in unsealed size file nofd fds; do
+for how in unsealed size slots file nofd fds tcp; do
 	expect_rc 0 "a member's $how block is refused" "${MEMBER[@]}" "$HOSTILE" "$G" "$how"
 done
+# closing a lingering socket would wait an hour: the daemon resets it, and
+# takes requests on a thread of their own anyway
+expect_rc 0 "after a lingering TCP socket was handed over, a good block is taken at once" \
+	timeout 5 "${MEMBER[@]}" "$HOSTILE" "$G" garbage 0
 expect_rc 2 "an outsider cannot even connect to the readers socket" "${OUTSIDER[@]}" "$HOSTILE" "$G" unsealed
 "${MEMBER[@]}" "$HOSTILE" "$G" silent 70 3 >"$G/silent.out" 2>&1 &
 silent=$!

@@ -2,7 +2,10 @@
  * tests/tools/hostile_reader.c - a local user who hands mxcached reader
  * blocks it should refuse, or a good block it then scribbles over.
  *
- *   hostile_reader DIR unsealed|size|file|nofd|fds   one bad registration
+ *   hostile_reader DIR unsealed|size|slots|file|nofd|fds|tcp
+ *                                                     one bad registration
+ *                                                     (tcp: a lingering TCP
+ *                                                     socket with a full queue)
  *   hostile_reader DIR garbage SECONDS                a good block, then noise
  *   hostile_reader DIR many N SECONDS                 N good blocks, held
  *   hostile_reader DIR silent N SECONDS               N connections that say nothing
@@ -20,6 +23,7 @@
 #include <sys/random.h>
 #include <sys/socket.h>
 #include <sys/un.h>
+#include <netinet/in.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -27,9 +31,11 @@
 
 #define NSLOTS 64
 
-static int make_block(int seal, uint64_t extra, void **map)
+static uint32_t req_nslots = NSLOTS;     /* what the request says */
+
+static int make_block_n(uint32_t nslots, int seal, uint64_t extra, void **map)
 {
-	uint64_t so, ro, size = mxc_rblock_geometry(NSLOTS, &so, &ro) + extra;
+	uint64_t so, ro, size = mxc_rblock_geometry(nslots, &so, &ro) + extra;
 	int fd = memfd_create("hostile", MFD_ALLOW_SEALING);
 
 	if (fd < 0 || ftruncate(fd, (off_t)size) != 0)
@@ -40,6 +46,38 @@ static int make_block(int seal, uint64_t extra, void **map)
 	return fd;
 }
 
+static int make_block(int seal, uint64_t extra, void **map)
+{
+	return make_block_n(NSLOTS, seal, extra, map);
+}
+
+/* A loopback TCP connection whose peer never reads, its send queue full,
+ * set to linger an hour on close: a descriptor whose last close waits. */
+static int lingering_socket(void)
+{
+	struct sockaddr_in a;
+	struct linger lg = { 1, 3600 };
+	socklen_t len = sizeof(a);
+	char buf[65536];
+	int l, c;
+
+	memset(&a, 0, sizeof(a));
+	a.sin_family = AF_INET;
+	a.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	l = socket(AF_INET, SOCK_STREAM, 0);
+	if (l < 0 || bind(l, (struct sockaddr *)&a, sizeof(a)) != 0 || listen(l, 1) != 0 ||
+	    getsockname(l, (struct sockaddr *)&a, &len) != 0)
+		return -1;
+	c = socket(AF_INET, SOCK_STREAM, 0);
+	if (c < 0 || connect(c, (struct sockaddr *)&a, sizeof(a)) != 0 || accept(l, NULL, NULL) < 0)
+		return -1;
+	memset(buf, 'x', sizeof(buf));
+	while (send(c, buf, sizeof(buf), MSG_DONTWAIT) > 0)
+		;
+	setsockopt(c, SOL_SOCKET, SO_LINGER, &lg, sizeof(lg));
+	return c;      /* the listener and the accepted end stay open, unread */
+}
+
 /* Send one request with nfd descriptors; returns the daemon's ra_error,
  * or -1000 when it sent nothing back.  *sock keeps the connection. */
 static int reg(const char *dir, const int *fds, int nfd, int *sock)
@@ -48,7 +86,7 @@ static int reg(const char *dir, const int *fds, int nfd, int *sock)
 		char buf[CMSG_SPACE(sizeof(int) * 4)];
 		struct cmsghdr align;
 	} cb;
-	struct mxc_reg_req rq = { MXC_REG_MAGIC, MXC_SHM_RLAYOUT, NSLOTS, 0 };
+	struct mxc_reg_req rq = { MXC_REG_MAGIC, MXC_SHM_RLAYOUT, req_nslots, 0 };
 	struct mxc_reg_ans ra;
 	struct iovec iov = { &rq, sizeof(rq) };
 	struct sockaddr_un sun;
@@ -95,6 +133,12 @@ static int bad_one(const char *dir, const char *how)
 		fds[0] = make_block(0, 0, &map);
 	else if (strcmp(how, "size") == 0)
 		fds[0] = make_block(1, 4096, &map);
+	else if (strcmp(how, "slots") == 0) {
+		req_nslots = MXC_SLOTS_MAX;
+		fds[0] = make_block_n(MXC_SLOTS_MAX, 1, 0, &map);
+	}
+	else if (strcmp(how, "tcp") == 0)
+		fds[0] = lingering_socket();
 	else if (strcmp(how, "file") == 0) {
 		fds[0] = mkstemp(path);
 		unlink(path);
