@@ -849,6 +849,8 @@ void mxc_close(mxc_t *h)
 		free(m);
 	}
 	map_free(h->cur);
+	/* events still in the rings reach a daemon, if one answers */
+	rblock_flush(&h->blk);
 	rblock_destroy(&h->blk);
 	pthread_mutex_destroy(&h->claim_mu);
 	free(h->owned);

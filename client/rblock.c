@@ -176,6 +176,26 @@ out:
 	mxa_store32(&b->lock, 0);
 }
 
+/* Do the rings hold records no daemon has taken? */
+static int rblock_pending(const struct rblock *b)
+{
+	uint32_t i;
+
+	for (i = 0; i < b->nslots; i++)
+		if ((b->hdr->rb_used[i / 64] >> (i % 64) & 1) &&
+		    ck_pr_load_uint(&b->rings[i].er_ring.p_tail) != ck_pr_load_uint(&b->rings[i].er_ring.c_head))
+			return 1;
+	return 0;
+}
+
+void rblock_flush(struct rblock *b)
+{
+	if (b->base == NULL || !rblock_pending(b))
+		return;
+	__atomic_store_n(&b->next_try_ms, 0, __ATOMIC_RELAXED);
+	rblock_register(b);
+}
+
 void rblock_forked(struct rblock *b)
 {
 	if (b->regfd >= 0)

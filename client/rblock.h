@@ -19,7 +19,7 @@
  * its steps (connect, send, answer) may wait: the daemon answers at once,
  * and a thread registering may be on its way to a lookup. */
 #define RBLOCK_RETRY_MS 1000
-#define RBLOCK_WAIT_MS  250
+#define RBLOCK_WAIT_MS  500
 
 struct rblock {
 	int memfd;                     /* -1: none (yet) */
@@ -55,6 +55,12 @@ int rblock_create(struct rblock *b, uint32_t nslots);
  * each of connect, send and the answer waits at most RBLOCK_WAIT_MS.
  */
 void rblock_register(struct rblock *b);
+
+/* rblock_flush - before a handle closes: if the rings hold events and no
+ * daemon has the block (the registration failed or its daemon is gone),
+ * try once more now, whatever the retry interval, so that the daemon takes
+ * them when the connection then closes.  Makes system calls. */
+void rblock_flush(struct rblock *b);
 
 /* rblock_forked - in a fork child: the block and the connection are the
  * parent's; let go of both (the child makes its own when it needs one).
