@@ -1026,6 +1026,11 @@ static int ev_post_aux(struct mxc *h, uint8_t type, uint8_t aux, const char *nam
 	memcpy(ev.e_name, name, nlen);
 	if (!ck_ring_enqueue_spsc_mxc_event(&er->er_ring, er->er_ev, &ev)) {
 		mxa_store64(&er->er_dropped, mxa_load64(&er->er_dropped) + 1);
+		/* a ring stays full when no daemon has the block (its
+		 * registration was refused, or its daemon is gone): offer it
+		 * again, at most once a second; a process that only posts
+		 * would otherwise never do so */
+		rblock_register(&h->blk);
 		goto drop;
 	}
 	mxa_store64(&er->er_posted, mxa_load64(&er->er_posted) + 1);

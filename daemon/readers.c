@@ -200,13 +200,19 @@ static int take_request(struct readers *rd, struct pending *pd)
 	p->blk = map;
 	p->slots = (struct mxc_shm_slot *)(void *)((uint8_t *)map + so);
 	p->rings = (struct mxc_shm_ering *)(void *)((uint8_t *)map + ro);
+	log_debug("readers: pid %u (uid %u) registers %u slots", p->pid, p->uid, p->nslots);
+	/*
+	 * Scanned from the moment it is in the registry, and only then may
+	 * the client announce reads: answer after adding it.  Once there, p
+	 * and its descriptor are the listener's, which may see the peer go
+	 * and close them; the answer (a send that never waits) goes out with
+	 * the lock still held, so the descriptor is still this connection's.
+	 */
 	pthread_mutex_lock(&rd->mu);
 	rd->procs[rd->nprocs++] = p;
+	answer(pd->sock, 0, rd->writer_id);
 	pthread_mutex_unlock(&rd->mu);
-	/* scanned from now on: only then may the client announce reads */
-	answer(p->sock, 0, rd->writer_id);
 	pd->sock = -1;
-	log_debug("readers: pid %u (uid %u) registered %u slots", p->pid, p->uid, p->nslots);
 	return 1;
 }
 

@@ -21,8 +21,9 @@
 /* Connections that have not sent their request yet, and how long one may
  * take: a peer that connects and says nothing costs a slot here, never the
  * listener's time. */
-#define READERS_PENDING_MAX  64
-#define READERS_PENDING_UID  8        /* of them, one user id's */
+#define READERS_PENDING_MAX  128
+#define READERS_PENDING_UID  32       /* of them, one user id's: a burst of
+					 one service's processes fits */
 #define READERS_REQ_WAIT_MS  1000
 /* A gone process's block is kept this long at most for the event thread
  * to take its last events, then unmapped. */

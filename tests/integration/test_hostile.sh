@@ -181,11 +181,11 @@ done
 expect_rc 0 "after a lingering TCP socket was handed over, a good block is taken at once" \
 	timeout 5 "${MEMBER[@]}" "$HOSTILE" "$G" garbage 0
 expect_rc 2 "an outsider cannot even connect to the readers socket" "${OUTSIDER[@]}" "$HOSTILE" "$G" unsealed
-"${MEMBER[@]}" "$HOSTILE" "$G" silent 70 3 >"$G/silent.out" 2>&1 &
+"${MEMBER[@]}" "$HOSTILE" "$G" silent 140 3 >"$G/silent.out" 2>&1 &
 silent=$!
 PIDS+=("$silent")
 sleep 0.3
-expect_rc 0 "while a member holds 70 connections that say nothing, another user's block is taken" \
+expect_rc 0 "while a member holds 140 connections that say nothing, another user's block is taken" \
 	setpriv --reuid=4102 --regid=4102 --groups="$DGID" "$HOSTILE" "$G" garbage 0
 wait "$silent"
 "${MEMBER[@]}" "$HOSTILE" "$G" garbage 4 >"$G/garbage.out" 2>&1 &
