@@ -465,8 +465,10 @@ static void slot_thread_exit(void *v)
 }
 
 /* Make this process's reader block, sized as the daemon asks in the
- * region header, and register it.  Caller holds claim_mu. */
-static int block_make(struct mxc *h)
+ * region header, and register it, each step waiting at most wait_ms
+ * (longer at mxc_open than on the way to a lookup).  Caller holds
+ * claim_mu. */
+static int block_make(struct mxc *h, unsigned wait_ms)
 {
 	const struct mxc_map *m = __atomic_load_n(&h->cur, __ATOMIC_ACQUIRE);
 	uint32_t n = m->hdr->h_nslots;
@@ -475,7 +477,7 @@ static int block_make(struct mxc *h)
 		n = MXC_SLOTS_DEFAULT;
 	if (rblock_create(&h->blk, n) != 0)
 		return -1;
-	rblock_register(&h->blk);
+	rblock_register(&h->blk, wait_ms);
 	return 0;
 }
 
@@ -495,7 +497,7 @@ static struct slotref *slot_claim(struct mxc *h)
 	if (h->refs == NULL)
 		goto out;
 	pthread_mutex_lock(&h->claim_mu);
-	if (h->blk.base == NULL && block_make(h) != 0)
+	if (h->blk.base == NULL && block_make(h, RBLOCK_WAIT_CALL_MS) != 0)
 		goto unlock;
 	start = (uint32_t)((uint64_t)gettid() * 2654435761u % h->blk.nslots);
 	for (k = 0; k < h->blk.nslots; k++) {
@@ -601,7 +603,7 @@ static int read_begin(struct mxc *h, struct rd *rd)
 	 * it) is read slotless, and the block offered to it.
 	 */
 	if (ref != &noslot && !writer_scans(h, __atomic_load_n(&h->cur, __ATOMIC_ACQUIRE))) {
-		rblock_register(&h->blk);
+		rblock_register(&h->blk, RBLOCK_WAIT_CALL_MS);
 		if (!writer_scans(h, __atomic_load_n(&h->cur, __ATOMIC_ACQUIRE)))
 			ref = &noslot;
 	}
@@ -807,7 +809,7 @@ int mxc_open(const char *dir, mxc_t **out)
 		/* the block now, so that the first lookup already has its
 		 * slot scanned; if this fails, the first claim tries again */
 		pthread_mutex_lock(&h->claim_mu);
-		(void)block_make(h);
+		(void)block_make(h, RBLOCK_WAIT_MS);
 		pthread_mutex_unlock(&h->claim_mu);
 	}
 	pthread_mutex_lock(&open_mu);
@@ -1030,7 +1032,7 @@ static int ev_post_aux(struct mxc *h, uint8_t type, uint8_t aux, const char *nam
 		 * registration was refused, or its daemon is gone): offer it
 		 * again, at most once a second; a process that only posts
 		 * would otherwise never do so */
-		rblock_register(&h->blk);
+		rblock_register(&h->blk, RBLOCK_WAIT_CALL_MS);
 		goto drop;
 	}
 	mxa_store64(&er->er_posted, mxa_load64(&er->er_posted) + 1);

@@ -277,14 +277,17 @@ int mxc_federation_rules(mxc_t *h, mxc_fed_rule_fn fn, void *arg);
 
 /*
  * Per-domain delivery stats.  These post an event to the daemon through
- * this thread's ring and return: they never block and never wait for the
- * daemon.  MXC_OK: handed over; MXC_EFULL: the ring was full (or the
- * thread has no reader slot): the event is dropped and counted (shmctl
- * status); MXC_EINVAL: a malformed domain, a transport not in the enum
+ * this thread's ring and return: they never block on the daemon.  MXC_OK:
+ * handed over; MXC_EFULL: the ring was full (or the thread has no reader
+ * slot): the event is dropped and counted (shmctl status).  A ring stays
+ * full when no daemon has this process's reader block (its registration
+ * was refused, or its daemon is gone): a post that finds it full offers
+ * the block again, at most once a second, each step of that waiting 20 ms
+ * at most.  MXC_EINVAL: a malformed domain, a transport not in the enum
  * (failures need HTTP, HTTPS or SMTP), a delta of 0 or beyond +-1000000,
  * a latency below 0 or above a day.  The daemon aggregates within
  * milliseconds; mxc_stat_get then shows them.
- * Thread safety: safe.  Wait-free.
+ * Thread safety: safe.  Wait-free, but for that offer on a full ring.
  */
 enum mxc_transport { MXC_TRANSPORT_NONE, MXC_TRANSPORT_HTTP, MXC_TRANSPORT_HTTPS, MXC_TRANSPORT_SMTP };
 int mxc_queue_add(mxc_t *h, const char *domain, int delta);          /* +1 / -1 */

@@ -96,13 +96,13 @@ static int still_connected(int fd)
 
 /* One registration: connect, send the request with the block, read the
  * answer.  Returns the writer id, or 0. */
-static uint64_t register_once(struct rblock *b, int *out_fd)
+static uint64_t register_once(struct rblock *b, int *out_fd, unsigned wait_ms)
 {
 	union {
 		char buf[CMSG_SPACE(sizeof(int))];
 		struct cmsghdr align;
 	} cb;
-	struct timeval tv = { RBLOCK_WAIT_MS / 1000, (RBLOCK_WAIT_MS % 1000) * 1000 };
+	struct timeval tv = { wait_ms / 1000, (long)(wait_ms % 1000) * 1000 };
 	struct sockaddr_un sun;
 	struct mxc_reg_req rq;
 	struct mxc_reg_ans ra;
@@ -148,7 +148,7 @@ fail:
 	return 0;
 }
 
-void rblock_register(struct rblock *b)
+void rblock_register(struct rblock *b, unsigned wait_ms)
 {
 	uint64_t now = mono_ms(), w;
 	int fd = -1;
@@ -165,7 +165,7 @@ void rblock_register(struct rblock *b)
 	 */
 	if (b->regfd >= 0 && still_connected(b->regfd))
 		goto out;
-	w = register_once(b, &fd);
+	w = register_once(b, &fd, wait_ms);
 	if (w != 0) {
 		if (b->regfd >= 0)
 			close(b->regfd);
@@ -193,7 +193,7 @@ void rblock_flush(struct rblock *b)
 	if (b->base == NULL || !rblock_pending(b))
 		return;
 	__atomic_store_n(&b->next_try_ms, 0, __ATOMIC_RELAXED);
-	rblock_register(b);
+	rblock_register(b, RBLOCK_WAIT_MS);
 }
 
 void rblock_forked(struct rblock *b)

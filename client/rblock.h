@@ -16,10 +16,13 @@
 #include "../shm/readers.h"
 
 /* At most one registration attempt per this many ms, and how long each of
- * its steps (connect, send, answer) may wait: the daemon answers at once,
- * and a thread registering may be on its way to a lookup. */
+ * its steps (connect, send, answer) may wait: at mxc_open and mxc_close,
+ * and on the way to a lookup or a post (the daemon answers within
+ * microseconds; a daemon that does not costs that thread this once a
+ * second at most). */
 #define RBLOCK_RETRY_MS 1000
 #define RBLOCK_WAIT_MS  500
+#define RBLOCK_WAIT_CALL_MS 20
 
 struct rblock {
 	int memfd;                     /* -1: none (yet) */
@@ -52,9 +55,9 @@ int rblock_create(struct rblock *b, uint32_t nslots);
  * registered with a daemon still connected, or tried less than
  * RBLOCK_RETRY_MS ago, or another thread is at it.  Afterwards b->writer
  * names the daemon whose regions the slots serve.  Makes system calls;
- * each of connect, send and the answer waits at most RBLOCK_WAIT_MS.
+ * each of connect, send and the answer waits at most wait_ms.
  */
-void rblock_register(struct rblock *b);
+void rblock_register(struct rblock *b, unsigned wait_ms);
 
 /* rblock_flush - before a handle closes: if the rings hold events and no
  * daemon has the block (the registration failed or its daemon is gone),
