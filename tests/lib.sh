@@ -107,8 +107,26 @@ daemon_stop() {
 	return $rc
 }
 
+# T_BG - a test's background processes (load generators, connections held
+# open, daemons started by hand): T_BG+=($!); bg_stop stops and reaps them,
+# and t_cleanup does at exit
+T_BG=()
+bg_stop() {
+	local p live
+	# only jobs still in this shell's table: a pid already waited for
+	# may belong to another process by now
+	live=" $(jobs -p | tr '\n' ' ') "
+	for p in "${T_BG[@]}"; do
+		[[ $live == *" $p "* ]] || continue
+		kill "$p" 2>/dev/null
+		wait "$p" 2>/dev/null
+	done
+	T_BG=()
+}
+
 t_cleanup() {
 	local d
+	bg_stop
 	for d in "${T_DIRS[@]}"; do
 		[ -f "$d/test.pid" ] && daemon_stop "$d" KILL
 		# shellcheck disable=SC2046

@@ -77,20 +77,10 @@ hold() { # OUTFILE WHO...
 	local out=$1
 	shift
 	"$@" "$PY" -c "$HOLDER" "$D/ctl.sock" >"$out" 2>&1 &
-	HOLDERS+=($!)
+	T_BG+=($!)
 	wait_for grep -q '^served' "$out"
 }
 served() { sed -n 's/^served //p' "$1"; }
-HOLDERS=()
-stop_holders() {
-	local p
-	for p in "${HOLDERS[@]}"; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	HOLDERS=()
-}
-trap 'stop_holders; t_cleanup' EXIT
 
 new_dir D
 chmod 0755 "$D"
@@ -135,7 +125,7 @@ while time.time() < end and len(conns) < 400:
 print("connected", len(conns), flush=True)
 time.sleep(15)
 ' "$D/ctl.sock" >"$D/loop.out" 2>&1 &
-HOLDERS+=($!)
+T_BG+=($!)
 check "a reader makes 400 connections that never write" wait_for grep -q '^connected 400' "$D/loop.out"
 t=$(date +%s%N)
 expect_rc 0 "root changes the caches meanwhile" "$SHMCTL" -d "$D" override set root3.ctllim.test 192.0.2.5
@@ -150,7 +140,7 @@ check "the per-uid limit is logged once" \
 check "the read-only pool once" test "$(grep -c 'ctl: .*read-only' "$D/daemon.log")" -eq 1
 
 # --- the holders go: everyone is served again
-stop_holders
+bg_stop
 ok=1
 for i in $(seq 1 100); do
 	"${READER2[@]}" "$SHMCTL" -d "$D" ping >/dev/null 2>&1 && { ok=0; break; }

@@ -38,13 +38,6 @@ LOOP=$PWD/$BUILD/tests/tools/lookup_loop
 HOSTILE=$PWD/$BUILD/tests/tools/hostile_reader
 POST=$PWD/$BUILD/tests/tools/server_post
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
-PIDS=()
-cleanup_hostile() {
-	local p
-	for p in "${PIDS[@]}"; do kill -9 "$p" 2>/dev/null; done
-	t_cleanup
-}
-trap cleanup_hostile EXIT
 
 data_of() { local f; f=$(region_files "$1"); echo "${f%\*}data"; }
 readers_of() { local f; f=$(region_files "$1"); echo "${f%\*}readers"; }
@@ -55,7 +48,7 @@ new_dir E
 chown 4100:4100 "$E"
 "${OUTSIDER[@]}" "$MXCACHED" -d "$E" -f >>"$E/daemon.log" 2>&1 &
 epid=$!
-PIDS+=("$epid")
+T_BG+=("$epid")
 for i in $(seq 1 100); do [ -S "$E/ctl.sock" ] && break; sleep 0.05; done
 check "an outsider runs an mxcached of its own" \
 	"${OUTSIDER[@]}" "$SHMCTL" -d "$E" override set victim.hostile.test 203.0.113.66
@@ -72,7 +65,7 @@ import socket, time
 s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
 s.bind(('127.0.0.1', $PORT)); s.listen(1); time.sleep(30)" &
 holder=$!
-PIDS+=("$holder")
+T_BG+=("$holder")
 cat >"$D/c.conf" <<EOF
 [daemon]
 user = $DUSER
@@ -117,7 +110,7 @@ expect_rc 0 "root clears the name with shmctl unlink" "$SHMCTL" -d "$F" unlink
 check "  the planted file is gone" test ! -e "$FDATA"
 "${ASDAEMON[@]}" "$MXCACHED" -d "$F" -f >>"$F/daemon.log" 2>&1 &
 fpid=$!
-PIDS+=("$fpid")
+T_BG+=("$fpid")
 for i in $(seq 1 100); do [ -S "$F/ctl.sock" ] && [ -e "$FDATA" ] && break; sleep 0.05; done
 expect_out "$DUID" "then mxcached starts as its user, with a region of its own" stat -c %u "$FDATA"
 expect_rc 4 "shmctl unlink is refused while it runs" "$SHMCTL" -d "$F" unlink
@@ -154,7 +147,7 @@ GREADERS=$(readers_of "$G")
 for i in $(seq 1 40); do [ -f "$GREADERS" ] && break; sleep 0.1; done
 "${MEMBER[@]}" "$LOOP" "$G" steady.hostile.test 12 >"$G/loop.out" 2>&1 &
 loop=$!
-PIDS+=("$loop")
+T_BG+=("$loop")
 for i in $(seq 1 100); do
 	smap=$(pgrep -P "$GPID" -f mxcache-socketmap | head -1)
 	[ -n "$smap" ] && break
@@ -183,7 +176,7 @@ expect_rc 0 "after a lingering TCP socket was handed over, a good block is taken
 expect_rc 2 "an outsider cannot even connect to the readers socket" "${OUTSIDER[@]}" "$HOSTILE" "$G" unsealed
 "${MEMBER[@]}" "$HOSTILE" "$G" silent 140 3 >"$G/silent.out" 2>&1 &
 silent=$!
-PIDS+=("$silent")
+T_BG+=("$silent")
 sleep 0.3
 expect_rc 0 "while a member holds 140 connections that say nothing, another user's block is taken" \
 	setpriv --reuid=4102 --regid=4102 --groups="$DGID" "$HOSTILE" "$G" garbage 0
@@ -192,7 +185,7 @@ wait "$silent"
 garbage=$!
 (ulimit -n 4096; exec "${MEMBER[@]}" "$HOSTILE" "$G" many 1100 6) >"$G/many.out" 2>&1 &
 many=$!
-PIDS+=("$garbage" "$many")
+T_BG+=("$garbage" "$many")
 for i in $(seq 1 30); do
 	"$SHMCTL" -d "$G" override set "during$i.hostile.test" "192.0.2.$i" >/dev/null 2>&1
 	sleep 0.1
@@ -216,7 +209,7 @@ new_dir U
 chown "$DUID:$DGID" "$U"
 "${ASDAEMON[@]}" "$MXCACHED" -d "$U" -f >>"$U/daemon.log" 2>&1 &
 upid=$!
-PIDS+=("$upid")
+T_BG+=("$upid")
 for i in $(seq 1 100); do [ -S "$U/ctl.sock" ] && break; sleep 0.05; done
 sleep 0.2
 expect_out "0" "no core file: RLIMIT_CORE is 0" awk '/^Max core file size/ { print $5 }' "/proc/$upid/limits"

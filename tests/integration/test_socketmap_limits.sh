@@ -102,7 +102,7 @@ flood() { # OUT WHO... -- WHERE COUNT EVERY SECONDS
 	while [ "$1" != "--" ]; do who+=("$1"); shift; done
 	shift
 	"${who[@]}" "$PY" -c "$FLOOD" "$@" >"$out" 2>&1 &
-	BG+=($!)
+	T_BG+=($!)
 	local i
 	for i in $(seq 1 200); do
 		grep -q '^alive' "$out" && return 0
@@ -111,16 +111,6 @@ flood() { # OUT WHO... -- WHERE COUNT EVERY SECONDS
 	return 1
 }
 alive() { sed -n 's/^alive //p' "$1" | head -1; }
-BG=()
-stop_bg() {
-	local p
-	for p in "${BG[@]}"; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	BG=()
-}
-trap 'stop_bg; t_cleanup' EXIT
 
 # one transport query; prints the reply
 QUERY='
@@ -185,7 +175,7 @@ check "not once per connection (${n} lines)" test "$n" -le 2
 sleep 4
 n=$(sed -n 's/^alive //p' "$D/flood.out" | tail -1)
 check "connections busy with requests stay past idle_timeout_s (${n:-?})" test "${n:-0}" -ge 200
-stop_bg
+bg_stop
 
 # --- trickling: a byte a second never completes a request in time
 TRICKLE='
@@ -235,7 +225,7 @@ check "and is served max_connections_per_uid of them (${n:-?})" test "${n:-99}" 
 expect_out "$WANT" "another group member is answered on the unix socket" query "$SOCK" "${READER2[@]}"
 check "the listener's limit is logged" grep -q "socketmap: .*refused .*TCP.*listen_max_connections" "$D/daemon.log"
 check "the uid's limit is logged" grep -q "socketmap: .*refused .*uid 4001.*max_connections_per_uid" "$D/daemon.log"
-stop_bg
+bg_stop
 check "mxcached stops" daemon_stop "$D"
 
 # --- limits that do not fit are config errors

@@ -13,15 +13,6 @@
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
 . tests/sts_env.sh
-BG=()
-bg_stop() {
-	local p
-	for p in "${BG[@]}"; do
-		kill "$p" 2>/dev/null
-		wait "$p" 2>/dev/null
-	done
-	BG=()
-}
 trap 'bg_stop; sts_env_cleanup; t_cleanup' EXIT
 
 ENTRIES=50          # [limits] sts_entries
@@ -141,7 +132,7 @@ for d in "${KEEP[@]}"; do S sts get "$d" >/dev/null 2>&1; done
 # --- part 1: a flood of misses that fail at once, through TCP ---
 t_flood=$(date +%s)
 python3 "$E/flood.py" "127.0.0.1:$SM_PORT" p 400 18 attacker-random.test >"$E/flood1.out" 2>&1 &
-BG+=($!)
+T_BG+=($!)
 flood=$!
 sleep 3
 attack=$(sql "SELECT count(*) FROM sts WHERE domain LIKE '%.attacker-random.test'")
@@ -179,7 +170,7 @@ check "and logged once" logged_once "misses under attacker-random.test"
 zones=$(seq -s, -f "stall%g.test" 1 $ZONES)
 t_flood=$(date +%s)
 python3 "$E/flood.py" "127.0.0.1:$SM_PORT" q 400 16 "$zones" >"$E/flood2.out" 2>&1 &
-BG+=($!)
+T_BG+=($!)
 flood=$!
 sleep 2
 S sts get "${NEW[1]}" >/dev/null 2>&1
