@@ -56,6 +56,26 @@ check() {
 	_result $? "$desc"
 }
 
+# wait_for CMD... - poll up to 5 s for a condition
+wait_for() {
+	local i
+	for i in $(seq 1 100); do
+		"$@" >/dev/null 2>&1 && return 0
+		sleep 0.05
+	done
+	return 1
+}
+
+# require_root_setpriv - tests that act as other users (setpriv with uids
+# no passwd names) and start the daemon as root: skip them all otherwise
+require_root_setpriv() {
+	if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null; then
+		echo "ok 1 - # SKIP needs root and setpriv"
+		echo "1..1"
+		exit 0
+	fi
+}
+
 # last_out / last_err - what the last expect_rc printed
 last_out() { cat /tmp/t.out.$$; }
 last_err() { cat /tmp/t.err.$$; }

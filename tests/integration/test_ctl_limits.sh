@@ -11,11 +11,7 @@
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
 
-if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null; then
-	echo "ok 1 - # SKIP needs root and setpriv"
-	echo "1..1"
-	exit 0
-fi
+require_root_setpriv
 
 # the system's python: a per-user install under /root is out of reach of
 # the throwaway users
@@ -33,14 +29,6 @@ export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 
 counter() {
 	"$SHMCTL" -d "$D" status --json 2>/dev/null | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"
-}
-wait_for() {
-	local i
-	for i in $(seq 1 100); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	return 1
 }
 counter_above() { [ "$(counter "$1")" -gt "$2" ] 2>/dev/null; }
 

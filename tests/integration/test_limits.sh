@@ -16,15 +16,6 @@ counter() {
 	"$SHMCTL" -d "$D" status --json 2>/dev/null |
 		sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"
 }
-# wait_for CMD... - poll up to 5 s for a condition
-wait_for() {
-	local i
-	for i in $(seq 1 100); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	return 1
-}
 stat_field() { # DOMAIN FIELD
 	"$SHMCTL" -d "$D" stats --json 2>/dev/null | python3 -c "
 import json, sys

@@ -10,11 +10,7 @@
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
 
-if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null; then
-	echo "ok 1 - # SKIP needs root and setpriv"
-	echo "1..1"
-	exit 0
-fi
+require_root_setpriv
 
 # The daemon's user and group, an admin group, and uids that exist
 # nowhere else: setpriv needs no passwd entry for them.

@@ -13,11 +13,7 @@
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
 
-if [ "$(id -u)" -ne 0 ] || ! command -v setpriv >/dev/null; then
-	echo "ok 1 - # SKIP needs root and setpriv"
-	echo "1..1"
-	exit 0
-fi
+require_root_setpriv
 
 # descriptors for the flood and for the server that takes it
 ulimit -n 4096 2>/dev/null || ulimit -n "$(ulimit -Hn)"
@@ -35,14 +31,6 @@ counter() {
 	"$SHMCTL" -d "$D" status --json 2>/dev/null | sed -n "s/.*\"$1\":\([0-9]*\).*/\1/p"
 }
 counter_above() { [ "$(counter "$1")" -gt "$2" ] 2>/dev/null; }
-wait_for() {
-	local i
-	for i in $(seq 1 100); do
-		"$@" >/dev/null 2>&1 && return 0
-		sleep 0.05
-	done
-	return 1
-}
 
 # FLOOD WHERE COUNT EVERY SECONDS: open COUNT connections to WHERE (a
 # path, or HOST:PORT), then every EVERY seconds send a request on each
