@@ -1963,13 +1963,13 @@ static int status_read(struct mxc_map *m, const struct mxc_shm_root *root, void 
 	return MXC_OK;
 }
 
-int mxc_status(mxc_t *h, struct mxc_status *st)
+/* mxc_status, and the registered processes (procs, may be NULL) from the
+ * same read of the listing, for mxc_metrics. */
+static int status_get(mxc_t *h, struct mxc_status *st, uint32_t *procs)
 {
 	struct mxc_shm_rlist rl;
 	int rc;
 
-	if (h == NULL || st == NULL)
-		return MXC_EINVAL;
 	memset(st, 0, sizeof(*st));
 	rc = with_read(h, status_read, st);
 	if (rc != MXC_OK)
@@ -1982,10 +1982,19 @@ int mxc_status(mxc_t *h, struct mxc_status *st)
 		st->slots_claimed = rl.rl_claimed;
 		st->events_posted = rl.rl_posted;
 		st->events_dropped = rl.rl_dropped;
+		if (procs != NULL)
+			*procs = rl.rl_procs;
 	}
 	snprintf(st->data_path, sizeof(st->data_path), "%s", h->data_path);
 	snprintf(st->readers_path, sizeof(st->readers_path), "%s", h->readers_path);
 	return MXC_OK;
+}
+
+int mxc_status(mxc_t *h, struct mxc_status *st)
+{
+	if (h == NULL || st == NULL)
+		return MXC_EINVAL;
+	return status_get(h, st, NULL);
 }
 
 struct counter_q {
@@ -2041,26 +2050,22 @@ static int metrics_read(struct mxc_map *m, const struct mxc_shm_root *root, void
 
 int mxc_metrics(mxc_t *h, char *buf, size_t len, size_t *need)
 {
-	struct mxc_shm_rlist rl;
 	struct mxc_status st;
 	struct metrics_q q;
 	int rc;
 
 	if (h == NULL || (buf == NULL && len > 0))
 		return MXC_EINVAL;
-	rc = mxc_status(h, &st);
-	if (rc != MXC_OK)
-		return rc;
 	memset(&q, 0, sizeof(q));
 	/* the reader figures as the daemon's endpoint shows them: from its
 	 * last listing */
-	if (rblock_list_read(h->readers_path, (uid_t)h->dir_uid, &rl, NULL, 0, NULL) == 0) {
-		q.in.procs = rl.rl_procs;
-		q.in.nslots = rl.rl_slots;
-		q.in.slots_claimed = rl.rl_claimed;
-		q.in.events_posted = rl.rl_posted;
-		q.in.events_dropped = rl.rl_dropped;
-	}
+	rc = status_get(h, &st, &q.in.procs);
+	if (rc != MXC_OK)
+		return rc;
+	q.in.nslots = st.nslots;
+	q.in.slots_claimed = st.slots_claimed;
+	q.in.events_posted = st.events_posted;
+	q.in.events_dropped = st.events_dropped;
 	q.in.writer_running = st.writer_alive;
 	q.buf = buf;
 	q.len = len;

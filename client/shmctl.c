@@ -758,15 +758,14 @@ static int cmd_unlink(const struct sc_ctx *c, char **av, int ac)
 		close(fd);
 		return SC_ERROR;
 	}
-	if (mxc_shm_path(prefix, sizeof(prefix), "", st.st_dev, st.st_ino, "") != 0) {
+	if (mxc_shm_prefix(prefix, sizeof(prefix), st.st_dev, st.st_ino) != 0) {
 		if (fd >= 0)
 			close(fd);
 		return SC_ERROR;
 	}
 	d = opendir(shm);
 	while (d != NULL && (de = readdir(d)) != NULL) {
-		/* prefix is "/mxcache-<dev>-<ino>.": names in shm start after the '/' */
-		if (strncmp(de->d_name, prefix + 1, strlen(prefix + 1)) != 0)
+		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
 			continue;
 		snprintf(path, sizeof(path), "%s/%s", shm, de->d_name);
 		if (unlink(path) == 0) {

@@ -482,10 +482,8 @@ int region_disown(const char *dir, const char *shm_dir, uid_t uid)
 	DIR *d;
 	int fd;
 
-	if (stat(dir, &ds) != 0 || mxc_shm_path(prefix, sizeof(prefix), "", ds.st_dev, ds.st_ino, "") != 0)
+	if (stat(dir, &ds) != 0 || mxc_shm_prefix(prefix, sizeof(prefix), ds.st_dev, ds.st_ino) != 0)
 		return -1;
-	/* "/mxcache-<dev>-<ino>." without the leading slash */
-	memmove(prefix, prefix + 1, strlen(prefix));
 	plen = strlen(prefix);
 	d = opendir(shm_dir);
 	if (d == NULL)

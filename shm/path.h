@@ -27,6 +27,18 @@ static inline const char *mxc_shm_dir(void)
 }
 
 /*
+ * mxc_shm_prefix - "mxcache-<dev>-<ino>." into out: how every file name of
+ * the directory's region in the tmpfs directory starts (data, listing,
+ * their temporary names).  Returns 0, or -1 if it does not fit.
+ */
+static inline int mxc_shm_prefix(char *out, size_t outlen, uint64_t dev, uint64_t ino)
+{
+	int n = snprintf(out, outlen, "mxcache-%llx-%llx.", (unsigned long long)dev, (unsigned long long)ino);
+
+	return (n < 0 || (size_t)n >= outlen) ? -1 : 0;
+}
+
+/*
  * mxc_shm_path - "<shmdir>/mxcache-<dev>-<ino>.<suffix>" into out.
  * suffix is "data", "readers", or "data.<tmp>" for a region being built.
  * Returns 0, or -1 if it does not fit.
@@ -34,9 +46,12 @@ static inline const char *mxc_shm_dir(void)
 static inline int mxc_shm_path(char *out, size_t outlen, const char *shmdir, uint64_t dev, uint64_t ino,
 			       const char *suffix)
 {
-	int n = snprintf(out, outlen, "%s/mxcache-%llx-%llx.%s", shmdir, (unsigned long long)dev,
-			 (unsigned long long)ino, suffix);
+	char prefix[64];
+	int n;
 
+	if (mxc_shm_prefix(prefix, sizeof(prefix), dev, ino) != 0)
+		return -1;
+	n = snprintf(out, outlen, "%s/%s%s", shmdir, prefix, suffix);
 	return (n < 0 || (size_t)n >= outlen) ? -1 : 0;
 }
 
