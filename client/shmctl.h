@@ -1,9 +1,14 @@
 /*
  * client/shmctl.h - what the parts of shmctl share; private to shmctl.
  *
- *   shmctl.c      main, usage, and every read (through libmxcache)
- *   shmctl_ctl.c  every change (through mxcached on DIR/ctl.sock), import
- *   shmctl_csv.c  the CSV of import and export
+ *   shmctl.c         main, the command table, usage; resolve, resolve-mx,
+ *                    override get and list (through libmxcache)
+ *   shmctl_region.c  status, metrics, verify, readers, unlink
+ *   shmctl_ctl.c     every override change (through mxcached on
+ *                    DIR/ctl.sock), import
+ *   shmctl_csv.c     the CSV of import and export
+ *   shmctl_sts.c, shmctl_fed.c, shmctl_stats.c, shmctl_servers.c
+ *                    MTA-STS, federation, delivery stats, servers
  */
 #ifndef MXC_SHMCTL_H
 #define MXC_SHMCTL_H
@@ -44,6 +49,13 @@ void sc_jint(struct json_object *o, const char *k, int64_t v, int *oom);
 void sc_juint(struct json_object *o, const char *k, uint64_t v, int *oom);
 int sc_json_print(struct json_object *o, int oom);          /* prints and frees o */
 int sc_region_open(const struct sc_ctx *c, struct mxc **h);  /* SC_* */
+
+/* The region itself (shmctl_region.c). */
+int sc_cmd_status(const struct sc_ctx *c, char **av, int ac);
+int sc_cmd_metrics(const struct sc_ctx *c, char **av, int ac);
+int sc_cmd_verify(const struct sc_ctx *c, char **av, int ac);
+int sc_cmd_readers(const struct sc_ctx *c, char **av, int ac);
+int sc_cmd_unlink(const struct sc_ctx *c, char **av, int ac);
 
 /* MTA-STS commands (shmctl_sts.c). */
 int sc_cmd_sts_get(const struct sc_ctx *c, char **av, int ac);

@@ -1,0 +1,402 @@
+/*
+ * client/shmctl_region.c - shmctl status, metrics, verify, readers and
+ * unlink: the region itself rather than its data.  All but unlink read
+ * it through libmxcache; unlink removes DIR's files from tmpfs.
+ */
+#include <dirent.h>
+#include <errno.h>
+#include <fcntl.h>
+#include <inttypes.h>
+#include <limits.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/file.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
+
+#include <json-c/json.h>
+
+#include "client/mxcache.h"
+#include "client/shmctl.h"
+#include "shm/ctl.h"
+#include "shm/layout.h"
+#include "shm/path.h"
+
+#define ISO_LEN       40
+#define WHY_LEN       256
+#define PATH_LEN      4200       /* DIR (PATH_MAX) plus a file name */
+
+static const char *iso_time_ms(uint64_t ms, char *buf, size_t len)
+{
+	struct tm tm;
+	time_t tt = (time_t)(ms / 1000);
+	size_t n;
+
+	if (ms == 0 || gmtime_r(&tt, &tm) == NULL ||
+	    (n = strftime(buf, len, "%Y-%m-%dT%H:%M:%S", &tm)) == 0)
+		snprintf(buf, len, "-");
+	else
+		snprintf(buf + n, len - n, ".%03uZ", (unsigned)(ms % 1000));
+	return buf;
+}
+
+static uint64_t now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
+}
+
+static const char *state_name(uint32_t s)
+{
+	switch (s) {
+	case MXC_STATE_INIT: return "initialising";
+	case MXC_STATE_LIVE: return "live";
+	case MXC_STATE_RETIRED: return "retired";
+	default: return "unknown";
+	}
+}
+
+static int status_json(const struct sc_ctx *c, mxc_t *h, const struct mxc_status *st)
+{
+	struct json_object *j = json_object_new_object(), *ctr = json_object_new_object();
+	const char *name;
+	double v;
+	unsigned i;
+	char iso[ISO_LEN], path[PATH_LEN];
+	int oom = 0;
+
+	if (j == NULL)
+		return sc_json_print(NULL, 1);
+	sc_jstr(j, "dir", c->dir, &oom);
+	sc_jstr(j, "state", state_name(st->state), &oom);
+	sc_jint(j, "state_code", st->state, &oom);
+	sc_jint(j, "layout", st->layout, &oom);
+	sc_juint(j, "incarnation", st->incarnation, &oom);
+	sc_juint(j, "size", st->size, &oom);
+	sc_juint(j, "backed", st->backed, &oom);
+	sc_juint(j, "created", st->created, &oom);
+	sc_jstr(j, "created_iso", sc_iso_time((int64_t)st->created, iso, sizeof iso), &oom);
+	sc_juint(j, "generation", st->generation, &oom);
+	sc_juint(j, "epoch", st->epoch, &oom);
+	sc_juint(j, "overrides", st->overrides, &oom);
+	sc_juint(j, "sts_entries", st->sts_entries, &oom);
+	sc_juint(j, "mx_entries", st->mx_entries, &oom);
+	sc_juint(j, "events_posted", st->events_posted, &oom);
+	sc_juint(j, "events_dropped", st->events_dropped, &oom);
+	for (i = 0; i < MXC_COUNTERS_MAX; i++)
+		if (mxc_counter(h, i, &name, NULL, &v) == MXC_OK)
+			sc_jset(ctr, name,
+				v == (double)(uint64_t)v ? json_object_new_int64((int64_t)v) : json_object_new_double(v),
+				&oom);
+	sc_jset(j, "counters", ctr, &oom);
+	sc_juint(j, "arena_used", st->arena_used, &oom);
+	sc_juint(j, "arena_free", st->arena_free, &oom);
+	sc_juint(j, "arena_limbo", st->arena_limbo, &oom);
+	sc_jint(j, "reader_slots_claimed", st->slots_claimed, &oom);
+	sc_jint(j, "reader_slots_total", st->nslots, &oom);
+	sc_juint(j, "writer_pid", st->writer_pid, &oom);
+	sc_juint(j, "writer_start", st->writer_start, &oom);
+	sc_jstr(j, "writer_start_iso", sc_iso_time((int64_t)st->writer_start, iso, sizeof iso), &oom);
+	sc_jset(j, "writer_running", json_object_new_boolean(st->writer_alive), &oom);
+	if (st->writer_alive) {
+		json_object_object_add(j, "writer_gone_since_ms", NULL);
+		json_object_object_add(j, "writer_gone_since_iso", NULL);
+	} else {
+		uint64_t since = st->writer_exit_ms ? st->writer_exit_ms : st->heartbeat_ms;
+
+		sc_juint(j, "writer_gone_since_ms", since, &oom);
+		sc_jstr(j, "writer_gone_since_iso", iso_time_ms(since, iso, sizeof iso), &oom);
+	}
+	sc_jset(j, "writer_exit_clean", json_object_new_boolean(st->writer_exit_ms != 0), &oom);
+	sc_juint(j, "heartbeat_ms", st->heartbeat_ms, &oom);
+	sc_jstr(j, "heartbeat_iso", iso_time_ms(st->heartbeat_ms, iso, sizeof iso), &oom);
+	sc_juint(j, "last_publish_ms", st->last_publish_ms, &oom);
+	sc_jstr(j, "last_publish_iso", iso_time_ms(st->last_publish_ms, iso, sizeof iso), &oom);
+	sc_jstr(j, "data_path", st->data_path, &oom);
+	sc_jstr(j, "readers_path", st->readers_path, &oom);
+	snprintf(path, sizeof path, "%s/mxcache.db", c->dir);
+	sc_jstr(j, "db_path", path, &oom);
+	snprintf(path, sizeof path, "%s/%s", c->dir, MXC_CTL_SOCK);
+	sc_jstr(j, "ctl_path", path, &oom);
+	return sc_json_print(j, oom);
+}
+
+static void status_text(const struct sc_ctx *c, mxc_t *h, const struct mxc_status *st)
+{
+	char iso[ISO_LEN];
+	const char *name;
+	double v;
+	unsigned i;
+
+	printf("dir:            %s\n", c->dir);
+	printf("state:          %s\n", state_name(st->state));
+	printf("layout:         %" PRIu32 "\n", st->layout);
+	printf("incarnation:    %016" PRIx64 "\n", st->incarnation);
+	printf("size:           %" PRIu64 " bytes (%" PRIu64 " backed by memory)\n", st->size, st->backed);
+	printf("created:        %s\n", sc_iso_time((int64_t)st->created, iso, sizeof iso));
+	printf("generation:     %" PRIu64 "\n", st->generation);
+	printf("epoch:          %" PRIu64 "\n", st->epoch);
+	printf("overrides:      %" PRIu64 "\n", st->overrides);
+	printf("mta-sts:        %" PRIu64 " entries\n", st->sts_entries);
+	printf("mx cache:       %" PRIu64 " entries\n", st->mx_entries);
+	printf("client events:  %" PRIu64 " posted, %" PRIu64 " dropped (ring full)\n", st->events_posted,
+	       st->events_dropped);
+	/* only what happened: a quiet daemon prints no counter lines */
+	for (i = 0; i < MXC_COUNTERS_MAX; i++)
+		if (mxc_counter(h, i, &name, NULL, &v) == MXC_OK && v != 0)
+			printf("counter:        %s %.15g\n", name, v);
+	printf("arena:          %" PRIu64 " used, %" PRIu64 " free, %" PRIu64 " limbo (bytes)\n",
+	       st->arena_used, st->arena_free, st->arena_limbo);
+	printf("reader slots:   %" PRIu32 " claimed / %" PRIu32 " total\n", st->slots_claimed, st->nslots);
+	printf("writer:         pid %" PRIu64 ", ", st->writer_pid);
+	if (st->writer_alive) {
+		uint64_t now = now_ms();
+
+		printf("running since %s, heartbeat %.1f s ago\n",
+		       sc_iso_time((int64_t)st->writer_start, iso, sizeof iso),
+		       now > st->heartbeat_ms ? (double)(now - st->heartbeat_ms) / 1000 : 0.0);
+	} else if (st->writer_exit_ms != 0) {
+		printf("gone since %s (clean exit)\n", iso_time_ms(st->writer_exit_ms, iso, sizeof iso));
+	} else {
+		printf("gone since %s (last heartbeat)\n", iso_time_ms(st->heartbeat_ms, iso, sizeof iso));
+	}
+	printf("last publish:   %s\n", st->last_publish_ms ? iso_time_ms(st->last_publish_ms, iso, sizeof iso)
+							  : "never");
+	printf("data file:      %s\n", st->data_path);
+	printf("readers file:   %s\n", st->readers_path);
+	printf("database:       %s/mxcache.db\n", c->dir);
+	printf("control socket: %s/%s\n", c->dir, MXC_CTL_SOCK);
+}
+
+/* status exits 3 when the writer is gone, after printing everything: the
+ * data is still readable, but "is mxcached up?" is what scripts ask. */
+/* metrics: the Prometheus text; exit 0 even with the writer gone (a
+ * scraper wants the figures and mxcache_writer_running 0, not a failure). */
+int sc_cmd_metrics(const struct sc_ctx *c, char **av, int ac)
+{
+	char small[1], *buf = NULL;
+	mxc_t *h = NULL;
+	size_t need = 0;
+	int ex, rc;
+
+	(void)av;
+	(void)ac;
+	if ((ex = sc_region_open(c, &h)) != SC_OK)
+		goto out;
+	/* ask for the size, then a buffer of it: the text grows with releases */
+	rc = mxc_metrics(h, small, sizeof(small), &need);
+	if (rc == MXC_ETOOSMALL) {
+		buf = malloc(need);
+		if (buf == NULL) {
+			sc_err("out of memory");
+			ex = SC_ERROR;
+			goto out;
+		}
+		rc = mxc_metrics(h, buf, need, NULL);
+	}
+	if (rc != MXC_OK) {
+		sc_err("%s: %s", c->dir, mxc_strerror(rc));
+		ex = SC_ERROR;
+		goto out;
+	}
+	if (fputs(buf, stdout) == EOF || fflush(stdout) != 0) {
+		sc_err("standard output: %s", strerror(errno));
+		ex = SC_ERROR;
+	}
+out:
+	free(buf);
+	mxc_close(h);
+	return ex;
+}
+
+int sc_cmd_status(const struct sc_ctx *c, char **av, int ac)
+{
+	struct mxc_status st;
+	mxc_t *h = NULL;
+	int ex, rc;
+
+	(void)av;
+	(void)ac;
+	if ((ex = sc_region_open(c, &h)) != SC_OK)
+		goto out;
+	rc = mxc_status(h, &st);
+	if (rc != MXC_OK) {
+		sc_err("%s: %s", c->dir, mxc_strerror(rc));
+		ex = SC_ERROR;
+		goto out;
+	}
+	if (c->json) {
+		ex = status_json(c, h, &st);
+	} else {
+		status_text(c, h, &st);
+		ex = SC_OK;
+	}
+	if (ex == SC_OK && !st.writer_alive)
+		ex = SC_UNAVAIL;
+out:
+	mxc_close(h);
+	return ex;
+}
+
+int sc_cmd_verify(const struct sc_ctx *c, char **av, int ac)
+{
+	char why[WHY_LEN] = "";
+	mxc_t *h = NULL;
+	int ex, rc;
+
+	(void)av;
+	(void)ac;
+	if ((ex = sc_region_open(c, &h)) != SC_OK)
+		goto out;
+	rc = mxc_verify(h, why, sizeof why);
+	if (rc == MXC_OK) {
+		puts("ok");
+	} else {
+		puts(why[0] != '\0' ? why : mxc_strerror(rc));
+		ex = SC_ERROR;
+	}
+out:
+	mxc_close(h);
+	return ex;
+}
+
+static const char *reader_state(int s)
+{
+	switch (s) {
+	case MXC_READER_LIVE: return "live";
+	case MXC_READER_DEAD: return "dead";
+	case MXC_READER_STALLED: return "stalled";
+	default: return "unknown";
+	}
+}
+
+struct readers_out {
+	struct json_object *arr;	/* NULL: text */
+	int oom;
+};
+
+static int reader_one(const struct mxc_reader *r, void *arg)
+{
+	struct readers_out *ro = arg;
+	char iso[ISO_LEN], epoch[24] = "-";
+	struct json_object *j;
+
+	if (ro->arr == NULL) {
+		if (r->epoch != 0)
+			snprintf(epoch, sizeof epoch, "%" PRIu64, r->epoch);
+		printf("%-6" PRIu32 " %-8" PRIu32 " %-8" PRIu64 " %-10s %-8s %s\n", r->slot, r->pid, r->tid,
+		       epoch, reader_state(r->state), sc_iso_time((int64_t)r->claimed, iso, sizeof iso));
+		return 0;
+	}
+	if ((j = json_object_new_object()) == NULL) {
+		ro->oom = 1;
+		return 1;
+	}
+	sc_jint(j, "slot", r->slot, &ro->oom);
+	sc_jint(j, "pid", r->pid, &ro->oom);
+	sc_juint(j, "tid", r->tid, &ro->oom);
+	sc_juint(j, "epoch", r->epoch, &ro->oom);
+	sc_jstr(j, "state", reader_state(r->state), &ro->oom);
+	sc_jint(j, "claimed", (int64_t)r->claimed, &ro->oom);
+	sc_jstr(j, "claimed_iso", sc_iso_time((int64_t)r->claimed, iso, sizeof iso), &ro->oom);
+	if (json_object_array_add(ro->arr, j) != 0) {
+		json_object_put(j);
+		ro->oom = 1;
+	}
+	return ro->oom;
+}
+
+int sc_cmd_readers(const struct sc_ctx *c, char **av, int ac)
+{
+	struct readers_out ro = { NULL, 0 };
+	mxc_t *h = NULL;
+	int ex, rc;
+
+	(void)av;
+	(void)ac;
+	if ((ex = sc_region_open(c, &h)) != SC_OK)
+		goto out;
+	if (c->json) {
+		if ((ro.arr = json_object_new_array()) == NULL)
+			ro.oom = 1;
+	} else {
+		printf("%-6s %-8s %-8s %-10s %-8s %s\n", "SLOT", "PID", "TID", "EPOCH", "STATE", "CLAIMED");
+	}
+	rc = ro.oom ? MXC_OK : mxc_readers_foreach(h, reader_one, &ro);
+	if (rc < 0) {
+		sc_err("%s: %s: %s", c->dir, mxc_strerror(rc), strerror(errno));
+		ex = SC_ERROR;
+	} else if (c->json) {
+		ex = sc_json_print(ro.arr, ro.oom);
+		ro.arr = NULL;
+	}
+out:
+	json_object_put(ro.arr);
+	mxc_close(h);
+	return ex;
+}
+
+/*
+ * unlink: remove DIR's region files from tmpfs, as after a test or before
+ * starting over, and the way out when a file under the region's names
+ * belongs to someone else (mxcached refuses to start on it).  Refused
+ * while mxcached runs for DIR: it holds the lock on DIR/mxcached.pid, and
+ * its clients would lose the region they read.
+ */
+int sc_cmd_unlink(const struct sc_ctx *c, char **av, int ac)
+{
+	char pid[PATH_MAX], prefix[MXC_SHM_PATH_MAX], path[MXC_SHM_PATH_MAX * 2];
+	const char *shm = mxc_shm_dir();
+	struct dirent *de;
+	struct stat st;
+	int fd, n = 0, bad = 0;
+	DIR *d;
+
+	(void)av;
+	(void)ac;
+	if (stat(c->dir, &st) != 0) {
+		sc_err("%s: %s", c->dir, strerror(errno));
+		return SC_UNAVAIL;
+	}
+	snprintf(pid, sizeof(pid), "%s/mxcached.pid", c->dir);
+	fd = open(pid, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) != 0 && errno == EWOULDBLOCK) {
+		sc_err("mxcached is running for %s: stop it first", c->dir);
+		close(fd);
+		return SC_ERROR;
+	}
+	if (mxc_shm_prefix(prefix, sizeof(prefix), st.st_dev, st.st_ino) != 0) {
+		if (fd >= 0)
+			close(fd);
+		return SC_ERROR;
+	}
+	d = opendir(shm);
+	while (d != NULL && (de = readdir(d)) != NULL) {
+		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
+			continue;
+		snprintf(path, sizeof(path), "%s/%s", shm, de->d_name);
+		if (unlink(path) == 0) {
+			printf("removed %s\n", path);
+			n++;
+		} else {
+			sc_err("%s: %s", path, strerror(errno));
+			bad++;
+		}
+	}
+	if (d != NULL)
+		closedir(d);
+	if (fd >= 0)
+		close(fd);
+	if (bad != 0)
+		return SC_ERROR;
+	if (n == 0) {
+		sc_err("%s: no region files in %s", c->dir, shm);
+		return SC_NOTFOUND;
+	}
+	return SC_OK;
+}
