@@ -35,14 +35,6 @@
 #define MX_LIMIT      4096       /* more MX records than a 64 KiB DNS answer holds */
 #define ISO_LEN       40
 
-struct command {
-	const char *name, *sub;  /* sub: second word, or NULL */
-	int min, max;            /* positional arguments after the name */
-	int json;                /* accepts --json */
-	int (*run)(const struct sc_ctx *, char **, int);
-	const char *synopsis, *what;
-};
-
 void sc_err(const char *fmt, ...)
 {
 	va_list ap;
@@ -407,58 +399,131 @@ out:
 	return ex;
 }
 
-/* --- main ---------------------------------------------------------------- */
+/* --- the command table ------------------------------------------------- */
 
-static const struct command commands[] = {
-	{ "status", NULL, 0, 0, 1, sc_cmd_status, "status [--json]", "region header, counts, writer" },
-	{ "metrics", NULL, 0, 0, 0, sc_cmd_metrics, "metrics", "figures and counters, Prometheus text format" },
-	{ "verify", NULL, 0, 0, 0, sc_cmd_verify, "verify", "full integrity walk of the region" },
-	{ "readers", NULL, 0, 0, 1, sc_cmd_readers, "readers [--json]", "claimed reader slots" },
-	{ "resolve", NULL, 1, 1, 1, cmd_resolve, "resolve KEY [--json]", "what mxc_resolve answers" },
-	{ "resolve-mx", NULL, 1, 1, 1, cmd_resolve_mx, "resolve-mx DOMAIN [--json]", "what mxc_resolve_mx answers" },
-	{ "ping", NULL, 0, 0, 0, sc_cmd_ping, "ping", "is mxcached running? (asks it)" },
-	{ "unlink", NULL, 0, 0, 0, sc_cmd_unlink, "unlink", "remove DIR's region files (refused while mxcached runs)" },
-	{ "override", "set", 2, 3, 0, sc_cmd_override_set, "override set KEY TARGET [COMMENT]", "add or replace" },
-	{ "override", "get", 1, 1, 1, cmd_override_get, "override get KEY [--json]", "one override, as stored" },
-	{ "override", "del", 1, 1, 0, sc_cmd_override_del, "override del KEY", "remove one" },
-	{ "override", "list", 0, 0, 1, cmd_override_list, "override list [--json]", "all of them, in table order" },
-	{ "sts", "get", 1, 1, 1, sc_cmd_sts_get, "sts get DOMAIN [--json]", "the cached MTA-STS policy" },
-	{ "sts", "fetch", 1, 1, 1, sc_cmd_sts_fetch, "sts fetch DOMAIN [--json]", "check now, wait, show the result" },
-	{ "sts", "list", 0, 0, 1, sc_cmd_sts_list, "sts list [--json]", "every entry, last used first" },
-	{ "sts", "del", 1, 1, 0, sc_cmd_sts_del, "sts del DOMAIN", "forget one domain's entry" },
-	{ "servers", NULL, 0, 0, 1, sc_cmd_servers, "servers [--json]", "unique-server counts since mxcached started" },
-	{ "stats", NULL, 0, 1, 1, sc_cmd_stats, "stats [DOMAIN] [--json] [--sort queued|failures|latency]",
-	  "per-domain delivery stats" },
-	{ "federation", "policy", 1, 1, 0, sc_cmd_fed_policy, "federation policy accept|reject", "allowlist or blocklist" },
-	{ "federation", "local", 1, 1, 0, sc_cmd_fed_local, "federation local DOMAIN", "always allowed (\"\" clears)" },
-	{ "federation", "rule", 1, 2, 1, sc_cmd_fed_rule, "federation rule add|del DOMAIN | list [--json] | flush",
-	  "the rules; add and del print the new count" },
-	{ "federation", "check", 1, 1, 1, sc_cmd_fed_check, "federation check DOMAIN [--json]",
-	  "what mxc_federation_allowed answers; exit 1 when blocked" },
-	{ "override", "import", 1, 1, 0, sc_cmd_override_import, "override import FILE",
+#define J  SC_F_JSON
+#define C  SC_F_CTL
+#define L  SC_F_LOCAL
+
+const struct sc_command sc_commands[] = {
+	/* reads: the region through libmxcache, as clients see it */
+	{ { "status" }, 0, 0, J, sc_cmd_status, "", NULL,
+	  "the region's header, counts, files and writer" },
+	{ { "metrics" }, 0, 0, 0, sc_cmd_metrics, "", NULL, "figures and counters, Prometheus text format" },
+	{ { "verify" }, 0, 0, 0, sc_cmd_verify, "", NULL, "full integrity walk of the region" },
+	{ { "readers" }, 0, 0, J, sc_cmd_readers, "", NULL, "claimed reader slots" },
+	{ { "resolve" }, 1, 1, J, cmd_resolve, "KEY", NULL, "what mxc_resolve answers" },
+	{ { "resolve-mx" }, 1, 1, J, cmd_resolve_mx, "DOMAIN", NULL, "what mxc_resolve_mx answers" },
+	{ { "override", "get" }, 1, 1, J, cmd_override_get, "KEY", NULL, "one override, as stored" },
+	{ { "override", "list" }, 0, 0, J, cmd_override_list, "", NULL, "all of them, in table order" },
+	{ { "override", "export" }, 0, 0, 0, sc_cmd_override_export, "", NULL, "every override as CSV, for import" },
+	{ { "sts", "get" }, 1, 1, J, sc_cmd_sts_get, "DOMAIN", NULL, "the cached MTA-STS policy" },
+	{ { "sts", "list" }, 0, 0, J, sc_cmd_sts_list, "", NULL, "every entry, last used first" },
+	{ { "federation", "check" }, 1, 1, J, sc_cmd_fed_check, "DOMAIN", NULL,
+	  "may mail be exchanged with DOMAIN? exit 1 when blocked" },
+	{ { "federation", "rule", "list" }, 0, 0, J, sc_cmd_fed_rule_list, "", NULL, "every federation rule" },
+	{ { "stats" }, 0, 1, J | SC_F_SORT, sc_cmd_stats, "[DOMAIN]", NULL, "per-domain delivery stats" },
+	{ { "servers" }, 0, 0, J, sc_cmd_servers, "", NULL, "unique-server counts since mxcached started" },
+	/* through mxcached: answered once committed and published */
+	{ { "ping" }, 0, 0, C, sc_cmd_ping, "", NULL, "is mxcached running? (asks it)" },
+	{ { "override", "set" }, 2, 3, C, sc_cmd_override_set, "KEY TARGET [COMMENT]", NULL, "add or replace" },
+	{ { "override", "del" }, 1, 1, C, sc_cmd_override_del, "KEY", NULL, "remove one" },
+	{ { "override", "import" }, 1, 1, C, sc_cmd_override_import, "FILE", SC_ARG_FILE,
 	  "CSV key,target[,comment]; FILE - is stdin" },
-	{ "override", "export", 0, 0, 0, sc_cmd_override_export, "override export",
-	  "every override as CSV, for import" },
+	{ { "sts", "fetch" }, 1, 1, J | C, sc_cmd_sts_fetch, "DOMAIN", NULL, "check now, wait, show the result" },
+	{ { "sts", "del" }, 1, 1, C, sc_cmd_sts_del, "DOMAIN", NULL, "forget one domain's entry" },
+	{ { "federation", "policy" }, 1, 1, C, sc_cmd_fed_policy, "accept|reject", "accept reject",
+	  "accept: the rules are a blocklist; reject: an allowlist" },
+	{ { "federation", "local" }, 1, 1, C, sc_cmd_fed_local, "DOMAIN", NULL, "always allowed (\"\" clears)" },
+	{ { "federation", "rule", "add" }, 1, 1, C, sc_cmd_fed_rule_add, "DOMAIN", NULL, "add a rule" },
+	{ { "federation", "rule", "del" }, 1, 1, C, sc_cmd_fed_rule_del, "DOMAIN", NULL, "remove a rule" },
+	{ { "federation", "rule", "flush" }, 0, 0, C, sc_cmd_fed_rule_flush, "", NULL, "remove every rule" },
+	/* neither */
+	{ { "unlink" }, 0, 0, L, sc_cmd_unlink, "", NULL, "remove DIR's region files (refused while mxcached runs)" },
 };
-#define NCOMMANDS (sizeof commands / sizeof commands[0])
+const size_t sc_ncommands = sizeof sc_commands / sizeof sc_commands[0];
+
+#undef J
+#undef C
+#undef L
+
+static int nwords(const struct sc_command *cmd)
+{
+	int n = 0;
+
+	while (n < SC_WORDS_MAX && cmd->words[n] != NULL)
+		n++;
+	return n;
+}
+
+void sc_synopsis(const struct sc_command *cmd, char *buf, size_t len)
+{
+	size_t n = 0;
+	int i, w = nwords(cmd);
+
+	buf[0] = '\0';
+	for (i = 0; i < w && n < len; i++)
+		n += (size_t)snprintf(buf + n, len - n, "%s%s", i ? " " : "", cmd->words[i]);
+	if (cmd->args[0] != '\0' && n < len)
+		n += (size_t)snprintf(buf + n, len - n, " %s", cmd->args);
+	if ((cmd->flags & SC_F_JSON) && n < len)
+		n += (size_t)snprintf(buf + n, len - n, " [--json]");
+	if ((cmd->flags & SC_F_SORT) && n < len)
+		n += (size_t)snprintf(buf + n, len - n, " [--sort queued|failures|latency]");
+	if ((cmd->flags & SC_F_VERBOSE) && n < len)
+		snprintf(buf + n, len - n, " [--verbose]");
+}
+
+/* --- usage --------------------------------------------------------------- */
+
+#define SYNOPSIS_LEN  128
+#define SYNOPSIS_COL  36	/* the descriptions' column; a longer synopsis gets a line of its own */
+
+static void usage_line(FILE *f, const struct sc_command *cmd)
+{
+	char syn[SYNOPSIS_LEN];
+
+	sc_synopsis(cmd, syn, sizeof syn);
+	if (strlen(syn) <= SYNOPSIS_COL)
+		fprintf(f, "  %-*s %s\n", SYNOPSIS_COL, syn, cmd->what);
+	else
+		fprintf(f, "  %s\n  %-*s %s\n", syn, SYNOPSIS_COL, "", cmd->what);
+}
 
 static void usage(FILE *f)
 {
-	size_t i;
+	static const struct {
+		unsigned flags;
+		const char *title;
+	} groups[] = {
+		{ 0, "Reads, from the shared-memory region as clients see it (no daemon needed):" },
+		{ SC_F_CTL, "Through mxcached on DIR/ctl.sock (answered once committed and published):" },
+		{ SC_F_LOCAL, "Other:" },
+	};
+	size_t g, i;
 
-	fputs("usage: shmctl [-d DIR] COMMAND [ARGS]\n\n"
-	      "Reads come from the shared-memory region; changes go through mxcached.\n\n", f);
-	for (i = 0; i < NCOMMANDS; i++)
-		fprintf(f, "  %-36s %s\n", commands[i].synopsis, commands[i].what);
-	fputs("\n  -d, --dir DIR   state directory (default: $MXCACHE_DIR, else " MXC_DEFAULT_DIR ")\n"
+	fputs("usage: shmctl [-d DIR] COMMAND [ARGS]\n", f);
+	for (g = 0; g < sizeof groups / sizeof groups[0]; g++) {
+		fprintf(f, "\n%s\n", groups[g].title);
+		for (i = 0; i < sc_ncommands; i++)
+			if ((sc_commands[i].flags & (SC_F_CTL | SC_F_LOCAL)) == groups[g].flags)
+				usage_line(f, &sc_commands[i]);
+	}
+	fputs("\nOptions, before or after the command:\n"
+	      "  -d, --dir DIR   state directory (default: $MXCACHE_DIR, else " MXC_DEFAULT_DIR ")\n"
+	      "  --json          JSON output, where shown\n"
+	      "  --sort KEY      the order of stats: queued, failures or latency\n"
+	      "  --              ends the options (for an argument that starts with '-')\n"
 	      "  -h, --help      this text\n\n"
-	      "Exit: 0 found/done, 1 not found, 2 usage error, 3 daemon or region unavailable,\n"
-	      "      4 other error (status: 3 also when mxcached is not running)\n", f);
+	      "Exit: 0 found/done, 1 not found, 2 usage error,\n"
+	      "      3 daemon or region unavailable, 4 other error\n"
+	      "      (status: 3 also when mxcached is not running)\n", f);
 }
 
-static int usage_error(const struct command *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-static int usage_error(const struct command *cmd, const char *fmt, ...)
+static int usage_error(const struct sc_command *cmd, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static int usage_error(const struct sc_command *cmd, const char *fmt, ...)
 {
+	char syn[SYNOPSIS_LEN];
 	va_list ap;
 
 	fputs("shmctl: ", stderr);
@@ -466,20 +531,157 @@ static int usage_error(const struct command *cmd, const char *fmt, ...)
 	vfprintf(stderr, fmt, ap);
 	va_end(ap);
 	fputc('\n', stderr);
-	if (cmd != NULL)
-		fprintf(stderr, "usage: shmctl [-d DIR] %s\n", cmd->synopsis);
-	else
+	if (cmd != NULL) {
+		sc_synopsis(cmd, syn, sizeof syn);
+		fprintf(stderr, "usage: shmctl [-d DIR] %s\n", syn);
+	} else {
 		usage(stderr);
+	}
 	return SC_USAGE;
+}
+
+/* --- dispatch ------------------------------------------------------------ */
+
+#define WORD_MAX   32	/* longer than any command word: no suggestion */
+#define NEAR_MAX   2	/* edits that still make a suggestion */
+
+/* distance - edits (insert, delete, replace, swap of neighbours) from a to
+ * b, or more than NEAR_MAX when either is too long to be a command word */
+static size_t distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), i, j, v, m[WORD_MAX + 1][WORD_MAX + 1];
+
+	if (la > WORD_MAX || lb > WORD_MAX)
+		return NEAR_MAX + 1;
+	for (i = 0; i <= la; i++)
+		m[i][0] = i;
+	for (j = 0; j <= lb; j++)
+		m[0][j] = j;
+	for (i = 1; i <= la; i++) {
+		for (j = 1; j <= lb; j++) {
+			v = m[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+			if (m[i - 1][j] + 1 < v)
+				v = m[i - 1][j] + 1;
+			if (m[i][j - 1] + 1 < v)
+				v = m[i][j - 1] + 1;
+			if (i > 1 && j > 1 && a[i - 1] == b[j - 2] && a[i - 2] == b[j - 1] && m[i - 2][j - 2] + 1 < v)
+				v = m[i - 2][j - 2] + 1;
+			m[i][j] = v;
+		}
+	}
+	return m[la][lb];
+}
+
+/* prefix_of - does cmd start with the words w[0..n)? */
+static int prefix_of(const struct sc_command *cmd, char **w, int n)
+{
+	int i;
+
+	if (n > nwords(cmd))
+		return 0;
+	for (i = 0; i < n; i++)
+		if (strcmp(cmd->words[i], w[i]) != 0)
+			return 0;
+	return 1;
+}
+
+/*
+ * no_command - the words name no command: say which word is wrong, what
+ * may stand there, and the nearest of those to what was typed.  depth is
+ * how many leading words some command does have.
+ */
+static int no_command(char **pos, int npos, int depth)
+{
+	const char *seen[sizeof sc_commands / sizeof sc_commands[0]], *near = NULL;
+	char path[SYNOPSIS_LEN] = "", list[512] = "";
+	size_t nseen = 0, k, j, best = NEAR_MAX + 1, d, n = 0, pn = 0;
+	const char *typed = depth < npos ? pos[depth] : NULL;
+	int i, unique_prefix = 0;
+
+	for (i = 0; i < depth; i++)
+		pn += (size_t)snprintf(path + pn, sizeof path - pn, "%s%s", i ? " " : "", pos[i]);
+	for (k = 0; k < sc_ncommands; k++) {
+		const char *w = sc_commands[k].words[depth];
+
+		if (!prefix_of(&sc_commands[k], pos, depth) || w == NULL)
+			continue;
+		for (j = 0; j < nseen && strcmp(seen[j], w) != 0; j++)
+			;
+		if (j < nseen)
+			continue;
+		seen[nseen++] = w;
+		n += (size_t)snprintf(list + n, n < sizeof list ? sizeof list - n : 0, "%s%s", nseen > 1 ? ", " : "", w);
+		if (typed == NULL)
+			continue;
+		/* a unique abbreviation, else the fewest edits */
+		if (strncmp(w, typed, strlen(typed)) == 0) {
+			near = unique_prefix++ == 0 ? w : NULL;
+			best = 0;
+		} else if (!unique_prefix && (d = distance(typed, w)) < best && d < strlen(typed)) {
+			best = d;
+			near = w;
+		}
+	}
+	fputs("shmctl: ", stderr);
+	if (depth == 0)
+		fprintf(stderr, "unknown command '");
+	else if (typed != NULL)
+		fprintf(stderr, "%s: unknown subcommand '", path);
+	else
+		fprintf(stderr, "%s: subcommand missing", path);
+	if (typed != NULL) {
+		sc_print_clean(stderr, typed);
+		fputc('\'', stderr);
+	}
+	if (near != NULL)
+		fprintf(stderr, " (did you mean '%s'?)", near);
+	fputc('\n', stderr);
+	if (depth == 0) {
+		usage(stderr);
+		return SC_USAGE;
+	}
+	fprintf(stderr, "%s takes %s:\n", path, list);
+	for (k = 0; k < sc_ncommands; k++)
+		if (prefix_of(&sc_commands[k], pos, depth))
+			usage_line(stderr, &sc_commands[k]);
+	return SC_USAGE;
+}
+
+/* find_command - the command pos[0..npos) starts with, *skip its words */
+static const struct sc_command *find_command(char **pos, int npos, int *skip)
+{
+	size_t k;
+	int n;
+
+	for (k = 0; k < sc_ncommands; k++) {
+		n = nwords(&sc_commands[k]);
+		if (n <= npos && prefix_of(&sc_commands[k], pos, n)) {
+			*skip = n;
+			return &sc_commands[k];
+		}
+	}
+	return NULL;
+}
+
+/* known_depth - how many leading words of pos some command has */
+static int known_depth(char **pos, int npos)
+{
+	int depth = 0, d;
+	size_t k;
+
+	for (k = 0; k < sc_ncommands; k++)
+		for (d = depth + 1; d <= npos && d <= nwords(&sc_commands[k]); d++)
+			if (prefix_of(&sc_commands[k], pos, d))
+				depth = d;
+	return depth;
 }
 
 int main(int argc, char **argv)
 {
-	const struct command *cmd = NULL;
-	struct sc_ctx c = { NULL, 0, NULL };
+	const struct sc_command *cmd;
+	struct sc_ctx c = { .dir = NULL };
 	char *pos[ARGS_MAX], *a;
-	int npos = 0, only_args = 0, i, skip, ex;
-	size_t k;
+	int npos = 0, only_args = 0, i, skip = 0, ex;
 
 	/* options may come anywhere; "--" ends them (for a comment starting with '-') */
 	for (i = 1; i < argc; i++) {
@@ -495,6 +697,8 @@ int main(int argc, char **argv)
 			return SC_OK;
 		} else if (strcmp(a, "--json") == 0) {
 			c.json = 1;
+		} else if (strcmp(a, "--verbose") == 0) {
+			c.verbose = 1;
 		} else if (strcmp(a, "-d") == 0 || strcmp(a, "--dir") == 0) {
 			if (++i == argc)
 				return usage_error(NULL, "%s needs a directory", a);
@@ -521,22 +725,16 @@ int main(int argc, char **argv)
 		c.dir = MXC_DEFAULT_DIR;
 	if (npos == 0)
 		return usage_error(NULL, "no command given");
-	for (k = 0; k < NCOMMANDS && cmd == NULL; k++) {
-		if (strcmp(pos[0], commands[k].name) != 0)
-			continue;
-		if (commands[k].sub == NULL || (npos > 1 && strcmp(pos[1], commands[k].sub) == 0))
-			cmd = &commands[k];
-	}
-	if (cmd == NULL) {
-		if (strcmp(pos[0], "override") == 0 || strcmp(pos[0], "sts") == 0 || strcmp(pos[0], "federation") == 0)
-			return usage_error(NULL, "%s: %s", pos[0], npos > 1 ? "unknown subcommand" : "subcommand missing");
-		return usage_error(NULL, "unknown command '%s'", pos[0]);
-	}
-	skip = cmd->sub != NULL ? 2 : 1;
+	if ((cmd = find_command(pos, npos, &skip)) == NULL)
+		return no_command(pos, npos, known_depth(pos, npos));
 	if (npos - skip < cmd->min || npos - skip > cmd->max)
-		return usage_error(cmd, "%s: wrong number of arguments", pos[0]);
-	if (c.json && !cmd->json)
+		return usage_error(cmd, "wrong number of arguments");
+	if (c.json && !(cmd->flags & SC_F_JSON))
 		return usage_error(cmd, "--json is not available here");
+	if (c.sort != NULL && !(cmd->flags & SC_F_SORT))
+		return usage_error(cmd, "--sort is not available here");
+	if (c.verbose && !(cmd->flags & SC_F_VERBOSE))
+		return usage_error(cmd, "--verbose is not available here");
 	ex = cmd->run(&c, pos + skip, npos - skip);
 	if (fflush(stdout) == EOF || ferror(stdout)) {
 		sc_err("writing output: %s", strerror(errno));

@@ -29,8 +29,44 @@ enum {
 struct sc_ctx {
 	const char *dir;	/* state directory, resolved */
 	int json;		/* --json given */
+	int verbose;		/* --verbose given */
 	const char *sort;	/* --sort KEY, or NULL */
 };
+
+/*
+ * The command table (shmctl.c): one descriptor per command, which main
+ * dispatches on and from which the usage and the shell completion
+ * (shmctl_complete.c) are made.  A command is named by one to
+ * SC_WORDS_MAX words ("federation rule add"); no command's words are the
+ * first words of another's.
+ */
+#define SC_WORDS_MAX   3
+#define SC_SORT_KEYS   "queued failures latency"	/* stats --sort */
+#define SC_ARG_FILE    "@file"			/* complete: a file name */
+
+enum {
+	SC_F_JSON    = 1 << 0,	/* takes --json */
+	SC_F_SORT    = 1 << 1,	/* takes --sort KEY */
+	SC_F_VERBOSE = 1 << 2,	/* takes --verbose */
+	SC_F_CTL     = 1 << 3,	/* a request to mxcached on DIR/ctl.sock */
+	SC_F_LOCAL   = 1 << 4,	/* neither: files in tmpfs, or nothing at all */
+};
+
+struct sc_command {
+	const char *words[SC_WORDS_MAX];	/* NULL after the last */
+	int min, max;			/* positional arguments after the words */
+	unsigned flags;			/* SC_F_* */
+	int (*run)(const struct sc_ctx *, char **, int);
+	const char *args;		/* the arguments, for the usage: "KEY TARGET [COMMENT]" */
+	const char *complete;		/* the first argument's values, blank-separated; SC_ARG_FILE; NULL */
+	const char *what;		/* one line for the usage */
+};
+
+extern const struct sc_command sc_commands[];
+extern const size_t sc_ncommands;
+
+/* sc_synopsis - "override set KEY TARGET [COMMENT]" with its options */
+void sc_synopsis(const struct sc_command *cmd, char *buf, size_t len);
 
 /* sc_err - "shmctl: <message>\n" on stderr */
 void sc_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
@@ -75,7 +111,6 @@ int sc_cmd_fed_rule_del(const struct sc_ctx *c, char **av, int ac);
 int sc_cmd_fed_rule_flush(const struct sc_ctx *c, char **av, int ac);
 int sc_cmd_fed_rule_list(const struct sc_ctx *c, char **av, int ac);
 int sc_cmd_fed_check(const struct sc_ctx *c, char **av, int ac);
-int sc_cmd_fed_rule(const struct sc_ctx *c, char **av, int ac);
 
 /* sc_ctl_request - one request line to mxcached, its reply's words in
  * w[0..nw) (shmctl_ctl.c).  Returns SC_*; errors already printed. */

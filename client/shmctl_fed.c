@@ -191,19 +191,3 @@ int sc_cmd_fed_check(const struct sc_ctx *c, char **av, int ac)
 	mxc_close(h);
 	return rc ? SC_OK : SC_NOTFOUND;
 }
-
-/* federation rule add|del DOMAIN, list, flush: one entry in the command
- * table, the verb is its first argument */
-int sc_cmd_fed_rule(const struct sc_ctx *c, char **av, int ac)
-{
-	if (strcmp(av[0], "add") == 0 && ac == 2)
-		return sc_cmd_fed_rule_add(c, av + 1, 1);
-	if (strcmp(av[0], "del") == 0 && ac == 2)
-		return sc_cmd_fed_rule_del(c, av + 1, 1);
-	if (strcmp(av[0], "list") == 0 && ac == 1)
-		return sc_cmd_fed_rule_list(c, av + 1, 0);
-	if (strcmp(av[0], "flush") == 0 && ac == 1)
-		return sc_cmd_fed_rule_flush(c, av + 1, 0);
-	sc_err("usage: federation rule add|del DOMAIN | rule list [--json] | rule flush");
-	return SC_USAGE;
-}

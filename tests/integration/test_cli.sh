@@ -29,6 +29,19 @@ expect_rc 4 "bad target refused" "$SHMCTL" -d "$D" override set example.net "not
 expect_rc 4 "resolve of a malformed key: exit 4" "$SHMCTL" -d "$D" resolve "no spaces.example"
 expect_rc 2 "usage error: exit 2" "$SHMCTL" -d "$D" override set onlykey
 expect_rc 2 "unknown command: exit 2" "$SHMCTL" -d "$D" frobnicate
+expect_rc 2 "a mistyped command: exit 2" "$SHMCTL" -d "$D" overide list
+check "  suggesting the nearest" grep -q "unknown command 'overide' (did you mean 'override'?)" /tmp/t.err.$$
+expect_rc 2 "an unknown subcommand: exit 2" "$SHMCTL" -d "$D" override sett a b
+check "  named, with the nearest" grep -q "override: unknown subcommand 'sett' (did you mean 'set'?)" /tmp/t.err.$$
+check "  and the valid ones listed" grep -q "override takes get, list, export, set, del, import" /tmp/t.err.$$
+check "  each with its usage" grep -q "^  override import FILE" /tmp/t.err.$$
+expect_rc 2 "a missing subcommand: exit 2" "$SHMCTL" -d "$D" federation rule
+check "  says so and lists the third words" grep -q "federation rule: subcommand missing" /tmp/t.err.$$
+check "  (add, del, flush, list)" grep -q "federation rule takes list, add, del, flush" /tmp/t.err.$$
+expect_rc 2 "wrong number of arguments: exit 2" "$SHMCTL" -d "$D" federation rule add
+check "  with the command's usage" grep -q "usage: shmctl \[-d DIR\] federation rule add DOMAIN" /tmp/t.err.$$
+expect_rc 2 "--sort where it is not offered" "$SHMCTL" -d "$D" status --sort queued
+expect_rc 2 "--verbose where it is not offered" "$SHMCTL" -d "$D" override list --verbose
 
 expect_rc 0 "override get" "$SHMCTL" -d "$D" override get EXAMPLE.ORG
 check "get shows the comment" grep -q migration /tmp/t.out.$$
