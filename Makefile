@@ -76,6 +76,7 @@ ALIB   = $(BUILD)/libmxcache.a
 DAEMON = $(BUILD)/mxcached
 SHMCTL = $(BUILD)/shmctl
 SMAP   = $(BUILD)/mxcache-socketmap
+SHMCTL_BASH = $(BUILD)/shmctl.bash
 
 UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 UNIT_BIN   = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
@@ -84,7 +85,7 @@ HELPER_BIN = $(patsubst tests/%.c,$(BUILD)/tests/%,$(HELPER_SRC))
 BENCH_SRC  = $(wildcard bench/*.c)
 BENCH_BIN  = $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
-all: $(SOLIB) $(ALIB) $(DAEMON) $(SHMCTL) $(SMAP)
+all: $(SOLIB) $(ALIB) $(DAEMON) $(SHMCTL) $(SMAP) $(SHMCTL_BASH)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -105,6 +106,10 @@ $(SHMCTL): $(SHMCTL_OBJ) $(ALIB)
 
 $(SMAP): $(SMAP_OBJ) $(ALIB)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
+
+# bash completion, made by shmctl from the command table it dispatches on
+$(SHMCTL_BASH): $(SHMCTL)
+	$(SHMCTL) completion bash > $@.tmp && mv $@.tmp $@
 
 # Tests link the static library and the daemon's modules (all but main),
 # so a test can drive the writer and read through the client in one run.
@@ -186,6 +191,7 @@ install: all
 	install -m 0755 $(DAEMON) $(DESTDIR)$(SBINDIR)/
 	install -m 0755 $(SMAP) $(DESTDIR)$(SBINDIR)/
 	install -m 0755 $(SHMCTL) $(DESTDIR)$(BINDIR)/
+	install -D -m 0644 $(SHMCTL_BASH) $(DESTDIR)$(PREFIX)/share/bash-completion/completions/shmctl
 	install -d $(DESTDIR)$(MANDIR)/man3 $(DESTDIR)$(MANDIR)/man5 $(DESTDIR)$(MANDIR)/man8
 	install -m 0644 docs/man/*.3 $(DESTDIR)$(MANDIR)/man3/
 	install -m 0644 docs/man/*.5 $(DESTDIR)$(MANDIR)/man5/

@@ -440,6 +440,7 @@ const struct sc_command sc_commands[] = {
 	{ { "federation", "rule", "flush" }, 0, 0, C, sc_cmd_fed_rule_flush, "", NULL, "remove every rule" },
 	/* neither */
 	{ { "unlink" }, 0, 0, L, sc_cmd_unlink, "", NULL, "remove DIR's region files (refused while mxcached runs)" },
+	{ { "completion" }, 1, 1, L, sc_cmd_completion, "bash", "bash", "a bash completion script for shmctl" },
 };
 const size_t sc_ncommands = sizeof sc_commands / sizeof sc_commands[0];
 

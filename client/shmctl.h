@@ -68,6 +68,9 @@ extern const size_t sc_ncommands;
 /* sc_synopsis - "override set KEY TARGET [COMMENT]" with its options */
 void sc_synopsis(const struct sc_command *cmd, char *buf, size_t len);
 
+/* shell completion (shmctl_complete.c): completion bash */
+int sc_cmd_completion(const struct sc_ctx *c, char **av, int ac);
+
 /* sc_err - "shmctl: <message>\n" on stderr */
 void sc_err(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

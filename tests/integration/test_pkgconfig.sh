@@ -22,6 +22,8 @@ done
 for m in man8/mxcached.8 man8/shmctl.8 man3/mxcache.3 man5/mxcache.conf.5 man5/mxcache-region.5; do
 	check "manual page $m installed" test -s "$STAGE/usr/local/share/man/$m"
 done
+check "bash completion installed, and it completes shmctl" bash -c \
+	". '$STAGE/usr/local/share/bash-completion/completions/shmctl' && complete -p shmctl | grep -q _shmctl"
 UNIT=$STAGE/usr/local/lib/systemd/system/mxcached.service
 check "systemd unit installed" test -s "$UNIT"
 check "  naming the installed daemon and config" \
