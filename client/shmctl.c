@@ -180,21 +180,49 @@ out:
 	return ex;
 }
 
+/* mx_kind - the JSON word for an MX answer, or for why there is none */
+static const char *mx_kind(int from, int have_info, const struct mxc_mx_info *info, int rc)
+{
+	if (from)
+		return "override";
+	if (!have_info)
+		return "absent";
+	if (rc == MXC_NOTFOUND && info->kind != MXC_MX_TEMPFAIL)
+		return "expired";
+	switch (info->kind) {
+	case MXC_MX_IMPLICIT: return "implicit";
+	case MXC_MX_NULL: return "null";
+	case MXC_MX_NXDOMAIN: return "nxdomain";
+	case MXC_MX_TEMPFAIL: return "tempfail";
+	default: return "mx";
+	}
+}
+
+/*
+ * resolve-mx: exit 0 only with hosts to deliver to (an override or cached
+ * MX records, the implicit MX included).  Every other answer exits 1, the
+ * same whether it comes from the cache or not: no such domain and null MX
+ * (cached), the last lookup failed, nothing cached or the cached answer
+ * expired (the daemon has been asked).  The reason goes to stderr, so
+ * stdout holds only PREF HOST lines.
+ */
 static int cmd_resolve_mx(const struct sc_ctx *c, char **av, int ac)
 {
 	struct mxc_mx *mx = NULL, *tmp;
 	struct json_object *j = NULL, *arr, *rec;
-	size_t max = MX_FIRST, n = 0, i;
+	size_t max = MX_FIRST, n = 0, cn = 0, i;
 	struct mxc_mx_info info;
-	char tbuf[32];
-	int64_t ttl;
+	char tbuf[ISO_LEN];
+	int64_t ttl = 0;
 	mxc_t *h = NULL;
-	int ex, rc, from = 0, oom = 0, have_info = 0;
+	int ex, rc, crc = MXC_NOTFOUND, from = 0, oom = 0, have_info;
 
 	(void)ac;
+	memset(&info, 0, sizeof info);
 	if ((ex = sc_region_open(c, &h)) != SC_OK)
 		goto out;
-	/* the answer's size is unknown until asked: grow until it fits */
+	/* the answer's size is unknown until asked: grow until it fits; then
+	 * what the cache holds, expired or not, for its TTL or why it has none */
 	for (;;) {
 		if ((tmp = realloc(mx, max * sizeof *mx)) == NULL) {
 			sc_err("out of memory");
@@ -203,41 +231,49 @@ static int cmd_resolve_mx(const struct sc_ctx *c, char **av, int ac)
 		}
 		mx = tmp;
 		rc = mxc_resolve_mx(h, av[0], mx, max, &n, &from);
-		if (rc != MXC_ETOOSMALL || max >= MX_LIMIT)
+		if (rc != MXC_ETOOSMALL && !from)
+			crc = mxc_mx_cached(h, av[0], mx, max, &cn, &info);
+		if ((rc != MXC_ETOOSMALL && crc != MXC_ETOOSMALL) || max >= MX_LIMIT)
 			break;
 		max *= 2;
 	}
-	if (rc == MXC_OK && !from)
-		have_info = mxc_mx_cached(h, av[0], mx, max, &n, &info) == MXC_OK;
-	if (rc == MXC_NOTFOUND) {
-		if (mxc_mx_cached(h, av[0], mx, max, &n, &info) == MXC_OK && info.kind == MXC_MX_TEMPFAIL)
-			fprintf(stderr, "%s: no override; the last MX lookup failed, retried after %s\n", av[0],
-				sc_iso_time(info.expires, tbuf, sizeof tbuf));
-		else
-			fprintf(stderr, "%s: no override and no cached MX; mxcached has been asked to look it up\n",
-				av[0]);
-		ex = SC_NOTFOUND;
-		goto out;
-	} else if (rc == MXC_EINVAL) {
+	if (rc == MXC_EINVAL) {
 		sc_err("%s: not a domain name", av[0]);
 		ex = SC_ERROR;
 		goto out;
-	} else if (rc != MXC_OK) {
+	} else if (rc != MXC_OK && rc != MXC_NOTFOUND) {
 		sc_err("%s: %s", av[0], mxc_strerror(rc));
 		ex = SC_ERROR;
 		goto out;
 	}
-	ttl = have_info ? info.expires - (int64_t)time(NULL) : 0;
+	have_info = !from && crc == MXC_OK;
+	if (have_info && rc == MXC_OK)
+		n = cn;		/* mx[] holds what the second call wrote */
+	else if (rc == MXC_NOTFOUND)
+		n = 0;
+	if (have_info)
+		ttl = info.expires - (int64_t)time(NULL);
+	ex = n > 0 ? SC_OK : SC_NOTFOUND;
+	if (rc == MXC_NOTFOUND && have_info && info.kind == MXC_MX_TEMPFAIL)
+		fprintf(stderr, "%s: no override; the last MX lookup failed, retried after %s\n", av[0],
+			sc_iso_time(info.expires, tbuf, sizeof tbuf));
+	else if (rc == MXC_NOTFOUND && have_info)
+		fprintf(stderr, "%s: no override; the cached MX answer expired at %s; mxcached has been asked to "
+			"look it up again\n", av[0], sc_iso_time(info.expires, tbuf, sizeof tbuf));
+	else if (rc == MXC_NOTFOUND)
+		fprintf(stderr, "%s: no override and no cached MX; mxcached has been asked to look it up\n", av[0]);
+	else if (n == 0)
+		fprintf(stderr, "%s: %s (cached, ttl %lld s)\n", av[0],
+			have_info && info.kind == MXC_MX_NULL ? "null MX: accepts no mail" : "no such domain",
+			(long long)ttl);
 	if (!c->json) {
-		if (have_info && n == 0)
-			printf("%s: %s (cached, ttl %lld s)\n", av[0],
-			       info.kind == MXC_MX_NULL ? "null MX: accepts no mail" : "no such domain", (long long)ttl);
 		for (i = 0; i < n; i++) {
 			if (from)
 				printf("%u %s (override)\n", (unsigned)mx[i].pref, mx[i].host);
 			else
 				printf("%u %s (%s, ttl %lld s)\n", (unsigned)mx[i].pref, mx[i].host,
-				       info.kind == MXC_MX_IMPLICIT ? "implicit MX, cached" : "cached", (long long)ttl);
+				       have_info && info.kind == MXC_MX_IMPLICIT ? "implicit MX, cached" : "cached",
+				       (long long)ttl);
 		}
 		goto out;
 	}
@@ -248,11 +284,9 @@ static int cmd_resolve_mx(const struct sc_ctx *c, char **av, int ac)
 	}
 	sc_jstr(j, "domain", av[0], &oom);
 	sc_jset(j, "from_override", json_object_new_boolean(from), &oom);
-	if (have_info) {
-		sc_jstr(j, "kind", info.kind == MXC_MX_IMPLICIT ? "implicit" : info.kind == MXC_MX_NULL ? "null"
-				   : info.kind == MXC_MX_NXDOMAIN ? "nxdomain" : "mx", &oom);
+	sc_jstr(j, "kind", mx_kind(from, have_info, &info, rc), &oom);
+	if (have_info && rc == MXC_OK)
 		sc_jint(j, "ttl", ttl, &oom);
-	}
 	sc_jset(j, "mx", arr, &oom);
 	for (i = 0; i < n && !oom; i++) {
 		if ((rec = json_object_new_object()) == NULL) {
@@ -266,7 +300,8 @@ static int cmd_resolve_mx(const struct sc_ctx *c, char **av, int ac)
 			oom = 1;
 		}
 	}
-	ex = sc_json_print(j, oom);
+	if (sc_json_print(j, oom) != SC_OK)
+		ex = SC_ERROR;
 	j = NULL;
 out:
 	json_object_put(j);
@@ -516,7 +551,7 @@ static void usage(FILE *f)
 	      "  --sort KEY      the order of stats: queued, failures or latency\n"
 	      "  --              ends the options (for an argument that starts with '-')\n"
 	      "  -h, --help      this text\n\n"
-	      "Exit: 0 found/done, 1 not found, 2 usage error,\n"
+	      "Exit: 0 found/done, 1 not found or a negative answer, 2 usage error,\n"
 	      "      3 daemon or region unavailable, 4 other error\n"
 	      "      (status: 3 also when mxcached is not running)\n", f);
 }

@@ -175,12 +175,29 @@ done
 sleep 0.5
 expect_rc 0 "no MX: the implicit MX" S resolve-mx implicit.test
 check "is the domain itself" grep -q "^0 implicit.test (implicit MX" /tmp/t.out.$$
-expect_rc 0 "null MX: cached" S resolve-mx nullmx.test
-check "accepts no mail" grep -q "null MX" /tmp/t.out.$$
-expect_rc 0 "NXDOMAIN: cached" S resolve-mx nxdomain.test
-check "no such domain" grep -q "no such domain" /tmp/t.out.$$
+# no host to deliver to exits 1, cached or not, as "nothing cached" does
+expect_rc 1 "null MX, cached: no host, exit 1" S resolve-mx nullmx.test
+check "  accepts no mail, said on stderr" grep -q "null MX: accepts no mail (cached" /tmp/t.err.$$
+check "  nothing on stdout" test ! -s /tmp/t.out.$$
+expect_rc 1 "NXDOMAIN, cached: exit 1, as before it was cached" S resolve-mx nxdomain.test
+check "  no such domain, said on stderr" grep -q "no such domain (cached" /tmp/t.err.$$
+check "  nothing on stdout" test ! -s /tmp/t.out.$$
+check "resolve-mx D && ... takes no branch for a nonexistent domain" \
+	sh -c "! '$SHMCTL' -d '$D' resolve-mx nxdomain.test 2>/dev/null"
+expect_rc 1 "NXDOMAIN --json: exit 1 too, the answer in JSON" S resolve-mx nxdomain.test --json
+check "  kind nxdomain, no records, a TTL" python3 -c "
+import json; d=json.load(open('/tmp/t.out.$$'))
+assert d['kind']=='nxdomain' and d['mx']==[] and d['ttl'] > 0 and d['from_override'] is False, d"
+expect_rc 1 "nothing cached --json: exit 1, kind absent" S resolve-mx never-asked.test --json
+check "  kind absent" python3 -c "import json; d=json.load(open('/tmp/t.out.$$')); assert d['kind']=='absent' and d['mx']==[], d"
+expect_rc 0 "records --json: exit 0, kind mx" S resolve-mx mxd.test --json
+check "  sorted records" python3 -c "
+import json; d=json.load(open('/tmp/t.out.$$'))
+assert d['kind']=='mx' and [r['host'] for r in d['mx']]==['mx1.mxd.test','mx2.mxd.test'], d"
 expect_rc 0 "an override still comes first" S override set mxd.test 192.0.2.25
 expect_out "0 192.0.2.25 (override)" "resolve-mx shows the override" S resolve-mx mxd.test
+expect_rc 0 "override --json: kind override" S resolve-mx mxd.test --json
+check "  from_override" python3 -c "import json; d=json.load(open('/tmp/t.out.$$')); assert d['kind']=='override' and d['from_override'] is True, d"
 expect_rc 0 "verify: the region with three tables is sound" S verify
 
 # --- what the checks above add up to, in the metrics
