@@ -4,7 +4,9 @@
  * get and list read the region; fetch and del go through mxcached, which
  * answers once the result is committed and published.
  */
+#include <arpa/inet.h>
 #include <errno.h>
+#include <netinet/in.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -111,86 +113,116 @@ static int find_one(const char *domain, int kind, const struct mxc_sts *p, void 
 	return 1;
 }
 
-static int show(const struct sc_ctx *c, mxc_t *h, const char *arg)
+/* What sts fetch adds to the entry: the check's result and its detail. */
+struct check {
+	const char *result;	/* policy, none, failed */
+	const char *detail;
+};
+
+/*
+ * show - print canon's entry (f, as find_one left it) as text or JSON, with
+ * the check sts fetch just made (ck, or NULL).  Nothing cached is said on
+ * stderr, or in JSON as kind "absent".  Returns SC_OK, or SC_ERROR when the
+ * JSON cannot be built.
+ */
+static int show(const struct sc_ctx *c, const char *canon, const struct find *f, const struct check *ck)
 {
-	char canon[MXC_HOST_MAX + 1];
-	struct mxc_sts *p;
-	struct find f;
-	int rc, ex, oom = 0;
+	struct json_object *o;
+	int oom = 0;
 
-	if (mxc_normalize(arg, canon, sizeof(canon)) != MXC_OK) {
-		sc_err("%s: not a domain name", arg);
-		return SC_ERROR;
+	if (!c->json) {
+		if (f->found)
+			sts_text(canon, f->kind, f->p);
+		return SC_OK;
 	}
-	p = malloc(sizeof(*p));
-	if (p == NULL) {
-		sc_err("out of memory");
-		return SC_ERROR;
+	if (f->found) {
+		o = sts_json(canon, f->kind, f->p, &oom);
+	} else if ((o = json_object_new_object()) != NULL) {
+		sc_jstr(o, "domain", canon, &oom);
+		sc_jstr(o, "kind", "absent", &oom);
 	}
-	memset(&f, 0, sizeof(f));
-	f.domain = canon;
-	f.p = p;
-	rc = mxc_sts_foreach(h, find_one, &f);
-	if (rc < 0) {
-		sc_err("%s", mxc_strerror(rc));
-		ex = SC_ERROR;
-		goto out;
+	if (o != NULL && ck != NULL) {
+		sc_jstr(o, "check", ck->result, &oom);
+		sc_jstr(o, "check_detail", ck->detail, &oom);
 	}
-	if (!f.found) {
-		if (c->json) {
-			struct json_object *o = json_object_new_object();
-
-			sc_jstr(o, "domain", canon, &oom);
-			sc_jstr(o, "kind", "absent", &oom);
-			sc_json_print(o, oom);
-		} else {
-			fprintf(stderr, "%s: nothing cached\n", canon);
-		}
-		ex = SC_NOTFOUND;
-		goto out;
-	}
-	ex = f.kind == MXC_OK ? SC_OK : SC_NOTFOUND;
-	if (c->json) {
-		if (sc_json_print(sts_json(canon, f.kind, p, &oom), oom) != SC_OK)
-			ex = SC_ERROR;
-	} else {
-		sts_text(canon, f.kind, p);
-	}
-out:
-	free(p);
-	return ex;
+	return sc_json_print(o, oom || o == NULL);
 }
 
+/* lookup - canon's entry into f (f->p caller-owned); SC_OK or SC_ERROR */
+static int lookup(mxc_t *h, const char *canon, struct find *f, struct mxc_sts *p)
+{
+	int rc;
+
+	memset(f, 0, sizeof(*f));
+	f->domain = canon;
+	f->p = p;
+	rc = mxc_sts_foreach(h, find_one, f);
+	if (rc < 0) {
+		sc_err("%s", mxc_strerror(rc));
+		return SC_ERROR;
+	}
+	return SC_OK;
+}
+
+/* is_ip - a canonical key that is an IP literal: no MTA-STS for it */
+static int is_ip(const char *canon)
+{
+	unsigned char a[sizeof(struct in6_addr)];
+
+	return inet_pton(AF_INET, canon, a) == 1 || inet_pton(AF_INET6, canon, a) == 1;
+}
+
+/*
+ * sts get: the lookup a client makes, so its exit follows mxc_sts_get (0
+ * only for a policy valid now), and it asks mxcached to check exactly
+ * when a client's lookup would: nothing cached, or the entry expired.
+ * A cached no-policy or backoff entry is the answer, asked of no one.
+ */
 int sc_cmd_sts_get(const struct sc_ctx *c, char **av, int ac)
 {
-	struct mxc_sts *p;
+	char canon[MXC_HOST_MAX + 1], t[32];
+	struct mxc_sts *p, *cached;
+	struct find f;
 	mxc_t *h = NULL;
 	int ex, rc;
 
 	(void)ac;
+	if (mxc_normalize(av[0], canon, sizeof(canon)) != MXC_OK) {
+		sc_err("%s: not a domain name", av[0]);
+		return SC_ERROR;
+	}
 	if ((ex = sc_region_open(c, &h)) != SC_OK)
 		return ex;
 	p = malloc(sizeof(*p));
-	if (p == NULL) {
+	cached = malloc(sizeof(*cached));
+	if (p == NULL || cached == NULL) {
 		sc_err("out of memory");
-		mxc_close(h);
-		return SC_ERROR;
+		ex = SC_ERROR;
+		goto out;
 	}
-	/* the lookup a client makes: it also asks mxcached to fetch a policy
-	 * not cached yet, as a client's miss does */
 	rc = mxc_sts_get(h, av[0], p);
-	free(p);
-	if (rc == MXC_EINVAL) {
-		sc_err("%s: not a domain name", av[0]);
+	if (rc < 0) {
+		sc_err("%s: %s", av[0], rc == MXC_EINVAL ? "not a domain name" : mxc_strerror(rc));
 		ex = SC_ERROR;
-	} else if (rc < 0) {
-		sc_err("%s: %s", av[0], mxc_strerror(rc));
-		ex = SC_ERROR;
-	} else {
-		ex = show(c, h, av[0]);
-		if (rc == MXC_NOTFOUND && ex == SC_NOTFOUND && !c->json)
-			fprintf(stderr, "%s: no usable policy now; mxcached has been asked to check\n", av[0]);
+		goto out;
 	}
+	if ((ex = lookup(h, canon, &f, cached)) != SC_OK)
+		goto out;
+	if ((ex = show(c, canon, &f, NULL)) != SC_OK)
+		goto out;
+	ex = rc == MXC_OK ? SC_OK : SC_NOTFOUND;
+	if (rc == MXC_OK || c->json)
+		goto out;
+	if (is_ip(canon))
+		fprintf(stderr, "%s: an IP literal: MTA-STS policies are for domains only\n", canon);
+	else if (!f.found)
+		fprintf(stderr, "%s: nothing cached; mxcached has been asked to check\n", canon);
+	else if (cached->valid_end <= (int64_t)time(NULL))
+		fprintf(stderr, "%s: the cached entry expired at %s; mxcached has been asked to check again\n", canon,
+			sc_iso_time(cached->valid_end, t, sizeof(t)));
+out:
+	free(p);
+	free(cached);
 	mxc_close(h);
 	return ex;
 }
@@ -283,9 +315,18 @@ out:
 	return ex;
 }
 
+/*
+ * sts fetch: mxcached checks now and answers "policy", "none" or "failed"
+ * with a summary; then the entry as clients now see it is shown, once.
+ * The summary is printed only for a failure, which the entry names by
+ * class alone; in JSON it is the entry's check and check_detail.
+ */
 int sc_cmd_sts_fetch(const struct sc_ctx *c, char **av, int ac)
 {
-	char req[MXC_CTL_LINE_MAX + 1], reply[MXC_CTL_LINE_MAX + 1], *w[3];
+	char req[MXC_CTL_LINE_MAX + 1], reply[MXC_CTL_LINE_MAX + 1], canon[MXC_HOST_MAX + 1], *w[3];
+	struct check ck;
+	struct mxc_sts *p = NULL;
+	struct find f;
 	size_t len;
 	mxc_t *h = NULL;
 	int ex;
@@ -298,20 +339,29 @@ int sc_cmd_sts_fetch(const struct sc_ctx *c, char **av, int ac)
 	ex = sc_ctl_request(c, req, len, reply, w, 3);
 	if (ex != SC_OK)
 		return ex;
-	if (!c->json)
-		printf("%s: %s\n", w[1], w[2]);
-	/* then what clients now see */
-	if (sc_region_open(c, &h) == SC_OK) {
-		int shown = show(c, h, av[0]);
-
-		if (strcmp(w[1], "policy") == 0 && shown != SC_OK)
-			ex = SC_ERROR;
-		mxc_close(h);
+	/* w[1] is the daemon's word for the result: the exit status */
+	ex = strcmp(w[1], "policy") == 0 ? SC_OK : strcmp(w[1], "none") == 0 ? SC_NOTFOUND : SC_ERROR;
+	ck.result = w[1];
+	ck.detail = w[2];
+	if (ex == SC_ERROR && !c->json)
+		fprintf(stderr, "%s: the check failed: %s\n", av[0], w[2]);
+	/* then what clients now see; the daemon has published it */
+	snprintf(canon, sizeof(canon), "%s", av[0]);
+	(void)mxc_normalize(av[0], canon, sizeof(canon));	/* the daemon took it: it is a domain */
+	if ((p = malloc(sizeof(*p))) == NULL || sc_region_open(c, &h) != SC_OK ||
+	    lookup(h, canon, &f, p) != SC_OK) {
+		if (!c->json && ex != SC_ERROR)
+			printf("%s: %s\n", canon, w[2]);	/* the summary, at least */
+		ex = SC_ERROR;
+		goto out;
 	}
-	if (strcmp(w[1], "none") == 0)
-		return SC_NOTFOUND;
-	if (strcmp(w[1], "failed") == 0)
-		return SC_ERROR;
+	if (!f.found && !c->json)
+		fprintf(stderr, "%s: nothing cached\n", canon);
+	if (show(c, canon, &f, &ck) != SC_OK || (ex == SC_OK && (!f.found || f.kind != MXC_OK)))
+		ex = SC_ERROR;
+out:
+	free(p);
+	mxc_close(h);
 	return ex;
 }
 

@@ -102,6 +102,27 @@ expect_rc 4 "two STS TXT records: no usable record" S sts fetch two.test
 expect_rc 4 "a malformed STS TXT record" S sts fetch badrec.test
 expect_rc 1 "no TXT record: no policy" S sts fetch nopolicy.test
 expect_rc 1 "only a non-STS TXT record: no policy" S sts fetch other.test
+
+# --- each result printed once, and "asked to check" only when it was asked
+expect_rc 0 "fetch good.test again" S sts fetch good.test
+check "  the entry, once" test "$(grep -c '^domain: good.test$' /tmp/t.out.$$)" -eq 1
+check "  without the daemon's result word before it" sh -c "! grep -q '^policy' /tmp/t.out.$$"
+expect_rc 1 "fetch nopolicy.test again" S sts fetch nopolicy.test
+check "  one line: no policy published" sh -c "test \$(wc -l </tmp/t.out.$$) -eq 1 && grep -q '^nopolicy.test: no MTA-STS policy published (checked' /tmp/t.out.$$"
+expect_rc 4 "fetch expired.test again: the check fails" S sts fetch expired.test
+check "  its detail on stderr, once" test "$(grep -c 'the check failed: sts-webpki-invalid: .*expired' /tmp/t.err.$$)" -eq 1
+check "  the entry on stdout, once" test "$(grep -c '^expired.test: backoff until' /tmp/t.out.$$)" -eq 1
+expect_rc 4 "fetch --json of a failure" S sts fetch expired.test --json
+check "  one object: the entry with the check's result and detail" python3 -c "
+import json; d=json.load(open('/tmp/t.out.$$'))
+assert d['kind']=='backoff' and d['check']=='failed' and 'sts-webpki-invalid' in d['check_detail'], d"
+expect_rc 1 "sts get of a cached no-policy entry: exit 1" S sts get nopolicy.test
+check "  shows it" grep -q "^nopolicy.test: no MTA-STS policy published" /tmp/t.out.$$
+check "  and does not claim mxcached was asked" sh -c "! grep -q asked /tmp/t.err.$$"
+expect_rc 1 "sts get of a backoff entry: exit 1, nobody asked" S sts get expired.test
+check "  does not claim mxcached was asked" sh -c "! grep -q asked /tmp/t.err.$$"
+expect_rc 1 "sts get of an IP literal: exit 1" S sts get 192.0.2.1
+check "  says why" grep -q "MTA-STS policies are for domains only" /tmp/t.err.$$
 expect_rc 1 "a failed domain is in backoff" S sts get notfound.test
 check "get says backoff" grep -q "backoff until" /tmp/t.out.$$
 before=$(requests mta-sts.notfound.test)
@@ -111,6 +132,8 @@ check "backoff: lookups do not hammer the policy host" test "$(requests mta-sts.
 
 # --- the client path: a miss asks the daemon, a later lookup hits ---
 expect_rc 1 "fresh.test: nothing cached yet" S sts get fresh.test
+check "  one line says so, and that mxcached was asked" \
+	sh -c "test \$(wc -l </tmp/t.err.$$) -eq 1 && grep -q 'fresh.test: nothing cached; mxcached has been asked to check' /tmp/t.err.$$"
 ok=1
 for i in $(seq 1 100); do
 	S sts get fresh.test >/dev/null 2>&1 && { ok=0; break; }
