@@ -126,7 +126,10 @@ int sc_region_open(const struct sc_ctx *c, mxc_t **h)
 		sc_err("%s: %s", c->dir, mxc_strerror(rc));
 		return SC_UNAVAIL;
 	case MXC_ESYS:
-		sc_err("%s: %s: %s", c->dir, mxc_strerror(rc), strerror(e));
+		if (e == EACCES)
+			sc_region_denied(c);
+		else
+			sc_err("%s: %s: %s", c->dir, mxc_strerror(rc), strerror(e));
 		return SC_UNAVAIL;
 	default:	/* ECORRUPT, EVERSION: the region is there but unusable */
 		sc_err("%s: %s", c->dir, mxc_strerror(rc));

@@ -4,6 +4,8 @@
  *   shmctl.c         main, the command table, usage; resolve, resolve-mx,
  *                    override get and list (through libmxcache)
  *   shmctl_region.c  status, metrics, verify, readers, unlink
+ *   shmctl_access.c  which group a refused file needs
+ *   shmctl_complete.c  the bash completion, from the command table
  *   shmctl_ctl.c     every override change (through mxcached on
  *                    DIR/ctl.sock), import
  *   shmctl_csv.c     the CSV of import and export
@@ -95,6 +97,13 @@ int sc_cmd_metrics(const struct sc_ctx *c, char **av, int ac);
 int sc_cmd_verify(const struct sc_ctx *c, char **av, int ac);
 int sc_cmd_readers(const struct sc_ctx *c, char **av, int ac);
 int sc_cmd_unlink(const struct sc_ctx *c, char **av, int ac);
+
+/* After "Permission denied" (shmctl_access.c): sc_access_hint says which
+ * group path is open to and how this process stands with it, who being
+ * what membership would allow; sc_region_denied reports a region that
+ * cannot be read, with the hint. */
+void sc_access_hint(const char *path, const char *who);
+void sc_region_denied(const struct sc_ctx *c);
 
 /* MTA-STS commands (shmctl_sts.c). */
 int sc_cmd_sts_get(const struct sc_ctx *c, char **av, int ac);

@@ -9,6 +9,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -40,11 +41,17 @@
 
 static int ctl_connect_error(const struct sc_ctx *c, int e)
 {
+	char path[PATH_MAX + sizeof(MXC_CTL_SOCK) + 1];
+
 	if (e == ENOENT || e == ECONNREFUSED || e == ENOTDIR) {
 		sc_err("mxcached is not running for %s", c->dir);
 		return SC_UNAVAIL;
 	}
-	sc_err("%s/%s: %s", c->dir, MXC_CTL_SOCK, strerror(e));
+	snprintf(path, sizeof path, "%s/%s", c->dir, MXC_CTL_SOCK);
+	sc_err("%s: %s", path, strerror(e));
+	if (e == EACCES)
+		sc_access_hint(path, "asking mxcached anything needs membership in it, and changes also root, "
+				     "mxcached's own user or [ctl] admin_group");
 	return (e == EACCES || e == EPERM) ? SC_ERROR : SC_UNAVAIL;
 }
 

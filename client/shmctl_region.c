@@ -314,8 +314,9 @@ static int reader_one(const struct mxc_reader *r, void *arg)
 int sc_cmd_readers(const struct sc_ctx *c, char **av, int ac)
 {
 	struct readers_out ro = { NULL, 0 };
+	struct mxc_status st;
 	mxc_t *h = NULL;
-	int ex, rc;
+	int ex, rc, e;
 
 	(void)av;
 	(void)ac;
@@ -329,7 +330,10 @@ int sc_cmd_readers(const struct sc_ctx *c, char **av, int ac)
 	}
 	rc = ro.oom ? MXC_OK : mxc_readers_foreach(h, reader_one, &ro);
 	if (rc < 0) {
-		sc_err("%s: %s: %s", c->dir, mxc_strerror(rc), strerror(errno));
+		e = errno;
+		sc_err("%s: %s: %s", c->dir, mxc_strerror(rc), strerror(e));
+		if (e == EACCES && mxc_status(h, &st) == MXC_OK)
+			sc_access_hint(st.readers_path, "listing the readers needs membership in it");
 		ex = SC_ERROR;
 	} else if (c->json) {
 		ex = sc_json_print(ro.arr, ro.oom);

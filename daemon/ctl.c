@@ -637,9 +637,32 @@ done:
 /* --- connections ----------------------------------------------------------- */
 
 /* One request line.  Returns 0 to go on, -1 to close. */
+/* ctl_who_may - the refusal of a change, naming this daemon's user and
+ * admin group as configured, so the refused peer knows what to ask for */
+static const char *ctl_who_may(char *buf, size_t len)
+{
+	struct config *cfg;
+	char user[CONFIG_USER_MAX + 16];
+
+	rcu_read_lock();
+	cfg = config_current();
+	if (cfg != NULL && cfg->user[0] != '\0')
+		snprintf(user, sizeof(user), "%s", cfg->user);
+	else
+		snprintf(user, sizeof(user), "uid %lu", (unsigned long)geteuid());
+	if (cfg != NULL && cfg->admin_group[0] != '\0')
+		snprintf(buf, len, "only root, mxcached's own user and [ctl] admin_group may change the caches "
+			 "(mxcached runs as %s; admin_group is %s)", user, cfg->admin_group);
+	else
+		snprintf(buf, len, "only root, mxcached's own user and [ctl] admin_group may change the caches "
+			 "(mxcached runs as %s; no admin_group is set)", user);
+	rcu_read_unlock();
+	return buf;
+}
+
 static int ctl_request(struct ctl_conn *cn, char *line, size_t len)
 {
-	char *words[MXC_CTL_WORDS_MAX], num[24];
+	char *words[MXC_CTL_WORDS_MAX], num[24], msg[CONFIG_USER_MAX + CONFIG_GROUP_MAX + 160];
 	int n = ctl_words(line, len, words);
 
 	if (n < 0)
@@ -659,8 +682,7 @@ static int ctl_request(struct ctl_conn *cn, char *line, size_t len)
 	if (!cn->may_change) {
 		ctr_limit(MXC_CTR_CTL_DENIED, "ctl: uid %lu (pid %ld) may not change the caches: refused",
 			  (unsigned long)cn->uid, (long)cn->pid);
-		return ctl_err(cn, MXC_CTL_EPERM,
-			       "only root, mxcached's own user and [ctl] admin_group may change the caches");
+		return ctl_err(cn, MXC_CTL_EPERM, ctl_who_may(msg, sizeof(msg)));
 	}
 	if (strcmp(words[0], "FED-POLICY") == 0 || strcmp(words[0], "FED-LOCAL") == 0 ||
 	    strcmp(words[0], "FED-ADD") == 0 || strcmp(words[0], "FED-DEL") == 0 || strcmp(words[0], "FED-FLUSH") == 0)

@@ -73,12 +73,19 @@ expect_rc 0 "and may ping the daemon over ctl.sock" "${READER[@]}" "$SHMCTL" -d 
 for i in 1 2 3; do
 	expect_rc 4 "but may not change the caches ($i)" "${READER[@]}" "$SHMCTL" -d "$D" override set reader$i.priv.test 192.0.2.4
 	check "  and is told why" grep -q "admin_group may change" /tmp/t.err.$$
+	check "  naming mxcached's user and the admin group" grep -q "(mxcached runs as $DUSER; admin_group is $ADMIN_GID)" /tmp/t.err.$$
 done
 expect_rc 1 "a refused change is not there" "$SHMCTL" -d "$D" resolve reader1.priv.test
 expect_rc 4 "nor may it delete" "${READER[@]}" "$SHMCTL" -d "$D" override del root.priv.test
 expect_rc 0 "  which is still there" "$SHMCTL" -d "$D" resolve root.priv.test
+DGROUP=$(getent group "$DGID" | cut -d: -f1)
 expect_rc 3 "a user outside the group cannot map the region" "${OTHER[@]}" "$SHMCTL" -d "$D" resolve root.priv.test
+check "  told which file" grep -q "cannot read its region $data: Permission denied" /tmp/t.err.$$
+check "  and which group it needs, named from the file" \
+	grep -q "$data is open to group '$DGROUP' (gid $DGID) (mode 0640): reads need membership in it" /tmp/t.err.$$
 expect_rc 4 "nor reach ctl.sock" "${OTHER[@]}" "$SHMCTL" -d "$D" ping
+check "  told which group ctl.sock is open to" \
+	grep -q "$D/ctl.sock is open to group '$DGROUP' (gid $DGID) (mode 0660): asking mxcached anything needs membership" /tmp/t.err.$$
 check "a client of the group cannot open the data area for writing" \
 	bash -c "! ${READER[*]} sh -c 'exec 3<>\"\$1\"' _ '$data' 2>/dev/null"
 check "  (the test itself can: it is root)" sh -c "exec 3<>'$data'"
