@@ -61,9 +61,83 @@ static const char *state_name(uint32_t s)
 	}
 }
 
-static int status_json(const struct sc_ctx *c, mxc_t *h, const struct mxc_status *st)
+/* --- DIR's files in tmpfs -------------------------------------------------- */
+
+#define TMPFS_SHOWN 32		/* region files status lists; more are only counted */
+
+/*
+ * region_walk - fn(shmdir, name, arg) for every file in the tmpfs directory
+ * whose name starts with the prefix of DIR's region (mxc_shm_prefix of
+ * DIR's device and inode: data, readers listing, a killed daemon's
+ * temporary files, and anything else squatting on those names).  fn
+ * returning nonzero stops the walk.  -1 (errno) when the tmpfs directory
+ * cannot be read.
+ */
+static int region_walk(const struct stat *dst, int (*fn)(const char *, const char *, void *), void *arg)
 {
-	struct json_object *j = json_object_new_object(), *ctr = json_object_new_object();
+	char prefix[MXC_SHM_PATH_MAX];
+	const char *shm = mxc_shm_dir();
+	struct dirent *de;
+	size_t plen;
+	DIR *d;
+
+	if (mxc_shm_prefix(prefix, sizeof(prefix), dst->st_dev, dst->st_ino) != 0) {
+		errno = ENAMETOOLONG;
+		return -1;
+	}
+	plen = strlen(prefix);
+	if ((d = opendir(shm)) == NULL)
+		return -1;
+	while ((de = readdir(d)) != NULL)
+		if (strncmp(de->d_name, prefix, plen) == 0 && fn(shm, de->d_name, arg) != 0)
+			break;
+	closedir(d);
+	return 0;
+}
+
+struct tmpfs_files {
+	char prefix[MXC_SHM_PATH_MAX * 2];	/* "<shmdir>/mxcache-<dev>-<ino>." */
+	char name[TMPFS_SHOWN][NAME_MAX + 1];
+	size_t n, more;
+	int err;			/* errno when the list could not be made */
+};
+
+static int tmpfs_one(const char *shm, const char *name, void *arg)
+{
+	struct tmpfs_files *tf = arg;
+
+	(void)shm;
+	if (tf->n < TMPFS_SHOWN)
+		snprintf(tf->name[tf->n++], sizeof(tf->name[0]), "%s", name);
+	else
+		tf->more++;
+	return 0;
+}
+
+static int name_cmp(const void *a, const void *b)
+{
+	return strcmp(a, b);
+}
+
+/* tmpfs_list - DIR's region files in tmpfs, sorted, into tf */
+static void tmpfs_list(const struct sc_ctx *c, struct tmpfs_files *tf)
+{
+	char prefix[MXC_SHM_PATH_MAX];
+	struct stat dst;
+
+	memset(tf, 0, sizeof(*tf));
+	if (stat(c->dir, &dst) != 0 || mxc_shm_prefix(prefix, sizeof(prefix), dst.st_dev, dst.st_ino) != 0 ||
+	    region_walk(&dst, tmpfs_one, tf) != 0) {
+		tf->err = errno != 0 ? errno : EINVAL;
+		return;
+	}
+	snprintf(tf->prefix, sizeof(tf->prefix), "%s/%s", mxc_shm_dir(), prefix);
+	qsort(tf->name, tf->n, sizeof(tf->name[0]), name_cmp);
+}
+
+static int status_json(const struct sc_ctx *c, mxc_t *h, const struct mxc_status *st, const struct tmpfs_files *tf)
+{
+	struct json_object *j = json_object_new_object(), *ctr = json_object_new_object(), *files;
 	const char *name;
 	double v;
 	unsigned i;
@@ -123,10 +197,22 @@ static int status_json(const struct sc_ctx *c, mxc_t *h, const struct mxc_status
 	sc_jstr(j, "db_path", path, &oom);
 	snprintf(path, sizeof path, "%s/%s", c->dir, MXC_CTL_SOCK);
 	sc_jstr(j, "ctl_path", path, &oom);
+	if (tf->err == 0) {
+		sc_jstr(j, "tmpfs_prefix", tf->prefix, &oom);
+		if ((files = json_object_new_array()) == NULL)
+			oom = 1;
+		for (i = 0; files != NULL && i < tf->n; i++) {
+			snprintf(path, sizeof path, "%s/%s", mxc_shm_dir(), tf->name[i]);
+			if (json_object_array_add(files, json_object_new_string(path)) != 0)
+				oom = 1;
+		}
+		sc_jset(j, "tmpfs_files", files, &oom);
+		sc_juint(j, "tmpfs_files_not_listed", tf->more, &oom);
+	}
 	return sc_json_print(j, oom);
 }
 
-static void status_text(const struct sc_ctx *c, mxc_t *h, const struct mxc_status *st)
+static void status_text(const struct sc_ctx *c, mxc_t *h, const struct mxc_status *st, const struct tmpfs_files *tf)
 {
 	char iso[ISO_LEN];
 	const char *name;
@@ -169,6 +255,16 @@ static void status_text(const struct sc_ctx *c, mxc_t *h, const struct mxc_statu
 							  : "never");
 	printf("data file:      %s\n", st->data_path);
 	printf("readers file:   %s\n", st->readers_path);
+	/* every file under the region's names: whose /dev/shm files are whose */
+	if (tf->err != 0) {
+		printf("tmpfs files:    cannot be listed: %s\n", strerror(tf->err));
+	} else {
+		printf("tmpfs files:    %zu named %s*, after DIR's device and inode\n", tf->n + tf->more, tf->prefix);
+		for (i = 0; i < tf->n; i++)
+			printf("                %s/%s\n", mxc_shm_dir(), tf->name[i]);
+		if (tf->more > 0)
+			printf("                (%zu more not listed)\n", tf->more);
+	}
 	printf("database:       %s/mxcache.db\n", c->dir);
 	printf("control socket: %s/%s\n", c->dir, MXC_CTL_SOCK);
 }
@@ -216,6 +312,7 @@ out:
 
 int sc_cmd_status(const struct sc_ctx *c, char **av, int ac)
 {
+	struct tmpfs_files *tf = NULL;
 	struct mxc_status st;
 	mxc_t *h = NULL;
 	int ex, rc;
@@ -230,15 +327,22 @@ int sc_cmd_status(const struct sc_ctx *c, char **av, int ac)
 		ex = SC_ERROR;
 		goto out;
 	}
+	if ((tf = malloc(sizeof(*tf))) == NULL) {
+		sc_err("out of memory");
+		ex = SC_ERROR;
+		goto out;
+	}
+	tmpfs_list(c, tf);
 	if (c->json) {
-		ex = status_json(c, h, &st);
+		ex = status_json(c, h, &st, tf);
 	} else {
-		status_text(c, h, &st);
+		status_text(c, h, &st, tf);
 		ex = SC_OK;
 	}
 	if (ex == SC_OK && !st.writer_alive)
 		ex = SC_UNAVAIL;
 out:
+	free(tf);
 	mxc_close(h);
 	return ex;
 }
@@ -352,14 +456,32 @@ out:
  * while mxcached runs for DIR: it holds the lock on DIR/mxcached.pid, and
  * its clients would lose the region they read.
  */
+struct unlink_out {
+	int n, bad;
+};
+
+static int unlink_one(const char *shm, const char *name, void *arg)
+{
+	struct unlink_out *u = arg;
+	char path[MXC_SHM_PATH_MAX + NAME_MAX + 2];
+
+	snprintf(path, sizeof(path), "%s/%s", shm, name);
+	if (unlink(path) == 0) {
+		printf("removed %s\n", path);
+		u->n++;
+	} else {
+		sc_err("%s: %s", path, strerror(errno));
+		u->bad++;
+	}
+	return 0;
+}
+
 int sc_cmd_unlink(const struct sc_ctx *c, char **av, int ac)
 {
-	char pid[PATH_MAX], prefix[MXC_SHM_PATH_MAX], path[MXC_SHM_PATH_MAX * 2];
-	const char *shm = mxc_shm_dir();
-	struct dirent *de;
+	struct unlink_out u = { 0, 0 };
+	char pid[PATH_MAX];
 	struct stat st;
-	int fd, n = 0, bad = 0;
-	DIR *d;
+	int fd;
 
 	(void)av;
 	(void)ac;
@@ -374,32 +496,13 @@ int sc_cmd_unlink(const struct sc_ctx *c, char **av, int ac)
 		close(fd);
 		return SC_ERROR;
 	}
-	if (mxc_shm_prefix(prefix, sizeof(prefix), st.st_dev, st.st_ino) != 0) {
-		if (fd >= 0)
-			close(fd);
-		return SC_ERROR;
-	}
-	d = opendir(shm);
-	while (d != NULL && (de = readdir(d)) != NULL) {
-		if (strncmp(de->d_name, prefix, strlen(prefix)) != 0)
-			continue;
-		snprintf(path, sizeof(path), "%s/%s", shm, de->d_name);
-		if (unlink(path) == 0) {
-			printf("removed %s\n", path);
-			n++;
-		} else {
-			sc_err("%s: %s", path, strerror(errno));
-			bad++;
-		}
-	}
-	if (d != NULL)
-		closedir(d);
+	(void)region_walk(&st, unlink_one, &u);	/* no tmpfs directory: no files */
 	if (fd >= 0)
 		close(fd);
-	if (bad != 0)
+	if (u.bad != 0)
 		return SC_ERROR;
-	if (n == 0) {
-		sc_err("%s: no region files in %s", c->dir, shm);
+	if (u.n == 0) {
+		sc_err("%s: no region files in %s", c->dir, mxc_shm_dir());
 		return SC_NOTFOUND;
 	}
 	return SC_OK;

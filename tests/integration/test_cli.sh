@@ -59,6 +59,22 @@ expect_rc 1 "override del again: exit 1" "$SHMCTL" -d "$D" override del 2001:db8
 expect_rc 0 "readers --json" "$SHMCTL" -d "$D" readers --json
 expect_rc 0 "status --json" "$SHMCTL" -d "$D" status --json
 check "status --json counts 2 overrides" python3 -c "import json; d=json.load(open('/tmp/t.out.$$')); assert d['overrides']==2, d"
+
+# --- status says which tmpfs files are DIR's: every name under its prefix
+PAT=$(region_files "$D")
+PREFIX=${PAT%\*}
+touch "${PREFIX}data.leftover"
+expect_rc 0 "status" "$SHMCTL" -d "$D" status
+check "status names the prefix of DIR's tmpfs files" grep -qF "tmpfs files:    3 named $PAT, after DIR's device and inode" /tmp/t.out.$$
+for f in data data.leftover readers; do
+	check "  and lists ${PREFIX}$f by full path" grep -qxF "                ${PREFIX}$f" /tmp/t.out.$$
+done
+expect_rc 0 "status --json" "$SHMCTL" -d "$D" status --json
+check "  tmpfs_prefix and tmpfs_files, sorted" python3 -c "
+import json,sys; d=json.load(open('/tmp/t.out.$$')); p=sys.argv[1]
+assert d['tmpfs_prefix']==p and d['tmpfs_files']==[p+'data', p+'data.leftover', p+'readers'], d
+assert d['tmpfs_files_not_listed']==0 and d['data_path']==p+'data', d" "$PREFIX"
+rm -f "${PREFIX}data.leftover"
 expect_rc 0 "verify" "$SHMCTL" -d "$D" verify
 
 # --- import: good lines kept, bad lines reported by number ---
