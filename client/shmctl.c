@@ -445,7 +445,7 @@ out:
 
 const struct sc_command sc_commands[] = {
 	/* reads: the region through libmxcache, as clients see it */
-	{ { "status" }, 0, 0, J, sc_cmd_status, "", NULL,
+	{ { "status" }, 0, 0, J | SC_F_VERBOSE, sc_cmd_status, "", NULL,
 	  "the region's header, counts, files and writer" },
 	{ { "metrics" }, 0, 0, 0, sc_cmd_metrics, "", NULL, "figures and counters, Prometheus text format" },
 	{ { "verify" }, 0, 0, 0, sc_cmd_verify, "", NULL, "full integrity walk of the region" },
@@ -552,6 +552,7 @@ static void usage(FILE *f)
 	      "  -d, --dir DIR   state directory (default: $MXCACHE_DIR, else " MXC_DEFAULT_DIR ")\n"
 	      "  --json          JSON output, where shown\n"
 	      "  --sort KEY      the order of stats: queued, failures or latency\n"
+	      "  --verbose       status: what each line means\n"
 	      "  --              ends the options (for an argument that starts with '-')\n"
 	      "  -h, --help      this text\n\n"
 	      "Exit: 0 found/done, 1 not found or a negative answer, 2 usage error,\n"

@@ -212,33 +212,56 @@ static int status_json(const struct sc_ctx *c, mxc_t *h, const struct mxc_status
 	return sc_json_print(j, oom);
 }
 
+/* gloss - with --verbose, what the line above means, as a comment line */
+static void gloss(const struct sc_ctx *c, const char *what)
+{
+	if (c->verbose)
+		printf("                # %s\n", what);
+}
+
 static void status_text(const struct sc_ctx *c, mxc_t *h, const struct mxc_status *st, const struct tmpfs_files *tf)
 {
 	char iso[ISO_LEN];
 	const char *name;
 	double v;
-	unsigned i;
+	unsigned i, n;
 
 	printf("dir:            %s\n", c->dir);
+	gloss(c, "the state directory: the database, the sockets, the daemon's pid file");
 	printf("state:          %s\n", state_name(st->state));
+	gloss(c, "live: the region clients read now; retired: replaced by a newer one; initialising: being built");
 	printf("layout:         %" PRIu32 "\n", st->layout);
+	gloss(c, "the region's format version: a client built for another refuses the region");
 	printf("incarnation:    %016" PRIx64 "\n", st->incarnation);
+	gloss(c, "this region file's random identity: new at every daemon start and every growth");
 	printf("size:           %" PRIu64 " bytes (%" PRIu64 " backed by memory)\n", st->size, st->backed);
+	gloss(c, "the data file's size (address space reserved), and how much of it is memory now");
 	printf("created:        %s\n", sc_iso_time((int64_t)st->created, iso, sizeof iso));
+	gloss(c, "when this region file was built");
 	printf("generation:     %" PRIu64 "\n", st->generation);
+	gloss(c, "publishes so far: each makes one batch of changes visible to clients at once");
 	printf("epoch:          %" PRIu64 "\n", st->epoch);
+	gloss(c, "the reclamation clock: memory freed in one epoch is reused once no lookup begun before it runs");
 	printf("overrides:      %" PRIu64 "\n", st->overrides);
+	gloss(c, "endpoint overrides (override set, override import)");
 	printf("mta-sts:        %" PRIu64 " entries\n", st->sts_entries);
+	gloss(c, "MTA-STS cache entries: policies, backoff entries (a failed check) and no-policy entries");
 	printf("mx cache:       %" PRIu64 " entries\n", st->mx_entries);
+	gloss(c, "MX cache entries: DNS answers, each kept for its TTL");
 	printf("client events:  %" PRIu64 " posted, %" PRIu64 " dropped (ring full)\n", st->events_posted,
 	       st->events_dropped);
+	gloss(c, "requests client processes posted to mxcached; dropped: the process's ring was full");
 	/* only what happened: a quiet daemon prints no counter lines */
-	for (i = 0; i < MXC_COUNTERS_MAX; i++)
-		if (mxc_counter(h, i, &name, NULL, &v) == MXC_OK && v != 0)
+	for (i = 0, n = 0; i < MXC_COUNTERS_MAX; i++)
+		if (mxc_counter(h, i, &name, NULL, &v) == MXC_OK && v != 0 && ++n)
 			printf("counter:        %s %.15g\n", name, v);
+	if (n > 0)
+		gloss(c, "the daemon's counters that are not zero, since its start (all of them: shmctl metrics)");
 	printf("arena:          %" PRIu64 " used, %" PRIu64 " free, %" PRIu64 " limbo (bytes)\n",
 	       st->arena_used, st->arena_free, st->arena_limbo);
+	gloss(c, "the data area's bytes: used, free, and limbo (freed, held until no running lookup can see them)");
 	printf("reader slots:   %" PRIu32 " claimed / %" PRIu32 " total\n", st->slots_claimed, st->nslots);
+	gloss(c, "where lookups announce themselves, over all registered client processes (up to 1 s old)");
 	printf("writer:         pid %" PRIu64 ", ", st->writer_pid);
 	if (st->writer_alive) {
 		uint64_t now = now_ms();
@@ -251,10 +274,14 @@ static void status_text(const struct sc_ctx *c, mxc_t *h, const struct mxc_statu
 	} else {
 		printf("gone since %s (last heartbeat)\n", iso_time_ms(st->heartbeat_ms, iso, sizeof iso));
 	}
+	gloss(c, "mxcached, which alone writes the region: running while its heartbeat is under 5 s old");
 	printf("last publish:   %s\n", st->last_publish_ms ? iso_time_ms(st->last_publish_ms, iso, sizeof iso)
 							  : "never");
+	gloss(c, "when the last change became visible to clients");
 	printf("data file:      %s\n", st->data_path);
+	gloss(c, "the region: clients map it read-only");
 	printf("readers file:   %s\n", st->readers_path);
+	gloss(c, "mxcached's listing of the client processes and their reader slots");
 	/* every file under the region's names: whose /dev/shm files are whose */
 	if (tf->err != 0) {
 		printf("tmpfs files:    cannot be listed: %s\n", strerror(tf->err));
@@ -265,8 +292,11 @@ static void status_text(const struct sc_ctx *c, mxc_t *h, const struct mxc_statu
 		if (tf->more > 0)
 			printf("                (%zu more not listed)\n", tf->more);
 	}
+	gloss(c, "every file under DIR's region names; shmctl unlink removes them while mxcached is stopped");
 	printf("database:       %s/mxcache.db\n", c->dir);
+	gloss(c, "SQLite: every change is committed here before it is published");
 	printf("control socket: %s/%s\n", c->dir, MXC_CTL_SOCK);
+	gloss(c, "where changes and ping go (shmctl override set, sts fetch, federation ...)");
 }
 
 /* status exits 3 when the writer is gone, after printing everything: the

@@ -75,6 +75,16 @@ import json,sys; d=json.load(open('/tmp/t.out.$$')); p=sys.argv[1]
 assert d['tmpfs_prefix']==p and d['tmpfs_files']==[p+'data', p+'data.leftover', p+'readers'], d
 assert d['tmpfs_files_not_listed']==0 and d['data_path']==p+'data', d" "$PREFIX"
 rm -f "${PREFIX}data.leftover"
+
+# --- status --verbose says what its jargon means, line by line
+expect_rc 0 "status --verbose" "$SHMCTL" -d "$D" status --verbose
+for w in incarnation epoch arena generation; do
+	check "  explains the $w line, right under it" \
+		sh -c "grep -A1 '^$w:' /tmp/t.out.$$ | tail -1 | grep -q '^                # '"
+done
+check "  limbo in words" grep -q "limbo (freed, held until no running lookup can see them)" /tmp/t.out.$$
+expect_rc 0 "status without --verbose" "$SHMCTL" -d "$D" status
+check "  has no explanations" sh -c "! grep -q '^ *# ' /tmp/t.out.$$"
 expect_rc 0 "verify" "$SHMCTL" -d "$D" verify
 
 # --- import: good lines kept, bad lines reported by number ---

@@ -36,6 +36,7 @@ expect_out "accept reject" "shmctl federation policy <TAB>: the values the table
 	complete_words shmctl federation policy ""
 expect_out "latency" "shmctl stats --sort l<TAB>" complete_words shmctl stats --sort l
 expect_out "--json" "shmctl status --j<TAB>" complete_words shmctl status --j
+expect_out "--verbose" "shmctl status --v<TAB>" complete_words shmctl status --v
 expect_out "" "shmctl ping --j<TAB>: ping has no --json" complete_words shmctl ping --j
 expect_out "" "shmctl override set KEY <TAB>: no values to offer" complete_words shmctl override set example.org ""
 mkdir "$D/sub.d"
