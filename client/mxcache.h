@@ -294,7 +294,8 @@ int mxc_queue_add(mxc_t *h, const char *domain, int delta);          /* +1 / -1 
 int mxc_record_success(mxc_t *h, const char *domain, int64_t latency_ms, enum mxc_transport t);
 int mxc_record_failure(mxc_t *h, const char *domain, enum mxc_transport t);
 
-/* A domain's counters, the seed's ServerStat fields. */
+/* A domain's delivery counters, as clients reported them (mxc_queue_add,
+ * mxc_record_success, mxc_record_failure). */
 struct mxc_stat {
 	char domain[MXC_HOST_MAX + 1];
 	int64_t queued_messages;          /* never below 0 */
@@ -330,7 +331,8 @@ int mxc_stat_foreach(mxc_t *h, mxc_stat_fn fn, void *arg);
  */
 int mxc_record_server(mxc_t *h, const char *conn_ip, const char *sender_domain);
 
-/* The tracker's counts since the daemon's start (the seed's Status). */
+/* The unique-server tracker's counts since the daemon's start: distinct
+ * connecting IPs, sender domains and IP-literal senders. */
 struct mxc_servers {
 	int64_t boot_time;              /* unix seconds of the daemon's start */
 	uint64_t unique_conn_ips;

@@ -1,6 +1,6 @@
 /*
  * client/shmctl_servers.c - shmctl servers [--json]: the unique-server
- * tracker's counts since mxcached started (the seed's Status fields).
+ * tracker's counts since mxcached started (struct mxc_servers).
  */
 #include <stdio.h>
 

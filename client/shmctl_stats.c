@@ -1,7 +1,7 @@
 /*
  * client/shmctl_stats.c - shmctl stats [DOMAIN] [--json] [--sort KEY]:
- * the per-domain delivery counters, read from the region.  The JSON uses
- * the seed's ServerStat field names.
+ * the per-domain delivery counters, read from the region.  The JSON names
+ * are struct mxc_stat's.
  */
 #include <inttypes.h>
 #include <stdio.h>

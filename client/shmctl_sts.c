@@ -28,7 +28,7 @@ static const char *kind_name(int kind)
 	return kind == MXC_OK ? "policy" : kind == MXC_BACKOFF ? "backoff" : "no-policy";
 }
 
-/* One entry as JSON, the seed's PolicyRecord field names where it has them. */
+/* One entry as JSON: the fields docs/shmctl.md describes under sts get. */
 static struct json_object *sts_json(const char *domain, int kind, const struct mxc_sts *p, int *oom)
 {
 	struct json_object *o = json_object_new_object(), *mx;
@@ -227,8 +227,7 @@ out:
 	return ex;
 }
 
-/* sts list: collected, then sorted by last use (newest first), then domain,
- * as the seed's PolicyRecords. */
+/* sts list: collected, then sorted by last use (newest first), then domain. */
 struct row {
 	char domain[MXC_HOST_MAX + 1];
 	int kind;
