@@ -1,18 +1,18 @@
 /*
  * shmctl - inspect an mxcache region and change its data through mxcached.
  *
- * Two paths, never mixed:
- *   reads    (status, verify, readers, resolve, resolve-mx, override get,
- *            override list, override export) map the region through libmxcache exactly as a
- *            mail server does, so what shmctl shows is what clients see.
- *            They work while the daemon is down, from the last publish.
- *   changes  (override set/del/import, ping) are lines on DIR/ctl.sock
- *            (shm/ctl.h).  mxcached answers only after committing to SQLite
- *            and publishing to the region, so a change reported done is
- *            visible to the very next read.
+ * Two paths, never mixed (the command table below marks each command):
+ *   reads    map the region through libmxcache exactly as a mail server
+ *            does, so what shmctl shows is what clients see.  They work
+ *            while the daemon is down, from the last publish.
+ *   changes  and ping are lines on DIR/ctl.sock (shm/ctl.h).  mxcached
+ *            answers only after committing to SQLite and publishing to the
+ *            region, so a change reported done is visible to the very next
+ *            read.
  *
- * Exit status, fixed by the interface contract: 0 found/done, 1 not found,
- * 2 usage error, 3 daemon or region unavailable, 4 other error.
+ * Exit status, fixed by the interface contract: 0 found/done, 1 not found
+ * (a lookup whose answer is no, whatever the reason), 2 usage error,
+ * 3 daemon or region unavailable, 4 other error.
  */
 #include <errno.h>
 #include <inttypes.h>
