@@ -156,9 +156,9 @@ fetch_loop() {
 	while :; do
 		for d in "$@"; do
 			t0=$(date +%s)
-			o=$("$SHMCTL" -d "$D1" sts fetch "$d" 2>/dev/null) || continue
-			# the daemon's summary of this check: "policy: policy enforce id vN max_age 86400"
-			read -r _ _ _ _ id _ <<<"${o%%$'\n'*}"
+			o=$("$SHMCTL" -d "$D1" sts fetch "$d" --json 2>/dev/null) || continue
+			# the daemon's summary of this check: "policy enforce id vN max_age 86400"
+			id=$(sed -n 's/^ *"check_detail":"policy [a-z]* id \([^ ]*\) .*/\1/p' <<<"$o")
 			echo "$d $id $t0" >>"$out"
 		done
 	done
@@ -328,8 +328,8 @@ _result $ok "fetch A of $X (v$va) is waiting for the slow host"
 serve "$X" $((va + 1))
 write_dns
 check "dnsmasq restarted: $X id v$((va + 1))" dns_restart
-expect_rc 0 "fetch B of $X while A runs" S1 sts fetch "$X"
-check "B acknowledged v$((va + 1))" grep -q "id v$((va + 1)) " /tmp/t.out.$$
+expect_rc 0 "fetch B of $X while A runs" S1 sts fetch "$X" --json
+check "B acknowledged v$((va + 1))" grep -q "\"check_detail\":\"policy .* id v$((va + 1)) " /tmp/t.out.$$
 wait "$apid"
 check "after A is done, v$((va + 1)) is still stored" test "$(sqlite3 "file:$D1/mxcache.db?mode=ro" \
 	"SELECT record_id FROM sts WHERE domain = '$X'")" = "v$((va + 1))"
