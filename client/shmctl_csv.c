@@ -10,6 +10,11 @@
  * field starts, so text between quotes is never taken for a record of its
  * own, whatever it looks like.
  */
+#include <errno.h>
+#include <limits.h>
+#include <sys/stat.h>
+#include <unistd.h>
+#include <stdlib.h>
 #include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -201,32 +206,95 @@ static void csv_put(FILE *f, const char *s)
 
 static int export_one(const struct mxc_override *o, void *arg)
 {
-	(void)arg;
-	csv_put(stdout, o->key);
-	fputc(',', stdout);
-	csv_put(stdout, o->target);
-	fputc(',', stdout);
-	csv_put(stdout, o->comment);
-	fputc('\n', stdout);
-	return ferror(stdout) ? 1 : 0;	/* a closed pipe: stop walking */
+	FILE *f = arg;
+
+	csv_put(f, o->key);
+	fputc(',', f);
+	csv_put(f, o->target);
+	fputc(',', f);
+	csv_put(f, o->comment);
+	fputc('\n', f);
+	return ferror(f) ? 1 : 0;	/* a closed pipe or a full disk: stop walking */
+}
+
+/*
+ * export_open - FILE is written under a temporary name beside it and
+ * renamed over it only once complete and flushed to disk: an export that
+ * fails half-way (a full disk, a killed shmctl) never leaves a cut-off
+ * backup in FILE's place, and a reader of FILE sees the old or the new
+ * one whole.  The temporary name is made by mkstemp (O_EXCL), so nothing
+ * planted in the directory is followed or written through.
+ */
+static FILE *export_open(const char *file, char *tmp, size_t tmplen)
+{
+	mode_t um;
+	FILE *f;
+	int fd;
+
+	if ((size_t)snprintf(tmp, tmplen, "%s.XXXXXX", file) >= tmplen) {
+		errno = ENAMETOOLONG;
+		return NULL;
+	}
+	if ((fd = mkstemp(tmp)) < 0)
+		return NULL;
+	/* mkstemp makes it 0600: give it what a plain "> FILE" would */
+	um = umask(0);
+	umask(um);
+	if (fchmod(fd, 0666 & ~um) != 0 || (f = fdopen(fd, "w")) == NULL) {
+		close(fd);
+		unlink(tmp);
+		return NULL;
+	}
+	return f;
+}
+
+static int export_close(FILE *f, const char *tmp, const char *file, int ok)
+{
+	int bad = !ok || fflush(f) != 0 || ferror(f) || fsync(fileno(f)) != 0;
+	int e = errno;
+
+	if (fclose(f) != 0 && !bad) {
+		bad = 1;
+		e = errno;
+	}
+	if (!bad && rename(tmp, file) == 0)
+		return 0;
+	if (!bad)
+		e = errno;
+	unlink(tmp);
+	errno = e;
+	return -1;
 }
 
 int sc_cmd_override_export(const struct sc_ctx *c, char **av, int ac)
 {
+	const char *file = (ac > 0 && strcmp(av[0], "-") != 0) ? av[0] : NULL;
+	char tmp[PATH_MAX];
 	mxc_t *h = NULL;
+	FILE *f = stdout;
 	int ex, rc;
 
-	(void)av;
-	(void)ac;
 	if ((ex = sc_region_open(c, &h)) != SC_OK)
 		goto out;
+	if (file != NULL && (f = export_open(file, tmp, sizeof tmp)) == NULL) {
+		sc_err("%s: %s", file, strerror(errno));
+		ex = SC_ERROR;
+		goto out;
+	}
 	/* the header import skips; comments are written as they are stored
 	 * (the daemon keeps no control characters in them), not cleaned for
 	 * a terminal: the output is data, to be imported again */
-	fputs("key,target,comment\n", stdout);
-	rc = mxc_override_foreach(h, export_one, NULL);
+	fputs("key,target,comment\n", f);
+	rc = mxc_override_foreach(h, export_one, f);
 	if (rc < 0) {
 		sc_err("%s: %s", c->dir, mxc_strerror(rc));
+		ex = SC_ERROR;
+	}
+	if (file != NULL && export_close(f, tmp, file, ex == SC_OK) != 0 && ex == SC_OK) {
+		sc_err("%s: %s (nothing written)", file, strerror(errno));
+		ex = SC_ERROR;
+	} else if (file == NULL && (fflush(stdout) != 0 || ferror(stdout)) && ex == SC_OK) {
+		sc_err("stdout: %s", strerror(errno));
 		ex = SC_ERROR;
 	}
 out:

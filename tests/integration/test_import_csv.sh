@@ -120,6 +120,18 @@ expect_rc 0 "round trip: export of the copy" "$SHMCTL" -d "$R" override export
 cp /tmp/t.out.$$ "$R/again.csv"
 check "round trip: the second export is the first, row for row" \
 	sh -c "sort '$D/export.csv' >'$D/a.s' && sort '$R/again.csv' >'$R/b.s' && cmp -s '$D/a.s' '$R/b.s'"
+# export FILE: the same CSV, written whole under FILE's name or not at all
+expect_rc 0 "export FILE: override export to a file" "$SHMCTL" -d "$R" override export "$R/file.csv"
+check "export FILE: the file is what stdout got" cmp -s "$R/file.csv" "$R/again.csv"
+echo "an older backup" >"$R/keep.csv"
+mkdir "$R/ro" && cp "$R/keep.csv" "$R/ro/keep.csv" && chmod 0555 "$R/ro"
+if [ "$(id -u)" -ne 0 ]; then
+	expect_rc 4 "export FILE: a directory it cannot write is an error" "$SHMCTL" -d "$R" override export "$R/ro/keep.csv"
+	check "export FILE: and the older file is left as it was" cmp -s "$R/ro/keep.csv" "$R/keep.csv"
+fi
+chmod 0755 "$R/ro"
+expect_rc 4 "export FILE: a missing directory is an error" "$SHMCTL" -d "$R" override export "$R/none/x.csv"
+check "export FILE: no temporary file is left beside FILE" test -z "$(find "$R" -name 'file.csv.*')"
 check "SIGTERM" daemon_stop "$R" TERM
 check "SIGTERM" daemon_stop "$D" TERM
 
