@@ -127,18 +127,26 @@ tests-bin: all $(UNIT_BIN) $(HELPER_BIN)
 bench-bin: all $(BENCH_BIN) $(HELPER_BIN)
 
 # --- setup: install what a fresh Debian machine lacks ----------------------
-DEB_PKGS = gcc make pkg-config liburcu-dev libck-dev libsqlite3-dev libssl-dev \
-           libldns-dev liblmdb-dev libidn2-dev libinih-dev libjson-c-dev sqlite3 \
-           python3 util-linux binutils openssl ca-certificates dnsmasq-base
+# building and running (make run): the libraries the programs link, and the
+# CA store the daemon checks MTA-STS policy hosts against
+DEB_PKGS = gcc make liburcu-dev libck-dev libsqlite3-dev libssl-dev libldns-dev \
+           libidn2-dev libinih-dev libjson-c-dev ca-certificates
 
 deps:
 	@tools/deps.sh $(DEB_PKGS)
 
-# only make bench needs these (the lookup plot); make test does not
-BENCH_PKGS = gnuplot-nox
-# only make test needs these: Postfix's postmap, the real socketmap client;
-# clang and its runtime for the libFuzzer targets (tests/fuzz)
-TEST_PKGS = postfix clang libclang-rt-14-dev mandoc iproute2
+# make test, make fuzz and make soak: pkg-config and binutils (the
+# installed-library test), setpriv, the sqlite3 shell, python3, openssl
+# (test certificates), dnsmasq (a DNS server on loopback), Postfix's
+# postmap (the real socketmap client), clang and its runtime (libFuzzer),
+# mandoc (the manual pages), ip (the Postfix test's loopback network)
+TEST_PKGS = pkg-config binutils util-linux sqlite3 python3 openssl dnsmasq-base \
+            postfix clang libclang-rt-14-dev mandoc iproute2
+# make bench: LMDB (the baseline bench_resolve compares against), and the
+# refresh and event runs' tools (sqlite3, python3, openssl, dnsmasq)
+BENCH_PKGS = liblmdb-dev sqlite3 python3 openssl dnsmasq-base
+# make bench, the lookup plot only: without it the figures come all the same
+PLOT_PKGS = gnuplot-nox
 
 # --- the two commands a newcomer needs --------------------------------------
 run: deps
@@ -167,9 +175,11 @@ soak: deps
 	$(MAKE) all tests-bin
 	@tools/soak.sh $(SOAK_SECONDS) $(BUILD)
 
-# a failed install only costs the plot: tools/bench.sh skips it, saying so
+# a failed install of the plotter only costs the plot: tools/bench.sh
+# skips it, saying so
 bench: deps
-	@tools/deps.sh $(BENCH_PKGS) || echo "bench: could not install $(BENCH_PKGS); no plot this time" >&2
+	@tools/deps.sh $(BENCH_PKGS)
+	@tools/deps.sh $(PLOT_PKGS) || echo "bench: could not install $(PLOT_PKGS); no plot this time" >&2
 	$(MAKE) bench-bin
 	@tools/bench.sh $(BUILD)
 
