@@ -5,7 +5,8 @@
 #   make test       install, build, run every test (plain, ASan+UBSan, TSan)
 #   make bench      benchmarks (never pass/fail)
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS (60) each
-#   make install    honours PREFIX and DESTDIR
+#   make install    honours PREFIX and DESTDIR (SYSCONFDIR: /etc with
+#                   PREFIX=/usr, else PREFIX/etc)
 #
 # Switches: SANITIZER=address,undefined | thread  (own build dir),
 #           WERROR=1, O=<opt level>.
@@ -205,11 +206,13 @@ install: all
 	    > $(DESTDIR)$(UNITDIR)/mxcached.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/mxcached.service
 	install -m 0644 daemon/mxcache.sysusers $(DESTDIR)$(SYSUSERSDIR)/mxcache.conf
-	install -m 0644 daemon/mxcache.conf.sample $(DESTDIR)$(DOCDIR)/mxcache.conf.sample
+	# the sample names the config's installed path, as the unit does
+	sed -e 's|/etc/mxcache/|$(SYSCONFDIR)/mxcache/|g' daemon/mxcache.conf.sample > $(DESTDIR)$(DOCDIR)/mxcache.conf.sample
+	chmod 0644 $(DESTDIR)$(DOCDIR)/mxcache.conf.sample
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
 	# an operator's config is never overwritten
 	test -e $(DESTDIR)$(SYSCONFDIR)/mxcache/mxcache.conf || \
-	    install -m 0644 daemon/mxcache.conf.sample $(DESTDIR)$(SYSCONFDIR)/mxcache/mxcache.conf
+	    install -m 0644 $(DESTDIR)$(DOCDIR)/mxcache.conf.sample $(DESTDIR)$(SYSCONFDIR)/mxcache/mxcache.conf
 
 clean:
 	rm -rf build build-* build-fuzz

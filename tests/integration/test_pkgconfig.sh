@@ -44,6 +44,8 @@ echo "# changed by the operator" >>"$CONF"
 check "a second install keeps the operator's config" make -s install ${SAN:+SANITIZER=$SAN} DESTDIR="$STAGE" PREFIX=/usr/local
 check "  (it is still theirs)" grep -q "changed by the operator" "$CONF"
 check "sample config also among the docs" test -s "$STAGE/usr/local/share/doc/mxcache/mxcache.conf.sample"
+check "  naming the config's installed path" \
+	grep -q 'mxcached -c /usr/local/etc/mxcache/mxcache.conf --check-config' "$CONF"
 export PKG_CONFIG_PATH=$STAGE/usr/local/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$STAGE
 check "pkg-config knows mxcache" pkg-config --exists mxcache
 # shellcheck disable=SC2046
