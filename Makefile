@@ -7,6 +7,7 @@
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS (60) each
 #   make install    honours PREFIX and DESTDIR (SYSCONFDIR: /etc with
 #                   PREFIX=/usr, else PREFIX/etc)
+#   make uninstall  removes what make install put there, the config kept
 #
 # Switches: SANITIZER=address,undefined | thread  (own build dir),
 #           WERROR=1, O=<opt level>.
@@ -214,9 +215,29 @@ install: all
 	test -e $(DESTDIR)$(SYSCONFDIR)/mxcache/mxcache.conf || \
 	    install -m 0644 $(DESTDIR)$(DOCDIR)/mxcache.conf.sample $(DESTDIR)$(SYSCONFDIR)/mxcache/mxcache.conf
 
+# Removes what install put there, and nothing else: the config in
+# SYSCONFDIR/mxcache is the operator's once installed, and the state
+# directory (/var/lib/mxcache) and the region in /dev/shm are the data.
+# Directories are left, except the documentation's own.
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libmxcache.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libmxcache.so \
+	      $(DESTDIR)$(LIBDIR)/libmxcache.a $(DESTDIR)$(LIBDIR)/pkgconfig/mxcache.pc \
+	      $(DESTDIR)$(INCDIR)/mxcache.h
+	rm -f $(DESTDIR)$(SBINDIR)/mxcached $(DESTDIR)$(SBINDIR)/mxcache-socketmap $(DESTDIR)$(BINDIR)/shmctl
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(wildcard docs/man/*.3))) \
+	      $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(wildcard docs/man/*.5))) \
+	      $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(wildcard docs/man/*.8)))
+	rm -f $(DESTDIR)$(UNITDIR)/mxcached.service $(DESTDIR)$(SYSUSERSDIR)/mxcache.conf
+	rm -f $(DESTDIR)$(PREFIX)/share/bash-completion/completions/shmctl
+	rm -f $(DESTDIR)$(DOCDIR)/mxcache.conf.sample \
+	      $(addprefix $(DESTDIR)$(DOCDIR)/,README.md $(notdir $(wildcard docs/*.md)))
+	rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
+	@test ! -e $(DESTDIR)$(SYSCONFDIR)/mxcache/mxcache.conf || \
+	    echo "uninstall: kept $(DESTDIR)$(SYSCONFDIR)/mxcache/mxcache.conf (the operator's; remove it by hand)"
+
 clean:
 	rm -rf build build-* build-fuzz
 
-.PHONY: soak all deps run test check bench install clean tests-bin bench-bin fuzz
+.PHONY: soak all deps run test check bench install uninstall clean tests-bin bench-bin fuzz
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
