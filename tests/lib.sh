@@ -92,6 +92,13 @@ unset _f
 MXCACHED=$T_BIN/mxcached
 SHMCTL=$T_BIN/shmctl
 TOOLS=$T_BIN/tools
+# /tmp mounted noexec: the build's own, which other users reach only
+# through a checkout they may enter
+if [ -x "$BUILD/mxcached" ] && ! "$MXCACHED" -V >/dev/null 2>&1; then
+	MXCACHED=$PWD/$BUILD/mxcached
+	SHMCTL=$PWD/$BUILD/shmctl
+	TOOLS=$PWD/$BUILD/tests/tools
+fi
 
 # new_dir VAR - a fresh state directory in $VAR, removed with its region
 # at exit.  Not "D=$(new_dir)": a command substitution is a subshell, and
