@@ -5,7 +5,9 @@
 #   make test       install, build, run every test (plain, ASan+UBSan, TSan)
 #   make bench      benchmarks (never pass/fail)
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS (60) each
-#   make install    honours PREFIX and DESTDIR
+#   make install    honours PREFIX and DESTDIR (SYSCONFDIR: /etc with
+#                   PREFIX=/usr, else PREFIX/etc)
+#   make uninstall  removes what make install put there, the config kept
 #
 # Switches: SANITIZER=address,undefined | thread  (own build dir),
 #           WERROR=1, O=<opt level>.
@@ -132,18 +134,26 @@ tests-bin: all $(UNIT_BIN) $(HELPER_BIN)
 bench-bin: all $(BENCH_BIN) $(HELPER_BIN)
 
 # --- setup: install what a fresh Debian machine lacks ----------------------
-DEB_PKGS = gcc make pkg-config liburcu-dev libck-dev libsqlite3-dev libssl-dev \
-           libldns-dev liblmdb-dev libidn2-dev libinih-dev libjson-c-dev sqlite3 \
-           python3 util-linux binutils openssl ca-certificates dnsmasq-base
+# building and running (make run): the libraries the programs link, and the
+# CA store the daemon checks MTA-STS policy hosts against
+DEB_PKGS = gcc make liburcu-dev libck-dev libsqlite3-dev libssl-dev libldns-dev \
+           libidn2-dev libinih-dev libjson-c-dev ca-certificates
 
 deps:
 	@tools/deps.sh $(DEB_PKGS)
 
-# only make bench needs these (the lookup plot); make test does not
-BENCH_PKGS = gnuplot-nox
-# only make test needs these: Postfix's postmap, the real socketmap client;
-# clang and its runtime for the libFuzzer targets (tests/fuzz)
-TEST_PKGS = postfix clang libclang-rt-14-dev mandoc iproute2
+# make test, make fuzz and make soak: pkg-config and binutils (the
+# installed-library test), setpriv, the sqlite3 shell, python3, openssl
+# (test certificates), dnsmasq (a DNS server on loopback), Postfix's
+# postmap (the real socketmap client), clang and its runtime (libFuzzer),
+# mandoc (the manual pages), ip (the Postfix test's loopback network)
+TEST_PKGS = pkg-config binutils util-linux sqlite3 python3 openssl dnsmasq-base \
+            postfix clang libclang-rt-14-dev mandoc iproute2
+# make bench: LMDB (the baseline bench_resolve compares against), and the
+# refresh and event runs' tools (sqlite3, python3, openssl, dnsmasq)
+BENCH_PKGS = liblmdb-dev sqlite3 python3 openssl dnsmasq-base
+# make bench, the lookup plot only: without it the figures come all the same
+PLOT_PKGS = gnuplot-nox
 
 # --- the two commands a newcomer needs --------------------------------------
 run: deps
@@ -172,9 +182,11 @@ soak: deps
 	$(MAKE) all tests-bin
 	@tools/soak.sh $(SOAK_SECONDS) $(BUILD)
 
-# a failed install only costs the plot: tools/bench.sh skips it, saying so
+# a failed install of the plotter only costs the plot: tools/bench.sh
+# skips it, saying so
 bench: deps
-	@tools/deps.sh $(BENCH_PKGS) || echo "bench: could not install $(BENCH_PKGS); no plot this time" >&2
+	@tools/deps.sh $(BENCH_PKGS)
+	@tools/deps.sh $(PLOT_PKGS) || echo "bench: could not install $(PLOT_PKGS); no plot this time" >&2
 	$(MAKE) bench-bin
 	@tools/bench.sh $(BUILD)
 
@@ -201,15 +213,37 @@ install: all
 	    > $(DESTDIR)$(UNITDIR)/mxcached.service
 	chmod 0644 $(DESTDIR)$(UNITDIR)/mxcached.service
 	install -m 0644 daemon/mxcache.sysusers $(DESTDIR)$(SYSUSERSDIR)/mxcache.conf
-	install -m 0644 daemon/mxcache.conf.sample $(DESTDIR)$(DOCDIR)/mxcache.conf.sample
+	# the sample names the config's installed path, as the unit does
+	sed -e 's|/etc/mxcache/|$(SYSCONFDIR)/mxcache/|g' daemon/mxcache.conf.sample > $(DESTDIR)$(DOCDIR)/mxcache.conf.sample
+	chmod 0644 $(DESTDIR)$(DOCDIR)/mxcache.conf.sample
 	install -m 0644 README.md docs/*.md $(DESTDIR)$(DOCDIR)/
 	# an operator's config is never overwritten
 	test -e $(DESTDIR)$(SYSCONFDIR)/mxcache/mxcache.conf || \
-	    install -m 0644 daemon/mxcache.conf.sample $(DESTDIR)$(SYSCONFDIR)/mxcache/mxcache.conf
+	    install -m 0644 $(DESTDIR)$(DOCDIR)/mxcache.conf.sample $(DESTDIR)$(SYSCONFDIR)/mxcache/mxcache.conf
+
+# Removes what install put there, and nothing else: the config in
+# SYSCONFDIR/mxcache is the operator's once installed, and the state
+# directory (/var/lib/mxcache) and the region in /dev/shm are the data.
+# Directories are left, except the documentation's own.
+uninstall:
+	rm -f $(DESTDIR)$(LIBDIR)/libmxcache.so.$(SOVERSION) $(DESTDIR)$(LIBDIR)/libmxcache.so \
+	      $(DESTDIR)$(LIBDIR)/libmxcache.a $(DESTDIR)$(LIBDIR)/pkgconfig/mxcache.pc \
+	      $(DESTDIR)$(INCDIR)/mxcache.h
+	rm -f $(DESTDIR)$(SBINDIR)/mxcached $(DESTDIR)$(SBINDIR)/mxcache-socketmap $(DESTDIR)$(BINDIR)/shmctl
+	rm -f $(addprefix $(DESTDIR)$(MANDIR)/man3/,$(notdir $(wildcard docs/man/*.3))) \
+	      $(addprefix $(DESTDIR)$(MANDIR)/man5/,$(notdir $(wildcard docs/man/*.5))) \
+	      $(addprefix $(DESTDIR)$(MANDIR)/man8/,$(notdir $(wildcard docs/man/*.8)))
+	rm -f $(DESTDIR)$(UNITDIR)/mxcached.service $(DESTDIR)$(SYSUSERSDIR)/mxcache.conf
+	rm -f $(DESTDIR)$(PREFIX)/share/bash-completion/completions/shmctl
+	rm -f $(DESTDIR)$(DOCDIR)/mxcache.conf.sample \
+	      $(addprefix $(DESTDIR)$(DOCDIR)/,README.md $(notdir $(wildcard docs/*.md)))
+	rmdir $(DESTDIR)$(DOCDIR) 2>/dev/null || true
+	@test ! -e $(DESTDIR)$(SYSCONFDIR)/mxcache/mxcache.conf || \
+	    echo "uninstall: kept $(DESTDIR)$(SYSCONFDIR)/mxcache/mxcache.conf (the operator's; remove it by hand)"
 
 clean:
 	rm -rf build build-* build-fuzz
 
-.PHONY: soak all deps run test check bench install clean tests-bin bench-bin fuzz
+.PHONY: soak all deps run test check bench install uninstall clean tests-bin bench-bin fuzz
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -5,8 +5,6 @@ BUILD=${BUILD:-build}
 # the sanitizer a build directory was made with (build-address-undefined)
 SAN=""
 case $BUILD in build-*) SAN=${BUILD#build-}; SAN=${SAN//-/,} ;; esac
-MXCACHED=$PWD/$BUILD/mxcached
-SHMCTL=$PWD/$BUILD/shmctl
 T_N=0
 T_FAIL=0
 T_DIRS=()
@@ -79,6 +77,28 @@ require_root_setpriv() {
 # last_out / last_err - what the last expect_rc printed
 last_out() { cat /tmp/t.out.$$; }
 last_err() { cat /tmp/t.err.$$; }
+
+# The programs under test, copied into a directory every user can reach:
+# the daemon after it gives root up, and the other users the tests act
+# as, run them, and a checkout under a home of mode 0700 is closed to
+# them.  mxcached finds mxcache-socketmap beside itself.  TOOLS holds the
+# test tools (server_post, stats_post, ...).  Removed at exit.
+T_BIN=$(mktemp -d /tmp/mxc-bin.XXXXXX) || exit 1
+chmod 0755 "$T_BIN"
+for _f in mxcached mxcache-socketmap shmctl tests/tools; do
+	[ -e "$BUILD/$_f" ] && cp -R "$BUILD/$_f" "$T_BIN/"
+done
+unset _f
+MXCACHED=$T_BIN/mxcached
+SHMCTL=$T_BIN/shmctl
+TOOLS=$T_BIN/tools
+# /tmp mounted noexec: the build's own, which other users reach only
+# through a checkout they may enter
+if [ -x "$BUILD/mxcached" ] && ! "$MXCACHED" -V >/dev/null 2>&1; then
+	MXCACHED=$PWD/$BUILD/mxcached
+	SHMCTL=$PWD/$BUILD/shmctl
+	TOOLS=$PWD/$BUILD/tests/tools
+fi
 
 # new_dir VAR - a fresh state directory in $VAR, removed with its region
 # at exit.  Not "D=$(new_dir)": a command substitution is a subshell, and
@@ -154,6 +174,7 @@ t_cleanup() {
 		rm -rf "$d"
 	done
 	rm -f /tmp/t.out.$$ /tmp/t.err.$$
+	rm -rf "$T_BIN"
 }
 trap t_cleanup EXIT
 

@@ -7,6 +7,10 @@
 #
 # Each test prints TAP; a test that dies without a "not ok" line counts as
 # one failure.  Logs: build*/test-logs/.
+#
+# Tests remove the regions they create: a region file that appears in the
+# tmpfs directory during a test and is still there after it is one more
+# failure, named with the test and the file.
 set -u
 cd "$(dirname "$0")/.."
 
@@ -14,6 +18,29 @@ JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 pass=0
 fail=0
 failed_names=()
+
+# region files: the tmpfs directory the tests use, and the ones seen so far
+SHM_DIR=${MXCACHE_SHM_DIR:-/dev/shm}
+case $SHM_DIR in /*) ;; *) SHM_DIR=/dev/shm ;; esac
+shm_seen=" "
+shm_list() { (cd "$SHM_DIR" 2>/dev/null && for f in mxcache-*; do [ -e "$f" ] && echo "$f"; done); }
+for f in $(shm_list); do shm_seen+="$f "; done
+
+# shm_check NAME LOG - region files NAME left behind: one failure each
+shm_check() {
+	local name=$1 log=$2 f n=0
+	for f in $(shm_list); do
+		[[ $shm_seen == *" $f "* ]] && continue
+		shm_seen+="$f "
+		echo "not ok - $name left $SHM_DIR/$f" >>"$log"
+		echo "    $name left $SHM_DIR/$f"
+		n=$((n + 1))
+	done
+	if [ "$n" -ne 0 ]; then
+		fail=$((fail + n))
+		failed_names+=("$name (left $n region files)")
+	fi
+}
 
 # run_tap NAME LOGDIR CMD... - run one TAP producer, add up its results
 run_tap() {
@@ -39,6 +66,7 @@ run_tap() {
 	else
 		printf '%-44s %4d passed\n' "$name" "$p"
 	fi
+	shm_check "$name" "$log"
 }
 
 # suite BUILD LABEL STRESSARGS... - unit, stress and integration tests of one build

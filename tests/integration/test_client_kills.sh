@@ -10,7 +10,7 @@
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
 
-POST=$PWD/$BUILD/tests/tools/stats_post
+POST=$TOOLS/stats_post
 ROUNDS=${KILL_ROUNDS:-$([ -n "$SAN" ] && echo 150 || echo 500)}
 
 # dead - claimed slots whose owner is gone, as shmctl readers sees them

@@ -30,9 +30,9 @@ DGID=$(id -g $DUSER)
 OUTSIDER=(setpriv --reuid=4100 --regid=4100 --clear-groups)
 MEMBER=(setpriv --reuid=4101 --regid=4101 --groups="$DGID")
 ASDAEMON=(setpriv --reuid="$DUID" --regid="$DGID" --clear-groups)
-LOOP=$PWD/$BUILD/tests/tools/lookup_loop
-HOSTILE=$PWD/$BUILD/tests/tools/hostile_reader
-POST=$PWD/$BUILD/tests/tools/server_post
+LOOP=$TOOLS/lookup_loop
+HOSTILE=$TOOLS/hostile_reader
+POST=$TOOLS/server_post
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 
 data_of() { local f; f=$(region_files "$1"); echo "${f%\*}data"; }

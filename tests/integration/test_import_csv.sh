@@ -14,7 +14,9 @@
 #               its closing quote imported
 #   literal:    a quote inside an unquoted field and in a comment line opens
 #               nothing
-#   round trip: export writes CSV that imports to the same overrides
+#   round trip: export writes CSV that imports to the same overrides:
+#               comments with commas, quotes, percent signs and UTF-8;
+#               a comment with a line break is refused before it is stored
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
 
@@ -98,9 +100,23 @@ expect_rc 0 "round trip: comment with commas and quotes" "$SHMCTL" -d "$D" overr
 expect_rc 0 "round trip: comment with blanks around it" "$SHMCTL" -d "$D" override set b.rt.test 192.0.2.14 '  padded  '
 expect_rc 0 "round trip: comment starting with a quote" "$SHMCTL" -d "$D" override set s.rt.test 192.0.2.15 '"quoted" start'
 expect_rc 0 "round trip: IPv6 key, empty comment" "$SHMCTL" -d "$D" override set "[IPv6:2001:db8::5]" "[192.0.2.16]"
+expect_rc 0 "round trip: comment with a percent sign, a comma and quotes" \
+	"$SHMCTL" -d "$D" override set p.rt.test 192.0.2.17 '100% "done", see #42'
+expect_rc 0 "round trip: comment that is one quote" "$SHMCTL" -d "$D" override set o.rt.test 192.0.2.18 '"'
+expect_rc 0 "round trip: comment that is one comma" "$SHMCTL" -d "$D" override set c.rt.test 192.0.2.19 ','
+expect_rc 0 "round trip: UTF-8 comment" "$SHMCTL" -d "$D" override set u.rt.test 192.0.2.20 'Größe, naïve'
+# a comment is one line: one with a line break is refused at the door, so
+# an export never has to carry one
+expect_rc 4 "round trip: a comment with a line break is refused" \
+	"$SHMCTL" -d "$D" override set n.rt.test 192.0.2.21 $'two\nlines'
+check "  saying why" grep -q "comment: control character" /tmp/t.err.$$
+expect_rc 1 "  and nothing is stored" "$SHMCTL" -d "$D" resolve n.rt.test
 expect_rc 0 "round trip: override export" "$SHMCTL" -d "$D" override export
 cp /tmp/t.out.$$ "$D/export.csv"
 check "round trip: export starts with the header" test "$(head -1 "$D/export.csv")" = "key,target,comment"
+expect_rc 0 "round trip: override list of the source" "$SHMCTL" -d "$D" override list
+check "round trip: one line per override, and the header" \
+	test "$(wc -l <"$D/export.csv")" -eq "$(($(wc -l </tmp/t.out.$$) + 1))"
 expect_rc 0 "round trip: override list --json of the source" "$SHMCTL" -d "$D" override list --json
 cp /tmp/t.out.$$ "$D/src.json"
 new_dir R
@@ -114,7 +130,7 @@ def rows(p):
     return sorted((o['key'], o['target'], o['comment']) for o in json.load(open(p)))
 a, b = rows('$D/src.json'), rows('$R/dst.json')
 assert a == b, (a, b)
-assert len(a) >= 8, a
+assert len(a) >= 12, a
 "
 expect_rc 0 "round trip: export of the copy" "$SHMCTL" -d "$R" override export
 cp /tmp/t.out.$$ "$R/again.csv"

@@ -8,8 +8,8 @@
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
 
-STATS_POST=$PWD/$BUILD/tests/tools/stats_post
-SERVER_POST=$PWD/$BUILD/tests/tools/server_post
+STATS_POST=$TOOLS/stats_post
+SERVER_POST=$TOOLS/server_post
 
 # counter NAME - its value in shmctl status --json
 counter() {

@@ -3,7 +3,7 @@
 # their SONAME and only mxc_* exported, header, pkg-config file, manual
 # pages, systemd unit, sysusers entry, sample config; build a client
 # program with `pkg-config mxcache` against it and run it against a live
-# daemon.
+# daemon; uninstall, and only the config is left.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
 
@@ -46,6 +46,8 @@ echo "# changed by the operator" >>"$CONF"
 check "a second install keeps the operator's config" make -s install ${SAN:+SANITIZER=$SAN} DESTDIR="$STAGE" PREFIX=/usr/local
 check "  (it is still theirs)" grep -q "changed by the operator" "$CONF"
 check "sample config also among the docs" test -s "$STAGE/usr/local/share/doc/mxcache/mxcache.conf.sample"
+check "  naming the config's installed path" \
+	grep -q 'mxcached -c /usr/local/etc/mxcache/mxcache.conf --check-config' "$CONF"
 export PKG_CONFIG_PATH=$STAGE/usr/local/lib/pkgconfig PKG_CONFIG_SYSROOT_DIR=$STAGE
 check "pkg-config knows mxcache" pkg-config --exists mxcache
 # shellcheck disable=SC2046
@@ -63,4 +65,20 @@ while read -r line; do
 done <"$D/client.tap"
 check "client program ran its checks" grep -q "every answer right" "$D/client.tap"
 daemon_stop "$D" TERM
+
+# --- uninstall: every file install put there goes, the operator's config stays
+check "make uninstall DESTDIR" make -s uninstall DESTDIR="$STAGE" PREFIX=/usr/local
+expect_out "$CONF" "  leaves no file but the operator's config" find "$STAGE" ! -type d
+check "  which is unchanged" grep -q "changed by the operator" "$CONF"
+check "  and says it kept it" sh -c "make -s uninstall DESTDIR='$STAGE' PREFIX=/usr/local | grep -q 'kept.*mxcache.conf'"
+
+# --- PREFIX=/usr: the config in /etc, and uninstall the same way
+STAGE2=$D/stage2
+check "make install PREFIX=/usr" make -s install ${SAN:+SANITIZER=$SAN} DESTDIR="$STAGE2" PREFIX=/usr
+check "  the config is /etc/mxcache/mxcache.conf" test -s "$STAGE2/etc/mxcache/mxcache.conf"
+check "  and the unit names it" grep -qx 'ExecStart=/usr/sbin/mxcached -d /var/lib/mxcache -c /etc/mxcache/mxcache.conf' \
+	"$STAGE2/usr/lib/systemd/system/mxcached.service"
+check "  so does its comment" grep -q 'mxcached -c /etc/mxcache/mxcache.conf --check-config' "$STAGE2/etc/mxcache/mxcache.conf"
+check "make uninstall PREFIX=/usr" make -s uninstall DESTDIR="$STAGE2" PREFIX=/usr
+expect_out "$STAGE2/etc/mxcache/mxcache.conf" "  leaves no file but the config" find "$STAGE2" ! -type d
 done_testing

@@ -94,7 +94,7 @@ check "refusals are counted" sh -c "'$SHMCTL' -d '$D' status --json | grep -q '\
 check "and logged once" test "$(grep -c 'may not change the caches' "$D/daemon.log")" -eq 1
 
 # --- the tracker's inputs go nowhere, only counts
-check "a connecting server is reported" "$PWD/$BUILD/tests/tools/server_post" "$D" 198.51.100.77 sender.priv.test 3
+check "a connecting server is reported" "$TOOLS/server_post" "$D" 198.51.100.77 sender.priv.test 3
 for i in $(seq 1 50); do
 	"$SHMCTL" -d "$D" servers --json 2>/dev/null | grep -q '"unique_conn_ips": *1' && break
 	sleep 0.1

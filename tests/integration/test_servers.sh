@@ -6,7 +6,7 @@
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
 
-POST=$PWD/$BUILD/tests/tools/server_post
+POST=$TOOLS/server_post
 new_dir D
 S() { "$SHMCTL" -d "$D" "$@"; }
 # wait_servers IPS DOMAINS IPSRV: until shmctl servers shows them, at most 5 s

@@ -6,7 +6,7 @@
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
 
-POST=$PWD/$BUILD/tests/tools/stats_post
+POST=$TOOLS/stats_post
 new_dir D
 S() { "$SHMCTL" -d "$D" "$@"; }
 jget() { # FIELD: from the JSON in /tmp/t.out.$$

@@ -355,7 +355,7 @@ echo "# part 1: $(wc -l <"$D1/acked") acknowledged fetches in $ROUNDS rounds, $(
 
 new_dir D2
 S2() { "$SHMCTL" -d "$D2" "$@"; }
-POST=$PWD/$BUILD/tests/tools/stats_post
+POST=$TOOLS/stats_post
 # stat_of DOMAIN FIELD - from the region, 0 when absent
 stat_of() {
 	S2 stats "$1" --json 2>/dev/null | python3 -c 'import json,sys; print(json.load(sys.stdin)[sys.argv[1]])' "$2" \
