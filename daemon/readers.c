@@ -360,6 +360,7 @@ static void *intake(void *arg)
 	struct readers *rd = arg;
 	struct pending pd;
 
+	pthread_setname_np(pthread_self(), "readers-intake");
 	for (;;) {
 		pthread_mutex_lock(&rd->in_mu);
 		while (rd->in_n == 0 && !rd->in_stop)
@@ -409,6 +410,7 @@ static void *listener(void *arg)
 	int timeout;
 	char c;
 
+	pthread_setname_np(pthread_self(), "readers");
 	pf = calloc(2 + READERS_PENDING_MAX + READERS_MAX, sizeof(*pf));
 	who = calloc(READERS_MAX, sizeof(*who));
 	if (pf == NULL || who == NULL) {

@@ -263,6 +263,7 @@ static void *sm_main(void *arg)
 	pid_t pid;
 	int st;
 
+	pthread_setname_np(pthread_self(), "socketmap");
 	for (;;) {
 		pthread_mutex_lock(&s->mu);
 		if (s->stopping) {

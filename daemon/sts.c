@@ -38,7 +38,8 @@
 #define STS_FORGET_EVERY_MS 600000  /* and for entries to forget this often */
 #define STS_NEG_KEEP_S     86400    /* expired negative entries are kept this long */
 #define STS_RATE_LOG_MS    60000    /* one "client over its event rate" line per minute at most */
-#define STS_WORKER_NAME    "mxc-sts-worker" /* thread name (15 bytes at most): top -H, /proc/PID/task */
+#define STS_WORKER_NAME    "sts-worker-%u" /* thread names (15 bytes at most): top -H, /proc/PID/task */
+_Static_assert(CONFIG_STS_WORKERS_MAX < 10000, "sts-worker-N must fit 15 bytes");
 
 /* ---- writer jobs ---------------------------------------------------------------- */
 
@@ -690,6 +691,7 @@ static void *event_main(void *arg)
 	struct timespec idle = { 0, STS_EV_POLL_MS * 1000000L }, busy = { 0, STS_EV_BUSY_US * 1000L };
 	size_t got;
 
+	pthread_setname_np(pthread_self(), "events");
 	t = calloc(1, sizeof(*t));
 	if (t == NULL) {
 		log_warnx("sts: out of memory: client events are not read");
@@ -839,12 +841,15 @@ int sts_start(const struct config *cfg, const char *dbpath, struct region *rg, s
 			goto fail;
 	}
 	for (i = 0; i < s->nworkers; i++) {
+		char name[16];
+
 		if (pthread_create(&s->workers[i].thread, NULL, worker_main, &s->workers[i]) != 0) {
 			snprintf(err, errlen, "sts: cannot start a worker: %s", strerror(errno));
 			goto fail;
 		}
 		s->workers[i].started = 1;
-		pthread_setname_np(s->workers[i].thread, STS_WORKER_NAME);
+		snprintf(name, sizeof(name), STS_WORKER_NAME, (unsigned)((i + 1) % 10000));
+		pthread_setname_np(s->workers[i].thread, name);
 	}
 	if (pthread_create(&s->evthread, NULL, event_main, s) != 0) {
 		snprintf(err, errlen, "sts: cannot start the event thread: %s", strerror(errno));
