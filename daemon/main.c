@@ -70,11 +70,12 @@ struct rebuild {
 static void usage(FILE *f)
 {
 	fprintf(f, "usage: mxcached [-d DIR|--dir DIR] [-c FILE|--config FILE] [-f|--foreground] [-h] [-V]\n"
-		   "       mxcached -c FILE --check-config\n"
+		   "       mxcached [-c FILE] --check-config\n"
 		   "  -d DIR   state directory (default $%s, then %s)\n"
 		   "  -c FILE  configuration file (INI)\n"
 		   "  -f       stay in the foreground and log to stderr\n"
-		   "  --check-config  check the configuration file and exit: 0 if valid, else 1\n"
+		   "  --check-config  check the configuration file (without -c: the built-in\n"
+		   "                  defaults) and exit: 0 if valid, else 1\n"
 		   "  -h       this help\n"
 		   "  -V       print the version\n",
 		MAIN_DIR_ENV, MAIN_DIR_DEFAULT);
@@ -471,12 +472,17 @@ int main(int argc, char **argv)
 	umask(027);
 
 	if (check_only) {
-		/* what a reload or a start would say, nothing else done */
+		/* what a reload or a start would say, nothing else done; with
+		 * no file, the defaults a start without -c would run with */
 		if (config_load(cfgpath, &cfg, err, sizeof(err)) != 0) {
 			fprintf(stderr, "mxcached: %s\n", err);
 			return 1;
 		}
 		config_free(cfg);
+		/* a valid file passes silently (a unit's ExecStartPre); no
+		 * file at all says so, lest it pass for a check of one */
+		if (cfgpath == NULL)
+			printf("mxcached: no -c: the built-in defaults are valid\n");
 		return 0;
 	}
 	if (config_load(cfgpath, &cfg, err, sizeof(err)) != 0)
