@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <netdb.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -48,6 +49,7 @@
 struct socketmap {
 	int ufd, tfd;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char tcp[sizeof(((struct config_addr *)0)->text) + 16];   /* "ADDR:PORT", "[ADDR]:PORT" */
 	char program[PATH_MAX];
 	char *argv[SM_ARGS_MAX];
 	char args[SM_ARGS_MAX][PATH_MAX];
@@ -94,6 +96,23 @@ static int sm_unix(struct socketmap *s, const char *dir, gid_t gid, char *err, s
 	return 0;
 }
 
+/* The address the TCP socket is bound to, as the log names it; what the
+ * file said if the socket cannot tell. */
+static void sm_tcp_name(struct socketmap *s, const struct config_addr *a)
+{
+	char host[INET6_ADDRSTRLEN], port[8];
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(s->tfd, (struct sockaddr *)&ss, &len) != 0 ||
+	    getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), port, sizeof(port),
+			NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+		snprintf(s->tcp, sizeof(s->tcp), "%s", a->text);
+		return;
+	}
+	snprintf(s->tcp, sizeof(s->tcp), ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+}
+
 static int sm_tcp(struct socketmap *s, const struct config_addr *a, char *err, size_t errlen)
 {
 	int one = 1;
@@ -104,6 +123,7 @@ static int sm_tcp(struct socketmap *s, const struct config_addr *a, char *err, s
 		snprintf(err, errlen, "socketmap: listen on %s: %s", a->text, strerror(errno));
 		return -1;
 	}
+	sm_tcp_name(s, a);
 	return 0;
 }
 
@@ -312,7 +332,10 @@ int socketmap_start(struct socketmap *s, char *err, size_t errlen)
 		return -1;
 	}
 	s->started = 1;
-	log_info("socketmap: serving %s%s", s->path, s->tfd >= 0 ? " and TCP" : "");
+	if (s->tfd >= 0)
+		log_info("socketmap: serving %s and TCP %s", s->path, s->tcp);
+	else
+		log_info("socketmap: serving %s", s->path);
 	return 0;
 }
 

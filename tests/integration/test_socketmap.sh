@@ -51,6 +51,8 @@ check "MTA-STS entries seeded" test "$(sqlite3 "$D/mxcache.db" 'SELECT count(*) 
 check "mxcached restarts" daemon_start "$D" -c "$D/mxcached.conf"
 SOCK=$D/socketmap.sock
 check "socketmap.sock is there, mode 0660" test "$(stat -c %a "$SOCK")" = 660
+check "the start line names the unix socket and the TCP address" \
+	grep -q "socketmap: serving $SOCK and TCP 127.0.0.1:$TCP_PORT\$" "$D/daemon.log"
 
 # --- golden transcripts ---
 for req in "$GOLDEN"/*.req; do
