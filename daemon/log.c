@@ -122,6 +122,15 @@ void log_info(const char *fmt, ...)
 	va_end(ap);
 }
 
+void log_at(int pri, const char *fmt, ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	log_vemit(pri, 0, fmt, ap);
+	va_end(ap);
+}
+
 void log_warn(const char *fmt, ...)
 {
 	va_list ap;

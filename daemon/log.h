@@ -42,6 +42,9 @@ const char *log_level_name(int level);
 
 void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_info(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+/* log_at - at a syslog priority known at run time (LOG_ERR, LOG_WARNING,
+ * LOG_INFO, LOG_DEBUG...): a line relayed from the socketmap server. */
+void log_at(int pri, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 /* log_warn - appends ": " and strerror(errno). */
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 void log_warnx(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
