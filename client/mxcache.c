@@ -1036,6 +1036,7 @@ static int ev_post_aux(struct mxc *h, uint8_t type, uint8_t aux, const char *nam
 		goto drop;
 	}
 	mxa_store64(&er->er_posted, mxa_load64(&er->er_posted) + 1);
+	rblock_ring(&h->blk);
 	return MXC_OK;
 drop:
 	__atomic_fetch_add(&h->ev_dropped, 1, __ATOMIC_RELAXED);

@@ -22,7 +22,9 @@
  *     lookup after the daemon replaced the region maps the new one, and a
  *     later one unmaps the old when no thread of the process is inside it;
  *     a key with non-ASCII characters or an "xn--" label goes through
- *     libidn2, which allocates internally.
+ *     libidn2, which allocates internally; the first post of a request to
+ *     the daemon (a miss, a use, an event function) after the daemon went
+ *     to sleep sends it one byte, never waiting (its doorbell).
  *   - Every lookup may also return MXC_ESYS with errno EAGAIN: a thread
  *     without a slot saw memory reused under it 8 times running, or the
  *     region was replaced 4 times during one lookup.  Both need a writer
@@ -286,7 +288,9 @@ int mxc_federation_rules(mxc_t *h, mxc_fed_rule_fn fn, void *arg);
  * at most.  MXC_EINVAL: a malformed domain, a transport not in the enum
  * (failures need HTTP, HTTPS or SMTP), a delta of 0 or beyond +-1000000,
  * a latency below 0 or above a day.  The daemon aggregates within
- * milliseconds; mxc_stat_get then shows them.
+ * milliseconds; mxc_stat_get then shows them.  The first post after the
+ * daemon went to sleep (100 ms without events) wakes it with one byte on
+ * the registration connection, never waiting.
  * Thread safety: safe.  Wait-free, but for that offer on a full ring.
  */
 enum mxc_transport { MXC_TRANSPORT_NONE, MXC_TRANSPORT_HTTP, MXC_TRANSPORT_HTTPS, MXC_TRANSPORT_SMTP };

@@ -176,6 +176,26 @@ out:
 	mxa_store32(&b->lock, 0);
 }
 
+void rblock_ring_slow(struct rblock *b)
+{
+	static const char bell = 'b';
+
+	/*
+	 * The registration's try-lock keeps regfd from being closed and its
+	 * number reused under the send.  Held by another thread (ringing,
+	 * or registering the block anew), this post rings nobody: the ring
+	 * of the thread that holds it wakes the daemon (which looks at every
+	 * ring again before it sleeps), or the daemon finds the post at its
+	 * next periodic wake, within a second.  Only the thread
+	 * that swaps the doorbell back to 0 rings: one byte per sleep.
+	 */
+	if (!mxa_cas32(&b->lock, 0, 1))
+		return;
+	if (b->regfd >= 0 && mxa_cas32(&b->hdr->rb_doorbell, MXC_RB_DOORBELL_ARMED, 0))
+		(void)send(b->regfd, &bell, 1, MSG_DONTWAIT | MSG_NOSIGNAL);   /* EAGAIN: one is waiting */
+	mxa_store32(&b->lock, 0);
+}
+
 /* Do the rings hold records no daemon has taken? */
 static int rblock_pending(const struct rblock *b)
 {

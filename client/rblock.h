@@ -13,6 +13,7 @@
 #include <sys/types.h>
 #include <sys/un.h>
 
+#include "../shm/atomic.h"
 #include "../shm/readers.h"
 
 /* At most one registration attempt per this many ms, and how long each of
@@ -73,6 +74,28 @@ void rblock_forked(struct rblock *b);
 
 /* rblock_destroy - close the connection and unmap the block. */
 void rblock_destroy(struct rblock *b);
+
+/*
+ * rblock_ring - after a post: if the daemon's event thread sleeps (the
+ * block's doorbell is armed, shm/readers.h), wake it with one byte on the
+ * registration connection.  A full barrier and a load on every post; a
+ * system call only when the doorbell is armed, once per sleep of the
+ * daemon.  Never waits.
+ */
+void rblock_ring_slow(struct rblock *b);
+static inline void rblock_ring(struct rblock *b)
+{
+	/*
+	 * The post published the ring's producer index; the barrier orders
+	 * that store before the load of the doorbell.  The daemon arms the
+	 * doorbell with a full barrier before its last look at the rings
+	 * (readers_rest_arm), so either it sees this post or this load sees
+	 * the doorbell armed: a post never waits for a daemon asleep.
+	 */
+	mxa_fence_full();
+	if (mxa_load32(&b->hdr->rb_doorbell) == MXC_RB_DOORBELL_ARMED)
+		rblock_ring_slow(b);
+}
 
 /* Slot i's claim bit, for the daemon's scan. */
 void rblock_claim_bit(struct rblock *b, uint32_t i, int on);

@@ -6,8 +6,12 @@
  *                     [--strict-testing] [--tlsrpt] [--transport NAME]
  *                     [--idle-timeout S] [--max-conn N] [--unix-max-conn N]
  *                     [--tcp-max-conn N] [--max-per-address N]
- *                     [--max-per-uid N] [--stats-fd N]
+ *                     [--max-per-uid N] [--stats-fd N] [-f | --log-relay]
  *
+ * It logs to syslog (ident mxcache-socketmap, facility mail); with -f to
+ * stderr, each line stamped as mxcached stamps its own; with --log-relay
+ * to stderr, each line led by its syslog priority ("<4>socketmap: ..."),
+ * for mxcached to log with its own lines (-f or its -l file).
  * mxcached runs this program as a supervised child and hands it the
  * listening sockets it bound (DIR/socketmap.sock and the [socketmap]
  * listen address), so a crash here cannot touch the writer, a restart
@@ -72,6 +76,7 @@
 #define SM_UID_DEF        512
 #define SM_NAME_SHOWN     64         /* bytes of an unknown map name echoed */
 #define SM_TRANSPORT_MAX  32
+#define SM_LOG_LINE_MAX   2048       /* longer messages are cut */
 
 struct opts {
 	const char *dir;
@@ -81,6 +86,7 @@ struct opts {
 	char transport[SM_TRANSPORT_MAX + 1];
 	struct sm_limits lim;
 	int foreground_log;
+	int log_relay;
 	int stats_fd;
 };
 
@@ -91,17 +97,39 @@ static volatile sig_atomic_t stop;
 
 void sm_log(int prio, const char *fmt, ...)
 {
+	char msg[SM_LOG_LINE_MAX], line[SM_LOG_LINE_MAX + 64];
+	struct timespec ts;
+	struct tm tm;
 	va_list ap;
+	size_t n = 0;
 
 	va_start(ap, fmt);
-	if (o.foreground_log) {
-		fputs("socketmap: ", stderr);
-		vfprintf(stderr, fmt, ap);
-		fputc('\n', stderr);
-	} else {
+	if (!o.foreground_log && !o.log_relay) {
 		vsyslog(prio, fmt, ap);
+		va_end(ap);
+		return;
 	}
+	if (vsnprintf(msg, sizeof(msg), fmt, ap) < 0)
+		msg[0] = '\0';
 	va_end(ap);
+	if (o.log_relay) {
+		n = (size_t)snprintf(line, sizeof(line), "<%d>", LOG_PRI(prio));
+	} else {
+		/* mxcached's format: UTC, milliseconds */
+		clock_gettime(CLOCK_REALTIME, &ts);
+		gmtime_r(&ts.tv_sec, &tm);
+		n = strftime(line, sizeof(line), "%Y-%m-%dT%H:%M:%S", &tm);
+		n += (size_t)snprintf(line + n, sizeof(line) - n, ".%03ldZ ", ts.tv_nsec / 1000000);
+	}
+	n += (size_t)snprintf(line + n, sizeof(line) - n, "socketmap: %s\n", msg);
+	if (n >= sizeof(line)) {
+		n = sizeof(line) - 1;
+		line[n - 1] = '\n';
+	}
+	/* one write: a line is never split between two writers */
+	if (write(STDERR_FILENO, line, n) < 0) {
+		/* nowhere left to report it */
+	}
 }
 
 static void on_signal(int sig)
@@ -451,7 +479,7 @@ static void usage(FILE *f)
 		   "                         [--strict-testing] [--tlsrpt] [--transport NAME]\n"
 		   "                         [--idle-timeout S] [--max-conn N] [--unix-max-conn N]\n"
 		   "                         [--tcp-max-conn N] [--max-per-address N] [--max-per-uid N]\n"
-		   "                         [--stats-fd N] [-f]\n");
+		   "                         [--stats-fd N] [-f | --log-relay]\n");
 }
 
 static int parse_int(const char *s, int lo, int hi, int *out)
@@ -485,6 +513,7 @@ int main(int argc, char **argv)
 		{ "max-per-uid", required_argument, NULL, 'I' },
 		{ "stats-fd", required_argument, NULL, 'S' },
 		{ "foreground", no_argument, NULL, 'f' },
+		{ "log-relay", no_argument, NULL, 'L' },
 		{ "help", no_argument, NULL, 'h' },
 		{ NULL, 0, NULL, 0 },
 	};
@@ -554,6 +583,9 @@ int main(int argc, char **argv)
 		case 'f':
 			o.foreground_log = 1;
 			break;
+		case 'L':
+			o.log_relay = 1;
+			break;
 		case 'h':
 			usage(stdout);
 			return 0;
@@ -563,7 +595,7 @@ int main(int argc, char **argv)
 	}
 	if (optind != argc)
 		goto bad;
-	if (!o.foreground_log)
+	if (!o.foreground_log && !o.log_relay)
 		openlog("mxcache-socketmap", LOG_PID, LOG_MAIL);
 	signal(SIGPIPE, SIG_IGN);
 	signal(SIGTERM, on_signal);

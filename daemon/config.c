@@ -10,6 +10,7 @@
 #include "config.h"
 
 #include <arpa/inet.h>
+#include <ctype.h>
 #include <errno.h>
 #include <grp.h>
 #include <pwd.h>
@@ -504,6 +505,122 @@ static const struct config_key config_keys[] = {
 };
 _Static_assert(sizeof(config_keys) / sizeof(config_keys[0]) <= 32, "seen is a 32-bit mask");
 
+/* ---- suggestions for a mistyped name ---------------------------------- */
+
+/* A name this many edits (insertions, deletions, substitutions; case
+ * aside) from a known one is suggested. */
+#define CONFIG_SUGGEST_EDITS 2
+#define CONFIG_NAME_MAX      64     /* longer names are not compared */
+
+/* The i-th known key, in every table; 0 past the last. */
+static int config_known(size_t i, const char **section, const char **name)
+{
+	size_t nk = sizeof(config_keys) / sizeof(config_keys[0]);
+	size_t nn = sizeof(config_nums) / sizeof(config_nums[0]);
+	size_t nb = sizeof(config_bools) / sizeof(config_bools[0]);
+
+	if (i < nk) {
+		*section = config_keys[i].section;
+		*name = config_keys[i].name;
+	} else if (i < nk + nn) {
+		*section = config_nums[i - nk].section;
+		*name = config_nums[i - nk].name;
+	} else if (i < nk + nn + nb) {
+		*section = config_bools[i - nk - nn].section;
+		*name = config_bools[i - nk - nn].name;
+	} else {
+		return 0;
+	}
+	return 1;
+}
+
+/* Edit distance of a and b, ignoring case; more than CONFIG_SUGGEST_EDITS
+ * when either is longer than CONFIG_NAME_MAX. */
+static size_t config_distance(const char *a, const char *b)
+{
+	size_t la = strlen(a), lb = strlen(b), row[CONFIG_NAME_MAX + 1], i, j, diag, up, best;
+
+	if (la > CONFIG_NAME_MAX || lb > CONFIG_NAME_MAX)
+		return CONFIG_SUGGEST_EDITS + 1;
+	for (j = 0; j <= lb; j++)
+		row[j] = j;
+	for (i = 1; i <= la; i++) {
+		diag = row[0];
+		row[0] = i;
+		for (j = 1; j <= lb; j++) {
+			up = row[j];
+			best = diag + (tolower((unsigned char)a[i - 1]) != tolower((unsigned char)b[j - 1]));
+			if (up + 1 < best)
+				best = up + 1;
+			if (row[j - 1] + 1 < best)
+				best = row[j - 1] + 1;
+			row[j] = best;
+			diag = up;
+		}
+	}
+	return row[lb];
+}
+
+/* The known section nearest to section, or NULL if none is close. */
+static const char *config_near_section(const char *section)
+{
+	const char *sec, *nm, *best = NULL;
+	size_t i, d, bd = CONFIG_SUGGEST_EDITS + 1;
+
+	for (i = 0; config_known(i, &sec, &nm); i++) {
+		d = config_distance(section, sec);
+		if (d < bd) {
+			bd = d;
+			best = sec;
+		}
+	}
+	return best;
+}
+
+/* The known key nearest to name: in section first, then in any other
+ * (*in_section: where it is).  NULL if none is close. */
+static const char *config_near_key(const char *section, const char *name, const char **in_section)
+{
+	const char *sec, *nm, *best = NULL;
+	size_t i, d, bd = CONFIG_SUGGEST_EDITS + 1;
+	int pass;
+
+	for (pass = 0; pass < 2 && best == NULL; pass++)
+		for (i = 0; config_known(i, &sec, &nm); i++) {
+			if ((strcmp(sec, section) == 0) != (pass == 0))
+				continue;
+			d = config_distance(name, nm);
+			if (d < bd) {
+				bd = d;
+				best = nm;
+				*in_section = sec;
+			}
+		}
+	return best;
+}
+
+/* The error for a name no table knows, with the nearest known one. */
+static int config_unknown(struct parse *p, const char *section, const char *name, int known_section)
+{
+	const char *near, *sec = NULL;
+
+	if (section[0] == '\0')
+		return config_error(p, "'%s' outside any [section]", name);
+	if (!known_section) {
+		near = config_near_section(section);
+		if (near != NULL)
+			return config_error(p, "unknown section [%s]; did you mean [%s]?", section, near);
+		return config_error(p, "unknown section [%s]", section);
+	}
+	near = config_near_key(section, name, &sec);
+	if (near != NULL && strcmp(sec, section) == 0)
+		return config_error(p, "unknown key '%s' in [%s]; did you mean '%s'?", name, section, near);
+	if (near != NULL)
+		return config_error(p, "unknown key '%s' in [%s]; did you mean '%s' in [%s]?", name, section, near,
+				    sec);
+	return config_error(p, "unknown key '%s' in [%s]", name, section);
+}
+
 /* libinih strips ';' comments; '#' after whitespace is ours to strip. */
 static void config_strip_comment(char *v)
 {
@@ -546,11 +663,7 @@ static int config_handler(void *user, const char *section, const char *name, con
 	for (i = 0; i < sizeof(config_nums) / sizeof(config_nums[0]); i++)
 		if (strcmp(section, config_nums[i].section) == 0)
 			known_section = 1;
-	if (section[0] == '\0')
-		return config_error(p, "'%s' outside any [section]", name);
-	if (!known_section)
-		return config_error(p, "unknown section [%s]", section);
-	return config_error(p, "unknown key '%s' in [%s]", name, section);
+	return config_unknown(p, section, name, known_section);
 }
 
 /* fgets for libinih that counts lines and refuses overlong ones. */

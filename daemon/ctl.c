@@ -714,6 +714,7 @@ static void *ctl_conn_main(void *arg)
 	size_t len;
 	int r;
 
+	pthread_setname_np(pthread_self(), "ctl-conn");
 	/* requests may read the config (config_current) */
 	rcu_register_thread();
 	for (;;) {
@@ -977,6 +978,7 @@ static void *ctl_accept_main(void *arg)
 	uint64_t now, left;
 	int fd, i, timeout, ready;
 
+	pthread_setname_np(pthread_self(), "ctl");
 	rcu_register_thread();
 	for (;;) {
 		/* the turned-away peers first: pfd[i] is away[i] for the sweep */

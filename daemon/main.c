@@ -1,7 +1,7 @@
 /*
  * daemon/main.c - mxcached: start-up, signals, shutdown.
  *
- *   mxcached [-d DIR] [-c FILE] [-f] [-h] [-V]
+ *   mxcached [-d DIR] [-c FILE] [-f] [-l FILE] [-h] [-V]
  *
  * Start-up order: config, state directory, pid lock, the admin socket
  * (bound, not yet served), store, a new region rebuilt from every stored
@@ -69,12 +69,15 @@ struct rebuild {
 
 static void usage(FILE *f)
 {
-	fprintf(f, "usage: mxcached [-d DIR|--dir DIR] [-c FILE|--config FILE] [-f|--foreground] [-h] [-V]\n"
-		   "       mxcached -c FILE --check-config\n"
+	fprintf(f, "usage: mxcached [-d DIR|--dir DIR] [-c FILE|--config FILE] [-f|--foreground]\n"
+		   "                [-l FILE|--log-file FILE] [-h] [-V]\n"
+		   "       mxcached [-c FILE] --check-config\n"
 		   "  -d DIR   state directory (default $%s, then %s)\n"
 		   "  -c FILE  configuration file (INI)\n"
 		   "  -f       stay in the foreground and log to stderr\n"
-		   "  --check-config  check the configuration file and exit: 0 if valid, else 1\n"
+		   "  -l FILE  log to FILE instead of syslog (or stderr), appending; reopened on SIGHUP\n"
+		   "  --check-config  check the configuration file (without -c: the built-in\n"
+		   "                  defaults) and exit: 0 if valid, else 1\n"
 		   "  -h       this help\n"
 		   "  -V       print the version\n",
 		MAIN_DIR_ENV, MAIN_DIR_DEFAULT);
@@ -263,6 +266,30 @@ static void main_detach_end(int readyfd)
 	close(readyfd);
 }
 
+/*
+ * -l FILE: from now on every line goes there.  Opened before the daemon
+ * detaches or changes user, so a start-up error reaches it and root may
+ * create it in a directory only root writes; a file it creates is given
+ * to [daemon] user, who reopens it on SIGHUP.  The path is made absolute:
+ * the daemon leaves the working directory.
+ */
+static void main_log_file(const char *arg, const struct config *cfg, char *path, size_t len)
+{
+	char cwd[PATH_MAX], err[MAIN_ERR_MAX];
+	int drop = cfg->user[0] != '\0' && geteuid() == 0;
+
+	if (arg[0] == '/') {
+		if ((size_t)snprintf(path, len, "%s", arg) >= len)
+			fatalx("main: -l %s: path too long", arg);
+	} else if (getcwd(cwd, sizeof(cwd)) == NULL || (size_t)snprintf(path, len, "%s/%s", cwd, arg) >= len) {
+		fatalx("main: -l %s: cannot make the path absolute", arg);
+	}
+	if (log_file(path, drop ? cfg->uid : (uid_t)-1, drop ? cfg->user_gid : (gid_t)-1, err, sizeof(err)) != 0)
+		fatalx("%s", err);
+	/* until ready, errors reach whoever started it as well */
+	log_echo(1);
+}
+
 /* One daemon per DIR: an flock held for the life of the process. */
 static int main_pidlock(const char *dir)
 {
@@ -401,10 +428,11 @@ int main(int argc, char **argv)
 		{ "help", no_argument, NULL, 'h' },
 		{ "version", no_argument, NULL, 'V' },
 		{ "check-config", no_argument, NULL, 'C' },
+		{ "log-file", required_argument, NULL, 'l' },
 		{ NULL, 0, NULL, 0 },
 	};
-	const char *dirarg = NULL, *cfgpath = NULL;
-	char dir[PATH_MAX], err[MAIN_ERR_MAX];
+	const char *dirarg = NULL, *cfgpath = NULL, *logarg = NULL;
+	char dir[PATH_MAX], logpath[PATH_MAX], err[MAIN_ERR_MAX];
 	struct config *cfg = NULL;
 	struct store *st = NULL;
 	struct region *r = NULL;
@@ -424,7 +452,7 @@ int main(int argc, char **argv)
 	uint64_t n, t0;
 	int ch, foreground = 0, readyfd = -1, pidfd, sfd, rc, check_only = 0;
 
-	while ((ch = getopt_long(argc, argv, "d:c:fhV", longopts, NULL)) != -1) {
+	while ((ch = getopt_long(argc, argv, "d:c:fl:hV", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'd':
 			dirarg = optarg;
@@ -434,6 +462,9 @@ int main(int argc, char **argv)
 			break;
 		case 'f':
 			foreground = 1;
+			break;
+		case 'l':
+			logarg = optarg;
 			break;
 		case 'h':
 			usage(stdout);
@@ -471,12 +502,17 @@ int main(int argc, char **argv)
 	umask(027);
 
 	if (check_only) {
-		/* what a reload or a start would say, nothing else done */
+		/* what a reload or a start would say, nothing else done; with
+		 * no file, the defaults a start without -c would run with */
 		if (config_load(cfgpath, &cfg, err, sizeof(err)) != 0) {
 			fprintf(stderr, "mxcached: %s\n", err);
 			return 1;
 		}
 		config_free(cfg);
+		/* a valid file passes silently (a unit's ExecStartPre); no
+		 * file at all says so, lest it pass for a check of one */
+		if (cfgpath == NULL)
+			printf("mxcached: no -c: the built-in defaults are valid\n");
 		return 0;
 	}
 	if (config_load(cfgpath, &cfg, err, sizeof(err)) != 0)
@@ -486,6 +522,8 @@ int main(int argc, char **argv)
 	if (realpath(dirarg, dir) == NULL)
 		fatal("main: %s", dirarg);
 	main_dir_private(dir);
+	if (logarg != NULL)
+		main_log_file(logarg, cfg, logpath, sizeof(logpath));
 	if (!foreground) {
 		log_init(0, cfg->log_level);
 		log_echo(1);
@@ -505,7 +543,8 @@ int main(int argc, char **argv)
 
 	if (ctl_open(dir, cfg->gid, &ctl, err, sizeof(err)) != 0)
 		fatalx("%s", err);
-	if (socketmap_open(dir, cfg, foreground, &smap, err, sizeof(err)) != 0)
+	/* the server's lines go where ours do, unless both go to syslog */
+	if (socketmap_open(dir, cfg, foreground || logarg != NULL, &smap, err, sizeof(err)) != 0)
 		fatalx("%s", err);
 	if (store_open(dir, cfg->shm_dir, cfg->synchronous, &st, err, sizeof(err)) != 0)
 		fatalx("%s", err);
@@ -585,6 +624,8 @@ int main(int argc, char **argv)
 	log_info("main: mxcached %s ready: pid %ld, dir %s", MXCACHED_VERSION, (long)getpid(), dir);
 	if (!foreground)
 		main_detach_end(readyfd);
+	else
+		log_echo(0);
 
 	for (;;) {
 		ssize_t k = read(sfd, &si, sizeof(si));
@@ -594,6 +635,11 @@ int main(int argc, char **argv)
 			continue;
 		}
 		if (si.ssi_signo == SIGHUP) {
+			/* first, so that what the reload says is in the new file */
+			if (log_reopen(err, sizeof(err)) != 0)
+				log_warnx("%s; still writing to the file open before", err);
+			else if (log_file_path() != NULL)
+				log_info("main: SIGHUP: log file %s reopened", log_file_path());
 			main_reload(cfgpath);
 			continue;
 		}

@@ -184,6 +184,7 @@ static void *metrics_main(void *arg)
 	char *body = malloc(cap);
 	int fd;
 
+	pthread_setname_np(pthread_self(), "metrics");
 	if (body == NULL) {
 		log_warnx("metrics: out of memory: %s not served", m->addr);
 		return NULL;

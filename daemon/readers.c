@@ -29,6 +29,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/eventfd.h>
 #include <sys/mman.h>
 #include <sys/random.h>
 #include <sys/socket.h>
@@ -207,12 +208,17 @@ static int take_request(struct readers *rd, struct pending *pd)
 	 * and its descriptor are the listener's, which may see the peer go
 	 * and close them; the answer (a send that never waits) goes out with
 	 * the lock still held, so the descriptor is still this connection's.
+	 * The doorbell is armed whether or not the event thread sleeps: the
+	 * client's first post rings at most once for nothing.  The events
+	 * it posted before registering are taken now.
 	 */
+	mxa_store32(&p->blk->rb_doorbell, MXC_RB_DOORBELL_ARMED);
 	pthread_mutex_lock(&rd->mu);
 	rd->procs[rd->nprocs++] = p;
 	answer(pd->sock, 0, rd->writer_id);
 	pthread_mutex_unlock(&rd->mu);
 	pd->sock = -1;
+	readers_bell(rd);
 	return 1;
 }
 
@@ -360,6 +366,7 @@ static void *intake(void *arg)
 	struct readers *rd = arg;
 	struct pending pd;
 
+	pthread_setname_np(pthread_self(), "readers-intake");
 	for (;;) {
 		pthread_mutex_lock(&rd->in_mu);
 		while (rd->in_n == 0 && !rd->in_stop)
@@ -399,6 +406,36 @@ static int intake_stop(struct readers *rd)
 
 /* ---- the listener thread ------------------------------------------------------------ */
 
+/*
+ * A registered connection is readable: doorbells (shm/readers.h), or the
+ * process let go of its block (end of file, an empty message, an error).
+ * At most READERS_BELL_READS one-byte messages in one call; the rest of a
+ * longer message is discarded by the socket.  Returns 1 (rang), 0
+ * (nothing after all) or -1 (gone).
+ */
+static int bell_read(int sock)
+{
+	struct mmsghdr mm[READERS_BELL_READS];
+	struct iovec iov[READERS_BELL_READS];
+	char sink[READERS_BELL_READS];
+	int i, n;
+
+	memset(mm, 0, sizeof(mm));
+	for (i = 0; i < READERS_BELL_READS; i++) {
+		iov[i].iov_base = &sink[i];
+		iov[i].iov_len = 1;
+		mm[i].msg_hdr.msg_iov = &iov[i];
+		mm[i].msg_hdr.msg_iovlen = 1;
+	}
+	n = recvmmsg(sock, mm, READERS_BELL_READS, MSG_DONTWAIT, NULL);
+	if (n < 0)
+		return errno == EAGAIN || errno == EINTR ? 0 : -1;
+	for (i = 0; i < n; i++)
+		if (mm[i].msg_len == 0)
+			return -1;
+	return n > 0 ? 1 : -1;
+}
+
 static void *listener(void *arg)
 {
 	struct readers *rd = arg;
@@ -406,9 +443,9 @@ static void *listener(void *arg)
 	struct rproc **who;
 	uint32_t n, i, k, np, npend;
 	uint64_t now;
-	int timeout;
-	char c;
+	int timeout, rang, r;
 
+	pthread_setname_np(pthread_self(), "readers");
 	pf = calloc(2 + READERS_PENDING_MAX + READERS_MAX, sizeof(*pf));
 	who = calloc(READERS_MAX, sizeof(*who));
 	if (pf == NULL || who == NULL) {
@@ -438,11 +475,17 @@ static void *listener(void *arg)
 		 * (reap): the pointers stay valid until this thread frees them */
 		pthread_mutex_lock(&rd->mu);
 		for (i = np = 0; i < rd->nprocs; i++) {
-			if (rd->procs[i]->dead)
+			struct rproc *p = rd->procs[i];
+
+			if (p->dead)
 				continue;
-			who[np++] = rd->procs[i];
-			pf[n].fd = rd->procs[i]->sock;
-			pf[n++].events = POLLIN;
+			who[np++] = p;
+			pf[n].fd = p->sock;
+			/* a connection that just rang is read again only after
+			 * a pause; its end (POLLHUP) is noticed at once */
+			pf[n++].events = p->bell_quiet_ms <= now ? POLLIN : 0;
+			if (p->bell_quiet_ms > now && (int)(p->bell_quiet_ms - now) < timeout)
+				timeout = (int)(p->bell_quiet_ms - now);
 		}
 		pthread_mutex_unlock(&rd->mu);
 		if (poll(pf, n, timeout) < 0 && errno != EINTR) {
@@ -474,15 +517,22 @@ static void *listener(void *arg)
 			if (rd->pend[i].sock >= 0)
 				rd->pend[k++] = rd->pend[i];
 		rd->npend = k;
-		for (i = 0; i < np; i++) {
-			/* a registered client sends nothing more: input or a
-			 * hang-up both mean the process let go of its block */
+		for (i = rang = 0; i < np; i++) {
+			/* a registered client sends only doorbells; the events a
+			 * process that went left behind are taken at once too */
 			if (pf[2 + npend + i].revents == 0)
 				continue;
-			if (recv(who[i]->sock, &c, 1, MSG_DONTWAIT) < 0 && (errno == EAGAIN || errno == EINTR))
-				continue;
-			proc_dead(rd, who[i]);
+			r = bell_read(who[i]->sock);
+			if (r > 0)
+				who[i]->bell_quiet_ms = now + READERS_BELL_QUIET_MS;
+			if (r < 0)
+				proc_dead(rd, who[i]);
+			else if (r > 0 && __atomic_load_n(&rd->resting, __ATOMIC_RELAXED))
+				log_debug("readers: pid %u rang the doorbell", who[i]->pid);
+			rang |= r != 0;
 		}
+		if (rang)
+			readers_bell(rd);
 		if (pf[1].revents != 0)
 			accept_some(rd);
 		reap(rd, 0);
@@ -517,6 +567,11 @@ int readers_start(const char *dir, gid_t gid, uint32_t nslots, uint64_t writer_i
 		return -1;
 	rd->lsock = -1;
 	rd->wake[0] = rd->wake[1] = -1;
+	rd->bell = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (rd->bell < 0) {
+		free(rd);
+		return -1;
+	}
 	rd->nslots = nslots;
 	rd->writer_id = writer_id;
 	pthread_mutex_init(&rd->mu, NULL);
@@ -583,6 +638,7 @@ fail:
 		close(rd->wake[0]);
 		close(rd->wake[1]);
 	}
+	close(rd->bell);
 	pthread_mutex_destroy(&rd->mu);
 	pthread_mutex_destroy(&rd->drain_mu);
 	pthread_mutex_destroy(&rd->in_mu);
@@ -608,6 +664,7 @@ void readers_stop(struct readers *rd)
 	close(rd->lsock);
 	close(rd->wake[0]);
 	close(rd->wake[1]);
+	close(rd->bell);
 	for (i = 0; i < rd->npend; i++)
 		close(rd->pend[i].sock);
 	/* the rings' taken records were wiped as they were taken; what is

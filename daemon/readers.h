@@ -62,6 +62,19 @@ uint64_t readers_min_epoch(struct readers *rd, uint64_t inc);
 typedef void (*readers_event_fn)(void *arg, uint64_t src, uint32_t pid, const struct mxc_event *ev);
 size_t readers_drain(struct readers *rd, int all, readers_event_fn fn, void *arg);
 
+/*
+ * The event thread's sleep (the doorbell, shm/readers.h).  When no event
+ * came for a while: readers_rest_arm (every live block's doorbell armed,
+ * then a full barrier), then one more readers_drain with all, then
+ * readers_rest: a sleep of timeout_ms at most if that drain took nothing
+ * (pass 0 when it took some).  The sleep ends early when a client rings,
+ * a process registers or goes, or readers_wake is called (for a stop).
+ * Only the event thread calls the first two.
+ */
+void readers_rest_arm(struct readers *rd);
+void readers_rest(struct readers *rd, int timeout_ms);
+void readers_wake(struct readers *rd);
+
 /* What the registered processes add up to (hints the clients wrote
  * excepted: posted and dropped are their ring counters). */
 struct readers_totals {

@@ -41,6 +41,15 @@
 #define READERS_DRAIN_MAX    4096
 /* Connections accepted per wake-up, so a flood cannot starve the rest. */
 #define READERS_ACCEPT_BURST 64
+/* Doorbells (shm/readers.h) read from one connection per wake-up, in one
+ * call, and after reading some, how long the connection is left unread
+ * (its end is still noticed at once): a client that rings without pause
+ * costs one read per READERS_BELL_QUIET_MS, and what it sends beyond
+ * waits in its own socket buffer, then its sends fail.  A client rings
+ * once per sleep of the event thread, which sleeps only after 100 ms
+ * without events (daemon/sts.c), so its next ring falls after the pause. */
+#define READERS_BELL_READS   32
+#define READERS_BELL_QUIET_MS 10
 
 #define SEALS_NEEDED (F_SEAL_SHRINK | F_SEAL_GROW | F_SEAL_SEAL)
 #ifdef F_SEAL_FUTURE_WRITE
@@ -60,6 +69,7 @@ struct rproc {
 	int drained;                   /* dead, and its rings were taken */
 	uint64_t serial;
 	uint64_t gone_ms;
+	uint64_t bell_quiet_ms;        /* mono ms: not read before (the listener's) */
 	struct mxc_shm_rblock *blk;
 	struct mxc_shm_slot *slots;
 	struct mxc_shm_ering *rings;
@@ -88,7 +98,9 @@ struct readers {
 	struct pending pend[READERS_PENDING_MAX];
 	uint32_t npend;
 	int lsock;
-	int wake[2];
+	int wake[2];                   /* the listener's, for the stop */
+	int bell;                      /* eventfd: wakes the event thread */
+	uint32_t resting;              /* atomic: the event thread sleeps */
 	pthread_t thr;
 	int thr_started;
 	uint64_t accept_paused_until;  /* mono ms: out of descriptors */
@@ -111,6 +123,10 @@ struct readers {
 	int list_failing;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
 };
+
+/* readers_bell - wake the event thread if it sleeps (readers_scan.c):
+ * a client rang, registered, or left events behind as it went. */
+void readers_bell(struct readers *rd);
 
 /* One of a block's bitmaps (rb_claimed or rb_used), copied: the client
  * may change it under us, the copy is bounded by the slot count we

@@ -1,8 +1,8 @@
 /*
  * daemon/readers_scan.c - what the daemon reads from the client processes'
  * reader blocks (shm/readers.h): the writer's scan of their slots in a
- * grace period, the drain of their event rings, the totals, and the
- * readers listing.  Registration and the listener are in readers.c.
+ * grace period, the drain of their event rings and the event thread's
+ * sleep between drains, the totals, and the readers listing.  Registration and the listener are in readers.c.
  *
  * Every access goes through the registry under its mutex, with the
  * geometry of the slot count checked at registration and bitmaps copied
@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -130,6 +131,66 @@ size_t readers_drain(struct readers *rd, int all, readers_event_fn fn, void *arg
 	explicit_bzero(rd->taken, n * sizeof(*rd->taken));
 	pthread_mutex_unlock(&rd->drain_mu);
 	return n;
+}
+
+/* ---- the event thread's sleep ------------------------------------------------------------ */
+
+/*
+ * Why no post is left waiting for a sleeping event thread.  A client posts
+ * (a store of the ring's producer index), then a full barrier, then loads
+ * its doorbell (rblock_ring).  The event thread sets resting, arms every
+ * live doorbell with a compare-and-swap, then a full barrier, then loads
+ * every producer index (its last drain).  Two stores, each followed by a
+ * barrier and a load of the other's word: at least one side sees the
+ * other's store.  Either the last drain finds the post, or the client sees
+ * its doorbell armed and rings.
+ *
+ * The swap reads the doorbell's latest value: finding it armed already
+ * (not swapped back to 0 since the last sleep) means any client's swap to
+ * 0 comes after, with resting already set, so its ring wakes us.  A client
+ * thread whose post finds the doorbell 0 because another thread of its
+ * process just swapped it has that thread's ring to wake us, and the
+ * doorbell is armed again, with the same barriers, before we next sleep.
+ */
+void readers_rest_arm(struct readers *rd)
+{
+	uint32_t i;
+
+	__atomic_store_n(&rd->resting, 1, __ATOMIC_SEQ_CST);
+	pthread_mutex_lock(&rd->mu);
+	for (i = 0; i < rd->nprocs; i++)
+		if (!rd->procs[i]->dead)
+			(void)mxa_cas32(&rd->procs[i]->blk->rb_doorbell, 0, MXC_RB_DOORBELL_ARMED);
+	pthread_mutex_unlock(&rd->mu);
+	mxa_fence_full();
+}
+
+void readers_rest(struct readers *rd, int timeout_ms)
+{
+	struct pollfd pf = { rd->bell, POLLIN, 0 };
+	uint64_t n;
+
+	if (timeout_ms > 0 && poll(&pf, 1, timeout_ms) < 0 && errno != EINTR)
+		log_warn("readers: poll");
+	/* a bell rung after this read wakes the next sleep at once: a
+	 * wasted look, never a lost one */
+	if (read(rd->bell, &n, sizeof(n)) < 0 && errno != EAGAIN)
+		log_warn("readers: eventfd");
+	__atomic_store_n(&rd->resting, 0, __ATOMIC_SEQ_CST);
+}
+
+void readers_bell(struct readers *rd)
+{
+	if (__atomic_load_n(&rd->resting, __ATOMIC_SEQ_CST))
+		readers_wake(rd);
+}
+
+void readers_wake(struct readers *rd)
+{
+	uint64_t one = 1;
+
+	if (write(rd->bell, &one, sizeof(one)) < 0 && errno != EAGAIN)
+		log_warn("readers: eventfd");
 }
 
 void readers_totals(struct readers *rd, struct readers_totals *t)

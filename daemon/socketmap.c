@@ -16,6 +16,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <libgen.h>
+#include <netdb.h>
 #include <limits.h>
 #include <pthread.h>
 #include <signal.h>
@@ -44,10 +45,12 @@
 #define SM_HEALTHY_S     60       /* a run this long resets the backoff */
 #define SM_STOP_WAIT_MS  5000     /* SIGTERM, then SIGKILL after this */
 #define SM_ARGS_MAX      24
+#define SM_LINE_MAX      2048     /* a relayed log line longer than this is cut in two */
 
 struct socketmap {
 	int ufd, tfd;
 	char path[sizeof(((struct sockaddr_un *)0)->sun_path)];
+	char tcp[sizeof(((struct config_addr *)0)->text) + 16];   /* "ADDR:PORT", "[ADDR]:PORT" */
 	char program[PATH_MAX];
 	char *argv[SM_ARGS_MAX];
 	char args[SM_ARGS_MAX][PATH_MAX];
@@ -58,6 +61,7 @@ struct socketmap {
 	pthread_cond_t cv;
 	int stopping;
 	pid_t pid;
+	int relay;                    /* the server's stderr comes to our log */
 	int statsfd;                  /* memfd of the server's counters */
 	struct mxc_sm_stats *stats;
 };
@@ -94,6 +98,23 @@ static int sm_unix(struct socketmap *s, const char *dir, gid_t gid, char *err, s
 	return 0;
 }
 
+/* The address the TCP socket is bound to, as the log names it; what the
+ * file said if the socket cannot tell. */
+static void sm_tcp_name(struct socketmap *s, const struct config_addr *a)
+{
+	char host[INET6_ADDRSTRLEN], port[8];
+	struct sockaddr_storage ss;
+	socklen_t len = sizeof(ss);
+
+	if (getsockname(s->tfd, (struct sockaddr *)&ss, &len) != 0 ||
+	    getnameinfo((struct sockaddr *)&ss, len, host, sizeof(host), port, sizeof(port),
+			NI_NUMERICHOST | NI_NUMERICSERV) != 0) {
+		snprintf(s->tcp, sizeof(s->tcp), "%s", a->text);
+		return;
+	}
+	snprintf(s->tcp, sizeof(s->tcp), ss.ss_family == AF_INET6 ? "[%s]:%s" : "%s:%s", host, port);
+}
+
 static int sm_tcp(struct socketmap *s, const struct config_addr *a, char *err, size_t errlen)
 {
 	int one = 1;
@@ -104,6 +125,7 @@ static int sm_tcp(struct socketmap *s, const struct config_addr *a, char *err, s
 		snprintf(err, errlen, "socketmap: listen on %s: %s", a->text, strerror(errno));
 		return -1;
 	}
+	sm_tcp_name(s, a);
 	return 0;
 }
 
@@ -144,7 +166,7 @@ static void sm_arg(struct socketmap *s, int *n, const char *prefix, const char *
 	}
 }
 
-int socketmap_open(const char *dir, const struct config *cfg, int foreground, struct socketmap **out, char *err,
+int socketmap_open(const char *dir, const struct config *cfg, int relay, struct socketmap **out, char *err,
 		   size_t errlen)
 {
 	struct socketmap *s;
@@ -204,8 +226,9 @@ int socketmap_open(const char *dir, const struct config *cfg, int foreground, st
 	sm_arg(s, &n, "--max-per-address=", num);
 	snprintf(num, sizeof(num), "%u", cfg->sm_max_per_uid);
 	sm_arg(s, &n, "--max-per-uid=", num);
-	if (foreground)
-		sm_arg(s, &n, "", "-f");
+	s->relay = relay;
+	if (relay)
+		sm_arg(s, &n, "", "--log-relay");
 	s->argv[n] = NULL;
 	*out = s;
 	return 0;
@@ -214,18 +237,23 @@ fail:
 	return -1;
 }
 
-/* fork and exec the server; between the two only async-signal-safe calls */
-static pid_t sm_spawn(struct socketmap *s)
+/* fork and exec the server; between the two only async-signal-safe calls.
+ * With relay, *logfd is the read end of the server's stderr, else -1. */
+static pid_t sm_spawn(struct socketmap *s, int *logfd)
 {
 	sigset_t all, old;
 	pid_t pid;
+	int lp[2] = { -1, -1 };
 
+	*logfd = -1;
+	if (s->relay && pipe2(lp, O_CLOEXEC) != 0)
+		log_warn("socketmap: pipe for the server's log lines (they go to our stderr)");
 	sigfillset(&all);
 	pthread_sigmask(SIG_SETMASK, &all, &old);
 	pid = fork();
 	if (pid == 0) {
 		sigset_t none;
-		int u, t = -1, c;
+		int u, t = -1, c, l = -1;
 
 		/* copies above the targets first, so none clobbers another;
 		 * F_DUPFD copies and dup2 targets do not inherit close-on-exec */
@@ -233,13 +261,17 @@ static pid_t sm_spawn(struct socketmap *s)
 		if (s->tfd >= 0)
 			t = fcntl(s->tfd, F_DUPFD, 10);
 		c = fcntl(s->statsfd, F_DUPFD, 10);
-		if (u < 0 || c < 0 || (s->tfd >= 0 && t < 0) || dup2(u, 3) < 0 || (t >= 0 && dup2(t, 4) < 0) ||
-		    dup2(c, 5) < 0)
+		if (lp[1] >= 0)
+			l = fcntl(lp[1], F_DUPFD, 10);
+		if (u < 0 || c < 0 || (s->tfd >= 0 && t < 0) || (lp[1] >= 0 && l < 0) || dup2(u, 3) < 0 ||
+		    (t >= 0 && dup2(t, 4) < 0) || dup2(c, 5) < 0 || (l >= 0 && dup2(l, STDERR_FILENO) < 0))
 			_exit(127);
 		close(u);
 		close(c);
 		if (t >= 0)
 			close(t);
+		if (l >= 0)
+			close(l);
 		/* an mxcached killed outright takes its server with it, instead
 		 * of leaving it serving a socket nobody can reach any more */
 		if (prctl(PR_SET_PDEATHSIG, SIGTERM) != 0 || getppid() == 1)
@@ -251,7 +283,71 @@ static pid_t sm_spawn(struct socketmap *s)
 		_exit(127);
 	}
 	pthread_sigmask(SIG_SETMASK, &old, NULL);
+	if (lp[1] >= 0)
+		close(lp[1]);
+	if (pid > 0)
+		*logfd = lp[0];
+	else if (lp[0] >= 0)
+		close(lp[0]);
 	return pid;
+}
+
+/* One line of the server's: "<P>socketmap: ..." at syslog priority P, as
+ * sm_log writes them with --log-relay; anything else (a sanitizer's
+ * report, a usage error) as a warning.  Control characters are shown as
+ * '?': the line may quote what a client sent. */
+static void sm_relay_line(char *line)
+{
+	int pri = LOG_WARNING;
+	char *p;
+
+	if (line[0] == '<' && line[1] >= '0' && line[1] <= '7' && line[2] == '>') {
+		pri = line[1] - '0';
+		line += 3;
+	}
+	for (p = line; *p != '\0'; p++)
+		if ((unsigned char)*p < 0x20 || *p == 0x7f)
+			*p = '?';
+	if (line[0] == '\0')
+		return;
+	if (strncmp(line, "socketmap: ", 11) == 0)
+		log_at(pri, "%s", line);
+	else
+		log_at(pri, "socketmap: %s", line);
+}
+
+/* The server's stderr into our log, a line at a time, until it closes
+ * (the server exited). */
+static void sm_relay(int fd)
+{
+	char buf[SM_LINE_MAX + 1], *nl;
+	size_t n = 0, start;
+	ssize_t k;
+
+	for (;;) {
+		k = read(fd, buf + n, SM_LINE_MAX - n);
+		if (k < 0 && errno == EINTR)
+			continue;
+		if (k <= 0)
+			break;
+		n += (size_t)k;
+		for (start = 0; (nl = memchr(buf + start, '\n', n - start)) != NULL; start = (size_t)(nl - buf) + 1) {
+			*nl = '\0';
+			sm_relay_line(buf + start);
+		}
+		if (start == 0 && n == SM_LINE_MAX) {
+			buf[n] = '\0';
+			sm_relay_line(buf);
+			n = 0;
+			continue;
+		}
+		memmove(buf, buf + start, n - start);
+		n -= start;
+	}
+	if (n > 0) {
+		buf[n] = '\0';
+		sm_relay_line(buf);
+	}
 }
 
 static void *sm_main(void *arg)
@@ -261,21 +357,27 @@ static void *sm_main(void *arg)
 	struct timespec until;
 	time_t started;
 	pid_t pid;
-	int st;
+	int st, logfd;
 
+	pthread_setname_np(pthread_self(), "socketmap");
 	for (;;) {
 		pthread_mutex_lock(&s->mu);
 		if (s->stopping) {
 			pthread_mutex_unlock(&s->mu);
 			break;
 		}
-		pid = sm_spawn(s);
+		pid = sm_spawn(s, &logfd);
 		s->pid = pid > 0 ? pid : 0;
 		pthread_mutex_unlock(&s->mu);
 		started = time(NULL);
 		if (pid < 0) {
 			log_warn("socketmap: fork");
 		} else {
+			/* until the server exits, or closes its stderr */
+			if (logfd >= 0) {
+				sm_relay(logfd);
+				close(logfd);
+			}
 			while (waitpid(pid, &st, 0) < 0 && errno == EINTR)
 				;
 			pthread_mutex_lock(&s->mu);
@@ -311,7 +413,10 @@ int socketmap_start(struct socketmap *s, char *err, size_t errlen)
 		return -1;
 	}
 	s->started = 1;
-	log_info("socketmap: serving %s%s", s->path, s->tfd >= 0 ? " and TCP" : "");
+	if (s->tfd >= 0)
+		log_info("socketmap: serving %s and TCP %s", s->path, s->tcp);
+	else
+		log_info("socketmap: serving %s", s->path);
 	return 0;
 }
 

@@ -15,10 +15,12 @@ struct socketmap;
 /*
  * socketmap_open - bind DIR/socketmap.sock (mode 0660, group
  * cfg->gid) and the TCP address if configured, and find the server
- * program.  Returns 0 and *out, or -1 with a message in err.  Main
- * thread, at start.
+ * program.  relay: the server's log lines come through a pipe into the
+ * daemon's log (stderr or a log file: one timestamp format, one file to
+ * reopen); else the server logs to syslog itself.  Returns 0 and *out,
+ * or -1 with a message in err.  Main thread, at start.
  */
-int socketmap_open(const char *dir, const struct config *cfg, int foreground, struct socketmap **out, char *err,
+int socketmap_open(const char *dir, const struct config *cfg, int relay, struct socketmap **out, char *err,
 		   size_t errlen);
 
 /*

@@ -334,6 +334,17 @@ void stats_tick(struct stats *s, struct writer *w, int final)
 	}
 }
 
+uint64_t stats_due(const struct stats *s)
+{
+	uint64_t due = UINT64_MAX;
+
+	if (s->npub != 0)
+		due = s->next_pub;
+	if (s->ndb != 0 && s->next_db < due)
+		due = s->next_db;
+	return due;
+}
+
 uint64_t stats_events(const struct stats *s)
 {
 	return s->events;

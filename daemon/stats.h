@@ -49,6 +49,10 @@ void stats_set_limit(struct stats *s, unsigned domains);
  */
 void stats_tick(struct stats *s, struct writer *w, int final);
 
+/* stats_due - when (mono ms) stats_tick next has something to send;
+ * UINT64_MAX when nothing changed.  For the event thread's sleep. */
+uint64_t stats_due(const struct stats *s);
+
 /* stats_events - events counted so far. */
 uint64_t stats_events(const struct stats *s);
 

@@ -29,8 +29,17 @@
 #include "store.h"
 #include "writer.h"
 
-#define STS_EV_POLL_MS     5        /* ring poll interval when idle */
-#define STS_EV_BUSY_US     200      /* and while events are flowing */
+/*
+ * The event thread's pace: a drain every STS_EV_BUSY_US while events flow,
+ * every STS_EV_POLL_MS for STS_EV_LINGER_MS after the last one, then
+ * asleep until a client rings its doorbell (shm/readers.h), the next
+ * periodic job is due, or STS_EV_SLEEP_MAX_MS pass: the events of a
+ * client that does not ring wait that long at worst.
+ */
+#define STS_EV_BUSY_US     200
+#define STS_EV_POLL_MS     5
+#define STS_EV_LINGER_MS   100
+#define STS_EV_SLEEP_MAX_MS 1000
 #define STS_FULL_SCAN_MS   20       /* between scans of every ring */
 #define STS_TOUCH_EVERY_MS 1000     /* last-use updates are batched this long */
 #define STS_TOUCH_MAX      1024     /* domains per last-use batch */
@@ -38,7 +47,8 @@
 #define STS_FORGET_EVERY_MS 600000  /* and for entries to forget this often */
 #define STS_NEG_KEEP_S     86400    /* expired negative entries are kept this long */
 #define STS_RATE_LOG_MS    60000    /* one "client over its event rate" line per minute at most */
-#define STS_WORKER_NAME    "mxc-sts-worker" /* thread name (15 bytes at most): top -H, /proc/PID/task */
+#define STS_WORKER_NAME    "sts-worker-%u" /* thread names (15 bytes at most): top -H, /proc/PID/task */
+_Static_assert(CONFIG_STS_WORKERS_MAX < 10000, "sts-worker-N must fit 15 bytes");
 
 /* ---- writer jobs ---------------------------------------------------------------- */
 
@@ -682,14 +692,21 @@ static int stopping(struct sts *s)
 	return v;
 }
 
+static uint64_t earliest(uint64_t a, uint64_t b)
+{
+	return a < b ? a : b;
+}
+
 static void *event_main(void *arg)
 {
 	struct sts *s = arg;
+	struct readers *rd = region_readers(s->rg);
 	struct touch *t;
-	uint64_t now, next_touch, next_refresh, next_forget;
+	uint64_t now, next_touch, next_refresh, next_forget, last_event, due;
 	struct timespec idle = { 0, STS_EV_POLL_MS * 1000000L }, busy = { 0, STS_EV_BUSY_US * 1000L };
 	size_t got;
 
+	pthread_setname_np(pthread_self(), "events");
 	t = calloc(1, sizeof(*t));
 	if (t == NULL) {
 		log_warnx("sts: out of memory: client events are not read");
@@ -699,9 +716,12 @@ static void *event_main(void *arg)
 	next_touch = now + STS_TOUCH_EVERY_MS;
 	next_refresh = now;
 	next_forget = now + STS_REFRESH_EVERY_MS;
+	last_event = now;
 	while (!stopping(s)) {
 		got = drain_rings(s, t, 0);
 		now = mono_ms();
+		if (got > 0)
+			last_event = now;
 		if (s->stats != NULL)
 			stats_tick(s->stats, s->w, 0);
 		if (s->tracker != NULL)
@@ -722,7 +742,25 @@ static void *event_main(void *arg)
 			next_forget = now + STS_FORGET_EVERY_MS;
 		}
 		/* while events flow, drain more often: the rings stay short */
-		nanosleep(got > 0 ? &busy : &idle, NULL);
+		if (got > 0 || now - last_event < STS_EV_LINGER_MS) {
+			nanosleep(got > 0 ? &busy : &idle, NULL);
+			continue;
+		}
+		/* asleep, after one more look at every ring with the
+		 * doorbells armed (readers_rest_arm says why none is missed) */
+		readers_rest_arm(rd);
+		if (drain_rings(s, t, 1) > 0) {
+			readers_rest(rd, 0);
+			last_event = mono_ms();
+			continue;
+		}
+		due = earliest(earliest(next_touch, next_refresh), earliest(next_forget, now + STS_EV_SLEEP_MAX_MS));
+		if (s->stats != NULL)
+			due = earliest(due, stats_due(s->stats));
+		if (s->tracker != NULL)
+			due = earliest(due, tracker_due(s->tracker));
+		now = mono_ms();
+		readers_rest(rd, due > now ? (int)(due - now) : 0);
 	}
 	drain_rings(s, t, 1);
 	touch_flush(s, t);
@@ -839,12 +877,15 @@ int sts_start(const struct config *cfg, const char *dbpath, struct region *rg, s
 			goto fail;
 	}
 	for (i = 0; i < s->nworkers; i++) {
+		char name[16];
+
 		if (pthread_create(&s->workers[i].thread, NULL, worker_main, &s->workers[i]) != 0) {
 			snprintf(err, errlen, "sts: cannot start a worker: %s", strerror(errno));
 			goto fail;
 		}
 		s->workers[i].started = 1;
-		pthread_setname_np(s->workers[i].thread, STS_WORKER_NAME);
+		snprintf(name, sizeof(name), STS_WORKER_NAME, (unsigned)((i + 1) % 10000));
+		pthread_setname_np(s->workers[i].thread, name);
 	}
 	if (pthread_create(&s->evthread, NULL, event_main, s) != 0) {
 		snprintf(err, errlen, "sts: cannot start the event thread: %s", strerror(errno));
@@ -892,8 +933,10 @@ void sts_stop(struct sts *s)
 	s->stopping = 1;
 	pthread_cond_broadcast(&s->cv);
 	pthread_mutex_unlock(&s->mu);
-	if (s->ev_started)
+	if (s->ev_started) {
+		readers_wake(region_readers(s->rg));
 		pthread_join(s->evthread, NULL);
+	}
 	for (i = 0; i < s->nworkers; i++)
 		if (s->workers[i].started)
 			pthread_join(s->workers[i].thread, NULL);

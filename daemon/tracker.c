@@ -265,6 +265,11 @@ void tracker_tick(struct tracker *t, struct writer *w, int final)
 	write_file(t);
 }
 
+uint64_t tracker_due(const struct tracker *t)
+{
+	return t->dirty ? t->next_pub : UINT64_MAX;
+}
+
 void tracker_set_limit(struct tracker *t, unsigned per_set)
 {
 	__atomic_store_n(&t->limit, per_set, __ATOMIC_RELAXED);

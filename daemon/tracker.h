@@ -10,6 +10,7 @@
 #define MXC_DAEMON_TRACKER_H
 
 #include <stddef.h>
+#include <stdint.h>
 
 struct tracker;
 struct writer;
@@ -26,6 +27,10 @@ int tracker_event(struct tracker *t, const char *name, size_t len);
 
 /* tracker_tick - publish changed counts (at most every second; final: now). */
 void tracker_tick(struct tracker *t, struct writer *w, int final);
+
+/* tracker_due - when (mono ms) tracker_tick next publishes; UINT64_MAX
+ * when nothing changed.  For the event thread's sleep. */
+uint64_t tracker_due(const struct tracker *t);
 
 /*
  * tracker_set_limit - at most per_set values in each set (0: no limit);

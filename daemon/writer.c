@@ -349,6 +349,7 @@ static void *writer_main(void *arg)
 	uint64_t now, cnt;
 	int stopping, timeout;
 
+	pthread_setname_np(pthread_self(), "writer");
 	w->next_tick = mono_ms() + WRITER_TICK_MS;
 	for (;;) {
 		stopping = __atomic_load_n(&w->stopping, __ATOMIC_ACQUIRE);

@@ -54,12 +54,27 @@
  * the pages of rings nobody ever used are never touched and never backed
  * by memory.  The daemon copies both and bounds them by the slot count it
  * validated; a client that lies in them hides only its own events.
+ *
+ * rb_doorbell: while events flow the daemon's event thread takes them
+ * every few hundred microseconds; when none came for a while it sleeps,
+ * and a post must wake it.  Before it sleeps the daemon arms the doorbell
+ * (MXC_RB_DOORBELL_ARMED) in every live block, and in a block as it
+ * registers.  A client that has posted an event and finds its doorbell
+ * armed swaps it back to 0 and rings: it sends one byte on its
+ * registration connection.  So a post costs a system call once per sleep
+ * of the daemon, never while it is awake, and a lookup never.  Both sides
+ * write the word, with full barriers (see rblock_ring and
+ * readers_rest_arm for why no post is left asleep).  A client that never
+ * rings has its events taken at the daemon's next periodic wake, within
+ * a second; one that rings without cause costs the daemon a bounded read.
  */
+#define MXC_RB_DOORBELL_ARMED 1u
+
 struct mxc_shm_rblock {
 	uint32_t rb_magic;            /* MXC_SHM_RMAGIC */
 	uint32_t rb_layout;           /* MXC_SHM_RLAYOUT */
 	uint32_t rb_nslots;
-	uint32_t rb_pad;
+	uint32_t rb_doorbell;         /* 0, or MXC_RB_DOORBELL_ARMED: ring after a post */
 	uint64_t rb_claimed[MXC_RBLOCK_WORDS];
 	uint64_t rb_used[MXC_RBLOCK_WORDS];
 };
@@ -97,7 +112,10 @@ _Static_assert(sizeof(struct mxc_reg_req) == 16, "bump MXC_SHM_RLAYOUT");
 
 /* Daemon to client.  ra_error 0: the block is scanned and drained from now
  * on, for regions whose h_writer_id is ra_writer_id; else an errno value
- * (EINVAL: not a block the daemon accepts; EUSERS: too many processes). */
+ * (EINVAL: not a block the daemon accepts; EUSERS: too many processes).
+ * After that, the client sends only doorbells (one byte each, any value,
+ * rb_doorbell above) and the daemon nothing; a close or an empty message
+ * means the process let go of its block. */
 struct mxc_reg_ans {
 	uint32_t ra_magic;            /* MXC_REG_MAGIC */
 	int32_t  ra_error;

@@ -20,6 +20,25 @@ printf '[metrics]\nlisten = 192.0.2.1:9464\n' >"$D/bad.conf"
 expect_rc 1 "a metrics address off loopback is refused" "$MXCACHED" -c "$D/bad.conf" --check-config
 check "  saying why" grep -q "not a loopback address" /tmp/t.err.$$
 expect_rc 1 "a missing file is refused" "$MXCACHED" -c "$D/none.conf" --check-config
+expect_out "mxcached: no -c: the built-in defaults are valid" \
+	"--check-config without -c checks the built-in defaults, and says so" "$MXCACHED" --check-config
+printf '[sts]\nworkers = 4\nrefresh = 60\n' >"$D/bad.conf"
+expect_rc 1 "a mistyped key is refused" "$MXCACHED" -c "$D/bad.conf" --check-config
+check "  naming file and line, with the key of that section it is nearest to" \
+	grep -q "bad.conf:3: unknown key 'refresh' in \[sts\]; did you mean 'refresh_s'?" /tmp/t.err.$$
+printf '[sts]\nWorkers = 4\n' >"$D/bad.conf"
+expect_rc 1 "a key in the wrong case is refused" "$MXCACHED" -c "$D/bad.conf" --check-config
+check "  with the right spelling" grep -q "bad.conf:2: unknown key 'Workers' in \[sts\]; did you mean 'workers'?" /tmp/t.err.$$
+printf '[dns]\nworkers = 4\n' >"$D/bad.conf"
+expect_rc 1 "a key in the wrong section is refused" "$MXCACHED" -c "$D/bad.conf" --check-config
+check "  naming the section it belongs in" \
+	grep -q "bad.conf:2: unknown key 'workers' in \[dns\]; did you mean 'workers' in \[sts\]?" /tmp/t.err.$$
+printf '[limit]\nsts_entries = 10\n' >"$D/bad.conf"
+expect_rc 1 "a mistyped section is refused" "$MXCACHED" -c "$D/bad.conf" --check-config
+check "  with the nearest one" grep -q "bad.conf:2: unknown section \[limit\]; did you mean \[limits\]?" /tmp/t.err.$$
+printf '[sts]\nzzzzzzzz = 1\n' >"$D/bad.conf"
+expect_rc 1 "a key like no other is refused" "$MXCACHED" -c "$D/bad.conf" --check-config
+check "  with no guess" sh -c "grep -q \"bad.conf:2: unknown key 'zzzzzzzz' in \[sts\]\$\" /tmp/t.err.$$"
 check "mxcached -h documents --check-config" sh -c "'$MXCACHED' -h | grep -q -- --check-config"
 
 # --- the daemon with a metrics endpoint

@@ -51,6 +51,12 @@ check "MTA-STS entries seeded" test "$(sqlite3 "$D/mxcache.db" 'SELECT count(*) 
 check "mxcached restarts" daemon_start "$D" -c "$D/mxcached.conf"
 SOCK=$D/socketmap.sock
 check "socketmap.sock is there, mode 0660" test "$(stat -c %a "$SOCK")" = 660
+check "the start line names the unix socket and the TCP address" \
+	grep -q "socketmap: serving $SOCK and TCP 127.0.0.1:$TCP_PORT\$" "$D/daemon.log"
+STAMP='^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\.[0-9]{3}Z '
+check "under -f, the socketmap server's lines come stamped as the daemon's" \
+	wait_for grep -Eq "${STAMP}socketmap: serving 2 sockets, maps" "$D/daemon.log"
+check "  every line of the log is" test "$(grep -cEv "$STAMP" "$D/daemon.log")" -eq 0
 
 # --- golden transcripts ---
 for req in "$GOLDEN"/*.req; do

@@ -469,7 +469,7 @@ check "part 3: mxcached starts ($W workers, fetch timeout $FETCH_MS ms, DNS time
 	daemon_start "$D3" -c "$E/p3.conf"
 pid=$(cat "$D3/test.pid")
 tasks() { local t=(/proc/"$1"/task/*); echo ${#t[@]}; }
-workers() { cat /proc/"$1"/task/*/comm 2>/dev/null | grep -c '^mxc-sts-worker$'; }
+workers() { cat /proc/"$1"/task/*/comm 2>/dev/null | grep -c '^sts-worker-[0-9]*$'; }
 sockets() { find /proc/"$1"/fd -lname 'socket:*' 2>/dev/null | wc -l; }
 for d in "${GF[@]}"; do S3 sts fetch "$d" >/dev/null 2>&1; done
 T0=$(tasks "$pid")

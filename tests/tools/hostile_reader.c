@@ -9,13 +9,18 @@
  *   hostile_reader DIR garbage SECONDS                a good block, then noise
  *   hostile_reader DIR many N SECONDS                 N good blocks, held
  *   hostile_reader DIR silent N SECONDS               N connections that say nothing
+ *   hostile_reader DIR bells SECONDS                  a good block, then doorbells
+ *                                                     without pause, one byte and
+ *                                                     4 KiB ones, never waiting
  *
  * Prints what the daemon answered.  Exit: bad registrations 0 when
  * refused, 1 when accepted; garbage 0 when the block was accepted (the
- * noise is the point); many 0 always (prints "accepted K").
+ * noise is the point); many 0 always (prints "accepted K"); bells 0 when the daemon kept the
+ * connection throughout (prints "rang N, still registered").
  */
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -190,6 +195,32 @@ int main(int argc, char **argv)
 			memset(blk->rb_claimed, 0xff, sizeof(blk->rb_claimed));
 			usleep(1000);
 		}
+		return 0;
+	}
+	if (strcmp(argv[2], "bells") == 0 && argc == 4) {
+		static char big[4096];
+		unsigned long rung = 0;
+		struct pollfd pf;
+
+		fd = make_block(1, 0, &map);
+		if (reg(argv[1], &fd, 1, &s) != 0)
+			return 1;
+		end = time(NULL) + atoi(argv[3]);
+		while (time(NULL) < end) {
+			for (i = 0; i < 1000; i++) {
+				if (send(s, big, i % 2 ? 1 : sizeof(big), MSG_DONTWAIT | MSG_NOSIGNAL) > 0)
+					rung++;
+				else if (errno != EAGAIN)
+					return 1;
+			}
+		}
+		/* still connected: the daemon took none of it for a departure */
+		pf.fd = s;
+		pf.events = POLLIN;
+		pf.revents = 0;
+		if (poll(&pf, 1, 0) != 0)
+			return 1;
+		printf("rang %lu, still registered\n", rung);
 		return 0;
 	}
 	if (strcmp(argv[2], "many") == 0 && argc == 5) {

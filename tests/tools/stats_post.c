@@ -2,12 +2,14 @@
  * tests/tools/stats_post.c - post delivery events through libmxcache, for
  * the stats tests.
  *
- *   stats_post DIR DOMAIN N queue|dequeue|success|failure [retry|drop] [THREADS]
+ *   stats_post DIR DOMAIN N queue|dequeue|success|failure [retry|drop] [THREADS [PAUSE_MS [HOLD_MS [ROUNDS]]]]
  *
  * Posts N events per thread (queue: +1; dequeue: -1; success: 10 ms over
  * SMTP; failure: HTTPS).  retry: an MXC_EFULL is retried until it goes through,
  * so the count that arrives is exact; drop: an MXC_EFULL is dropped, and
- * the drops are printed.  Prints "posted P dropped D".
+ * the drops are printed.  Prints "posted P dropped D".  ROUNDS (default 1)
+ * times: wait PAUSE_MS, then post N per thread; then keep the handle (and
+ * the registration) HOLD_MS longer.
  */
 #include <pthread.h>
 #include <stdio.h>
@@ -58,13 +60,23 @@ static void *run(void *arg)
 	return NULL;
 }
 
+static void sleep_ms(long ms)
+{
+	struct timespec ts = { ms / 1000, (ms % 1000) * 1000000L };
+
+	while (nanosleep(&ts, &ts) != 0)
+		;
+}
+
 int main(int argc, char **argv)
 {
 	pthread_t t[64];
 	int i, nt = 1;
+	long pause_ms = 0, hold_ms = 0, rounds = 1, r;
 
 	if (argc < 5) {
-		fprintf(stderr, "usage: stats_post DIR DOMAIN N queue|success|failure [retry|drop] [THREADS]\n");
+		fprintf(stderr, "usage: stats_post DIR DOMAIN N queue|success|failure [retry|drop] [THREADS [PAUSE_MS "
+				"[HOLD_MS [ROUNDS]]]]\n");
 		return 2;
 	}
 	domain = argv[2];
@@ -73,13 +85,24 @@ int main(int argc, char **argv)
 	retry = argc < 6 || strcmp(argv[5], "retry") == 0;
 	if (argc > 6)
 		nt = atoi(argv[6]);
-	if (nt < 1 || nt > 64 || mxc_open(argv[1], &h) != MXC_OK)
+	if (argc > 7)
+		pause_ms = atol(argv[7]);
+	if (argc > 8)
+		hold_ms = atol(argv[8]);
+	if (argc > 9)
+		rounds = atol(argv[9]);
+	if (nt < 1 || nt > 64 || pause_ms < 0 || hold_ms < 0 || rounds < 1 || mxc_open(argv[1], &h) != MXC_OK)
 		return 2;
-	for (i = 0; i < nt; i++)
-		pthread_create(&t[i], NULL, run, NULL);
-	for (i = 0; i < nt; i++)
-		pthread_join(t[i], NULL);
-	printf("posted %ld dropped %ld\n", n * nt - dropped_total, dropped_total);
+	for (r = 0; r < rounds; r++) {
+		sleep_ms(pause_ms);
+		for (i = 0; i < nt; i++)
+			pthread_create(&t[i], NULL, run, NULL);
+		for (i = 0; i < nt; i++)
+			pthread_join(t[i], NULL);
+	}
+	printf("posted %ld dropped %ld\n", n * nt * rounds - dropped_total, dropped_total);
+	fflush(stdout);
+	sleep_ms(hold_ms);
 	mxc_close(h);
 	return 0;
 }
