@@ -9,8 +9,8 @@
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
 
-POST=$PWD/$BUILD/tests/tools/stats_post
-HOSTILE=$PWD/$BUILD/tests/tools/hostile_reader
+POST=$TOOLS/stats_post
+HOSTILE=$TOOLS/hostile_reader
 new_dir D
 S() { "$SHMCTL" -d "$D" "$@"; }
 
