@@ -47,7 +47,7 @@ struct sm_listener {
 	int max_peer;                /* per address or uid */
 	int n;                       /* connections open */
 	int paused;                  /* out of descriptors: not polled until the next sweep */
-	char name[128];              /* for log lines: "TCP 127.0.0.1:8461", "unix socket PATH" */
+	char name[128];              /* for log lines: "TCP 127.0.0.1:8492", "unix socket PATH" */
 	struct sm_refusals {         /* refusals not yet logged, per limit */
 		uint64_t count;
 		time_t next_log;     /* log the next one at once from then */
