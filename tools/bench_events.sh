@@ -7,6 +7,8 @@
 # without retrying, to show where the ring overflows and that every drop
 # is counted.  CSV rows in make bench's layout on stdout:
 #   events,N,-,<case>,mxcached,<metric>,<value>,<unit>
+# Last, the cost of an idle mxcached once the events stopped: CPU time
+# and wake-ups (context switches of all its threads) over IDLE_S seconds.
 set -u
 cd "$(dirname "$0")/.." || exit 1
 BUILD=${1:?usage: tools/bench_events.sh BUILD_DIR N}
@@ -17,7 +19,10 @@ log() { echo "bench_events: $*" >&2; }
 GIVEUP_S=60
 
 new_dir D
-daemon_start "$D" || { log "mxcached did not start"; exit 1; }
+# the throughput of the rings and the drain, not the per-client rate limit
+# that guards them (20,000 events a second by default): lifted for the run
+printf '[limits]\nclient_events_per_s = 100000000\n' >"$D/bench.conf"
+daemon_start "$D" -c "$D/bench.conf" || { log "mxcached did not start"; exit 1; }
 count() {
 	"$SHMCTL" -d "$D" stats "$1" --json 2>/dev/null |
 		python3 -c 'import json,sys; print(json.load(sys.stdin)["queued_messages"])' 2>/dev/null || echo 0
@@ -47,4 +52,18 @@ set -- $out
 log "flat out without retry: $2 posted, $4 dropped (each counted in shmctl status)"
 echo "events,$N,-,no_retry,mxcached,posted,$2,count"
 echo "events,$N,-,no_retry,mxcached,dropped,$4,count"
+# idle: nothing posted for IDLE_SETTLE_S, then IDLE_S measured
+IDLE_SETTLE_S=2
+IDLE_S=${IDLE_S:-10}
+PID=$(cat "$D/test.pid")
+HZ=$(getconf CLK_TCK)
+ticks() { awk '{ print $14 + $15 }' "/proc/$PID/stat"; }
+switches() { cat /proc/"$PID"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { s += $2 } END { print s }'; }
+sleep "$IDLE_SETTLE_S"
+c0=$(ticks) s0=$(switches)
+sleep "$IDLE_S"
+c1=$(ticks) s1=$(switches)
+log "idle for $IDLE_S s: $((c1 - c0)) CPU ticks ($HZ a second), $((s1 - s0)) wake-ups"
+echo "events,$N,-,idle,mxcached,cpu,$(awk -v t=$((c1 - c0)) -v hz="$HZ" -v s="$IDLE_S" 'BEGIN { printf "%.2f", 100 * t / hz / s }'),percent_of_a_core"
+echo "events,$N,-,idle,mxcached,wakeups,$(((s1 - s0) / IDLE_S)),per_s"
 daemon_stop "$D"
