@@ -387,42 +387,18 @@ static int ctl_mx_fetch(struct ctl_conn *cn, char **words, int n)
 
 /* --- federation ------------------------------------------------------------- */
 
-/*
- * FED-POLICY accept|reject          -> OK <policy> <rules>
- * FED-LOCAL <domain>|%-             -> OK <domain>
- * FED-ADD <domain>                  -> OK <rules> added|exists
- * FED-DEL <domain>                  -> OK <rules> | NOTFOUND <rules>
- * FED-FLUSH                         -> OK <removed>
- */
-static int ctl_fed(struct ctl_conn *cn, char **words, int n)
+/* Apply one federation change and answer it; the log names name and what. */
+static int ctl_fed_change(struct ctl_conn *cn, const char *name, enum fed_op op, const char *d, int arg,
+			  const char *what)
 {
-	char d[MXK_MAX_LEN + 1] = "", msg[256], num[24];
+	char msg[256], num[24];
 	uint64_t count = 0;
-	enum fed_op op;
-	size_t len;
-	int arg = 0, rc;
+	int rc;
 
-	if (strcmp(words[0], "FED-POLICY") == 0) {
-		if (n != 2 || (strcasecmp(words[1], "accept") != 0 && strcasecmp(words[1], "reject") != 0))
-			return ctl_err(cn, MXC_CTL_EPROTO, "usage: FED-POLICY accept|reject");
-		op = FED_POLICY;
-		arg = strcasecmp(words[1], "reject") == 0 ? MXC_FED_REJECT : MXC_FED_ACCEPT;
-	} else if (strcmp(words[0], "FED-FLUSH") == 0) {
-		if (n != 1)
-			return ctl_err(cn, MXC_CTL_EPROTO, "usage: FED-FLUSH");
-		op = FED_FLUSH;
-	} else {
-		if (n != 2)
-			return ctl_err(cn, MXC_CTL_EPROTO, "usage: FED-LOCAL|FED-ADD|FED-DEL <domain>");
-		op = strcmp(words[0], "FED-LOCAL") == 0 ? FED_LOCAL : strcmp(words[0], "FED-ADD") == 0 ? FED_ADD : FED_DEL;
-		if (!(op == FED_LOCAL && words[1][0] == '\0') &&
-		    mxk_normalize(words[1], d, sizeof(d), &len, NULL) != MXK_OK)
-			return ctl_err(cn, MXC_CTL_EINVAL, "not a domain name or IP literal");
-	}
 	rc = fed_change(cn->ctl->w, op, d, arg, &count, msg, sizeof(msg));
 	if (rc < 0)
 		return ctl_err(cn, MXC_CTL_ESTORE, msg);
-	log_info("ctl: uid %lu federation: %s %s", (unsigned long)cn->uid, words[0], op == FED_POLICY ? words[1] : d);
+	log_info("ctl: uid %lu federation: %s %s", (unsigned long)cn->uid, name, what);
 	snprintf(num, sizeof(num), "%llu", (unsigned long long)count);
 	switch (op) {
 	case FED_POLICY:
@@ -434,6 +410,57 @@ static int ctl_fed(struct ctl_conn *cn, char **words, int n)
 	default:
 		return ctl_send(cn, rc == FED_NOTFOUND ? "NOTFOUND" : "OK", num, (char *)NULL);
 	}
+}
+
+/* FED-POLICY accept|reject -> OK <ACCEPT|REJECT> <rules> */
+static int ctl_fed_policy(struct ctl_conn *cn, char **words, int n)
+{
+	int arg;
+
+	if (n != 2 || (strcasecmp(words[1], "accept") != 0 && strcasecmp(words[1], "reject") != 0))
+		return ctl_err(cn, MXC_CTL_EPROTO, "usage: FED-POLICY accept|reject");
+	arg = strcasecmp(words[1], "reject") == 0 ? MXC_FED_REJECT : MXC_FED_ACCEPT;
+	return ctl_fed_change(cn, words[0], FED_POLICY, "", arg, words[1]);
+}
+
+/* FED-LOCAL, FED-ADD and FED-DEL: one domain or IP literal, made canonical;
+ * FED-LOCAL also takes an empty word, which clears the local domain. */
+static int ctl_fed_domain(struct ctl_conn *cn, char **words, int n, enum fed_op op)
+{
+	char d[MXK_MAX_LEN + 1] = "";
+	size_t len;
+
+	if (n != 2)
+		return ctl_err(cn, MXC_CTL_EPROTO, "usage: FED-LOCAL|FED-ADD|FED-DEL <domain>");
+	if (!(op == FED_LOCAL && words[1][0] == '\0') && mxk_normalize(words[1], d, sizeof(d), &len, NULL) != MXK_OK)
+		return ctl_err(cn, MXC_CTL_EINVAL, "not a domain name or IP literal");
+	return ctl_fed_change(cn, words[0], op, d, 0, d);
+}
+
+/* FED-LOCAL <domain>|%- -> OK <domain> */
+static int ctl_fed_local(struct ctl_conn *cn, char **words, int n)
+{
+	return ctl_fed_domain(cn, words, n, FED_LOCAL);
+}
+
+/* FED-ADD <domain> -> OK <rules> added|exists */
+static int ctl_fed_add(struct ctl_conn *cn, char **words, int n)
+{
+	return ctl_fed_domain(cn, words, n, FED_ADD);
+}
+
+/* FED-DEL <domain> -> OK <rules> | NOTFOUND <rules> */
+static int ctl_fed_del(struct ctl_conn *cn, char **words, int n)
+{
+	return ctl_fed_domain(cn, words, n, FED_DEL);
+}
+
+/* FED-FLUSH -> OK <removed> */
+static int ctl_fed_flush(struct ctl_conn *cn, char **words, int n)
+{
+	if (n != 1)
+		return ctl_err(cn, MXC_CTL_EPROTO, "usage: FED-FLUSH");
+	return ctl_fed_change(cn, words[0], FED_FLUSH, "", 0, "");
 }
 
 /* --- IMPORT ---------------------------------------------------------------- */
@@ -580,10 +607,10 @@ static void ctl_import_abort(struct ctl_conn *cn, struct ctl_import *im, const c
 }
 
 /*
- * IMPORT: REC lines until END.  Returns 0 to keep the connection, -1 to
- * close it (client gone, protocol error, failed batch).
+ * REC lines until END.  Returns 0 to keep the connection, -1 to close it
+ * (client gone, protocol error, failed batch).
  */
-static int ctl_import(struct ctl_conn *cn)
+static int ctl_import_run(struct ctl_conn *cn)
 {
 	struct ctl_import im;
 	char *line, *words[MXC_CTL_WORDS_MAX], num1[24], num2[24];
@@ -634,9 +661,17 @@ done:
 	return rc;
 }
 
-/* --- connections ----------------------------------------------------------- */
+/* IMPORT, then REC lines and END -> BAD <lineno> <reason>..., OK <imported> <bad> */
+static int ctl_import(struct ctl_conn *cn, char **words, int n)
+{
+	(void)words;
+	if (n != 1)
+		return ctl_err(cn, MXC_CTL_EPROTO, "usage: IMPORT");
+	return ctl_import_run(cn);
+}
 
-/* One request line.  Returns 0 to go on, -1 to close. */
+/* --- the command table ----------------------------------------------------- */
+
 /* ctl_who_may - the refusal of a change, naming this daemon's user and
  * admin group as configured, so the refused peer knows what to ask for */
 static const char *ctl_who_may(char *buf, size_t len)
@@ -660,51 +695,105 @@ static const char *ctl_who_may(char *buf, size_t len)
 	return buf;
 }
 
+/* PING -> OK <pid> (extra words are ignored) */
+static int ctl_ping(struct ctl_conn *cn, char **words, int n)
+{
+	char num[24];
+
+	(void)words;
+	(void)n;
+	snprintf(num, sizeof(num), "%ld", (long)getpid());
+	return ctl_send(cn, "OK", num, (char *)NULL);
+}
+
+/* QUIT -> OK, then the close */
+static int ctl_quit(struct ctl_conn *cn, char **words, int n)
+{
+	(void)words;
+	(void)n;
+	ctl_send(cn, "OK", (char *)NULL);
+	return -1;
+}
+
+static int ctl_unknown(struct ctl_conn *cn, char **words, int n)
+{
+	(void)words;
+	(void)n;
+	return ctl_err(cn, MXC_CTL_EPROTO, "unknown command");
+}
+
+/* What a command needs before its handler runs. */
+#define CTL_NEEDS_CHANGE 0x1    /* change rights: root, our uid or [ctl] admin_group */
+#define CTL_NEEDS_STS    0x2    /* the MTA-STS manager (ctl_set_sts) */
+
+/*
+ * A request word and its handler.  The handler checks the other words
+ * (answering its usage when they do not fit), answers, and returns 0 to
+ * go on or -1 to close the connection.  A name ending in '*' stands for
+ * every word with that prefix that no row before it names.
+ */
+struct ctl_cmd {
+	const char *name;
+	int needs;              /* CTL_NEEDS_* */
+	int (*run)(struct ctl_conn *cn, char **words, int n);
+};
+
+/* shm/ctl.h describes each request; a new one is a row here and a handler */
+static const struct ctl_cmd ctl_cmds[] = {
+	{ "PING",       0,                                 ctl_ping },
+	{ "QUIT",       0,                                 ctl_quit },
+	{ "SET",        CTL_NEEDS_CHANGE,                  ctl_set },
+	{ "DEL",        CTL_NEEDS_CHANGE,                  ctl_del },
+	{ "IMPORT",     CTL_NEEDS_CHANGE,                  ctl_import },
+	{ "STS-FETCH",  CTL_NEEDS_CHANGE | CTL_NEEDS_STS,  ctl_sts_fetch },
+	{ "STS-DEL",    CTL_NEEDS_CHANGE | CTL_NEEDS_STS,  ctl_sts_del },
+	{ "MX-FETCH",   CTL_NEEDS_CHANGE | CTL_NEEDS_STS,  ctl_mx_fetch },
+	{ "FED-POLICY", CTL_NEEDS_CHANGE,                  ctl_fed_policy },
+	{ "FED-LOCAL",  CTL_NEEDS_CHANGE,                  ctl_fed_local },
+	{ "FED-ADD",    CTL_NEEDS_CHANGE,                  ctl_fed_add },
+	{ "FED-DEL",    CTL_NEEDS_CHANGE,                  ctl_fed_del },
+	{ "FED-FLUSH",  CTL_NEEDS_CHANGE,                  ctl_fed_flush },
+	/* every FED- word is a change: a peer without change rights is
+	 * refused one before it learns whether the word exists */
+	{ "FED-*",      CTL_NEEDS_CHANGE,                  ctl_unknown },
+};
+
+static const struct ctl_cmd *ctl_cmd_find(const char *name)
+{
+	const struct ctl_cmd *c;
+	size_t len;
+
+	for (c = ctl_cmds; c < ctl_cmds + sizeof(ctl_cmds) / sizeof(ctl_cmds[0]); c++) {
+		len = strlen(c->name);
+		if (c->name[len - 1] == '*' ? strncmp(name, c->name, len - 1) == 0 : strcmp(name, c->name) == 0)
+			return c;
+	}
+	return NULL;
+}
+
+/* One request line.  Returns 0 to go on, -1 to close. */
 static int ctl_request(struct ctl_conn *cn, char *line, size_t len)
 {
-	char *words[MXC_CTL_WORDS_MAX], num[24], msg[CONFIG_USER_MAX + CONFIG_GROUP_MAX + 160];
+	char *words[MXC_CTL_WORDS_MAX], msg[CONFIG_USER_MAX + CONFIG_GROUP_MAX + 160];
+	const struct ctl_cmd *cmd;
 	int n = ctl_words(line, len, words);
 
 	if (n < 0)
 		return ctl_err(cn, MXC_CTL_EPROTO, "malformed line");
-	if (strcmp(words[0], "PING") == 0) {
-		snprintf(num, sizeof(num), "%ld", (long)getpid());
-		return ctl_send(cn, "OK", num, (char *)NULL);
-	}
-	if (strcmp(words[0], "QUIT") == 0) {
-		ctl_send(cn, "OK", (char *)NULL);
-		return -1;
-	}
-	if (strcmp(words[0], "SET") != 0 && strcmp(words[0], "DEL") != 0 && strcmp(words[0], "IMPORT") != 0 &&
-	    strcmp(words[0], "STS-FETCH") != 0 && strcmp(words[0], "STS-DEL") != 0 &&
-	    strcmp(words[0], "MX-FETCH") != 0 && strncmp(words[0], "FED-", 4) != 0)
-		return ctl_err(cn, MXC_CTL_EPROTO, "unknown command");
-	if (!cn->may_change) {
+	cmd = ctl_cmd_find(words[0]);
+	if (cmd == NULL)
+		return ctl_unknown(cn, words, n);
+	if ((cmd->needs & CTL_NEEDS_CHANGE) && !cn->may_change) {
 		ctr_limit(MXC_CTR_CTL_DENIED, "ctl: uid %lu (pid %ld) may not change the caches: refused",
 			  (unsigned long)cn->uid, (long)cn->pid);
 		return ctl_err(cn, MXC_CTL_EPERM, ctl_who_may(msg, sizeof(msg)));
 	}
-	if (strcmp(words[0], "FED-POLICY") == 0 || strcmp(words[0], "FED-LOCAL") == 0 ||
-	    strcmp(words[0], "FED-ADD") == 0 || strcmp(words[0], "FED-DEL") == 0 || strcmp(words[0], "FED-FLUSH") == 0)
-		return ctl_fed(cn, words, n);
-	if (strncmp(words[0], "FED-", 4) == 0)
-		return ctl_err(cn, MXC_CTL_EPROTO, "unknown command");
-	if (cn->ctl->sts != NULL && strcmp(words[0], "STS-FETCH") == 0)
-		return ctl_sts_fetch(cn, words, n);
-	if (cn->ctl->sts != NULL && strcmp(words[0], "STS-DEL") == 0)
-		return ctl_sts_del(cn, words, n);
-	if (cn->ctl->sts != NULL && strcmp(words[0], "MX-FETCH") == 0)
-		return ctl_mx_fetch(cn, words, n);
-	if (strcmp(words[0], "IMPORT") != 0 && strcmp(words[0], "SET") != 0 && strcmp(words[0], "DEL") != 0)
+	if ((cmd->needs & CTL_NEEDS_STS) && cn->ctl->sts == NULL)
 		return ctl_err(cn, MXC_CTL_EPROTO, "MTA-STS is not running");
-	if (strcmp(words[0], "SET") == 0)
-		return ctl_set(cn, words, n);
-	if (strcmp(words[0], "DEL") == 0)
-		return ctl_del(cn, words, n);
-	if (n != 1)
-		return ctl_err(cn, MXC_CTL_EPROTO, "usage: IMPORT");
-	return ctl_import(cn);
+	return cmd->run(cn, words, n);
 }
+
+/* --- connections ----------------------------------------------------------- */
 
 static void *ctl_conn_main(void *arg)
 {
