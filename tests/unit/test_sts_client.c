@@ -273,7 +273,7 @@ int main(void)
 	is_int(take_events(r, MXC_EV_MX_FETCH, "stale.example"), 1, "and asked again");
 	is_int(mxc_mx_cached(h, "stale.example", mx, 4, &n, &info), MXC_OK, "the expired entry for inspection");
 	is_int(info.kind, MXC_MX_IMPLICIT, "its kind");
-	ok(info.expires < now + 1, "its expiry");
+	is_int(info.expires, now - 1, "its expiry, as stored");
 	is_int(mxc_resolve_mx(h, "[192.0.2.1]", mx, 4, &n, &from), MXC_EINVAL, "an IP literal: EINVAL");
 	{
 		uint8_t val[MXC_OV_VALUE_MAX];
