@@ -64,7 +64,7 @@ SHM_SRC    = shm/key.c
 LIB_SRC    = client/mxcache.c client/rblock.c $(SHM_SRC)
 DAEMON_SRC = $(wildcard daemon/*.c) $(SHM_SRC)
 SHMCTL_SRC = $(wildcard client/shmctl*.c)
-SMAP_SRC   = client/socketmap.c client/sm_conn.c
+SMAP_SRC   = client/socketmap.c client/sm_conn.c client/sm_proto.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
