@@ -221,7 +221,7 @@ int main(void)
 	ok(mxc_events_dropped(h) >= 5, "a full ring: events dropped and counted (%llu)",
 	   (unsigned long long)mxc_events_dropped(h));
 	is_int(take_events(r, MXC_EV_STS_FETCH, "absent.example"), MXC_EV_RING_SIZE - 1,
-	       "the ring held what fits (ck_ring keeps one slot free)");
+	       "the ring held what fits (one record always stays free)");
 
 	/* MX */
 	memset(&m, 0, sizeof(m));
