@@ -84,7 +84,8 @@ UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 UNIT_BIN   = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 HELPER_SRC = $(wildcard tests/stress/*.c tests/tools/*.c)
 HELPER_BIN = $(patsubst tests/%.c,$(BUILD)/tests/%,$(HELPER_SRC))
-BENCH_SRC  = $(wildcard bench/*.c)
+BENCH_SRC  = $(filter-out bench/harness.c,$(wildcard bench/*.c))
+BENCH_HARNESS = $(BUILD)/obj/bench/harness.o
 BENCH_BIN  = $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 all: $(SOLIB) $(ALIB) $(DAEMON) $(SHMCTL) $(SMAP) $(SHMCTL_BASH)
@@ -126,12 +127,12 @@ $(BUILD)/tests/%: tests/%.c $(TEST_DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(DAEMON_CORE_OBJ) $(ALIB) $(DAEMON_LIBS)
 
-$(BUILD)/bench/%: bench/%.c $(ALIB) $(DAEMON_CORE_OBJ)
+$(BUILD)/bench/%: bench/%.c $(BENCH_HARNESS) $(ALIB) $(DAEMON_CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(DAEMON_CORE_OBJ) $(ALIB) $(DAEMON_LIBS) $(BENCH_LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BENCH_HARNESS) $(DAEMON_CORE_OBJ) $(ALIB) $(DAEMON_LIBS) $(BENCH_LIBS)
 
 tests-bin: all $(UNIT_BIN) $(HELPER_BIN)
-bench-bin: all $(BENCH_BIN) $(HELPER_BIN)
+bench-bin: all $(BENCH_HARNESS) $(BENCH_BIN) $(HELPER_BIN)
 
 # --- setup: install what a fresh Debian machine lacks ----------------------
 # building and running (make run): the libraries the programs link, and the

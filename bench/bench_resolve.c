@@ -95,6 +95,7 @@
 
 #define BENCH_NAME "bench_resolve"
 #include "bench/common.h"
+#include "bench/harness.h"
 #include "client/mxcache.h"
 #include "daemon/log.h"
 #include "daemon/region.h"
@@ -119,7 +120,6 @@
 #define WARM_LOOKUPS     (1u << 13)  /* untimed lookups before each block */
 #define BLOCK_SAMPLES    1000        /* batches per turn of one system */
 #define BLOCK_CHUNKS     32          /* long-run slices per turn of one system */
-#define CLOCK_PROBES     1001        /* clock-pair timings for the overhead */
 
 /* Every system together, both processes, take about 1.3 GB per million
  * entries (the region, LMDB and SQLite files, three in-process tables, the
@@ -1138,19 +1138,6 @@ static int check_all(const struct run *ru, struct systems *sy)
 		return -1;
 	}
 	return 0;
-}
-
-/* The cost of the clock pair around a batch, to subtract from it. */
-static double clock_overhead(void)
-{
-	double v[CLOCK_PROBES];
-
-	for (unsigned i = 0; i < CLOCK_PROBES; i++) {
-		double t0 = now_ns();
-		v[i] = now_ns() - t0;
-	}
-	qsort(v, CLOCK_PROBES, sizeof(v[0]), cmp_double);
-	return v[CLOCK_PROBES / 2];
 }
 
 /* Untimed lookups, to bring one system's working set back into cache
