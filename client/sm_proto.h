@@ -35,7 +35,7 @@ struct sm_stream {
 
 /* What the maps answer from. */
 struct sm_maps_conf {
-	mxc_t *h;                    /* the region; NULL: every map answers TEMP */
+	mxc_t *h;                    /* the region, open */
 	int strict_testing;          /* a testing-mode policy answered as enforce */
 	int tlsrpt;                  /* TLSRPT attributes in mtasts answers */
 	char transport[SM_TRANSPORT_MAX + 1];   /* transport answers' transport */
