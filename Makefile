@@ -64,7 +64,7 @@ SHM_SRC    = shm/key.c
 LIB_SRC    = client/mxcache.c client/rblock.c $(SHM_SRC)
 DAEMON_SRC = $(wildcard daemon/*.c) $(SHM_SRC)
 SHMCTL_SRC = $(wildcard client/shmctl*.c)
-SMAP_SRC   = client/socketmap.c client/sm_conn.c
+SMAP_SRC   = client/socketmap.c client/sm_conn.c client/sm_proto.c
 
 obj = $(patsubst %.c,$(BUILD)/obj/%.o,$(1))
 
@@ -84,7 +84,8 @@ UNIT_SRC   = $(wildcard tests/unit/test_*.c)
 UNIT_BIN   = $(patsubst tests/unit/%.c,$(BUILD)/tests/%,$(UNIT_SRC))
 HELPER_SRC = $(wildcard tests/stress/*.c tests/tools/*.c)
 HELPER_BIN = $(patsubst tests/%.c,$(BUILD)/tests/%,$(HELPER_SRC))
-BENCH_SRC  = $(wildcard bench/*.c)
+BENCH_SRC  = $(filter-out bench/harness.c,$(wildcard bench/*.c))
+BENCH_HARNESS = $(BUILD)/obj/bench/harness.o
 BENCH_BIN  = $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
 
 all: $(SOLIB) $(ALIB) $(DAEMON) $(SHMCTL) $(SMAP) $(SHMCTL_BASH)
@@ -126,12 +127,12 @@ $(BUILD)/tests/%: tests/%.c $(TEST_DEPS)
 	@mkdir -p $(dir $@)
 	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(DAEMON_CORE_OBJ) $(ALIB) $(DAEMON_LIBS)
 
-$(BUILD)/bench/%: bench/%.c $(ALIB) $(DAEMON_CORE_OBJ)
+$(BUILD)/bench/%: bench/%.c $(BENCH_HARNESS) $(ALIB) $(DAEMON_CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(DAEMON_CORE_OBJ) $(ALIB) $(DAEMON_LIBS) $(BENCH_LIBS)
+	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BENCH_HARNESS) $(DAEMON_CORE_OBJ) $(ALIB) $(DAEMON_LIBS) $(BENCH_LIBS)
 
 tests-bin: all $(UNIT_BIN) $(HELPER_BIN)
-bench-bin: all $(BENCH_BIN) $(HELPER_BIN)
+bench-bin: all $(BENCH_HARNESS) $(BENCH_BIN) $(HELPER_BIN)
 
 # --- setup: install what a fresh Debian machine lacks ----------------------
 # building and running (make run): the libraries the programs link, and the

@@ -95,6 +95,7 @@
 
 #define BENCH_NAME "bench_resolve"
 #include "bench/common.h"
+#include "bench/harness.h"
 #include "client/mxcache.h"
 #include "daemon/log.h"
 #include "daemon/region.h"
@@ -119,7 +120,6 @@
 #define WARM_LOOKUPS     (1u << 13)  /* untimed lookups before each block */
 #define BLOCK_SAMPLES    1000        /* batches per turn of one system */
 #define BLOCK_CHUNKS     32          /* long-run slices per turn of one system */
-#define CLOCK_PROBES     1001        /* clock-pair timings for the overhead */
 
 /* Every system together, both processes, take about 1.3 GB per million
  * entries (the region, LMDB and SQLite files, three in-process tables, the
@@ -166,8 +166,6 @@ enum { SYS_MXC, SYS_LMDB, SYS_SQLITE, SYS_LFHT, SYS_CKHS, SYS_PLAIN, SYS_FLOOR, 
 enum { KS_UNIFORM, KS_ZIPF, KS_HOT, KS_COUNT };
 enum { CASE_HIT, CASE_MISS, CASE_COUNT };
 
-static const char *const sys_name[SYS_COUNT] = { "mxcache", "lmdb",  "sqlite", "rculfhash",
-						 "ck_hs",   "plain", "floor" };
 static const char *const ks_name[KS_COUNT] = { "uniform", "zipf", "hot1000" };
 static const char *const case_name[CASE_COUNT] = { "hit", "miss" };
 
@@ -1033,70 +1031,125 @@ static void systems_close(struct systems *sy, uint64_t n)
 /* --- the child: lookups ----------------------------------------------------- */
 
 /*
- * One pass over keys[0..n) for one system: the timed unit.  The lookups
- * are independent of each other; the count of answers found is returned
- * so that none can be optimised away.  For the floor, n dependent loads
- * (keys unused).
+ * The systems under measurement, indexed by SYS_*: each one's name, its
+ * pass and its single lookup.
+ *
+ * pass: one pass over keys[0..n), the timed unit.  The lookups are
+ * independent of each other; the count of answers found is returned so
+ * that none can be optimised away.  For the floor, n dependent loads
+ * (keys unused).  One indirect call per batch, never one per lookup.
+ *
+ * one: one lookup, for the checks: 1 found (host filled), 0 absent, -1
+ * error.  NULL for the floor, which answers nothing.
  */
-static unsigned lookups(struct systems *sy, int sys, char (*keys)[KEY_SLOT], size_t n)
+struct bench_sys {
+	const char *name;
+	unsigned (*pass)(struct systems *sy, char (*keys)[KEY_SLOT], size_t n);
+	int (*one)(struct systems *sy, const char *key, char *host, size_t hostlen);
+};
+
+static int mxc_one(struct systems *sy, const char *key, char *host, size_t hostlen)
+{
+	int rc = mxc_resolve(sy->h, key, host, hostlen);
+
+	return rc == MXC_OK ? 1 : rc == MXC_NOTFOUND ? 0 : -1;
+}
+
+static int lf_one(struct systems *sy, const char *key, char *host, size_t hostlen)
+{
+	return lf_get(sy->lf, key, host, hostlen);
+}
+
+static int ck_one(struct systems *sy, const char *key, char *host, size_t hostlen)
+{
+	return ck_get(&sy->hs, key, host, hostlen);
+}
+
+static int plain_one(struct systems *sy, const char *key, char *host, size_t hostlen)
+{
+	(void)hostlen;   /* HOST_BUF >= PLAIN_VALUE: systems_build checks */
+	return plain_get(&sy->plain, key, host);
+}
+
+static unsigned mxc_pass(struct systems *sy, char (*keys)[KEY_SLOT], size_t n)
 {
 	char host[HOST_BUF];
 	unsigned found = 0;
-	size_t i;
 
-	switch (sys) {
-	case SYS_MXC:
-		for (i = 0; i < n; i++)
-			found += mxc_resolve(sy->h, keys[i], host, sizeof(host)) == MXC_OK;
-		break;
-	case SYS_LMDB:
-		for (i = 0; i < n; i++)
-			found += lmdb_get(sy, keys[i], host, sizeof(host)) == 1;
-		break;
-	case SYS_SQLITE:
-		for (i = 0; i < n; i++)
-			found += sqlite_get(sy, keys[i], host, sizeof(host)) == 1;
-		break;
-	case SYS_LFHT:
-		for (i = 0; i < n; i++)
-			found += lf_get(sy->lf, keys[i], host, sizeof(host)) == 1;
-		break;
-	case SYS_CKHS:
-		for (i = 0; i < n; i++)
-			found += ck_get(&sy->hs, keys[i], host, sizeof(host)) == 1;
-		break;
-	case SYS_PLAIN:
-		for (i = 0; i < n; i++)
-			found += plain_get(&sy->plain, keys[i], host) == 1;
-		break;
-	default:
-		found = chase_run(&sy->floor, n);
-		break;
-	}
+	for (size_t i = 0; i < n; i++)
+		found += mxc_resolve(sy->h, keys[i], host, sizeof(host)) == MXC_OK;
 	return found;
 }
 
-/* One lookup of one system, for the checks: 1 found (host filled), 0
- * absent, -1 error. */
-static int lookup_one(struct systems *sy, int sys, const char *key, char *host, size_t hostlen)
+static unsigned lmdb_pass(struct systems *sy, char (*keys)[KEY_SLOT], size_t n)
 {
-	int rc;
+	char host[HOST_BUF];
+	unsigned found = 0;
 
-	switch (sys) {
-	case SYS_MXC:
-		rc = mxc_resolve(sy->h, key, host, hostlen);
-		return rc == MXC_OK ? 1 : rc == MXC_NOTFOUND ? 0 : -1;
-	case SYS_LMDB:
-		return lmdb_get(sy, key, host, hostlen);
-	case SYS_SQLITE:
-		return sqlite_get(sy, key, host, hostlen);
-	case SYS_LFHT:
-		return lf_get(sy->lf, key, host, hostlen);
-	case SYS_CKHS:
-		return ck_get(&sy->hs, key, host, hostlen);
-	default:
-		return plain_get(&sy->plain, key, host);
-	}
+	for (size_t i = 0; i < n; i++)
+		found += lmdb_get(sy, keys[i], host, sizeof(host)) == 1;
+	return found;
+}
+
+static unsigned sqlite_pass(struct systems *sy, char (*keys)[KEY_SLOT], size_t n)
+{
+	char host[HOST_BUF];
+	unsigned found = 0;
+
+	for (size_t i = 0; i < n; i++)
+		found += sqlite_get(sy, keys[i], host, sizeof(host)) == 1;
+	return found;
+}
+
+static unsigned lf_pass(struct systems *sy, char (*keys)[KEY_SLOT], size_t n)
+{
+	char host[HOST_BUF];
+	unsigned found = 0;
+
+	for (size_t i = 0; i < n; i++)
+		found += lf_get(sy->lf, keys[i], host, sizeof(host)) == 1;
+	return found;
+}
+
+static unsigned ck_pass(struct systems *sy, char (*keys)[KEY_SLOT], size_t n)
+{
+	char host[HOST_BUF];
+	unsigned found = 0;
+
+	for (size_t i = 0; i < n; i++)
+		found += ck_get(&sy->hs, keys[i], host, sizeof(host)) == 1;
+	return found;
+}
+
+static unsigned plain_pass(struct systems *sy, char (*keys)[KEY_SLOT], size_t n)
+{
+	char host[HOST_BUF];
+	unsigned found = 0;
+
+	for (size_t i = 0; i < n; i++)
+		found += plain_get(&sy->plain, keys[i], host) == 1;
+	return found;
+}
+
+static unsigned floor_pass(struct systems *sy, char (*keys)[KEY_SLOT], size_t n)
+{
+	(void)keys;
+	return chase_run(&sy->floor, n);
+}
+
+static const struct bench_sys bench_sys[SYS_COUNT] = {
+	[SYS_MXC] = { "mxcache", mxc_pass, mxc_one },
+	[SYS_LMDB] = { "lmdb", lmdb_pass, lmdb_get },
+	[SYS_SQLITE] = { "sqlite", sqlite_pass, sqlite_get },
+	[SYS_LFHT] = { "rculfhash", lf_pass, lf_one },
+	[SYS_CKHS] = { "ck_hs", ck_pass, ck_one },
+	[SYS_PLAIN] = { "plain", plain_pass, plain_one },
+	[SYS_FLOOR] = { "floor", floor_pass, NULL },
+};
+
+static unsigned lookups(struct systems *sy, int sys, char (*keys)[KEY_SLOT], size_t n)
+{
+	return bench_sys[sys].pass(sy, keys, n);
 }
 
 /* Untimed: copy the keys that sequence ks names at from..from+n into buf. */
@@ -1123,13 +1176,13 @@ static int check_all(const struct run *ru, struct systems *sy)
 	for (uint64_t i = 0; i < ru->n && !g_stop; i++) {
 		make_target(i, want);
 		for (int sys = 0; sys < SYS_FLOOR; sys++) {
-			rc = lookup_one(sy, sys, ru->hit[i], host, sizeof(host));
+			rc = bench_sys[sys].one(sy, ru->hit[i], host, sizeof(host));
 			if ((rc != 1 || strcmp(host, want) != 0) && bad++ < 3)
-				progress("%s: %s -> %s, want %s", sys_name[sys], ru->hit[i],
+				progress("%s: %s -> %s, want %s", bench_sys[sys].name, ru->hit[i],
 					 rc == 1 ? host : rc == 0 ? "(absent)" : "(error)", want);
-			rc = lookup_one(sy, sys, ru->miss[i], host, sizeof(host));
+			rc = bench_sys[sys].one(sy, ru->miss[i], host, sizeof(host));
 			if (rc != 0 && bad++ < 3)
-				progress("%s: %s should be absent: %s", sys_name[sys], ru->miss[i],
+				progress("%s: %s should be absent: %s", bench_sys[sys].name, ru->miss[i],
 					 rc == 1 ? host : "(error)");
 		}
 	}
@@ -1138,19 +1191,6 @@ static int check_all(const struct run *ru, struct systems *sy)
 		return -1;
 	}
 	return 0;
-}
-
-/* The cost of the clock pair around a batch, to subtract from it. */
-static double clock_overhead(void)
-{
-	double v[CLOCK_PROBES];
-
-	for (unsigned i = 0; i < CLOCK_PROBES; i++) {
-		double t0 = now_ns();
-		v[i] = now_ns() - t0;
-	}
-	qsort(v, CLOCK_PROBES, sizeof(v[0]), cmp_double);
-	return v[CLOCK_PROBES / 2];
 }
 
 /* Untimed lookups, to bring one system's working set back into cache
@@ -1205,7 +1245,7 @@ static int measure_case(const struct run *ru, const struct opts *op, struct syst
 				t = now_ns() - t0 - clk;
 				v[sys][k] = (t > 0 ? t : 0) / BATCH;
 				if (sys != SYS_FLOOR && found != want) {
-					progress("%s %s %s: %u of %u found in a batch", sys_name[sys], ks_name[mc->ks],
+					progress("%s %s %s: %u of %u found in a batch", bench_sys[sys].name, ks_name[mc->ks],
 						 case_name[mc->cs], found, BATCH);
 					goto out;
 				}
@@ -1244,7 +1284,7 @@ static int measure_case(const struct run *ru, const struct opts *op, struct syst
 		r->mean = total[sys] / (double)nlong;
 		r->valid = 1;
 		progress("  %-7s %-4s %-9s median %8.1f ns, mean %8.1f ns", ks_name[mc->ks], case_name[mc->cs],
-			 sys_name[sys], r->median, r->mean);
+			 bench_sys[sys].name, r->median, r->mean);
 	}
 	progress("  (%s %s measured in %.1f s)", ks_name[mc->ks], case_name[mc->cs], (now_ns() - start) / NS_PER_S);
 	rc = 0;
@@ -1376,13 +1416,13 @@ static void print_rows(uint64_t n, const struct shared *sh, FILE *csv)
 	const struct result *floor = &sh->r[0][SYS_FLOOR];
 
 	if (floor->valid)
-		print_row(csv, n, "-", "-", sys_name[SYS_FLOOR], floor, floor, NULL);
+		print_row(csv, n, "-", "-", bench_sys[SYS_FLOOR].name, floor, floor, NULL);
 	for (int mi = 0; mi < MCASE_COUNT; mi++) {
 		for (int sys = 0; sys < SYS_FLOOR; sys++) {
 			const struct result *r = &sh->r[mi][sys];
 
 			if (r->valid)
-				print_row(csv, n, ks_name[mcases[mi].ks], case_name[mcases[mi].cs], sys_name[sys], r,
+				print_row(csv, n, ks_name[mcases[mi].ks], case_name[mcases[mi].cs], bench_sys[sys].name, r,
 					  floor, &sh->r[mi][SYS_MXC]);
 		}
 	}

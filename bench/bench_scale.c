@@ -69,6 +69,7 @@
 
 #define BENCH_NAME "bench_scale"
 #include "bench/common.h"
+#include "bench/harness.h"
 #include "client/mxcache.h"
 #include "daemon/log.h"
 #include "daemon/region.h"
@@ -112,7 +113,6 @@
 #define LAT_ROUNDS_FULL   6           /* blocks per rate, rates interleaved */
 #define LAT_ROUNDS_QUICK  2
 #define LAT_SAMPLES_MAX   (1u << 20)  /* per rate; far above what the time allows */
-#define CLOCK_PROBES      1001
 #define NRATES            3
 static const double write_rates[NRATES] = { 0, 10000, 100000 };   /* updates/s */
 #define TIMER_SLACK_NS    1000        /* the writer's sleeps: pace to ~µs, not 50 µs */
@@ -941,19 +941,6 @@ struct p2_shared {
 	struct p2_result r[NRATES];
 	char err[ERR_MAX];
 };
-
-/* The cost of the clock pair around a batch, to subtract from it. */
-static double clock_overhead(void)
-{
-	double v[CLOCK_PROBES];
-
-	for (unsigned i = 0; i < CLOCK_PROBES; i++) {
-		int64_t t0 = mono_ns();
-		v[i] = (double)(mono_ns() - t0);
-	}
-	qsort(v, CLOCK_PROBES, sizeof(v[0]), cmp_double);
-	return v[CLOCK_PROBES / 2];
-}
 
 /*
  * The reader: time batches of BATCH lookups, each sample filed under the

@@ -1026,7 +1026,7 @@ static int ev_post_aux(struct mxc *h, uint8_t type, uint8_t aux, const char *nam
 	ev.e_nlen = (uint16_t)nlen;
 	ev.e_value = value;
 	memcpy(ev.e_name, name, nlen);
-	if (!ck_ring_enqueue_spsc_mxc_event(&er->er_ring, er->er_ev, &ev)) {
+	if (!mxc_ering_post(er, &ev)) {
 		mxa_store64(&er->er_dropped, mxa_load64(&er->er_dropped) + 1);
 		/* a ring stays full when no daemon has the block (its
 		 * registration was refused, or its daemon is gone): offer it

@@ -203,7 +203,7 @@ static int rblock_pending(const struct rblock *b)
 
 	for (i = 0; i < b->nslots; i++)
 		if ((b->hdr->rb_used[i / 64] >> (i % 64) & 1) &&
-		    ck_pr_load_uint(&b->rings[i].er_ring.p_tail) != ck_pr_load_uint(&b->rings[i].er_ring.c_head))
+		    mxc_ering_pending(&b->rings[i]))
 			return 1;
 	return 0;
 }

@@ -293,14 +293,14 @@ static void conn_close(struct conn *c)
 	if (c->fd < conns_cap)
 		conns[c->fd] = NULL;
 	peer_release(c->l, c->peer);
-	free(c->out);
+	free(c->s.out);
 	free(c);
 }
 
 static void conn_events(struct conn *c)
 {
 	struct epoll_event ev;
-	int want = (c->paused || c->closing ? 0 : EPOLLIN) | (c->outlen > c->outoff ? EPOLLOUT : 0);
+	int want = (c->paused || c->s.closing ? 0 : EPOLLIN) | (c->s.outlen > c->s.outoff ? EPOLLOUT : 0);
 
 	memset(&ev, 0, sizeof(ev));
 	ev.events = (uint32_t)want | EPOLLRDHUP;
@@ -313,8 +313,8 @@ static int conn_flush(struct conn *c, time_t now)
 {
 	ssize_t n;
 
-	while (c->outoff < c->outlen) {
-		n = send(c->fd, c->out + c->outoff, c->outlen - c->outoff, MSG_NOSIGNAL);
+	while (c->s.outoff < c->s.outlen) {
+		n = send(c->fd, c->s.out + c->s.outoff, c->s.outlen - c->s.outoff, MSG_NOSIGNAL);
 		if (n < 0) {
 			if (errno == EINTR)
 				continue;
@@ -322,13 +322,13 @@ static int conn_flush(struct conn *c, time_t now)
 				break;
 			return -1;
 		}
-		c->outoff += (size_t)n;
+		c->s.outoff += (size_t)n;
 		c->stall_moved += (size_t)n;
 	}
-	if (c->outoff == c->outlen) {
-		if (c->outlen > 0)
-			c->idle_since = now;    /* answered: idle from here */
-		c->outoff = c->outlen = 0;
+	if (c->s.outoff == c->s.outlen) {
+		if (c->s.outlen > 0)
+			c->s.idle_since = now;    /* answered: idle from here */
+		c->s.outoff = c->s.outlen = 0;
 		c->stalled_since = 0;
 	} else if (c->stalled_since == 0 || c->stall_moved >= SM_STALL_PROGRESS) {
 		/* replies wait: the client has SM_STALL_S to take a fair part */
@@ -344,25 +344,25 @@ static void conn_io(struct conn *c, uint32_t events, time_t now)
 
 	if (events & (EPOLLERR | EPOLLHUP))
 		goto gone;
-	if ((events & EPOLLIN) && !c->paused && !c->closing) {
-		n = recv(c->fd, c->in + c->inlen, sizeof(c->in) - c->inlen, 0);
+	if ((events & EPOLLIN) && !c->paused && !c->s.closing) {
+		n = recv(c->fd, c->s.in + c->s.inlen, sizeof(c->s.in) - c->s.inlen, 0);
 		if (n == 0)
 			goto gone;
 		if (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK && errno != EINTR)
 			goto gone;
 		if (n > 0) {
-			c->inlen += (size_t)n;
-			if (sm_parse(c, now) != 0 && !c->closing)
+			c->s.inlen += (size_t)n;
+			if (sm_parse(&c->s, now) != 0 && !c->s.closing)
 				goto gone;
 		}
-	} else if (events & EPOLLRDHUP && c->outlen == c->outoff) {
+	} else if (events & EPOLLRDHUP && c->s.outlen == c->s.outoff) {
 		goto gone;
 	}
 	if (conn_flush(c, now) != 0)
 		goto gone;
-	if (c->closing && c->outlen == c->outoff)
+	if (c->s.closing && c->s.outlen == c->s.outoff)
 		goto gone;
-	c->paused = c->outlen - c->outoff > SM_OUT_MAX;
+	c->paused = c->s.outlen - c->s.outoff > SM_OUT_MAX;
 	conn_events(c);
 	return;
 gone:
@@ -452,7 +452,7 @@ static void accept_all(struct sm_listener *l, time_t now)
 		c->fd = fd;
 		c->l = l;
 		c->peer = peer;
-		c->idle_since = now;
+		c->s.idle_since = now;
 		memset(&ev, 0, sizeof(ev));
 		ev.events = EPOLLIN | EPOLLRDHUP;
 		ev.data.ptr = c;
@@ -479,8 +479,8 @@ static void sweep(time_t now)
 		if (c == NULL)
 			continue;
 		if ((c->stalled_since != 0 && now - c->stalled_since >= SM_STALL_S) ||
-		    (c->req_since != 0 && now - c->req_since >= limits.idle_s) ||
-		    (c->req_since == 0 && c->outlen == c->outoff && now - c->idle_since >= limits.idle_s)) {
+		    (c->s.req_since != 0 && now - c->s.req_since >= limits.idle_s) ||
+		    (c->s.req_since == 0 && c->s.outlen == c->s.outoff && now - c->s.idle_since >= limits.idle_s)) {
 			mxc_sm_count(sm_stats, MXC_SM_TIMEOUT);
 			conn_close(c);
 		}

@@ -1,9 +1,10 @@
 /*
  * client/socketmap.h - what the two halves of mxcache-socketmap share.
  *
- * client/socketmap.c is the program and the protocol: options, the
- * netstrings, the maps.  client/sm_conn.c is the connections: the event
- * loop, who may connect, reading, writing, and when to close.
+ * client/socketmap.c is the program: options, logging, start and stop.
+ * client/sm_proto.c is the protocol (sm_proto.h): the netstrings, the
+ * maps.  client/sm_conn.c is the connections: the event loop, who may
+ * connect, reading, writing, and when to close.
  *
  * One thread: nothing here is thread-safe.
  */
@@ -15,10 +16,8 @@
 #include <time.h>
 
 #include "../shm/smstats.h"
+#include "sm_proto.h"
 
-#define SM_QUERY_MAX      10000      /* Postfix's own limit for a query */
-#define SM_LEN_DIGITS     10         /* digits of a length, leading zeros included */
-#define SM_IN_MAX         (SM_LEN_DIGITS + 1 + SM_QUERY_MAX + 1)
 #define SM_CONN_MAX       65536      /* connections at most, whatever the options */
 
 struct sm_listener;
@@ -28,34 +27,16 @@ struct conn {
 	int fd;
 	struct sm_listener *l;       /* accepted on */
 	struct sm_peer *peer;        /* its address or uid */
-	int closing;                 /* close once out is flushed */
 	int paused;                  /* EPOLLIN off: too much output waiting */
-	time_t idle_since;           /* accepted, or the last request answered */
-	time_t req_since;            /* first byte of the incomplete request, or 0 */
 	time_t stalled_since;        /* output waiting since, or 0 */
 	size_t stall_moved;          /* bytes of it taken since then */
-	size_t inlen;
-	char in[SM_IN_MAX];
-	char *out;
-	size_t outlen, outoff, outcap;
+	struct sm_stream s;          /* bytes in, replies out */
 };
 
 /* --- client/socketmap.c ------------------------------------------------------ */
 
 /* sm_log - one line to syslog, or "socketmap: ..." to stderr under -f. */
 void sm_log(int prio, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
-
-/* mxcached's counters, or NULL when run without --stats-fd */
-extern struct mxc_sm_stats *sm_stats;
-
-/*
- * sm_parse - answer every complete netstring in c->in, bytes that arrived
- * at now, into c->out; a request completed sets c->idle_since, the first
- * byte of one still incomplete c->req_since.  Returns 0, or -1 when the
- * stream is broken (a PERM reply is queued and c->closing set) or memory
- * ran out.
- */
-int sm_parse(struct conn *c, time_t now);
 
 /* --- client/sm_conn.c --------------------------------------------------------- */
 

@@ -311,7 +311,7 @@ static int rings_empty(const struct rproc *p)
 
 	used_copy(p, used);
 	while (next_bit(used, &s))
-		if (ck_pr_load_uint(&p->rings[s].er_ring.p_tail) != ck_pr_load_uint(&p->rings[s].er_ring.c_head))
+		if (mxc_ering_pending(&p->rings[s]))
 			return 0;
 	return 1;
 }

@@ -8,7 +8,10 @@
  * it", "this policy was used", and later the delivery counters.  Those go
  * through rings beside the reader slots.  Slot i's ring has exactly one
  * producer, the thread owning slot i, and one consumer, the daemon, so a
- * ck_ring in SPSC mode is enough and both sides are wait-free:
+ * single-producer, single-consumer ring of two 32-bit indexes is enough
+ * and both sides are wait-free (its words are ours, fixed here and read
+ * and written through shm/atomic.h as every shared word is; no library's
+ * private struct lives in shared memory):
  *
  *   - posting is a bounds check, a copy of one record and one release
  *     store of the producer index; a full ring drops the event and counts
@@ -40,11 +43,10 @@
 #include <stdint.h>
 #include <string.h>
 
-#include <ck_ring.h>
-
+#include "atomic.h"
 #include "layout.h"
 
-#define MXC_EV_RING_SIZE 16          /* slots per ring, a power of two; ck_ring holds one less */
+#define MXC_EV_RING_SIZE 16          /* slots per ring, a power of two; it holds one less */
 #define MXC_EV_NAME_MAX  255         /* a canonical domain or IP literal; MXC_EV_SERVER: two */
 
 /* Event types.  Later tables take the next numbers. */
@@ -67,41 +69,75 @@ struct mxc_event {
 };
 _Static_assert(sizeof(struct mxc_event) == 272, "bump MXC_SHM_RLAYOUT");
 
-CK_RING_PROTOTYPE(mxc_event, mxc_event)
-
-/* One slot's ring: the ck_ring (consumer and producer indexes on their own
- * lines), the producer's counters on a third, then the records. */
+/* One slot's ring: the consumer index and the producer index on lines of
+ * their own (each side writes one, so neither bounces the other's line),
+ * the producer's counters on a third, then the records.  The indexes run
+ * free (they wrap at 2^32); record i is er_ev[i % MXC_EV_RING_SIZE], and
+ * er_p_tail - er_c_head records wait, at most MXC_EV_RING_SIZE - 1. */
 struct mxc_shm_ering {
-	struct ck_ring er_ring;
-	uint8_t  er_pad[192 - sizeof(struct ck_ring)];
+	uint32_t er_c_head;          /* consumer: the next record to take */
+	uint8_t  er_pad0[60];
+	uint32_t er_p_tail;          /* producer: the next record to fill */
+	uint8_t  er_pad1[60];
 	uint64_t er_posted;          /* producer: events published */
 	uint64_t er_dropped;         /* producer: events dropped, ring full */
 	uint8_t  er_pad2[48];
 	struct mxc_event er_ev[MXC_EV_RING_SIZE];
 };
-_Static_assert(sizeof(struct ck_ring) <= 192, "ck_ring grew: bump MXC_SHM_RLAYOUT");
-_Static_assert(offsetof(struct mxc_shm_ering, er_posted) == 192, "bump MXC_SHM_RLAYOUT");
-_Static_assert(offsetof(struct mxc_shm_ering, er_ev) == 256, "bump MXC_SHM_RLAYOUT");
+_Static_assert(offsetof(struct mxc_shm_ering, er_c_head) == 0, "bump MXC_SHM_RLAYOUT");
+_Static_assert(offsetof(struct mxc_shm_ering, er_p_tail) == 64, "bump MXC_SHM_RLAYOUT");
+_Static_assert(offsetof(struct mxc_shm_ering, er_posted) == 128, "bump MXC_SHM_RLAYOUT");
+_Static_assert(offsetof(struct mxc_shm_ering, er_ev) == 192, "bump MXC_SHM_RLAYOUT");
+_Static_assert(sizeof(struct mxc_shm_ering) == 192 + MXC_EV_RING_SIZE * 272, "bump MXC_SHM_RLAYOUT");
 _Static_assert(sizeof(struct mxc_shm_ering) % MXC_SHM_LINE == 0, "rings stay line-aligned");
+_Static_assert((MXC_EV_RING_SIZE & (MXC_EV_RING_SIZE - 1)) == 0, "a power of two: the indexes wrap cleanly");
 
 /* mxc_ering_init - an empty ring, as its producer sets it up. */
 static inline void mxc_ering_init(struct mxc_shm_ering *er)
 {
-	ck_ring_init(&er->er_ring, MXC_EV_RING_SIZE);
+	mxa_store32(&er->er_c_head, 0);
+	mxa_store32(&er->er_p_tail, 0);
 }
 
-/* mxc_ering_sane - are the ring's geometry words the ones init wrote?
- * The producer checks before posting into its own ring. */
+/* mxc_ering_sane - could the indexes be ones this ring's two sides wrote
+ * (no more records waiting than it holds)?  The producer checks before
+ * posting into its own ring, which anyone in its process may have
+ * scribbled over. */
 static inline int mxc_ering_sane(const struct mxc_shm_ering *er)
 {
-	return er->er_ring.size == MXC_EV_RING_SIZE && er->er_ring.mask == MXC_EV_RING_SIZE - 1;
+	return mxa_load32(&er->er_p_tail) - mxa_load32(&er->er_c_head) < MXC_EV_RING_SIZE;
+}
+
+/* mxc_ering_pending - do records wait in the ring? */
+static inline int mxc_ering_pending(const struct mxc_shm_ering *er)
+{
+	return mxa_load32(&er->er_p_tail) != mxa_load32(&er->er_c_head);
+}
+
+/*
+ * mxc_ering_post - the producer's enqueue: copy ev into the next record,
+ * then publish it with a release store of the producer index.  Returns 1,
+ * or 0 when the ring is full (MXC_EV_RING_SIZE - 1 records waiting: one
+ * record stays free, so full and empty never look alike).
+ */
+static inline int mxc_ering_post(struct mxc_shm_ering *er, const struct mxc_event *ev)
+{
+	uint32_t p = mxa_load32(&er->er_p_tail);
+	uint32_t c = mxa_load32(&er->er_c_head);
+
+	if (p - c >= MXC_EV_RING_SIZE - 1)
+		return 0;
+	memcpy(&er->er_ev[p & (MXC_EV_RING_SIZE - 1)], ev, sizeof(*ev));
+	mxa_store32(&er->er_p_tail, p + 1);
+	return 1;
 }
 
 /*
  * mxc_ering_take - the consumer's dequeue, for a ring in memory the
  * producer may have scribbled over.  It reads the two indexes once each,
  * never the size or mask words, so no value in the ring can send it
- * outside er_ev.  The record is copied out, then wiped, then handed back
+ * outside er_ev (the acquire load of the producer index orders the
+ * record's reads after it).  The record is copied out, then wiped, then handed back
  * to the producer (a release store of the consumer index).
  * Returns 1 with *out filled, 0 if the ring is empty, -1 if the indexes
  * are impossible (the consumer index is then set to the producer's: the
@@ -109,25 +145,23 @@ static inline int mxc_ering_sane(const struct mxc_shm_ering *er)
  */
 static inline int mxc_ering_take(struct mxc_shm_ering *er, struct mxc_event *out)
 {
-	unsigned int c = ck_pr_load_uint(&er->er_ring.c_head);
-	unsigned int p = ck_pr_load_uint(&er->er_ring.p_tail);
+	uint32_t c = mxa_load32(&er->er_c_head);
+	uint32_t p = mxa_load32(&er->er_p_tail);
 	volatile unsigned char *rec;
 	size_t k;
 
 	if (p == c)
 		return 0;
 	if (p - c >= MXC_EV_RING_SIZE) {
-		ck_pr_store_uint(&er->er_ring.c_head, p);
+		mxa_store32(&er->er_c_head, p);
 		return -1;
 	}
-	ck_pr_fence_load();
 	rec = (volatile unsigned char *)&er->er_ev[c & (MXC_EV_RING_SIZE - 1)];
 	for (k = 0; k < sizeof(*out); k++)
 		((unsigned char *)out)[k] = rec[k];
 	for (k = 0; k < sizeof(*out); k++)
 		rec[k] = 0;
-	ck_pr_fence_store();
-	ck_pr_store_uint(&er->er_ring.c_head, c + 1);
+	mxa_store32(&er->er_c_head, c + 1);
 	return 1;
 }
 

@@ -32,7 +32,7 @@
 #define MXC_SHM_MAGIC    0x3143584du   /* "MXC1" in file byte order (LE) */
 #define MXC_SHM_LAYOUT   3             /* bump on ANY data-area change */
 #define MXC_SHM_RMAGIC   0x3152584du   /* "MXR1" */
-#define MXC_SHM_RLAYOUT  4             /* bump on ANY reader-table change */
+#define MXC_SHM_RLAYOUT  5             /* bump on ANY reader-table change */
 /*
  * ABI marker: written as a native uint32.  A reader of the other byte order
  * sees 0x05030201; the low byte also records the offset unit shift so a

@@ -17,6 +17,7 @@
 #include "shm/fed.h"
 #include "shm/key.h"
 #include "shm/path.h"
+#include "tests/fixture.h"
 #include "tests/tap.h"
 
 static char dir[] = "/tmp/mxc-test-fed.XXXXXX";
@@ -95,23 +96,17 @@ static int list_one(const char *domain, int64_t created, void *arg)
 
 int main(void)
 {
-	struct region_opts o;
 	struct region *r;
 	struct mxc_federation f;
-	char path[MXC_SHM_PATH_MAX], why[256];
-	struct stat sb;
+	char why[256];
 	size_t i;
 	int n;
 	mxc_t *h;
 
 	log_init(1, LOG_WARNING);
-	if (mkdtemp(dir) == NULL)
+	if (fixture_dir(dir) != 0)
 		return 1;
-	memset(&o, 0, sizeof(o));
-	o.dir = dir;
-	o.nslots = 16;
-	o.gid = (gid_t)-1;
-	if (region_create(&o, 0, &r) != 0 || region_go_live(r) != 0 || mxc_open(dir, &h) != MXC_OK) {
+	if (fixture_region(dir, 16, &r) != 0 || region_go_live(r) != 0 || mxc_open(dir, &h) != MXC_OK) {
 		ok(0, "region");
 		return tap_done();
 	}
@@ -149,13 +144,6 @@ int main(void)
 		region_publish(r);
 	}
 	mxc_close(h);
-	region_close(r);
-	if (stat(dir, &sb) == 0) {
-		if (mxc_shm_path(path, sizeof(path), mxc_shm_dir(), sb.st_dev, sb.st_ino, "data") == 0)
-			unlink(path);
-		if (mxc_shm_path(path, sizeof(path), mxc_shm_dir(), sb.st_dev, sb.st_ino, "readers") == 0)
-			unlink(path);
-	}
-	rmdir(dir);
+	fixture_cleanup(dir, r);
 	return tap_done();
 }

@@ -22,6 +22,7 @@
 #include "shm/layout.h"
 #include "shm/override.h"
 #include "shm/path.h"
+#include "tests/fixture.h"
 #include "tests/tap.h"
 
 static char dir[] = "/tmp/mxc-test-region.XXXXXX";
@@ -33,14 +34,6 @@ static int put(struct region *r, const char *key, const char *target, const char
 	size_t vlen = mxc_ov_value_encode(val, 1000, 2000, target, strlen(target), comment, strlen(comment));
 
 	return region_put(r, MXC_TAB_OVERRIDE, key, strlen(key), val, vlen, NULL, 0);
-}
-
-static void region_path(const char *d, const char *suffix, char *out, size_t outlen)
-{
-	struct stat st;
-
-	stat(d, &st);
-	mxc_shm_path(out, outlen, mxc_shm_dir(), st.st_dev, st.st_ino, suffix);
 }
 
 static uint8_t *slurp(const char *path, size_t *len)
@@ -114,7 +107,7 @@ static int open_copy(const uint8_t *buf, size_t len, mode_t mode, mxc_t **h)
 {
 	char path[MXC_SHM_PATH_MAX];
 
-	region_path(dir2, "data", path, sizeof(path));
+	fixture_shm_path(dir2, "data", path, sizeof(path));
 	if (spill(path, buf, len, mode) != 0)
 		return -100;
 	return mxc_open(dir2, h);
@@ -122,33 +115,27 @@ static int open_copy(const uint8_t *buf, size_t len, mode_t mode, mxc_t **h)
 
 int main(void)
 {
-	struct region_opts o;
 	struct region *r;
 	struct mxc_override ov;
 	struct mxc_status st;
 	struct mxc_mx mx[2];
 	mxc_t *h, *hc;
 	char host[MXC_HOST_MAX + 1], key[300], want[300], why[256], longkey[260], longtgt[260];
-	char dpath[MXC_SHM_PATH_MAX], rpath[MXC_SHM_PATH_MAX];
+	char dpath[MXC_SHM_PATH_MAX];
 	size_t n, len, i;
 	uint8_t *img, *bad;
 	int rc, from, bad_answers, all_ok;
 	const int N = 150000;
 
 	log_init(1, LOG_WARNING);
-	if (mkdtemp(dir) == NULL || mkdtemp(dir2) == NULL)
+	if (fixture_dir(dir) != 0 || fixture_dir(dir2) != 0)
 		return 1;
-	region_path(dir, "data", dpath, sizeof(dpath));
-	region_path(dir, "readers", rpath, sizeof(rpath));
+	fixture_shm_path(dir, "data", dpath, sizeof(dpath));
 
 	is_int(mxc_open(dir, &h), MXC_ENOREGION, "no region yet: ENOREGION");
 	is_int(mxc_open("/nonexistent/mxcache", &h), MXC_ENOREGION, "no directory: ENOREGION");
 
-	memset(&o, 0, sizeof(o));
-	o.dir = dir;
-	o.nslots = 64;
-	o.gid = (gid_t)-1;
-	rc = region_create(&o, 0, &r);
+	rc = fixture_region(dir, 64, &r);
 	is_int(rc, 0, "region_create");
 	if (rc != 0)
 		return tap_done();
@@ -361,12 +348,9 @@ int main(void)
 	free(bad);
 	free(img);
 	mxc_close(h);
-	region_close(r);
+	fixture_cleanup(dir, r);
+	fixture_shm_path(dir2, "data", dpath, sizeof(dpath));
 	unlink(dpath);
-	unlink(rpath);
-	region_path(dir2, "data", dpath, sizeof(dpath));
-	unlink(dpath);
-	rmdir(dir);
 	rmdir(dir2);
 	return tap_done();
 }
