@@ -10,7 +10,9 @@
 #   make uninstall  removes what make install put there, the config kept
 #
 # Switches: SANITIZER=address,undefined | thread  (own build dir),
-#           WERROR=1, O=<opt level>.
+#           WERROR=1, O=<opt level>.  CFLAGS, CPPFLAGS and LDFLAGS are
+#           yours: the flags the code needs (-std=c11 -pthread -fPIC ...)
+#           are kept apart in MXC_* and always applied.
 
 PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
@@ -49,10 +51,16 @@ ifneq (,$(findstring address,$(SANITIZER)))
 SANDEF = -DMXC_LSAN
 endif
 
-CPPFLAGS += -D_GNU_SOURCE -I. $(SANDEF)
-CFLAGS   ?= -O$(O) -g
-CFLAGS   += -std=c11 -pthread -fPIC $(WARN) $(if $(WERROR),-Werror) $(SAN)
-LDFLAGS  += -pthread $(SAN)
+# The project's own flags, kept out of CPPFLAGS/CFLAGS/LDFLAGS so that
+# "make CFLAGS=-O1" replaces the optimisation and keeps the language
+# standard, threads, PIC and warnings.  The user's flags come last.
+MXC_CPPFLAGS = -D_GNU_SOURCE -I. $(SANDEF)
+MXC_CFLAGS   = -std=c11 -pthread -fPIC $(WARN) $(if $(WERROR),-Werror) $(SAN)
+MXC_LDFLAGS  = -pthread $(SAN)
+CFLAGS ?= -O$(O) -g
+ALL_CPPFLAGS = $(MXC_CPPFLAGS) $(CPPFLAGS)
+ALL_CFLAGS   = $(MXC_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS  = $(MXC_LDFLAGS) $(LDFLAGS)
 
 LIB_LIBS    = -lidn2
 DAEMON_LIBS = -lsqlite3 -lurcu -lurcu-cds -lurcu-common -lck -linih -lidn2 -lldns -lssl -lcrypto
@@ -91,23 +99,23 @@ all: $(SOLIB) $(ALIB) $(DAEMON) $(SHMCTL) $(SMAP) $(SHMCTL_BASH)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
 $(SOLIB): $(LIB_OBJ) client/libmxcache.map
-	$(CC) -shared -Wl,-soname,libmxcache.so.$(SOVERSION) -Wl,--version-script=client/libmxcache.map $(LDFLAGS) -o $@ $(LIB_OBJ) $(LIB_LIBS)
+	$(CC) -shared -Wl,-soname,libmxcache.so.$(SOVERSION) -Wl,--version-script=client/libmxcache.map $(ALL_LDFLAGS) -o $@ $(LIB_OBJ) $(LIB_LIBS)
 	ln -sf libmxcache.so.$(SOVERSION) $(BUILD)/libmxcache.so
 
 $(ALIB): $(LIB_OBJ)
 	rm -f $@; ar rcs $@ $^
 
 $(DAEMON): $(DAEMON_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(DAEMON_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DAEMON_LIBS)
 
 $(SHMCTL): $(SHMCTL_OBJ) $(ALIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(SHMCTL_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SHMCTL_LIBS)
 
 $(SMAP): $(SMAP_OBJ) $(ALIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIB_LIBS)
 
 # bash completion, made by shmctl from the command table it dispatches on
 $(SHMCTL_BASH): $(SHMCTL)
@@ -120,15 +128,15 @@ TEST_DEPS = $(ALIB) $(DAEMON_CORE_OBJ) tests/tap.h
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(TEST_DEPS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(DAEMON_CORE_OBJ) $(ALIB) $(DAEMON_LIBS)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(DAEMON_CORE_OBJ) $(ALIB) $(DAEMON_LIBS)
 
 $(BUILD)/tests/%: tests/%.c $(TEST_DEPS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(DAEMON_CORE_OBJ) $(ALIB) $(DAEMON_LIBS)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(DAEMON_CORE_OBJ) $(ALIB) $(DAEMON_LIBS)
 
 $(BUILD)/bench/%: bench/%.c $(ALIB) $(DAEMON_CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(DAEMON_CORE_OBJ) $(ALIB) $(DAEMON_LIBS) $(BENCH_LIBS)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(DAEMON_CORE_OBJ) $(ALIB) $(DAEMON_LIBS) $(BENCH_LIBS)
 
 tests-bin: all $(UNIT_BIN) $(HELPER_BIN)
 bench-bin: all $(BENCH_BIN) $(HELPER_BIN)
