@@ -36,13 +36,22 @@ WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
        -Wpointer-arith -Wcast-qual -Wwrite-strings -Wformat=2 -Wundef \
        -Wvla -Wnull-dereference -Wimplicit-fallthrough
 
-ifdef SANITIZER
+comma := ,
+ifdef FUZZ
+# the libFuzzer targets' build (make fuzz-bin): clang, ASan+UBSan, every
+# object instrumented for coverage; the fuzzer's main is linked last
+CC        = $(CC_FUZZ)
+SANITIZER = address,undefined
+SAN       = -fsanitize=fuzzer-no-link,$(SANITIZER) -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+BUILD    ?= build-fuzz
+O         = 1
+else ifdef SANITIZER
 SAN   = -fsanitize=$(SANITIZER) -fno-sanitize-recover=all -fno-omit-frame-pointer
 BUILD ?= build-$(subst $(comma),-,$(SANITIZER))
 else
 BUILD ?= build
 endif
-comma := ,
+CC_FUZZ ?= clang
 ifneq (,$(findstring thread,$(SANITIZER)))
 SANDEF = -DMXC_TSAN
 endif
@@ -141,6 +150,33 @@ $(BUILD)/bench/%: bench/%.c $(ALIB) $(DAEMON_CORE_OBJ)
 tests-bin: all $(UNIT_BIN) $(HELPER_BIN)
 bench-bin: all $(BENCH_BIN) $(HELPER_BIN)
 
+# libFuzzer targets, tests/fuzz/fuzz_NAME.c -> build-fuzz/fuzz/fuzz_NAME,
+# built with FUZZ=1 (make fuzz-bin does that).  FUZZ_NAME is what each
+# target links beside its own file: objects of this build and libraries.
+FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+FUZZ_config     = $(call obj,daemon/config.c daemon/log.c) -linih -lurcu -lurcu-common
+FUZZ_ctl        =
+FUZZ_key        = $(call obj,$(SHM_SRC)) $(LIB_LIBS)
+FUZZ_region     = $(DAEMON_CORE_OBJ) $(ALIB) $(DAEMON_LIBS)
+# the server's own file is compiled into its harness: the rest of it here
+FUZZ_socketmap  = $(filter-out $(BUILD)/obj/client/socketmap.o,$(SMAP_OBJ)) $(ALIB) $(LIB_LIBS)
+FUZZ_sts_policy = $(call obj,daemon/sts_parse.c)
+
+fuzz_deps = $(filter %.o %.a,$(FUZZ_$(1)))
+
+.SECONDEXPANSION:
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(call fuzz_deps,$$*)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -fsanitize=fuzzer $(ALL_LDFLAGS) -o $@ $< $(FUZZ_$*)
+
+ifdef FUZZ
+fuzz-bin: $(FUZZ_BIN)
+else
+fuzz-bin:
+	$(MAKE) FUZZ=1 fuzz-bin
+endif
+
 # --- setup: install what a fresh Debian machine lacks ----------------------
 # building and running (make run): the libraries the programs link, and the
 # CA store the daemon checks MTA-STS policy hosts against
@@ -179,7 +215,6 @@ check: test
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	@tools/deps.sh $(TEST_PKGS)
-	$(MAKE) all
 	@tools/fuzz.sh $(FUZZ_SECONDS)
 
 # the long fault runs: every fault test cycled for SOAK_SECONDS, a table
@@ -252,6 +287,7 @@ uninstall:
 clean:
 	rm -rf build build-* build-fuzz
 
-.PHONY: soak all deps run test check bench install uninstall clean tests-bin bench-bin fuzz
+.PHONY: soak all deps run test check bench install uninstall clean \
+	tests-bin bench-bin fuzz fuzz-bin
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
