@@ -2,7 +2,13 @@
 #
 #   make            build everything into $(BUILD)/
 #   make run        install missing packages, build, run mxcached on ./var
-#   make test       install, build, run every test (plain, ASan+UBSan, TSan)
+#   make check      build (-Werror), run the unit, stress and integration
+#                   tests; installs nothing.  T=PATTERN: only the tests
+#                   whose name contains PATTERN
+#   make check-asan the same tests in the ASan+UBSan build
+#   make check-tsan the in-process concurrency tests in the TSan build
+#   make test       install test packages, then everything: check,
+#                   check-asan, check-tsan and a short fuzz pass (CI)
 #   make bench      benchmarks (never pass/fail)
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS (60) each
 #   make install    honours PREFIX and DESTDIR (SYSCONFDIR: /etc with
@@ -205,11 +211,19 @@ run: deps
 	@mkdir -p var && chmod go-w var    # mxcached refuses a directory others may write
 	exec $(DAEMON) -d var -f
 
+# the full run, as CI does it: packages, three builds, every test, fuzz
 test: deps
 	@tools/deps.sh $(TEST_PKGS)
 	@tools/test.sh
 
-check: test
+# the developer's loop: no packages installed, one build each;
+# T=PATTERN runs only the tests whose name contains PATTERN
+check:
+	@tools/test.sh --plain '$(T)'
+check-asan:
+	@tools/test.sh --asan '$(T)'
+check-tsan:
+	@tools/test.sh --tsan '$(T)'
 
 # libFuzzer targets (tests/fuzz) with ASan+UBSan, FUZZ_SECONDS each
 FUZZ_SECONDS ?= 60
@@ -287,7 +301,7 @@ uninstall:
 clean:
 	rm -rf build build-* build-fuzz
 
-.PHONY: soak all deps run test check bench install uninstall clean \
+.PHONY: soak all deps run test check check-asan check-tsan bench install uninstall clean \
 	tests-bin bench-bin fuzz fuzz-bin
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)
