@@ -68,9 +68,19 @@ picked() {
 	[[ -z $pattern || $1 == *"$pattern"* ]]
 }
 
-# region files: the tmpfs directory the tests use, and the ones seen so far
-SHM_DIR=${MXCACHE_SHM_DIR:-/dev/shm}
-case $SHM_DIR in /*) ;; *) SHM_DIR=/dev/shm ;; esac
+# region files: the tmpfs directory the tests use, and the ones seen so
+# far.  Unless MXCACHE_SHM_DIR names one, the run makes a directory of its
+# own in /dev/shm (sticky and open to all, as /dev/shm is, for the tests
+# that act as other users), so that the regions of another run on the
+# same machine are not taken for this run's leftovers.
+case ${MXCACHE_SHM_DIR:-} in
+/*) SHM_DIR=$MXCACHE_SHM_DIR ;;
+*)
+	SHM_DIR=$(mktemp -d /dev/shm/mxc-tests.XXXXXX) && chmod 1777 "$SHM_DIR" || exit 1
+	export MXCACHE_SHM_DIR=$SHM_DIR
+	trap 'rm -rf "$SHM_DIR"' EXIT
+	;;
+esac
 shm_seen=" "
 shm_list() { (cd "$SHM_DIR" 2>/dev/null && for f in mxcache-*; do [ -e "$f" ] && echo "$f"; done); }
 for f in $(shm_list); do shm_seen+="$f "; done
