@@ -2,7 +2,13 @@
 #
 #   make            build everything into $(BUILD)/
 #   make run        install missing packages, build, run mxcached on ./var
-#   make test       install, build, run every test (plain, ASan+UBSan, TSan)
+#   make check      build (-Werror), run the unit, stress and integration
+#                   tests; installs nothing.  T=PATTERN: only the tests
+#                   whose name contains PATTERN
+#   make check-asan the same tests in the ASan+UBSan build
+#   make check-tsan the in-process concurrency tests in the TSan build
+#   make test       install test packages, then everything: check,
+#                   check-asan, check-tsan and a short fuzz pass (CI)
 #   make bench      benchmarks (never pass/fail)
 #   make fuzz       libFuzzer targets, FUZZ_SECONDS (60) each
 #   make install    honours PREFIX and DESTDIR (SYSCONFDIR: /etc with
@@ -10,7 +16,9 @@
 #   make uninstall  removes what make install put there, the config kept
 #
 # Switches: SANITIZER=address,undefined | thread  (own build dir),
-#           WERROR=1, O=<opt level>.
+#           WERROR=1, O=<opt level>.  CFLAGS, CPPFLAGS and LDFLAGS are
+#           yours: the flags the code needs (-std=c11 -pthread -fPIC ...)
+#           are kept apart in MXC_* and always applied.
 
 PREFIX  ?= /usr/local
 LIBDIR  ?= $(PREFIX)/lib
@@ -34,13 +42,22 @@ WARN = -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
        -Wpointer-arith -Wcast-qual -Wwrite-strings -Wformat=2 -Wundef \
        -Wvla -Wnull-dereference -Wimplicit-fallthrough
 
-ifdef SANITIZER
+comma := ,
+ifdef FUZZ
+# the libFuzzer targets' build (make fuzz-bin): clang, ASan+UBSan, every
+# object instrumented for coverage; the fuzzer's main is linked last
+CC        = $(CC_FUZZ)
+SANITIZER = address,undefined
+SAN       = -fsanitize=fuzzer-no-link,$(SANITIZER) -fno-sanitize-recover=undefined -fno-omit-frame-pointer
+BUILD    ?= build-fuzz
+O         = 1
+else ifdef SANITIZER
 SAN   = -fsanitize=$(SANITIZER) -fno-sanitize-recover=all -fno-omit-frame-pointer
 BUILD ?= build-$(subst $(comma),-,$(SANITIZER))
 else
 BUILD ?= build
 endif
-comma := ,
+CC_FUZZ ?= clang
 ifneq (,$(findstring thread,$(SANITIZER)))
 SANDEF = -DMXC_TSAN
 endif
@@ -49,10 +66,16 @@ ifneq (,$(findstring address,$(SANITIZER)))
 SANDEF = -DMXC_LSAN
 endif
 
-CPPFLAGS += -D_GNU_SOURCE -I. $(SANDEF)
-CFLAGS   ?= -O$(O) -g
-CFLAGS   += -std=c11 -pthread -fPIC $(WARN) $(if $(WERROR),-Werror) $(SAN)
-LDFLAGS  += -pthread $(SAN)
+# The project's own flags, kept out of CPPFLAGS/CFLAGS/LDFLAGS so that
+# "make CFLAGS=-O1" replaces the optimisation and keeps the language
+# standard, threads, PIC and warnings.  The user's flags come last.
+MXC_CPPFLAGS = -D_GNU_SOURCE -I. $(SANDEF)
+MXC_CFLAGS   = -std=c11 -pthread -fPIC $(WARN) $(if $(WERROR),-Werror) $(SAN)
+MXC_LDFLAGS  = -pthread $(SAN)
+CFLAGS ?= -O$(O) -g
+ALL_CPPFLAGS = $(MXC_CPPFLAGS) $(CPPFLAGS)
+ALL_CFLAGS   = $(MXC_CFLAGS) $(CFLAGS)
+ALL_LDFLAGS  = $(MXC_LDFLAGS) $(LDFLAGS)
 
 LIB_LIBS    = -lidn2
 DAEMON_LIBS = -lsqlite3 -lurcu -lurcu-cds -lurcu-common -lck -linih -lidn2 -lldns -lssl -lcrypto
@@ -92,23 +115,23 @@ all: $(SOLIB) $(ALIB) $(DAEMON) $(SHMCTL) $(SMAP) $(SHMCTL_BASH)
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) -MMD -MP -c $< -o $@
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -MMD -MP -c $< -o $@
 
 $(SOLIB): $(LIB_OBJ) client/libmxcache.map
-	$(CC) -shared -Wl,-soname,libmxcache.so.$(SOVERSION) -Wl,--version-script=client/libmxcache.map $(LDFLAGS) -o $@ $(LIB_OBJ) $(LIB_LIBS)
+	$(CC) -shared -Wl,-soname,libmxcache.so.$(SOVERSION) -Wl,--version-script=client/libmxcache.map $(ALL_LDFLAGS) -o $@ $(LIB_OBJ) $(LIB_LIBS)
 	ln -sf libmxcache.so.$(SOVERSION) $(BUILD)/libmxcache.so
 
 $(ALIB): $(LIB_OBJ)
 	rm -f $@; ar rcs $@ $^
 
 $(DAEMON): $(DAEMON_OBJ)
-	$(CC) $(LDFLAGS) -o $@ $^ $(DAEMON_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(DAEMON_LIBS)
 
 $(SHMCTL): $(SHMCTL_OBJ) $(ALIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(SHMCTL_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(SHMCTL_LIBS)
 
 $(SMAP): $(SMAP_OBJ) $(ALIB)
-	$(CC) $(LDFLAGS) -o $@ $^ $(LIB_LIBS)
+	$(CC) $(ALL_LDFLAGS) -o $@ $^ $(LIB_LIBS)
 
 # bash completion, made by shmctl from the command table it dispatches on
 $(SHMCTL_BASH): $(SHMCTL)
@@ -121,18 +144,45 @@ TEST_DEPS = $(ALIB) $(DAEMON_CORE_OBJ) tests/tap.h
 
 $(BUILD)/tests/test_%: tests/unit/test_%.c $(TEST_DEPS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(DAEMON_CORE_OBJ) $(ALIB) $(DAEMON_LIBS)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(DAEMON_CORE_OBJ) $(ALIB) $(DAEMON_LIBS)
 
 $(BUILD)/tests/%: tests/%.c $(TEST_DEPS)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(DAEMON_CORE_OBJ) $(ALIB) $(DAEMON_LIBS)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(DAEMON_CORE_OBJ) $(ALIB) $(DAEMON_LIBS)
 
 $(BUILD)/bench/%: bench/%.c $(BENCH_HARNESS) $(ALIB) $(DAEMON_CORE_OBJ)
 	@mkdir -p $(dir $@)
-	$(CC) $(CPPFLAGS) $(CFLAGS) $(LDFLAGS) -o $@ $< $(BENCH_HARNESS) $(DAEMON_CORE_OBJ) $(ALIB) $(DAEMON_LIBS) $(BENCH_LIBS)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BENCH_HARNESS) $(DAEMON_CORE_OBJ) $(ALIB) $(DAEMON_LIBS) $(BENCH_LIBS)
 
 tests-bin: all $(UNIT_BIN) $(HELPER_BIN)
 bench-bin: all $(BENCH_HARNESS) $(BENCH_BIN) $(HELPER_BIN)
+
+# libFuzzer targets, tests/fuzz/fuzz_NAME.c -> build-fuzz/fuzz/fuzz_NAME,
+# built with FUZZ=1 (make fuzz-bin does that).  FUZZ_NAME is what each
+# target links beside its own file: objects of this build and libraries.
+FUZZ_SRC = $(wildcard tests/fuzz/fuzz_*.c)
+FUZZ_BIN = $(patsubst tests/fuzz/%.c,$(BUILD)/fuzz/%,$(FUZZ_SRC))
+FUZZ_config     = $(call obj,daemon/config.c daemon/log.c) -linih -lurcu -lurcu-common
+FUZZ_ctl        =
+FUZZ_key        = $(call obj,$(SHM_SRC)) $(LIB_LIBS)
+FUZZ_region     = $(DAEMON_CORE_OBJ) $(ALIB) $(DAEMON_LIBS)
+# the protocol without the server, over a region the daemon's code builds
+FUZZ_socketmap  = $(call obj,client/sm_proto.c) $(DAEMON_CORE_OBJ) $(ALIB) $(DAEMON_LIBS)
+FUZZ_sts_policy = $(call obj,daemon/sts_parse.c)
+
+fuzz_deps = $(filter %.o %.a,$(FUZZ_$(1)))
+
+.SECONDEXPANSION:
+$(BUILD)/fuzz/fuzz_%: tests/fuzz/fuzz_%.c $$(call fuzz_deps,$$*)
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) -fsanitize=fuzzer $(ALL_LDFLAGS) -o $@ $< $(FUZZ_$*)
+
+ifdef FUZZ
+fuzz-bin: $(FUZZ_BIN)
+else
+fuzz-bin:
+	$(MAKE) FUZZ=1 fuzz-bin
+endif
 
 # --- setup: install what a fresh Debian machine lacks ----------------------
 # building and running (make run): the libraries the programs link, and the
@@ -162,17 +212,24 @@ run: deps
 	@mkdir -p var && chmod go-w var    # mxcached refuses a directory others may write
 	exec $(DAEMON) -d var -f
 
+# the full run, as CI does it: packages, three builds, every test, fuzz
 test: deps
 	@tools/deps.sh $(TEST_PKGS)
 	@tools/test.sh
 
-check: test
+# the developer's loop: no packages installed, one build each;
+# T=PATTERN runs only the tests whose name contains PATTERN
+check:
+	@tools/test.sh --plain '$(T)'
+check-asan:
+	@tools/test.sh --asan '$(T)'
+check-tsan:
+	@tools/test.sh --tsan '$(T)'
 
 # libFuzzer targets (tests/fuzz) with ASan+UBSan, FUZZ_SECONDS each
 FUZZ_SECONDS ?= 60
 fuzz: deps
 	@tools/deps.sh $(TEST_PKGS)
-	$(MAKE) all
 	@tools/fuzz.sh $(FUZZ_SECONDS)
 
 # the long fault runs: every fault test cycled for SOAK_SECONDS, a table
@@ -245,6 +302,7 @@ uninstall:
 clean:
 	rm -rf build build-* build-fuzz
 
-.PHONY: soak all deps run test check bench install uninstall clean tests-bin bench-bin fuzz
+.PHONY: soak all deps run test check check-asan check-tsan bench install uninstall clean \
+	tests-bin bench-bin fuzz fuzz-bin
 
 -include $(shell find $(BUILD)/obj -name '*.d' 2>/dev/null)

@@ -2,7 +2,7 @@
  * mxcache.h - libmxcache, the mxcache client library.
  *
  * A process maps the region of one state directory read-only and answers
- * lookups from it: endpoint overrides, MX, (later) MTA-STS policies,
+ * lookups from it: endpoint overrides, MX answers, MTA-STS policies,
  * federation rules and delivery stats.  The writer daemon, mxcached, owns
  * the data; this library never changes it.
  *
@@ -413,7 +413,8 @@ struct mxc_status {
 
 /*
  * mxc_status - fill *st from the region header.  writer_alive is 1 when the
- * writer's heartbeat is under 5 s old and its pid exists.  The reader
+ * region is live, the writer has not exited cleanly, its heartbeat is
+ * under 5 s old and its pid exists.  The reader
  * figures (nslots, slots_claimed, events_posted, events_dropped) come from
  * the daemon's readers listing, rewritten once a second, so they may be up
  * to 1 s old; they are 0 when there is no listing or it cannot be read.
@@ -487,7 +488,7 @@ int mxc_readers_foreach(mxc_t *h, mxc_reader_fn fn, void *arg);
  * mxc_verify - walk the whole region and check every invariant: header,
  * root, every index word, bucket and entry bounds, keys canonical and in
  * the bucket their hash names, filters, table counts.  On failure writes a
- * one-line reason into why (whylen bytes, may be 0).
+ * one-line reason into why (whylen bytes; why may be NULL, whylen 0).
  * Returns MXC_OK or MXC_ECORRUPT.  Thread safety: safe.
  */
 int mxc_verify(mxc_t *h, char *why, size_t whylen);

@@ -8,7 +8,7 @@
  * the region and for the database.  stats_tick() sends the dirty records
  * to the writer as jobs: to the region every STATS_PUBLISH_MS (a client
  * sees its event counted within tens of milliseconds), to SQLite every
- * STATS_PERSIST_MS as one transaction of upserts (the seed's flusher), and
+ * STATS_PERSIST_MS as one transaction of upserts, and
  * once more at shutdown.  A job carries copies of the records, so the
  * writer never touches the set.
  */
@@ -175,7 +175,7 @@ int stats_event(struct stats *s, int type, int aux, const char *domain, size_t l
 	if (type == MXC_EV_SUCCESS && (aux > MXC_STAT_T_SMTP || value < 0 || value > MXC_STAT_LATENCY_MAX))
 		return -1;
 	if (type == MXC_EV_FAILURE && (aux < MXC_STAT_T_HTTP || aux > MXC_STAT_T_SMTP))
-		return -1;   /* the seed ignores an unknown transport; so do we, and count nothing */
+		return -1;   /* an unknown transport is ignored: nothing counted */
 	lim = __atomic_load_n(&s->limit, __ATOMIC_RELAXED);
 	full = lim != 0 && ck_hs_count(&s->set) >= lim;
 	r = rec_get(s, domain, len, !full);     /* at the limit, known domains only */

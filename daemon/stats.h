@@ -1,5 +1,6 @@
 /*
- * daemon/stats.h - per-domain delivery stats (the seed's ServerStat):
+ * daemon/stats.h - per-domain delivery stats (queued_messages, the
+ * failures and successes per transport, latency, last_active):
  * aggregated from client events, published to the region (MXC_TAB_STATS,
  * shm/stats.h), persisted to SQLite (table stats).
  *

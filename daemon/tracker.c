@@ -6,10 +6,11 @@
  * Each value is reduced to HMAC-SHA-256 under a 32-byte key drawn from
  * the kernel at start and kept only in this process's memory: the digests
  * cannot be reversed or recomputed by anyone without the key, and a
- * restart makes a new key (the counts are per boot, as the seed's salt
- * makes them).  Three sets of digests (ck_hs, owned by the event thread);
- * what leaves the process is the counts: in the region (MXC_TAB_SERVERS)
- * and in DIR/servers.json, the seed's Status, written atomically.
+ * restart makes a new key (the counts are per boot: the same server
+ * seen before and after a restart counts once in each).  Three sets of
+ * digests (ck_hs, owned by the event thread); what leaves the process is
+ * the counts: in the region (MXC_TAB_SERVERS) and in DIR/servers.json
+ * (boot_time and the three counts), written atomically.
  */
 #include "tracker.h"
 

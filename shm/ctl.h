@@ -31,8 +31,9 @@
  *   QUIT                                 -> OK, then the daemon closes
  * Errors: ERR <code> <message>, code one of the MXC_CTL_E* words below.
  *
- * The daemon accepts changes only from its own uid and root
- * (SO_PEERCRED); anyone who can connect may PING.
+ * The daemon accepts changes only from root, its own uid and the members
+ * of [ctl] admin_group (SO_PEERCRED, SO_PEERGROUPS; docs/daemon.md);
+ * anyone else who can connect may only PING (and QUIT).
  *
  * Pure helpers, no I/O.  Thread safety: safe.
  */

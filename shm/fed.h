@@ -11,8 +11,8 @@
  *                  local domain (llen bytes, canonical; 0: none)
  *   key DOMAIN   one rule, DOMAIN canonical: i64 created
  *
- * The decision (madmail's CheckFederationPolicy, with the one key
- * normaliser in front, so "bad.com." cannot slip past a "bad.com" rule):
+ * The decision (the one key normaliser in front, so "bad.com." cannot
+ * slip past a "bad.com" rule; tests/unit/test_fed.c has it as a table):
  * the local domain is always allowed; under ACCEPT every domain is allowed
  * except the rules (a blocklist); under REJECT every domain is denied
  * except the rules (an allowlist); with no settings stored, ACCEPT.

@@ -1,7 +1,7 @@
 /*
  * shm/servers.h - the unique-server tracker's counts (MXC_TAB_SERVERS):
  * one entry under the key ".": u64 boot_time, unique_conn_ips,
- * unique_domains, unique_ip_servers (the seed's Status).  The values
+ * unique_domains, unique_ip_servers (the fields of DIR/servers.json).  The values
  * counted are never in the region, only how many there were: the daemon
  * keeps keyed hashes of them in its own memory (daemon/tracker.c).
  */

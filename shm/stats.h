@@ -2,7 +2,7 @@
  * shm/stats.h - the per-domain delivery stats table (MXC_TAB_STATS).
  *
  * Key: the peer domain, canonical.  Value: MXC_STAT_NFIELDS little-endian
- * int64 counters in this order (the seed's ServerStat fields):
+ * int64 counters in this order (the field names shmctl stats prints):
  *
  *   queued_messages, failed_http, failed_https, failed_smtp, success_http,
  *   success_https, success_smtp, successful_deliveries, total_latency_ms,

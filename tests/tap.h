@@ -2,7 +2,7 @@
  * tests/tap.h - TAP output for the C tests (liburcu's tests/utils/tap.h
  * idea, cut to what we use).  Each check prints "ok N - what" or
  * "not ok N - what" with file:line and the got/want; tap_done() prints the
- * plan and returns the exit status.  tests/run.sh adds the counts up.
+ * plan and returns the exit status.  tools/test.sh adds the counts up.
  */
 #ifndef MXC_TESTS_TAP_H
 #define MXC_TESTS_TAP_H

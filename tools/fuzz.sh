@@ -1,8 +1,10 @@
 #!/usr/bin/env bash
 # tools/fuzz.sh [SECONDS] [TARGET...] - build the libFuzzer targets of
-# tests/fuzz/ with clang (ASan + UBSan) into build-fuzz/ and run each for
-# SECONDS (default 60), starting from tests/fuzz/corpus/TARGET.  Prints a
+# tests/fuzz/ (make fuzz-bin: clang, ASan + UBSan, into build-fuzz/) and
+# run each for SECONDS (default 60), starting from tests/fuzz/corpus/TARGET.
+# TARGET is NAME of tests/fuzz/fuzz_NAME.c; none: all of them.  Prints a
 # TAP line per target, so make test can run a short pass (tools/test.sh).
+# What each target links is in the Makefile (FUZZ_NAME).
 #
 # The repository's corpus is only read: new inputs go to a scratch
 # directory.  A crash leaves its input in build-fuzz/crashes/ (keep it in
@@ -12,35 +14,29 @@ cd "$(dirname "$0")/.." || exit 1
 SECS=${1:-60}
 shift 2>/dev/null || true
 OUT=build-fuzz
-CC_FUZZ=${CC_FUZZ:-clang}
-FLAGS="-g -O1 -std=c11 -D_GNU_SOURCE -I. -pthread -fsanitize=fuzzer,address,undefined -fno-sanitize-recover=undefined"
+JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 
-# target: sources and libraries
-declare -A SRC=(
-	[sts_policy]="tests/fuzz/fuzz_sts_policy.c daemon/sts_parse.c"
-	[key]="tests/fuzz/fuzz_key.c shm/key.c -lidn2"
-	[ctl]="tests/fuzz/fuzz_ctl.c"
-	[socketmap]="tests/fuzz/fuzz_socketmap.c client/sm_proto.c client/mxcache.c client/rblock.c shm/key.c $(ls daemon/*.c | grep -v daemon/main.c | tr '\n' ' ') -lsqlite3 -lurcu -lurcu-cds -lurcu-common -lck -linih -lidn2 -lldns -lssl -lcrypto"
-	[config]="tests/fuzz/fuzz_config.c daemon/config.c daemon/log.c -linih -lurcu -lurcu-common"
-	[region]="tests/fuzz/fuzz_region.c client/mxcache.c client/rblock.c shm/key.c $(ls daemon/*.c | grep -v daemon/main.c | tr '\n' ' ') -lsqlite3 -lurcu -lurcu-cds -lurcu-common -lck -linih -lidn2 -lldns -lssl -lcrypto"
-)
 TARGETS=("$@")
-[ ${#TARGETS[@]} -gt 0 ] || TARGETS=(sts_policy key ctl socketmap config region)
+if [ ${#TARGETS[@]} -eq 0 ]; then
+	for f in tests/fuzz/fuzz_*.c; do
+		f=${f#tests/fuzz/fuzz_}
+		TARGETS+=("${f%.c}")
+	done
+fi
 
 mkdir -p "$OUT/crashes"
 n=0
 fail=0
 for t in "${TARGETS[@]}"; do
 	n=$((n + 1))
-	# shellcheck disable=SC2086  # SRC holds words on purpose
-	if ! $CC_FUZZ $FLAGS -o "$OUT/fuzz_$t" ${SRC[$t]} >"$OUT/fuzz_$t.build.log" 2>&1; then
+	if ! make -s -j"$JOBS" FUZZ=1 BUILD="$OUT" "$OUT/fuzz/fuzz_$t" >"$OUT/fuzz_$t.build.log" 2>&1; then
 		echo "not ok $n - fuzz $t: build failed"
 		sed 's/^/#   /' "$OUT/fuzz_$t.build.log" | head -20
 		fail=1
 		continue
 	fi
 	work=$(mktemp -d /tmp/mxc-fuzz.XXXXXX)
-	(cd "$work" && "$OLDPWD/$OUT/fuzz_$t" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 \
+	(cd "$work" && "$OLDPWD/$OUT/fuzz/fuzz_$t" -max_total_time="$SECS" -timeout=10 -rss_limit_mb=2048 \
 		-print_final_stats=1 "$work" "$OLDPWD/tests/fuzz/corpus/$t" >"$work/log" 2>&1)
 	rc=$?
 	runs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$work/log" | tail -1)

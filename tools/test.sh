@@ -1,12 +1,26 @@
 #!/usr/bin/env bash
-# tools/test.sh - every test, three builds; the last line is "N passed, N failed".
+# tools/test.sh [--plain] [--asan] [--tsan] [--fuzz] [PATTERN]
 #
-#   plain build (-Werror):   unit, stress, integration
-#   ASan + UBSan build:      unit, stress, integration (daemon included)
-#   TSan build:              the in-process concurrency test
+# Builds and runs the tests; the last line is "N passed, N failed".
+#
+#   --plain  plain build (-Werror): unit, stress, integration  (make check)
+#   --asan   ASan + UBSan build: the same tests, daemon included
+#                                                         (make check-asan)
+#   --tsan   TSan build: the in-process concurrency tests (make check-tsan)
+#   --fuzz   a short pass of every libFuzzer target (FUZZ_TEST_SECONDS, 5)
+#
+# With no switch: all four (make test), unless a PATTERN is given, which
+# means --plain.  PATTERN runs only the tests whose name (as printed, e.g.
+# "plain/test_cli", "asan+ubsan/stress_rcu-kill", "fuzz/key") contains it;
+# a PATTERN that names no test is one failure.  Examples:
+#
+#   tools/test.sh test_cli             # one integration test, plain build
+#   tools/test.sh --asan test_region   # one unit test under ASan+UBSan
+#   make check T=socketmap             # every test with socketmap in its name
 #
 # Each test prints TAP; a test that dies without a "not ok" line counts as
-# one failure.  Logs: build*/test-logs/.
+# one failure.  Logs: build*/test-logs/.  Nothing is installed: make test
+# installs the packages first (tools/deps.sh).
 #
 # Tests remove the regions they create: a region file that appears in the
 # tmpfs directory during a test and is still there after it is one more
@@ -14,14 +28,59 @@
 set -u
 cd "$(dirname "$0")/.."
 
+usage() {
+	sed -n '2,/^$/s/^# \{0,1\}//p' "$0" >&2
+	exit 2
+}
+
+want_plain=0 want_asan=0 want_tsan=0 want_fuzz=0 any=0 pattern=
+while [ $# -gt 0 ]; do
+	case $1 in
+	--plain) want_plain=1 any=1 ;;
+	--asan) want_asan=1 any=1 ;;
+	--tsan) want_tsan=1 any=1 ;;
+	--fuzz) want_fuzz=1 any=1 ;;
+	-h | --help) usage ;;
+	-*) echo "test.sh: unknown switch $1" >&2; usage ;;
+	*)
+		[ -z "$pattern" ] || { echo "test.sh: one PATTERN only" >&2; usage; }
+		pattern=$1
+		;;
+	esac
+	shift
+done
+if [ $any -eq 0 ]; then
+	if [ -n "$pattern" ]; then
+		want_plain=1
+	else
+		want_plain=1 want_asan=1 want_tsan=1 want_fuzz=1
+	fi
+fi
+
 JOBS=${JOBS:-$(nproc 2>/dev/null || echo 2)}
 pass=0
 fail=0
 failed_names=()
+ran=0
 
-# region files: the tmpfs directory the tests use, and the ones seen so far
-SHM_DIR=${MXCACHE_SHM_DIR:-/dev/shm}
-case $SHM_DIR in /*) ;; *) SHM_DIR=/dev/shm ;; esac
+# picked NAME - whether NAME is one of the tests PATTERN asks for
+picked() {
+	[[ -z $pattern || $1 == *"$pattern"* ]]
+}
+
+# region files: the tmpfs directory the tests use, and the ones seen so
+# far.  Unless MXCACHE_SHM_DIR names one, the run makes a directory of its
+# own in /dev/shm (sticky and open to all, as /dev/shm is, for the tests
+# that act as other users), so that the regions of another run on the
+# same machine are not taken for this run's leftovers.
+case ${MXCACHE_SHM_DIR:-} in
+/*) SHM_DIR=$MXCACHE_SHM_DIR ;;
+*)
+	SHM_DIR=$(mktemp -d /dev/shm/mxc-tests.XXXXXX) && chmod 1777 "$SHM_DIR" || exit 1
+	export MXCACHE_SHM_DIR=$SHM_DIR
+	trap 'rm -rf "$SHM_DIR"' EXIT
+	;;
+esac
 shm_seen=" "
 shm_list() { (cd "$SHM_DIR" 2>/dev/null && for f in mxcache-*; do [ -e "$f" ] && echo "$f"; done); }
 for f in $(shm_list); do shm_seen+="$f "; done
@@ -46,6 +105,8 @@ shm_check() {
 run_tap() {
 	local name=$1 logdir=$2 log p f rc
 	shift 2
+	picked "$name" || return 0
+	ran=$((ran + 1))
 	mkdir -p "$logdir"
 	log="$logdir/${name//\//_}.log"
 	timeout 600 "$@" >"$log" 2>&1
@@ -96,35 +157,54 @@ build() {
 	rm -f /tmp/mxcache-build.$$.log
 }
 
-if build; then
+if [ $want_plain -eq 1 ] && build; then
 	suite build plain
 fi
 
 # ASan + UBSan: the same tests, daemon and tools instrumented too
-export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
-export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
-if build SANITIZER=address,undefined; then
-	suite build-address-undefined asan+ubsan
+if [ $want_asan -eq 1 ]; then
+	export ASAN_OPTIONS=${ASAN_OPTIONS:-detect_leaks=1:abort_on_error=0}
+	export UBSAN_OPTIONS=${UBSAN_OPTIONS:-print_stacktrace=1:halt_on_error=1}
+	if build SANITIZER=address,undefined; then
+		suite build-address-undefined asan+ubsan
+	fi
+	unset ASAN_OPTIONS UBSAN_OPTIONS
 fi
-unset ASAN_OPTIONS UBSAN_OPTIONS
 
 # TSan: the writer and readers as threads of one process, where it can
 # see every access; TSan cannot see across processes.
-if build SANITIZER=thread; then
+if [ $want_tsan -eq 1 ] && build SANITIZER=thread; then
 	export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1}
 	run_tap "tsan/stress_rcu-threads" build-thread/test-logs setarch "$(uname -m)" -R \
 		build-thread/tests/stress/stress_rcu threads 3
-	run_tap "tsan/test_region" build-thread/test-logs setarch "$(uname -m)" -R build-thread/tests/test_region
-	run_tap "tsan/test_dns" build-thread/test-logs setarch "$(uname -m)" -R build-thread/tests/test_dns
-	run_tap "tsan/test_https" build-thread/test-logs setarch "$(uname -m)" -R build-thread/tests/test_https
+	for t in test_region test_dns test_https; do
+		run_tap "tsan/$t" build-thread/test-logs setarch "$(uname -m)" -R build-thread/tests/$t
+	done
 fi
 
-# a short pass of every fuzz target (make fuzz runs them longer)
-if command -v clang >/dev/null 2>&1; then
-	run_tap "fuzz/short" build-fuzz/test-logs bash tools/fuzz.sh "${FUZZ_TEST_SECONDS:-5}"
-else
+# a short pass of the fuzz targets (make fuzz runs them longer)
+if [ $want_fuzz -eq 1 ]; then
+	targets=()
+	for f in tests/fuzz/fuzz_*.c; do
+		f=${f#tests/fuzz/fuzz_}
+		picked "fuzz/${f%.c}" && targets+=("${f%.c}")
+	done
+	if [ ${#targets[@]} -eq 0 ]; then
+		:
+	elif command -v clang >/dev/null 2>&1; then
+		# one TAP run for them all: the name matches whatever was picked
+		pattern='' run_tap "fuzz/short" build-fuzz/test-logs \
+			bash tools/fuzz.sh "${FUZZ_TEST_SECONDS:-5}" "${targets[@]}"
+	else
+		fail=$((fail + 1))
+		failed_names+=("fuzz (clang missing)")
+	fi
+fi
+
+if [ -n "$pattern" ] && [ $ran -eq 0 ]; then
+	echo "no test's name contains \"$pattern\""
 	fail=$((fail + 1))
-	failed_names+=("fuzz (clang missing)")
+	failed_names+=("pattern $pattern")
 fi
 
 if [ ${#failed_names[@]} -ne 0 ]; then

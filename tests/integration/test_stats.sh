@@ -77,7 +77,7 @@ check "what fitted is counted, exactly" wait_count overflow.example queued_messa
 
 # listing and sorting
 expect_rc 0 "stats --sort failures --json" S stats --sort failures --json
-check "sorted by failures, the seed's field names" python3 -c "
+check "sorted by failures, every field by its name" python3 -c "
 import json; v=json.load(open('/tmp/t.out.$$'))
 assert v[0]['domain']=='example.org' and v[0]['failed_https']==250, v[0]
 for k in ('queued_messages','failed_http','failed_https','failed_smtp','success_http','success_https',

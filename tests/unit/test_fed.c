@@ -1,8 +1,9 @@
 /*
  * test_fed - the federation decision through the client library, as a
- * table: every vector of madmail's CheckFederationPolicy in the reference
- * notes, and the spellings the one normaliser must fold (case, brackets,
- * the trailing dot that must not slip past a rule).
+ * table: each policy (ACCEPT, REJECT, never set) with and without rules,
+ * the local domain, a rule's reach (one domain, not its parent or its
+ * subdomains), and the spellings the one normaliser must fold (case,
+ * brackets, the trailing dot that must not slip past a rule).
  */
 #include <stdint.h>
 #include <stdio.h>
