@@ -234,7 +234,7 @@ static int map_transport(struct sm_stream *c, const char *key, size_t klen)
 
 /* The federation policy as an access(5) verdict: DUNNO lets the rest of
  * the restriction list decide, as if the map were not there; a blocked
- * domain is rejected with madmail's wording. */
+ * domain is rejected with a 5.7.1 that names the policy. */
 static int map_federation(struct sm_stream *c, const char *key, size_t klen)
 {
 	char k[MXC_HOST_MAX + 16];
