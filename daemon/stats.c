@@ -53,7 +53,6 @@ struct stats {
 	struct srec **pub, **db;        /* dirty lists */
 	size_t npub, ndb, cap_pub, cap_db;
 	uint64_t next_pub, next_db;
-	uint64_t events;
 	unsigned limit;                  /* domains; 0: none (atomic) */
 };
 
@@ -206,7 +205,6 @@ int stats_event(struct stats *s, int type, int aux, const char *domain, size_t l
 		return -1;
 	}
 	r->f[MXC_STAT_LAST_ACTIVE] = now;
-	s->events++;
 	mark(s, r);
 	return 0;
 }
@@ -343,11 +341,6 @@ uint64_t stats_due(const struct stats *s)
 	if (s->ndb != 0 && s->next_db < due)
 		due = s->next_db;
 	return due;
-}
-
-uint64_t stats_events(const struct stats *s)
-{
-	return s->events;
 }
 
 int64_t stats_rebuild(struct stats *s, struct store *st, struct region *rg, char *err, size_t errlen)

@@ -53,7 +53,4 @@ void stats_tick(struct stats *s, struct writer *w, int final);
  * UINT64_MAX when nothing changed.  For the event thread's sleep. */
 uint64_t stats_due(const struct stats *s);
 
-/* stats_events - events counted so far. */
-uint64_t stats_events(const struct stats *s);
-
 #endif /* MXC_DAEMON_STATS_H */

@@ -276,7 +276,6 @@ static void *worker_main(void *arg)
 			else if (run_sts(wk, j))
 				continue;      /* moved to the slow lane: not done */
 		}
-		__atomic_fetch_add(&s->n_jobs, 1, __ATOMIC_RELAXED);
 		__atomic_fetch_sub(&s->inflight[j->kind], 1, __ATOMIC_RELAXED);
 		sts_job_done(wk, j);
 	}
@@ -401,7 +400,6 @@ static void handle_event(struct sts *s, struct touch *t, const struct mxc_event 
 	if (ev->e_type == MXC_EV_SERVER) {
 		if (s->tracker == NULL || tracker_event(s->tracker, ev->e_name, ev->e_nlen) != 0)
 			goto bad;
-		__atomic_fetch_add(&s->n_events, 1, __ATOMIC_RELAXED);
 		ctr_add(MXC_CTR_EVENTS, 1);
 		return;
 	}
@@ -415,7 +413,6 @@ static void handle_event(struct sts *s, struct touch *t, const struct mxc_event 
 	/* policies and MX answers are for domains; stats also count IP literals */
 	if (kind != MXK_DOMAIN && ev->e_type <= MXC_EV_MX_FETCH)
 		goto bad;
-	__atomic_fetch_add(&s->n_events, 1, __ATOMIC_RELAXED);
 	ctr_add(MXC_CTR_EVENTS, 1);
 	switch (ev->e_type) {
 	case MXC_EV_STS_FETCH:
@@ -1027,11 +1024,4 @@ int sts_forget(struct sts *s, const char *domain, char *msg, size_t msglen)
 	}
 	writer_cmd_destroy(&c);
 	return rc;
-}
-
-void sts_counters(struct sts *s, uint64_t *events, uint64_t *dropped, uint64_t *jobs)
-{
-	*events = __atomic_load_n(&s->n_events, __ATOMIC_RELAXED);
-	*dropped = __atomic_load_n(&s->n_dropped, __ATOMIC_RELAXED);
-	*jobs = __atomic_load_n(&s->n_jobs, __ATOMIC_RELAXED);
 }

@@ -187,9 +187,6 @@ int sts_forget(struct sts *s, const char *domain, char *msg, size_t msglen);
 /* sts_mx_fetch_now - resolve domain's MX now and wait.  0, or -1 (msg). */
 int sts_mx_fetch_now(struct sts *s, const char *domain, char *msg, size_t msglen);
 
-/* Counters for status: events taken from the rings, and dropped by clients. */
-void sts_counters(struct sts *s, uint64_t *events, uint64_t *dropped, uint64_t *jobs);
-
 /*
  * sts_set_limits - take cfg's [limits] (cache sizes, client event rate,
  * stats domains, tracker set size): at start and on reload.  Any thread.

@@ -127,8 +127,6 @@ struct sts {
 	struct stats *stats;                 /* the event thread's */
 	struct tracker *tracker;             /* the event thread's */
 
-	uint64_t n_events, n_jobs, n_dropped;   /* atomics */
-
 	/* [limits], set at start and on reload (atomics) */
 	unsigned lim_sts, lim_mx, lim_events;
 	uint64_t inflight[3];                /* jobs queued or running, by kind (atomics) */
