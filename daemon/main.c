@@ -38,6 +38,7 @@
 
 #include "config.h"
 #include "ctl.h"
+#include "events.h"
 #include "fed.h"
 #include "clock.h"
 #include "log.h"
@@ -336,7 +337,23 @@ static int main_rebuild_one(const struct store_override *row, void *arg)
 	return 0;
 }
 
-static struct sts *main_sts;     /* for reloads of [limits] */
+/* for reloads of [limits] */
+static struct sts *main_sts;
+static struct events *main_events;
+static struct stats *main_stats;
+static struct tracker *main_tracker;
+
+static void main_set_limits(const struct config *cfg)
+{
+	if (main_sts != NULL)
+		sts_set_limits(main_sts, cfg);
+	if (main_events != NULL)
+		events_set_limits(main_events, cfg);
+	if (main_stats != NULL)
+		stats_set_limit(main_stats, cfg->lim_stats);
+	if (main_tracker != NULL)
+		tracker_set_limit(main_tracker, cfg->lim_servers);
+}
 
 /* Settings only a restart applies: the running values stay in force. */
 /*
@@ -413,8 +430,7 @@ static void main_reload(const char *cfgpath)
 	main_keep_restart_only(nc, oc);
 	rcu_read_unlock();
 	config_swap(nc);
-	if (main_sts != NULL)
-		sts_set_limits(main_sts, nc);
+	main_set_limits(nc);
 	log_setlevel(nc->log_level);
 	log_info("main: reloaded %s (log level %s)", cfgpath, log_level_name(nc->log_level));
 }
@@ -439,6 +455,7 @@ int main(int argc, char **argv)
 	struct writer *w = NULL;
 	struct ctl *ctl = NULL;
 	struct sts *sts = NULL;
+	struct events *events = NULL;
 	struct socketmap *smap = NULL;
 	struct metrics *metrics = NULL;
 	struct region_opts ro;
@@ -592,10 +609,21 @@ int main(int argc, char **argv)
 	tracker = tracker_new(dir);
 	if (tracker == NULL)
 		fatalx("main: cannot set up the server tracker");
-	if (sts_start(cfg, dbpath, r, w, stats, tracker, &sts, err, sizeof(err)) != 0)
+	if (sts_start(cfg, dbpath, r, w, &sts, err, sizeof(err)) != 0)
+		fatalx("%s", err);
+	events = events_new(r, w);
+	if (events == NULL)
+		fatalx("main: out of memory");
+	if (sts_attach(sts, events) != 0 || stats_attach(stats, events) != 0 || tracker_attach(tracker, events) != 0)
+		fatalx("main: two modules take the same client events");
+	main_events = events;
+	main_stats = stats;
+	main_tracker = tracker;
+	main_sts = sts;
+	main_set_limits(cfg);
+	if (events_start(events, err, sizeof(err)) != 0)
 		fatalx("%s", err);
 	ctl_set_sts(ctl, sts);
-	main_sts = sts;
 	if (socketmap_start(smap, err, sizeof(err)) != 0)
 		fatalx("%s", err);
 	if (metrics_start(cfg, dir, r, &metrics, err, sizeof(err)) != 0)
@@ -604,6 +632,7 @@ int main(int argc, char **argv)
 		log_warnx("%s", err);
 		socketmap_close(smap);
 		ctl_stop(ctl);
+		events_stop(events);
 		sts_stop(sts);
 		writer_stop(w);
 		region_close(r);
@@ -615,6 +644,7 @@ int main(int argc, char **argv)
 		log_warn("main: signalfd");
 		socketmap_close(smap);
 		ctl_stop(ctl);
+		events_stop(events);
 		sts_stop(sts);
 		writer_stop(w);
 		region_close(r);
@@ -652,6 +682,7 @@ int main(int argc, char **argv)
 	metrics_stop(metrics);
 	socketmap_close(smap);
 	ctl_stop(ctl);
+	events_stop(events);
 	sts_stop(sts);
 	writer_stop(w);
 	stats_free(stats);

@@ -2,7 +2,7 @@
  * daemon/stats.c - per-domain delivery stats: aggregated from client
  * events, published to the region, persisted to SQLite.
  *
- * Clients post events into their slot rings; the event thread (sts.c)
+ * Clients post events into their slot rings; the event thread (events.c)
  * hands each one to stats_event(), which updates an in-memory record (a
  * ck_hs set, touched only by that thread) and marks it dirty twice: for
  * the region and for the database.  stats_tick() sends the dirty records
@@ -27,6 +27,7 @@
 #include "hs.h"
 #include "clock.h"
 #include "counters.h"
+#include "events.h"
 #include "log.h"
 #include "region.h"
 #include "shm/events.h"
@@ -387,4 +388,33 @@ fail:
 void stats_set_limit(struct stats *s, unsigned domains)
 {
 	__atomic_store_n(&s->limit, domains, __ATOMIC_RELAXED);
+}
+
+static int on_event(void *arg, const struct mxc_event *ev, const char *domain, size_t len, uint64_t src,
+		    uint32_t pid)
+{
+	(void)src;
+	(void)pid;
+	stats_event(arg, ev->e_type, ev->e_aux, domain, len, ev->e_value, (int64_t)time(NULL));
+	return 0;
+}
+
+static void on_tick(void *arg, struct writer *w, int final)
+{
+	stats_tick(arg, w, final);
+}
+
+static uint64_t on_due(const void *arg)
+{
+	return stats_due(arg);
+}
+
+int stats_attach(struct stats *s, struct events *e)
+{
+	if (events_on(e, MXC_EV_QUEUE, EVENTS_NAME_KEY, on_event, s) != 0 ||
+	    events_on(e, MXC_EV_SUCCESS, EVENTS_NAME_KEY, on_event, s) != 0 ||
+	    events_on(e, MXC_EV_FAILURE, EVENTS_NAME_KEY, on_event, s) != 0 ||
+	    events_tick(e, on_tick, on_due, s) != 0)
+		return -1;
+	return 0;
 }

@@ -4,7 +4,7 @@
  * shm/stats.h), persisted to SQLite (table stats).
  *
  * Thread safety: everything but stats_rebuild belongs to the event thread
- * (daemon/sts.c), which owns the set; stats_rebuild runs at start, before.
+ * (daemon/events.c), which owns the set; stats_rebuild runs at start, before.
  */
 #ifndef MXC_DAEMON_STATS_H
 #define MXC_DAEMON_STATS_H
@@ -52,5 +52,10 @@ void stats_tick(struct stats *s, struct writer *w, int final);
 /* stats_due - when (mono ms) stats_tick next has something to send;
  * UINT64_MAX when nothing changed.  For the event thread's sleep. */
 uint64_t stats_due(const struct stats *s);
+
+/* stats_attach - take the delivery events of e's thread (daemon/events.h)
+ * and publish from it; before events_start.  0, or -1. */
+struct events;
+int stats_attach(struct stats *s, struct events *e);
 
 #endif /* MXC_DAEMON_STATS_H */

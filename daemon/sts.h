@@ -6,9 +6,9 @@
  *
  * Who does what:
  *   - clients find nothing usable and post an event (shm/events.h);
- *   - the manager's event thread drains the rings and queues a job per
- *     domain, once: a domain already queued or checked a moment ago is
- *     not queued again;
+ *   - the event thread (daemon/events.h) drains the rings and hands the
+ *     misses to the manager, which queues a job per domain, once: a
+ *     domain already queued or checked a moment ago is not queued again;
  *   - a bounded pool of workers (sts.workers) runs the jobs: DNS through
  *     ldns, the policy over HTTPS, parse; each result goes to the writer
  *     as one change (SQLite, then the region), so a client's next lookup
@@ -155,20 +155,25 @@ int mx_check(struct sts_ctx *ctx, const char *domain, int64_t now, struct mx_rec
 struct sts;
 
 /*
- * sts_start - start the event thread, the refresher and cfg->sts_workers
- * workers.  The event thread also feeds client delivery events to stats
- * (daemon/stats.h) and server records to tracker (daemon/tracker.h),
- * which it then owns until sts_stop.  dbpath: the SQLite file (workers read it on their own
- * connections; every change goes through w).  Returns 0 and *out, or -1
- * with a message in err.  Main thread.
+ * sts_start - start cfg->sts_workers workers.  dbpath: the SQLite file
+ * (workers read it on their own connections; every change goes through
+ * w).  Returns 0 and *out, or -1 with a message in err.  Main thread.
  */
-struct stats;
-struct tracker;
-int sts_start(const struct config *cfg, const char *dbpath, struct region *rg, struct writer *w, struct stats *stats,
-	      struct tracker *tracker, struct sts **out, char *err, size_t errlen);
+int sts_start(const struct config *cfg, const char *dbpath, struct region *rg, struct writer *w, struct sts **out,
+	      char *err, size_t errlen);
 
-/* sts_stop - stop and join every thread, answer waiting admin requests
- * with an error, free s (may be NULL).  Main thread. */
+/*
+ * sts_attach - take the clients' misses and last-use events from e's
+ * thread (daemon/events.h), which also runs the refresher, the forgetting
+ * and the last-use batches; before events_start.  0, or -1 (a handler
+ * taken already).  Main thread.
+ */
+struct events;
+int sts_attach(struct sts *s, struct events *e);
+
+/* sts_stop - stop and join every worker, answer waiting admin requests
+ * with an error, free s (may be NULL).  After events_stop of the event
+ * thread it is attached to.  Main thread. */
 void sts_stop(struct sts *s);
 
 /*
@@ -188,8 +193,8 @@ int sts_forget(struct sts *s, const char *domain, char *msg, size_t msglen);
 int sts_mx_fetch_now(struct sts *s, const char *domain, char *msg, size_t msglen);
 
 /*
- * sts_set_limits - take cfg's [limits] (cache sizes, client event rate,
- * stats domains, tracker set size): at start and on reload.  Any thread.
+ * sts_set_limits - take cfg's [limits] (cache sizes, what misses may
+ * cost): at start and on reload.  Any thread.
  */
 void sts_set_limits(struct sts *s, const struct config *cfg);
 

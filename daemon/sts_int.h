@@ -1,6 +1,6 @@
 /*
  * daemon/sts_int.h - the MTA-STS manager's own parts, shared by its two
- * files: sts.c (workers, event thread, start and stop) and sts_queue.c
+ * files: sts.c (workers, periodic work, start and stop) and sts_queue.c
  * (the job queue: lanes, the pending set, the order workers take jobs
  * in).  Nothing outside those two includes it.
  */
@@ -72,25 +72,15 @@ struct worker {
 };
 
 /*
- * A token bucket per reader slot: [limits] client_events_per_s tokens a
- * second, as many at most (one second's burst).  The slot's owner id
- * tells a new client in a reused slot, which starts with a full bucket.
- */
-/*
  * Sources: a client's slots are told apart by the key the drain gives
  * (registration and slot, daemon/readers.h), folded into this many
- * per-source states (event and miss rates, miss queues).  Two sources that
- * share one restart it in turn (the key is kept as its owner), which only
- * ever lets more through.
+ * per-source states (miss rates, miss queues).  Two sources that share
+ * one restart it in turn (the key is kept as its owner), which only ever
+ * lets more through.
  */
 #define STS_SOURCES 4096
 
-struct rate {
-	uint64_t owner;
-	uint64_t tokens_milli;               /* thousandths of an event */
-	uint64_t last_ms;
-	int logged;                          /* this client was named in the log */
-};
+struct touch;
 
 struct sts {
 	struct region *rg;
@@ -112,9 +102,11 @@ struct sts {
 	struct sts_mq *mq;                   /* clients' misses waiting (the miss lane) */
 	struct sts_quota *quota;             /* what misses may cost */
 
-	pthread_t evthread;
-	int ev_started;
+	/* the event thread's (sts_attach): its connection, the last-use
+	 * batch, when the periodic work is next due (mono ms) */
 	sqlite3 *evdb;
+	struct touch *touch;
+	uint64_t next_touch, next_refresh, next_forget;
 
 	/* for workers that could not make a resolver at start (an empty
 	 * resolv.conf): they try again per job; a copy, since the config it
@@ -124,15 +116,9 @@ struct sts {
 
 	size_t nworkers;
 	struct worker *workers;
-	struct stats *stats;                 /* the event thread's */
-	struct tracker *tracker;             /* the event thread's */
-
 	/* [limits], set at start and on reload (atomics) */
-	unsigned lim_sts, lim_mx, lim_events;
+	unsigned lim_sts, lim_mx;
 	uint64_t inflight[3];                /* jobs queued or running, by kind (atomics) */
-	struct rate *rate;                   /* per source, the event thread's */
-	uint32_t nrate;                      /* STS_SOURCES */
-	uint64_t rate_logged_ms;
 };
 
 static inline int64_t wall_now(void)

@@ -208,7 +208,7 @@ void sts_enqueue_miss(struct sts *s, int kind, const char *domain, uint64_t key,
 {
 	struct job *j;
 	int64_t now = wall_now();
-	uint32_t src = (uint32_t)(key % s->nrate);
+	uint32_t src = (uint32_t)(key % STS_SOURCES);
 
 	j = calloc(1, sizeof(*j));
 	if (j == NULL)

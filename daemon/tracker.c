@@ -30,6 +30,7 @@
 #include "hs.h"
 #include "clock.h"
 #include "counters.h"
+#include "events.h"
 #include "log.h"
 #include "region.h"
 #include "shm/key.h"
@@ -273,4 +274,31 @@ uint64_t tracker_due(const struct tracker *t)
 void tracker_set_limit(struct tracker *t, unsigned per_set)
 {
 	__atomic_store_n(&t->limit, per_set, __ATOMIC_RELAXED);
+}
+
+/* the record is "IP DOMAIN" as posted: tracker_event checks it */
+static int on_event(void *arg, const struct mxc_event *ev, const char *name, size_t len, uint64_t src,
+		    uint32_t pid)
+{
+	(void)ev;
+	(void)src;
+	(void)pid;
+	return tracker_event(arg, name, len);
+}
+
+static void on_tick(void *arg, struct writer *w, int final)
+{
+	tracker_tick(arg, w, final);
+}
+
+static uint64_t on_due(const void *arg)
+{
+	return tracker_due(arg);
+}
+
+int tracker_attach(struct tracker *t, struct events *e)
+{
+	if (events_on(e, MXC_EV_SERVER, EVENTS_NAME_RAW, on_event, t) != 0 || events_tick(e, on_tick, on_due, t) != 0)
+		return -1;
+	return 0;
 }
