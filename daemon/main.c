@@ -460,7 +460,7 @@ int main(int argc, char **argv)
 	struct metrics *metrics = NULL;
 	struct region_opts ro;
 	char dbpath[PATH_MAX + 16];
-	int64_t nsts, nfed, nstats;
+	int64_t nsts, nmx, nfed, nstats;
 	struct stats *stats = NULL;
 	struct tracker *tracker = NULL;
 	struct rebuild rb;
@@ -585,7 +585,11 @@ int main(int argc, char **argv)
 		fatalx("main: rebuild: region_put '%s': %s", rb.key, strerror(rb.err));
 	nsts = sts_rebuild(st, r, err, sizeof(err));
 	if (nsts < 0)
-		fatalx("main: rebuild of the MTA-STS and MX caches: %s", err);
+		fatalx("main: rebuild of the MTA-STS cache: %s", err);
+	nmx = mx_rebuild(st, r, err, sizeof(err));
+	if (nmx < 0)
+		fatalx("main: rebuild of the MX cache: %s", err);
+	nsts += nmx;
 	nfed = fed_rebuild(st, r, err, sizeof(err));
 	if (nfed < 0)
 		fatalx("main: rebuild of the federation policy: %s", err);

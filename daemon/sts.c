@@ -67,25 +67,8 @@ static int put_sts_apply(struct region *rg, void *arg)
 	return p->rec != NULL ? sts_region_put(rg, p->rec) : 0;
 }
 
-static int put_mx_store(struct store *st, void *arg, int64_t now)
-{
-	char err[256];
-
-	(void)now;
-	if (mx_db_put(store_db(st), arg, err, sizeof(err)) != 0) {
-		log_warnx("sts: store: %s", err);
-		return -1;
-	}
-	return 1;
-}
-
-static int put_mx_apply(struct region *rg, void *arg)
-{
-	return mx_region_put(rg, arg);
-}
-
 /* Run one change through the writer and wait for it.  0, or -1 (msg). */
-static int write_change(struct sts *s, struct writer_job *job, char *msg, size_t msglen)
+int sts_write_change(struct sts *s, struct writer_job *job, char *msg, size_t msglen)
 {
 	struct writer_cmd c;
 	int rc = 0;
@@ -173,7 +156,7 @@ static int run_sts(struct worker *wk, struct job *j)
 	job.arg = put;
 	job.nent = 1 + put->ev.n;
 	job.bytes = sts_region_bytes(out) + put->ev.n * (uint64_t)MXK_MAX_LEN;
-	wrc = write_change(s, &job, err, sizeof(err));
+	wrc = sts_write_change(s, &job, err, sizeof(err));
 	sts_quota_done(s->quota, j->domain, unconfirmed, &put->ev, wrc == 0);
 	if (wrc != 0) {
 		snprintf(msg, sizeof(msg), "%s", err);
@@ -199,38 +182,6 @@ done:
 	free(out);
 	free(put);
 	return moved;
-}
-
-static void run_mx(struct worker *wk, struct job *j)
-{
-	struct writer_job job;
-	struct mx_rec *out;
-	char err[256], msg[256] = "";
-	int rc = -1;
-
-	out = calloc(1, sizeof(*out));
-	if (out == NULL) {
-		snprintf(msg, sizeof(msg), "out of memory");
-		goto done;
-	}
-	mx_check(&wk->ctx, j->domain, wall_now(), out);
-	ctr_add(MXC_CTR_MX_LOOKUPS, 1);
-	memset(&job, 0, sizeof(job));
-	job.store = put_mx_store;
-	job.apply = put_mx_apply;
-	job.arg = out;
-	job.nent = 1;
-	job.bytes = mx_region_bytes(out);
-	if (write_change(wk->s, &job, err, sizeof(err)) != 0) {
-		snprintf(msg, sizeof(msg), "%s", err);
-		goto done;
-	}
-	rc = 0;
-	snprintf(msg, sizeof(msg), "%zu records, kind %d", out->n, out->kind);
-done:
-	if (j->w != NULL)
-		sts_waiter_complete(j->w, rc, msg);
-	free(out);
 }
 
 /* A worker without a resolver answers every job with a DNS failure until
@@ -259,7 +210,7 @@ static void *worker_main(void *arg)
 	while ((j = sts_dequeue(wk)) != NULL) {
 		if (worker_dns(wk, j) == 0) {
 			if (j->kind == JOB_MX)
-				run_mx(wk, j);
+				mx_run(wk, j);
 			else if (run_sts(wk, j))
 				continue;      /* moved to the slow lane: not done */
 		}
@@ -333,7 +284,7 @@ static void touch_flush(struct sts *s, struct touch *t)
 	job.arg = t;
 	job.nent = t->n;
 	job.bytes = (uint64_t)t->n * (MXC_STS_VALUE_HDR + 2 * MXK_MAX_LEN);
-	if (write_change(s, &job, err, sizeof(err)) != 0)
+	if (sts_write_change(s, &job, err, sizeof(err)) != 0)
 		log_warnx("sts: last-use update of %zu policies: %s", t->n, err);
 	for (i = 0; i < t->nrecs; i++) {
 		sts_rec_free(t->recs[i]);
@@ -360,20 +311,6 @@ static void touch_add(struct sts *s, struct touch *t, const char *domain, int64_
 	t->n++;
 }
 
-/*
- * Would a new domain overflow table tab?  Clients post a fetch only for a
- * domain they missed, so a fetch event is a new entry; the jobs of that
- * kind queued or running count as entries already, so a burst of misses
- * cannot overshoot the limit.  (A refresh of a cached domain counts too
- * while it runs: at the limit, a miss may be refused a moment early.)
- */
-static int cache_full(struct sts *s, unsigned tab, unsigned limit)
-{
-	int kind = tab == MXC_TAB_STS ? JOB_STS : JOB_MX;
-
-	return ctr_entries(tab) + __atomic_load_n(&s->inflight[kind], __ATOMIC_RELAXED) >= limit;
-}
-
 /* A client found no usable policy for domain: fetch one. */
 static int on_sts_fetch(void *arg, const struct mxc_event *ev, const char *domain, size_t len, uint64_t src,
 			uint32_t pid)
@@ -391,25 +328,6 @@ static int on_sts_fetch(void *arg, const struct mxc_event *ev, const char *domai
 		return 0;
 	}
 	sts_enqueue_miss(s, JOB_STS, domain, src, pid);
-	return 0;
-}
-
-/* A client found no usable MX answer for domain: resolve it. */
-static int on_mx_fetch(void *arg, const struct mxc_event *ev, const char *domain, size_t len, uint64_t src,
-		       uint32_t pid)
-{
-	struct sts *s = arg;
-
-	(void)ev;
-	(void)len;
-	if (cache_full(s, MXC_TAB_MX, __atomic_load_n(&s->lim_mx, __ATOMIC_RELAXED))) {
-		ctr_limit(MXC_CTR_LIMIT_MX,
-			  "sts: the MX cache holds %u entries ([limits] mx_entries): "
-			  "no lookup for new domains until some are forgotten",
-			  __atomic_load_n(&s->lim_mx, __ATOMIC_RELAXED));
-		return 0;
-	}
-	sts_enqueue_miss(s, JOB_MX, domain, src, pid);
 	return 0;
 }
 
@@ -557,7 +475,7 @@ static void forget_old(struct sts *s)
 	job.arg = &f;
 	job.nent = f.n + f.nmx;
 	job.bytes = (f.n + f.nmx) * (uint64_t)MXK_MAX_LEN;
-	if (write_change(s, &job, err, sizeof(err)) != 0) {
+	if (sts_write_change(s, &job, err, sizeof(err)) != 0) {
 		log_warnx("sts: forgetting: %s", err);
 		goto done;
 	}
@@ -611,7 +529,7 @@ static uint64_t sts_due(const void *arg)
 int sts_attach(struct sts *s, struct events *e)
 {
 	if (events_on(e, MXC_EV_STS_FETCH, EVENTS_NAME_DOMAIN, on_sts_fetch, s) != 0 ||
-	    events_on(e, MXC_EV_MX_FETCH, EVENTS_NAME_DOMAIN, on_mx_fetch, s) != 0 ||
+	    events_on(e, MXC_EV_MX_FETCH, EVENTS_NAME_DOMAIN, mx_on_fetch, s) != 0 ||
 	    events_on(e, MXC_EV_STS_USED, EVENTS_NAME_KEY, on_sts_used, s) != 0 ||
 	    events_tick(e, sts_tick, sts_due, s) != 0)
 		return -1;
@@ -791,7 +709,7 @@ void sts_stop(struct sts *s)
 	free(s);
 }
 
-static int run_waiting(struct sts *s, int kind, const char *domain, char *msg, size_t msglen)
+int sts_run_waiting(struct sts *s, int kind, const char *domain, char *msg, size_t msglen)
 {
 	struct waiter w;
 	int rc;
@@ -811,12 +729,7 @@ static int run_waiting(struct sts *s, int kind, const char *domain, char *msg, s
 
 int sts_fetch_now(struct sts *s, const char *domain, char *msg, size_t msglen)
 {
-	return run_waiting(s, JOB_STS, domain, msg, msglen);
-}
-
-int sts_mx_fetch_now(struct sts *s, const char *domain, char *msg, size_t msglen)
-{
-	return run_waiting(s, JOB_MX, domain, msg, msglen);
+	return sts_run_waiting(s, JOB_STS, domain, msg, msglen);
 }
 
 static int del_store(struct store *st, void *arg, int64_t now)

@@ -1,8 +1,9 @@
 /*
- * daemon/sts.h - the MTA-STS policy cache and the MX cache: records,
- * their SQLite rows and region values (sts_store.c), one domain's check
- * (sts_check.c) and the manager that runs checks for clients, for the
- * admin and for the refresher (sts.c).
+ * daemon/sts.h - the MTA-STS policy cache: records, their SQLite rows and
+ * region values (sts_store.c), one domain's check (sts_check.c) and the
+ * manager that runs checks for clients, for the admin and for the
+ * refresher (sts.c).  Its workers also run the MX cache's lookups
+ * (daemon/mx.h).
  *
  * Who does what:
  *   - clients find nothing usable and post an event (shm/events.h);
@@ -22,8 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "shm/mx.h"
 #include "shm/sts.h"
+#include "mx.h"
 #include "sts_parse.h"
 
 struct config;
@@ -38,9 +39,6 @@ struct sqlite3;
 #define STS_NONE_TTL_MIN 300       /* "publishes no policy" stands at least this long */
 #define STS_NONE_TTL_MAX 86400     /* and at most this long */
 #define STS_RETRY_MIN    60        /* a kept policy is retried no sooner than this */
-#define MX_TTL_MIN       5         /* an MX answer is kept at least this long */
-#define MX_TTL_MAX       86400     /* and at most this long */
-#define MX_TEMP_TTL      30        /* a failed MX lookup is remembered this long */
 
 /*
  * A flag of struct sts_rec kept in SQLite only (never published): the
@@ -66,16 +64,6 @@ struct sts_rec {
 	int64_t inserted, valid_end, last_update, last_use, next_check;
 };
 
-/* One entry of the MX cache. */
-struct mx_rec {
-	char domain[MXC_MX_HOST_MAX + 1];
-	int kind;                    /* MXC_MX_KIND_* */
-	size_t n;
-	uint16_t pref[MXC_MX_MAX];
-	char host[MXC_MX_MAX][MXC_MX_HOST_MAX + 1];
-	int64_t fetched, expires;
-};
-
 /* ---- sts_store.c: rows and region values -------------------------------- */
 
 /* sts_rec_free - free r's text (r itself is the caller's). */
@@ -96,11 +84,6 @@ typedef int (*sts_row_fn)(struct sts_rec *r, void *arg);
  * the policy text (r->text NULL) */
 int sts_db_foreach(struct sqlite3 *db, const char *where, int64_t arg1, int64_t arg2, size_t limit,
 		   sts_row_fn fn, void *arg, char *err, size_t errlen);
-int mx_db_put(struct sqlite3 *db, const struct mx_rec *r, char *err, size_t errlen);
-int mx_db_del(struct sqlite3 *db, const char *domain, char *err, size_t errlen);
-typedef int (*mx_row_fn)(const struct mx_rec *r, void *arg);
-int mx_db_foreach(struct sqlite3 *db, const char *where, int64_t arg1, mx_row_fn fn, void *arg, char *err,
-		  size_t errlen);
 
 /*
  * The region side: put or delete the value of r.  Writer thread only.
@@ -108,15 +91,12 @@ int mx_db_foreach(struct sqlite3 *db, const char *where, int64_t arg1, mx_row_fn
  */
 int sts_region_put(struct region *rg, const struct sts_rec *r);
 int sts_region_del(struct region *rg, const char *domain);
-int mx_region_put(struct region *rg, const struct mx_rec *r);
-int mx_region_del(struct region *rg, const char *domain);
-/* Upper bounds of the region bytes a put may take (region_reserve). */
+/* An upper bound of the region bytes a put may take (region_reserve). */
 uint64_t sts_region_bytes(const struct sts_rec *r);
-uint64_t mx_region_bytes(const struct mx_rec *r);
 
 /*
- * sts_rebuild - put every stored MTA-STS and MX entry into a region being
- * built at start.  Returns the number loaded, or -1 with err set.
+ * sts_rebuild - put every stored MTA-STS entry into a region being built
+ * at start.  Returns the number loaded, or -1 with err set.
  * Main thread, before the writer starts.
  */
 int64_t sts_rebuild(struct store *st, struct region *rg, char *err, size_t errlen);
@@ -146,9 +126,6 @@ struct sts_ctx {
  * Thread safety: safe with one ctx per thread.
  */
 int sts_check(struct sts_ctx *ctx, const char *domain, const struct sts_rec *cur, int64_t now, struct sts_rec *out);
-
-/* mx_check - resolve domain's MX into *out.  Returns 0.  Thread safety: as sts_check. */
-int mx_check(struct sts_ctx *ctx, const char *domain, int64_t now, struct mx_rec *out);
 
 /* ---- sts.c: the manager --------------------------------------------------- */
 
@@ -188,9 +165,6 @@ int sts_fetch_now(struct sts *s, const char *domain, char *msg, size_t msglen);
  * -1 error (msg).  Thread safety: safe.
  */
 int sts_forget(struct sts *s, const char *domain, char *msg, size_t msglen);
-
-/* sts_mx_fetch_now - resolve domain's MX now and wait.  0, or -1 (msg). */
-int sts_mx_fetch_now(struct sts *s, const char *domain, char *msg, size_t msglen);
 
 /*
  * sts_set_limits - take cfg's [limits] (cache sizes, what misses may

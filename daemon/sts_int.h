@@ -1,8 +1,8 @@
 /*
- * daemon/sts_int.h - the MTA-STS manager's own parts, shared by its two
- * files: sts.c (workers, periodic work, start and stop) and sts_queue.c
- * (the job queue: lanes, the pending set, the order workers take jobs
- * in).  Nothing outside those two includes it.
+ * daemon/sts_int.h - the MTA-STS manager's own parts, shared by its
+ * files: sts.c (workers, periodic work, start and stop), sts_queue.c (the
+ * job queue: lanes, the pending set, the order workers take jobs in) and
+ * mx.c (the MX lookups its workers run).  Nothing else includes it.
  */
 #ifndef MXC_DAEMON_STS_INT_H
 #define MXC_DAEMON_STS_INT_H
@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "config.h"
+#include "shm/events.h"
 #include "dns.h"
 #include "shm/key.h"
 #include "sts.h"
@@ -81,6 +82,7 @@ struct worker {
 #define STS_SOURCES 4096
 
 struct touch;
+struct writer_job;
 
 struct sts {
 	struct region *rg;
@@ -161,5 +163,23 @@ void sts_waiter_init(struct waiter *w);
 void sts_waiter_destroy(struct waiter *w);
 void sts_waiter_complete(struct waiter *w, int rc, const char *msg);
 void sts_waiter_wait(struct waiter *w);
+
+/* ---- sts.c, for mx.c ---------------------------------------------------------------- */
+
+/* sts_write_change - run one change through the writer and wait for it.
+ * 0, or -1 (msg). */
+int sts_write_change(struct sts *s, struct writer_job *job, char *msg, size_t msglen);
+
+/* sts_run_waiting - queue a job of kind for domain and wait for its
+ * result.  Its rc, or -1 (queue full, stopping); msg says. */
+int sts_run_waiting(struct sts *s, int kind, const char *domain, char *msg, size_t msglen);
+
+/* ---- mx.c ------------------------------------------------------------------------ */
+
+/* mx_run - run an MX job (a worker). */
+void mx_run(struct worker *wk, struct job *j);
+
+/* mx_on_fetch - a client's MXC_EV_MX_FETCH (daemon/events.h). */
+int mx_on_fetch(void *arg, const struct mxc_event *ev, const char *domain, size_t len, uint64_t src, uint32_t pid);
 
 #endif /* MXC_DAEMON_STS_INT_H */
