@@ -16,6 +16,7 @@
 #include "config.h"
 #include "counters.h"
 #include "log.h"
+#include "module.h"
 #include "readers.h"
 #include "region.h"
 #include "shm/key.h"
@@ -325,3 +326,19 @@ void events_stop(struct events *e)
 	free(e->rate);
 	free(e);
 }
+
+static void mod_set_limits(void *self, const struct config *cfg)
+{
+	events_set_limits(self, cfg);
+}
+
+static void mod_stop(void *self)
+{
+	events_stop(self);
+}
+
+const struct module_ops events_module = {
+	.name = "client events",
+	.set_limits = mod_set_limits,
+	.stop = mod_stop,
+};

@@ -67,4 +67,9 @@ int events_start(struct events *e, char *err, size_t errlen);
  * final tick of each module, then free e (may be NULL). */
 void events_stop(struct events *e);
 
+/* events_module - the event thread's part in main's steps
+ * (daemon/module.h): limits, stop.  Listed after the modules it calls. */
+struct module_ops;
+extern const struct module_ops events_module;
+
 #endif /* MXC_DAEMON_EVENTS_H */

@@ -18,6 +18,7 @@
 #include "counters.h"
 #include "dns.h"
 #include "log.h"
+#include "module.h"
 #include "region.h"
 #include "store.h"
 #include "sts_int.h"
@@ -189,6 +190,7 @@ int mx_region_del(struct region *rg, const char *domain)
 struct rebuild {
 	struct region *rg;
 	int64_t n;
+	uint64_t skipped;
 	int err;
 };
 
@@ -199,6 +201,7 @@ static int rebuild_mx(const struct mx_rec *r, void *arg)
 	if (mx_region_put(rb->rg, r) != 0) {
 		if (errno == EINVAL) {
 			log_warnx("mx: rebuild: stored MX answer for '%.64s' skipped: malformed", r->domain);
+			rb->skipped++;
 			return 0;
 		}
 		rb->err = errno;
@@ -208,11 +211,14 @@ static int rebuild_mx(const struct mx_rec *r, void *arg)
 	return 0;
 }
 
-int64_t mx_rebuild(struct store *st, struct region *rg, char *err, size_t errlen)
+int64_t mx_rebuild(struct store *st, struct region *rg, uint64_t *skipped, char *err, size_t errlen)
 {
-	struct rebuild rb = { rg, 0, 0 };
+	struct rebuild rb = { rg, 0, 0, 0 };
+	int rc;
 
-	if (mx_db_foreach(store_db(st), NULL, 0, rebuild_mx, &rb, err, errlen) != 0) {
+	rc = mx_db_foreach(store_db(st), NULL, 0, rebuild_mx, &rb, err, errlen);
+	*skipped += rb.skipped;
+	if (rc != 0) {
 		if (rb.err != 0)
 			snprintf(err, errlen, "region: %s", strerror(rb.err));
 		return -1;
@@ -364,3 +370,14 @@ int sts_mx_fetch_now(struct sts *s, const char *domain, char *msg, size_t msglen
 {
 	return sts_run_waiting(s, JOB_MX, domain, msg, msglen);
 }
+
+static int64_t rebuild(void *self, struct store *st, struct region *rg, uint64_t *skipped, char *err, size_t errlen)
+{
+	(void)self;
+	return mx_rebuild(st, rg, skipped, err, errlen);
+}
+
+const struct module_ops mx_module = {
+	.name = "MX cache entries",
+	.rebuild = rebuild,
+};

@@ -56,10 +56,16 @@ uint64_t mx_region_bytes(const struct mx_rec *r);
 
 /*
  * mx_rebuild - put every stored MX answer into a region being built at
- * start.  Returns the number loaded, or -1 with err set.  Main thread,
- * before the writer starts.
+ * start; malformed ones are logged and counted in *skipped.  Returns the
+ * number loaded, or -1 with err set.  Main thread, before the writer
+ * starts.
  */
-int64_t mx_rebuild(struct store *st, struct region *rg, char *err, size_t errlen);
+int64_t mx_rebuild(struct store *st, struct region *rg, uint64_t *skipped, char *err, size_t errlen);
+
+/* mx_module - the MX cache's part in main's steps (daemon/module.h):
+ * rebuild. */
+struct module_ops;
+extern const struct module_ops mx_module;
 
 /* mx_check - resolve domain's MX into *out.  Returns 0.  Thread safety:
  * safe with one ctx per thread (daemon/sts.h). */

@@ -7,6 +7,8 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "log.h"
+#include "module.h"
 #include "region.h"
 #include "store.h"
 #include "shm/layout.h"
@@ -224,3 +226,60 @@ int override_region_del(struct region *r, const struct override *o)
 {
 	return region_del(r, MXC_TAB_OVERRIDE, o->key, o->klen);
 }
+
+/* ---- start-up rebuild ----------------------------------------------------------- */
+
+struct rebuild {
+	struct region *r;
+	int64_t loaded;
+	uint64_t skipped;
+	int err;                /* errno of a failed region_put */
+	char key[MXK_MAX_LEN + 1];
+};
+
+static int rebuild_one(const struct store_override *row, void *arg)
+{
+	struct rebuild *rb = arg;
+	struct override o;
+	char err[OVERRIDE_ERR_MAX];
+
+	/* a row edited by hand into a form no lookup finds is left out */
+	if (override_from_row(row, &o, err, sizeof(err)) != 0) {
+		log_warnx("override: rebuild: row '%.64s' skipped: %s", row->key, err);
+		rb->skipped++;
+		return 0;
+	}
+	if (override_region_put(rb->r, &o) < 0) {
+		rb->err = errno;
+		snprintf(rb->key, sizeof(rb->key), "%s", o.key);
+		return -1;
+	}
+	rb->loaded++;
+	return 0;
+}
+
+static int64_t rebuild(void *self, struct store *st, struct region *rg, uint64_t *skipped, char *err, size_t errlen)
+{
+	struct rebuild rb;
+	int rc;
+
+	(void)self;
+	memset(&rb, 0, sizeof(rb));
+	rb.r = rg;
+	rc = store_override_foreach(st, rebuild_one, &rb);
+	*skipped += rb.skipped;
+	if (rc == -1 && rb.err == 0) {
+		snprintf(err, errlen, "store: %s: %s", store_path(st), store_errmsg(st));
+		return -1;
+	}
+	if (rc != 0) {
+		snprintf(err, errlen, "region_put '%s': %s", rb.key, strerror(rb.err));
+		return -1;
+	}
+	return rb.loaded;
+}
+
+const struct module_ops override_module = {
+	.name = "overrides",
+	.rebuild = rebuild,
+};

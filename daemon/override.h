@@ -26,6 +26,7 @@
 struct store;
 struct store_override;
 struct region;
+struct module_ops;
 
 /* Room for messages like "key 'x y': not a domain or IP literal". */
 #define OVERRIDE_ERR_MAX 192
@@ -87,5 +88,9 @@ int override_region_put(struct region *r, const struct override *o);
 
 /* override_region_del - returns 1 removed, 0 absent, -1 with errno. */
 int override_region_del(struct region *r, const struct override *o);
+
+/* override_module - the overrides' part in main's steps (daemon/module.h):
+ * rebuild. */
+extern const struct module_ops override_module;
 
 #endif /* MXC_DAEMON_OVERRIDE_H */

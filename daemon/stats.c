@@ -28,7 +28,9 @@
 #include "clock.h"
 #include "counters.h"
 #include "events.h"
+#include "config.h"
 #include "log.h"
+#include "module.h"
 #include "region.h"
 #include "shm/events.h"
 #include "shm/key.h"
@@ -279,7 +281,7 @@ static int db_apply(struct region *rg, void *arg)
 }
 
 /* Copy the dirty list into a job, clear the flags, run it. */
-static void send(struct stats *s, struct writer *w, int region)
+static void send_dirty(struct stats *s, struct writer *w, int region)
 {
 	struct srec **v = region ? s->pub : s->db;
 	size_t n = region ? s->npub : s->ndb, i;
@@ -324,11 +326,11 @@ void stats_tick(struct stats *s, struct writer *w, int final)
 	uint64_t now = mono_ms();
 
 	if (final || now >= s->next_pub) {
-		send(s, w, 1);
+		send_dirty(s, w, 1);
 		s->next_pub = now + STATS_PUBLISH_MS;
 	}
 	if (final || now >= s->next_db) {
-		send(s, w, 0);
+		send_dirty(s, w, 0);
 		s->next_db = now + STATS_PERSIST_MS;
 	}
 }
@@ -418,3 +420,33 @@ int stats_attach(struct stats *s, struct events *e)
 		return -1;
 	return 0;
 }
+
+static int64_t mod_rebuild(void *self, struct store *st, struct region *rg, uint64_t *skipped, char *err,
+			   size_t errlen)
+{
+	(void)skipped;
+	return stats_rebuild(self, st, rg, err, errlen);
+}
+
+static int mod_attach(void *self, struct events *e)
+{
+	return stats_attach(self, e);
+}
+
+static void mod_set_limits(void *self, const struct config *cfg)
+{
+	stats_set_limit(self, cfg->lim_stats);
+}
+
+static void mod_stop(void *self)
+{
+	stats_free(self);
+}
+
+const struct module_ops stats_module = {
+	.name = "domains' stats",
+	.rebuild = mod_rebuild,
+	.attach = mod_attach,
+	.set_limits = mod_set_limits,
+	.stop = mod_stop,
+};

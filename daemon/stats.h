@@ -58,4 +58,9 @@ uint64_t stats_due(const struct stats *s);
 struct events;
 int stats_attach(struct stats *s, struct events *e);
 
+/* stats_module - the stats' part in main's steps (daemon/module.h):
+ * rebuild, attach, limits, stop (free, after the event thread's stop). */
+struct module_ops;
+extern const struct module_ops stats_module;
+
 #endif /* MXC_DAEMON_STATS_H */

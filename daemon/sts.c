@@ -24,6 +24,7 @@
 #include "clock.h"
 #include "counters.h"
 #include "log.h"
+#include "module.h"
 #include "readers.h"
 #include "region.h"
 #include "store.h"
@@ -775,3 +776,35 @@ int sts_forget(struct sts *s, const char *domain, char *msg, size_t msglen)
 	writer_cmd_destroy(&c);
 	return rc;
 }
+
+/* ---- main's steps (daemon/module.h) ------------------------------------------------------ */
+
+static int64_t mod_rebuild(void *self, struct store *st, struct region *rg, uint64_t *skipped, char *err,
+			   size_t errlen)
+{
+	(void)self;
+	return sts_rebuild(st, rg, skipped, err, errlen);
+}
+
+static int mod_attach(void *self, struct events *e)
+{
+	return sts_attach(self, e);
+}
+
+static void mod_set_limits(void *self, const struct config *cfg)
+{
+	sts_set_limits(self, cfg);
+}
+
+static void mod_stop(void *self)
+{
+	sts_stop(self);
+}
+
+const struct module_ops sts_module = {
+	.name = "MTA-STS cache entries",
+	.rebuild = mod_rebuild,
+	.attach = mod_attach,
+	.set_limits = mod_set_limits,
+	.stop = mod_stop,
+};

@@ -96,10 +96,11 @@ uint64_t sts_region_bytes(const struct sts_rec *r);
 
 /*
  * sts_rebuild - put every stored MTA-STS entry into a region being built
- * at start.  Returns the number loaded, or -1 with err set.
- * Main thread, before the writer starts.
+ * at start; malformed ones are logged and counted in *skipped.  Returns
+ * the number loaded, or -1 with err set.  Main thread, before the writer
+ * starts.
  */
-int64_t sts_rebuild(struct store *st, struct region *rg, char *err, size_t errlen);
+int64_t sts_rebuild(struct store *st, struct region *rg, uint64_t *skipped, char *err, size_t errlen);
 
 /* ---- sts_check.c: one domain --------------------------------------------- */
 
@@ -171,5 +172,12 @@ int sts_forget(struct sts *s, const char *domain, char *msg, size_t msglen);
  * cost): at start and on reload.  Any thread.
  */
 void sts_set_limits(struct sts *s, const struct config *cfg);
+
+/*
+ * sts_module - the MTA-STS cache's part in main's steps (daemon/module.h):
+ * rebuild, attach, limits, stop.  Stopped after the event thread.
+ */
+struct module_ops;
+extern const struct module_ops sts_module;
 
 #endif /* MXC_DAEMON_STS_H */

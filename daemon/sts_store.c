@@ -330,6 +330,7 @@ int sts_region_del(struct region *rg, const char *domain)
 struct rebuild {
 	struct region *rg;
 	int64_t n;
+	uint64_t skipped;
 	int err;
 };
 
@@ -340,6 +341,7 @@ static int rebuild_sts(struct sts_rec *r, void *arg)
 	if (sts_region_put(rb->rg, r) != 0) {
 		if (errno == EINVAL) {
 			log_warnx("sts: rebuild: stored entry '%.64s' skipped: malformed", r->domain);
+			rb->skipped++;
 			return 0;
 		}
 		rb->err = errno;
@@ -349,11 +351,14 @@ static int rebuild_sts(struct sts_rec *r, void *arg)
 	return 0;
 }
 
-int64_t sts_rebuild(struct store *st, struct region *rg, char *err, size_t errlen)
+int64_t sts_rebuild(struct store *st, struct region *rg, uint64_t *skipped, char *err, size_t errlen)
 {
-	struct rebuild rb = { rg, 0, 0 };
+	struct rebuild rb = { rg, 0, 0, 0 };
+	int rc;
 
-	if (sts_db_foreach(store_db(st), NULL, 0, 0, 0, rebuild_sts, &rb, err, errlen) != 0) {
+	rc = sts_db_foreach(store_db(st), NULL, 0, 0, 0, rebuild_sts, &rb, err, errlen);
+	*skipped += rb.skipped;
+	if (rc != 0) {
 		if (rb.err != 0)
 			snprintf(err, errlen, "region: %s", strerror(rb.err));
 		return -1;

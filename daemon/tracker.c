@@ -31,7 +31,9 @@
 #include "clock.h"
 #include "counters.h"
 #include "events.h"
+#include "config.h"
 #include "log.h"
+#include "module.h"
 #include "region.h"
 #include "shm/key.h"
 #include "shm/servers.h"
@@ -302,3 +304,25 @@ int tracker_attach(struct tracker *t, struct events *e)
 		return -1;
 	return 0;
 }
+
+static int mod_attach(void *self, struct events *e)
+{
+	return tracker_attach(self, e);
+}
+
+static void mod_set_limits(void *self, const struct config *cfg)
+{
+	tracker_set_limit(self, cfg->lim_servers);
+}
+
+static void mod_stop(void *self)
+{
+	tracker_free(self);
+}
+
+const struct module_ops tracker_module = {
+	.name = "servers",
+	.attach = mod_attach,
+	.set_limits = mod_set_limits,
+	.stop = mod_stop,
+};

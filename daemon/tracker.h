@@ -44,4 +44,9 @@ void tracker_set_limit(struct tracker *t, unsigned per_set);
 struct events;
 int tracker_attach(struct tracker *t, struct events *e);
 
+/* tracker_module - the tracker's part in main's steps (daemon/module.h):
+ * attach, limits, stop (free, after the event thread's stop). */
+struct module_ops;
+extern const struct module_ops tracker_module;
+
 #endif /* MXC_DAEMON_TRACKER_H */
