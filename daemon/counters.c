@@ -20,11 +20,6 @@ void ctr_add(int c, uint64_t n)
 		__atomic_fetch_add(&ctr[c], n, __ATOMIC_RELAXED);
 }
 
-uint64_t ctr_get(int c)
-{
-	return c >= 0 && c < MXC_CTR_MAX ? __atomic_load_n(&ctr[c], __ATOMIC_RELAXED) : 0;
-}
-
 int ctr_limit(int c, const char *fmt, ...)
 {
 	char msg[512];

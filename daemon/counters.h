@@ -23,9 +23,6 @@
 /* ctr_add - add n to counter c (an enum mxc_ctr). */
 void ctr_add(int c, uint64_t n);
 
-/* ctr_get - counter c now. */
-uint64_t ctr_get(int c);
-
 /*
  * ctr_limit - a limit was reached: count one refusal in c and, the first
  * time for c since the start, log the printf-style message at warning

@@ -20,6 +20,7 @@
 #include <sqlite3.h>
 
 #include "log.h"
+#include "module.h"
 #include "region.h"
 #include "shm/fed.h"
 #include "shm/key.h"
@@ -323,3 +324,15 @@ fail:
 	sqlite3_finalize(s);
 	return -1;
 }
+
+static int64_t rebuild(void *self, struct store *st, struct region *rg, uint64_t *skipped, char *err, size_t errlen)
+{
+	(void)self;
+	(void)skipped;
+	return fed_rebuild(st, rg, err, errlen);
+}
+
+const struct module_ops fed_module = {
+	.name = "federation entries",
+	.rebuild = rebuild,
+};

@@ -43,4 +43,9 @@ int fed_change(struct writer *w, enum fed_op op, const char *domain, int arg, ui
  */
 int64_t fed_rebuild(struct store *st, struct region *rg, char *err, size_t errlen);
 
+/* fed_module - the federation policy's part in main's steps
+ * (daemon/module.h): rebuild. */
+struct module_ops;
+extern const struct module_ops fed_module;
+
 #endif /* MXC_DAEMON_FED_H */

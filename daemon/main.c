@@ -5,8 +5,8 @@
  *
  * Start-up order: config, state directory, pid lock, the admin socket
  * (bound, not yet served), store, a new region rebuilt from every stored
- * override, published and made live, then the writer thread and the
- * admin server.  All but thread creation comes before region_go_live(),
+ * table (main_mods), published and made live, then the writer thread, the
+ * modules and the admin server.  All but thread creation comes before region_go_live(),
  * so a failed start does not replace the region clients are reading.  Without -f the process forks at
  * once and the parent waits, on a pipe, until the child is ready or dead:
  * so every start-up step runs in the final daemon process (its pid is the
@@ -38,10 +38,13 @@
 
 #include "config.h"
 #include "ctl.h"
+#include "events.h"
 #include "fed.h"
 #include "clock.h"
 #include "log.h"
 #include "metrics.h"
+#include "module.h"
+#include "mx.h"
 #include "override.h"
 #include "region.h"
 #include "socketmap.h"
@@ -58,14 +61,6 @@
 #define MAIN_DIR_DEFAULT  "/var/lib/mxcache"
 #define MAIN_PIDFILE      "mxcached.pid"
 #define MAIN_ERR_MAX      512
-
-struct rebuild {
-	struct region *r;
-	uint64_t loaded;
-	uint64_t skipped;
-	int err;                /* errno of a failed region_put */
-	char key[MXK_MAX_LEN + 1];
-};
 
 static void usage(FILE *f)
 {
@@ -315,30 +310,98 @@ static int main_pidlock(const char *dir)
 	return fd;
 }
 
-static int main_rebuild_one(const struct store_override *row, void *arg)
-{
-	struct rebuild *rb = arg;
-	struct override o;
-	char err[OVERRIDE_ERR_MAX];
+/*
+ * The modules main steps through alike (daemon/module.h), in start order:
+ * the tables are rebuilt in this order, and the modules are stopped in
+ * the reverse one, the event thread first (it calls the others), after
+ * the admin server and before the writer.  A new table or module is one
+ * line here.
+ */
+enum { MOD_OVERRIDE, MOD_STS, MOD_MX, MOD_FED, MOD_STATS, MOD_TRACKER, MOD_EVENTS, MOD_N };
+static struct module main_mods[MOD_N] = {
+	[MOD_OVERRIDE] = { &override_module, NULL },
+	[MOD_STS] = { &sts_module, NULL },
+	[MOD_MX] = { &mx_module, NULL },
+	[MOD_FED] = { &fed_module, NULL },
+	[MOD_STATS] = { &stats_module, NULL },
+	[MOD_TRACKER] = { &tracker_module, NULL },
+	[MOD_EVENTS] = { &events_module, NULL },
+};
 
-	/* a row edited by hand into a form no lookup finds is left out */
-	if (override_from_row(row, &o, err, sizeof(err)) != 0) {
-		log_warnx("main: rebuild: row '%.64s' skipped: %s", row->key, err);
-		rb->skipped++;
-		return 0;
+/* Every table from the store into r, a region being built; then live. */
+static void main_rebuild(struct store *st, struct region *r)
+{
+	int64_t loaded[MOD_N];
+	uint64_t skipped[MOD_N], ms[MOD_N], t0;
+	char err[MAIN_ERR_MAX];
+	size_t i;
+
+	for (i = 0; i < MOD_N; i++) {
+		const struct module *m = &main_mods[i];
+
+		if (m->ops->rebuild == NULL)
+			continue;
+		skipped[i] = 0;
+		t0 = mono_ms();
+		loaded[i] = m->ops->rebuild(m->self, st, r, &skipped[i], err, sizeof(err));
+		if (loaded[i] < 0)
+			fatalx("main: rebuild of the %s: %s", m->ops->name, err);
+		ms[i] = mono_ms() - t0;
 	}
-	if (override_region_put(rb->r, &o) < 0) {
-		rb->err = errno;
-		snprintf(rb->key, sizeof(rb->key), "%s", o.key);
-		return -1;
-	}
-	rb->loaded++;
-	return 0;
+	region_publish(r);
+	if (region_go_live(r) != 0)
+		fatal("main: cannot make the region live");
+	for (i = 0; i < MOD_N; i++)
+		if (main_mods[i].ops->rebuild != NULL)
+			log_info("main: rebuilt %llu %s (%llu skipped) in %llu ms", (unsigned long long)loaded[i],
+				 main_mods[i].ops->name, (unsigned long long)skipped[i], (unsigned long long)ms[i]);
 }
 
-static struct sts *main_sts;     /* for reloads of [limits] */
+/* [limits] to every module made so far: at start and on reload. */
+static void main_set_limits(const struct config *cfg)
+{
+	size_t i;
 
-/* Settings only a restart applies: the running values stay in force. */
+	for (i = 0; i < MOD_N; i++)
+		if (main_mods[i].self != NULL && main_mods[i].ops->set_limits != NULL)
+			main_mods[i].ops->set_limits(main_mods[i].self, cfg);
+}
+
+/* What runs besides the modules, as far as it was started. */
+struct main_run {
+	struct metrics *metrics;
+	struct socketmap *smap;
+	struct ctl *ctl;
+	struct writer *w;
+	struct store *st;
+	struct region *r;
+};
+
+/*
+ * Stop everything, the same way at the end and after a failed start: no
+ * new requests (metrics, socketmap, admin), then the modules in reverse
+ * order, whose workers finish the jobs they have, then the writer, which
+ * commits what it was given; then the store and the region.
+ */
+static void main_stop(struct main_run *run)
+{
+	size_t i;
+
+	metrics_stop(run->metrics);
+	socketmap_close(run->smap);
+	ctl_stop(run->ctl);
+	for (i = MOD_N; i-- > 0;)
+		if (main_mods[i].self != NULL && main_mods[i].ops->stop != NULL) {
+			main_mods[i].ops->stop(main_mods[i].self);
+			main_mods[i].self = NULL;
+		}
+	writer_stop(run->w);
+	if (store_checkpoint(run->st) != 0)
+		log_warnx("store: final checkpoint of %s: %s", store_path(run->st), store_errmsg(run->st));
+	store_close(run->st);
+	region_close(run->r);
+}
+
 /*
  * The settings a reload cannot apply: sockets bound, threads started,
  * files made with them.  Each that changed is named in the log and keeps
@@ -413,8 +476,7 @@ static void main_reload(const char *cfgpath)
 	main_keep_restart_only(nc, oc);
 	rcu_read_unlock();
 	config_swap(nc);
-	if (main_sts != NULL)
-		sts_set_limits(main_sts, nc);
+	main_set_limits(nc);
 	log_setlevel(nc->log_level);
 	log_info("main: reloaded %s (log level %s)", cfgpath, log_level_name(nc->log_level));
 }
@@ -439,18 +501,19 @@ int main(int argc, char **argv)
 	struct writer *w = NULL;
 	struct ctl *ctl = NULL;
 	struct sts *sts = NULL;
+	struct events *events = NULL;
 	struct socketmap *smap = NULL;
 	struct metrics *metrics = NULL;
 	struct region_opts ro;
 	char dbpath[PATH_MAX + 16];
-	int64_t nsts, nfed, nstats;
 	struct stats *stats = NULL;
 	struct tracker *tracker = NULL;
-	struct rebuild rb;
+	struct main_run run;
 	struct signalfd_siginfo si;
 	sigset_t sigs;
-	uint64_t n, t0;
-	int ch, foreground = 0, readyfd = -1, pidfd, sfd, rc, check_only = 0;
+	uint64_t n;
+	size_t i;
+	int ch, foreground = 0, readyfd = -1, pidfd, sfd, check_only = 0;
 
 	while ((ch = getopt_long(argc, argv, "d:c:fl:hV", longopts, NULL)) != -1) {
 		switch (ch) {
@@ -551,7 +614,6 @@ int main(int argc, char **argv)
 	if (store_override_count(st, &n) != 0)
 		fatalx("store: %s: %s", store_path(st), store_errmsg(st));
 
-	t0 = mono_ms();
 	memset(&ro, 0, sizeof(ro));
 	ro.dir = dir;
 	ro.nslots = cfg->slots;
@@ -559,32 +621,11 @@ int main(int argc, char **argv)
 	ro.shm_dir = cfg->shm_dir;
 	if (region_create(&ro, n, &r) != 0)
 		fatal("main: cannot create the region for %s", dir);
-	memset(&rb, 0, sizeof(rb));
-	rb.r = r;
-	rc = store_override_foreach(st, main_rebuild_one, &rb);
-	if (rc == -1 && rb.err == 0)
-		fatalx("store: %s: %s", store_path(st), store_errmsg(st));
-	if (rc != 0)
-		fatalx("main: rebuild: region_put '%s': %s", rb.key, strerror(rb.err));
-	nsts = sts_rebuild(st, r, err, sizeof(err));
-	if (nsts < 0)
-		fatalx("main: rebuild of the MTA-STS and MX caches: %s", err);
-	nfed = fed_rebuild(st, r, err, sizeof(err));
-	if (nfed < 0)
-		fatalx("main: rebuild of the federation policy: %s", err);
 	stats = stats_new();
 	if (stats == NULL)
 		fatalx("main: out of memory");
-	nstats = stats_rebuild(stats, st, r, err, sizeof(err));
-	if (nstats < 0)
-		fatalx("main: rebuild of the delivery stats: %s", err);
-	region_publish(r);
-	if (region_go_live(r) != 0)
-		fatal("main: cannot make the region live");
-	log_info("main: rebuilt %llu overrides (%llu skipped) in %llu ms", (unsigned long long)rb.loaded,
-		 (unsigned long long)rb.skipped, (unsigned long long)(mono_ms() - t0));
-	log_info("main: rebuilt %lld MTA-STS and MX cache entries, %lld federation entries, %lld domains' stats",
-		 (long long)nsts, (long long)nfed, (long long)nstats);
+	main_mods[MOD_STATS].self = stats;
+	main_rebuild(st, r);
 
 	if (writer_start(st, r, &w) != 0)
 		fatal("main: cannot start the writer thread");
@@ -592,33 +633,41 @@ int main(int argc, char **argv)
 	tracker = tracker_new(dir);
 	if (tracker == NULL)
 		fatalx("main: cannot set up the server tracker");
-	if (sts_start(cfg, dbpath, r, w, stats, tracker, &sts, err, sizeof(err)) != 0)
+	main_mods[MOD_TRACKER].self = tracker;
+	if (sts_start(cfg, dbpath, r, w, &sts, err, sizeof(err)) != 0)
+		fatalx("%s", err);
+	main_mods[MOD_STS].self = sts;
+	events = events_new(r, w);
+	if (events == NULL)
+		fatalx("main: out of memory");
+	for (i = 0; i < MOD_N; i++)
+		if (main_mods[i].self != NULL && main_mods[i].ops->attach != NULL &&
+		    main_mods[i].ops->attach(main_mods[i].self, events) != 0)
+			fatalx("main: %s: client events taken by another module", main_mods[i].ops->name);
+	main_mods[MOD_EVENTS].self = events;
+	main_set_limits(cfg);
+	if (events_start(events, err, sizeof(err)) != 0)
 		fatalx("%s", err);
 	ctl_set_sts(ctl, sts);
-	main_sts = sts;
 	if (socketmap_start(smap, err, sizeof(err)) != 0)
 		fatalx("%s", err);
 	if (metrics_start(cfg, dir, r, &metrics, err, sizeof(err)) != 0)
 		fatalx("%s", err);
+	run.metrics = metrics;
+	run.smap = smap;
+	run.ctl = ctl;
+	run.w = w;
+	run.st = st;
+	run.r = r;
 	if (ctl_start(ctl, w, err, sizeof(err)) != 0) {
 		log_warnx("%s", err);
-		socketmap_close(smap);
-		ctl_stop(ctl);
-		sts_stop(sts);
-		writer_stop(w);
-		region_close(r);
-		store_close(st);
+		main_stop(&run);
 		exit(1);
 	}
 	sfd = signalfd(-1, &sigs, SFD_CLOEXEC);
 	if (sfd == -1) {
 		log_warn("main: signalfd");
-		socketmap_close(smap);
-		ctl_stop(ctl);
-		sts_stop(sts);
-		writer_stop(w);
-		region_close(r);
-		store_close(st);
+		main_stop(&run);
 		exit(1);
 	}
 	log_info("main: mxcached %s ready: pid %ld, dir %s", MXCACHED_VERSION, (long)getpid(), dir);
@@ -649,17 +698,7 @@ int main(int argc, char **argv)
 
 	/* no new requests; the fetchers and the writer finish what they were
 	 * given, then stop */
-	metrics_stop(metrics);
-	socketmap_close(smap);
-	ctl_stop(ctl);
-	sts_stop(sts);
-	writer_stop(w);
-	stats_free(stats);
-	tracker_free(tracker);
-	if (store_checkpoint(st) != 0)
-		log_warnx("store: final checkpoint of %s: %s", store_path(st), store_errmsg(st));
-	store_close(st);
-	region_close(r);
+	main_stop(&run);
 	config_shutdown();
 	rcu_unregister_thread();
 	close(sfd);

@@ -7,9 +7,13 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "log.h"
+#include "module.h"
 #include "region.h"
 #include "store.h"
+#include "shm/ctl.h"
 #include "shm/layout.h"
+#include "writer.h"
 
 /* Bytes of a rejected input quoted back in an error message. */
 #define OVERRIDE_QUOTE_MAX 64
@@ -224,3 +228,119 @@ int override_region_del(struct region *r, const struct override *o)
 {
 	return region_del(r, MXC_TAB_OVERRIDE, o->key, o->klen);
 }
+
+/* ---- changes, as writer jobs ------------------------------------------------------ */
+
+static int job_store(struct store *st, void *arg, int64_t now)
+{
+	struct override_change *ch = arg;
+	size_t k;
+	int rc;
+
+	/* the store_override_* functions set the store's message themselves */
+	if (ch->del) {
+		rc = override_store_del(st, &ch->recs[0]);
+		return rc < 0 ? WRITER_JOB_NOTED : rc;
+	}
+	for (k = 0; k < ch->n; k++)
+		if (override_store_put(st, &ch->recs[k], now) < 0)
+			return WRITER_JOB_NOTED;
+	return 1;
+}
+
+static int job_apply(struct region *r, void *arg)
+{
+	struct override_change *ch = arg;
+	size_t k;
+	int rc = 0, e = 0;
+
+	for (k = 0; k < ch->n; k++) {
+		if ((ch->del ? override_region_del(r, &ch->recs[k]) : override_region_put(r, &ch->recs[k])) < 0) {
+			/* reserve made this impossible; if it happens anyway the
+			 * change is durable and the next start publishes it */
+			e = errno;
+			log_warn("override: '%s' committed but not published", ch->recs[k].key);
+			rc = -1;
+		}
+	}
+	if (rc < 0)
+		errno = e;
+	return rc;
+}
+
+int override_job(struct writer_job *job, struct override_change *ch, int del, struct override *recs, size_t n)
+{
+	size_t k;
+
+	if (recs == NULL || n < 1 || n > (del ? 1 : MXC_CTL_BATCH))
+		return -1;
+	ch->recs = recs;
+	ch->n = n;
+	ch->del = del;
+	memset(job, 0, sizeof(*job));
+	job->store = job_store;
+	job->apply = job_apply;
+	job->arg = ch;
+	/* a delete copies its bucket, so it takes room too */
+	for (k = 0; k < n; k++)
+		job->bytes += del ? recs[k].klen : override_region_bytes(&recs[k]);
+	job->nent = n;
+	return 0;
+}
+
+/* ---- start-up rebuild ----------------------------------------------------------- */
+
+struct rebuild {
+	struct region *r;
+	int64_t loaded;
+	uint64_t skipped;
+	int err;                /* errno of a failed region_put */
+	char key[MXK_MAX_LEN + 1];
+};
+
+static int rebuild_one(const struct store_override *row, void *arg)
+{
+	struct rebuild *rb = arg;
+	struct override o;
+	char err[OVERRIDE_ERR_MAX];
+
+	/* a row edited by hand into a form no lookup finds is left out */
+	if (override_from_row(row, &o, err, sizeof(err)) != 0) {
+		log_warnx("override: rebuild: row '%.64s' skipped: %s", row->key, err);
+		rb->skipped++;
+		return 0;
+	}
+	if (override_region_put(rb->r, &o) < 0) {
+		rb->err = errno;
+		snprintf(rb->key, sizeof(rb->key), "%s", o.key);
+		return -1;
+	}
+	rb->loaded++;
+	return 0;
+}
+
+static int64_t rebuild(void *self, struct store *st, struct region *rg, uint64_t *skipped, char *err, size_t errlen)
+{
+	struct rebuild rb;
+	int rc;
+
+	(void)self;
+	memset(&rb, 0, sizeof(rb));
+	rb.r = rg;
+	rc = store_override_foreach(st, rebuild_one, &rb);
+	*skipped += rb.skipped;
+	if (rc == -1 && rb.err == 0) {
+		snprintf(err, errlen, "store: %s: %s", store_path(st), store_errmsg(st));
+		return -1;
+	}
+	if (rc != 0) {
+		snprintf(err, errlen, "region_put '%s': %s", rb.key, strerror(rb.err));
+		return -1;
+	}
+	return rb.loaded;
+}
+
+const struct module_ops override_module = {
+	.name = "overrides",
+	.rebuild = rebuild,
+};

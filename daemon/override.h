@@ -26,6 +26,7 @@
 struct store;
 struct store_override;
 struct region;
+struct module_ops;
 
 /* Room for messages like "key 'x y': not a domain or IP literal". */
 #define OVERRIDE_ERR_MAX 192
@@ -87,5 +88,28 @@ int override_region_put(struct region *r, const struct override *o);
 
 /* override_region_del - returns 1 removed, 0 absent, -1 with errno. */
 int override_region_del(struct region *r, const struct override *o);
+
+/*
+ * A change of overrides as a writer job (daemon/writer.h): recs stored and
+ * published, or deleted (del: one record).  Filled by override_job; the
+ * caller keeps it and recs alive until the job is done.
+ */
+struct override_change {
+	struct override *recs;
+	size_t n;
+	int del;
+};
+
+/*
+ * override_job - *job for the change of recs[0..n) (del: delete recs[0],
+ * n == 1; else put each, n at most MXC_CTL_BATCH), kept in *ch.  0, or -1
+ * when the change is malformed (job untouched).
+ */
+struct writer_job;
+int override_job(struct writer_job *job, struct override_change *ch, int del, struct override *recs, size_t n);
+
+/* override_module - the overrides' part in main's steps (daemon/module.h):
+ * rebuild. */
+extern const struct module_ops override_module;
 
 #endif /* MXC_DAEMON_OVERRIDE_H */

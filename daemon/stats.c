@@ -2,7 +2,7 @@
  * daemon/stats.c - per-domain delivery stats: aggregated from client
  * events, published to the region, persisted to SQLite.
  *
- * Clients post events into their slot rings; the event thread (sts.c)
+ * Clients post events into their slot rings; the event thread (events.c)
  * hands each one to stats_event(), which updates an in-memory record (a
  * ck_hs set, touched only by that thread) and marks it dirty twice: for
  * the region and for the database.  stats_tick() sends the dirty records
@@ -27,7 +27,10 @@
 #include "hs.h"
 #include "clock.h"
 #include "counters.h"
+#include "events.h"
+#include "config.h"
 #include "log.h"
+#include "module.h"
 #include "region.h"
 #include "shm/events.h"
 #include "shm/key.h"
@@ -53,7 +56,6 @@ struct stats {
 	struct srec **pub, **db;        /* dirty lists */
 	size_t npub, ndb, cap_pub, cap_db;
 	uint64_t next_pub, next_db;
-	uint64_t events;
 	unsigned limit;                  /* domains; 0: none (atomic) */
 };
 
@@ -206,7 +208,6 @@ int stats_event(struct stats *s, int type, int aux, const char *domain, size_t l
 		return -1;
 	}
 	r->f[MXC_STAT_LAST_ACTIVE] = now;
-	s->events++;
 	mark(s, r);
 	return 0;
 }
@@ -280,7 +281,7 @@ static int db_apply(struct region *rg, void *arg)
 }
 
 /* Copy the dirty list into a job, clear the flags, run it. */
-static void send(struct stats *s, struct writer *w, int region)
+static void send_dirty(struct stats *s, struct writer *w, int region)
 {
 	struct srec **v = region ? s->pub : s->db;
 	size_t n = region ? s->npub : s->ndb, i;
@@ -325,11 +326,11 @@ void stats_tick(struct stats *s, struct writer *w, int final)
 	uint64_t now = mono_ms();
 
 	if (final || now >= s->next_pub) {
-		send(s, w, 1);
+		send_dirty(s, w, 1);
 		s->next_pub = now + STATS_PUBLISH_MS;
 	}
 	if (final || now >= s->next_db) {
-		send(s, w, 0);
+		send_dirty(s, w, 0);
 		s->next_db = now + STATS_PERSIST_MS;
 	}
 }
@@ -343,11 +344,6 @@ uint64_t stats_due(const struct stats *s)
 	if (s->ndb != 0 && s->next_db < due)
 		due = s->next_db;
 	return due;
-}
-
-uint64_t stats_events(const struct stats *s)
-{
-	return s->events;
 }
 
 int64_t stats_rebuild(struct stats *s, struct store *st, struct region *rg, char *err, size_t errlen)
@@ -395,3 +391,62 @@ void stats_set_limit(struct stats *s, unsigned domains)
 {
 	__atomic_store_n(&s->limit, domains, __ATOMIC_RELAXED);
 }
+
+static int on_event(void *arg, const struct mxc_event *ev, const char *domain, size_t len, uint64_t src,
+		    uint32_t pid)
+{
+	(void)src;
+	(void)pid;
+	stats_event(arg, ev->e_type, ev->e_aux, domain, len, ev->e_value, (int64_t)time(NULL));
+	return 0;
+}
+
+static void on_tick(void *arg, struct writer *w, int final)
+{
+	stats_tick(arg, w, final);
+}
+
+static uint64_t on_due(const void *arg)
+{
+	return stats_due(arg);
+}
+
+int stats_attach(struct stats *s, struct events *e)
+{
+	if (events_on(e, MXC_EV_QUEUE, EVENTS_NAME_KEY, on_event, s) != 0 ||
+	    events_on(e, MXC_EV_SUCCESS, EVENTS_NAME_KEY, on_event, s) != 0 ||
+	    events_on(e, MXC_EV_FAILURE, EVENTS_NAME_KEY, on_event, s) != 0 ||
+	    events_tick(e, on_tick, on_due, s) != 0)
+		return -1;
+	return 0;
+}
+
+static int64_t mod_rebuild(void *self, struct store *st, struct region *rg, uint64_t *skipped, char *err,
+			   size_t errlen)
+{
+	(void)skipped;
+	return stats_rebuild(self, st, rg, err, errlen);
+}
+
+static int mod_attach(void *self, struct events *e)
+{
+	return stats_attach(self, e);
+}
+
+static void mod_set_limits(void *self, const struct config *cfg)
+{
+	stats_set_limit(self, cfg->lim_stats);
+}
+
+static void mod_stop(void *self)
+{
+	stats_free(self);
+}
+
+const struct module_ops stats_module = {
+	.name = "domains' stats",
+	.rebuild = mod_rebuild,
+	.attach = mod_attach,
+	.set_limits = mod_set_limits,
+	.stop = mod_stop,
+};

@@ -5,7 +5,7 @@
  * shm/stats.h), persisted to SQLite (table stats).
  *
  * Thread safety: everything but stats_rebuild belongs to the event thread
- * (daemon/sts.c), which owns the set; stats_rebuild runs at start, before.
+ * (daemon/events.c), which owns the set; stats_rebuild runs at start, before.
  */
 #ifndef MXC_DAEMON_STATS_H
 #define MXC_DAEMON_STATS_H
@@ -54,7 +54,14 @@ void stats_tick(struct stats *s, struct writer *w, int final);
  * UINT64_MAX when nothing changed.  For the event thread's sleep. */
 uint64_t stats_due(const struct stats *s);
 
-/* stats_events - events counted so far. */
-uint64_t stats_events(const struct stats *s);
+/* stats_attach - take the delivery events of e's thread (daemon/events.h)
+ * and publish from it; before events_start.  0, or -1. */
+struct events;
+int stats_attach(struct stats *s, struct events *e);
+
+/* stats_module - the stats' part in main's steps (daemon/module.h):
+ * rebuild, attach, limits, stop (free, after the event thread's stop). */
+struct module_ops;
+extern const struct module_ops stats_module;
 
 #endif /* MXC_DAEMON_STATS_H */

@@ -1,7 +1,8 @@
 /*
- * daemon/sts.c - the MTA-STS and MX manager: the event thread (client
- * rings, refresher, forgetting, last-use batches) and the worker pool
- * that runs the checks of sts_check.c.
+ * daemon/sts.c - the MTA-STS and MX manager: the clients' misses and
+ * last-use events, the refresher, forgetting and last-use batches (all
+ * on the event thread, daemon/events.h) and the worker pool that runs
+ * the checks of sts_check.c.
  *
  * The job queue, its lanes and the order in which workers take jobs are
  * in sts_queue.c; what clients' misses may cost is in sts_quota.c.
@@ -18,35 +19,22 @@
 #include <unistd.h>
 
 #include "dns.h"
+#include "events.h"
 #include "https.h"
 #include "clock.h"
 #include "counters.h"
 #include "log.h"
+#include "module.h"
 #include "readers.h"
 #include "region.h"
-#include "stats.h"
-#include "tracker.h"
 #include "store.h"
 #include "writer.h"
 
-/*
- * The event thread's pace: a drain every STS_EV_BUSY_US while events flow,
- * every STS_EV_POLL_MS for STS_EV_LINGER_MS after the last one, then
- * asleep until a client rings its doorbell (shm/readers.h), the next
- * periodic job is due, or STS_EV_SLEEP_MAX_MS pass: the events of a
- * client that does not ring wait that long at worst.
- */
-#define STS_EV_BUSY_US     200
-#define STS_EV_POLL_MS     5
-#define STS_EV_LINGER_MS   100
-#define STS_EV_SLEEP_MAX_MS 1000
-#define STS_FULL_SCAN_MS   20       /* between scans of every ring */
 #define STS_TOUCH_EVERY_MS 1000     /* last-use updates are batched this long */
 #define STS_TOUCH_MAX      1024     /* domains per last-use batch */
 #define STS_REFRESH_EVERY_MS 5000   /* the refresher looks for due policies this often */
 #define STS_FORGET_EVERY_MS 600000  /* and for entries to forget this often */
 #define STS_NEG_KEEP_S     86400    /* expired negative entries are kept this long */
-#define STS_RATE_LOG_MS    60000    /* one "client over its event rate" line per minute at most */
 #define STS_WORKER_NAME    "sts-worker-%u" /* thread names (15 bytes at most): top -H, /proc/PID/task */
 _Static_assert(CONFIG_STS_WORKERS_MAX < 10000, "sts-worker-N must fit 15 bytes");
 
@@ -80,25 +68,8 @@ static int put_sts_apply(struct region *rg, void *arg)
 	return p->rec != NULL ? sts_region_put(rg, p->rec) : 0;
 }
 
-static int put_mx_store(struct store *st, void *arg, int64_t now)
-{
-	char err[256];
-
-	(void)now;
-	if (mx_db_put(store_db(st), arg, err, sizeof(err)) != 0) {
-		log_warnx("sts: store: %s", err);
-		return -1;
-	}
-	return 1;
-}
-
-static int put_mx_apply(struct region *rg, void *arg)
-{
-	return mx_region_put(rg, arg);
-}
-
 /* Run one change through the writer and wait for it.  0, or -1 (msg). */
-static int write_change(struct sts *s, struct writer_job *job, char *msg, size_t msglen)
+int sts_write_change(struct sts *s, struct writer_job *job, char *msg, size_t msglen)
 {
 	struct writer_cmd c;
 	int rc = 0;
@@ -186,7 +157,7 @@ static int run_sts(struct worker *wk, struct job *j)
 	job.arg = put;
 	job.nent = 1 + put->ev.n;
 	job.bytes = sts_region_bytes(out) + put->ev.n * (uint64_t)MXK_MAX_LEN;
-	wrc = write_change(s, &job, err, sizeof(err));
+	wrc = sts_write_change(s, &job, err, sizeof(err));
 	sts_quota_done(s->quota, j->domain, unconfirmed, &put->ev, wrc == 0);
 	if (wrc != 0) {
 		snprintf(msg, sizeof(msg), "%s", err);
@@ -212,38 +183,6 @@ done:
 	free(out);
 	free(put);
 	return moved;
-}
-
-static void run_mx(struct worker *wk, struct job *j)
-{
-	struct writer_job job;
-	struct mx_rec *out;
-	char err[256], msg[256] = "";
-	int rc = -1;
-
-	out = calloc(1, sizeof(*out));
-	if (out == NULL) {
-		snprintf(msg, sizeof(msg), "out of memory");
-		goto done;
-	}
-	mx_check(&wk->ctx, j->domain, wall_now(), out);
-	ctr_add(MXC_CTR_MX_LOOKUPS, 1);
-	memset(&job, 0, sizeof(job));
-	job.store = put_mx_store;
-	job.apply = put_mx_apply;
-	job.arg = out;
-	job.nent = 1;
-	job.bytes = mx_region_bytes(out);
-	if (write_change(wk->s, &job, err, sizeof(err)) != 0) {
-		snprintf(msg, sizeof(msg), "%s", err);
-		goto done;
-	}
-	rc = 0;
-	snprintf(msg, sizeof(msg), "%zu records, kind %d", out->n, out->kind);
-done:
-	if (j->w != NULL)
-		sts_waiter_complete(j->w, rc, msg);
-	free(out);
 }
 
 /* A worker without a resolver answers every job with a DNS failure until
@@ -272,11 +211,10 @@ static void *worker_main(void *arg)
 	while ((j = sts_dequeue(wk)) != NULL) {
 		if (worker_dns(wk, j) == 0) {
 			if (j->kind == JOB_MX)
-				run_mx(wk, j);
+				mx_run(wk, j);
 			else if (run_sts(wk, j))
 				continue;      /* moved to the slow lane: not done */
 		}
-		__atomic_fetch_add(&s->n_jobs, 1, __ATOMIC_RELAXED);
 		__atomic_fetch_sub(&s->inflight[j->kind], 1, __ATOMIC_RELAXED);
 		sts_job_done(wk, j);
 	}
@@ -347,7 +285,7 @@ static void touch_flush(struct sts *s, struct touch *t)
 	job.arg = t;
 	job.nent = t->n;
 	job.bytes = (uint64_t)t->n * (MXC_STS_VALUE_HDR + 2 * MXK_MAX_LEN);
-	if (write_change(s, &job, err, sizeof(err)) != 0)
+	if (sts_write_change(s, &job, err, sizeof(err)) != 0)
 		log_warnx("sts: last-use update of %zu policies: %s", t->n, err);
 	for (i = 0; i < t->nrecs; i++) {
 		sts_rec_free(t->recs[i]);
@@ -374,169 +312,37 @@ static void touch_add(struct sts *s, struct touch *t, const char *domain, int64_
 	t->n++;
 }
 
-/*
- * Would a new domain overflow table tab?  Clients post a fetch only for a
- * domain they missed, so a fetch event is a new entry; the jobs of that
- * kind queued or running count as entries already, so a burst of misses
- * cannot overshoot the limit.  (A refresh of a cached domain counts too
- * while it runs: at the limit, a miss may be refused a moment early.)
- */
-static int cache_full(struct sts *s, unsigned tab, unsigned limit)
+/* A client found no usable policy for domain: fetch one. */
+static int on_sts_fetch(void *arg, const struct mxc_event *ev, const char *domain, size_t len, uint64_t src,
+			uint32_t pid)
 {
-	int kind = tab == MXC_TAB_STS ? JOB_STS : JOB_MX;
+	struct sts *s = arg;
 
-	return ctr_entries(tab) + __atomic_load_n(&s->inflight[kind], __ATOMIC_RELAXED) >= limit;
-}
-
-/* One event from the ring of reader slot src (a registration's slot,
- * daemon/readers.h) of process pid: checked, since clients wrote it. */
-static void handle_event(struct sts *s, struct touch *t, const struct mxc_event *ev, uint64_t src, uint32_t pid)
-{
-	char raw[MXC_EV_NAME_MAX + 1], canon[MXK_MAX_LEN + 1];
-	size_t clen;
-	int kind;
-
-	if (!mxc_event_valid(ev))
-		goto bad;
-	if (ev->e_type == MXC_EV_SERVER) {
-		if (s->tracker == NULL || tracker_event(s->tracker, ev->e_name, ev->e_nlen) != 0)
-			goto bad;
-		__atomic_fetch_add(&s->n_events, 1, __ATOMIC_RELAXED);
-		ctr_add(MXC_CTR_EVENTS, 1);
-		return;
-	}
-	if (ev->e_nlen > MXK_MAX_LEN)
-		goto bad;
-	memcpy(raw, ev->e_name, ev->e_nlen);
-	raw[ev->e_nlen] = '\0';
-	if (mxk_normalize(raw, canon, sizeof(canon), &clen, &kind) != MXK_OK || clen != ev->e_nlen ||
-	    memcmp(canon, raw, clen) != 0)
-		goto bad;
-	/* policies and MX answers are for domains; stats also count IP literals */
-	if (kind != MXK_DOMAIN && ev->e_type <= MXC_EV_MX_FETCH)
-		goto bad;
-	__atomic_fetch_add(&s->n_events, 1, __ATOMIC_RELAXED);
-	ctr_add(MXC_CTR_EVENTS, 1);
-	switch (ev->e_type) {
-	case MXC_EV_STS_FETCH:
-		/* a full cache takes a new domain in place of a never-confirmed
-		 * one (daemon/sts_quota.h); with none, nothing can be stored */
-		if (!sts_quota_room(s->quota)) {
-			ctr_limit(MXC_CTR_LIMIT_STS, "sts: the policy cache holds %u entries ([limits] sts_entries) "
-				  "for domains that had a policy: new domains are not stored until some are forgotten",
-				  __atomic_load_n(&s->lim_sts, __ATOMIC_RELAXED));
-			break;
-		}
-		sts_enqueue_miss(s, JOB_STS, canon, src, pid);
-		break;
-	case MXC_EV_MX_FETCH:
-		if (cache_full(s, MXC_TAB_MX, __atomic_load_n(&s->lim_mx, __ATOMIC_RELAXED))) {
-			ctr_limit(MXC_CTR_LIMIT_MX,
-				  "sts: the MX cache holds %u entries ([limits] mx_entries): "
-				  "no lookup for new domains until some are forgotten",
-				  __atomic_load_n(&s->lim_mx, __ATOMIC_RELAXED));
-			break;
-		}
-		sts_enqueue_miss(s, JOB_MX, canon, src, pid);
-		break;
-	case MXC_EV_STS_USED:
-		touch_add(s, t, canon, ev->e_value);
-		break;
-	case MXC_EV_QUEUE:
-	case MXC_EV_SUCCESS:
-	case MXC_EV_FAILURE:
-		if (s->stats != NULL)
-			stats_event(s->stats, ev->e_type, ev->e_aux, canon, clen, ev->e_value, wall_now());
-		break;
-	}
-	return;
-bad:
-	ctr_add(MXC_CTR_EVENTS_BAD, 1);
-}
-
-/*
- * May slot i's client have one more event?  Refills its bucket for the
- * time since the last event.  Events over the rate are still taken off
- * the ring (a ring left full would only hide them from the client's own
- * drop count) and dropped, counted, and the client named in the log once
- * (and at most one such line per STS_RATE_LOG_MS, whatever the clients).
- */
-static int rate_take(struct sts *s, uint64_t src, uint32_t pid, uint64_t now)
-{
-	struct rate *r;
-	uint64_t lim = __atomic_load_n(&s->lim_events, __ATOMIC_RELAXED), cap = lim * 1000;
-	uint32_t i = (uint32_t)(src & 1023);   /* the slot within its process */
-
-	/* one bucket per slot of a registration; two that share a bucket
-	 * restart it in turn, which only ever lets more through */
-	r = &s->rate[src % s->nrate];
-	if (src != r->owner || r->last_ms == 0) {
-		r->owner = src;
-		r->tokens_milli = cap;
-		r->last_ms = now;
-		r->logged = 0;
-	}
-	if (now > r->last_ms) {
-		r->tokens_milli += (now - r->last_ms) * lim;   /* lim per 1000 ms */
-		r->last_ms = now;
-	}
-	if (r->tokens_milli > cap)
-		r->tokens_milli = cap;
-	if (r->tokens_milli >= 1000) {
-		r->tokens_milli -= 1000;
-		return 1;
-	}
-	if (r->logged) {
-		ctr_add(MXC_CTR_LIMIT_EVENTS, 1);
+	(void)ev;
+	(void)len;
+	/* a full cache takes a new domain in place of a never-confirmed
+	 * one (daemon/sts_quota.h); with none, nothing can be stored */
+	if (!sts_quota_room(s->quota)) {
+		ctr_limit(MXC_CTR_LIMIT_STS, "sts: the policy cache holds %u entries ([limits] sts_entries) "
+			  "for domains that had a policy: new domains are not stored until some are forgotten",
+			  __atomic_load_n(&s->lim_sts, __ATOMIC_RELAXED));
 		return 0;
 	}
-	r->logged = 1;
-	if (ctr_limit(MXC_CTR_LIMIT_EVENTS,
-		      "sts: client pid %u (reader slot %u) posts more than %lu events/s ([limits] "
-		      "client_events_per_s): the excess is dropped",
-		      pid, i, (unsigned long)lim)) {
-		s->rate_logged_ms = now;
-		return 0;
-	}
-	if (now - s->rate_logged_ms >= STS_RATE_LOG_MS) {
-		log_warnx("sts: client pid %u (reader slot %u) also posts more than %lu events/s: the excess is "
-			  "dropped",
-			  pid, i, (unsigned long)lim);
-		s->rate_logged_ms = now;
-	}
+	sts_enqueue_miss(s, JOB_STS, domain, src, pid);
 	return 0;
 }
 
-struct drain_ctx {
-	struct sts *s;
-	struct touch *t;
-	uint64_t now;
-};
-
-static void drained_one(void *arg, uint64_t src, uint32_t pid, const struct mxc_event *ev)
+/* A client used domain's cached policy at e_value (unix s). */
+static int on_sts_used(void *arg, const struct mxc_event *ev, const char *domain, size_t len, uint64_t src,
+		       uint32_t pid)
 {
-	struct drain_ctx *d = arg;
+	struct sts *s = arg;
 
-	if (rate_take(d->s, src, pid, d->now))
-		handle_event(d->s, d->t, ev, src, pid);
-}
-
-/*
- * Most passes look only at the rings of claimed slots (each block's claim
- * bitmap) and of processes that are gone; every STS_FULL_SCAN_MS one looks
- * at all of them, for the last events of a thread that released its slot
- * in between.  all: look at every ring now (the last pass before a clean
- * stop, which must not leave such a thread's last events behind).
- */
-static size_t drain_rings(struct sts *s, struct touch *t, int all)
-{
-	static uint64_t last_full;
-	struct drain_ctx d = { s, t, mono_ms() };
-	int full = all || d.now - last_full >= STS_FULL_SCAN_MS;
-
-	if (full)
-		last_full = d.now;
-	return readers_drain(region_readers(s->rg), full, drained_one, &d);
+	(void)len;
+	(void)src;
+	(void)pid;
+	touch_add(s, s->touch, domain, ev->e_value);
+	return 0;
 }
 
 struct due {
@@ -670,7 +476,7 @@ static void forget_old(struct sts *s)
 	job.arg = &f;
 	job.nent = f.n + f.nmx;
 	job.bytes = (f.n + f.nmx) * (uint64_t)MXK_MAX_LEN;
-	if (write_change(s, &job, err, sizeof(err)) != 0) {
+	if (sts_write_change(s, &job, err, sizeof(err)) != 0) {
 		log_warnx("sts: forgetting: %s", err);
 		goto done;
 	}
@@ -682,94 +488,53 @@ done:
 	free(f.mx);
 }
 
-static int stopping(struct sts *s)
-{
-	int v;
-
-	pthread_mutex_lock(&s->mu);
-	v = s->stopping;
-	pthread_mutex_unlock(&s->mu);
-	return v;
-}
-
-static uint64_t earliest(uint64_t a, uint64_t b)
-{
-	return a < b ? a : b;
-}
-
-static void *event_main(void *arg)
+/* The event thread's periodic work for MTA-STS and MX (final: at the
+ * stop, only what is pending: the last-use batch). */
+static void sts_tick(void *arg, struct writer *w, int final)
 {
 	struct sts *s = arg;
-	struct readers *rd = region_readers(s->rg);
-	struct touch *t;
-	uint64_t now, next_touch, next_refresh, next_forget, last_event, due;
-	struct timespec idle = { 0, STS_EV_POLL_MS * 1000000L }, busy = { 0, STS_EV_BUSY_US * 1000L };
-	size_t got;
+	uint64_t now = mono_ms();
 
-	pthread_setname_np(pthread_self(), "events");
-	t = calloc(1, sizeof(*t));
-	if (t == NULL) {
-		log_warnx("sts: out of memory: client events are not read");
-		return NULL;
+	(void)w;
+	if (final) {
+		touch_flush(s, s->touch);
+		return;
 	}
-	now = mono_ms();
-	next_touch = now + STS_TOUCH_EVERY_MS;
-	next_refresh = now;
-	next_forget = now + STS_REFRESH_EVERY_MS;
-	last_event = now;
-	while (!stopping(s)) {
-		got = drain_rings(s, t, 0);
-		now = mono_ms();
-		if (got > 0)
-			last_event = now;
-		if (s->stats != NULL)
-			stats_tick(s->stats, s->w, 0);
-		if (s->tracker != NULL)
-			tracker_tick(s->tracker, s->w, 0);
-		if (now >= next_touch) {
-			touch_flush(s, t);
-			pthread_mutex_lock(&s->mu);
-			sts_pend_prune(s, wall_now());
-			pthread_mutex_unlock(&s->mu);
-			next_touch = now + STS_TOUCH_EVERY_MS;
-		}
-		if (now >= next_refresh) {
-			refresh_due(s);
-			next_refresh = now + STS_REFRESH_EVERY_MS;
-		}
-		if (now >= next_forget) {
-			forget_old(s);
-			next_forget = now + STS_FORGET_EVERY_MS;
-		}
-		/* while events flow, drain more often: the rings stay short */
-		if (got > 0 || now - last_event < STS_EV_LINGER_MS) {
-			nanosleep(got > 0 ? &busy : &idle, NULL);
-			continue;
-		}
-		/* asleep, after one more look at every ring with the
-		 * doorbells armed (readers_rest_arm says why none is missed) */
-		readers_rest_arm(rd);
-		if (drain_rings(s, t, 1) > 0) {
-			readers_rest(rd, 0);
-			last_event = mono_ms();
-			continue;
-		}
-		due = earliest(earliest(next_touch, next_refresh), earliest(next_forget, now + STS_EV_SLEEP_MAX_MS));
-		if (s->stats != NULL)
-			due = earliest(due, stats_due(s->stats));
-		if (s->tracker != NULL)
-			due = earliest(due, tracker_due(s->tracker));
-		now = mono_ms();
-		readers_rest(rd, due > now ? (int)(due - now) : 0);
+	if (now >= s->next_touch) {
+		touch_flush(s, s->touch);
+		pthread_mutex_lock(&s->mu);
+		sts_pend_prune(s, wall_now());
+		pthread_mutex_unlock(&s->mu);
+		s->next_touch = now + STS_TOUCH_EVERY_MS;
 	}
-	drain_rings(s, t, 1);
-	touch_flush(s, t);
-	if (s->stats != NULL)
-		stats_tick(s->stats, s->w, 1);
-	if (s->tracker != NULL)
-		tracker_tick(s->tracker, s->w, 1);
-	free(t);
-	return NULL;
+	if (now >= s->next_refresh) {
+		refresh_due(s);
+		s->next_refresh = now + STS_REFRESH_EVERY_MS;
+	}
+	if (now >= s->next_forget) {
+		forget_old(s);
+		s->next_forget = now + STS_FORGET_EVERY_MS;
+	}
+}
+
+static uint64_t sts_due(const void *arg)
+{
+	const struct sts *s = arg;
+	uint64_t due = s->next_touch;
+
+	if (s->next_refresh < due)
+		due = s->next_refresh;
+	return s->next_forget < due ? s->next_forget : due;
+}
+
+int sts_attach(struct sts *s, struct events *e)
+{
+	if (events_on(e, MXC_EV_STS_FETCH, EVENTS_NAME_DOMAIN, on_sts_fetch, s) != 0 ||
+	    events_on(e, MXC_EV_MX_FETCH, EVENTS_NAME_DOMAIN, mx_on_fetch, s) != 0 ||
+	    events_on(e, MXC_EV_STS_USED, EVENTS_NAME_KEY, on_sts_used, s) != 0 ||
+	    events_tick(e, sts_tick, sts_due, s) != 0)
+		return -1;
+	return 0;
 }
 
 /* ---- start / stop / admin ------------------------------------------------------------- */
@@ -784,11 +549,12 @@ static int open_reader(const char *path, sqlite3 **db, char *err, size_t errlen)
 	return 0;
 }
 
-int sts_start(const struct config *cfg, const char *dbpath, struct region *rg, struct writer *w, struct stats *stats,
-	      struct tracker *tracker, struct sts **out, char *err, size_t errlen)
+int sts_start(const struct config *cfg, const char *dbpath, struct region *rg, struct writer *w, struct sts **out,
+	      char *err, size_t errlen)
 {
 	struct https_cfg hc;
 	struct sts *s;
+	uint64_t now;
 	size_t i;
 	long nmiss;
 
@@ -801,14 +567,11 @@ int sts_start(const struct config *cfg, const char *dbpath, struct region *rg, s
 	pthread_cond_init(&s->cv, NULL);
 	s->rg = rg;
 	s->w = w;
-	s->stats = stats;
-	s->tracker = tracker;
 	s->refresh_s = cfg->sts_refresh_s;
 	s->forget_s = cfg->sts_forget_s;
 	s->backoff_s = cfg->sts_backoff_s;
-	s->nrate = STS_SOURCES;
-	s->rate = calloc(s->nrate, sizeof(*s->rate));
-	if (s->rate == NULL) {
+	s->touch = calloc(1, sizeof(*s->touch));
+	if (s->touch == NULL) {
 		snprintf(err, errlen, "sts: out of memory");
 		pthread_cond_destroy(&s->cv);
 		pthread_mutex_destroy(&s->mu);
@@ -822,8 +585,8 @@ int sts_start(const struct config *cfg, const char *dbpath, struct region *rg, s
 		memcpy(s->hkey, &t, 8);
 		memcpy(s->hkey + 8, &p, 8);
 	}
-	s->mq = sts_mq_new(s->nrate);
-	s->quota = sts_quota_new(s->nrate, s->hkey);
+	s->mq = sts_mq_new(STS_SOURCES);
+	s->quota = sts_quota_new(STS_SOURCES, s->hkey);
 	if (s->mq == NULL || s->quota == NULL) {
 		snprintf(err, errlen, "sts: out of memory");
 		goto fail_nohs;
@@ -887,11 +650,10 @@ int sts_start(const struct config *cfg, const char *dbpath, struct region *rg, s
 		snprintf(name, sizeof(name), STS_WORKER_NAME, (unsigned)((i + 1) % 10000));
 		pthread_setname_np(s->workers[i].thread, name);
 	}
-	if (pthread_create(&s->evthread, NULL, event_main, s) != 0) {
-		snprintf(err, errlen, "sts: cannot start the event thread: %s", strerror(errno));
-		goto fail;
-	}
-	s->ev_started = 1;
+	now = mono_ms();
+	s->next_touch = now + STS_TOUCH_EVERY_MS;
+	s->next_refresh = now;
+	s->next_forget = now + STS_REFRESH_EVERY_MS;
 	log_info("sts: %zu workers (at most %zu for domains that failed last time), refresh every %u s, forget "
 		 "after %u s unused; %ld never-confirmed entries",
 		 s->nworkers, s->slow_max, s->refresh_s, s->forget_s, nmiss);
@@ -905,7 +667,7 @@ fail_nohs:
 	pthread_mutex_destroy(&s->mu);
 	sts_mq_free(s->mq);
 	sts_quota_free(s->quota);
-	free(s->rate);
+	free(s->touch);
 	free(s);
 	return -1;
 }
@@ -914,13 +676,8 @@ void sts_set_limits(struct sts *s, const struct config *cfg)
 {
 	__atomic_store_n(&s->lim_sts, cfg->lim_sts, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->lim_mx, cfg->lim_mx, __ATOMIC_RELAXED);
-	__atomic_store_n(&s->lim_events, cfg->lim_events, __ATOMIC_RELAXED);
 	if (s->quota != NULL)
 		sts_quota_set_limits(s->quota, cfg->lim_sts, cfg->lim_sts_miss, cfg->lim_misses);
-	if (s->stats != NULL)
-		stats_set_limit(s->stats, cfg->lim_stats);
-	if (s->tracker != NULL)
-		tracker_set_limit(s->tracker, cfg->lim_servers);
 }
 
 void sts_stop(struct sts *s)
@@ -933,10 +690,6 @@ void sts_stop(struct sts *s)
 	s->stopping = 1;
 	pthread_cond_broadcast(&s->cv);
 	pthread_mutex_unlock(&s->mu);
-	if (s->ev_started) {
-		readers_wake(region_readers(s->rg));
-		pthread_join(s->evthread, NULL);
-	}
 	for (i = 0; i < s->nworkers; i++)
 		if (s->workers[i].started)
 			pthread_join(s->workers[i].thread, NULL);
@@ -953,11 +706,11 @@ void sts_stop(struct sts *s)
 	pthread_mutex_destroy(&s->mu);
 	sts_mq_free(s->mq);
 	sts_quota_free(s->quota);
-	free(s->rate);
+	free(s->touch);
 	free(s);
 }
 
-static int run_waiting(struct sts *s, int kind, const char *domain, char *msg, size_t msglen)
+int sts_run_waiting(struct sts *s, int kind, const char *domain, char *msg, size_t msglen)
 {
 	struct waiter w;
 	int rc;
@@ -977,12 +730,7 @@ static int run_waiting(struct sts *s, int kind, const char *domain, char *msg, s
 
 int sts_fetch_now(struct sts *s, const char *domain, char *msg, size_t msglen)
 {
-	return run_waiting(s, JOB_STS, domain, msg, msglen);
-}
-
-int sts_mx_fetch_now(struct sts *s, const char *domain, char *msg, size_t msglen)
-{
-	return run_waiting(s, JOB_MX, domain, msg, msglen);
+	return sts_run_waiting(s, JOB_STS, domain, msg, msglen);
 }
 
 static int del_store(struct store *st, void *arg, int64_t now)
@@ -1029,9 +777,34 @@ int sts_forget(struct sts *s, const char *domain, char *msg, size_t msglen)
 	return rc;
 }
 
-void sts_counters(struct sts *s, uint64_t *events, uint64_t *dropped, uint64_t *jobs)
+/* ---- main's steps (daemon/module.h) ------------------------------------------------------ */
+
+static int64_t mod_rebuild(void *self, struct store *st, struct region *rg, uint64_t *skipped, char *err,
+			   size_t errlen)
 {
-	*events = __atomic_load_n(&s->n_events, __ATOMIC_RELAXED);
-	*dropped = __atomic_load_n(&s->n_dropped, __ATOMIC_RELAXED);
-	*jobs = __atomic_load_n(&s->n_jobs, __ATOMIC_RELAXED);
+	(void)self;
+	return sts_rebuild(st, rg, skipped, err, errlen);
 }
+
+static int mod_attach(void *self, struct events *e)
+{
+	return sts_attach(self, e);
+}
+
+static void mod_set_limits(void *self, const struct config *cfg)
+{
+	sts_set_limits(self, cfg);
+}
+
+static void mod_stop(void *self)
+{
+	sts_stop(self);
+}
+
+const struct module_ops sts_module = {
+	.name = "MTA-STS cache entries",
+	.rebuild = mod_rebuild,
+	.attach = mod_attach,
+	.set_limits = mod_set_limits,
+	.stop = mod_stop,
+};

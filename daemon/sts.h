@@ -1,14 +1,15 @@
 /*
- * daemon/sts.h - the MTA-STS policy cache and the MX cache: records,
- * their SQLite rows and region values (sts_store.c), one domain's check
- * (sts_check.c) and the manager that runs checks for clients, for the
- * admin and for the refresher (sts.c).
+ * daemon/sts.h - the MTA-STS policy cache: records, their SQLite rows and
+ * region values (sts_store.c), one domain's check (sts_check.c) and the
+ * manager that runs checks for clients, for the admin and for the
+ * refresher (sts.c).  Its workers also run the MX cache's lookups
+ * (daemon/mx.h).
  *
  * Who does what:
  *   - clients find nothing usable and post an event (shm/events.h);
- *   - the manager's event thread drains the rings and queues a job per
- *     domain, once: a domain already queued or checked a moment ago is
- *     not queued again;
+ *   - the event thread (daemon/events.h) drains the rings and hands the
+ *     misses to the manager, which queues a job per domain, once: a
+ *     domain already queued or checked a moment ago is not queued again;
  *   - a bounded pool of workers (sts.workers) runs the jobs: DNS through
  *     ldns, the policy over HTTPS, parse; each result goes to the writer
  *     as one change (SQLite, then the region), so a client's next lookup
@@ -22,8 +23,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#include "shm/mx.h"
 #include "shm/sts.h"
+#include "mx.h"
 #include "sts_parse.h"
 
 struct config;
@@ -38,9 +39,6 @@ struct sqlite3;
 #define STS_NONE_TTL_MIN 300       /* "publishes no policy" stands at least this long */
 #define STS_NONE_TTL_MAX 86400     /* and at most this long */
 #define STS_RETRY_MIN    60        /* a kept policy is retried no sooner than this */
-#define MX_TTL_MIN       5         /* an MX answer is kept at least this long */
-#define MX_TTL_MAX       86400     /* and at most this long */
-#define MX_TEMP_TTL      30        /* a failed MX lookup is remembered this long */
 
 /*
  * A flag of struct sts_rec kept in SQLite only (never published): the
@@ -66,16 +64,6 @@ struct sts_rec {
 	int64_t inserted, valid_end, last_update, last_use, next_check;
 };
 
-/* One entry of the MX cache. */
-struct mx_rec {
-	char domain[MXC_MX_HOST_MAX + 1];
-	int kind;                    /* MXC_MX_KIND_* */
-	size_t n;
-	uint16_t pref[MXC_MX_MAX];
-	char host[MXC_MX_MAX][MXC_MX_HOST_MAX + 1];
-	int64_t fetched, expires;
-};
-
 /* ---- sts_store.c: rows and region values -------------------------------- */
 
 /* sts_rec_free - free r's text (r itself is the caller's). */
@@ -96,11 +84,6 @@ typedef int (*sts_row_fn)(struct sts_rec *r, void *arg);
  * the policy text (r->text NULL) */
 int sts_db_foreach(struct sqlite3 *db, const char *where, int64_t arg1, int64_t arg2, size_t limit,
 		   sts_row_fn fn, void *arg, char *err, size_t errlen);
-int mx_db_put(struct sqlite3 *db, const struct mx_rec *r, char *err, size_t errlen);
-int mx_db_del(struct sqlite3 *db, const char *domain, char *err, size_t errlen);
-typedef int (*mx_row_fn)(const struct mx_rec *r, void *arg);
-int mx_db_foreach(struct sqlite3 *db, const char *where, int64_t arg1, mx_row_fn fn, void *arg, char *err,
-		  size_t errlen);
 
 /*
  * The region side: put or delete the value of r.  Writer thread only.
@@ -108,18 +91,16 @@ int mx_db_foreach(struct sqlite3 *db, const char *where, int64_t arg1, mx_row_fn
  */
 int sts_region_put(struct region *rg, const struct sts_rec *r);
 int sts_region_del(struct region *rg, const char *domain);
-int mx_region_put(struct region *rg, const struct mx_rec *r);
-int mx_region_del(struct region *rg, const char *domain);
-/* Upper bounds of the region bytes a put may take (region_reserve). */
+/* An upper bound of the region bytes a put may take (region_reserve). */
 uint64_t sts_region_bytes(const struct sts_rec *r);
-uint64_t mx_region_bytes(const struct mx_rec *r);
 
 /*
- * sts_rebuild - put every stored MTA-STS and MX entry into a region being
- * built at start.  Returns the number loaded, or -1 with err set.
- * Main thread, before the writer starts.
+ * sts_rebuild - put every stored MTA-STS entry into a region being built
+ * at start; malformed ones are logged and counted in *skipped.  Returns
+ * the number loaded, or -1 with err set.  Main thread, before the writer
+ * starts.
  */
-int64_t sts_rebuild(struct store *st, struct region *rg, char *err, size_t errlen);
+int64_t sts_rebuild(struct store *st, struct region *rg, uint64_t *skipped, char *err, size_t errlen);
 
 /* ---- sts_check.c: one domain --------------------------------------------- */
 
@@ -147,28 +128,30 @@ struct sts_ctx {
  */
 int sts_check(struct sts_ctx *ctx, const char *domain, const struct sts_rec *cur, int64_t now, struct sts_rec *out);
 
-/* mx_check - resolve domain's MX into *out.  Returns 0.  Thread safety: as sts_check. */
-int mx_check(struct sts_ctx *ctx, const char *domain, int64_t now, struct mx_rec *out);
-
 /* ---- sts.c: the manager --------------------------------------------------- */
 
 struct sts;
 
 /*
- * sts_start - start the event thread, the refresher and cfg->sts_workers
- * workers.  The event thread also feeds client delivery events to stats
- * (daemon/stats.h) and server records to tracker (daemon/tracker.h),
- * which it then owns until sts_stop.  dbpath: the SQLite file (workers read it on their own
- * connections; every change goes through w).  Returns 0 and *out, or -1
- * with a message in err.  Main thread.
+ * sts_start - start cfg->sts_workers workers.  dbpath: the SQLite file
+ * (workers read it on their own connections; every change goes through
+ * w).  Returns 0 and *out, or -1 with a message in err.  Main thread.
  */
-struct stats;
-struct tracker;
-int sts_start(const struct config *cfg, const char *dbpath, struct region *rg, struct writer *w, struct stats *stats,
-	      struct tracker *tracker, struct sts **out, char *err, size_t errlen);
+int sts_start(const struct config *cfg, const char *dbpath, struct region *rg, struct writer *w, struct sts **out,
+	      char *err, size_t errlen);
 
-/* sts_stop - stop and join every thread, answer waiting admin requests
- * with an error, free s (may be NULL).  Main thread. */
+/*
+ * sts_attach - take the clients' misses and last-use events from e's
+ * thread (daemon/events.h), which also runs the refresher, the forgetting
+ * and the last-use batches; before events_start.  0, or -1 (a handler
+ * taken already).  Main thread.
+ */
+struct events;
+int sts_attach(struct sts *s, struct events *e);
+
+/* sts_stop - stop and join every worker, answer waiting admin requests
+ * with an error, free s (may be NULL).  After events_stop of the event
+ * thread it is attached to.  Main thread. */
 void sts_stop(struct sts *s);
 
 /*
@@ -184,16 +167,17 @@ int sts_fetch_now(struct sts *s, const char *domain, char *msg, size_t msglen);
  */
 int sts_forget(struct sts *s, const char *domain, char *msg, size_t msglen);
 
-/* sts_mx_fetch_now - resolve domain's MX now and wait.  0, or -1 (msg). */
-int sts_mx_fetch_now(struct sts *s, const char *domain, char *msg, size_t msglen);
-
-/* Counters for status: events taken from the rings, and dropped by clients. */
-void sts_counters(struct sts *s, uint64_t *events, uint64_t *dropped, uint64_t *jobs);
-
 /*
- * sts_set_limits - take cfg's [limits] (cache sizes, client event rate,
- * stats domains, tracker set size): at start and on reload.  Any thread.
+ * sts_set_limits - take cfg's [limits] (cache sizes, what misses may
+ * cost): at start and on reload.  Any thread.
  */
 void sts_set_limits(struct sts *s, const struct config *cfg);
+
+/*
+ * sts_module - the MTA-STS cache's part in main's steps (daemon/module.h):
+ * rebuild, attach, limits, stop.  Stopped after the event thread.
+ */
+struct module_ops;
+extern const struct module_ops sts_module;
 
 #endif /* MXC_DAEMON_STS_H */

@@ -1,5 +1,5 @@
 /*
- * daemon/sts_check.c - one domain's MTA-STS check and MX lookup.
+ * daemon/sts_check.c - one domain's MTA-STS check.
  *
  * The MTA-STS check, RFC 8461 §3 and §5, with the cache rules of mox's
  * policy store:
@@ -289,58 +289,4 @@ int sts_check(struct sts_ctx *ctx, const char *domain, const struct sts_rec *cur
 	out->valid_end = now + out->max_age;
 	out->next_check = next_refresh(ctx, now, out->valid_end);
 	return STS_CHECK_POLICY;
-}
-
-int mx_check(struct sts_ctx *ctx, const char *domain, int64_t now, struct mx_rec *out)
-{
-	struct dns_mx *m;
-	uint32_t ttl;
-	size_t i;
-	int rc;
-
-	memset(out, 0, sizeof(*out));
-	snprintf(out->domain, sizeof(out->domain), "%s", domain);
-	out->fetched = now;
-	m = malloc(sizeof(*m));
-	if (m == NULL) {
-		out->kind = MXC_MX_KIND_TEMP;
-		out->expires = now + MX_TEMP_TTL;
-		return 0;
-	}
-	rc = dns_mx(ctx->dns, domain, m);
-	switch (rc) {
-	case DNS_OK:
-		ttl = m->ttl;
-		if (m->nullmx) {
-			out->kind = MXC_MX_KIND_NULL;
-			break;
-		}
-		out->kind = MXC_MX_KIND_MX;
-		for (i = 0; i < m->n && i < MXC_MX_MAX; i++) {
-			out->pref[i] = m->rr[i].pref;
-			snprintf(out->host[i], sizeof(out->host[i]), "%s", m->rr[i].host);
-		}
-		out->n = i;
-		break;
-	case DNS_NODATA:
-		ttl = m->neg_ttl;
-		out->kind = MXC_MX_KIND_IMPLICIT;
-		break;
-	case DNS_NXDOMAIN:
-		ttl = m->neg_ttl;
-		out->kind = MXC_MX_KIND_NXDOMAIN;
-		break;
-	default:
-		log_debug("sts: MX %s: %s", domain, dns_rc_name(rc));
-		out->kind = MXC_MX_KIND_TEMP;
-		ttl = MX_TEMP_TTL;
-		break;
-	}
-	if (ttl < MX_TTL_MIN)
-		ttl = MX_TTL_MIN;
-	if (ttl > MX_TTL_MAX)
-		ttl = MX_TTL_MAX;
-	out->expires = now + ttl;
-	free(m);
-	return 0;
 }

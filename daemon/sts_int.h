@@ -1,8 +1,8 @@
 /*
- * daemon/sts_int.h - the MTA-STS manager's own parts, shared by its two
- * files: sts.c (workers, event thread, start and stop) and sts_queue.c
- * (the job queue: lanes, the pending set, the order workers take jobs
- * in).  Nothing outside those two includes it.
+ * daemon/sts_int.h - the MTA-STS manager's own parts, shared by its
+ * files: sts.c (workers, periodic work, start and stop), sts_queue.c (the
+ * job queue: lanes, the pending set, the order workers take jobs in) and
+ * mx.c (the MX lookups its workers run).  Nothing else includes it.
  */
 #ifndef MXC_DAEMON_STS_INT_H
 #define MXC_DAEMON_STS_INT_H
@@ -15,6 +15,7 @@
 #include <sqlite3.h>
 
 #include "config.h"
+#include "shm/events.h"
 #include "dns.h"
 #include "shm/key.h"
 #include "sts.h"
@@ -72,25 +73,16 @@ struct worker {
 };
 
 /*
- * A token bucket per reader slot: [limits] client_events_per_s tokens a
- * second, as many at most (one second's burst).  The slot's owner id
- * tells a new client in a reused slot, which starts with a full bucket.
- */
-/*
  * Sources: a client's slots are told apart by the key the drain gives
  * (registration and slot, daemon/readers.h), folded into this many
- * per-source states (event and miss rates, miss queues).  Two sources that
- * share one restart it in turn (the key is kept as its owner), which only
- * ever lets more through.
+ * per-source states (miss rates, miss queues).  Two sources that share
+ * one restart it in turn (the key is kept as its owner), which only ever
+ * lets more through.
  */
 #define STS_SOURCES 4096
 
-struct rate {
-	uint64_t owner;
-	uint64_t tokens_milli;               /* thousandths of an event */
-	uint64_t last_ms;
-	int logged;                          /* this client was named in the log */
-};
+struct touch;
+struct writer_job;
 
 struct sts {
 	struct region *rg;
@@ -112,9 +104,11 @@ struct sts {
 	struct sts_mq *mq;                   /* clients' misses waiting (the miss lane) */
 	struct sts_quota *quota;             /* what misses may cost */
 
-	pthread_t evthread;
-	int ev_started;
+	/* the event thread's (sts_attach): its connection, the last-use
+	 * batch, when the periodic work is next due (mono ms) */
 	sqlite3 *evdb;
+	struct touch *touch;
+	uint64_t next_touch, next_refresh, next_forget;
 
 	/* for workers that could not make a resolver at start (an empty
 	 * resolv.conf): they try again per job; a copy, since the config it
@@ -124,17 +118,9 @@ struct sts {
 
 	size_t nworkers;
 	struct worker *workers;
-	struct stats *stats;                 /* the event thread's */
-	struct tracker *tracker;             /* the event thread's */
-
-	uint64_t n_events, n_jobs, n_dropped;   /* atomics */
-
 	/* [limits], set at start and on reload (atomics) */
-	unsigned lim_sts, lim_mx, lim_events;
+	unsigned lim_sts, lim_mx;
 	uint64_t inflight[3];                /* jobs queued or running, by kind (atomics) */
-	struct rate *rate;                   /* per source, the event thread's */
-	uint32_t nrate;                      /* STS_SOURCES */
-	uint64_t rate_logged_ms;
 };
 
 static inline int64_t wall_now(void)
@@ -177,5 +163,23 @@ void sts_waiter_init(struct waiter *w);
 void sts_waiter_destroy(struct waiter *w);
 void sts_waiter_complete(struct waiter *w, int rc, const char *msg);
 void sts_waiter_wait(struct waiter *w);
+
+/* ---- sts.c, for mx.c ---------------------------------------------------------------- */
+
+/* sts_write_change - run one change through the writer and wait for it.
+ * 0, or -1 (msg). */
+int sts_write_change(struct sts *s, struct writer_job *job, char *msg, size_t msglen);
+
+/* sts_run_waiting - queue a job of kind for domain and wait for its
+ * result.  Its rc, or -1 (queue full, stopping); msg says. */
+int sts_run_waiting(struct sts *s, int kind, const char *domain, char *msg, size_t msglen);
+
+/* ---- mx.c ------------------------------------------------------------------------ */
+
+/* mx_run - run an MX job (a worker). */
+void mx_run(struct worker *wk, struct job *j);
+
+/* mx_on_fetch - a client's MXC_EV_MX_FETCH (daemon/events.h). */
+int mx_on_fetch(void *arg, const struct mxc_event *ev, const char *domain, size_t len, uint64_t src, uint32_t pid);
 
 #endif /* MXC_DAEMON_STS_INT_H */

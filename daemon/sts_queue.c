@@ -180,7 +180,6 @@ int sts_enqueue(struct sts *s, int kind, const char *domain, struct waiter *w)
 	if (s->stopping || s->queued >= STS_QUEUE_MAX) {
 		pthread_mutex_unlock(&s->mu);
 		free(j);
-		__atomic_fetch_add(&s->n_dropped, 1, __ATOMIC_RELAXED);
 		return -1;
 	}
 	if (w == NULL) {
@@ -209,7 +208,7 @@ void sts_enqueue_miss(struct sts *s, int kind, const char *domain, uint64_t key,
 {
 	struct job *j;
 	int64_t now = wall_now();
-	uint32_t src = (uint32_t)(key % s->nrate);
+	uint32_t src = (uint32_t)(key % STS_SOURCES);
 
 	j = calloc(1, sizeof(*j));
 	if (j == NULL)
@@ -219,10 +218,8 @@ void sts_enqueue_miss(struct sts *s, int kind, const char *domain, uint64_t key,
 	j->miss = 1;
 	j->mq.src = src;
 	pthread_mutex_lock(&s->mu);
-	if (s->stopping || s->queued >= STS_QUEUE_MAX) {
-		__atomic_fetch_add(&s->n_dropped, 1, __ATOMIC_RELAXED);
+	if (s->stopping || s->queued >= STS_QUEUE_MAX)
 		goto drop;
-	}
 	if (pend_busy(s, kind, domain, now))
 		goto drop;     /* already on its way: not an error, and it costs no rate */
 	if (!sts_quota_rate(s->quota, src, key, pid, domain, kind == JOB_STS, mono_ms()))

@@ -1,6 +1,6 @@
 /*
- * daemon/sts_store.c - MTA-STS and MX cache entries in SQLite (tables sts
- * and mx, schema in store.c) and in the region (shm/sts.h, shm/mx.h).
+ * daemon/sts_store.c - MTA-STS cache entries in SQLite (table sts, schema
+ * in store.c) and in the region (shm/sts.h).
  *
  * Statements are prepared per call: these run per fetch or per batch of
  * touches, where a prepare (tens of microseconds) is noise against the
@@ -265,99 +265,6 @@ done:
 	return rc;
 }
 
-/* MX answers travel as one text column: "pref host" per line. */
-int mx_db_put(sqlite3 *db, const struct mx_rec *r, char *err, size_t errlen)
-{
-	static const char sql[] = "INSERT INTO mx(domain, kind, answer, fetched, expires) VALUES(?1,?2,?3,?4,?5)"
-				  " ON CONFLICT(domain) DO UPDATE SET kind=excluded.kind, answer=excluded.answer,"
-				  " fetched=excluded.fetched, expires=excluded.expires";
-	char ans[MXC_MX_MAX * (MXC_MX_HOST_MAX + 8) + 1];
-	sqlite3_stmt *s = NULL;
-	size_t i, o = 0;
-	int rc = -1;
-
-	ans[0] = '\0';
-	for (i = 0; i < r->n && o < sizeof(ans); i++)
-		o += (size_t)snprintf(ans + o, sizeof(ans) - o, "%s%u %s", i ? "\n" : "", r->pref[i], r->host[i]);
-	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
-		goto fail;
-	sqlite3_bind_text(s, 1, r->domain, -1, SQLITE_STATIC);
-	sqlite3_bind_int(s, 2, r->kind);
-	sqlite3_bind_text(s, 3, ans, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(s, 4, r->fetched);
-	sqlite3_bind_int64(s, 5, r->expires);
-	if (sqlite3_step(s) != SQLITE_DONE)
-		goto fail;
-	rc = 0;
-	goto done;
-fail:
-	db_fail(db, err, errlen);
-done:
-	sqlite3_finalize(s);
-	return rc;
-}
-
-int mx_db_del(sqlite3 *db, const char *domain, char *err, size_t errlen)
-{
-	return db_exec1(db, "DELETE FROM mx WHERE domain = ?1", domain, 0, err, errlen);
-}
-
-int mx_db_foreach(sqlite3 *db, const char *where, int64_t arg1, mx_row_fn fn, void *arg, char *err, size_t errlen)
-{
-	char sql[256];
-	struct mx_rec *r = NULL;
-	sqlite3_stmt *s = NULL;
-	const char *p, *nl;
-	int rc = -1, step;
-	unsigned pref;
-
-	snprintf(sql, sizeof(sql), "SELECT domain, kind, answer, fetched, expires FROM mx%s%s",
-		 where != NULL ? " WHERE " : "", where != NULL ? where : "");
-	r = malloc(sizeof(*r));
-	if (r == NULL) {
-		snprintf(err, errlen, "out of memory");
-		goto done;
-	}
-	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
-		goto fail;
-	if (where != NULL && strstr(where, "?1") != NULL)
-		sqlite3_bind_int64(s, 1, arg1);
-	while ((step = sqlite3_step(s)) == SQLITE_ROW) {
-		memset(r, 0, sizeof(*r));
-		snprintf(r->domain, sizeof(r->domain), "%s", col_text(s, 0));
-		r->kind = sqlite3_column_int(s, 1);
-		for (p = col_text(s, 2); *p != '\0' && r->n < MXC_MX_MAX; p = nl + 1) {
-			char host[MXC_MX_HOST_MAX + 1];
-
-			nl = strchr(p, '\n');
-			if (sscanf(p, "%u %253s", &pref, host) == 2 && pref <= UINT16_MAX) {
-				r->pref[r->n] = (uint16_t)pref;
-				snprintf(r->host[r->n], sizeof(r->host[0]), "%s", host);
-				r->n++;
-			}
-			if (nl == NULL)
-				break;
-		}
-		r->fetched = sqlite3_column_int64(s, 3);
-		r->expires = sqlite3_column_int64(s, 4);
-		step = fn(r, arg);
-		if (step != 0) {
-			rc = step;
-			goto done;
-		}
-	}
-	if (step != SQLITE_DONE)
-		goto fail;
-	rc = 0;
-	goto done;
-fail:
-	db_fail(db, err, errlen);
-done:
-	sqlite3_finalize(s);
-	free(r);
-	return rc;
-}
-
 /* ---- region values ---------------------------------------------------------- */
 
 uint64_t sts_region_bytes(const struct sts_rec *r)
@@ -418,48 +325,12 @@ int sts_region_del(struct region *rg, const char *domain)
 	return region_del(rg, MXC_TAB_STS, domain, strlen(domain)) < 0 ? -1 : 0;
 }
 
-uint64_t mx_region_bytes(const struct mx_rec *r)
-{
-	uint64_t b = strlen(r->domain) + MXC_MX_VALUE_HDR;
-	size_t i;
-
-	for (i = 0; i < r->n; i++)
-		b += 3 + strlen(r->host[i]);
-	return b;
-}
-
-int mx_region_put(struct region *rg, const struct mx_rec *r)
-{
-	uint8_t val[MXC_MX_VALUE_MAX];
-	const char *host[MXC_MX_MAX];
-	size_t hl[MXC_MX_MAX], i, vlen;
-
-	if (r->n > MXC_MX_MAX) {
-		errno = EINVAL;
-		return -1;
-	}
-	for (i = 0; i < r->n; i++) {
-		host[i] = r->host[i];
-		hl[i] = strlen(r->host[i]);
-	}
-	vlen = mxc_mx_value_encode(val, (uint8_t)r->kind, r->fetched, r->expires, r->n, r->pref, host, hl);
-	if (vlen == 0) {
-		errno = EINVAL;
-		return -1;
-	}
-	return region_put(rg, MXC_TAB_MX, r->domain, strlen(r->domain), val, vlen, NULL, 0) < 0 ? -1 : 0;
-}
-
-int mx_region_del(struct region *rg, const char *domain)
-{
-	return region_del(rg, MXC_TAB_MX, domain, strlen(domain)) < 0 ? -1 : 0;
-}
-
 /* ---- start-up rebuild ----------------------------------------------------------- */
 
 struct rebuild {
 	struct region *rg;
 	int64_t n;
+	uint64_t skipped;
 	int err;
 };
 
@@ -470,6 +341,7 @@ static int rebuild_sts(struct sts_rec *r, void *arg)
 	if (sts_region_put(rb->rg, r) != 0) {
 		if (errno == EINVAL) {
 			log_warnx("sts: rebuild: stored entry '%.64s' skipped: malformed", r->domain);
+			rb->skipped++;
 			return 0;
 		}
 		rb->err = errno;
@@ -479,28 +351,14 @@ static int rebuild_sts(struct sts_rec *r, void *arg)
 	return 0;
 }
 
-static int rebuild_mx(const struct mx_rec *r, void *arg)
+int64_t sts_rebuild(struct store *st, struct region *rg, uint64_t *skipped, char *err, size_t errlen)
 {
-	struct rebuild *rb = arg;
+	struct rebuild rb = { rg, 0, 0, 0 };
+	int rc;
 
-	if (mx_region_put(rb->rg, r) != 0) {
-		if (errno == EINVAL) {
-			log_warnx("sts: rebuild: stored MX answer for '%.64s' skipped: malformed", r->domain);
-			return 0;
-		}
-		rb->err = errno;
-		return -1;
-	}
-	rb->n++;
-	return 0;
-}
-
-int64_t sts_rebuild(struct store *st, struct region *rg, char *err, size_t errlen)
-{
-	struct rebuild rb = { rg, 0, 0 };
-
-	if (sts_db_foreach(store_db(st), NULL, 0, 0, 0, rebuild_sts, &rb, err, errlen) != 0 ||
-	    mx_db_foreach(store_db(st), NULL, 0, rebuild_mx, &rb, err, errlen) != 0) {
+	rc = sts_db_foreach(store_db(st), NULL, 0, 0, 0, rebuild_sts, &rb, err, errlen);
+	*skipped += rb.skipped;
+	if (rc != 0) {
 		if (rb.err != 0)
 			snprintf(err, errlen, "region: %s", strerror(rb.err));
 		return -1;

@@ -31,7 +31,10 @@
 #include "hs.h"
 #include "clock.h"
 #include "counters.h"
+#include "events.h"
+#include "config.h"
 #include "log.h"
+#include "module.h"
 #include "region.h"
 #include "shm/key.h"
 #include "shm/servers.h"
@@ -275,3 +278,52 @@ void tracker_set_limit(struct tracker *t, unsigned per_set)
 {
 	__atomic_store_n(&t->limit, per_set, __ATOMIC_RELAXED);
 }
+
+/* the record is "IP DOMAIN" as posted: tracker_event checks it */
+static int on_event(void *arg, const struct mxc_event *ev, const char *name, size_t len, uint64_t src,
+		    uint32_t pid)
+{
+	(void)ev;
+	(void)src;
+	(void)pid;
+	return tracker_event(arg, name, len);
+}
+
+static void on_tick(void *arg, struct writer *w, int final)
+{
+	tracker_tick(arg, w, final);
+}
+
+static uint64_t on_due(const void *arg)
+{
+	return tracker_due(arg);
+}
+
+int tracker_attach(struct tracker *t, struct events *e)
+{
+	if (events_on(e, MXC_EV_SERVER, EVENTS_NAME_RAW, on_event, t) != 0 || events_tick(e, on_tick, on_due, t) != 0)
+		return -1;
+	return 0;
+}
+
+static int mod_attach(void *self, struct events *e)
+{
+	return tracker_attach(self, e);
+}
+
+static void mod_set_limits(void *self, const struct config *cfg)
+{
+	tracker_set_limit(self, cfg->lim_servers);
+}
+
+static void mod_stop(void *self)
+{
+	tracker_free(self);
+}
+
+const struct module_ops tracker_module = {
+	.name = "servers",
+	.attach = mod_attach,
+	.set_limits = mod_set_limits,
+	.stop = mod_stop,
+};

@@ -4,7 +4,7 @@
  * counts only: MXC_TAB_SERVERS in the region and DIR/servers.json.
  *
  * Thread safety: tracker_event and tracker_tick belong to the event thread
- * (daemon/sts.c); tracker_new and tracker_free to the main thread.
+ * (daemon/events.c); tracker_new and tracker_free to the main thread.
  */
 #ifndef MXC_DAEMON_TRACKER_H
 #define MXC_DAEMON_TRACKER_H
@@ -38,5 +38,15 @@ uint64_t tracker_due(const struct tracker *t);
  * MXC_CTR_LIMIT_SERVERS counts them.  Any thread.
  */
 void tracker_set_limit(struct tracker *t, unsigned per_set);
+
+/* tracker_attach - take the server records of e's thread
+ * (daemon/events.h) and publish from it; before events_start.  0, or -1. */
+struct events;
+int tracker_attach(struct tracker *t, struct events *e);
+
+/* tracker_module - the tracker's part in main's steps (daemon/module.h):
+ * attach, limits, stop (free, after the event thread's stop). */
+struct module_ops;
+extern const struct module_ops tracker_module;
 
 #endif /* MXC_DAEMON_TRACKER_H */

@@ -61,6 +61,8 @@ void writer_cmd_init(struct writer_cmd *c, enum writer_op op, struct override *r
 	c->op = op;
 	c->recs = recs;
 	c->nrecs = nrecs;
+	if (op != WRITER_JOB && override_job(&c->ovjob, &c->ovch, op == WRITER_DEL, recs, nrecs) == 0)
+		c->job = &c->ovjob;
 	cds_wfcq_node_init(&c->node);
 	pthread_mutex_init(&c->mu, NULL);
 	pthread_cond_init(&c->cv, NULL);
@@ -137,51 +139,31 @@ static void writer_fail_all(struct writer_cmd **cmds, size_t n, int status, cons
 
 static int writer_cmd_valid(const struct writer_cmd *c)
 {
-	switch (c->op) {
-	case WRITER_SET:
-	case WRITER_DEL:
-		return c->nrecs == 1 && c->recs != NULL;
-	case WRITER_IMPORT:
-		return c->nrecs >= 1 && c->nrecs <= MXC_CTL_BATCH && c->recs != NULL;
-	case WRITER_JOB:
-		return c->nrecs == 1 && c->job != NULL && c->job->store != NULL && c->job->apply != NULL;
-	}
-	return 0;
+	return c->nrecs >= 1 && c->nrecs <= MXC_CTL_BATCH && c->job != NULL && c->job->store != NULL &&
+	       c->job->apply != NULL;
 }
 
 /* Phase 2: every change of the round in one transaction. */
 static int writer_store(struct writer *w, struct writer_cmd **cmds, size_t n, int64_t now)
 {
-	size_t i, k;
+	size_t i;
 	int rc;
 
 	if (store_begin(w->st) != 0)
 		return -1;
 	for (i = 0; i < n; i++) {
 		struct writer_cmd *c = cmds[i];
-		if (c->op == WRITER_JOB) {
-			rc = c->job->store(w->st, c->job->arg, now);
-			if (rc < 0) {
-				/* the job ran its own statements: their error is the
-				 * round's message, not what an earlier round left */
+
+		rc = c->job->store(w->st, c->job->arg, now);
+		if (rc < 0) {
+			/* the job ran its own statements: their error is the
+			 * round's message, not what an earlier round left */
+			if (rc != WRITER_JOB_NOTED)
 				store_note_error(w->st);
-				goto fail;
-			}
-			if (rc == 0)
-				c->status = WRITER_NOTFOUND;
-			continue;
+			goto fail;
 		}
-		for (k = 0; k < c->nrecs; k++) {
-			if (c->op == WRITER_DEL) {
-				rc = override_store_del(w->st, &c->recs[k]);
-				if (rc == 0)
-					c->status = WRITER_NOTFOUND;
-			} else {
-				rc = override_store_put(w->st, &c->recs[k], now);
-			}
-			if (rc < 0)
-				goto fail;
-		}
+		if (rc == 0)
+			c->status = WRITER_NOTFOUND;
 	}
 	if (store_commit(w->st) != 0)
 		goto fail;
@@ -194,49 +176,31 @@ fail:
 /* Phase 3: committed; now make it visible. */
 static void writer_apply(struct writer *w, struct writer_cmd **cmds, size_t n)
 {
-	size_t i, k;
-	int rc;
+	size_t i;
 
 	for (i = 0; i < n; i++) {
 		struct writer_cmd *c = cmds[i];
+
 		if (c->status == WRITER_NOTFOUND)
 			continue;
-		if (c->op == WRITER_JOB) {
-			if (c->job->apply(w->r, c->job->arg) < 0) {
-				log_warn("writer: a committed change could not be published");
-				c->status = WRITER_EREGION;
-				snprintf(c->msg, sizeof(c->msg),
-					 "committed but the region could not take it (%s); "
-					 "it will be visible after a restart", strerror(errno));
-				continue;
-			}
-			c->committed++;
+		/* reserve made a refusal impossible; if it happens anyway the
+		 * change is durable and the next start publishes it */
+		if (c->job->apply(w->r, c->job->arg) < 0) {
+			log_warn("writer: a committed change could not be published");
+			c->status = WRITER_EREGION;
+			snprintf(c->msg, sizeof(c->msg),
+				 "committed but the region could not take it (%s); "
+				 "it will be visible after a restart", strerror(errno));
 			continue;
 		}
-		for (k = 0; k < c->nrecs; k++) {
-			if (c->op == WRITER_DEL)
-				rc = override_region_del(w->r, &c->recs[k]);
-			else
-				rc = override_region_put(w->r, &c->recs[k]);
-			if (rc < 0) {
-				/* reserve made this impossible; if it happens anyway the
-				 * change is durable and the next start publishes it */
-				log_warn("writer: '%s' committed but not published", c->recs[k].key);
-				c->status = WRITER_EREGION;
-				snprintf(c->msg, sizeof(c->msg),
-					 "'%s' is committed but the region could not take it (%s); "
-					 "it will be visible after a restart", c->recs[k].key, strerror(errno));
-				continue;
-			}
-			c->committed++;
-		}
+		c->committed += c->nrecs;
 	}
 }
 
 static void writer_round(struct writer *w, struct writer_cmd **cmds, size_t n)
 {
 	uint64_t nent = 0, bytes = 0, t0 = mono_ms(), t1, us;
-	size_t i, k, nvalid = 0, nrecs = 0;
+	size_t i, nvalid = 0, nrecs = 0;
 	char msg[WRITER_MSG_MAX];
 
 	/* phase 0: anything malformed is answered at once and dropped */
@@ -253,18 +217,10 @@ static void writer_round(struct writer *w, struct writer_cmd **cmds, size_t n)
 	if (n == 0)
 		return;
 
-	/* phase 1: room first.  A delete copies its bucket, so it counts too. */
+	/* phase 1: room first, as much as each job says it may take */
 	for (i = 0; i < n; i++) {
-		if (cmds[i]->op == WRITER_JOB) {
-			nent += cmds[i]->job->nent;
-			bytes += cmds[i]->job->bytes;
-			continue;
-		}
-		for (k = 0; k < cmds[i]->nrecs; k++) {
-			struct override *o = &cmds[i]->recs[k];
-			bytes += cmds[i]->op == WRITER_DEL ? o->klen : override_region_bytes(o);
-		}
-		nent += cmds[i]->nrecs;
+		nent += cmds[i]->job->nent;
+		bytes += cmds[i]->job->bytes;
 	}
 	nrecs = (size_t)nent;
 	if (region_reserve(w->r, nent, bytes) != 0) {

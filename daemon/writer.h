@@ -24,9 +24,11 @@
  * WRITER_CHECK_MS, store_check_file(), so a database removed while no
  * change comes is still saved.
  *
- * Commands carry overrides already validated and canonical (override.h):
- * validation is pure, so the connection threads do it in parallel and an
- * import can report a bad record as soon as it reads it.
+ * Every command is a job (struct writer_job): the table it changes says
+ * how to store and publish it; the writer knows no table.  Overrides come
+ * already validated and canonical (override.h): validation is pure, so
+ * the connection threads do it in parallel and an import can report a bad
+ * record as soon as it reads it.
  *
  * Thread safety: writer_submit()/writer_wait() from any thread;
  * writer_start()/writer_stop() from the main thread.
@@ -48,6 +50,7 @@ struct store;
 struct region;
 struct writer;
 
+/* Commands: a job, or a change of overrides made into one (override_job). */
 enum writer_op {
 	WRITER_SET = 1,         /* recs[0]: key, target, comment */
 	WRITER_DEL,             /* recs[0]: key */
@@ -56,13 +59,13 @@ enum writer_op {
 };
 
 /*
- * A change to a table other than the overrides, in the writer's two
- * phases: store() inside the round's SQLite transaction (return < 0 to
- * fail the round, 0 for "nothing to change": reported as WRITER_NOTFOUND
- * and not applied, > 0 done), then apply() to the region after the
- * commit (return < 0 if the region refused).  nent/bytes: the room the
- * change may take in the region (see region_reserve).  Both callbacks run
- * on the writer thread.
+ * A change to a table, in the writer's two phases: store() inside the
+ * round's SQLite transaction (return < 0 to fail the round, 0 for
+ * "nothing to change": reported as WRITER_NOTFOUND and not applied, > 0
+ * done), then apply() to the region after the commit (return < 0 with
+ * errno if the region refused).  nent/bytes: the room the change may take
+ * in the region (see region_reserve).  Both callbacks run on the writer
+ * thread.
  */
 struct writer_job {
 	int (*store)(struct store *st, void *arg, int64_t now);
@@ -71,6 +74,10 @@ struct writer_job {
 	uint64_t nent;
 	uint64_t bytes;
 };
+
+/* store() failed, and the store's message says why already (the store_*
+ * functions set it); other failures take SQLite's last error. */
+#define WRITER_JOB_NOTED (-2)
 
 /* Command results. */
 #define WRITER_OK        0
@@ -84,7 +91,7 @@ struct writer_cmd {
 	enum writer_op op;
 	struct override *recs;
 	size_t nrecs;
-	struct writer_job *job;         /* WRITER_JOB */
+	struct writer_job *job;         /* NULL: malformed */
 
 	/* out: valid once writer_wait() returns */
 	int status;
@@ -92,6 +99,8 @@ struct writer_cmd {
 	char msg[WRITER_MSG_MAX];
 
 	/* private */
+	struct writer_job ovjob;        /* an override change's job */
+	struct override_change ovch;
 	struct cds_wfcq_node node;
 	int handoff;            /* release/acquire pair around the queue */
 	pthread_mutex_t mu;
@@ -112,7 +121,8 @@ int writer_start(struct store *st, struct region *r, struct writer **out);
 void writer_stop(struct writer *w);
 
 /* writer_cmd_init/destroy - a command over recs (owned by the caller and
- * untouched by the writer except for created/updated). */
+ * untouched by the writer except for created/updated): a job of the
+ * overrides (override_job). */
 void writer_cmd_init(struct writer_cmd *c, enum writer_op op, struct override *recs, size_t nrecs);
 void writer_cmd_destroy(struct writer_cmd *c);
 
