@@ -20,9 +20,9 @@ declare -A SRC=(
 	[sts_policy]="tests/fuzz/fuzz_sts_policy.c daemon/sts_parse.c"
 	[key]="tests/fuzz/fuzz_key.c shm/key.c -lidn2"
 	[ctl]="tests/fuzz/fuzz_ctl.c"
-	[socketmap]="tests/fuzz/fuzz_socketmap.c client/sm_conn.c client/mxcache.c client/rblock.c shm/key.c -lidn2"
+	[socketmap]="tests/fuzz/fuzz_socketmap.c client/sm_conn.c client/map.c client/slots.c client/events.c client/inspect.c client/tab_*.c client/rblock.c shm/key.c -lidn2"
 	[config]="tests/fuzz/fuzz_config.c daemon/config.c daemon/log.c -linih -lurcu -lurcu-common"
-	[region]="tests/fuzz/fuzz_region.c client/mxcache.c client/rblock.c shm/key.c $(ls daemon/*.c | grep -v daemon/main.c | tr '\n' ' ') -lsqlite3 -lurcu -lurcu-cds -lurcu-common -lck -linih -lidn2 -lldns -lssl -lcrypto"
+	[region]="tests/fuzz/fuzz_region.c client/map.c client/slots.c client/events.c client/inspect.c client/tab_*.c client/rblock.c shm/key.c $(ls daemon/*.c | grep -v daemon/main.c | tr '\n' ' ') -lsqlite3 -lurcu -lurcu-cds -lurcu-common -lck -linih -lidn2 -lldns -lssl -lcrypto"
 )
 TARGETS=("$@")
 [ ${#TARGETS[@]} -gt 0 ] || TARGETS=(sts_policy key ctl socketmap config region)
