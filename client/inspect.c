@@ -97,10 +97,10 @@ static int verify_ent(const struct mxc_map *m, unsigned tab, uint64_t slot, uint
 		      const struct mxc_tab_ent *e, void *arg)
 {
 	struct verify_q *q = arg;
-	char k[MXC_TAB_KEY_MAX + 1], canon[MXK_MAX_LEN + 1];
+	char k[MXC_TAB_KEY_MAX + 1];
 	const struct mxc_shm_root *root = map_root(m);
+	const struct mxc_tdesc *d = mxc_table(tab);
 	uint64_t hash;
-	struct mxc_override o;
 
 	memcpy(k, e->key, e->klen);
 	k[e->klen] = '\0';
@@ -114,76 +114,12 @@ static int verify_ent(const struct mxc_map *m, unsigned tab, uint64_t slot, uint
 		snprintf(q->why, q->whylen, "table %u: key '%.64s' is not where its hash puts it", tab, k);
 		return MXC_ECORRUPT;
 	}
-	if (tab == MXC_TAB_SERVERS) {
-		uint64_t v[4];
-
-		if (e->klen != 1 || e->key[0] != '.' || mxc_servers_decode(e->val, e->vlen, v) != 0) {
-			snprintf(q->why, q->whylen, "server tracker: malformed entry");
-			return MXC_ECORRUPT;
-		}
-		q->seen[tab]++;
-		return 0;
-	}
-	if (tab == MXC_TAB_FED && e->klen == 1 && e->key[0] == '.') {
-		int pol;
-		int64_t upd;
-		const uint8_t *lp;
-		size_t ll;
-
-		if (mxc_fed_settings_decode(e->val, e->vlen, &pol, &upd, &lp, &ll) != 0) {
-			snprintf(q->why, q->whylen, "federation settings: malformed value");
-			return MXC_ECORRUPT;
-		}
-		q->seen[tab]++;
-		return 0;
-	}
-	if (tab == MXC_TAB_FED) {
-		int64_t created;
-
-		if (mxc_fed_rule_decode(e->val, e->vlen, &created) != 0) {
-			snprintf(q->why, q->whylen, "federation rule '%.64s': malformed value", k);
-			return MXC_ECORRUPT;
-		}
-	}
-	if (mxk_normalize(k, canon, sizeof(canon), NULL, NULL) != MXK_OK || strcmp(canon, k) != 0) {
-		snprintf(q->why, q->whylen, "table %u: key '%.64s' is not canonical", tab, k);
+	if (d == NULL) {
+		snprintf(q->why, q->whylen, "table %u: key '%.64s' in a table not in use", tab, k);
 		return MXC_ECORRUPT;
 	}
-	if (tab == MXC_TAB_OVERRIDE) {
-		if (ov_fill(m, e, &o) != MXC_OK) {
-			snprintf(q->why, q->whylen, "override '%.64s': bad target or meta record", k);
-			return MXC_ECORRUPT;
-		}
-		if (mxk_normalize(o.target, canon, sizeof(canon), NULL, NULL) != MXK_OK ||
-		    strcmp(canon, o.target) != 0) {
-			snprintf(q->why, q->whylen, "override '%.64s': target '%.64s' is not canonical", k, o.target);
-			return MXC_ECORRUPT;
-		}
-	}
-	if (tab == MXC_TAB_STS) {
-		struct mxc_sts_view sv;
-
-		if (mxc_sts_value_decode(e->val, e->vlen, &sv) != 0) {
-			snprintf(q->why, q->whylen, "MTA-STS entry '%.64s': malformed value", k);
-			return MXC_ECORRUPT;
-		}
-	}
-	if (tab == MXC_TAB_STATS) {
-		int64_t f[MXC_STAT_NFIELDS];
-
-		if (mxc_stat_decode(e->val, e->vlen, f) != 0) {
-			snprintf(q->why, q->whylen, "stats of '%.64s': malformed value", k);
-			return MXC_ECORRUPT;
-		}
-	}
-	if (tab == MXC_TAB_MX) {
-		struct mxc_mx_view mv;
-
-		if (mxc_mx_value_decode(e->val, e->vlen, &mv) != 0) {
-			snprintf(q->why, q->whylen, "MX entry '%.64s': malformed value", k);
-			return MXC_ECORRUPT;
-		}
-	}
+	if (mxc_table_check(d, e->key, e->klen, e->val, e->vlen, q->why, q->whylen) != 0)
+		return MXC_ECORRUPT;
 	q->seen[tab]++;
 	return 0;
 }

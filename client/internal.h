@@ -72,6 +72,7 @@
 #include "../shm/sts.h"
 #include "../shm/sts_match.h"
 #include "../shm/table.h"
+#include "../shm/tables.h"
 #include "mxcache.h"
 #include "rblock.h"
 
