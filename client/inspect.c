@@ -227,7 +227,7 @@ static int status_get(mxc_t *h, struct mxc_status *st, uint32_t *procs)
 	if (rc != MXC_OK)
 		return rc;
 	st->writer_alive = st->state == MXC_STATE_LIVE && st->writer_exit_ms == 0 &&
-			   now_ms() - st->heartbeat_ms < MXC_HEARTBEAT_STALE_MS && pid_alive(st->writer_pid);
+			   wall_ms() - st->heartbeat_ms < MXC_HEARTBEAT_STALE_MS && pid_alive(st->writer_pid);
 	/* the readers as the daemon last listed them (once a second) */
 	if (rblock_list_read(h->readers_path, (uid_t)h->dir_uid, &rl, NULL, 0, NULL) == 0) {
 		st->nslots = rl.rl_slots;

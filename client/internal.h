@@ -57,6 +57,7 @@
 #include <linux/membarrier.h>
 
 #include "../shm/atomic.h"
+#include "../shm/clock.h"
 #include "../shm/counters.h"
 #include "../shm/events.h"
 #include "../shm/fed.h"
@@ -180,33 +181,6 @@ typedef int (*ent_fn)(const struct mxc_map *m, unsigned tab, uint64_t slot, uint
  * when memory was reused under it).  Every public walk goes through here.
  */
 int walk_table(struct mxc *h, unsigned tab, ent_fn fn, void *arg);
-
-/* A monotonic clock read from the vDSO: no system call. */
-static inline uint64_t mono_coarse_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-static inline uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
-
-/* Wall-clock seconds for expiry checks: CLOCK_REALTIME_COARSE is read from
- * the vDSO, no system call, and a tick of skew is nothing against TTLs. */
-static inline int64_t wall_s(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME_COARSE, &ts);
-	return (int64_t)ts.tv_sec;
-}
 
 static inline int map_light(const struct mxc *h, const struct mxc_map *m)
 {

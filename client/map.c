@@ -253,7 +253,7 @@ static void retired_sweep(struct mxc *h)
 void remap(struct mxc *h, struct mxc_map *old)
 {
 	struct mxc_map *m;
-	uint64_t now = now_ms();
+	uint64_t now = wall_ms();
 	int rc;
 
 	if (now < __atomic_load_n(&h->next_remap_ms, __ATOMIC_RELAXED) || !mxa_cas32(&h->remap_lock, 0, 1))

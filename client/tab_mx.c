@@ -88,7 +88,7 @@ int mxc_resolve_mx(mxc_t *h, const char *domain, struct mxc_mx *out, size_t max,
 	if (rc != MXC_NOTFOUND)
 		return rc;
 	rc = mx_lookup(h, k, klen, out, max, &mq);
-	if (rc == MXC_OK && mq.info.expires > wall_s()) {
+	if (rc == MXC_OK && mq.info.expires > wall_coarse_s()) {
 		if (mq.info.kind == MXC_MX_KIND_TEMP)
 			return MXC_NOTFOUND;   /* the daemon retries when that expires */
 		*n = mq.n;

@@ -76,7 +76,7 @@ int mxc_sts_get(mxc_t *h, const char *domain, struct mxc_sts *out)
 	rc = with_read(h, sts_read, &q);
 	if (rc != MXC_OK && rc != MXC_NOTFOUND)
 		return rc;
-	now = wall_s();
+	now = wall_coarse_s();
 	if (rc == MXC_OK && out->valid_end > now) {
 		switch (q.kind) {
 		case MXC_STS_KIND_POLICY:
