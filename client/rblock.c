@@ -21,15 +21,8 @@
 #include <unistd.h>
 
 #include "../shm/atomic.h"
+#include "../shm/clock.h"
 #include "rblock.h"
-
-static uint64_t mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
-}
 
 int rblock_init(struct rblock *b, const char *dir)
 {
@@ -150,7 +143,7 @@ fail:
 
 void rblock_register(struct rblock *b, unsigned wait_ms)
 {
-	uint64_t now = mono_ms(), w;
+	uint64_t now = mono_coarse_ms(), w;
 	int fd = -1;
 
 	if (b->memfd < 0 || b->sock[0] == '\0' || now < __atomic_load_n(&b->next_try_ms, __ATOMIC_RELAXED) ||

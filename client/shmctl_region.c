@@ -21,6 +21,7 @@
 
 #include "client/mxcache.h"
 #include "client/shmctl.h"
+#include "shm/clock.h"
 #include "shm/ctl.h"
 #include "shm/layout.h"
 #include "shm/path.h"
@@ -41,14 +42,6 @@ static const char *iso_time_ms(uint64_t ms, char *buf, size_t len)
 	else
 		snprintf(buf + n, len - n, ".%03uZ", (unsigned)(ms % 1000));
 	return buf;
-}
-
-static uint64_t now_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_REALTIME, &ts);
-	return (uint64_t)ts.tv_sec * 1000 + (uint64_t)ts.tv_nsec / 1000000;
 }
 
 static const char *state_name(uint32_t s)
@@ -264,7 +257,7 @@ static void status_text(const struct sc_ctx *c, mxc_t *h, const struct mxc_statu
 	gloss(c, "where lookups announce themselves, over all registered client processes (up to 1 s old)");
 	printf("writer:         pid %" PRIu64 ", ", st->writer_pid);
 	if (st->writer_alive) {
-		uint64_t now = now_ms();
+		uint64_t now = wall_ms();
 
 		printf("running since %s, heartbeat %.1f s ago\n",
 		       sc_iso_time((int64_t)st->writer_start, iso, sizeof iso),

@@ -23,6 +23,7 @@
 #include "atomic.h"
 #include "counters.h"
 #include "layout.h"
+#include "tables.h"
 
 /* What the caller knows beyond the header. */
 struct mxc_metrics_in {
@@ -68,7 +69,6 @@ static inline void mxc_mfamily(struct mxc_mbuf *b, const char *name, const char 
  */
 static inline size_t mxc_metrics_format(char *buf, size_t len, const struct mxc_metrics_in *in)
 {
-	static const char *const tabs[] = { "overrides", "sts", "mx", "federation", "stats" };
 	const struct mxc_shm_hdr *h = in->hdr;
 	struct mxc_mbuf b = { buf, len, 0 };
 	char family[96];
@@ -100,8 +100,10 @@ static inline size_t mxc_metrics_format(char *buf, size_t len, const struct mxc_
 		    "region memory freed but not reusable until every reader that may see it has left");
 	mxc_mput(&b, "mxcache_reclaim_backlog_bytes %" PRIu64 "\n", mxa_load64(&h->h_arena_limbo));
 	mxc_mfamily(&b, "entries", "gauge", "entries per table");
-	for (i = 0; i < (int)(sizeof(tabs) / sizeof(tabs[0])); i++)
-		mxc_mput(&b, "mxcache_entries{table=\"%s\"} %" PRIu64 "\n", tabs[i], mxa_load64(&h->h_count[i]));
+	for (i = 0; i < MXC_TABLES; i++)
+		if (mxc_table((unsigned)i)->metric != NULL)
+			mxc_mput(&b, "mxcache_entries{table=\"%s\"} %" PRIu64 "\n", mxc_table((unsigned)i)->metric,
+				 mxa_load64(&h->h_count[i]));
 	mxc_mfamily(&b, "reader_processes", "gauge", "client processes registered with a reader block");
 	mxc_mput(&b, "mxcache_reader_processes %" PRIu32 "\n", in->procs);
 	mxc_mfamily(&b, "reader_slots", "gauge", "reader slots, and those claimed by client threads");

@@ -38,7 +38,7 @@
  *   The placeholder epoch 1 holds back everything of this region until
  *   the real epoch is stored; it lets the announcement come before the
  *   first access to the mapping, which the client's remapping needs
- *   (client/mxcache.c).  The writer may see either value; both are safe.
+ *   (client/slots.c).  The writer may see either value; both are safe.
  *
  *   Retire.  The old record is unreachable from the moment the new index
  *   word is stored, but a reader that loaded the old word a moment earlier
@@ -96,7 +96,7 @@
  *
  * The client-side remap of a retired region uses the same Dekker pairing
  * between the slot word and the handle's current-map pointer: see
- * client/mxcache.c.
+ * client/internal.h.
  */
 #ifndef MXC_SHM_RCU_H
 #define MXC_SHM_RCU_H

@@ -1,0 +1,124 @@
+/*
+ * client/tab_mx.c - the MX cache: lookups, and fetches asked of the daemon.
+ */
+#include "internal.h"
+
+/* ---- MX cache ---------------------------------------------------------------- */
+
+struct mx_q {
+	const char *key;
+	size_t klen;
+	uint64_t hash_inc, hash;
+	struct mxc_mx *out;
+	size_t max, n;
+	struct mxc_mx_info info;
+};
+
+static int mx_read(struct mxc_map *m, const struct mxc_shm_root *root, void *arg)
+{
+	struct mx_q *q = arg;
+	struct mxc_tab_ent e;
+	struct mxc_mx_view v;
+	const uint8_t *p;
+	size_t i;
+	int rc;
+
+	rc = find_key(m, root, MXC_TAB_MX, q->key, q->klen, &q->hash_inc, &q->hash, &e);
+	if (rc == MXC_TAB_CORRUPT)
+		return MXC_ECORRUPT;
+	if (rc == MXC_TAB_ABSENT)
+		return MXC_NOTFOUND;
+	if (mxc_mx_value_decode(e.val, e.vlen, &v) != 0)
+		return MXC_ECORRUPT;
+	q->info.kind = v.kind;
+	q->info.fetched = v.fetched;
+	q->info.expires = v.expires;
+	q->n = 0;
+	if (v.kind == MXC_MX_KIND_IMPLICIT) {
+		if (q->max < 1)
+			return MXC_ETOOSMALL;
+		q->out[0].pref = 0;
+		memcpy(q->out[0].host, q->key, q->klen + 1);
+		q->n = 1;
+	} else if (v.kind == MXC_MX_KIND_MX) {
+		if (q->max < v.n)
+			return MXC_ETOOSMALL;
+		for (i = 0, p = v.rr; i < v.n; i++) {
+			memcpy(&q->out[i].pref, p, 2);
+			mxc_copy_str(q->out[i].host, p + 3, p[2]);
+			p += 3 + (size_t)p[2];
+		}
+		q->n = v.n;
+	}
+	return MXC_OK;
+}
+
+static int mx_lookup(struct mxc *h, const char *k, size_t klen, struct mxc_mx *out, size_t max, struct mx_q *q)
+{
+	memset(q, 0, sizeof(*q));
+	q->key = k;
+	q->klen = klen;
+	q->out = out;
+	q->max = max;
+	return with_read(h, mx_read, q);
+}
+
+int mxc_resolve_mx(mxc_t *h, const char *domain, struct mxc_mx *out, size_t max, size_t *n, int *from_override)
+{
+	char k[MXK_MAX_LEN + 1], target[MXC_HOST_MAX + 1];
+	struct mx_q mq;
+	size_t klen;
+	int kind, rc;
+
+	if (h == NULL || domain == NULL || out == NULL || n == NULL)
+		return MXC_EINVAL;
+	if (mxk_normalize(domain, k, sizeof(k), &klen, &kind) != MXK_OK || kind != MXK_DOMAIN)
+		return MXC_EINVAL;
+	rc = ov_target(h, k, klen, target, sizeof(target));
+	if (rc == MXC_OK) {
+		if (max < 1)
+			return MXC_ETOOSMALL;
+		out[0].pref = 0;
+		memcpy(out[0].host, target, strlen(target) + 1);
+		*n = 1;
+		if (from_override != NULL)
+			*from_override = 1;
+		return MXC_OK;
+	}
+	if (rc != MXC_NOTFOUND)
+		return rc;
+	rc = mx_lookup(h, k, klen, out, max, &mq);
+	if (rc == MXC_OK && mq.info.expires > wall_coarse_s()) {
+		if (mq.info.kind == MXC_MX_KIND_TEMP)
+			return MXC_NOTFOUND;   /* the daemon retries when that expires */
+		*n = mq.n;
+		if (from_override != NULL)
+			*from_override = 0;
+		return MXC_OK;
+	}
+	if (rc == MXC_OK || rc == MXC_NOTFOUND) {
+		ev_post(h, MXC_EV_MX_FETCH, k, klen, 0);
+		return MXC_NOTFOUND;
+	}
+	return rc;
+}
+
+int mxc_mx_cached(mxc_t *h, const char *domain, struct mxc_mx *out, size_t max, size_t *n,
+		  struct mxc_mx_info *info)
+{
+	char k[MXK_MAX_LEN + 1];
+	struct mx_q mq;
+	size_t klen;
+	int kind, rc;
+
+	if (h == NULL || domain == NULL || out == NULL || n == NULL || info == NULL)
+		return MXC_EINVAL;
+	if (mxk_normalize(domain, k, sizeof(k), &klen, &kind) != MXK_OK || kind != MXK_DOMAIN)
+		return MXC_EINVAL;
+	rc = mx_lookup(h, k, klen, out, max, &mq);
+	if (rc == MXC_OK) {
+		*n = mq.n;
+		*info = mq.info;
+	}
+	return rc;
+}

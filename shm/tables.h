@@ -1,0 +1,203 @@
+/*
+ * shm/tables.h - one descriptor per table of the region: its id, its
+ * names, what its keys are and how an entry is checked.
+ *
+ * What goes through every table (verify, the per-table metrics, and later
+ * replication) walks these descriptors instead of naming the tables one
+ * by one, so a new table is one more descriptor here, next to its value
+ * format in its own header.  The descriptors name no daemon or client
+ * code: both sides may use them.  Pure: no I/O, no allocation; the only
+ * call out is mxk_normalize (shm/key.c, linked by both sides).
+ */
+#ifndef MXC_SHM_TABLES_H
+#define MXC_SHM_TABLES_H
+
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "fed.h"
+#include "key.h"
+#include "layout.h"
+#include "mx.h"
+#include "override.h"
+#include "servers.h"
+#include "stats.h"
+#include "sts.h"
+
+/* What the keys of a table are. */
+enum mxc_tkey {
+	MXC_TKEY_CANON = 1,      /* canonical domains or IPs (shm/key.h) */
+	MXC_TKEY_CANON_OR_DOT,   /* those, and "." for the table's settings */
+	MXC_TKEY_DOT,            /* only ".": the table is one record */
+};
+
+/*
+ * check: 0 if val is a well-formed value for key k (NUL-terminated, klen
+ * bytes, already of the table's key kind); else -1 with what is wrong in
+ * why, naming the entry as a person would.
+ */
+typedef int (*mxc_tcheck_fn)(const char *k, size_t klen, const uint8_t *val, size_t vlen, char *why,
+			     size_t whylen);
+
+struct mxc_tdesc {
+	unsigned id;             /* MXC_TAB_*: the index of r_tab[] and h_count[] */
+	const char *name;        /* one word, in listings and messages */
+	const char *metric;      /* the table label of mxcache_entries, or NULL */
+	enum mxc_tkey key;
+	mxc_tcheck_fn check;
+};
+
+static inline int mxc_tcheck_override(const char *k, size_t klen, const uint8_t *val, size_t vlen, char *why,
+				      size_t whylen)
+{
+	char target[MXC_OV_TARGET_MAX + 1], canon[MXK_MAX_LEN + 1];
+	const uint8_t *t, *c;
+	size_t tlen, clen;
+	int64_t created, updated;
+
+	(void)klen;
+	if (mxc_ov_value_decode(val, vlen, &created, &updated, &t, &tlen, &c, &clen) != 0) {
+		snprintf(why, whylen, "override '%.64s': bad target or meta record", k);
+		return -1;
+	}
+	memcpy(target, t, tlen);
+	target[tlen] = '\0';
+	if (mxk_normalize(target, canon, sizeof(canon), NULL, NULL) != MXK_OK || strcmp(canon, target) != 0) {
+		snprintf(why, whylen, "override '%.64s': target '%.64s' is not canonical", k, target);
+		return -1;
+	}
+	return 0;
+}
+
+static inline int mxc_tcheck_sts(const char *k, size_t klen, const uint8_t *val, size_t vlen, char *why,
+				 size_t whylen)
+{
+	struct mxc_sts_view v;
+
+	(void)klen;
+	if (mxc_sts_value_decode(val, vlen, &v) != 0) {
+		snprintf(why, whylen, "MTA-STS entry '%.64s': malformed value", k);
+		return -1;
+	}
+	return 0;
+}
+
+static inline int mxc_tcheck_mx(const char *k, size_t klen, const uint8_t *val, size_t vlen, char *why,
+				size_t whylen)
+{
+	struct mxc_mx_view v;
+
+	(void)klen;
+	if (mxc_mx_value_decode(val, vlen, &v) != 0) {
+		snprintf(why, whylen, "MX entry '%.64s': malformed value", k);
+		return -1;
+	}
+	return 0;
+}
+
+/* "." holds the settings, every other key is a rule */
+static inline int mxc_tcheck_fed(const char *k, size_t klen, const uint8_t *val, size_t vlen, char *why,
+				 size_t whylen)
+{
+	const uint8_t *local;
+	size_t llen;
+	int64_t t;
+	int policy;
+
+	if (klen == 1 && k[0] == '.') {
+		if (mxc_fed_settings_decode(val, vlen, &policy, &t, &local, &llen) != 0) {
+			snprintf(why, whylen, "federation settings: malformed value");
+			return -1;
+		}
+		return 0;
+	}
+	if (mxc_fed_rule_decode(val, vlen, &t) != 0) {
+		snprintf(why, whylen, "federation rule '%.64s': malformed value", k);
+		return -1;
+	}
+	return 0;
+}
+
+static inline int mxc_tcheck_stats(const char *k, size_t klen, const uint8_t *val, size_t vlen, char *why,
+				   size_t whylen)
+{
+	int64_t f[MXC_STAT_NFIELDS];
+
+	(void)klen;
+	if (mxc_stat_decode(val, vlen, f) != 0) {
+		snprintf(why, whylen, "stats of '%.64s': malformed value", k);
+		return -1;
+	}
+	return 0;
+}
+
+static inline int mxc_tcheck_servers(const char *k, size_t klen, const uint8_t *val, size_t vlen, char *why,
+				     size_t whylen)
+{
+	uint64_t v[4];
+
+	(void)k;
+	(void)klen;
+	if (mxc_servers_decode(val, vlen, v) != 0) {
+		snprintf(why, whylen, "server tracker: malformed entry");
+		return -1;
+	}
+	return 0;
+}
+
+/* The number of tables in use: ids 0 .. MXC_TABLES-1 (MXC_TAB_MAX, the
+ * room in the root record, may be larger). */
+#define MXC_TABLES 6
+
+/* The descriptor of table id, or NULL if id names no table. */
+static inline const struct mxc_tdesc *mxc_table(unsigned id)
+{
+	static const struct mxc_tdesc tables[MXC_TABLES] = {
+		{ MXC_TAB_OVERRIDE, "override", "overrides", MXC_TKEY_CANON, mxc_tcheck_override },
+		{ MXC_TAB_STS, "sts", "sts", MXC_TKEY_CANON, mxc_tcheck_sts },
+		{ MXC_TAB_MX, "mx", "mx", MXC_TKEY_CANON, mxc_tcheck_mx },
+		{ MXC_TAB_FED, "federation", "federation", MXC_TKEY_CANON_OR_DOT, mxc_tcheck_fed },
+		{ MXC_TAB_STATS, "stats", "stats", MXC_TKEY_CANON, mxc_tcheck_stats },
+		/* not among the entries metrics: always one entry */
+		{ MXC_TAB_SERVERS, "servers", NULL, MXC_TKEY_DOT, mxc_tcheck_servers },
+	};
+
+	return id < MXC_TABLES ? &tables[id] : NULL;
+}
+
+/*
+ * mxc_table_check - is (key, val) an entry table d may hold?  The key's
+ * kind first, then the table's own check.  0, or -1 with why filled.
+ */
+static inline int mxc_table_check(const struct mxc_tdesc *d, const uint8_t *key, size_t klen, const uint8_t *val,
+				  size_t vlen, char *why, size_t whylen)
+{
+	char k[MXK_MAX_LEN + 1], canon[MXK_MAX_LEN + 1];
+	int dot = klen == 1 && key[0] == '.';
+
+	if (klen == 0 || klen > MXK_MAX_LEN) {
+		snprintf(why, whylen, "table %u: key of %zu bytes", d->id, klen);
+		return -1;
+	}
+	memcpy(k, key, klen);
+	k[klen] = '\0';
+	if (d->key == MXC_TKEY_DOT && !dot) {
+		snprintf(why, whylen, "table %u: key '%.64s' where only '.' belongs", d->id, k);
+		return -1;
+	}
+	if ((d->key == MXC_TKEY_CANON || (d->key == MXC_TKEY_CANON_OR_DOT && !dot)) &&
+	    (mxk_normalize(k, canon, sizeof(canon), NULL, NULL) != MXK_OK || strcmp(canon, k) != 0)) {
+		snprintf(why, whylen, "table %u: key '%.64s' is not canonical", d->id, k);
+		return -1;
+	}
+	return d->check(k, klen, val, vlen, why, whylen);
+}
+
+_Static_assert(MXC_TABLES <= MXC_TAB_MAX, "every table has its place in the root record");
+_Static_assert(MXC_TAB_OVERRIDE == 0 && MXC_TAB_STS == 1 && MXC_TAB_MX == 2 && MXC_TAB_FED == 3 &&
+		       MXC_TAB_STATS == 4 && MXC_TAB_SERVERS == 5 && MXC_TAB_SERVERS == MXC_TABLES - 1,
+	       "mxc_table() is indexed by id");
+
+#endif /* MXC_SHM_TABLES_H */
