@@ -215,7 +215,7 @@ struct run {
 	char lmdir[96];           /* LMDB environment, inside dir */
 	char sqldir[96];          /* SQLite database and its WAL, inside dir */
 	char sqlpath[128];
-	char shm_prefix[MXC_SHM_PATH_MAX];   /* "<shmdir>/mxcache-<dev>-<ino>." */
+	char shm_prefix[MXS_SHM_PATH_MAX];   /* "<shmdir>/mxcache-<dev>-<ino>." */
 	char (*hit)[KEY_SLOT];    /* n keys present */
 	char (*miss)[KEY_SLOT];   /* n keys absent, same shapes */
 	uint32_t *order[KS_COUNT];   /* per key choice: indices into hit/miss */
@@ -364,7 +364,7 @@ out:
 static int build_region(struct run *ru)
 {
 	struct region_opts o;
-	uint8_t val[MXC_OV_VALUE_MAX];
+	uint8_t val[MXS_OV_VALUE_MAX];
 	char target[TARGET_SLOT];
 	int64_t now = (int64_t)time(NULL);
 	size_t vlen;
@@ -384,7 +384,7 @@ static int build_region(struct run *ru)
 	for (uint64_t i = 0; i < ru->n; i++) {
 		make_target(i, target);
 		vlen = mxc_ov_value_encode(val, now, now, target, strlen(target), "bench", 5);
-		if (region_put(ru->region, MXC_TAB_OVERRIDE, ru->hit[i], strlen(ru->hit[i]), val, vlen, NULL, 0) !=
+		if (region_put(ru->region, MXS_TAB_OVERRIDE, ru->hit[i], strlen(ru->hit[i]), val, vlen, NULL, 0) !=
 		    0) {
 			progress("region_put %s: %s", ru->hit[i], strerror(errno));
 			return -1;
@@ -1437,7 +1437,7 @@ static void print_rows(uint64_t n, const struct shared *sh, FILE *csv)
  * retired one) by the name prefix its directory's identity gives. */
 static void remove_region_files(const struct run *ru)
 {
-	char path[MXC_SHM_PATH_MAX * 2];
+	char path[MXS_SHM_PATH_MAX * 2];
 	const char *base = strrchr(ru->shm_prefix, '/');
 	size_t blen;
 	struct dirent *de;
@@ -1496,7 +1496,7 @@ static int run_size(uint64_t n, const struct opts *op, FILE *csv, uint64_t *floo
 	struct run ru;
 	struct shared *sh;
 	struct stat st;
-	char data_path[MXC_SHM_PATH_MAX];
+	char data_path[MXS_SHM_PATH_MAX];
 	uint64_t lmdb_used = 0, sqlite_bytes = 0;
 	double t0;
 	size_t need;

@@ -166,7 +166,7 @@ struct opts {
 /* A private state directory and the prefix of its region files. */
 struct tmpdir {
 	char path[64];
-	char shm_prefix[MXC_SHM_PATH_MAX];   /* "<shmdir>/mxcache-<dev>-<ino>." */
+	char shm_prefix[MXS_SHM_PATH_MAX];   /* "<shmdir>/mxcache-<dev>-<ino>." */
 	int live;
 };
 
@@ -562,7 +562,7 @@ static int rm_entry(const char *path, const struct stat *sb, int type, struct FT
  * retired one, found by the name prefix), then the directory itself. */
 static void tmpdir_remove(struct tmpdir *d)
 {
-	char path[MXC_SHM_PATH_MAX * 2];
+	char path[MXS_SHM_PATH_MAX * 2];
 	const char *base = strrchr(d->shm_prefix, '/');
 	struct dirent *de;
 	DIR *dh;
@@ -660,11 +660,11 @@ static void data_free(struct ctx *c)
  * one value (shm/override.h).  Returns what region_put() returns. */
 static int put_override(struct ctx *c, const char *key, size_t klen, const char *target, size_t tlen)
 {
-	uint8_t val[MXC_OV_VALUE_MAX];
+	uint8_t val[MXS_OV_VALUE_MAX];
 	size_t vlen = mxc_ov_value_encode(val, c->now, c->now, target, tlen, "bench", 5);
 
 	/* region_put's own answer: 1 replaced, 0 added, -1 failed */
-	return region_put(g.region, MXC_TAB_OVERRIDE, key, klen, val, vlen, NULL, 0);
+	return region_put(g.region, MXS_TAB_OVERRIDE, key, klen, val, vlen, NULL, 0);
 }
 
 static int build_region(struct ctx *c)
@@ -1375,7 +1375,7 @@ static int ctl_connect(const char *dir)
 
 	memset(&sa, 0, sizeof(sa));
 	sa.sun_family = AF_UNIX;
-	n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", dir, MXC_CTL_SOCK);
+	n = snprintf(sa.sun_path, sizeof(sa.sun_path), "%s/%s", dir, MXS_CTL_SOCK);
 	if (n < 0 || (size_t)n >= sizeof(sa.sun_path)) {
 		errno = ENAMETOOLONG;
 		return -1;
@@ -1717,7 +1717,7 @@ static int phase_writer_daemon(struct ctx *c)
 		goto out;
 	progress("  daemon pid %ld ready in %.2f s", (long)g.daemon, secs(mono_ns() - t0));
 	if ((fd = ctl_connect(d->path)) < 0) {
-		progress("connect %s/%s: %s", d->path, MXC_CTL_SOCK, strerror(errno));
+		progress("connect %s/%s: %s", d->path, MXS_CTL_SOCK, strerror(errno));
 		goto out;
 	}
 	/* untimed: the keys exist before the timed SETs change them (and the

@@ -231,7 +231,7 @@ static int build(const char *dir, const struct data *d, struct region **rp)
 {
 	struct region_opts o;
 	struct sts_rec *p;
-	uint8_t val[MXC_OV_VALUE_MAX];
+	uint8_t val[MXS_OV_VALUE_MAX];
 	char host[MXC_HOST_MAX + 1];
 	int64_t now = (int64_t)time(NULL);
 	size_t vlen;
@@ -248,7 +248,7 @@ static int build(const char *dir, const struct data *d, struct region **rp)
 		goto out;
 	for (i = 0; i < d->n && !g_signal; i++) {
 		vlen = mxc_ov_value_encode(val, now, now, d->target[i], strlen(d->target[i]), "bench", 5);
-		if (vlen == 0 || region_put(*rp, MXC_TAB_OVERRIDE, d->key[i], strlen(d->key[i]), val, vlen, NULL, 0) < 0)
+		if (vlen == 0 || region_put(*rp, MXS_TAB_OVERRIDE, d->key[i], strlen(d->key[i]), val, vlen, NULL, 0) < 0)
 			goto out;
 		bench_policy(i, d->key[i], now, p, host);
 		if (sts_region_put(*rp, p) != 0)
@@ -489,7 +489,7 @@ static int stop_server(pid_t pid)
 
 static int verify_library(mxc_t *h, const struct data *d, struct mxc_sts *s)
 {
-	char host[MXC_HOST_MAX + 1], p0[MXC_STS_PATTERN_MAX + 1], p1[MXC_STS_PATTERN_MAX + 1];
+	char host[MXC_HOST_MAX + 1], p0[MXS_STS_PATTERN_MAX + 1], p1[MXS_STS_PATTERN_MAX + 1];
 	uint64_t i;
 
 	for (i = 0; i < d->n; i++) {
@@ -558,7 +558,7 @@ static int measure_library(mxc_t *h, const struct data *d, int kind, double dur,
 			   struct result *res)
 {
 	static char bkey[BATCH][KEY_SLOT], bhost[BATCH][MXC_HOST_MAX + 1];
-	char p0[MXC_STS_PATTERN_MAX + 1], p1[MXC_STS_PATTERN_MAX + 1], out[MXC_HOST_MAX + 1];
+	char p0[MXS_STS_PATTERN_MAX + 1], p1[MXS_STS_PATTERN_MAX + 1], out[MXC_HOST_MAX + 1];
 	struct lat l = { 0 };
 	double t0, t1, timed = 0, end;
 	uint64_t hits = 0, total = 0;
@@ -780,7 +780,7 @@ out:
 
 static void remove_region_files(const char *dir)
 {
-	char path[MXC_SHM_PATH_MAX];
+	char path[MXS_SHM_PATH_MAX];
 	struct stat sb;
 
 	if (stat(dir, &sb) != 0)

@@ -55,7 +55,7 @@ static int build(const char *dir, const char *dbpath, uint64_t n, struct region 
 	struct sts_rec *p;
 	sqlite3 *db = NULL;
 	sqlite3_stmt *s = NULL;
-	char host[MXC_HOST_MAX + 1], dom[KEY_SLOT], mx[2 * (MXC_STS_PATTERN_MAX + 1)];
+	char host[MXC_HOST_MAX + 1], dom[KEY_SLOT], mx[2 * (MXS_STS_PATTERN_MAX + 1)];
 	int64_t now = (int64_t)time(NULL);
 	uint64_t i;
 	int rc = -1;
@@ -130,7 +130,7 @@ static struct result *mmap_shared_results(size_t n)
 static int child(const char *dir, const char *dbpath, uint64_t n, size_t samples, struct result *res)
 {
 	char (*dom)[KEY_SLOT] = NULL, (*host)[MXC_HOST_MAX + 1] = NULL;
-	char p0[MXC_STS_PATTERN_MAX + 1], p1[MXC_STS_PATTERN_MAX + 1];
+	char p0[MXS_STS_PATTERN_MAX + 1], p1[MXS_STS_PATTERN_MAX + 1];
 	static char bdom[BATCH][KEY_SLOT], bhost[BATCH][MXC_HOST_MAX + 1];
 	double *lat = NULL, t0, t1, total[SYS_N] = { 0 };
 	uint32_t *seq = NULL;
@@ -228,7 +228,7 @@ out:
 
 int main(int argc, char **argv)
 {
-	char dir[] = "/tmp/mxc-bench-sts.XXXXXX", dbpath[64], path[MXC_SHM_PATH_MAX];
+	char dir[] = "/tmp/mxc-bench-sts.XXXXXX", dbpath[64], path[MXS_SHM_PATH_MAX];
 	struct result *res;
 	struct region *r = NULL;
 	const char *csv = NULL;

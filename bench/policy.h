@@ -21,8 +21,8 @@ static inline void bench_pattern(uint64_t i, const char *dom, char *p0, char *p1
 {
 	/* bench domains are at most KEY_MAX long: the precision only tells
 	 * the compiler the names fit */
-	snprintf(p0, MXC_STS_PATTERN_MAX + 1, "mx%" PRIu64 ".%.200s", i % 7, dom);
-	snprintf(p1, MXC_STS_PATTERN_MAX + 1, "*.mx.%.200s", dom);
+	snprintf(p0, MXS_STS_PATTERN_MAX + 1, "mx%" PRIu64 ".%.200s", i % 7, dom);
+	snprintf(p1, MXS_STS_PATTERN_MAX + 1, "*.mx.%.200s", dom);
 	if (i & 1)
 		snprintf(host, MXC_HOST_MAX + 1, "mx%" PRIu64 ".%.200s", i % 7, dom);
 	else
@@ -34,10 +34,10 @@ static inline void bench_policy(uint64_t i, const char *dom, int64_t now, struct
 {
 	memset(p, 0, offsetof(struct sts_rec, mx));
 	snprintf(p->domain, sizeof(p->domain), "%s", dom);
-	p->kind = MXC_STS_KIND_POLICY;
-	p->mode = MXC_STS_MODE_ENFORCE;
+	p->kind = MXS_STS_KIND_POLICY;
+	p->mode = MXS_STS_MODE_ENFORCE;
 	p->max_age = 86400;
-	p->flags = MXC_STS_F_FRESH;
+	p->flags = MXS_STS_F_FRESH;
 	snprintf(p->id, sizeof(p->id), "20240101T%06" PRIu64, i % 1000000);
 	p->nmx = 2;
 	bench_pattern(i, dom, p->mx[0], p->mx[1], host);

@@ -30,7 +30,7 @@ int ev_post_aux(struct mxc *h, uint8_t type, uint8_t aux, const char *name, size
 	if (ref == NULL || (ref == &noslot && noslot_retry(h)) ||
 	    (ref != &noslot && ref->forkgen != __atomic_load_n(&forkgen, __ATOMIC_RELAXED)))
 		ref = slot_claim(h);
-	if (ref == &noslot || nlen == 0 || nlen > MXC_EV_NAME_MAX)
+	if (ref == &noslot || nlen == 0 || nlen > MXS_EV_NAME_MAX)
 		goto drop;
 	/* posted even before the block is registered: the ring keeps it
 	 * until a daemon takes the block */

@@ -31,20 +31,20 @@ static int tab_walk(struct mxc_map *m, const struct mxc_shm_root *root, unsigned
 	nb = (uint64_t)1 << t->t_log2;
 	for (i = 0; i < nb; i++) {
 		w = mxa_load64((uint64_t *)(uintptr_t)&idx[i]);
-		if (MXC_IDX_OFF(w) == 0) {
-			if (MXC_IDX_FILTER(w) != 0) {
+		if (MXS_IDX_OFF(w) == 0) {
+			if (MXS_IDX_FILTER(w) != 0) {
 				snprintf(why, whylen, "table %u bucket %llu: empty with a filter", tab,
 					 (unsigned long long)i);
 				return MXC_ECORRUPT;
 			}
 			continue;
 		}
-		b = mxc_tab_bucket(m->base, m->lim, MXC_IDX_OFF(w), tab, &blen, &n);
+		b = mxc_tab_bucket(m->base, m->lim, MXS_IDX_OFF(w), tab, &blen, &n);
 		if (b == NULL && view_refresh(m))
-			b = mxc_tab_bucket(m->base, m->lim, MXC_IDX_OFF(w), tab, &blen, &n);
+			b = mxc_tab_bucket(m->base, m->lim, MXS_IDX_OFF(w), tab, &blen, &n);
 		if (b == NULL) {
 			snprintf(why, whylen, "table %u bucket %llu: bad bucket record at unit %u", tab,
-				 (unsigned long long)i, MXC_IDX_OFF(w));
+				 (unsigned long long)i, MXS_IDX_OFF(w));
 			return MXC_ECORRUPT;
 		}
 		for (j = 0; j < n; j++) {
@@ -54,7 +54,7 @@ static int tab_walk(struct mxc_map *m, const struct mxc_shm_root *root, unsigned
 					 (unsigned long long)i, j);
 				return MXC_ECORRUPT;
 			}
-			rc = fn(m, tab, i, MXC_IDX_FILTER(w), &e, arg);
+			rc = fn(m, tab, i, MXS_IDX_FILTER(w), &e, arg);
 			if (rc != 0)
 				return rc;
 		}
@@ -90,14 +90,14 @@ int walk_table(struct mxc *h, unsigned tab, ent_fn fn, void *arg)
 struct verify_q {
 	char *why;
 	size_t whylen;
-	uint64_t seen[MXC_TAB_MAX];
+	uint64_t seen[MXS_TAB_MAX];
 };
 
 static int verify_ent(const struct mxc_map *m, unsigned tab, uint64_t slot, uint32_t filter,
 		      const struct mxc_tab_ent *e, void *arg)
 {
 	struct verify_q *q = arg;
-	char k[MXC_TAB_KEY_MAX + 1];
+	char k[MXS_TAB_KEY_MAX + 1];
 	const struct mxc_shm_root *root = map_root(m);
 	const struct mxc_tdesc *d = mxc_table(tab);
 	uint64_t hash;
@@ -109,8 +109,8 @@ static int verify_ent(const struct mxc_map *m, unsigned tab, uint64_t slot, uint
 		return MXC_ECORRUPT;
 	}
 	hash = mxc_tab_hash(m->hdr, e->key, e->klen);
-	if ((hash & (((uint64_t)1 << root->r_tab[tab].t_log2) - 1)) != slot || MXC_HASH_TAG(hash) != e->tag ||
-	    !(filter & MXC_TAG_BIT(e->tag))) {
+	if ((hash & (((uint64_t)1 << root->r_tab[tab].t_log2) - 1)) != slot || MXS_HASH_TAG(hash) != e->tag ||
+	    !(filter & MXS_TAG_BIT(e->tag))) {
 		snprintf(q->why, q->whylen, "table %u: key '%.64s' is not where its hash puts it", tab, k);
 		return MXC_ECORRUPT;
 	}
@@ -134,11 +134,11 @@ static int verify_read(struct mxc_map *m, const struct mxc_shm_root *root, void 
 	/* m is the backed view; the file size was checked against h_size
 	 * when it was mapped */
 	rc = hdr_check(m->hdr, m->hdr->h_size);
-	if (rc != MXC_OK || m->lim < MXC_SHM_HDR_SIZE) {
+	if (rc != MXC_OK || m->lim < MXS_SHM_HDR_SIZE) {
 		snprintf(q->why, q->whylen, "header: %s", mxc_strerror(rc != MXC_OK ? rc : MXC_ECORRUPT));
 		return MXC_ECORRUPT;
 	}
-	for (t = 0; t < MXC_TAB_MAX; t++) {
+	for (t = 0; t < MXS_TAB_MAX; t++) {
 		q->seen[t] = 0;
 		rc = tab_walk(m, root, t, verify_ent, q, q->why, q->whylen);
 		if (rc != MXC_OK)
@@ -146,7 +146,7 @@ static int verify_read(struct mxc_map *m, const struct mxc_shm_root *root, void 
 	}
 	gen1 = mxa_load64((uint64_t *)(uintptr_t)&m->hdr->h_generation);
 	/* counts are only comparable if nothing was published meanwhile */
-	for (t = 0; t < MXC_TAB_MAX && gen0 == gen1; t++) {
+	for (t = 0; t < MXS_TAB_MAX && gen0 == gen1; t++) {
 		if (q->seen[t] != m->hdr->h_count[t] && gen1 == m->hdr->h_generation) {
 			snprintf(q->why, q->whylen, "table %u: %llu entries found, header says %llu", t,
 				 (unsigned long long)q->seen[t], (unsigned long long)m->hdr->h_count[t]);
@@ -209,9 +209,9 @@ static int status_read(struct mxc_map *m, const struct mxc_shm_root *root, void 
 	st->arena_used = hd->h_arena_used;
 	st->arena_free = hd->h_arena_free;
 	st->arena_limbo = hd->h_arena_limbo;
-	st->overrides = hd->h_count[MXC_TAB_OVERRIDE];
-	st->sts_entries = hd->h_count[MXC_TAB_STS];
-	st->mx_entries = hd->h_count[MXC_TAB_MX];
+	st->overrides = hd->h_count[MXS_TAB_OVERRIDE];
+	st->sts_entries = hd->h_count[MXS_TAB_STS];
+	st->mx_entries = hd->h_count[MXS_TAB_MX];
 	return MXC_OK;
 }
 
@@ -226,7 +226,7 @@ static int status_get(mxc_t *h, struct mxc_status *st, uint32_t *procs)
 	rc = with_read(h, status_read, st);
 	if (rc != MXC_OK)
 		return rc;
-	st->writer_alive = st->state == MXC_STATE_LIVE && st->writer_exit_ms == 0 &&
+	st->writer_alive = st->state == MXS_STATE_LIVE && st->writer_exit_ms == 0 &&
 			   wall_ms() - st->heartbeat_ms < MXC_HEARTBEAT_STALE_MS && pid_alive(st->writer_pid);
 	/* the readers as the daemon last listed them (once a second) */
 	if (rblock_list_read(h->readers_path, (uid_t)h->dir_uid, &rl, NULL, 0, NULL) == 0) {
@@ -339,10 +339,10 @@ int mxc_readers_foreach(mxc_t *h, mxc_reader_fn fn, void *arg)
 
 	if (h == NULL || fn == NULL)
 		return MXC_EINVAL;
-	ent = calloc(MXC_LIST_MAX, sizeof(*ent));
+	ent = calloc(MXS_LIST_MAX, sizeof(*ent));
 	if (ent == NULL)
 		return MXC_ESYS;
-	if (rblock_list_read(h->readers_path, (uid_t)h->dir_uid, &rl, ent, MXC_LIST_MAX, &n) != 0 &&
+	if (rblock_list_read(h->readers_path, (uid_t)h->dir_uid, &rl, ent, MXS_LIST_MAX, &n) != 0 &&
 	    errno != ENOENT) {
 		free(ent);
 		return MXC_ESYS;     /* errno: EACCES outside the group */
@@ -354,8 +354,8 @@ int mxc_readers_foreach(mxc_t *h, mxc_reader_fn fn, void *arg)
 		r.tid = ent[i].re_tid;
 		r.epoch = ent[i].re_epoch;
 		r.claimed = ent[i].re_claimed;
-		r.state = ent[i].re_state == MXC_RL_DEAD      ? MXC_READER_DEAD
-			  : ent[i].re_state == MXC_RL_STALLED ? MXC_READER_STALLED
+		r.state = ent[i].re_state == MXS_RL_DEAD      ? MXC_READER_DEAD
+			  : ent[i].re_state == MXS_RL_STALLED ? MXC_READER_STALLED
 							      : MXC_READER_LIVE;
 		rc = fn(&r, arg);
 	}
@@ -363,4 +363,4 @@ int mxc_readers_foreach(mxc_t *h, mxc_reader_fn fn, void *arg)
 	return rc;
 }
 
-_Static_assert(MXC_COUNTERS_MAX == MXC_CTR_MAX, "the public bound is the region's");
+_Static_assert(MXC_COUNTERS_MAX == MXS_CTR_MAX, "the public bound is the region's");

@@ -113,7 +113,7 @@ struct mxc {
 	struct rblock blk;             /* this process's reader block */
 	uint64_t ev_dropped;           /* atomic: events not handed over */
 	ck_bitmap_t *owned;            /* slots of blk claimed by a thread */
-	struct slotref *refs;          /* MXC_SLOTS_MAX, one per slot */
+	struct slotref *refs;          /* MXS_SLOTS_MAX, one per slot */
 	uint64_t owner;
 	pthread_key_t key;
 	pthread_mutex_t claim_mu;      /* claim path only, never a lookup */
@@ -124,8 +124,8 @@ struct mxc {
 	struct mxc *next_open;         /* process list, for fork */
 	uint64_t dir_uid;              /* owner of the state directory */
 
-	char data_path[MXC_SHM_PATH_MAX];
-	char readers_path[MXC_SHM_PATH_MAX];   /* the daemon's listing */
+	char data_path[MXS_SHM_PATH_MAX];
+	char readers_path[MXS_SHM_PATH_MAX];   /* the daemon's listing */
 };
 
 #pragma GCC visibility push(hidden)
@@ -184,7 +184,7 @@ int walk_table(struct mxc *h, unsigned tab, ent_fn fn, void *arg);
 
 static inline int map_light(const struct mxc *h, const struct mxc_map *m)
 {
-	return h->membarrier && (m->flags & MXC_HF_MEMBARRIER);
+	return h->membarrier && (m->flags & MXS_HF_MEMBARRIER);
 }
 
 /*

@@ -119,23 +119,23 @@ const struct mxc_shm_root *map_root(const struct mxc_map *m)
 	uint64_t off = mxa_load64((uint64_t *)(uintptr_t)&m->hdr->h_root);
 	const struct mxc_shm_root *root;
 
-	if ((off & (MXC_SHM_UNIT - 1)) != 0 || off < MXC_SHM_HDR_SIZE || off > m->lim ||
+	if ((off & (MXS_SHM_UNIT - 1)) != 0 || off < MXS_SHM_HDR_SIZE || off > m->lim ||
 	    sizeof(*root) > m->lim - off)
 		return NULL;
 	root = (const struct mxc_shm_root *)(const void *)(m->base + off);
-	if (root->r_magic != MXC_ROOT_MAGIC || root->r_ntab != MXC_TAB_MAX)
+	if (root->r_magic != MXS_ROOT_MAGIC || root->r_ntab != MXS_TAB_MAX)
 		return NULL;
 	return root;
 }
 
 int hdr_check(const struct mxc_shm_hdr *hd, uint64_t fsize)
 {
-	if (hd->h_magic != MXC_SHM_MAGIC)
+	if (hd->h_magic != MXS_SHM_MAGIC)
 		return MXC_ECORRUPT;
-	if (hd->h_layout != MXC_SHM_LAYOUT || hd->h_abi != MXC_SHM_ABI)
+	if (hd->h_layout != MXS_SHM_LAYOUT || hd->h_abi != MXS_SHM_ABI)
 		return MXC_EVERSION;
 	if (hd->h_hdr_size != sizeof(*hd) || hd->h_size != fsize || hd->h_incarnation == 0 ||
-	    (hd->h_size & (MXC_SHM_UNIT - 1)) != 0)
+	    (hd->h_size & (MXS_SHM_UNIT - 1)) != 0)
 		return MXC_ECORRUPT;
 	return MXC_OK;
 }
@@ -162,8 +162,8 @@ static int map_open(const char *path, uint64_t dir_uid, struct mxc_map **out)
 	 * and be writable by its owner alone */
 	if (!S_ISREG(st.st_mode) || (st.st_mode & (S_IWGRP | S_IWOTH)) != 0 ||
 	    (st.st_uid != 0 && (uint64_t)st.st_uid != dir_uid) ||
-	    st.st_size < (off_t)(MXC_SHM_HDR_SIZE + sizeof(struct mxc_shm_root)) ||
-	    (uint64_t)st.st_size > MXC_SHM_MAX_SIZE) {
+	    st.st_size < (off_t)(MXS_SHM_HDR_SIZE + sizeof(struct mxc_shm_root)) ||
+	    (uint64_t)st.st_size > MXS_SHM_MAX_SIZE) {
 		rc = MXC_ECORRUPT;
 		goto fail;
 	}
@@ -179,7 +179,7 @@ static int map_open(const char *path, uint64_t dir_uid, struct mxc_map **out)
 	}
 	m->base = p;
 	m->size = (uint64_t)st.st_size;
-	m->lim = MXC_SHM_HDR_SIZE;
+	m->lim = MXS_SHM_HDR_SIZE;
 	m->hdr = p;
 	rc = hdr_check(m->hdr, m->size);
 	if (rc != MXC_OK)
@@ -189,7 +189,7 @@ static int map_open(const char *path, uint64_t dir_uid, struct mxc_map **out)
 	if (m->lim > m->size)
 		m->lim = m->size;
 	state = mxa_load32((uint32_t *)(uintptr_t)&m->hdr->h_state);
-	if ((state != MXC_STATE_LIVE && state != MXC_STATE_RETIRED) || map_root(m) == NULL) {
+	if ((state != MXS_STATE_LIVE && state != MXS_STATE_RETIRED) || map_root(m) == NULL) {
 		rc = MXC_ECORRUPT;
 		goto fail;
 	}
@@ -230,7 +230,7 @@ static void retired_sweep(struct mxc *h)
 			ck_bitmap_iterator_init(&it, h->owned);
 			while (!busy && ck_bitmap_next(h->owned, &it, &i)) {
 				uint64_t w = mxa_load64(&h->blk.slots[i].s_word);
-				busy = w != 0 && MXC_SLOT_TAG(w) == (m->inc & 0xffffu);
+				busy = w != 0 && MXS_SLOT_TAG(w) == (m->inc & 0xffffu);
 			}
 		}
 		if (busy) {
@@ -289,7 +289,7 @@ void map_maintain(struct mxc *h)
 
 int map_live(const struct mxc_map *m)
 {
-	return mxa_load32((uint32_t *)(uintptr_t)&m->hdr->h_state) == MXC_STATE_LIVE;
+	return mxa_load32((uint32_t *)(uintptr_t)&m->hdr->h_state) == MXS_STATE_LIVE;
 }
 
 /* ---- open / close -------------------------------------------------------- */
@@ -338,15 +338,15 @@ int mxc_open(const char *dir, mxc_t **out)
 	pthread_mutex_init(&h->claim_mu, NULL);
 	if (getrandom(&h->owner, sizeof(h->owner), 0) != sizeof(h->owner))
 		h->owner = (uint64_t)(uintptr_t)h ^ (uint64_t)getpid();
-	h->owned = calloc(1, ck_bitmap_size(MXC_SLOTS_MAX));
-	h->refs = calloc(MXC_SLOTS_MAX, sizeof(*h->refs));
+	h->owned = calloc(1, ck_bitmap_size(MXS_SLOTS_MAX));
+	h->refs = calloc(MXS_SLOTS_MAX, sizeof(*h->refs));
 	if (h->owned == NULL || h->refs == NULL) {
 		free(h->owned);
 		free(h->refs);
 		h->owned = NULL;
 		h->refs = NULL;   /* slotless */
 	} else {
-		ck_bitmap_init(h->owned, MXC_SLOTS_MAX, false);
+		ck_bitmap_init(h->owned, MXS_SLOTS_MAX, false);
 		/* the block now, so that the first lookup already has its
 		 * slot scanned; if this fails, the first claim tries again */
 		pthread_mutex_lock(&h->claim_mu);

@@ -29,7 +29,7 @@ int rblock_init(struct rblock *b, const char *dir)
 	memset(b, 0, sizeof(*b));
 	b->memfd = -1;
 	b->regfd = -1;
-	if (snprintf(b->sock, sizeof(b->sock), "%s/%s", dir, MXC_READERS_SOCK) >= (int)sizeof(b->sock)) {
+	if (snprintf(b->sock, sizeof(b->sock), "%s/%s", dir, MXS_READERS_SOCK) >= (int)sizeof(b->sock)) {
 		b->sock[0] = '\0';
 		return -1;
 	}
@@ -66,8 +66,8 @@ int rblock_create(struct rblock *b, uint32_t nslots)
 	b->hdr = p;
 	b->slots = (struct mxc_shm_slot *)(void *)((uint8_t *)p + so);
 	b->rings = (struct mxc_shm_ering *)(void *)((uint8_t *)p + ro);
-	b->hdr->rb_magic = MXC_SHM_RMAGIC;
-	b->hdr->rb_layout = MXC_SHM_RLAYOUT;
+	b->hdr->rb_magic = MXS_SHM_RMAGIC;
+	b->hdr->rb_layout = MXS_SHM_RLAYOUT;
 	b->hdr->rb_nslots = nslots;
 	/* rings are set up as their slots are first claimed: a page each,
 	 * touched only if a thread needs it */
@@ -115,8 +115,8 @@ static uint64_t register_once(struct rblock *b, int *out_fd, unsigned wait_ms)
 	    connect(s, (struct sockaddr *)&sun, sizeof(sun)) != 0)
 		goto fail;
 	memset(&rq, 0, sizeof(rq));
-	rq.rq_magic = MXC_REG_MAGIC;
-	rq.rq_layout = MXC_SHM_RLAYOUT;
+	rq.rq_magic = MXS_REG_MAGIC;
+	rq.rq_layout = MXS_SHM_RLAYOUT;
 	rq.rq_nslots = b->nslots;
 	memset(&msg, 0, sizeof(msg));
 	memset(&cb, 0, sizeof(cb));
@@ -131,7 +131,7 @@ static uint64_t register_once(struct rblock *b, int *out_fd, unsigned wait_ms)
 	memcpy(CMSG_DATA(c), &b->memfd, sizeof(int));
 	if (sendmsg(s, &msg, MSG_NOSIGNAL) != (ssize_t)sizeof(rq))
 		goto fail;
-	if (recv(s, &ra, sizeof(ra), 0) != (ssize_t)sizeof(ra) || ra.ra_magic != MXC_REG_MAGIC ||
+	if (recv(s, &ra, sizeof(ra), 0) != (ssize_t)sizeof(ra) || ra.ra_magic != MXS_REG_MAGIC ||
 	    ra.ra_error != 0 || ra.ra_writer_id == 0)
 		goto fail;
 	*out_fd = s;
@@ -184,7 +184,7 @@ void rblock_ring_slow(struct rblock *b)
 	 */
 	if (!mxa_cas32(&b->lock, 0, 1))
 		return;
-	if (b->regfd >= 0 && mxa_cas32(&b->hdr->rb_doorbell, MXC_RB_DOORBELL_ARMED, 0))
+	if (b->regfd >= 0 && mxa_cas32(&b->hdr->rb_doorbell, MXS_RB_DOORBELL_ARMED, 0))
 		(void)send(b->regfd, &bell, 1, MSG_DONTWAIT | MSG_NOSIGNAL);   /* EAGAIN: one is waiting */
 	mxa_store32(&b->lock, 0);
 }
@@ -282,8 +282,8 @@ int rblock_list_read(const char *path, uid_t trust_uid, struct mxc_shm_rlist *hd
 	if (fd < 0)
 		return -1;
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || (st.st_uid != 0 && st.st_uid != trust_uid) ||
-	    pread(fd, hd, sizeof(*hd), 0) != (ssize_t)sizeof(*hd) || hd->rl_magic != MXC_SHM_RMAGIC ||
-	    hd->rl_layout != MXC_SHM_RLAYOUT || hd->rl_abi != MXC_SHM_ABI || hd->rl_nent > MXC_LIST_MAX) {
+	    pread(fd, hd, sizeof(*hd), 0) != (ssize_t)sizeof(*hd) || hd->rl_magic != MXS_SHM_RMAGIC ||
+	    hd->rl_layout != MXS_SHM_RLAYOUT || hd->rl_abi != MXS_SHM_ABI || hd->rl_nent > MXS_LIST_MAX) {
 		close(fd);
 		errno = EPERM;      /* not a listing mxcached wrote */
 		return -1;

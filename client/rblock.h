@@ -93,7 +93,7 @@ static inline void rblock_ring(struct rblock *b)
 	 * the doorbell armed: a post never waits for a daemon asleep.
 	 */
 	mxa_fence_full();
-	if (mxa_load32(&b->hdr->rb_doorbell) == MXC_RB_DOORBELL_ARMED)
+	if (mxa_load32(&b->hdr->rb_doorbell) == MXS_RB_DOORBELL_ARMED)
 		rblock_ring_slow(b);
 }
 

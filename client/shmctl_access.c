@@ -89,7 +89,7 @@ void sc_access_hint(const char *path, const char *who)
 
 void sc_region_denied(const struct sc_ctx *c)
 {
-	char path[MXC_SHM_PATH_MAX];
+	char path[MXS_SHM_PATH_MAX];
 	struct stat st;
 
 	if (stat(c->dir, &st) != 0) {

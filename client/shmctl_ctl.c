@@ -41,13 +41,13 @@
 
 static int ctl_connect_error(const struct sc_ctx *c, int e)
 {
-	char path[PATH_MAX + sizeof(MXC_CTL_SOCK) + 1];
+	char path[PATH_MAX + sizeof(MXS_CTL_SOCK) + 1];
 
 	if (e == ENOENT || e == ECONNREFUSED || e == ENOTDIR) {
 		sc_err("mxcached is not running for %s", c->dir);
 		return SC_UNAVAIL;
 	}
-	snprintf(path, sizeof path, "%s/%s", c->dir, MXC_CTL_SOCK);
+	snprintf(path, sizeof path, "%s/%s", c->dir, MXS_CTL_SOCK);
 	sc_err("%s: %s", path, strerror(e));
 	if (e == EACCES)
 		sc_access_hint(path, "asking mxcached anything needs membership in it, and changes also root, "
@@ -62,7 +62,7 @@ static int ctl_connect(const struct sc_ctx *c, int *fdp)
 
 	memset(&sa, 0, sizeof sa);
 	sa.sun_family = AF_UNIX;
-	n = snprintf(sa.sun_path, sizeof sa.sun_path, "%s/%s", c->dir, MXC_CTL_SOCK);
+	n = snprintf(sa.sun_path, sizeof sa.sun_path, "%s/%s", c->dir, MXS_CTL_SOCK);
 	if (n < 0 || (size_t)n >= sizeof sa.sun_path) {
 		/* sun_path holds 108 bytes; a deeper DIR is reached through a
 		 * descriptor, which /proc/self/fd names in a few bytes */
@@ -70,7 +70,7 @@ static int ctl_connect(const struct sc_ctx *c, int *fdp)
 			ex = ctl_connect_error(c, errno);
 			goto out;
 		}
-		snprintf(sa.sun_path, sizeof sa.sun_path, "/proc/self/fd/%d/%s", dfd, MXC_CTL_SOCK);
+		snprintf(sa.sun_path, sizeof sa.sun_path, "/proc/self/fd/%d/%s", dfd, MXS_CTL_SOCK);
 	}
 	if ((fd = socket(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0)) == -1) {
 		sc_err("socket: %s", strerror(errno));
@@ -108,7 +108,7 @@ static int line_add(char *line, size_t cap, size_t *len, const char *w, size_t n
 	return 0;
 }
 
-/* line_end - the '\n'; cap is MXC_CTL_LINE_MAX + 1, so a finished line
+/* line_end - the '\n'; cap is MXS_CTL_LINE_MAX + 1, so a finished line
  * never exceeds the protocol's limit with its '\n' */
 static int line_end(char *line, size_t cap, size_t *len)
 {
@@ -165,19 +165,19 @@ static int reply_split(char *line, char **head, int nhead, const char **rest)
 /* ctl_err_exit - report "ERR <code> <msg>"; the exit status its code maps to */
 static int ctl_err_exit(const char *code, const char *msg)
 {
-	if (strcmp(code, MXC_CTL_EBUSY) == 0) {
+	if (strcmp(code, MXS_CTL_EBUSY) == 0) {
 		sc_err("mxcached is busy: %s", msg);
 		return SC_UNAVAIL;
 	}
-	if (strcmp(code, MXC_CTL_EPERM) == 0) {
+	if (strcmp(code, MXS_CTL_EPERM) == 0) {
 		sc_err("permission denied: %s", msg);
 		return SC_ERROR;
 	}
-	if (strcmp(code, MXC_CTL_EPROTO) == 0) {
+	if (strcmp(code, MXS_CTL_EPROTO) == 0) {
 		sc_err("protocol error: %s", msg);
 		return SC_USAGE;
 	}
-	if (strcmp(code, MXC_CTL_EINVAL) == 0)
+	if (strcmp(code, MXS_CTL_EINVAL) == 0)
 		sc_err("%s", msg);
 	else
 		sc_err("%s: %s", code, msg);
@@ -206,7 +206,7 @@ static int ctl_io_error(const struct sc_ctx *c)
 	if (errno == EAGAIN || errno == EWOULDBLOCK)
 		sc_err("no answer from mxcached within %d s", CTL_TIMEOUT_S);
 	else
-		sc_err("%s/%s: %s", c->dir, MXC_CTL_SOCK, strerror(errno));
+		sc_err("%s/%s: %s", c->dir, MXS_CTL_SOCK, strerror(errno));
 	return SC_UNAVAIL;
 }
 
@@ -234,12 +234,12 @@ static int ctl_request(const struct sc_ctx *c, const char *req, size_t reqlen, c
 		goto out;
 	}
 	while (nl == NULL) {
-		if (len == MXC_CTL_LINE_MAX) {
+		if (len == MXS_CTL_LINE_MAX) {
 			sc_err("mxcached sent an over-long reply");
 			ex = SC_ERROR;
 			goto out;
 		}
-		if ((r = recv(fd, reply + len, MXC_CTL_LINE_MAX - len, 0)) < 0) {
+		if ((r = recv(fd, reply + len, MXS_CTL_LINE_MAX - len, 0)) < 0) {
 			if (errno == EINTR)
 				continue;
 			ex = ctl_io_error(c);
@@ -287,7 +287,7 @@ int sc_ctl_line(char *req, size_t cap, size_t *len, const char *word, const char
 
 int sc_cmd_ping(const struct sc_ctx *c, char **av, int ac)
 {
-	char reply[MXC_CTL_LINE_MAX + 1], *w[2];
+	char reply[MXS_CTL_LINE_MAX + 1], *w[2];
 	int ex;
 
 	(void)av;
@@ -300,7 +300,7 @@ int sc_cmd_ping(const struct sc_ctx *c, char **av, int ac)
 
 int sc_cmd_override_set(const struct sc_ctx *c, char **av, int ac)
 {
-	char req[MXC_CTL_LINE_MAX + 1], reply[MXC_CTL_LINE_MAX + 1], *w[3];
+	char req[MXS_CTL_LINE_MAX + 1], reply[MXS_CTL_LINE_MAX + 1], *w[3];
 	const char *comment = ac > 2 ? av[2] : "";
 	size_t len = 0;
 	int ex;
@@ -326,7 +326,7 @@ int sc_cmd_override_set(const struct sc_ctx *c, char **av, int ac)
 
 int sc_cmd_override_del(const struct sc_ctx *c, char **av, int ac)
 {
-	char req[MXC_CTL_LINE_MAX + 1], reply[MXC_CTL_LINE_MAX + 1], *w[2];
+	char req[MXS_CTL_LINE_MAX + 1], reply[MXS_CTL_LINE_MAX + 1], *w[2];
 	size_t len = 0;
 	int ex;
 
@@ -396,7 +396,7 @@ struct import {
 	size_t ilen, ohead, olen, rlen;
 	char ibuf[IMPORT_INBUF];
 	char obuf[IMPORT_OUTBUF];
-	char rbuf[MXC_CTL_LINE_MAX + 1];
+	char rbuf[MXS_CTL_LINE_MAX + 1];
 };
 
 static void import_finish(struct import *im, int ex)
@@ -464,14 +464,14 @@ static void import_bad(struct import *im, uint64_t line, const char *why)
 /* obuf_room - room for one more request line, compacting what was sent */
 static int obuf_room(struct import *im)
 {
-	if (IMPORT_OUTBUF - im->olen > MXC_CTL_LINE_MAX)
+	if (IMPORT_OUTBUF - im->olen > MXS_CTL_LINE_MAX)
 		return 1;
 	if (im->ohead > 0) {
 		memmove(im->obuf, im->obuf + im->ohead, im->olen - im->ohead);
 		im->olen -= im->ohead;
 		im->ohead = 0;
 	}
-	return IMPORT_OUTBUF - im->olen > MXC_CTL_LINE_MAX;
+	return IMPORT_OUTBUF - im->olen > MXS_CTL_LINE_MAX;
 }
 
 /*
@@ -482,7 +482,7 @@ static int obuf_room(struct import *im)
 static void import_record(struct import *im, char *rec, size_t n)
 {
 	char *f[CSV_FIELDS], num[24], why_buf[200], lines[CSV_SPAN_LEN], *out = im->obuf + im->olen;
-	size_t flen[CSV_FIELDS], len = 0, cap = MXC_CTL_LINE_MAX + 1, i;
+	size_t flen[CSV_FIELDS], len = 0, cap = MXS_CTL_LINE_MAX + 1, i;
 	const char *why = NULL;
 	int nf, first;
 
@@ -529,7 +529,7 @@ static void import_record(struct import *im, char *rec, size_t n)
 	    line_add(out, cap, &len, nf > 2 ? f[2] : "", nf > 2 ? flen[2] : 0) < 0 ||
 	    line_end(out, cap, &len) < 0) {
 		import_bad(im, im->rec_line,
-			   "record too long for mxcached once escaped (max " STR(MXC_CTL_LINE_MAX) " bytes)");
+			   "record too long for mxcached once escaped (max " STR(MXS_CTL_LINE_MAX) " bytes)");
 		return;
 	}
 	im->olen += len;
@@ -542,7 +542,7 @@ static void import_record(struct import *im, char *rec, size_t n)
  * quote left open cannot make the text after the limit a record of its
  * own.  A quote never closed rejects everything to the end of the input.
  */
-#define CSV_RECORD_MAX MXC_CTL_LINE_MAX
+#define CSV_RECORD_MAX MXS_CTL_LINE_MAX
 
 /* import_skipped - the end of a record too long to keep, or of the input
  * inside one: say which, by the line it starts on */
@@ -712,7 +712,7 @@ static void import_gone(struct import *im)
 /* import_reply - one line from mxcached: BAD, the final OK, or ERR */
 static void import_reply(struct import *im, char *line)
 {
-	char *w[4], msg[MXC_CTL_LINE_MAX + 1];
+	char *w[4], msg[MXS_CTL_LINE_MAX + 1];
 	const char *rest;
 
 	if (strncmp(line, "BAD ", 4) == 0) {
@@ -746,7 +746,7 @@ static void import_reply(struct import *im, char *line)
 
 static void import_recv(struct import *im)
 {
-	ssize_t r = recv(im->sock, im->rbuf + im->rlen, MXC_CTL_LINE_MAX - im->rlen, MSG_DONTWAIT);
+	ssize_t r = recv(im->sock, im->rbuf + im->rlen, MXS_CTL_LINE_MAX - im->rlen, MSG_DONTWAIT);
 	char *p, *nl;
 
 	if (r < 0) {
@@ -767,7 +767,7 @@ static void import_recv(struct import *im)
 	}
 	im->rlen -= (size_t)(p - im->rbuf);
 	memmove(im->rbuf, p, im->rlen);
-	if (im->rlen == MXC_CTL_LINE_MAX && !im->finished) {
+	if (im->rlen == MXS_CTL_LINE_MAX && !im->finished) {
 		import_clear(im);
 		sc_err("mxcached sent an over-long line");
 		import_finish(im, SC_ERROR);

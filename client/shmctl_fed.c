@@ -16,7 +16,7 @@
 
 static int fed_request(const struct sc_ctx *c, const char *word, const char *arg, char **w, int nw, char *reply)
 {
-	char req[MXC_CTL_LINE_MAX + 1];
+	char req[MXS_CTL_LINE_MAX + 1];
 	size_t len = 0;
 
 	if (arg == NULL) {
@@ -52,7 +52,7 @@ static const char *mode_name(int policy)
 
 int sc_cmd_fed_policy(const struct sc_ctx *c, char **av, int ac)
 {
-	char reply[MXC_CTL_LINE_MAX + 1], *w[3], n[32];
+	char reply[MXS_CTL_LINE_MAX + 1], *w[3], n[32];
 	int ex;
 
 	(void)ac;
@@ -74,7 +74,7 @@ int sc_cmd_fed_policy(const struct sc_ctx *c, char **av, int ac)
 
 int sc_cmd_fed_local(const struct sc_ctx *c, char **av, int ac)
 {
-	char reply[MXC_CTL_LINE_MAX + 1], *w[2];
+	char reply[MXS_CTL_LINE_MAX + 1], *w[2];
 	int ex;
 
 	(void)ac;
@@ -86,7 +86,7 @@ int sc_cmd_fed_local(const struct sc_ctx *c, char **av, int ac)
 
 int sc_cmd_fed_rule_add(const struct sc_ctx *c, char **av, int ac)
 {
-	char reply[MXC_CTL_LINE_MAX + 1], *w[3], d[MXC_HOST_MAX + 1], n[32];
+	char reply[MXS_CTL_LINE_MAX + 1], *w[3], d[MXC_HOST_MAX + 1], n[32];
 	int ex;
 
 	(void)ac;
@@ -103,7 +103,7 @@ int sc_cmd_fed_rule_add(const struct sc_ctx *c, char **av, int ac)
 
 int sc_cmd_fed_rule_del(const struct sc_ctx *c, char **av, int ac)
 {
-	char reply[MXC_CTL_LINE_MAX + 1], *w[2], d[MXC_HOST_MAX + 1], n[32];
+	char reply[MXS_CTL_LINE_MAX + 1], *w[2], d[MXC_HOST_MAX + 1], n[32];
 	int ex;
 
 	(void)ac;
@@ -118,7 +118,7 @@ int sc_cmd_fed_rule_del(const struct sc_ctx *c, char **av, int ac)
 
 int sc_cmd_fed_rule_flush(const struct sc_ctx *c, char **av, int ac)
 {
-	char reply[MXC_CTL_LINE_MAX + 1], *w[2], n[32];
+	char reply[MXS_CTL_LINE_MAX + 1], *w[2], n[32];
 	int ex;
 
 	(void)av;

@@ -47,9 +47,9 @@ static const char *iso_time_ms(uint64_t ms, char *buf, size_t len)
 static const char *state_name(uint32_t s)
 {
 	switch (s) {
-	case MXC_STATE_INIT: return "initialising";
-	case MXC_STATE_LIVE: return "live";
-	case MXC_STATE_RETIRED: return "retired";
+	case MXS_STATE_INIT: return "initialising";
+	case MXS_STATE_LIVE: return "live";
+	case MXS_STATE_RETIRED: return "retired";
 	default: return "unknown";
 	}
 }
@@ -68,7 +68,7 @@ static const char *state_name(uint32_t s)
  */
 static int region_walk(const struct stat *dst, int (*fn)(const char *, const char *, void *), void *arg)
 {
-	char prefix[MXC_SHM_PATH_MAX];
+	char prefix[MXS_SHM_PATH_MAX];
 	const char *shm = mxc_shm_dir();
 	struct dirent *de;
 	size_t plen;
@@ -89,7 +89,7 @@ static int region_walk(const struct stat *dst, int (*fn)(const char *, const cha
 }
 
 struct tmpfs_files {
-	char prefix[MXC_SHM_PATH_MAX * 2];	/* "<shmdir>/mxcache-<dev>-<ino>." */
+	char prefix[MXS_SHM_PATH_MAX * 2];	/* "<shmdir>/mxcache-<dev>-<ino>." */
 	char name[TMPFS_SHOWN][NAME_MAX + 1];
 	size_t n, more;
 	int err;			/* errno when the list could not be made */
@@ -115,7 +115,7 @@ static int name_cmp(const void *a, const void *b)
 /* tmpfs_list - DIR's region files in tmpfs, sorted, into tf */
 static void tmpfs_list(const struct sc_ctx *c, struct tmpfs_files *tf)
 {
-	char prefix[MXC_SHM_PATH_MAX];
+	char prefix[MXS_SHM_PATH_MAX];
 	struct stat dst;
 
 	memset(tf, 0, sizeof(*tf));
@@ -188,7 +188,7 @@ static int status_json(const struct sc_ctx *c, mxc_t *h, const struct mxc_status
 	sc_jstr(j, "readers_path", st->readers_path, &oom);
 	snprintf(path, sizeof path, "%s/mxcache.db", c->dir);
 	sc_jstr(j, "db_path", path, &oom);
-	snprintf(path, sizeof path, "%s/%s", c->dir, MXC_CTL_SOCK);
+	snprintf(path, sizeof path, "%s/%s", c->dir, MXS_CTL_SOCK);
 	sc_jstr(j, "ctl_path", path, &oom);
 	if (tf->err == 0) {
 		sc_jstr(j, "tmpfs_prefix", tf->prefix, &oom);
@@ -288,7 +288,7 @@ static void status_text(const struct sc_ctx *c, mxc_t *h, const struct mxc_statu
 	gloss(c, "every file under DIR's region names; shmctl unlink removes them while mxcached is stopped");
 	printf("database:       %s/mxcache.db\n", c->dir);
 	gloss(c, "SQLite: every change is committed here before it is published");
-	printf("control socket: %s/%s\n", c->dir, MXC_CTL_SOCK);
+	printf("control socket: %s/%s\n", c->dir, MXS_CTL_SOCK);
 	gloss(c, "where changes and ping go (shmctl override set, sts fetch, federation ...)");
 }
 
@@ -486,7 +486,7 @@ struct unlink_out {
 static int unlink_one(const char *shm, const char *name, void *arg)
 {
 	struct unlink_out *u = arg;
-	char path[MXC_SHM_PATH_MAX + NAME_MAX + 2];
+	char path[MXS_SHM_PATH_MAX + NAME_MAX + 2];
 
 	snprintf(path, sizeof(path), "%s/%s", shm, name);
 	if (unlink(path) == 0) {

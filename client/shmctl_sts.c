@@ -322,7 +322,7 @@ out:
  */
 int sc_cmd_sts_fetch(const struct sc_ctx *c, char **av, int ac)
 {
-	char req[MXC_CTL_LINE_MAX + 1], reply[MXC_CTL_LINE_MAX + 1], canon[MXC_HOST_MAX + 1], *w[3];
+	char req[MXS_CTL_LINE_MAX + 1], reply[MXS_CTL_LINE_MAX + 1], canon[MXC_HOST_MAX + 1], *w[3];
 	struct check ck;
 	struct mxc_sts *p = NULL;
 	struct find f;
@@ -366,7 +366,7 @@ out:
 
 int sc_cmd_sts_del(const struct sc_ctx *c, char **av, int ac)
 {
-	char req[MXC_CTL_LINE_MAX + 1], reply[MXC_CTL_LINE_MAX + 1], *w[2];
+	char req[MXS_CTL_LINE_MAX + 1], reply[MXS_CTL_LINE_MAX + 1], *w[2];
 	size_t len;
 	int ex;
 

@@ -22,7 +22,7 @@ void slot_release(struct mxc *h, uint32_t i)
 
 	mxa_store64(&s->s_word, 0);
 	s->s_owner = 0;
-	mxa_store32(&s->s_state, MXC_SLOT_FREE);
+	mxa_store32(&s->s_state, MXS_SLOT_FREE);
 	rblock_claim_bit(&h->blk, i, 0);
 	ck_bitmap_reset(h->owned, i);     /* last: then a thread may take it */
 }
@@ -44,8 +44,8 @@ int block_make(struct mxc *h, unsigned wait_ms)
 	const struct mxc_map *m = __atomic_load_n(&h->cur, __ATOMIC_ACQUIRE);
 	uint32_t n = m->hdr->h_nslots;
 
-	if (n < MXC_SLOTS_MIN || n > MXC_SLOTS_MAX)
-		n = MXC_SLOTS_DEFAULT;
+	if (n < MXS_SLOTS_MIN || n > MXS_SLOTS_MAX)
+		n = MXS_SLOTS_DEFAULT;
 	if (rblock_create(&h->blk, n) != 0)
 		return -1;
 	rblock_register(&h->blk, wait_ms);
@@ -82,7 +82,7 @@ struct slotref *slot_claim(struct mxc *h)
 		s->s_tid = (uint64_t)gettid();
 		s->s_owner = h->owner;
 		s->s_claimed = (uint64_t)time(NULL);
-		mxa_store32(&s->s_state, MXC_SLOT_CLAIMED);
+		mxa_store32(&s->s_state, MXS_SLOT_CLAIMED);
 		rblock_claim_bit(&h->blk, i, 1);
 		h->refs[i].h = h;
 		h->refs[i].slot = i;

@@ -192,7 +192,7 @@ static void refuse(struct sm_listener *l, int which, int open, const char *peer,
 	struct sm_refusals *r = &l->ref[which];
 	const char *key, *what;
 
-	mxc_sm_count(sm_stats, which == SM_LIM_PEER ? MXC_SM_CONN_REFUSED_PEER : MXC_SM_CONN_REFUSED);
+	mxc_sm_count(sm_stats, which == SM_LIM_PEER ? MXS_SM_CONN_REFUSED_PEER : MXS_SM_CONN_REFUSED);
 	snprintf(r->last_peer, sizeof(r->last_peer), "%s", peer);
 	if (now < r->next_log) {
 		r->count++;
@@ -434,7 +434,7 @@ static void accept_all(struct sm_listener *l, time_t now)
 		}
 		/* a full house answers nothing: Postfix retries */
 		if (fd >= SM_CONN_MAX * 2 || conns_room(fd) != 0) {
-			mxc_sm_count(sm_stats, MXC_SM_CONN_REFUSED);
+			mxc_sm_count(sm_stats, MXS_SM_CONN_REFUSED);
 			close(fd);
 			continue;
 		}
@@ -462,7 +462,7 @@ static void accept_all(struct sm_listener *l, time_t now)
 			free(c);
 			continue;
 		}
-		mxc_sm_count(sm_stats, MXC_SM_CONN);
+		mxc_sm_count(sm_stats, MXS_SM_CONN);
 		conns[fd] = c;
 	}
 }
@@ -481,7 +481,7 @@ static void sweep(time_t now)
 		if ((c->stalled_since != 0 && now - c->stalled_since >= SM_STALL_S) ||
 		    (c->s.req_since != 0 && now - c->s.req_since >= limits.idle_s) ||
 		    (c->s.req_since == 0 && c->s.outlen == c->s.outoff && now - c->s.idle_since >= limits.idle_s)) {
-			mxc_sm_count(sm_stats, MXC_SM_TIMEOUT);
+			mxc_sm_count(sm_stats, MXS_SM_TIMEOUT);
 			conn_close(c);
 		}
 	}

@@ -39,8 +39,8 @@ static int reply(struct sm_stream *c, const char *data, size_t len)
 		data = "TEMP reply longer than the socketmap limit";
 		len = strlen(data);
 	}
-	mxc_sm_count(sm_stats, data[0] == 'O' ? MXC_SM_ANS_OK : data[0] == 'N' ? MXC_SM_ANS_NOTFOUND :
-			    data[0] == 'T' ? MXC_SM_ANS_TEMP : MXC_SM_ANS_PERM);
+	mxc_sm_count(sm_stats, data[0] == 'O' ? MXS_SM_ANS_OK : data[0] == 'N' ? MXS_SM_ANS_NOTFOUND :
+			    data[0] == 'T' ? MXS_SM_ANS_TEMP : MXS_SM_ANS_PERM);
 	hl = snprintf(head, sizeof(head), "%zu:", len);
 	need = c->outlen + (size_t)hl + len + 1;
 	if (need > c->outcap) {
@@ -276,7 +276,7 @@ static int request(struct sm_stream *c, const char *d, size_t len)
 	nlen = (size_t)(sp - d);
 	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
 		if (strlen(maps[i].name) == nlen && memcmp(maps[i].name, d, nlen) == 0) {
-			mxc_sm_count(sm_stats, MXC_SM_REQ_MTASTS + (int)i);
+			mxc_sm_count(sm_stats, MXS_SM_REQ_MTASTS + (int)i);
 			return maps[i].fn(c, sp + 1, len - nlen - 1);
 		}
 	/* echo a printable prefix of the name only: it is the client's data */

@@ -289,10 +289,10 @@ int main(int argc, char **argv)
 
 	if (o.stats_fd >= 0) {
 		/* counting is a courtesy: a bad descriptor only costs the figures */
-		void *p = mmap(NULL, MXC_SM_STATS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, o.stats_fd, 0);
+		void *p = mmap(NULL, MXS_SM_STATS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, o.stats_fd, 0);
 
-		if (p != MAP_FAILED && ((struct mxc_sm_stats *)p)->magic == MXC_SM_STATS_MAGIC &&
-		    ((struct mxc_sm_stats *)p)->n == MXC_SM_NSTATS)
+		if (p != MAP_FAILED && ((struct mxc_sm_stats *)p)->magic == MXS_SM_STATS_MAGIC &&
+		    ((struct mxc_sm_stats *)p)->n == MXS_SM_NSTATS)
 			sm_stats = p;
 		else
 			sm_log(LOG_WARNING, "--stats-fd=%d: not mxcached's counters; not counting", o.stats_fd);

@@ -18,25 +18,25 @@ struct fed_q {
 static int fed_read(struct mxc_map *m, const struct mxc_shm_root *root, void *arg)
 {
 	struct fed_q *q = arg;
-	const struct mxc_shm_tab *t = &root->r_tab[MXC_TAB_FED];
+	const struct mxc_shm_tab *t = &root->r_tab[MXS_TAB_FED];
 	struct mxc_tab_ent e;
 	const uint8_t *local;
 	size_t llen;
 	int rc;
 
 	if (q->hash_inc != m->inc) {
-		q->shash = mxc_tab_hash(m->hdr, MXC_FED_SETTINGS_KEY, 1);
+		q->shash = mxc_tab_hash(m->hdr, MXS_FED_SETTINGS_KEY, 1);
 		if (q->key != NULL)
 			q->hash = mxc_tab_hash(m->hdr, q->key, q->klen);
 		q->hash_inc = m->inc;
 	}
 	q->have_settings = 0;
 	q->rule = 0;
-	q->count = m->hdr->h_count[MXC_TAB_FED];
-	rc = mxc_tab_find(m->base, m->lim, t, MXC_TAB_FED, q->shash, MXC_FED_SETTINGS_KEY, 1, &e);
-	if (rc == MXC_TAB_CORRUPT)
+	q->count = m->hdr->h_count[MXS_TAB_FED];
+	rc = mxc_tab_find(m->base, m->lim, t, MXS_TAB_FED, q->shash, MXS_FED_SETTINGS_KEY, 1, &e);
+	if (rc == MXS_TAB_CORRUPT)
 		return MXC_ECORRUPT;
-	if (rc == MXC_TAB_FOUND) {
+	if (rc == MXS_TAB_FOUND) {
 		if (mxc_fed_settings_decode(e.val, e.vlen, &q->policy, &q->updated, &local, &llen) != 0)
 			return MXC_ECORRUPT;
 		memcpy(q->local, local, llen);
@@ -45,10 +45,10 @@ static int fed_read(struct mxc_map *m, const struct mxc_shm_root *root, void *ar
 	}
 	if (q->key == NULL)
 		return MXC_OK;
-	rc = mxc_tab_find(m->base, m->lim, t, MXC_TAB_FED, q->hash, q->key, q->klen, &e);
-	if (rc == MXC_TAB_CORRUPT)
+	rc = mxc_tab_find(m->base, m->lim, t, MXS_TAB_FED, q->hash, q->key, q->klen, &e);
+	if (rc == MXS_TAB_CORRUPT)
 		return MXC_ECORRUPT;
-	q->rule = rc == MXC_TAB_FOUND;
+	q->rule = rc == MXS_TAB_FOUND;
 	return MXC_OK;
 }
 
@@ -70,10 +70,10 @@ int mxc_federation_allowed(mxc_t *h, const char *domain)
 	if (rc != MXC_OK)
 		return rc;
 	if (!q.have_settings)
-		q.policy = MXC_FED_ACCEPT;         /* never set: ACCEPT, no local domain */
+		q.policy = MXS_FED_ACCEPT;         /* never set: ACCEPT, no local domain */
 	if (q.local[0] != '\0' && strcmp(q.local, k) == 0)
 		return 1;
-	if (q.policy == MXC_FED_REJECT)
+	if (q.policy == MXS_FED_REJECT)
 		return q.rule;
 	return !q.rule;
 }
@@ -106,7 +106,7 @@ static int fed_rule_ent(const struct mxc_map *m, unsigned tab, uint64_t slot, ui
 			const struct mxc_tab_ent *e, void *arg)
 {
 	struct fed_rules_q *q = arg;
-	char dom[MXC_TAB_KEY_MAX + 1];
+	char dom[MXS_TAB_KEY_MAX + 1];
 	int64_t created;
 
 	(void)m;
@@ -130,5 +130,5 @@ int mxc_federation_rules(mxc_t *h, mxc_fed_rule_fn fn, void *arg)
 		return MXC_EINVAL;
 	q.fn = fn;
 	q.arg = arg;
-	return walk_table(h, MXC_TAB_FED, fed_rule_ent, &q);
+	return walk_table(h, MXS_TAB_FED, fed_rule_ent, &q);
 }

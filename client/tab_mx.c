@@ -23,10 +23,10 @@ static int mx_read(struct mxc_map *m, const struct mxc_shm_root *root, void *arg
 	size_t i;
 	int rc;
 
-	rc = find_key(m, root, MXC_TAB_MX, q->key, q->klen, &q->hash_inc, &q->hash, &e);
-	if (rc == MXC_TAB_CORRUPT)
+	rc = find_key(m, root, MXS_TAB_MX, q->key, q->klen, &q->hash_inc, &q->hash, &e);
+	if (rc == MXS_TAB_CORRUPT)
 		return MXC_ECORRUPT;
-	if (rc == MXC_TAB_ABSENT)
+	if (rc == MXS_TAB_ABSENT)
 		return MXC_NOTFOUND;
 	if (mxc_mx_value_decode(e.val, e.vlen, &v) != 0)
 		return MXC_ECORRUPT;
@@ -34,13 +34,13 @@ static int mx_read(struct mxc_map *m, const struct mxc_shm_root *root, void *arg
 	q->info.fetched = v.fetched;
 	q->info.expires = v.expires;
 	q->n = 0;
-	if (v.kind == MXC_MX_KIND_IMPLICIT) {
+	if (v.kind == MXS_MX_KIND_IMPLICIT) {
 		if (q->max < 1)
 			return MXC_ETOOSMALL;
 		q->out[0].pref = 0;
 		memcpy(q->out[0].host, q->key, q->klen + 1);
 		q->n = 1;
-	} else if (v.kind == MXC_MX_KIND_MX) {
+	} else if (v.kind == MXS_MX_KIND_MX) {
 		if (q->max < v.n)
 			return MXC_ETOOSMALL;
 		for (i = 0, p = v.rr; i < v.n; i++) {
@@ -89,7 +89,7 @@ int mxc_resolve_mx(mxc_t *h, const char *domain, struct mxc_mx *out, size_t max,
 		return rc;
 	rc = mx_lookup(h, k, klen, out, max, &mq);
 	if (rc == MXC_OK && mq.info.expires > wall_coarse_s()) {
-		if (mq.info.kind == MXC_MX_KIND_TEMP)
+		if (mq.info.kind == MXS_MX_KIND_TEMP)
 			return MXC_NOTFOUND;   /* the daemon retries when that expires */
 		*n = mq.n;
 		if (from_override != NULL)
@@ -97,7 +97,7 @@ int mxc_resolve_mx(mxc_t *h, const char *domain, struct mxc_mx *out, size_t max,
 		return MXC_OK;
 	}
 	if (rc == MXC_OK || rc == MXC_NOTFOUND) {
-		ev_post(h, MXC_EV_MX_FETCH, k, klen, 0);
+		ev_post(h, MXS_EV_MX_FETCH, k, klen, 0);
 		return MXC_NOTFOUND;
 	}
 	return rc;

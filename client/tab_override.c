@@ -51,10 +51,10 @@ static int ov_read(struct mxc_map *m, const struct mxc_shm_root *root, void *arg
 	size_t tlen;
 	int rc;
 
-	rc = find_key(m, root, MXC_TAB_OVERRIDE, q->key, q->klen, &q->hash_inc, &q->hash, &e);
-	if (rc == MXC_TAB_CORRUPT)
+	rc = find_key(m, root, MXS_TAB_OVERRIDE, q->key, q->klen, &q->hash_inc, &q->hash, &e);
+	if (rc == MXS_TAB_CORRUPT)
 		return MXC_ECORRUPT;
-	if (rc == MXC_TAB_ABSENT)
+	if (rc == MXS_TAB_ABSENT)
 		return MXC_NOTFOUND;
 	if (q->full != NULL)
 		return ov_fill(m, &e, q->full);
@@ -154,5 +154,5 @@ int mxc_override_foreach(mxc_t *h, mxc_override_fn fn, void *arg)
 		return MXC_EINVAL;
 	q.fn = fn;
 	q.arg = arg;
-	return walk_table(h, MXC_TAB_OVERRIDE, foreach_ent, &q);
+	return walk_table(h, MXS_TAB_OVERRIDE, foreach_ent, &q);
 }

@@ -7,7 +7,7 @@
 
 int mxc_record_server(mxc_t *h, const char *conn_ip, const char *sender_domain)
 {
-	char ip[MXK_MAX_LEN + 1], dom[MXK_MAX_LEN + 1], both[MXC_EV_NAME_MAX + 1];
+	char ip[MXK_MAX_LEN + 1], dom[MXK_MAX_LEN + 1], both[MXS_EV_NAME_MAX + 1];
 	size_t il, dl = 0;
 	int kind;
 
@@ -17,12 +17,12 @@ int mxc_record_server(mxc_t *h, const char *conn_ip, const char *sender_domain)
 	if (sender_domain != NULL && sender_domain[0] != '\0' &&
 	    mxk_normalize(sender_domain, dom, sizeof(dom), &dl, NULL) != MXK_OK)
 		return MXC_EINVAL;
-	if (il + 1 + dl > MXC_EV_NAME_MAX)
+	if (il + 1 + dl > MXS_EV_NAME_MAX)
 		return MXC_EINVAL;
 	memcpy(both, ip, il);
 	both[il] = ' ';
 	memcpy(both + il + 1, dom, dl);
-	return ev_post_aux(h, MXC_EV_SERVER, 0, both, il + 1 + dl, 0);
+	return ev_post_aux(h, MXS_EV_SERVER, 0, both, il + 1 + dl, 0);
 }
 
 static int servers_read(struct mxc_map *m, const struct mxc_shm_root *root, void *arg)
@@ -32,11 +32,11 @@ static int servers_read(struct mxc_map *m, const struct mxc_shm_root *root, void
 	uint64_t v[4];
 	int rc;
 
-	rc = mxc_tab_find(m->base, m->lim, &root->r_tab[MXC_TAB_SERVERS], MXC_TAB_SERVERS,
-			  mxc_tab_hash(m->hdr, MXC_SERVERS_KEY, 1), MXC_SERVERS_KEY, 1, &e);
-	if (rc == MXC_TAB_CORRUPT)
+	rc = mxc_tab_find(m->base, m->lim, &root->r_tab[MXS_TAB_SERVERS], MXS_TAB_SERVERS,
+			  mxc_tab_hash(m->hdr, MXS_SERVERS_KEY, 1), MXS_SERVERS_KEY, 1, &e);
+	if (rc == MXS_TAB_CORRUPT)
 		return MXC_ECORRUPT;
-	if (rc == MXC_TAB_ABSENT)
+	if (rc == MXS_TAB_ABSENT)
 		return MXC_NOTFOUND;
 	if (mxc_servers_decode(e.val, e.vlen, v) != 0)
 		return MXC_ECORRUPT;

@@ -18,10 +18,10 @@ int mxc_queue_add(mxc_t *h, const char *domain, int delta)
 	char k[MXK_MAX_LEN + 1];
 	size_t klen;
 
-	if (h == NULL || delta == 0 || delta > MXC_STAT_DELTA_MAX || delta < -MXC_STAT_DELTA_MAX ||
+	if (h == NULL || delta == 0 || delta > MXS_STAT_DELTA_MAX || delta < -MXS_STAT_DELTA_MAX ||
 	    stat_key(domain, k, &klen) != MXC_OK)
 		return MXC_EINVAL;
-	return ev_post_aux(h, MXC_EV_QUEUE, 0, k, klen, delta);
+	return ev_post_aux(h, MXS_EV_QUEUE, 0, k, klen, delta);
 }
 
 int mxc_record_success(mxc_t *h, const char *domain, int64_t latency_ms, enum mxc_transport t)
@@ -29,10 +29,10 @@ int mxc_record_success(mxc_t *h, const char *domain, int64_t latency_ms, enum mx
 	char k[MXK_MAX_LEN + 1];
 	size_t klen;
 
-	if (h == NULL || (unsigned)t > MXC_TRANSPORT_SMTP || latency_ms < 0 || latency_ms > MXC_STAT_LATENCY_MAX ||
+	if (h == NULL || (unsigned)t > MXC_TRANSPORT_SMTP || latency_ms < 0 || latency_ms > MXS_STAT_LATENCY_MAX ||
 	    stat_key(domain, k, &klen) != MXC_OK)
 		return MXC_EINVAL;
-	return ev_post_aux(h, MXC_EV_SUCCESS, (uint8_t)t, k, klen, latency_ms);
+	return ev_post_aux(h, MXS_EV_SUCCESS, (uint8_t)t, k, klen, latency_ms);
 }
 
 int mxc_record_failure(mxc_t *h, const char *domain, enum mxc_transport t)
@@ -42,23 +42,23 @@ int mxc_record_failure(mxc_t *h, const char *domain, enum mxc_transport t)
 
 	if (h == NULL || t < MXC_TRANSPORT_HTTP || t > MXC_TRANSPORT_SMTP || stat_key(domain, k, &klen) != MXC_OK)
 		return MXC_EINVAL;
-	return ev_post_aux(h, MXC_EV_FAILURE, (uint8_t)t, k, klen, 0);
+	return ev_post_aux(h, MXS_EV_FAILURE, (uint8_t)t, k, klen, 0);
 }
 
 static void stat_fill(struct mxc_stat *o, const char *key, size_t klen, const int64_t *f)
 {
 	memcpy(o->domain, key, klen);
 	o->domain[klen] = '\0';
-	o->queued_messages = f[MXC_STAT_QUEUED];
-	o->failed_http = f[MXC_STAT_FAILED_HTTP];
-	o->failed_https = f[MXC_STAT_FAILED_HTTPS];
-	o->failed_smtp = f[MXC_STAT_FAILED_SMTP];
-	o->success_http = f[MXC_STAT_SUCCESS_HTTP];
-	o->success_https = f[MXC_STAT_SUCCESS_HTTPS];
-	o->success_smtp = f[MXC_STAT_SUCCESS_SMTP];
-	o->successful_deliveries = f[MXC_STAT_DELIVERIES];
-	o->total_latency_ms = f[MXC_STAT_LATENCY];
-	o->last_active = f[MXC_STAT_LAST_ACTIVE];
+	o->queued_messages = f[MXS_STAT_QUEUED];
+	o->failed_http = f[MXS_STAT_FAILED_HTTP];
+	o->failed_https = f[MXS_STAT_FAILED_HTTPS];
+	o->failed_smtp = f[MXS_STAT_FAILED_SMTP];
+	o->success_http = f[MXS_STAT_SUCCESS_HTTP];
+	o->success_https = f[MXS_STAT_SUCCESS_HTTPS];
+	o->success_smtp = f[MXS_STAT_SUCCESS_SMTP];
+	o->successful_deliveries = f[MXS_STAT_DELIVERIES];
+	o->total_latency_ms = f[MXS_STAT_LATENCY];
+	o->last_active = f[MXS_STAT_LAST_ACTIVE];
 	o->mean_latency_ms = o->successful_deliveries > 0 ? (double)o->total_latency_ms / (double)o->successful_deliveries
 							   : 0.0;
 }
@@ -74,13 +74,13 @@ static int stat_read(struct mxc_map *m, const struct mxc_shm_root *root, void *a
 {
 	struct stat_q *q = arg;
 	struct mxc_tab_ent e;
-	int64_t f[MXC_STAT_NFIELDS];
+	int64_t f[MXS_STAT_NFIELDS];
 	int rc;
 
-	rc = find_key(m, root, MXC_TAB_STATS, q->key, q->klen, &q->hash_inc, &q->hash, &e);
-	if (rc == MXC_TAB_CORRUPT)
+	rc = find_key(m, root, MXS_TAB_STATS, q->key, q->klen, &q->hash_inc, &q->hash, &e);
+	if (rc == MXS_TAB_CORRUPT)
 		return MXC_ECORRUPT;
-	if (rc == MXC_TAB_ABSENT)
+	if (rc == MXS_TAB_ABSENT)
 		return MXC_NOTFOUND;
 	if (mxc_stat_decode(e.val, e.vlen, f) != 0)
 		return MXC_ECORRUPT;
@@ -113,7 +113,7 @@ static int stat_each_ent(const struct mxc_map *m, unsigned tab, uint64_t slot, u
 			 const struct mxc_tab_ent *e, void *arg)
 {
 	struct stat_each_q *q = arg;
-	int64_t f[MXC_STAT_NFIELDS];
+	int64_t f[MXS_STAT_NFIELDS];
 
 	(void)m;
 	(void)tab;
@@ -133,5 +133,5 @@ int mxc_stat_foreach(mxc_t *h, mxc_stat_fn fn, void *arg)
 		return MXC_EINVAL;
 	q.fn = fn;
 	q.arg = arg;
-	return walk_table(h, MXC_TAB_STATS, stat_each_ent, &q);
+	return walk_table(h, MXS_TAB_STATS, stat_each_ent, &q);
 }

@@ -21,7 +21,7 @@ static void sts_fill(const struct mxc_sts_view *v, struct mxc_sts *o)
 
 	o->mode = v->mode;
 	o->max_age = v->max_age;
-	o->fresh = (v->flags & MXC_STS_F_FRESH) != 0;
+	o->fresh = (v->flags & MXS_STS_F_FRESH) != 0;
 	o->failure = v->failure;
 	o->inserted = v->inserted;
 	o->valid_end = v->valid_end;
@@ -43,10 +43,10 @@ static int sts_read(struct mxc_map *m, const struct mxc_shm_root *root, void *ar
 	struct mxc_sts_view v;
 	int rc;
 
-	rc = find_key(m, root, MXC_TAB_STS, q->key, q->klen, &q->hash_inc, &q->hash, &e);
-	if (rc == MXC_TAB_CORRUPT)
+	rc = find_key(m, root, MXS_TAB_STS, q->key, q->klen, &q->hash_inc, &q->hash, &e);
+	if (rc == MXS_TAB_CORRUPT)
 		return MXC_ECORRUPT;
-	if (rc == MXC_TAB_ABSENT)
+	if (rc == MXS_TAB_ABSENT)
 		return MXC_NOTFOUND;
 	if (mxc_sts_value_decode(e.val, e.vlen, &v) != 0)
 		return MXC_ECORRUPT;
@@ -79,17 +79,17 @@ int mxc_sts_get(mxc_t *h, const char *domain, struct mxc_sts *out)
 	now = wall_coarse_s();
 	if (rc == MXC_OK && out->valid_end > now) {
 		switch (q.kind) {
-		case MXC_STS_KIND_POLICY:
-			if (now - out->last_use >= MXC_STS_USE_GRAIN)
-				ev_post(h, MXC_EV_STS_USED, k, klen, now);
+		case MXS_STS_KIND_POLICY:
+			if (now - out->last_use >= MXS_STS_USE_GRAIN)
+				ev_post(h, MXS_EV_STS_USED, k, klen, now);
 			return MXC_OK;
-		case MXC_STS_KIND_BACKOFF:
+		case MXS_STS_KIND_BACKOFF:
 			return MXC_BACKOFF;
 		default:
 			return MXC_NOTFOUND;   /* known to publish none */
 		}
 	}
-	ev_post(h, MXC_EV_STS_FETCH, k, klen, 0);
+	ev_post(h, MXS_EV_STS_FETCH, k, klen, 0);
 	return MXC_NOTFOUND;
 }
 
@@ -106,10 +106,10 @@ int mxc_sts_match(const struct mxc_sts *p, const char *mx_host)
 	return 0;
 }
 
-/* the public MXC_STS_FAILED_* are the region's MXC_STS_FAIL_* */
-_Static_assert(MXC_STS_FAILED_NONE == MXC_STS_FAIL_NONE && MXC_STS_FAILED_DNS == MXC_STS_FAIL_DNS &&
-		       MXC_STS_FAILED_FETCH == MXC_STS_FAIL_FETCH && MXC_STS_FAILED_INVALID == MXC_STS_FAIL_INVALID &&
-		       MXC_STS_FAILED_WEBPKI == MXC_STS_FAIL_WEBPKI && MXC_STS_FAILED_RECORD == MXC_STS_FAIL_RECORD,
+/* the public MXC_STS_FAILED_* are the region's MXS_STS_FAIL_* */
+_Static_assert(MXC_STS_FAILED_NONE == MXS_STS_FAIL_NONE && MXC_STS_FAILED_DNS == MXS_STS_FAIL_DNS &&
+		       MXC_STS_FAILED_FETCH == MXS_STS_FAIL_FETCH && MXC_STS_FAILED_INVALID == MXS_STS_FAIL_INVALID &&
+		       MXC_STS_FAILED_WEBPKI == MXS_STS_FAIL_WEBPKI && MXC_STS_FAILED_RECORD == MXS_STS_FAIL_RECORD,
 	       "failure classes differ between mxcache.h and shm/sts.h");
 
 const char *mxc_sts_failure_name(int failure)
@@ -127,7 +127,7 @@ static int sts_foreach_ent(const struct mxc_map *m, unsigned tab, uint64_t slot,
 			   const struct mxc_tab_ent *e, void *arg)
 {
 	struct sts_foreach_q *q = arg;
-	char dom[MXC_TAB_KEY_MAX + 1];
+	char dom[MXS_TAB_KEY_MAX + 1];
 	struct mxc_sts_view v;
 
 	(void)m;
@@ -139,7 +139,7 @@ static int sts_foreach_ent(const struct mxc_map *m, unsigned tab, uint64_t slot,
 	sts_fill(&v, &q->p);
 	memcpy(dom, e->key, e->klen);
 	dom[e->klen] = '\0';
-	return q->fn(dom, v.kind == MXC_STS_KIND_POLICY ? MXC_OK : v.kind == MXC_STS_KIND_BACKOFF ? MXC_BACKOFF
+	return q->fn(dom, v.kind == MXS_STS_KIND_POLICY ? MXC_OK : v.kind == MXS_STS_KIND_BACKOFF ? MXC_BACKOFF
 												 : MXC_NOTFOUND,
 		     &q->p, q->arg);
 }
@@ -157,7 +157,7 @@ int mxc_sts_foreach(mxc_t *h, mxc_sts_fn fn, void *arg)
 		return MXC_ESYS;
 	q->fn = fn;
 	q->arg = arg;
-	rc = walk_table(h, MXC_TAB_STS, sts_foreach_ent, q);
+	rc = walk_table(h, MXS_TAB_STS, sts_foreach_ent, q);
 	free(q);
 	return rc;
 }

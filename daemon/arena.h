@@ -1,7 +1,7 @@
 /*
  * daemon/arena.h - a bump allocator for short-lived strings.
  *
- * An import batch holds up to MXC_CTL_BATCH records of three short strings
+ * An import batch holds up to MXS_CTL_BATCH records of three short strings
  * each; one malloc per string would cost more than the records' SQLite
  * work, and one realloc'd buffer would move strings the records point at.
  * The arena hands out memory from 64 KiB blocks that never move and is

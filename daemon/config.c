@@ -29,8 +29,8 @@
 #include "shm/readers.h"
 #include "shm/path.h"
 
-/* Room left in MXC_SHM_PATH_MAX for "/mxcache-<dev>-<ino>.data.<tmp>". */
-#define CONFIG_SHM_DIR_MAX (MXC_SHM_PATH_MAX - 72)
+/* Room left in MXS_SHM_PATH_MAX for "/mxcache-<dev>-<ino>.data.<tmp>". */
+#define CONFIG_SHM_DIR_MAX (MXS_SHM_PATH_MAX - 72)
 /* getgrnam_r buffer: start here, double on ERANGE up to the cap. */
 #define CONFIG_GRBUF_START 4096
 #define CONFIG_GRBUF_MAX   (1024 * 1024)
@@ -264,9 +264,9 @@ static int set_slots(struct parse *p, const char *v)
 {
 	unsigned long n;
 
-	if (config_uint(v, MXC_SLOTS_MIN, MXC_SLOTS_MAX, &n) != 0)
+	if (config_uint(v, MXS_SLOTS_MIN, MXS_SLOTS_MAX, &n) != 0)
 		return config_error(p, "region.slots: '%s' is not a number in %u..%u", v,
-				    (unsigned)MXC_SLOTS_MIN, (unsigned)MXC_SLOTS_MAX);
+				    (unsigned)MXS_SLOTS_MIN, (unsigned)MXS_SLOTS_MAX);
 	p->c->slots = (uint32_t)n;
 	return 1;
 }
@@ -724,9 +724,9 @@ static int config_defaults(struct config *c, char *err, size_t errlen)
 	c->gid = getgid();
 	if (config_group(NULL, c->gid, &c->gid, c->group, sizeof(c->group)) != 0)
 		snprintf(c->group, sizeof(c->group), "%lu", (unsigned long)c->gid);
-	c->slots = MXC_SLOTS_DEFAULT;
+	c->slots = MXS_SLOTS_DEFAULT;
 	if (strlen(mxc_shm_dir()) > CONFIG_SHM_DIR_MAX) {
-		snprintf(err, errlen, "config: $%s longer than %d bytes", MXC_SHM_DIR_ENV, CONFIG_SHM_DIR_MAX);
+		snprintf(err, errlen, "config: $%s longer than %d bytes", MXS_SHM_DIR_ENV, CONFIG_SHM_DIR_MAX);
 		return -1;
 	}
 	snprintf(c->shm_dir, sizeof(c->shm_dir), "%s", mxc_shm_dir());

@@ -7,8 +7,8 @@
  *   group       = NAME|GID   group of the region's files and ctl.sock;
  *                            default: the daemon's primary group ([daemon]
  *                            user's, when set)
- *   slots       = N          reader slots, MXC_SLOTS_MIN..MXC_SLOTS_MAX,
- *                            default MXC_SLOTS_DEFAULT
+ *   slots       = N          reader slots, MXS_SLOTS_MIN..MXS_SLOTS_MAX,
+ *                            default MXS_SLOTS_DEFAULT
  *   shm_dir     = PATH       tmpfs directory of the region; default
  *                            $MXCACHE_SHM_DIR, then /dev/shm (clients look
  *                            there, so change both or neither)

@@ -42,7 +42,7 @@ void ctr_set(int c, uint64_t v);
 void ctr_mirror(int first, int n, const uint64_t *src);
 
 /* ctr_copy - copy every counter into the region header's h_ctr (writer). */
-void ctr_copy(uint64_t out[MXC_CTR_MAX]);
+void ctr_copy(uint64_t out[MXS_CTR_MAX]);
 
 /*
  * ctr_entries_set / ctr_entries - entries per table as last published;

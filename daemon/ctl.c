@@ -77,11 +77,11 @@ static void *ctl_conn_main(void *arg)
 	for (;;) {
 		r = ctl_readline(cn, &line, &len);
 		if (r == CTL_LONG) {
-			ctl_err(cn, MXC_CTL_EPROTO, CTL_LONG_MSG);
+			ctl_err(cn, MXS_CTL_EPROTO, CTL_LONG_MSG);
 			break;
 		}
 		if (r == CTL_TIMEOUT) {
-			ctl_err(cn, MXC_CTL_EPROTO, "idle too long");
+			ctl_err(cn, MXS_CTL_EPROTO, "idle too long");
 			break;
 		}
 		if (r != CTL_LINE || ctl_request(cn, line, len) != 0)
@@ -144,7 +144,7 @@ static void ctl_away_sweep(struct ctl *c, const struct pollfd *pfd)
 		if ((pfd != NULL && pfd[i].revents != 0) || now >= c->away[i].until_ms) {
 			/* what it sent is read first: a unix socket closed with
 			 * unread data resets its peer, who then misses the ERR */
-			for (j = 0; j < MXC_CTL_LINE_MAX / (int)sizeof(buf); j++)
+			for (j = 0; j < MXS_CTL_LINE_MAX / (int)sizeof(buf); j++)
 				if (recv(c->away[i].fd, buf, sizeof(buf), MSG_DONTWAIT) <= 0)
 					break;
 			close(c->away[i].fd);
@@ -214,24 +214,24 @@ static void ctl_refuse(struct ctl *c, int fd, const struct ucred *uc, int limit)
 
 	switch (limit) {
 	case CTL_ADMIT_UID:
-		ctr_limit(MXC_CTR_LIMIT_CTL_UID,
+		ctr_limit(MXS_CTR_LIMIT_CTL_UID,
 			  "ctl: refused pid %ld: %d admin connections from uid %lu open, the most one uid but root may hold",
 			  (long)uc->pid, CTL_UID_CONN, (unsigned long)uc->uid);
 		snprintf(why, sizeof(why), "too many admin connections from uid %lu (8)", (unsigned long)uc->uid);
 		break;
 	case CTL_ADMIT_READONLY:
-		ctr_limit(MXC_CTR_LIMIT_CTL_READONLY,
+		ctr_limit(MXS_CTR_LIMIT_CTL_READONLY,
 			  "ctl: refused uid %lu (pid %ld): %d read-only admin connections open, the most peers "
 			  "without change rights may hold", (unsigned long)uc->uid, (long)uc->pid, CTL_READONLY_CONN);
 		snprintf(why, sizeof(why), "too many read-only admin connections (8)");
 		break;
 	default:
-		ctr_limit(MXC_CTR_LIMIT_CTL_CONN, "ctl: refused pid %ld: %d admin connections open", (long)uc->pid,
+		ctr_limit(MXS_CTR_LIMIT_CTL_CONN, "ctl: refused pid %ld: %d admin connections open", (long)uc->pid,
 			  CTL_MAX_CONN);
 		snprintf(why, sizeof(why), "too many admin connections (32)");
 		break;
 	}
-	ctl_turn_away(c, fd, MXC_CTL_EBUSY, why);
+	ctl_turn_away(c, fd, MXS_CTL_EBUSY, why);
 }
 
 static void ctl_accept_one(struct ctl *c, int fd)
@@ -265,10 +265,10 @@ static void ctl_accept_one(struct ctl *c, int fd)
 	rcu_read_unlock();
 	may_change = uc.uid == 0 || uc.uid == geteuid() || (has_admin && ctl_peer_in_group(fd, &uc, admin_gid));
 	if (!may_change && !ctl_peer_in_group(fd, &uc, read_gid)) {
-		ctr_limit(MXC_CTR_CTL_DENIED,
+		ctr_limit(MXS_CTR_CTL_DENIED,
 			  "ctl: refused uid %lu (pid %ld): not root, not mxcached's user, not in its groups",
 			  (unsigned long)uc.uid, (long)uc.pid);
-		ctl_turn_away(c, fd, MXC_CTL_EPERM,
+		ctl_turn_away(c, fd, MXS_CTL_EPERM,
 			      "not root, not mxcached's user, not in [region] group or [ctl] admin_group");
 		return;
 	}
@@ -448,9 +448,9 @@ int ctl_open(const char *dir, gid_t gid, struct ctl **out, char *err, size_t err
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s", dir, MXC_CTL_SOCK);
+	n = snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s", dir, MXS_CTL_SOCK);
 	if (n < 0 || (size_t)n >= sizeof(sun.sun_path)) {
-		snprintf(err, errlen, "ctl: %s/%s: longer than a socket path may be (%zu bytes)", dir, MXC_CTL_SOCK,
+		snprintf(err, errlen, "ctl: %s/%s: longer than a socket path may be (%zu bytes)", dir, MXS_CTL_SOCK,
 			 sizeof(sun.sun_path) - 1);
 		goto fail;
 	}

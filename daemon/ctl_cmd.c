@@ -35,11 +35,11 @@ static const char *ctl_code(int status)
 {
 	switch (status) {
 	case WRITER_ESTORE:
-		return MXC_CTL_ESTORE;
+		return MXS_CTL_ESTORE;
 	case WRITER_EREGION:
-		return MXC_CTL_EREGION;
+		return MXS_CTL_EREGION;
 	default:
-		return MXC_CTL_EINVAL;
+		return MXS_CTL_EINVAL;
 	}
 }
 
@@ -53,9 +53,9 @@ static int ctl_set(struct ctl_conn *cn, char **words, int n)
 	int rc;
 
 	if (n != 4)
-		return ctl_err(cn, MXC_CTL_EPROTO, "usage: SET <key> <target> <comment>");
+		return ctl_err(cn, MXS_CTL_EPROTO, "usage: SET <key> <target> <comment>");
 	if (override_parse(words[1], words[2], words[3], &b, &o, err, sizeof(err)) != 0)
-		return ctl_err(cn, MXC_CTL_EINVAL, err);
+		return ctl_err(cn, MXS_CTL_EINVAL, err);
 	writer_cmd_init(&cmd, WRITER_SET, &o, 1);
 	writer_run(cn->w, &cmd);
 	if (cmd.status == WRITER_OK) {
@@ -78,9 +78,9 @@ static int ctl_del(struct ctl_conn *cn, char **words, int n)
 	int rc;
 
 	if (n != 2)
-		return ctl_err(cn, MXC_CTL_EPROTO, "usage: DEL <key>");
+		return ctl_err(cn, MXS_CTL_EPROTO, "usage: DEL <key>");
 	if (override_key(words[1], key, &klen, err, sizeof(err)) != 0)
-		return ctl_err(cn, MXC_CTL_EINVAL, err);
+		return ctl_err(cn, MXS_CTL_EINVAL, err);
 	memset(&o, 0, sizeof(o));
 	o.key = key;
 	o.klen = (uint16_t)klen;
@@ -108,7 +108,7 @@ static int ctl_domain(struct ctl_conn *cn, const char *in, char *out)
 	int kind;
 
 	if (mxk_normalize(in, out, MXK_MAX_LEN + 1, &len, &kind) != MXK_OK || kind != MXK_DOMAIN) {
-		ctl_err(cn, MXC_CTL_EINVAL, "not a domain name");
+		ctl_err(cn, MXS_CTL_EINVAL, "not a domain name");
 		return -1;
 	}
 	return 0;
@@ -122,12 +122,12 @@ static int ctl_sts_fetch(struct ctl_conn *cn, char **words, int n)
 	int rc;
 
 	if (n != 2)
-		return ctl_err(cn, MXC_CTL_EPROTO, "usage: STS-FETCH <domain>");
+		return ctl_err(cn, MXS_CTL_EPROTO, "usage: STS-FETCH <domain>");
 	if (ctl_domain(cn, words[1], d) != 0)
 		return 0;
 	rc = sts_fetch_now(cn->sts, d, msg, sizeof(msg));
 	if (rc < 0 || rc > STS_CHECK_FAILED)
-		return ctl_err(cn, MXC_CTL_ESTORE, msg);
+		return ctl_err(cn, MXS_CTL_ESTORE, msg);
 	log_info("ctl: uid %lu fetched the MTA-STS policy of %s: %s", (unsigned long)cn->uid, d, msg);
 	return ctl_send(cn, "OK", cls[rc], msg, (char *)NULL);
 }
@@ -139,12 +139,12 @@ static int ctl_sts_del(struct ctl_conn *cn, char **words, int n)
 	int rc;
 
 	if (n != 2)
-		return ctl_err(cn, MXC_CTL_EPROTO, "usage: STS-DEL <domain>");
+		return ctl_err(cn, MXS_CTL_EPROTO, "usage: STS-DEL <domain>");
 	if (ctl_domain(cn, words[1], d) != 0)
 		return 0;
 	rc = sts_forget(cn->sts, d, msg, sizeof(msg));
 	if (rc < 0)
-		return ctl_err(cn, MXC_CTL_ESTORE, msg);
+		return ctl_err(cn, MXS_CTL_ESTORE, msg);
 	if (rc == 0)
 		return ctl_send(cn, "NOTFOUND", d, (char *)NULL);
 	log_info("ctl: uid %lu deleted the MTA-STS entry of %s", (unsigned long)cn->uid, d);
@@ -157,11 +157,11 @@ static int ctl_mx_fetch(struct ctl_conn *cn, char **words, int n)
 	char d[MXK_MAX_LEN + 1], msg[512];
 
 	if (n != 2)
-		return ctl_err(cn, MXC_CTL_EPROTO, "usage: MX-FETCH <domain>");
+		return ctl_err(cn, MXS_CTL_EPROTO, "usage: MX-FETCH <domain>");
 	if (ctl_domain(cn, words[1], d) != 0)
 		return 0;
 	if (sts_mx_fetch_now(cn->sts, d, msg, sizeof(msg)) != 0)
-		return ctl_err(cn, MXC_CTL_ESTORE, msg);
+		return ctl_err(cn, MXS_CTL_ESTORE, msg);
 	return ctl_send(cn, "OK", msg, (char *)NULL);
 }
 
@@ -177,12 +177,12 @@ static int ctl_fed_change(struct ctl_conn *cn, const char *name, enum fed_op op,
 
 	rc = fed_change(cn->w, op, d, arg, &count, msg, sizeof(msg));
 	if (rc < 0)
-		return ctl_err(cn, MXC_CTL_ESTORE, msg);
+		return ctl_err(cn, MXS_CTL_ESTORE, msg);
 	log_info("ctl: uid %lu federation: %s %s", (unsigned long)cn->uid, name, what);
 	snprintf(num, sizeof(num), "%llu", (unsigned long long)count);
 	switch (op) {
 	case FED_POLICY:
-		return ctl_send(cn, "OK", arg == MXC_FED_REJECT ? "REJECT" : "ACCEPT", num, (char *)NULL);
+		return ctl_send(cn, "OK", arg == MXS_FED_REJECT ? "REJECT" : "ACCEPT", num, (char *)NULL);
 	case FED_LOCAL:
 		return ctl_send(cn, "OK", d, (char *)NULL);
 	case FED_ADD:
@@ -198,8 +198,8 @@ static int ctl_fed_policy(struct ctl_conn *cn, char **words, int n)
 	int arg;
 
 	if (n != 2 || (strcasecmp(words[1], "accept") != 0 && strcasecmp(words[1], "reject") != 0))
-		return ctl_err(cn, MXC_CTL_EPROTO, "usage: FED-POLICY accept|reject");
-	arg = strcasecmp(words[1], "reject") == 0 ? MXC_FED_REJECT : MXC_FED_ACCEPT;
+		return ctl_err(cn, MXS_CTL_EPROTO, "usage: FED-POLICY accept|reject");
+	arg = strcasecmp(words[1], "reject") == 0 ? MXS_FED_REJECT : MXS_FED_ACCEPT;
 	return ctl_fed_change(cn, words[0], FED_POLICY, "", arg, words[1]);
 }
 
@@ -211,9 +211,9 @@ static int ctl_fed_domain(struct ctl_conn *cn, char **words, int n, enum fed_op 
 	size_t len;
 
 	if (n != 2)
-		return ctl_err(cn, MXC_CTL_EPROTO, "usage: FED-LOCAL|FED-ADD|FED-DEL <domain>");
+		return ctl_err(cn, MXS_CTL_EPROTO, "usage: FED-LOCAL|FED-ADD|FED-DEL <domain>");
 	if (!(op == FED_LOCAL && words[1][0] == '\0') && mxk_normalize(words[1], d, sizeof(d), &len, NULL) != MXK_OK)
-		return ctl_err(cn, MXC_CTL_EINVAL, "not a domain name or IP literal");
+		return ctl_err(cn, MXS_CTL_EINVAL, "not a domain name or IP literal");
 	return ctl_fed_change(cn, words[0], op, d, 0, d);
 }
 
@@ -239,7 +239,7 @@ static int ctl_fed_del(struct ctl_conn *cn, char **words, int n)
 static int ctl_fed_flush(struct ctl_conn *cn, char **words, int n)
 {
 	if (n != 1)
-		return ctl_err(cn, MXC_CTL_EPROTO, "usage: FED-FLUSH");
+		return ctl_err(cn, MXS_CTL_EPROTO, "usage: FED-FLUSH");
 	return ctl_fed_change(cn, words[0], FED_FLUSH, "", 0, "");
 }
 
@@ -271,7 +271,7 @@ static int ctl_import_init(struct ctl_import *im)
 	memset(im, 0, sizeof(*im));
 	for (i = 0; i < 2; i++) {
 		arena_init(&im->b[i].arena);
-		im->b[i].recs = malloc(MXC_CTL_BATCH * sizeof(*im->b[i].recs));
+		im->b[i].recs = malloc(MXS_CTL_BATCH * sizeof(*im->b[i].recs));
 		if (im->b[i].recs == NULL)
 			return -1;
 	}
@@ -357,11 +357,11 @@ static int ctl_import_rec(struct ctl_conn *cn, struct ctl_import *im, char **wor
 	if (r->key == NULL || r->target == NULL || r->comment == NULL) {
 		log_warnx("ctl: import: out of memory");
 		im->failed = 1;
-		snprintf(im->fail_code, sizeof(im->fail_code), "%s", MXC_CTL_ESTORE);
+		snprintf(im->fail_code, sizeof(im->fail_code), "%s", MXS_CTL_ESTORE);
 		snprintf(im->fail_msg, sizeof(im->fail_msg), "mxcached is out of memory");
 		return -1;
 	}
-	if (++b->n == MXC_CTL_BATCH)
+	if (++b->n == MXS_CTL_BATCH)
 		ctl_import_flush(cn, im);
 	return im->failed ? -1 : 0;
 }
@@ -392,7 +392,7 @@ static void ctl_import_abort(struct ctl_conn *cn, struct ctl_import *im, const c
 		return;
 	}
 	snprintf(num, sizeof(num), "%llu", (unsigned long long)im->imported);
-	ctl_send(cn, "ERR", MXC_CTL_EPROTO, msg, num, (char *)NULL);
+	ctl_send(cn, "ERR", MXS_CTL_EPROTO, msg, num, (char *)NULL);
 }
 
 /*
@@ -402,13 +402,13 @@ static void ctl_import_abort(struct ctl_conn *cn, struct ctl_import *im, const c
 static int ctl_import_run(struct ctl_conn *cn)
 {
 	struct ctl_import im;
-	char *line, *words[MXC_CTL_WORDS_MAX], num1[24], num2[24];
+	char *line, *words[MXS_CTL_WORDS_MAX], num1[24], num2[24];
 	size_t len;
 	uint64_t lineno, lines_read = 0;
 	int rc = -1, n, r;
 
 	if (ctl_import_init(&im) != 0) {
-		ctl_err(cn, MXC_CTL_ESTORE, "mxcached is out of memory");
+		ctl_err(cn, MXS_CTL_ESTORE, "mxcached is out of memory");
 		goto done;
 	}
 	for (;;) {
@@ -455,7 +455,7 @@ static int ctl_import(struct ctl_conn *cn, char **words, int n)
 {
 	(void)words;
 	if (n != 1)
-		return ctl_err(cn, MXC_CTL_EPROTO, "usage: IMPORT");
+		return ctl_err(cn, MXS_CTL_EPROTO, "usage: IMPORT");
 	return ctl_import_run(cn);
 }
 
@@ -508,7 +508,7 @@ static int ctl_unknown(struct ctl_conn *cn, char **words, int n)
 {
 	(void)words;
 	(void)n;
-	return ctl_err(cn, MXC_CTL_EPROTO, "unknown command");
+	return ctl_err(cn, MXS_CTL_EPROTO, "unknown command");
 }
 
 /* What a command needs before its handler runs. */
@@ -562,21 +562,21 @@ static const struct ctl_cmd *ctl_cmd_find(const char *name)
 
 int ctl_request(struct ctl_conn *cn, char *line, size_t len)
 {
-	char *words[MXC_CTL_WORDS_MAX], msg[CONFIG_USER_MAX + CONFIG_GROUP_MAX + 160];
+	char *words[MXS_CTL_WORDS_MAX], msg[CONFIG_USER_MAX + CONFIG_GROUP_MAX + 160];
 	const struct ctl_cmd *cmd;
 	int n = ctl_words(line, len, words);
 
 	if (n < 0)
-		return ctl_err(cn, MXC_CTL_EPROTO, "malformed line");
+		return ctl_err(cn, MXS_CTL_EPROTO, "malformed line");
 	cmd = ctl_cmd_find(words[0]);
 	if (cmd == NULL)
 		return ctl_unknown(cn, words, n);
 	if ((cmd->needs & CTL_NEEDS_CHANGE) && !cn->may_change) {
-		ctr_limit(MXC_CTR_CTL_DENIED, "ctl: uid %lu (pid %ld) may not change the caches: refused",
+		ctr_limit(MXS_CTR_CTL_DENIED, "ctl: uid %lu (pid %ld) may not change the caches: refused",
 			  (unsigned long)cn->uid, (long)cn->pid);
-		return ctl_err(cn, MXC_CTL_EPERM, ctl_who_may(msg, sizeof(msg)));
+		return ctl_err(cn, MXS_CTL_EPERM, ctl_who_may(msg, sizeof(msg)));
 	}
 	if ((cmd->needs & CTL_NEEDS_STS) && cn->sts == NULL)
-		return ctl_err(cn, MXC_CTL_EPROTO, "MTA-STS is not running");
+		return ctl_err(cn, MXS_CTL_EPROTO, "MTA-STS is not running");
 	return cmd->run(cn, words, n);
 }

@@ -21,9 +21,9 @@
 #define CTL_TIMEOUT (-2)
 #define CTL_LONG    (-3)
 
-/* What a peer is told whose line does not fit in MXC_CTL_LINE_MAX. */
+/* What a peer is told whose line does not fit in MXS_CTL_LINE_MAX. */
 #define CTL_LONG_MSG  "line longer than 8192 bytes"
-_Static_assert(MXC_CTL_LINE_MAX == 8192, "CTL_LONG_MSG says 8192");
+_Static_assert(MXS_CTL_LINE_MAX == 8192, "CTL_LONG_MSG says 8192");
 
 struct ctl;
 struct sts;
@@ -41,7 +41,7 @@ struct ctl_conn {
 	int may_change;         /* root, our uid, or [ctl] admin_group */
 	size_t off;             /* start of unread data in buf */
 	size_t len;             /* end of data in buf */
-	char buf[MXC_CTL_LINE_MAX];
+	char buf[MXS_CTL_LINE_MAX];
 };
 
 /* --- ctl_line.c: the line format (shm/ctl.h) --- */
@@ -49,7 +49,7 @@ struct ctl_conn {
 /*
  * ctl_format - escape and join the NULL-terminated words into out with a
  * '\n'.  Returns the length, or -1 if the line would exceed outlen or
- * MXC_CTL_LINE_MAX.
+ * MXS_CTL_LINE_MAX.
  */
 int ctl_format(char *out, size_t outlen, const char *first, ...) __attribute__((sentinel));
 
@@ -67,7 +67,7 @@ int ctl_err(struct ctl_conn *cn, const char *code, const char *msg);
 int ctl_readline(struct ctl_conn *cn, char **line, size_t *linelen);
 
 /*
- * ctl_words - split a line into at most MXC_CTL_WORDS_MAX unescaped
+ * ctl_words - split a line into at most MXS_CTL_WORDS_MAX unescaped
  * words.  Returns the count, or -1 for a malformed line.
  */
 int ctl_words(char *line, size_t len, char **words);

@@ -17,7 +17,7 @@
 
 /*
  * Escape and join the NULL-terminated words into out with a '\n'.
- * Returns the length, or -1 if the line would exceed MXC_CTL_LINE_MAX
+ * Returns the length, or -1 if the line would exceed MXS_CTL_LINE_MAX
  * (replies are built from bounded fields, so that is a bug).
  */
 static int ctl_vformat(char *out, size_t outlen, const char *first, va_list ap)
@@ -26,8 +26,8 @@ static int ctl_vformat(char *out, size_t outlen, const char *first, va_list ap)
 	size_t o = 0;
 	int n;
 
-	if (outlen > MXC_CTL_LINE_MAX)
-		outlen = MXC_CTL_LINE_MAX;
+	if (outlen > MXS_CTL_LINE_MAX)
+		outlen = MXS_CTL_LINE_MAX;
 	while (w != NULL) {
 		if (o > 0) {
 			if (o + 1 >= outlen)
@@ -74,7 +74,7 @@ static int ctl_write(int fd, const char *p, size_t n)
 
 int ctl_send(struct ctl_conn *cn, const char *first, ...)
 {
-	char line[MXC_CTL_LINE_MAX];
+	char line[MXS_CTL_LINE_MAX];
 	va_list ap;
 	int n;
 
@@ -83,7 +83,7 @@ int ctl_send(struct ctl_conn *cn, const char *first, ...)
 	va_end(ap);
 	if (n < 0) {
 		log_warnx("ctl: reply to pid %ld does not fit in a line", (long)cn->pid);
-		n = ctl_format(line, sizeof(line), "ERR", MXC_CTL_EPROTO, "reply too long", (char *)NULL);
+		n = ctl_format(line, sizeof(line), "ERR", MXS_CTL_EPROTO, "reply too long", (char *)NULL);
 	}
 	return ctl_write(cn->fd, line, (size_t)n);
 }
@@ -112,7 +112,7 @@ int ctl_readline(struct ctl_conn *cn, char **line, size_t *linelen)
 			cn->len -= cn->off;
 			cn->off = 0;
 		}
-		/* the '\n' counts towards MXC_CTL_LINE_MAX */
+		/* the '\n' counts towards MXS_CTL_LINE_MAX */
 		if (cn->len == sizeof(cn->buf))
 			return CTL_LONG;
 		k = read(cn->fd, cn->buf + cn->len, sizeof(cn->buf) - cn->len);
@@ -141,7 +141,7 @@ int ctl_words(char *line, size_t len, char **words)
 		if ((c < 0x20) || c == 0x7f)
 			return -1;
 	}
-	return mxc_ctl_split(line, words, MXC_CTL_WORDS_MAX);
+	return mxc_ctl_split(line, words, MXS_CTL_WORDS_MAX);
 }
 
 int ctl_uint(const char *s, uint64_t *v)

@@ -77,7 +77,7 @@ struct events {
 	unsigned lim_events;                 /* [limits] client_events_per_s (atomic) */
 
 	/* the event thread's (set before it starts) */
-	struct handler on[MXC_EV_TYPE_MAX + 1];
+	struct handler on[MXS_EV_TYPE_MAX + 1];
 	struct ticker tick[EVENTS_TICKS_MAX];
 	size_t ntick;
 	struct rate *rate;                   /* per source */
@@ -105,7 +105,7 @@ struct events *events_new(struct region *rg, struct writer *w)
 
 int events_on(struct events *e, int type, int rule, events_fn fn, void *arg)
 {
-	if (type < 1 || type > MXC_EV_TYPE_MAX || e->on[type].fn != NULL)
+	if (type < 1 || type > MXS_EV_TYPE_MAX || e->on[type].fn != NULL)
 		return -1;
 	e->on[type].fn = fn;
 	e->on[type].arg = arg;
@@ -133,7 +133,7 @@ void events_set_limits(struct events *e, const struct config *cfg)
  * daemon/readers.h) of process pid: checked, since clients wrote it. */
 static void handle_event(struct events *e, const struct mxc_event *ev, uint64_t src, uint32_t pid)
 {
-	char raw[MXC_EV_NAME_MAX + 1], canon[MXK_MAX_LEN + 1];
+	char raw[MXS_EV_NAME_MAX + 1], canon[MXK_MAX_LEN + 1];
 	const struct handler *h;
 	size_t clen;
 	int kind;
@@ -146,7 +146,7 @@ static void handle_event(struct events *e, const struct mxc_event *ev, uint64_t 
 	if (h->rule == EVENTS_NAME_RAW) {
 		if (h->fn(h->arg, ev, ev->e_name, ev->e_nlen, src, pid) != 0)
 			goto bad;
-		ctr_add(MXC_CTR_EVENTS, 1);
+		ctr_add(MXS_CTR_EVENTS, 1);
 		return;
 	}
 	if (ev->e_nlen > MXK_MAX_LEN)
@@ -159,11 +159,11 @@ static void handle_event(struct events *e, const struct mxc_event *ev, uint64_t 
 	/* policies and MX answers are for domains; stats also count IP literals */
 	if (kind != MXK_DOMAIN && h->rule == EVENTS_NAME_DOMAIN)
 		goto bad;
-	ctr_add(MXC_CTR_EVENTS, 1);
+	ctr_add(MXS_CTR_EVENTS, 1);
 	if (h->fn(h->arg, ev, canon, clen, src, pid) == 0)
 		return;
 bad:
-	ctr_add(MXC_CTR_EVENTS_BAD, 1);
+	ctr_add(MXS_CTR_EVENTS_BAD, 1);
 }
 
 /*
@@ -199,11 +199,11 @@ static int rate_take(struct events *e, uint64_t src, uint32_t pid, uint64_t now)
 		return 1;
 	}
 	if (r->logged) {
-		ctr_add(MXC_CTR_LIMIT_EVENTS, 1);
+		ctr_add(MXS_CTR_LIMIT_EVENTS, 1);
 		return 0;
 	}
 	r->logged = 1;
-	if (ctr_limit(MXC_CTR_LIMIT_EVENTS,
+	if (ctr_limit(MXS_CTR_LIMIT_EVENTS,
 		      "events: client pid %u (reader slot %u) posts more than %lu events/s ([limits] "
 		      "client_events_per_s): the excess is dropped",
 		      pid, i, (unsigned long)lim)) {

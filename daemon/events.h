@@ -49,7 +49,7 @@ typedef uint64_t (*events_due_fn)(const void *arg);
  * go through w.  NULL when out of memory. */
 struct events *events_new(struct region *rg, struct writer *w);
 
-/* events_on - fn takes the events of type (MXC_EV_*), one handler per
+/* events_on - fn takes the events of type (MXS_EV_*), one handler per
  * type.  0, or -1 (unknown type, taken already). */
 int events_on(struct events *e, int type, int rule, events_fn fn, void *arg);
 

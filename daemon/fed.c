@@ -94,7 +94,7 @@ static int read_settings(sqlite3 *db, int *policy, char *local, size_t llen, int
 	sqlite3_stmt *s = NULL;
 	int rc = -1, step;
 
-	*policy = MXC_FED_ACCEPT;
+	*policy = MXS_FED_ACCEPT;
 	local[0] = '\0';
 	*any = 0;
 	if (sqlite3_prepare_v2(db, "SELECT key, value FROM settings WHERE key LIKE 'federation.%'", -1, &s, NULL) !=
@@ -108,7 +108,7 @@ static int read_settings(sqlite3 *db, int *policy, char *local, size_t llen, int
 			continue;
 		*any = 1;
 		if (strcmp(k, "federation.policy") == 0)
-			*policy = strcmp(v, "REJECT") == 0 ? MXC_FED_REJECT : MXC_FED_ACCEPT;
+			*policy = strcmp(v, "REJECT") == 0 ? MXS_FED_REJECT : MXS_FED_ACCEPT;
 		else if (strcmp(k, "federation.local") == 0)
 			snprintf(local, llen, "%s", v);
 	}
@@ -134,7 +134,7 @@ static int job_store(struct store *st, void *arg, int64_t now)
 		if (sqlite3_prepare_v2(db, put_setting, -1, &s, NULL) != SQLITE_OK)
 			return db_err(db, j);
 		sqlite3_bind_text(s, 1, "federation.policy", -1, SQLITE_STATIC);
-		sqlite3_bind_text(s, 2, j->arg == MXC_FED_REJECT ? "REJECT" : "ACCEPT", -1, SQLITE_STATIC);
+		sqlite3_bind_text(s, 2, j->arg == MXS_FED_REJECT ? "REJECT" : "ACCEPT", -1, SQLITE_STATIC);
 		rc = sqlite3_step(s) == SQLITE_DONE ? 0 : db_err(db, j);
 		sqlite3_finalize(s);
 		if (rc != 0)
@@ -204,22 +204,22 @@ static int job_store(struct store *st, void *arg, int64_t now)
 
 static int settings_put(struct region *rg, int policy, const char *local, int64_t now)
 {
-	uint8_t v[MXC_FED_VALUE_MAX];
+	uint8_t v[MXS_FED_VALUE_MAX];
 	size_t vlen = mxc_fed_settings_encode(v, policy, now, local, strlen(local));
 
 	if (vlen == 0) {
 		errno = EINVAL;
 		return -1;
 	}
-	return region_put(rg, MXC_TAB_FED, MXC_FED_SETTINGS_KEY, 1, v, vlen, NULL, 0) < 0 ? -1 : 0;
+	return region_put(rg, MXS_TAB_FED, MXS_FED_SETTINGS_KEY, 1, v, vlen, NULL, 0) < 0 ? -1 : 0;
 }
 
 static int rule_put(struct region *rg, const char *domain, int64_t created)
 {
-	uint8_t v[MXC_FED_RULE_LEN];
+	uint8_t v[MXS_FED_RULE_LEN];
 
 	memcpy(v, &created, sizeof(v));
-	return region_put(rg, MXC_TAB_FED, domain, strlen(domain), v, sizeof(v), NULL, 0) < 0 ? -1 : 0;
+	return region_put(rg, MXS_TAB_FED, domain, strlen(domain), v, sizeof(v), NULL, 0) < 0 ? -1 : 0;
 }
 
 static int job_apply(struct region *rg, void *arg)
@@ -235,10 +235,10 @@ static int job_apply(struct region *rg, void *arg)
 	case FED_ADD:
 		return rule_put(rg, j->domain, j->now);
 	case FED_DEL:
-		return region_del(rg, MXC_TAB_FED, j->domain, strlen(j->domain)) < 0 ? -1 : 0;
+		return region_del(rg, MXS_TAB_FED, j->domain, strlen(j->domain)) < 0 ? -1 : 0;
 	case FED_FLUSH:
 		for (i = 0; i < j->ngone; i++)
-			if (region_del(rg, MXC_TAB_FED, j->gone[i], strlen(j->gone[i])) < 0)
+			if (region_del(rg, MXS_TAB_FED, j->gone[i], strlen(j->gone[i])) < 0)
 				rc = -1;
 		return rc;
 	}
@@ -262,7 +262,7 @@ int fed_change(struct writer *w, enum fed_op op, const char *domain, int arg, ui
 	job.apply = job_apply;
 	job.arg = &j;
 	job.nent = 1;
-	job.bytes = MXC_FED_VALUE_MAX + MXK_MAX_LEN;
+	job.bytes = MXS_FED_VALUE_MAX + MXK_MAX_LEN;
 	if (op == FED_FLUSH) {
 		/* deletes copy buckets: room for them, as the writer counts it */
 		job.nent = 1024;

@@ -1,6 +1,6 @@
 /*
  * daemon/fed.h - the federation policy: settings and rules in SQLite
- * (tables settings and federation_rules) and in the region (MXC_TAB_FED,
+ * (tables settings and federation_rules) and in the region (MXS_TAB_FED,
  * shm/fed.h).  Every change is one writer job: committed, then published,
  * then answered.
  */
@@ -15,7 +15,7 @@ struct store;
 struct writer;
 
 enum fed_op {
-	FED_POLICY = 1,      /* arg: MXC_FED_ACCEPT or MXC_FED_REJECT */
+	FED_POLICY = 1,      /* arg: MXS_FED_ACCEPT or MXS_FED_REJECT */
 	FED_LOCAL,           /* domain: the local domain ("" clears it) */
 	FED_ADD,             /* domain: add a rule */
 	FED_DEL,             /* domain: remove a rule */

@@ -602,7 +602,7 @@ int main(int argc, char **argv)
 	config_swap(cfg);
 	if (strcmp(cfg->shm_dir, mxc_shm_dir()) != 0)
 		log_warnx("main: region in %s, but clients look in %s: set %s for them", cfg->shm_dir,
-			  mxc_shm_dir(), MXC_SHM_DIR_ENV);
+			  mxc_shm_dir(), MXS_SHM_DIR_ENV);
 
 	if (ctl_open(dir, cfg->gid, &ctl, err, sizeof(err)) != 0)
 		fatalx("%s", err);

@@ -44,7 +44,7 @@ struct metrics {
 	pthread_t thread;
 	int started;
 	struct region *rg;
-	char data_path[MXC_SHM_PATH_MAX];
+	char data_path[MXS_SHM_PATH_MAX];
 	char addr[64];
 };
 
@@ -67,13 +67,13 @@ static long metrics_text(struct metrics *m, char **buf, size_t *cap)
 	char *nb;
 
 	fd = open(m->data_path, O_RDONLY | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
-	if (fd == -1 || fstat(fd, &sb) != 0 || sb.st_size < MXC_SHM_HDR_SIZE)
+	if (fd == -1 || fstat(fd, &sb) != 0 || sb.st_size < MXS_SHM_HDR_SIZE)
 		goto out;
-	map = mmap(NULL, MXC_SHM_HDR_SIZE, PROT_READ, MAP_SHARED, fd, 0);
+	map = mmap(NULL, MXS_SHM_HDR_SIZE, PROT_READ, MAP_SHARED, fd, 0);
 	if (map == MAP_FAILED)
 		goto out;
 	h = map;
-	if (h->h_magic != MXC_SHM_MAGIC || h->h_layout != MXC_SHM_LAYOUT)
+	if (h->h_magic != MXS_SHM_MAGIC || h->h_layout != MXS_SHM_LAYOUT)
 		goto out;
 	memset(&in, 0, sizeof(in));
 	in.hdr = h;
@@ -97,7 +97,7 @@ static long metrics_text(struct metrics *m, char **buf, size_t *cap)
 	rc = (long)need;
 out:
 	if (map != MAP_FAILED)
-		munmap(map, MXC_SHM_HDR_SIZE);
+		munmap(map, MXS_SHM_HDR_SIZE);
 	if (fd != -1)
 		close(fd);
 	return rc;

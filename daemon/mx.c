@@ -45,7 +45,7 @@ int mx_db_put(sqlite3 *db, const struct mx_rec *r, char *err, size_t errlen)
 	static const char sql[] = "INSERT INTO mx(domain, kind, answer, fetched, expires) VALUES(?1,?2,?3,?4,?5)"
 				  " ON CONFLICT(domain) DO UPDATE SET kind=excluded.kind, answer=excluded.answer,"
 				  " fetched=excluded.fetched, expires=excluded.expires";
-	char ans[MXC_MX_MAX * (MXC_MX_HOST_MAX + 8) + 1];
+	char ans[MXS_MX_MAX * (MXS_MX_HOST_MAX + 8) + 1];
 	sqlite3_stmt *s = NULL;
 	size_t i, o = 0;
 	int rc = -1;
@@ -114,8 +114,8 @@ int mx_db_foreach(sqlite3 *db, const char *where, int64_t arg1, mx_row_fn fn, vo
 		memset(r, 0, sizeof(*r));
 		snprintf(r->domain, sizeof(r->domain), "%s", col_text(s, 0));
 		r->kind = sqlite3_column_int(s, 1);
-		for (p = col_text(s, 2); *p != '\0' && r->n < MXC_MX_MAX; p = nl + 1) {
-			char host[MXC_MX_HOST_MAX + 1];
+		for (p = col_text(s, 2); *p != '\0' && r->n < MXS_MX_MAX; p = nl + 1) {
+			char host[MXS_MX_HOST_MAX + 1];
 
 			nl = strchr(p, '\n');
 			if (sscanf(p, "%u %253s", &pref, host) == 2 && pref <= UINT16_MAX) {
@@ -150,7 +150,7 @@ done:
 
 uint64_t mx_region_bytes(const struct mx_rec *r)
 {
-	uint64_t b = strlen(r->domain) + MXC_MX_VALUE_HDR;
+	uint64_t b = strlen(r->domain) + MXS_MX_VALUE_HDR;
 	size_t i;
 
 	for (i = 0; i < r->n; i++)
@@ -160,11 +160,11 @@ uint64_t mx_region_bytes(const struct mx_rec *r)
 
 int mx_region_put(struct region *rg, const struct mx_rec *r)
 {
-	uint8_t val[MXC_MX_VALUE_MAX];
-	const char *host[MXC_MX_MAX];
-	size_t hl[MXC_MX_MAX], i, vlen;
+	uint8_t val[MXS_MX_VALUE_MAX];
+	const char *host[MXS_MX_MAX];
+	size_t hl[MXS_MX_MAX], i, vlen;
 
-	if (r->n > MXC_MX_MAX) {
+	if (r->n > MXS_MX_MAX) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -177,12 +177,12 @@ int mx_region_put(struct region *rg, const struct mx_rec *r)
 		errno = EINVAL;
 		return -1;
 	}
-	return region_put(rg, MXC_TAB_MX, r->domain, strlen(r->domain), val, vlen, NULL, 0) < 0 ? -1 : 0;
+	return region_put(rg, MXS_TAB_MX, r->domain, strlen(r->domain), val, vlen, NULL, 0) < 0 ? -1 : 0;
 }
 
 int mx_region_del(struct region *rg, const char *domain)
 {
-	return region_del(rg, MXC_TAB_MX, domain, strlen(domain)) < 0 ? -1 : 0;
+	return region_del(rg, MXS_TAB_MX, domain, strlen(domain)) < 0 ? -1 : 0;
 }
 
 /* ---- start-up rebuild ------------------------------------------------------------ */
@@ -240,7 +240,7 @@ int mx_check(struct sts_ctx *ctx, const char *domain, int64_t now, struct mx_rec
 	out->fetched = now;
 	m = malloc(sizeof(*m));
 	if (m == NULL) {
-		out->kind = MXC_MX_KIND_TEMP;
+		out->kind = MXS_MX_KIND_TEMP;
 		out->expires = now + MX_TEMP_TTL;
 		return 0;
 	}
@@ -249,11 +249,11 @@ int mx_check(struct sts_ctx *ctx, const char *domain, int64_t now, struct mx_rec
 	case DNS_OK:
 		ttl = m->ttl;
 		if (m->nullmx) {
-			out->kind = MXC_MX_KIND_NULL;
+			out->kind = MXS_MX_KIND_NULL;
 			break;
 		}
-		out->kind = MXC_MX_KIND_MX;
-		for (i = 0; i < m->n && i < MXC_MX_MAX; i++) {
+		out->kind = MXS_MX_KIND_MX;
+		for (i = 0; i < m->n && i < MXS_MX_MAX; i++) {
 			out->pref[i] = m->rr[i].pref;
 			snprintf(out->host[i], sizeof(out->host[i]), "%s", m->rr[i].host);
 		}
@@ -261,15 +261,15 @@ int mx_check(struct sts_ctx *ctx, const char *domain, int64_t now, struct mx_rec
 		break;
 	case DNS_NODATA:
 		ttl = m->neg_ttl;
-		out->kind = MXC_MX_KIND_IMPLICIT;
+		out->kind = MXS_MX_KIND_IMPLICIT;
 		break;
 	case DNS_NXDOMAIN:
 		ttl = m->neg_ttl;
-		out->kind = MXC_MX_KIND_NXDOMAIN;
+		out->kind = MXS_MX_KIND_NXDOMAIN;
 		break;
 	default:
 		log_debug("mx: %s: %s", domain, dns_rc_name(rc));
-		out->kind = MXC_MX_KIND_TEMP;
+		out->kind = MXS_MX_KIND_TEMP;
 		ttl = MX_TEMP_TTL;
 		break;
 	}
@@ -314,7 +314,7 @@ void mx_run(struct worker *wk, struct job *j)
 		goto done;
 	}
 	mx_check(&wk->ctx, j->domain, wall_now(), out);
-	ctr_add(MXC_CTR_MX_LOOKUPS, 1);
+	ctr_add(MXS_CTR_MX_LOOKUPS, 1);
 	memset(&job, 0, sizeof(job));
 	job.store = put_mx_store;
 	job.apply = put_mx_apply;
@@ -342,7 +342,7 @@ done:
  */
 static int cache_full(struct sts *s, unsigned tab, unsigned limit)
 {
-	int kind = tab == MXC_TAB_STS ? JOB_STS : JOB_MX;
+	int kind = tab == MXS_TAB_STS ? JOB_STS : JOB_MX;
 
 	return ctr_entries(tab) + __atomic_load_n(&s->inflight[kind], __ATOMIC_RELAXED) >= limit;
 }
@@ -355,8 +355,8 @@ int mx_on_fetch(void *arg, const struct mxc_event *ev, const char *domain, size_
 
 	(void)ev;
 	(void)len;
-	if (cache_full(s, MXC_TAB_MX, __atomic_load_n(&s->lim_mx, __ATOMIC_RELAXED))) {
-		ctr_limit(MXC_CTR_LIMIT_MX,
+	if (cache_full(s, MXS_TAB_MX, __atomic_load_n(&s->lim_mx, __ATOMIC_RELAXED))) {
+		ctr_limit(MXS_CTR_LIMIT_MX,
 			  "mx: the MX cache holds %u entries ([limits] mx_entries): "
 			  "no lookup for new domains until some are forgotten",
 			  __atomic_load_n(&s->lim_mx, __ATOMIC_RELAXED));

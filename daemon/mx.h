@@ -24,11 +24,11 @@ struct sts_ctx;
 
 /* One entry of the MX cache. */
 struct mx_rec {
-	char domain[MXC_MX_HOST_MAX + 1];
-	int kind;                    /* MXC_MX_KIND_* */
+	char domain[MXS_MX_HOST_MAX + 1];
+	int kind;                    /* MXS_MX_KIND_* */
 	size_t n;
-	uint16_t pref[MXC_MX_MAX];
-	char host[MXC_MX_MAX][MXC_MX_HOST_MAX + 1];
+	uint16_t pref[MXS_MX_MAX];
+	char host[MXS_MX_MAX][MXS_MX_HOST_MAX + 1];
 	int64_t fetched, expires;
 };
 

@@ -94,8 +94,8 @@ static int override_comment(const char *c, size_t clen, char *err, size_t errlen
 	size_t at = 0;
 	int rc;
 
-	if (clen > MXC_OV_COMMENT_MAX) {
-		snprintf(err, errlen, "comment: longer than %d bytes", MXC_OV_COMMENT_MAX);
+	if (clen > MXS_OV_COMMENT_MAX) {
+		snprintf(err, errlen, "comment: longer than %d bytes", MXS_OV_COMMENT_MAX);
 		return -1;
 	}
 	rc = override_utf8_check((const unsigned char *)c, clen, &at);
@@ -197,7 +197,7 @@ int override_from_row(const struct store_override *row, struct override *o, char
 
 uint64_t override_region_bytes(const struct override *o)
 {
-	return (uint64_t)o->klen + MXC_OV_VALUE_HDR + o->tlen + o->clen;
+	return (uint64_t)o->klen + MXS_OV_VALUE_HDR + o->tlen + o->clen;
 }
 
 int override_store_put(struct store *st, struct override *o, int64_t now)
@@ -213,7 +213,7 @@ int override_store_del(struct store *st, const struct override *o)
 
 int override_region_put(struct region *r, const struct override *o)
 {
-	uint8_t val[MXC_OV_VALUE_MAX];
+	uint8_t val[MXS_OV_VALUE_MAX];
 	size_t vlen;
 
 	vlen = mxc_ov_value_encode(val, o->created, o->updated, o->target, o->tlen, o->comment, o->clen);
@@ -221,12 +221,12 @@ int override_region_put(struct region *r, const struct override *o)
 		errno = EINVAL;         /* cannot happen: target and comment were checked */
 		return -1;
 	}
-	return region_put(r, MXC_TAB_OVERRIDE, o->key, o->klen, val, vlen, NULL, 0);
+	return region_put(r, MXS_TAB_OVERRIDE, o->key, o->klen, val, vlen, NULL, 0);
 }
 
 int override_region_del(struct region *r, const struct override *o)
 {
-	return region_del(r, MXC_TAB_OVERRIDE, o->key, o->klen);
+	return region_del(r, MXS_TAB_OVERRIDE, o->key, o->klen);
 }
 
 /* ---- changes, as writer jobs ------------------------------------------------------ */
@@ -272,7 +272,7 @@ int override_job(struct writer_job *job, struct override_change *ch, int del, st
 {
 	size_t k;
 
-	if (recs == NULL || n < 1 || n > (del ? 1 : MXC_CTL_BATCH))
+	if (recs == NULL || n < 1 || n > (del ? 1 : MXS_CTL_BATCH))
 		return -1;
 	ch->recs = recs;
 	ch->n = n;

@@ -8,7 +8,7 @@
  * in the one canonical form of mxk_normalize(), so every spelling of a key
  * finds the same override.  Resolving is the client library's job.
  *
- * Region record (table MXC_TAB_OVERRIDE): value = the target's bytes,
+ * Region record (table MXS_TAB_OVERRIDE): value = the target's bytes,
  * meta = shm/override.h's record (created, updated, comment).
  *
  * Thread safety: the validating functions are pure and safe anywhere; the
@@ -48,7 +48,7 @@ struct override {
 struct override_buf {
 	char key[MXK_MAX_LEN + 1];
 	char target[MXK_MAX_LEN + 1];
-	char comment[MXC_OV_COMMENT_MAX + 1];
+	char comment[MXS_OV_COMMENT_MAX + 1];
 };
 
 /*
@@ -102,7 +102,7 @@ struct override_change {
 
 /*
  * override_job - *job for the change of recs[0..n) (del: delete recs[0],
- * n == 1; else put each, n at most MXC_CTL_BATCH), kept in *ch.  0, or -1
+ * n == 1; else put each, n at most MXS_CTL_BATCH), kept in *ch.  0, or -1
  * when the change is malformed (job untouched).
  */
 struct writer_job;

@@ -56,7 +56,7 @@ static void answer(int sock, int err, uint64_t writer_id)
 	struct mxc_reg_ans a;
 
 	memset(&a, 0, sizeof(a));
-	a.ra_magic = MXC_REG_MAGIC;
+	a.ra_magic = MXS_REG_MAGIC;
 	a.ra_error = err;
 	a.ra_writer_id = err == 0 ? writer_id : 0;
 	(void)send(sock, &a, sizeof(a), MSG_DONTWAIT | MSG_NOSIGNAL);
@@ -67,7 +67,7 @@ static void refuse(struct pending *pd, int err, const char *why)
 	answer(pd->sock, err, 0);
 	close(pd->sock);
 	pd->sock = -1;
-	ctr_limit(MXC_CTR_READERS_REFUSED, "readers: refused the reader block of pid %u (uid %u): %s", pd->pid,
+	ctr_limit(MXS_CTR_READERS_REFUSED, "readers: refused the reader block of pid %u (uid %u): %s", pd->pid,
 		  pd->uid, why);
 }
 
@@ -160,7 +160,7 @@ static int take_request(struct readers *rd, struct pending *pd)
 			discard(fds[i]);
 	if (n != (ssize_t)sizeof(rq) || (msg.msg_flags & (MSG_TRUNC | MSG_CTRUNC)) || fd < 0)
 		why = "not a registration (one request with one descriptor)";
-	else if (rq.rq_magic != MXC_REG_MAGIC || rq.rq_layout != MXC_SHM_RLAYOUT)
+	else if (rq.rq_magic != MXS_REG_MAGIC || rq.rq_layout != MXS_SHM_RLAYOUT)
 		why = "a registration of another layout";
 	else if (rq.rq_nslots != rd->nslots)
 		why = "a slot count other than the region's (h_nslots)";
@@ -212,7 +212,7 @@ static int take_request(struct readers *rd, struct pending *pd)
 	 * client's first post rings at most once for nothing.  The events
 	 * it posted before registering are taken now.
 	 */
-	mxa_store32(&p->blk->rb_doorbell, MXC_RB_DOORBELL_ARMED);
+	mxa_store32(&p->blk->rb_doorbell, MXS_RB_DOORBELL_ARMED);
 	pthread_mutex_lock(&rd->mu);
 	rd->procs[rd->nprocs++] = p;
 	answer(pd->sock, 0, rd->writer_id);
@@ -255,7 +255,7 @@ static void accept_some(struct readers *rd)
 		    pending_of_uid(rd, (uint32_t)cr.uid) >= READERS_PENDING_UID) {
 			answer(s, EUSERS, 0);
 			close(s);
-			ctr_limit(MXC_CTR_READERS_REFUSED,
+			ctr_limit(MXS_CTR_READERS_REFUSED,
 				  "readers: registrations waiting for their request: %d of one user, or %d in all; "
 				  "refusing more", READERS_PENDING_UID, READERS_PENDING_MAX);
 			continue;
@@ -283,10 +283,10 @@ static void proc_dead(struct readers *rd, struct rproc *p)
 static void proc_free(struct readers *rd, struct rproc *p)
 {
 	uint32_t i, claimed = 0;
-	uint64_t cl[MXC_RBLOCK_WORDS];
+	uint64_t cl[MXS_RBLOCK_WORDS];
 
 	claimed_copy(p, cl);
-	for (i = 0; i < MXC_RBLOCK_WORDS; i++)
+	for (i = 0; i < MXS_RBLOCK_WORDS; i++)
 		claimed += (uint32_t)__builtin_popcountll(cl[i]);
 	used_copy(p, cl);
 	while (next_bit(cl, &i)) {
@@ -306,7 +306,7 @@ static void proc_free(struct readers *rd, struct rproc *p)
 /* Has a gone process left no event behind? */
 static int rings_empty(const struct rproc *p)
 {
-	uint64_t used[MXC_RBLOCK_WORDS];
+	uint64_t used[MXS_RBLOCK_WORDS];
 	uint32_t s;
 
 	used_copy(p, used);
@@ -502,7 +502,7 @@ static void *listener(void *arg)
 			if (pf[2 + i].revents != 0) {
 				if (intake_push(rd, pd) != 0) {
 					close(pd->sock);
-					ctr_limit(MXC_CTR_READERS_REFUSED,
+					ctr_limit(MXS_CTR_READERS_REFUSED,
 						  "readers: %d registrations wait for the intake; refusing more",
 						  READERS_INTAKE_MAX);
 				}
@@ -583,9 +583,9 @@ int readers_start(const char *dir, gid_t gid, uint32_t nslots, uint64_t writer_i
 		goto fail;
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	if (snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s", dir, MXC_READERS_SOCK) >=
+	if (snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s", dir, MXS_READERS_SOCK) >=
 	    (int)sizeof(sun.sun_path)) {
-		log_warnx("readers: %s/%s: path too long for a socket", dir, MXC_READERS_SOCK);
+		log_warnx("readers: %s/%s: path too long for a socket", dir, MXS_READERS_SOCK);
 		errno = ENAMETOOLONG;
 		goto fail;
 	}

@@ -50,7 +50,7 @@ void readers_stop(struct readers *rd);
 uint64_t readers_min_epoch(struct readers *rd, uint64_t inc);
 
 /*
- * readers_drain - take up to MXC_EV_RING_SIZE records from each claimed
+ * readers_drain - take up to MXS_EV_RING_SIZE records from each claimed
  * slot's ring (every ring with all, and every ring of a process that is
  * gone, which is then forgotten), wiping each, and call fn for every
  * valid one.  src identifies the slot of one registration (a rate-limit

@@ -131,32 +131,32 @@ void readers_bell(struct readers *rd);
 /* One of a block's bitmaps (rb_claimed or rb_used), copied: the client
  * may change it under us, the copy is bounded by the slot count we
  * validated. */
-static inline void bits_copy(const struct rproc *p, const uint64_t *src, uint64_t out[MXC_RBLOCK_WORDS])
+static inline void bits_copy(const struct rproc *p, const uint64_t *src, uint64_t out[MXS_RBLOCK_WORDS])
 {
 	uint32_t k, words = (p->nslots + 63) / 64;
 
-	for (k = 0; k < MXC_RBLOCK_WORDS; k++)
+	for (k = 0; k < MXS_RBLOCK_WORDS; k++)
 		out[k] = k < words ? mxa_load64((uint64_t *)(uintptr_t)&src[k]) : 0;
 	if (p->nslots % 64 != 0)
 		out[words - 1] &= (1ull << (p->nslots % 64)) - 1;
 }
 
-static inline void claimed_copy(const struct rproc *p, uint64_t out[MXC_RBLOCK_WORDS])
+static inline void claimed_copy(const struct rproc *p, uint64_t out[MXS_RBLOCK_WORDS])
 {
 	bits_copy(p, p->blk->rb_claimed, out);
 }
 
-static inline void used_copy(const struct rproc *p, uint64_t out[MXC_RBLOCK_WORDS])
+static inline void used_copy(const struct rproc *p, uint64_t out[MXS_RBLOCK_WORDS])
 {
 	bits_copy(p, p->blk->rb_used, out);
 }
 
 /* The next set bit of bits, cleared; returns 0 when none is left. */
-static inline int next_bit(uint64_t bits[MXC_RBLOCK_WORDS], uint32_t *s)
+static inline int next_bit(uint64_t bits[MXS_RBLOCK_WORDS], uint32_t *s)
 {
 	uint32_t k;
 
-	for (k = 0; k < MXC_RBLOCK_WORDS; k++)
+	for (k = 0; k < MXS_RBLOCK_WORDS; k++)
 		if (bits[k] != 0) {
 			*s = k * 64 + (uint32_t)__builtin_ctzll(bits[k]);
 			bits[k] &= bits[k] - 1;

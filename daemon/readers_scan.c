@@ -34,7 +34,7 @@
 
 uint64_t readers_min_epoch(struct readers *rd, uint64_t inc)
 {
-	uint64_t m = UINT64_MAX, w, cl[MXC_RBLOCK_WORDS];
+	uint64_t m = UINT64_MAX, w, cl[MXS_RBLOCK_WORDS];
 	uint32_t i, s;
 
 	pthread_mutex_lock(&rd->mu);
@@ -46,8 +46,8 @@ uint64_t readers_min_epoch(struct readers *rd, uint64_t inc)
 		claimed_copy(p, cl);
 		while (next_bit(cl, &s)) {
 			w = mxa_load64(&p->slots[s].s_word);
-			if (w != 0 && MXC_SLOT_TAG(w) == (inc & 0xffffu) && MXC_SLOT_EPOCH(w) < m)
-				m = MXC_SLOT_EPOCH(w);
+			if (w != 0 && MXS_SLOT_TAG(w) == (inc & 0xffffu) && MXS_SLOT_EPOCH(w) < m)
+				m = MXS_SLOT_EPOCH(w);
 		}
 	}
 	pthread_mutex_unlock(&rd->mu);
@@ -67,7 +67,7 @@ static int ring_take(struct readers *rd, struct rproc *p, uint32_t s)
 	uint32_t k;
 	int r;
 
-	for (k = 0; k < MXC_EV_RING_SIZE; k++) {
+	for (k = 0; k < MXS_EV_RING_SIZE; k++) {
 		if (rd->ntaken == READERS_DRAIN_MAX)
 			return 0;
 		t = &rd->taken[rd->ntaken];
@@ -75,11 +75,11 @@ static int ring_take(struct readers *rd, struct rproc *p, uint32_t s)
 		if (r == 0)
 			return 1;
 		if (r < 0) {
-			ctr_add(MXC_CTR_EVENTS_BAD, 1);
+			ctr_add(MXS_CTR_EVENTS_BAD, 1);
 			return 1;
 		}
 		if (!mxc_event_valid(&t->ev)) {
-			ctr_add(MXC_CTR_EVENTS_BAD, 1);
+			ctr_add(MXS_CTR_EVENTS_BAD, 1);
 			continue;
 		}
 		t->src = (p->serial << 10) | s;
@@ -91,7 +91,7 @@ static int ring_take(struct readers *rd, struct rproc *p, uint32_t s)
 
 size_t readers_drain(struct readers *rd, int all, readers_event_fn fn, void *arg)
 {
-	uint64_t cl[MXC_RBLOCK_WORDS];
+	uint64_t cl[MXS_RBLOCK_WORDS];
 	uint32_t i, k, s, first;
 	size_t n;
 	int empty;
@@ -160,7 +160,7 @@ void readers_rest_arm(struct readers *rd)
 	pthread_mutex_lock(&rd->mu);
 	for (i = 0; i < rd->nprocs; i++)
 		if (!rd->procs[i]->dead)
-			(void)mxa_cas32(&rd->procs[i]->blk->rb_doorbell, 0, MXC_RB_DOORBELL_ARMED);
+			(void)mxa_cas32(&rd->procs[i]->blk->rb_doorbell, 0, MXS_RB_DOORBELL_ARMED);
 	pthread_mutex_unlock(&rd->mu);
 	mxa_fence_full();
 }
@@ -195,7 +195,7 @@ void readers_wake(struct readers *rd)
 
 void readers_totals(struct readers *rd, struct readers_totals *t)
 {
-	uint64_t cl[MXC_RBLOCK_WORDS];
+	uint64_t cl[MXS_RBLOCK_WORDS];
 	uint32_t i, k, s;
 
 	memset(t, 0, sizeof(*t));
@@ -215,7 +215,7 @@ void readers_totals(struct readers *rd, struct readers_totals *t)
 		t->procs++;
 		t->slots += p->nslots;
 		claimed_copy(p, cl);
-		for (k = 0; k < MXC_RBLOCK_WORDS; k++)
+		for (k = 0; k < MXS_RBLOCK_WORDS; k++)
 			t->claimed += (uint32_t)__builtin_popcountll(cl[k]);
 	}
 	pthread_mutex_unlock(&rd->mu);
@@ -233,11 +233,11 @@ void readers_totals_listed(struct readers *rd, struct readers_totals *t)
 /* Append the claimed slots of p to the listing buffer. */
 static void list_proc(const struct rproc *p, struct mxc_shm_rent *ent, uint32_t *n, uint64_t inc, uint64_t epoch)
 {
-	uint64_t cl[MXC_RBLOCK_WORDS], w;
+	uint64_t cl[MXS_RBLOCK_WORDS], w;
 	uint32_t s;
 
 	claimed_copy(p, cl);
-	while (*n < MXC_LIST_MAX && next_bit(cl, &s)) {
+	while (*n < MXS_LIST_MAX && next_bit(cl, &s)) {
 		struct mxc_shm_rent *e = &ent[(*n)++];
 
 		w = mxa_load64(&p->slots[s].s_word);
@@ -247,13 +247,13 @@ static void list_proc(const struct rproc *p, struct mxc_shm_rent *ent, uint32_t 
 		e->re_uid = p->uid;
 		e->re_tid = mxa_load64(&p->slots[s].s_tid);
 		e->re_claimed = mxa_load64(&p->slots[s].s_claimed);
-		e->re_epoch = w != 0 && MXC_SLOT_TAG(w) == (inc & 0xffffu) ? MXC_SLOT_EPOCH(w) : 0;
+		e->re_epoch = w != 0 && MXS_SLOT_TAG(w) == (inc & 0xffffu) ? MXS_SLOT_EPOCH(w) : 0;
 		if (p->dead)
-			e->re_state = MXC_RL_DEAD;
+			e->re_state = MXS_RL_DEAD;
 		else if (e->re_epoch != 0 && e->re_epoch < epoch)
-			e->re_state = MXC_RL_STALLED;
+			e->re_state = MXS_RL_STALLED;
 		else
-			e->re_state = MXC_RL_LIVE;
+			e->re_state = MXS_RL_LIVE;
 	}
 }
 
@@ -274,8 +274,8 @@ int readers_list_write(struct readers *rd, const char *path, gid_t gid, uint64_t
 		pthread_mutex_lock(&rd->mu);
 		for (i = 0; i < rd->nprocs; i++)
 			cap += rd->procs[i]->nslots;
-		if (cap > MXC_LIST_MAX)
-			cap = MXC_LIST_MAX;
+		if (cap > MXS_LIST_MAX)
+			cap = MXS_LIST_MAX;
 	}
 	buf = calloc(1, sizeof(*hd) + (size_t)cap * sizeof(struct mxc_shm_rent));
 	if (buf != NULL && rd != NULL)
@@ -286,9 +286,9 @@ int readers_list_write(struct readers *rd, const char *path, gid_t gid, uint64_t
 	if (buf == NULL)
 		return -1;
 	hd = (struct mxc_shm_rlist *)(void *)buf;
-	hd->rl_magic = MXC_SHM_RMAGIC;
-	hd->rl_layout = MXC_SHM_RLAYOUT;
-	hd->rl_abi = MXC_SHM_ABI;
+	hd->rl_magic = MXS_SHM_RMAGIC;
+	hd->rl_layout = MXS_SHM_RLAYOUT;
+	hd->rl_abi = MXS_SHM_ABI;
 	hd->rl_nent = n;
 	hd->rl_written_ms = wall_ms();
 	hd->rl_procs = t.procs;

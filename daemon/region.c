@@ -96,7 +96,7 @@ struct readers *region_readers(struct region *r)
 /* ---- grace periods ------------------------------------------------------ */
 
 /*
- * Can this writer promise MXC_HF_MEMBARRIER?  Only if the kernel offers
+ * Can this writer promise MXS_HF_MEMBARRIER?  Only if the kernel offers
  * MEMBARRIER_CMD_GLOBAL_EXPEDITED (Linux 4.16) and lets us call it.
  */
 static int membarrier_usable(void)
@@ -120,7 +120,7 @@ static int membarrier_usable(void)
 static int reader_barrier(struct region *r)
 {
 	mxa_fence_full();
-	if ((r->hdr->h_flags & MXC_HF_MEMBARRIER) &&
+	if ((r->hdr->h_flags & MXS_HF_MEMBARRIER) &&
 	    syscall(SYS_membarrier, MEMBARRIER_CMD_GLOBAL_EXPEDITED, 0, 0) != 0) {
 		log_warn("region: membarrier; memory is not reclaimed until it works again");
 		return -1;
@@ -206,7 +206,7 @@ int region_back(struct region *r, uint64_t upto)
  * in the shared directory is not ours to judge. */
 static void remove_stale(struct region *r)
 {
-	char prefix[2][MXC_SHM_PATH_MAX], path[MXC_SHM_PATH_MAX * 2];
+	char prefix[2][MXS_SHM_PATH_MAX], path[MXS_SHM_PATH_MAX * 2];
 	const char *base[2] = { strrchr(r->data_path, '/'), strrchr(r->readers_path, '/') };
 	struct dirent *de;
 	struct stat st;
@@ -295,7 +295,7 @@ static int map_new(struct region *r, uint64_t size, struct rmap *m)
 	}
 	/* the size is address space; memory is reserved as records need it */
 	if (ftruncate(m->fd, (off_t)size) != 0 ||
-	    (errno = posix_fallocate(m->fd, 0, MXC_SHM_HDR_SIZE)) != 0) {
+	    (errno = posix_fallocate(m->fd, 0, MXS_SHM_HDR_SIZE)) != 0) {
 		log_warn("region: size %s", m->tmp);
 		goto fail;
 	}
@@ -309,9 +309,9 @@ static int map_new(struct region *r, uint64_t size, struct rmap *m)
 	m->base = p;
 	m->size = size;
 	h = p;
-	h->h_magic = MXC_SHM_MAGIC;
-	h->h_layout = MXC_SHM_LAYOUT;
-	h->h_abi = MXC_SHM_ABI;
+	h->h_magic = MXS_SHM_MAGIC;
+	h->h_layout = MXS_SHM_LAYOUT;
+	h->h_abi = MXS_SHM_ABI;
 	h->h_hdr_size = sizeof(*h);
 	h->h_size = size;
 	h->h_incarnation = inc;
@@ -319,14 +319,14 @@ static int map_new(struct region *r, uint64_t size, struct rmap *m)
 	if (getrandom(h->h_hashkey, sizeof(h->h_hashkey), 0) != sizeof(h->h_hashkey))
 		goto fail;
 	h->h_nslots = r->nslots;
-	h->h_flags = r->membarrier ? MXC_HF_MEMBARRIER : 0;
-	h->h_state = MXC_STATE_INIT;
+	h->h_flags = r->membarrier ? MXS_HF_MEMBARRIER : 0;
+	h->h_state = MXS_STATE_INIT;
 	h->h_epoch = 1;
 	h->h_writer_pid = (uint64_t)getpid();
 	h->h_writer_start = r->started;
 	h->h_writer_id = r->writer_id;
 	h->h_heartbeat_ms = region_now_ms();
-	h->h_backed = MXC_SHM_HDR_SIZE;
+	h->h_backed = MXS_SHM_HDR_SIZE;
 	return 0;
 fail:
 	if (m->base != NULL)
@@ -362,12 +362,12 @@ static int region_adopt(struct region *r, struct rmap *m, const uint64_t *expect
 	r->hdr = (struct mxc_shm_hdr *)(void *)m->base;
 	r->epoch = 1;
 	ralloc_destroy(&r->ar);
-	ralloc_init(&r->ar, MXC_SHM_HDR_SIZE >> MXC_SHM_UNIT_SHIFT, (uint32_t)(m->size >> MXC_SHM_UNIT_SHIFT));
+	ralloc_init(&r->ar, MXS_SHM_HDR_SIZE >> MXS_SHM_UNIT_SHIFT, (uint32_t)(m->size >> MXS_SHM_UNIT_SHIFT));
 	memset(&r->root, 0, sizeof(r->root));
-	r->root.r_magic = MXC_ROOT_MAGIC;
-	r->root.r_ntab = MXC_TAB_MAX;
+	r->root.r_magic = MXS_ROOT_MAGIC;
+	r->root.r_ntab = MXS_TAB_MAX;
 	r->root_off = 0;
-	for (t = 0; t < MXC_TAB_MAX; t++) {
+	for (t = 0; t < MXS_TAB_MAX; t++) {
 		r->count[t] = 0;
 		r->bucket_units[t] = 0;
 	}
@@ -384,7 +384,7 @@ static uint64_t size_for(const uint64_t *expect, uint64_t floor)
 
 	for (t = 0; t < MXC_TABS_USED; t++)
 		n += expect[t];
-	s = MXC_SHM_HDR_SIZE + n * REGION_BYTES_PER_ENTRY + n * REGION_BYTES_PER_ENTRY / 4;
+	s = MXS_SHM_HDR_SIZE + n * REGION_BYTES_PER_ENTRY + n * REGION_BYTES_PER_ENTRY / 4;
 	if (s < floor)
 		s = floor;
 	if (s < REGION_MIN_BYTES)
@@ -397,16 +397,16 @@ int region_create(const struct region_opts *o, uint64_t expect, struct region **
 	struct region *r;
 	struct stat st;
 	struct rmap m;
-	uint64_t ex[MXC_TAB_MAX] = {0};
+	uint64_t ex[MXS_TAB_MAX] = {0};
 
 	r = calloc(1, sizeof(*r));
 	if (r == NULL)
 		return -1;
 	r->m.fd = -1;
 	r->gid = o->gid;
-	r->nslots = o->nslots ? o->nslots : MXC_SLOTS_DEFAULT;
-	if (r->nslots < MXC_SLOTS_MIN || r->nslots > MXC_SLOTS_MAX) {
-		log_warnx("region: %u reader slots is outside %u..%u", r->nslots, MXC_SLOTS_MIN, MXC_SLOTS_MAX);
+	r->nslots = o->nslots ? o->nslots : MXS_SLOTS_DEFAULT;
+	if (r->nslots < MXS_SLOTS_MIN || r->nslots > MXS_SLOTS_MAX) {
+		log_warnx("region: %u reader slots is outside %u..%u", r->nslots, MXS_SLOTS_MIN, MXS_SLOTS_MAX);
 		errno = EINVAL;
 		goto fail;
 	}
@@ -432,7 +432,7 @@ int region_create(const struct region_opts *o, uint64_t expect, struct region **
 	remove_stale(r);
 	if (readers_start(o->dir, r->gid, r->nslots, r->writer_id, &r->rd) != 0)
 		goto fail;
-	ex[MXC_TAB_OVERRIDE] = expect;
+	ex[MXS_TAB_OVERRIDE] = expect;
 	if (map_new(r, size_for(ex, 0), &m) != 0)
 		goto fail;
 	if (region_adopt(r, &m, ex) != 0)
@@ -455,27 +455,27 @@ static void retire_file(int fd)
 	struct stat st;
 
 	if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_uid != geteuid() ||
-	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0 || st.st_size < MXC_SHM_HDR_SIZE)
+	    (st.st_mode & (S_IWGRP | S_IWOTH)) != 0 || st.st_size < MXS_SHM_HDR_SIZE)
 		return;
-	h = mmap(NULL, MXC_SHM_HDR_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
+	h = mmap(NULL, MXS_SHM_HDR_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
 	if (h == MAP_FAILED)
 		return;
-	if (h->h_magic == MXC_SHM_MAGIC && h->h_layout == MXC_SHM_LAYOUT) {
+	if (h->h_magic == MXS_SHM_MAGIC && h->h_layout == MXS_SHM_LAYOUT) {
 		h->h_retired_ms = region_now_ms();
-		mxa_store32(&h->h_state, MXC_STATE_RETIRED);
-	} else if (h->h_magic == MXC_SHM_MAGIC) {
+		mxa_store32(&h->h_state, MXS_STATE_RETIRED);
+	} else if (h->h_magic == MXS_SHM_MAGIC) {
 		/* another layout: only the fields every layout keeps in place
 		 * are ours to touch; its clients see RETIRED, find a region
 		 * they cannot read, and say MXC_EVERSION */
-		mxa_store32(&h->h_state, MXC_STATE_RETIRED);
+		mxa_store32(&h->h_state, MXS_STATE_RETIRED);
 		log_warnx("region: retired a region of layout %u; its clients must be restarted", h->h_layout);
 	}
-	munmap(h, MXC_SHM_HDR_SIZE);
+	munmap(h, MXS_SHM_HDR_SIZE);
 }
 
 int region_disown(const char *dir, const char *shm_dir, uid_t uid)
 {
-	char prefix[MXC_SHM_PATH_MAX], path[MXC_SHM_PATH_MAX * 2];
+	char prefix[MXS_SHM_PATH_MAX], path[MXS_SHM_PATH_MAX * 2];
 	struct dirent *de;
 	struct stat st, ds;
 	size_t plen;
@@ -512,7 +512,7 @@ int region_go_live(struct region *r)
 	int oldfd;
 
 	region_stamp(r);
-	mxa_store32(&r->hdr->h_state, MXC_STATE_LIVE);
+	mxa_store32(&r->hdr->h_state, MXS_STATE_LIVE);
 	/* open the predecessor before the rename takes its name away */
 	oldfd = open(r->data_path, O_RDWR | O_CLOEXEC | O_NOFOLLOW | O_NONBLOCK);
 	if (rename(r->m.tmp, r->data_path) != 0) {
@@ -540,15 +540,15 @@ int region_grow(struct region *r, uint64_t extra_units)
 {
 	struct region nr;
 	struct rmap m;
-	uint64_t ex[MXC_TAB_MAX] = {0}, need, size, t0 = region_now_ms();
+	uint64_t ex[MXS_TAB_MAX] = {0}, need, size, t0 = region_now_ms();
 	unsigned t;
 	int rc = -1;
 
 	need = (uint64_t)r->ar.used_units + extra_units;
-	size = size_for(ex, (need << MXC_SHM_UNIT_SHIFT) * 2 + MXC_SHM_HDR_SIZE);
+	size = size_for(ex, (need << MXS_SHM_UNIT_SHIFT) * 2 + MXS_SHM_HDR_SIZE);
 	if (size < r->size * 2)
 		size = r->size * 2;
-	if (size > MXC_SHM_MAX_SIZE) {
+	if (size > MXS_SHM_MAX_SIZE) {
 		errno = EFBIG;
 		return -1;
 	}
@@ -585,7 +585,7 @@ fail:
 
 int region_reserve(struct region *r, uint64_t n, uint64_t bytes)
 {
-	uint64_t need = region_need_units(r, MXC_TAB_OVERRIDE, n, bytes);
+	uint64_t need = region_need_units(r, MXS_TAB_OVERRIDE, n, bytes);
 
 	if ((uint64_t)(r->ar.end - r->ar.bump) >= need)
 		return 0;
@@ -598,10 +598,10 @@ void region_stamp(struct region *r)
 	unsigned t;
 
 	h->h_heartbeat_ms = region_now_ms();
-	h->h_arena_used = r->ar.used_units << MXC_SHM_UNIT_SHIFT;
-	h->h_arena_free = r->ar.free_units << MXC_SHM_UNIT_SHIFT;
-	h->h_arena_limbo = r->ar.limbo_units << MXC_SHM_UNIT_SHIFT;
-	for (t = 0; t < MXC_TAB_MAX; t++) {
+	h->h_arena_used = r->ar.used_units << MXS_SHM_UNIT_SHIFT;
+	h->h_arena_free = r->ar.free_units << MXS_SHM_UNIT_SHIFT;
+	h->h_arena_limbo = r->ar.limbo_units << MXS_SHM_UNIT_SHIFT;
+	for (t = 0; t < MXS_TAB_MAX; t++) {
 		h->h_count[t] = r->count[t];
 		ctr_entries_set(t, r->count[t]);
 	}

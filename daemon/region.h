@@ -24,7 +24,7 @@ struct region;
 
 struct region_opts {
 	const char *dir;          /* state directory */
-	uint32_t nslots;          /* reader slots per client process (MXC_SLOTS_MIN..MAX) */
+	uint32_t nslots;          /* reader slots per client process (MXS_SLOTS_MIN..MAX) */
 	gid_t gid;                /* group for the files, (gid_t)-1: ours */
 	const char *shm_dir;      /* tmpfs directory, default "/dev/shm" */
 };

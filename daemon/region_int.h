@@ -19,7 +19,7 @@
 
 /* Start reclaiming at publish time, not just on the tick, once this many
  * units (2 MiB) wait in limbo. */
-#define REGION_LIMBO_EAGER_UNITS ((2u << 20) >> MXC_SHM_UNIT_SHIFT)
+#define REGION_LIMBO_EAGER_UNITS ((2u << 20) >> MXS_SHM_UNIT_SHIFT)
 
 /* Grow a table (double its buckets) when entries exceed buckets times
  * this load factor: four entries to a bucket keep the index in the cache
@@ -31,7 +31,7 @@ struct rmap {
 	int fd;
 	uint8_t *base;
 	uint64_t size;
-	char tmp[MXC_SHM_PATH_MAX + 32];  /* build-time name; "" once public */
+	char tmp[MXS_SHM_PATH_MAX + 32];  /* build-time name; "" once public */
 };
 
 struct region {
@@ -39,10 +39,10 @@ struct region {
 	gid_t gid;
 	uint32_t nslots;
 	uint64_t started;
-	int membarrier;           /* promise MXC_HF_MEMBARRIER in new regions */
-	char shm_dir[MXC_SHM_PATH_MAX];
-	char data_path[MXC_SHM_PATH_MAX];
-	char readers_path[MXC_SHM_PATH_MAX];
+	int membarrier;           /* promise MXS_HF_MEMBARRIER in new regions */
+	char shm_dir[MXS_SHM_PATH_MAX];
+	char data_path[MXS_SHM_PATH_MAX];
+	char readers_path[MXS_SHM_PATH_MAX];
 
 	/* the client processes' reader blocks (daemon/readers.c) */
 	struct readers *rd;
@@ -56,8 +56,8 @@ struct region {
 	struct ralloc ar;
 	struct mxc_shm_root root;        /* copy of the published root */
 	uint32_t root_off;               /* units */
-	uint64_t count[MXC_TAB_MAX];
-	uint64_t bucket_units[MXC_TAB_MAX];
+	uint64_t count[MXS_TAB_MAX];
+	uint64_t bucket_units[MXS_TAB_MAX];
 	uint64_t epoch;                  /* == hdr->h_epoch */
 	uint64_t last_grace_ms;
 	uint64_t last_sweep_ms;

@@ -186,19 +186,19 @@ int socketmap_open(const char *dir, const struct config *cfg, int relay, struct 
 		goto fail;
 	/* the server's counters: a page only it and we hold */
 	s->statsfd = memfd_create("mxcache-socketmap-stats", MFD_CLOEXEC);
-	if (s->statsfd == -1 || ftruncate(s->statsfd, MXC_SM_STATS_SIZE) != 0) {
+	if (s->statsfd == -1 || ftruncate(s->statsfd, MXS_SM_STATS_SIZE) != 0) {
 		snprintf(err, errlen, "socketmap: memfd for its counters: %s", strerror(errno));
 		goto fail;
 	}
-	s->stats = mmap(NULL, MXC_SM_STATS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, s->statsfd, 0);
+	s->stats = mmap(NULL, MXS_SM_STATS_SIZE, PROT_READ | PROT_WRITE, MAP_SHARED, s->statsfd, 0);
 	if (s->stats == MAP_FAILED) {
 		s->stats = NULL;
 		snprintf(err, errlen, "socketmap: mmap of its counters: %s", strerror(errno));
 		goto fail;
 	}
-	s->stats->magic = MXC_SM_STATS_MAGIC;
-	s->stats->n = MXC_SM_NSTATS;
-	ctr_mirror(MXC_CTR_SM_MTASTS, MXC_SM_NSTATS, s->stats->v);
+	s->stats->magic = MXS_SM_STATS_MAGIC;
+	s->stats->n = MXS_SM_NSTATS;
+	ctr_mirror(MXS_CTR_SM_MTASTS, MXS_SM_NSTATS, s->stats->v);
 	/* the child's descriptors: the unix socket on 3, TCP on 4, counters on 5 */
 	sm_arg(s, &n, "", s->program);
 	sm_arg(s, &n, "", "-d");

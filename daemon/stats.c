@@ -46,7 +46,7 @@
 struct srec {
 	char key[MXK_MAX_LEN + 1];
 	size_t klen;
-	int64_t f[MXC_STAT_NFIELDS];
+	int64_t f[MXS_STAT_NFIELDS];
 	int dirty_pub, dirty_db;
 };
 
@@ -61,7 +61,7 @@ struct stats {
 
 struct snap {
 	char key[MXK_MAX_LEN + 1];
-	int64_t f[MXC_STAT_NFIELDS];
+	int64_t f[MXS_STAT_NFIELDS];
 };
 
 struct sjob {
@@ -172,42 +172,42 @@ int stats_event(struct stats *s, int type, int aux, const char *domain, size_t l
 	unsigned lim;
 	int full;
 
-	if (type == MXC_EV_QUEUE && (value == 0 || value > MXC_STAT_DELTA_MAX || value < -MXC_STAT_DELTA_MAX))
+	if (type == MXS_EV_QUEUE && (value == 0 || value > MXS_STAT_DELTA_MAX || value < -MXS_STAT_DELTA_MAX))
 		return -1;
-	if (type == MXC_EV_SUCCESS && (aux > MXC_STAT_T_SMTP || value < 0 || value > MXC_STAT_LATENCY_MAX))
+	if (type == MXS_EV_SUCCESS && (aux > MXS_STAT_T_SMTP || value < 0 || value > MXS_STAT_LATENCY_MAX))
 		return -1;
-	if (type == MXC_EV_FAILURE && (aux < MXC_STAT_T_HTTP || aux > MXC_STAT_T_SMTP))
+	if (type == MXS_EV_FAILURE && (aux < MXS_STAT_T_HTTP || aux > MXS_STAT_T_SMTP))
 		return -1;   /* an unknown transport is ignored: nothing counted */
 	lim = __atomic_load_n(&s->limit, __ATOMIC_RELAXED);
 	full = lim != 0 && ck_hs_count(&s->set) >= lim;
 	r = rec_get(s, domain, len, !full);     /* at the limit, known domains only */
 	if (r == NULL) {
 		if (full)
-			ctr_limit(MXC_CTR_LIMIT_STATS,
+			ctr_limit(MXS_CTR_LIMIT_STATS,
 				  "stats: %u domains are counted ([limits] stats_domains): "
 				  "events for new domains are dropped",
 				  lim);
 		return -1;
 	}
 	switch (type) {
-	case MXC_EV_QUEUE:
-		r->f[MXC_STAT_QUEUED] += value;
-		if (r->f[MXC_STAT_QUEUED] < 0)
-			r->f[MXC_STAT_QUEUED] = 0;     /* never below zero */
+	case MXS_EV_QUEUE:
+		r->f[MXS_STAT_QUEUED] += value;
+		if (r->f[MXS_STAT_QUEUED] < 0)
+			r->f[MXS_STAT_QUEUED] = 0;     /* never below zero */
 		break;
-	case MXC_EV_SUCCESS:
-		r->f[MXC_STAT_DELIVERIES]++;
-		r->f[MXC_STAT_LATENCY] += value;
-		if (aux != MXC_STAT_T_NONE)
-			r->f[MXC_STAT_SUCCESS_HTTP + aux - 1]++;
+	case MXS_EV_SUCCESS:
+		r->f[MXS_STAT_DELIVERIES]++;
+		r->f[MXS_STAT_LATENCY] += value;
+		if (aux != MXS_STAT_T_NONE)
+			r->f[MXS_STAT_SUCCESS_HTTP + aux - 1]++;
 		break;
-	case MXC_EV_FAILURE:
-		r->f[MXC_STAT_FAILED_HTTP + aux - 1]++;
+	case MXS_EV_FAILURE:
+		r->f[MXS_STAT_FAILED_HTTP + aux - 1]++;
 		break;
 	default:
 		return -1;
 	}
-	r->f[MXC_STAT_LAST_ACTIVE] = now;
+	r->f[MXS_STAT_LAST_ACTIVE] = now;
 	mark(s, r);
 	return 0;
 }
@@ -225,13 +225,13 @@ static int pub_store(struct store *st, void *arg, int64_t now)
 static int pub_apply(struct region *rg, void *arg)
 {
 	struct sjob *j = arg;
-	uint8_t val[MXC_STAT_VALUE_LEN];
+	uint8_t val[MXS_STAT_VALUE_LEN];
 	size_t i;
 	int rc = 0;
 
 	for (i = 0; i < j->n; i++) {
 		mxc_stat_encode(val, j->v[i].f);
-		if (region_put(rg, MXC_TAB_STATS, j->v[i].key, strlen(j->v[i].key), val, sizeof(val), NULL, 0) < 0)
+		if (region_put(rg, MXS_TAB_STATS, j->v[i].key, strlen(j->v[i].key), val, sizeof(val), NULL, 0) < 0)
 			rc = -1;
 	}
 	return rc;
@@ -259,7 +259,7 @@ static int db_store(struct store *st, void *arg, int64_t now)
 		goto done;
 	for (i = 0; i < j->n; i++) {
 		sqlite3_bind_text(s, 1, j->v[i].key, -1, SQLITE_STATIC);
-		for (k = 0; k < MXC_STAT_NFIELDS; k++)
+		for (k = 0; k < MXS_STAT_NFIELDS; k++)
 			sqlite3_bind_int64(s, k + 2, j->v[i].f[k]);
 		if (sqlite3_step(s) != SQLITE_DONE)
 			goto done;
@@ -312,7 +312,7 @@ static void send_dirty(struct stats *s, struct writer *w, int region)
 	job.apply = region ? pub_apply : db_apply;
 	job.arg = &j;
 	job.nent = region ? n : 0;
-	job.bytes = region ? n * (uint64_t)(MXC_STAT_VALUE_LEN + MXK_MAX_LEN) : 0;
+	job.bytes = region ? n * (uint64_t)(MXS_STAT_VALUE_LEN + MXK_MAX_LEN) : 0;
 	writer_cmd_job(&c, &job);
 	writer_run(w, &c);
 	if (c.status < 0)
@@ -350,7 +350,7 @@ int64_t stats_rebuild(struct stats *s, struct store *st, struct region *rg, char
 {
 	sqlite3 *db = store_db(st);
 	sqlite3_stmt *q = NULL;
-	uint8_t val[MXC_STAT_VALUE_LEN];
+	uint8_t val[MXS_STAT_VALUE_LEN];
 	int64_t n = 0;
 	int k, step;
 
@@ -367,10 +367,10 @@ int64_t stats_rebuild(struct stats *s, struct store *st, struct region *rg, char
 			log_warnx("stats: rebuild: a malformed stored row skipped");
 			continue;
 		}
-		for (k = 0; k < MXC_STAT_NFIELDS; k++)
+		for (k = 0; k < MXS_STAT_NFIELDS; k++)
 			r->f[k] = sqlite3_column_int64(q, k + 1);
 		mxc_stat_encode(val, r->f);
-		if (region_put(rg, MXC_TAB_STATS, r->key, r->klen, val, sizeof(val), NULL, 0) < 0) {
+		if (region_put(rg, MXS_TAB_STATS, r->key, r->klen, val, sizeof(val), NULL, 0) < 0) {
 			snprintf(err, errlen, "region: %s", strerror(errno));
 			sqlite3_finalize(q);
 			return -1;
@@ -413,9 +413,9 @@ static uint64_t on_due(const void *arg)
 
 int stats_attach(struct stats *s, struct events *e)
 {
-	if (events_on(e, MXC_EV_QUEUE, EVENTS_NAME_KEY, on_event, s) != 0 ||
-	    events_on(e, MXC_EV_SUCCESS, EVENTS_NAME_KEY, on_event, s) != 0 ||
-	    events_on(e, MXC_EV_FAILURE, EVENTS_NAME_KEY, on_event, s) != 0 ||
+	if (events_on(e, MXS_EV_QUEUE, EVENTS_NAME_KEY, on_event, s) != 0 ||
+	    events_on(e, MXS_EV_SUCCESS, EVENTS_NAME_KEY, on_event, s) != 0 ||
+	    events_on(e, MXS_EV_FAILURE, EVENTS_NAME_KEY, on_event, s) != 0 ||
 	    events_tick(e, on_tick, on_due, s) != 0)
 		return -1;
 	return 0;

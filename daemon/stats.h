@@ -1,7 +1,7 @@
 /*
  * daemon/stats.h - per-domain delivery stats (queued_messages, the
  * failures and successes per transport, latency, last_active):
- * aggregated from client events, published to the region (MXC_TAB_STATS,
+ * aggregated from client events, published to the region (MXS_TAB_STATS,
  * shm/stats.h), persisted to SQLite (table stats).
  *
  * Thread safety: everything but stats_rebuild belongs to the event thread
@@ -29,7 +29,7 @@ void stats_free(struct stats *s);
 int64_t stats_rebuild(struct stats *s, struct store *st, struct region *rg, char *err, size_t errlen);
 
 /*
- * stats_event - count one client event (MXC_EV_QUEUE, _SUCCESS, _FAILURE
+ * stats_event - count one client event (MXS_EV_QUEUE, _SUCCESS, _FAILURE
  * with its transport in aux) for domain (canonical, len bytes) at now.
  * The queue never goes below zero; an out-of-range value or an unknown
  * transport counts nothing.  Returns 0, or -1 (refused, or no memory).
@@ -39,7 +39,7 @@ int stats_event(struct stats *s, int type, int aux, const char *domain, size_t l
 /*
  * stats_set_limit - at most domains records (0: no limit, the start): an
  * event for a new domain beyond it is dropped and counted
- * (MXC_CTR_LIMIT_STATS); stored domains stay, over the limit or not.
+ * (MXS_CTR_LIMIT_STATS); stored domains stay, over the limit or not.
  * Any thread.
  */
 void stats_set_limit(struct stats *s, unsigned domains);

@@ -387,11 +387,11 @@ static void store_warn_empty(const struct store *st, int fd)
 }
 
 /*
- * The region's tables rebuilt from this file.  MXC_TAB_SERVERS is counted
+ * The region's tables rebuilt from this file.  MXS_TAB_SERVERS is counted
  * afresh by every start and never stored, so it is no sign of lost data.
  */
-static const unsigned store_region_tables[] = { MXC_TAB_OVERRIDE, MXC_TAB_STS, MXC_TAB_MX, MXC_TAB_FED,
-						MXC_TAB_STATS };
+static const unsigned store_region_tables[] = { MXS_TAB_OVERRIDE, MXS_TAB_STS, MXS_TAB_MX, MXS_TAB_FED,
+						MXS_TAB_STATS };
 
 /*
  * The entries the existing region of dir holds (its .data file in shm_dir,
@@ -422,21 +422,21 @@ static int store_region_entries(const char *dir, const char *shm_dir, char *rpat
 	if (fd == -1)
 		return 0;
 	if (fstat(fd, &sb) != 0 || !S_ISREG(sb.st_mode) || (sb.st_uid != geteuid() && sb.st_uid != 0) ||
-	    (sb.st_mode & (S_IWGRP | S_IWOTH)) != 0 || sb.st_size < (off_t)MXC_SHM_HDR_SIZE) {
+	    (sb.st_mode & (S_IWGRP | S_IWOTH)) != 0 || sb.st_size < (off_t)MXS_SHM_HDR_SIZE) {
 		close(fd);
 		return 0;
 	}
 	k = pread(fd, &h, sizeof(h), 0);
 	close(fd);
-	if (k != (ssize_t)sizeof(h) || h.h_magic != MXC_SHM_MAGIC || h.h_state == MXC_STATE_INIT)
+	if (k != (ssize_t)sizeof(h) || h.h_magic != MXS_SHM_MAGIC || h.h_state == MXS_STATE_INIT)
 		return 0;
-	if (h.h_layout != MXC_SHM_LAYOUT || h.h_abi != MXC_SHM_ABI) {
+	if (h.h_layout != MXS_SHM_LAYOUT || h.h_abi != MXS_SHM_ABI) {
 		*n = UINT64_MAX;
 		return 1;
 	}
 	for (i = 0; i < sizeof(store_region_tables) / sizeof(store_region_tables[0]); i++)
 		*n += h.h_count[store_region_tables[i]];
-	*nov = h.h_count[MXC_TAB_OVERRIDE];
+	*nov = h.h_count[MXS_TAB_OVERRIDE];
 	return *n > 0;
 }
 
@@ -450,7 +450,7 @@ static int store_region_entries(const char *dir, const char *shm_dir, char *rpat
  */
 static int store_region_guard(const char *dir, const char *shm_dir, const char *path, char *err, size_t errlen)
 {
-	char rpath[MXC_SHM_PATH_MAX];
+	char rpath[MXS_SHM_PATH_MAX];
 	uint64_t n, nov;
 
 	if (store_region_entries(dir, shm_dir, rpath, sizeof(rpath), &n, &nov) == 0)

@@ -95,8 +95,8 @@ static const char *check_class(int rc)
  * timeout again. */
 static int failed_last_time(const struct sts_rec *cur)
 {
-	return cur->kind == MXC_STS_KIND_BACKOFF ||
-	       (cur->kind == MXC_STS_KIND_POLICY && cur->failure != MXC_STS_FAIL_NONE);
+	return cur->kind == MXS_STS_KIND_BACKOFF ||
+	       (cur->kind == MXS_STS_KIND_POLICY && cur->failure != MXS_STS_FAIL_NONE);
 }
 
 /* One MTA-STS check.  1: the job moved to the slow lane instead (not
@@ -128,21 +128,21 @@ static int run_sts(struct worker *wk, struct job *j)
 		goto done;
 	}
 	rc = sts_check(&wk->ctx, j->domain, have ? cur : NULL, wall_now(), out);
-	ctr_add(rc == STS_CHECK_POLICY ? MXC_CTR_STS_POLICY : rc == STS_CHECK_NONE ? MXC_CTR_STS_NONE : MXC_CTR_STS_FAILED,
+	ctr_add(rc == STS_CHECK_POLICY ? MXS_CTR_STS_POLICY : rc == STS_CHECK_NONE ? MXS_CTR_STS_NONE : MXS_CTR_STS_FAILED,
 		1);
-	if (rc == STS_CHECK_FAILED && out->failure >= MXC_STS_FAIL_DNS && out->failure <= MXC_STS_FAIL_RECORD)
-		ctr_add(MXC_CTR_STS_FAIL_DNS + out->failure - MXC_STS_FAIL_DNS, 1);
+	if (rc == STS_CHECK_FAILED && out->failure >= MXS_STS_FAIL_DNS && out->failure <= MXS_STS_FAIL_RECORD)
+		ctr_add(MXS_CTR_STS_FAIL_DNS + out->failure - MXS_STS_FAIL_DNS, 1);
 	if (rc == STS_CHECK_FAILED)
 		log_info("sts: %s: %s%s", j->domain, out->detail,
-			 out->kind == MXC_STS_KIND_POLICY ? " (cached policy kept)" : " (backing off)");
+			 out->kind == MXS_STS_KIND_POLICY ? " (cached policy kept)" : " (backing off)");
 	else
 		log_debug("sts: %s: %s", j->domain, check_class(rc));
 	/* a domain that had a policy keeps that mark whatever it has now */
-	unconfirmed = !(out->kind == MXC_STS_KIND_POLICY || (have && sts_confirmed(cur)));
+	unconfirmed = !(out->kind == MXS_STS_KIND_POLICY || (have && sts_confirmed(cur)));
 	if (!unconfirmed)
 		out->flags |= STS_F_CONFIRMED;
 	if (sts_quota_pick(s->quota, j->domain, !have, unconfirmed, j->miss, &put->ev) != 0) {
-		ctr_limit(MXC_CTR_LIMIT_STS, "sts: the policy cache holds %u entries ([limits] sts_entries) for "
+		ctr_limit(MXS_CTR_LIMIT_STS, "sts: the policy cache holds %u entries ([limits] sts_entries) for "
 			  "domains that had a policy: new domains are not stored until some are forgotten",
 			  __atomic_load_n(&s->lim_sts, __ATOMIC_RELAXED));
 		snprintf(msg, sizeof(msg), "the policy cache is full");
@@ -284,7 +284,7 @@ static void touch_flush(struct sts *s, struct touch *t)
 	job.apply = touch_apply;
 	job.arg = t;
 	job.nent = t->n;
-	job.bytes = (uint64_t)t->n * (MXC_STS_VALUE_HDR + 2 * MXK_MAX_LEN);
+	job.bytes = (uint64_t)t->n * (MXS_STS_VALUE_HDR + 2 * MXK_MAX_LEN);
 	if (sts_write_change(s, &job, err, sizeof(err)) != 0)
 		log_warnx("sts: last-use update of %zu policies: %s", t->n, err);
 	for (i = 0; i < t->nrecs; i++) {
@@ -300,7 +300,7 @@ static void touch_add(struct sts *s, struct touch *t, const char *domain, int64_
 	int64_t now = wall_now();
 	size_t i;
 
-	if (when > now || when < now - MXC_STS_USE_GRAIN)
+	if (when > now || when < now - MXS_STS_USE_GRAIN)
 		when = now;    /* a client's clock is a hint, not a fact */
 	for (i = 0; i < t->n; i++)
 		if (strcmp(t->domain[i], domain) == 0)
@@ -323,7 +323,7 @@ static int on_sts_fetch(void *arg, const struct mxc_event *ev, const char *domai
 	/* a full cache takes a new domain in place of a never-confirmed
 	 * one (daemon/sts_quota.h); with none, nothing can be stored */
 	if (!sts_quota_room(s->quota)) {
-		ctr_limit(MXC_CTR_LIMIT_STS, "sts: the policy cache holds %u entries ([limits] sts_entries) "
+		ctr_limit(MXS_CTR_LIMIT_STS, "sts: the policy cache holds %u entries ([limits] sts_entries) "
 			  "for domains that had a policy: new domains are not stored until some are forgotten",
 			  __atomic_load_n(&s->lim_sts, __ATOMIC_RELAXED));
 		return 0;
@@ -382,7 +382,7 @@ static void refresh_due(struct sts *s)
 		log_debug("sts: refresher: %zu policies due", d.n);
 	/* the refresh lag: how long the most overdue policy has waited; a
 	 * refresher that keeps up shows 0 between passes */
-	ctr_set(MXC_CTR_STS_LAG, d.oldest != 0 && now > d.oldest ? (uint64_t)(now - d.oldest) : 0);
+	ctr_set(MXS_CTR_STS_LAG, d.oldest != 0 && now > d.oldest ? (uint64_t)(now - d.oldest) : 0);
 }
 
 /* Forgetting: entries nobody used for forget_s, negative entries long
@@ -529,9 +529,9 @@ static uint64_t sts_due(const void *arg)
 
 int sts_attach(struct sts *s, struct events *e)
 {
-	if (events_on(e, MXC_EV_STS_FETCH, EVENTS_NAME_DOMAIN, on_sts_fetch, s) != 0 ||
-	    events_on(e, MXC_EV_MX_FETCH, EVENTS_NAME_DOMAIN, mx_on_fetch, s) != 0 ||
-	    events_on(e, MXC_EV_STS_USED, EVENTS_NAME_KEY, on_sts_used, s) != 0 ||
+	if (events_on(e, MXS_EV_STS_FETCH, EVENTS_NAME_DOMAIN, on_sts_fetch, s) != 0 ||
+	    events_on(e, MXS_EV_MX_FETCH, EVENTS_NAME_DOMAIN, mx_on_fetch, s) != 0 ||
+	    events_on(e, MXS_EV_STS_USED, EVENTS_NAME_KEY, on_sts_used, s) != 0 ||
 	    events_tick(e, sts_tick, sts_due, s) != 0)
 		return -1;
 	return 0;

@@ -49,16 +49,16 @@ struct sqlite3;
 
 /* One entry of the MTA-STS cache, as stored. */
 struct sts_rec {
-	char domain[MXC_STS_PATTERN_MAX + 1];
-	int kind;                    /* MXC_STS_KIND_* */
-	int mode;                    /* MXC_STS_MODE_* */
+	char domain[MXS_STS_PATTERN_MAX + 1];
+	int kind;                    /* MXS_STS_KIND_* */
+	int mode;                    /* MXS_STS_MODE_* */
 	uint32_t max_age;
-	int flags;                   /* MXC_STS_F_*, STS_F_CONFIRMED */
-	int failure;                 /* MXC_STS_FAIL_* */
+	int flags;                   /* MXS_STS_F_*, STS_F_CONFIRMED */
+	int failure;                 /* MXS_STS_FAIL_* */
 	char detail[STS_DETAIL_MAX]; /* the last failure, one line */
-	char id[MXC_STS_ID_MAX + 1];
+	char id[MXS_STS_ID_MAX + 1];
 	size_t nmx;
-	char mx[MXC_STS_MX_MAX][MXC_STS_PATTERN_MAX + 1];
+	char mx[MXS_STS_MX_MAX][MXS_STS_PATTERN_MAX + 1];
 	char *text;                  /* the policy as fetched (malloc'd), for TLSRPT */
 	size_t tlen;
 	int64_t inserted, valid_end, last_update, last_use, next_check;

@@ -68,7 +68,7 @@ static int check_failed(struct sts_ctx *ctx, const struct sts_rec *cur, int64_t 
 	char dom[sizeof(out->domain)];
 
 	snprintf(dom, sizeof(dom), "%s", out->domain);
-	if (cur != NULL && cur->kind == MXC_STS_KIND_POLICY && cur->valid_end > now) {
+	if (cur != NULL && cur->kind == MXS_STS_KIND_POLICY && cur->valid_end > now) {
 		*out = *cur;
 		out->text = NULL;
 		if (cur->text != NULL) {
@@ -80,14 +80,14 @@ static int check_failed(struct sts_ctx *ctx, const struct sts_rec *cur, int64_t 
 				out->tlen = 0;
 			}
 		}
-		out->flags &= ~MXC_STS_F_FRESH;
+		out->flags &= ~MXS_STS_F_FRESH;
 		out->next_check = now + ctx->backoff_s;
 		if (out->next_check > cur->valid_end)
 			out->next_check = cur->valid_end;
 	} else {
 		memset(out, 0, sizeof(*out));
 		snprintf(out->domain, sizeof(out->domain), "%s", dom);
-		out->kind = MXC_STS_KIND_BACKOFF;
+		out->kind = MXS_STS_KIND_BACKOFF;
 		out->inserted = cur != NULL ? cur->inserted : now;
 		out->last_use = cur != NULL ? cur->last_use : now;
 		out->valid_end = now + ctx->backoff_s;
@@ -102,12 +102,12 @@ static int https_failure(int rc)
 {
 	switch (rc) {
 	case HTTPS_CERT:
-		return MXC_STS_FAIL_WEBPKI;   /* RFC 8460's sts-webpki-invalid: the certificate only */
+		return MXS_STS_FAIL_WEBPKI;   /* RFC 8460's sts-webpki-invalid: the certificate only */
 	case HTTPS_TOO_LARGE:
 	case HTTPS_CONTENT_TYPE:
-		return MXC_STS_FAIL_INVALID;
+		return MXS_STS_FAIL_INVALID;
 	default:
-		return MXC_STS_FAIL_FETCH;
+		return MXS_STS_FAIL_FETCH;
 	}
 }
 
@@ -123,7 +123,7 @@ static int check_txt(struct sts_ctx *ctx, const char *domain, char *id, int *fai
 
 	t = malloc(sizeof(*t));
 	if (t == NULL) {
-		*failure = MXC_STS_FAIL_DNS;
+		*failure = MXS_STS_FAIL_DNS;
 		snprintf(detail, dlen, "out of memory");
 		return -1;
 	}
@@ -139,7 +139,7 @@ static int check_txt(struct sts_ctx *ctx, const char *domain, char *id, int *fai
 		goto done;
 	}
 	if (rc != DNS_OK) {
-		*failure = MXC_STS_FAIL_DNS;
+		*failure = MXS_STS_FAIL_DNS;
 		snprintf(detail, dlen, "TXT %.80s: %s", name, dns_rc_name(rc));
 		goto done;
 	}
@@ -160,12 +160,12 @@ static int check_txt(struct sts_ctx *ctx, const char *domain, char *id, int *fai
 		goto done;
 	}
 	if (found > 1 || t->more != 0) {
-		*failure = MXC_STS_FAIL_RECORD;
+		*failure = MXS_STS_FAIL_RECORD;
 		snprintf(detail, dlen, "TXT %.80s: more than one v=STSv1 record", name);
 		goto done;
 	}
 	if (bad) {
-		*failure = MXC_STS_FAIL_RECORD;
+		*failure = MXS_STS_FAIL_RECORD;
 		snprintf(detail, dlen, "TXT %.80s: %.120s", name, why);
 		goto done;
 	}
@@ -191,18 +191,18 @@ static int check_fetch(struct sts_ctx *ctx, const char *domain, int *failure, ch
 	a = malloc(sizeof(*a));
 	p = malloc(sizeof(*p));
 	if (a == NULL || p == NULL) {
-		*failure = MXC_STS_FAIL_FETCH;
+		*failure = MXS_STS_FAIL_FETCH;
 		snprintf(detail, dlen, "out of memory");
 		goto done;
 	}
 	if (snprintf(host, sizeof(host), "mta-sts.%s", domain) >= (int)sizeof(host)) {
-		*failure = MXC_STS_FAIL_FETCH;
+		*failure = MXS_STS_FAIL_FETCH;
 		snprintf(detail, dlen, "policy host name too long");
 		goto done;
 	}
 	rc = dns_addrs(ctx->dns, host, a);
 	if (rc != DNS_OK) {
-		*failure = rc == DNS_NXDOMAIN || rc == DNS_NODATA ? MXC_STS_FAIL_FETCH : MXC_STS_FAIL_DNS;
+		*failure = rc == DNS_NXDOMAIN || rc == DNS_NODATA ? MXS_STS_FAIL_FETCH : MXS_STS_FAIL_DNS;
 		snprintf(detail, dlen, "%.80s: %s", host, dns_rc_name(rc));
 		goto done;
 	}
@@ -214,14 +214,14 @@ static int check_fetch(struct sts_ctx *ctx, const char *domain, int *failure, ch
 		goto done;
 	}
 	if (sts_policy_parse(res.body, res.len, p, why, sizeof(why)) != 0) {
-		*failure = MXC_STS_FAIL_INVALID;
+		*failure = MXS_STS_FAIL_INVALID;
 		snprintf(detail, dlen, "policy: %.200s", why);
 		goto done;
 	}
-	out->kind = MXC_STS_KIND_POLICY;
+	out->kind = MXS_STS_KIND_POLICY;
 	out->mode = p->mode;
 	out->max_age = p->max_age;
-	out->flags = MXC_STS_F_FRESH | (p->max_age_capped ? MXC_STS_F_CAPPED : 0);
+	out->flags = MXS_STS_F_FRESH | (p->max_age_capped ? MXS_STS_F_CAPPED : 0);
 	out->nmx = p->nmx;
 	for (i = 0; i < p->nmx; i++)
 		snprintf(out->mx[i], sizeof(out->mx[i]), "%s", p->mx[i]);
@@ -239,7 +239,7 @@ done:
 int sts_check(struct sts_ctx *ctx, const char *domain, const struct sts_rec *cur, int64_t now, struct sts_rec *out)
 {
 	char id[STS_ID_MAX + 1] = "", detail[STS_DETAIL_MAX];
-	int failure = MXC_STS_FAIL_NONE, rc;
+	int failure = MXS_STS_FAIL_NONE, rc;
 	uint32_t neg_ttl;
 
 	memset(out, 0, sizeof(*out));
@@ -250,9 +250,9 @@ int sts_check(struct sts_ctx *ctx, const char *domain, const struct sts_rec *cur
 	if (rc > 0) {
 		/* no record: a cached policy stays until it expires (the record
 		 * may be gone through an attack); else a negative entry */
-		if (cur != NULL && cur->kind == MXC_STS_KIND_POLICY && cur->valid_end > now)
-			return check_failed(ctx, cur, now, MXC_STS_FAIL_NONE, "no MTA-STS TXT record", out);
-		out->kind = MXC_STS_KIND_NONE;
+		if (cur != NULL && cur->kind == MXS_STS_KIND_POLICY && cur->valid_end > now)
+			return check_failed(ctx, cur, now, MXS_STS_FAIL_NONE, "no MTA-STS TXT record", out);
+		out->kind = MXS_STS_KIND_NONE;
 		out->inserted = cur != NULL ? cur->inserted : now;
 		out->last_use = cur != NULL ? cur->last_use : now;
 		out->last_update = now;
@@ -264,7 +264,7 @@ int sts_check(struct sts_ctx *ctx, const char *domain, const struct sts_rec *cur
 		out->next_check = INT64_MAX;
 		return STS_CHECK_NONE;
 	}
-	if (cur != NULL && cur->kind == MXC_STS_KIND_POLICY && cur->valid_end > now && strcmp(cur->id, id) == 0) {
+	if (cur != NULL && cur->kind == MXS_STS_KIND_POLICY && cur->valid_end > now && strcmp(cur->id, id) == 0) {
 		*out = *cur;
 		out->text = NULL;
 		out->tlen = 0;
@@ -272,8 +272,8 @@ int sts_check(struct sts_ctx *ctx, const char *domain, const struct sts_rec *cur
 			memcpy(out->text, cur->text, cur->tlen + 1);
 			out->tlen = cur->tlen;
 		}
-		out->flags |= MXC_STS_F_FRESH;
-		out->failure = MXC_STS_FAIL_NONE;
+		out->flags |= MXS_STS_F_FRESH;
+		out->failure = MXS_STS_FAIL_NONE;
 		out->detail[0] = '\0';
 		out->last_update = now;
 		out->valid_end = now + out->max_age;
@@ -283,7 +283,7 @@ int sts_check(struct sts_ctx *ctx, const char *domain, const struct sts_rec *cur
 	if (check_fetch(ctx, domain, &failure, detail, sizeof(detail), out) != 0)
 		return check_failed(ctx, cur, now, failure, detail, out);
 	snprintf(out->id, sizeof(out->id), "%s", id);
-	out->inserted = cur != NULL && cur->kind == MXC_STS_KIND_POLICY ? cur->inserted : now;
+	out->inserted = cur != NULL && cur->kind == MXS_STS_KIND_POLICY ? cur->inserted : now;
 	out->last_use = cur != NULL ? cur->last_use : now;
 	out->last_update = now;
 	out->valid_end = now + out->max_age;

@@ -179,7 +179,7 @@ int sts_run_waiting(struct sts *s, int kind, const char *domain, char *msg, size
 /* mx_run - run an MX job (a worker). */
 void mx_run(struct worker *wk, struct job *j);
 
-/* mx_on_fetch - a client's MXC_EV_MX_FETCH (daemon/events.h). */
+/* mx_on_fetch - a client's MXS_EV_MX_FETCH (daemon/events.h). */
 int mx_on_fetch(void *arg, const struct mxc_event *ev, const char *domain, size_t len, uint64_t src, uint32_t pid);
 
 #endif /* MXC_DAEMON_STS_INT_H */

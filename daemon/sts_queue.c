@@ -225,7 +225,7 @@ void sts_enqueue_miss(struct sts *s, int kind, const char *domain, uint64_t key,
 	if (!sts_quota_rate(s->quota, src, key, pid, domain, kind == JOB_STS, mono_ms()))
 		goto drop;
 	if (sts_mq_waiting(s->mq, src) >= STS_MISS_BACKLOG) {
-		ctr_limit(MXC_CTR_LIMIT_MISS_BACKLOG,
+		ctr_limit(MXS_CTR_LIMIT_MISS_BACKLOG,
 			  "sts: client pid %u (reader slot %u) has %d misses waiting for a check: more are not "
 			  "checked until some are",
 			  pid, (unsigned)(key & 1023), STS_MISS_BACKLOG);

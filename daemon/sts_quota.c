@@ -64,7 +64,7 @@ struct sts_quota {
 
 int sts_confirmed(const struct sts_rec *r)
 {
-	return r->kind == MXC_STS_KIND_POLICY || (r->flags & STS_F_CONFIRMED) != 0;
+	return r->kind == MXS_STS_KIND_POLICY || (r->flags & STS_F_CONFIRMED) != 0;
 }
 
 struct sts_quota *sts_quota_new(uint32_t nsrc, const uint8_t key[16])
@@ -179,7 +179,7 @@ int sts_quota_rate(struct sts_quota *q, uint32_t src, uint64_t owner, uint32_t p
 		z = zone_of(domain, &zlen);
 		b = &q->zone[mxc_siphash13(q->key, z, zlen) & (STS_ZONE_SLOTS - 1)];
 		if (!bucket_take(b, STS_ZONE_MISSES_PER_S, now_ms)) {
-			ctr_limit(MXC_CTR_LIMIT_ZONE_MISSES,
+			ctr_limit(MXS_CTR_LIMIT_ZONE_MISSES,
 				  "sts: misses under %.*s come faster than %u a second (all clients): the excess "
 				  "is not checked",
 				  (int)zlen, z, STS_ZONE_MISSES_PER_S);
@@ -195,7 +195,7 @@ int sts_quota_rate(struct sts_quota *q, uint32_t src, uint64_t owner, uint32_t p
 	}
 	if (bucket_take(b, per_s, now_ms))
 		return 1;
-	ctr_limit(MXC_CTR_LIMIT_MISSES,
+	ctr_limit(MXS_CTR_LIMIT_MISSES,
 		  "sts: client pid %u (reader slot %u) misses more than %u domains/s ([limits] "
 		  "client_misses_per_s): the excess is not checked",
 		  pid, src, per_s);
@@ -315,7 +315,7 @@ int sts_quota_room(struct sts_quota *q)
 {
 	int room;
 
-	if (ctr_entries(MXC_TAB_STS) < __atomic_load_n(&q->lim_sts, __ATOMIC_RELAXED))
+	if (ctr_entries(MXS_TAB_STS) < __atomic_load_n(&q->lim_sts, __ATOMIC_RELAXED))
 		return 1;
 	pthread_mutex_lock(&q->mu);
 	room = q->count > q->npending;
@@ -340,7 +340,7 @@ long sts_quota_load(struct sts_quota *q, sqlite3 *db, char *err, size_t errlen)
 	/* the order of their answers' ends is the order they were checked in,
 	 * near enough (backoff and no-policy answers stand for different
 	 * times) */
-	snprintf(where, sizeof(where), "kind != %d AND (flags & %d) = 0 ORDER BY valid_end", MXC_STS_KIND_POLICY,
+	snprintf(where, sizeof(where), "kind != %d AND (flags & %d) = 0 ORDER BY valid_end", MXS_STS_KIND_POLICY,
 		 STS_F_CONFIRMED);
 	pthread_mutex_lock(&q->mu);
 	rc = sts_db_foreach(db, where, 0, 0, 0, load_one, q, err, errlen);
@@ -351,7 +351,7 @@ long sts_quota_load(struct sts_quota *q, sqlite3 *db, char *err, size_t errlen)
 int sts_quota_pick(struct sts_quota *q, const char *domain, int is_new, int unconfirmed, int may_refuse,
 		   struct sts_evict *ev)
 {
-	uint64_t entries = ctr_entries(MXC_TAB_STS), lim = __atomic_load_n(&q->lim_sts, __ATOMIC_RELAXED);
+	uint64_t entries = ctr_entries(MXS_TAB_STS), lim = __atomic_load_n(&q->lim_sts, __ATOMIC_RELAXED);
 	size_t quota = quota_of(q), need = 0;
 	struct lnode *self, *v, *next;
 
@@ -428,13 +428,13 @@ void sts_quota_done(struct sts_quota *q, const char *domain, int unconfirmed, co
 	pthread_mutex_unlock(&q->mu);
 	if (!ok || ev->n == 0)
 		return;
-	ctr_limit(MXC_CTR_LIMIT_MISS_ENTRIES,
+	ctr_limit(MXS_CTR_LIMIT_MISS_ENTRIES,
 		  "sts: the cache holds %zu never-confirmed entries ([limits] sts_miss_entries) or %u in all "
 		  "([limits] sts_entries): new entries evict the never-confirmed ones checked longest ago "
 		  "(first %s)",
 		  quota_of(q), __atomic_load_n(&q->lim_sts, __ATOMIC_RELAXED), ev->dom[0]);
 	if (ev->n > 1)
-		ctr_add(MXC_CTR_LIMIT_MISS_ENTRIES, ev->n - 1);
+		ctr_add(MXS_CTR_LIMIT_MISS_ENTRIES, ev->n - 1);
 }
 
 void sts_quota_forget(struct sts_quota *q, const char *domain)

@@ -51,10 +51,10 @@ static void mx_split(const char *s, struct sts_rec *r)
 	size_t len;
 
 	r->nmx = 0;
-	while (*p != '\0' && r->nmx < MXC_STS_MX_MAX) {
+	while (*p != '\0' && r->nmx < MXS_STS_MX_MAX) {
 		nl = strchr(p, '\n');
 		len = nl != NULL ? (size_t)(nl - p) : strlen(p);
-		if (len > 0 && len <= MXC_STS_PATTERN_MAX) {
+		if (len > 0 && len <= MXS_STS_PATTERN_MAX) {
 			memcpy(r->mx[r->nmx], p, len);
 			r->mx[r->nmx][len] = '\0';
 			r->nmx++;
@@ -82,7 +82,7 @@ int sts_db_put(sqlite3 *db, const struct sts_rec *r, char *err, size_t errlen)
 		" policy_text=excluded.policy_text, inserted=excluded.inserted, valid_end=excluded.valid_end,"
 		" last_update=excluded.last_update, last_use=MAX(last_use, excluded.last_use),"
 		" next_check=excluded.next_check";
-	char mx[MXC_STS_MX_MAX * (MXC_STS_PATTERN_MAX + 1) + 1];
+	char mx[MXS_STS_MX_MAX * (MXS_STS_PATTERN_MAX + 1) + 1];
 	sqlite3_stmt *s = NULL;
 	int rc = -1;
 
@@ -269,7 +269,7 @@ done:
 
 uint64_t sts_region_bytes(const struct sts_rec *r)
 {
-	uint64_t b = strlen(r->domain) + MXC_STS_VALUE_HDR + strlen(r->id);
+	uint64_t b = strlen(r->domain) + MXS_STS_VALUE_HDR + strlen(r->id);
 	size_t i;
 
 	for (i = 0; i < r->nmx; i++)
@@ -279,17 +279,17 @@ uint64_t sts_region_bytes(const struct sts_rec *r)
 
 int sts_region_put(struct region *rg, const struct sts_rec *r)
 {
-	const char *mx[MXC_STS_MX_MAX];
-	size_t mxl[MXC_STS_MX_MAX], i, vlen;
+	const char *mx[MXS_STS_MX_MAX];
+	size_t mxl[MXS_STS_MX_MAX], i, vlen;
 	struct mxc_sts_view v;
 	uint8_t *val;
 	int rc;
 
-	if (r->nmx > MXC_STS_MX_MAX) {
+	if (r->nmx > MXS_STS_MX_MAX) {
 		errno = EINVAL;
 		return -1;
 	}
-	val = malloc(MXC_STS_VALUE_MAX);
+	val = malloc(MXS_STS_VALUE_MAX);
 	if (val == NULL)
 		return -1;
 	memset(&v, 0, sizeof(v));
@@ -315,14 +315,14 @@ int sts_region_put(struct region *rg, const struct sts_rec *r)
 		errno = EINVAL;
 		return -1;
 	}
-	rc = region_put(rg, MXC_TAB_STS, r->domain, strlen(r->domain), val, vlen, NULL, 0);
+	rc = region_put(rg, MXS_TAB_STS, r->domain, strlen(r->domain), val, vlen, NULL, 0);
 	free(val);
 	return rc < 0 ? -1 : 0;
 }
 
 int sts_region_del(struct region *rg, const char *domain)
 {
-	return region_del(rg, MXC_TAB_STS, domain, strlen(domain)) < 0 ? -1 : 0;
+	return region_del(rg, MXS_TAB_STS, domain, strlen(domain)) < 0 ? -1 : 0;
 }
 
 /* ---- start-up rebuild ----------------------------------------------------------- */

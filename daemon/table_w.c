@@ -31,11 +31,11 @@ struct went {
 };
 
 /* the longest bucket: whole lines, within the u8 unit count */
-#define BUCKET_BYTES_MAX ((MXC_BUCKET_MAX_UNITS & ~1u) << MXC_SHM_UNIT_SHIFT)
+#define BUCKET_BYTES_MAX ((MXS_BUCKET_MAX_UNITS & ~1u) << MXS_SHM_UNIT_SHIFT)
 
 static uint32_t units_for(uint64_t bytes)
 {
-	return (uint32_t)((bytes + MXC_SHM_UNIT - 1) >> MXC_SHM_UNIT_SHIFT);
+	return (uint32_t)((bytes + MXS_SHM_UNIT - 1) >> MXS_SHM_UNIT_SHIFT);
 }
 
 /*
@@ -47,7 +47,7 @@ static uint32_t r_alloc(struct region *r, uint32_t n)
 {
 	uint32_t off = ralloc_alloc(&r->ar, n);
 
-	if (off != 0 && region_back(r, ((uint64_t)off + ralloc_round(n)) << MXC_SHM_UNIT_SHIFT) != 0) {
+	if (off != 0 && region_back(r, ((uint64_t)off + ralloc_round(n)) << MXS_SHM_UNIT_SHIFT) != 0) {
 		ralloc_unalloc(&r->ar, off, n);
 		return 0;
 	}
@@ -56,12 +56,12 @@ static uint32_t r_alloc(struct region *r, uint32_t n)
 
 static uint8_t *at(struct region *r, uint32_t units)
 {
-	return r->base + ((uint64_t)units << MXC_SHM_UNIT_SHIFT);
+	return r->base + ((uint64_t)units << MXS_SHM_UNIT_SHIFT);
 }
 
 static uint32_t unit_of(struct region *r, const uint8_t *p)
 {
-	return (uint32_t)((uint64_t)(p - r->base) >> MXC_SHM_UNIT_SHIFT);
+	return (uint32_t)((uint64_t)(p - r->base) >> MXS_SHM_UNIT_SHIFT);
 }
 
 static uint64_t *tab_index(struct region *r, unsigned tab)
@@ -86,51 +86,51 @@ static uint32_t bucket_units_for(size_t bytes)
 
 static size_t went_size(const struct went *e)
 {
-	return 4 + 4 + ((e->flags & MXC_ENT_META) ? 4 : 0) + ((e->flags & MXC_ENT_KEXT) ? 4 : e->klen) +
-	       ((e->flags & MXC_ENT_VEXT) ? 4 : e->vlen);
+	return 4 + 4 + ((e->flags & MXS_ENT_META) ? 4 : 0) + ((e->flags & MXS_ENT_KEXT) ? 4 : e->klen) +
+	       ((e->flags & MXS_ENT_VEXT) ? 4 : e->vlen);
 }
 
 static size_t bucket_encode(uint8_t *out, unsigned tab, const struct went *e, unsigned n, uint32_t *filter)
 {
-	size_t p = MXC_BUCKET_HDR + 4 * (size_t)n;
+	size_t p = MXS_BUCKET_HDR + 4 * (size_t)n;
 	uint16_t off;
 	unsigned i;
 
 	*filter = 0;
 	for (i = 0; i < n; i++) {
 		off = (uint16_t)p;
-		memcpy(out + MXC_BUCKET_HDR + 2 * i, &e[i].tag, 2);
-		memcpy(out + MXC_BUCKET_HDR + 2 * n + 2 * i, &off, 2);
+		memcpy(out + MXS_BUCKET_HDR + 2 * i, &e[i].tag, 2);
+		memcpy(out + MXS_BUCKET_HDR + 2 * n + 2 * i, &off, 2);
 		out[p] = e[i].klen;
 		out[p + 1] = e[i].flags;
 		memcpy(out + p + 2, &e[i].vlen, 2);
 		p += 4;
-		if (e[i].flags & MXC_ENT_META) {
+		if (e[i].flags & MXS_ENT_META) {
 			memcpy(out + p, &e[i].meta, 4);
 			p += 4;
 		}
-		if (e[i].flags & MXC_ENT_KEXT) {
+		if (e[i].flags & MXS_ENT_KEXT) {
 			memcpy(out + p, &e[i].kext, 4);
 			p += 4;
 		} else {
 			memcpy(out + p, e[i].key, e[i].klen);
 			p += e[i].klen;
 		}
-		if (e[i].flags & MXC_ENT_VEXT) {
+		if (e[i].flags & MXS_ENT_VEXT) {
 			memcpy(out + p, &e[i].vext, 4);
 			p += 4;
 		} else {
 			memcpy(out + p, e[i].val, e[i].vlen);
 			p += e[i].vlen;
 		}
-		*filter |= MXC_TAG_BIT(e[i].tag);
+		*filter |= MXS_TAG_BIT(e[i].tag);
 	}
 	out[0] = (uint8_t)n;
 	out[1] = (uint8_t)bucket_units_for(p);
 	out[2] = (uint8_t)tab;
-	out[3] = MXC_BUCKET_MAGIC;
+	out[3] = MXS_BUCKET_MAGIC;
 	/* the tail of the last unit is padding: keep it deterministic */
-	memset(out + p, 0, ((size_t)out[1] << MXC_SHM_UNIT_SHIFT) - p);
+	memset(out + p, 0, ((size_t)out[1] << MXS_SHM_UNIT_SHIFT) - p);
 	return p;
 }
 
@@ -156,8 +156,8 @@ static int bucket_load(struct region *r, unsigned tab, uint32_t boff, struct wen
 		ents[i].meta = e.meta;
 		ents[i].key = e.key;
 		ents[i].val = e.val;
-		ents[i].kext = (e.flags & MXC_ENT_KEXT) ? unit_of(r, e.key) : 0;
-		ents[i].vext = (e.flags & MXC_ENT_VEXT) ? unit_of(r, e.val) : 0;
+		ents[i].kext = (e.flags & MXS_ENT_KEXT) ? unit_of(r, e.key) : 0;
+		ents[i].vext = (e.flags & MXS_ENT_VEXT) ? unit_of(r, e.val) : 0;
 	}
 	return (int)n;
 corrupt:
@@ -206,9 +206,9 @@ static void bucket_publish(struct region *r, unsigned tab, uint64_t slot, const 
 {
 	uint64_t *idx = tab_index(r, tab);
 
-	memcpy(at(r, boff), img, (size_t)img[1] << MXC_SHM_UNIT_SHIFT);
+	memcpy(at(r, boff), img, (size_t)img[1] << MXS_SHM_UNIT_SHIFT);
 	/* the release store orders the copy above before the word */
-	mxa_store64(&idx[slot], MXC_IDX_WORD(boff, filter));
+	mxa_store64(&idx[slot], MXS_IDX_WORD(boff, filter));
 }
 
 int root_publish(struct region *r)
@@ -221,7 +221,7 @@ int root_publish(struct region *r)
 		return -1;
 	}
 	memcpy(at(r, off), &r->root, sizeof(r->root));
-	mxa_store64(&r->hdr->h_root, (uint64_t)off << MXC_SHM_UNIT_SHIFT);
+	mxa_store64(&r->hdr->h_root, (uint64_t)off << MXS_SHM_UNIT_SHIFT);
 	r->root_off = off;
 	if (old)
 		retire(r, old, n);
@@ -233,7 +233,7 @@ static unsigned log2_for(uint64_t expect)
 	unsigned l = TABLE_MIN_LOG2;
 
 	/* a quarter of headroom so a rebuilt table does not resize at once */
-	while (l < MXC_TAB_MAX_LOG2 && ((uint64_t)1 << l) * TABLE_MAX_LOAD < expect + expect / 4)
+	while (l < MXS_TAB_MAX_LOG2 && ((uint64_t)1 << l) * TABLE_MAX_LOAD < expect + expect / 4)
 		l++;
 	return l;
 }
@@ -249,7 +249,7 @@ int table_create(struct region *r, unsigned tab, uint64_t expect)
 		return -1;
 	}
 	memset(at(r, off), 0, bytes);
-	r->root.r_tab[tab].t_index = (uint64_t)off << MXC_SHM_UNIT_SHIFT;
+	r->root.r_tab[tab].t_index = (uint64_t)off << MXS_SHM_UNIT_SHIFT;
 	r->root.r_tab[tab].t_log2 = l;
 	return 0;
 }
@@ -267,13 +267,13 @@ static int table_grow(struct region *r, unsigned tab)
 	uint64_t nb = (uint64_t)1 << old.t_log2, i, new_bucket_units = 0;
 	uint64_t idx_bytes = nb * 2 * 8, need;
 	uint64_t *oidx = tab_index(r, tab), *nidx;
-	struct went ents[MXC_BUCKET_MAX_ENTRIES], half[2][MXC_BUCKET_MAX_ENTRIES];
+	struct went ents[MXS_BUCKET_MAX_ENTRIES], half[2][MXS_BUCKET_MAX_ENTRIES];
 	uint8_t img[BUCKET_BYTES_MAX];
 	uint32_t idx_off, boff, filter;
 	int n, k;
 	unsigned nh[2];
 
-	if (old.t_log2 >= MXC_TAB_MAX_LOG2) {
+	if (old.t_log2 >= MXS_TAB_MAX_LOG2) {
 		errno = EFBIG;
 		return -1;
 	}
@@ -284,7 +284,7 @@ static int table_grow(struct region *r, unsigned tab)
 		errno = ENOSPC;
 		return -1;
 	}
-	if (region_back(r, ((uint64_t)r->ar.bump + need) << MXC_SHM_UNIT_SHIFT) != 0)
+	if (region_back(r, ((uint64_t)r->ar.bump + need) << MXS_SHM_UNIT_SHIFT) != 0)
 		return -1;
 	idx_off = r_alloc(r, units_for(idx_bytes));
 	nidx = (uint64_t *)(void *)at(r, idx_off);
@@ -292,9 +292,9 @@ static int table_grow(struct region *r, unsigned tab)
 	for (i = 0; i < nb; i++) {
 		uint64_t w = oidx[i];
 
-		if (MXC_IDX_OFF(w) == 0)
+		if (MXS_IDX_OFF(w) == 0)
 			continue;
-		n = bucket_load(r, tab, MXC_IDX_OFF(w), ents);
+		n = bucket_load(r, tab, MXS_IDX_OFF(w), ents);
 		if (n < 0)
 			return -1;
 		nh[0] = nh[1] = 0;
@@ -308,12 +308,12 @@ static int table_grow(struct region *r, unsigned tab)
 				continue;
 			bucket_encode(img, tab, half[k], nh[k], &filter);
 			boff = r_alloc(r, img[1]);
-			memcpy(at(r, boff), img, (size_t)img[1] << MXC_SHM_UNIT_SHIFT);
-			nidx[i + (uint64_t)k * nb] = MXC_IDX_WORD(boff, filter);
+			memcpy(at(r, boff), img, (size_t)img[1] << MXS_SHM_UNIT_SHIFT);
+			nidx[i + (uint64_t)k * nb] = MXS_IDX_WORD(boff, filter);
 			new_bucket_units += img[1];
 		}
 	}
-	r->root.r_tab[tab].t_index = (uint64_t)idx_off << MXC_SHM_UNIT_SHIFT;
+	r->root.r_tab[tab].t_index = (uint64_t)idx_off << MXS_SHM_UNIT_SHIFT;
 	r->root.r_tab[tab].t_log2 = old.t_log2 + 1;
 	if (root_publish(r) != 0) {
 		r->root.r_tab[tab] = old;
@@ -321,9 +321,9 @@ static int table_grow(struct region *r, unsigned tab)
 	}
 	/* the old table is unreachable for new readers: to limbo */
 	for (i = 0; i < nb; i++)
-		if (MXC_IDX_OFF(oidx[i]) != 0)
-			retire(r, MXC_IDX_OFF(oidx[i]), bucket_units_at(r, MXC_IDX_OFF(oidx[i])));
-	retire(r, (uint32_t)(old.t_index >> MXC_SHM_UNIT_SHIFT), units_for(nb * 8));
+		if (MXS_IDX_OFF(oidx[i]) != 0)
+			retire(r, MXS_IDX_OFF(oidx[i]), bucket_units_at(r, MXS_IDX_OFF(oidx[i])));
+	retire(r, (uint32_t)(old.t_index >> MXS_SHM_UNIT_SHIFT), units_for(nb * 8));
 	r->bucket_units[tab] = new_bucket_units;
 	log_debug("region: table %u grew to %llu buckets", tab, (unsigned long long)(nb * 2));
 	return 0;
@@ -359,10 +359,10 @@ static int tab_put(struct region *r, unsigned tab, const char *key, size_t klen,
 	struct mxc_shm_tab *t = &r->root.r_tab[tab];
 	uint64_t h = mxc_tab_hash(r->hdr, key, klen), slot = h & (((uint64_t)1 << t->t_log2) - 1);
 	uint64_t w = tab_index(r, tab)[slot];
-	struct went ents[MXC_BUCKET_MAX_ENTRIES + 1], ne, old;
+	struct went ents[MXS_BUCKET_MAX_ENTRIES + 1], ne, old;
 	uint8_t img[BUCKET_BYTES_MAX];
-	uint32_t boff = 0, filter, oldb = MXC_IDX_OFF(w);
-	size_t total = MXC_BUCKET_HDR;
+	uint32_t boff = 0, filter, oldb = MXS_IDX_OFF(w);
+	size_t total = MXS_BUCKET_HDR;
 	int n = 0, i, found = -1;
 
 	if (oldb != 0) {
@@ -371,7 +371,7 @@ static int tab_put(struct region *r, unsigned tab, const char *key, size_t klen,
 			return -1;
 	}
 	memset(&ne, 0, sizeof(ne));
-	ne.tag = MXC_HASH_TAG(h);
+	ne.tag = MXS_HASH_TAG(h);
 	ne.klen = (uint8_t)klen;
 	ne.vlen = (uint16_t)vlen;
 	ne.key = (const uint8_t *)key;
@@ -382,25 +382,25 @@ static int tab_put(struct region *r, unsigned tab, const char *key, size_t klen,
 		else
 			total += went_size(&ents[i]);
 	}
-	if (found < 0 && n == MXC_BUCKET_MAX_ENTRIES) {
+	if (found < 0 && n == MXS_BUCKET_MAX_ENTRIES) {
 		errno = EAGAIN;
 		return -1;
 	}
 	/* out-of-line parts first, so a failure leaves nothing published */
-	if (klen > MXC_INLINE_KEY_MAX) {
-		ne.flags |= MXC_ENT_KEXT;
+	if (klen > MXS_INLINE_KEY_MAX) {
+		ne.flags |= MXS_ENT_KEXT;
 		ne.kext = found >= 0 ? ents[found].kext : blob_put(r, key, klen, 0);
 		if (ne.kext == 0)
 			goto nospace;
 	}
-	if (vlen > MXC_INLINE_VAL_MAX) {
-		ne.flags |= MXC_ENT_VEXT;
+	if (vlen > MXS_INLINE_VAL_MAX) {
+		ne.flags |= MXS_ENT_VEXT;
 		ne.vext = blob_put(r, val, vlen, 0);
 		if (ne.vext == 0)
 			goto nospace;
 	}
 	if (mlen > 0) {
-		ne.flags |= MXC_ENT_META;
+		ne.flags |= MXS_ENT_META;
 		ne.meta = blob_put(r, meta, mlen, 1);
 		if (ne.meta == 0)
 			goto nospace;
@@ -452,7 +452,7 @@ int region_put(struct region *r, unsigned tab, const char *key, size_t klen, con
 {
 	int attempt, rc;
 
-	if (tab >= MXC_TABS_USED || klen == 0 || klen > MXC_TAB_KEY_MAX || vlen > MXC_TAB_VAL_MAX ||
+	if (tab >= MXC_TABS_USED || klen == 0 || klen > MXS_TAB_KEY_MAX || vlen > MXS_TAB_VAL_MAX ||
 	    mlen > UINT16_MAX) {
 		errno = EINVAL;
 		return -1;
@@ -488,13 +488,13 @@ int region_put(struct region *r, unsigned tab, const char *key, size_t klen, con
 int region_del(struct region *r, unsigned tab, const char *key, size_t klen)
 {
 	struct mxc_shm_tab *t;
-	struct went ents[MXC_BUCKET_MAX_ENTRIES];
+	struct went ents[MXS_BUCKET_MAX_ENTRIES];
 	uint8_t img[BUCKET_BYTES_MAX];
 	uint64_t h, slot, w;
 	uint32_t oldb, boff, filter;
 	int n, i, found = -1, attempt;
 
-	if (tab >= MXC_TABS_USED || klen == 0 || klen > MXC_TAB_KEY_MAX) {
+	if (tab >= MXC_TABS_USED || klen == 0 || klen > MXS_TAB_KEY_MAX) {
 		errno = EINVAL;
 		return -1;
 	}
@@ -503,14 +503,14 @@ int region_del(struct region *r, unsigned tab, const char *key, size_t klen)
 		h = mxc_tab_hash(r->hdr, key, klen);
 		slot = h & (((uint64_t)1 << t->t_log2) - 1);
 		w = tab_index(r, tab)[slot];
-		oldb = MXC_IDX_OFF(w);
+		oldb = MXS_IDX_OFF(w);
 		if (oldb == 0)
 			return 0;
 		n = bucket_load(r, tab, oldb, ents);
 		if (n < 0)
 			return -1;
 		for (i = 0; i < n; i++)
-			if (ents[i].tag == MXC_HASH_TAG(h) && ents[i].klen == klen &&
+			if (ents[i].tag == MXS_HASH_TAG(h) && ents[i].klen == klen &&
 			    memcmp(ents[i].key, key, klen) == 0)
 				found = i;
 		if (found < 0)
@@ -524,7 +524,7 @@ int region_del(struct region *r, unsigned tab, const char *key, size_t klen)
 			bucket_encode(img, tab, ents, (unsigned)n, &filter);
 			boff = r_alloc(r, img[1]);
 			if (boff == 0) {
-				if (region_grow(r, MXC_BUCKET_MAX_UNITS) != 0)
+				if (region_grow(r, MXS_BUCKET_MAX_UNITS) != 0)
 					return -1;
 				found = -1;
 				continue;
@@ -547,13 +547,13 @@ int table_copy(struct region *dst, struct region *src, unsigned tab)
 {
 	uint64_t nb = (uint64_t)1 << src->root.r_tab[tab].t_log2, i;
 	const uint64_t *idx = tab_index(src, tab);
-	struct went ents[MXC_BUCKET_MAX_ENTRIES];
+	struct went ents[MXS_BUCKET_MAX_ENTRIES];
 	int n, k;
 
 	for (i = 0; i < nb; i++) {
-		if (MXC_IDX_OFF(idx[i]) == 0)
+		if (MXS_IDX_OFF(idx[i]) == 0)
 			continue;
-		n = bucket_load(src, tab, MXC_IDX_OFF(idx[i]), ents);
+		n = bucket_load(src, tab, MXS_IDX_OFF(idx[i]), ents);
 		if (n < 0)
 			return -1;
 		for (k = 0; k < n; k++) {

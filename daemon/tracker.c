@@ -9,7 +9,7 @@
  * restart makes a new key (the counts are per boot: the same server
  * seen before and after a restart counts once in each).  Three sets of
  * digests (ck_hs, owned by the event thread); what leaves the process is
- * the counts: in the region (MXC_TAB_SERVERS) and in DIR/servers.json
+ * the counts: in the region (MXS_TAB_SERVERS) and in DIR/servers.json
  * (boot_time and the three counts), written atomically.
  */
 #include "tracker.h"
@@ -144,7 +144,7 @@ static void add(struct tracker *t, int set, const char *v, size_t len)
 	lim = __atomic_load_n(&t->limit, __ATOMIC_RELAXED);
 	if (lim != 0 && t->count[set] >= lim) {
 		/* the count becomes "at least": better than unbounded memory */
-		ctr_limit(MXC_CTR_LIMIT_SERVERS,
+		ctr_limit(MXS_CTR_LIMIT_SERVERS,
 			  "tracker: a set holds %u values ([limits] servers): new values are not counted", lim);
 		return;
 	}
@@ -162,7 +162,7 @@ static void add(struct tracker *t, int set, const char *v, size_t len)
 
 int tracker_event(struct tracker *t, const char *name, size_t len)
 {
-	char ip[MXK_MAX_LEN + 1], dom[MXK_MAX_LEN + 1], part[MXC_EV_NAME_MAX + 1];
+	char ip[MXK_MAX_LEN + 1], dom[MXK_MAX_LEN + 1], part[MXS_EV_NAME_MAX + 1];
 	const char *sp = memchr(name, ' ', len);
 	size_t il, dl;
 	int kind;
@@ -205,10 +205,10 @@ static int pub_store(struct store *st, void *arg, int64_t now)
 static int pub_apply(struct region *rg, void *arg)
 {
 	struct tjob *j = arg;
-	uint8_t val[MXC_SERVERS_VALUE_LEN];
+	uint8_t val[MXS_SERVERS_VALUE_LEN];
 
 	mxc_servers_encode(val, j->v);
-	return region_put(rg, MXC_TAB_SERVERS, MXC_SERVERS_KEY, 1, val, sizeof(val), NULL, 0) < 0 ? -1 : 0;
+	return region_put(rg, MXS_TAB_SERVERS, MXS_SERVERS_KEY, 1, val, sizeof(val), NULL, 0) < 0 ? -1 : 0;
 }
 
 /* DIR/servers.json, replaced by rename so a reader never sees half */
@@ -301,7 +301,7 @@ static uint64_t on_due(const void *arg)
 
 int tracker_attach(struct tracker *t, struct events *e)
 {
-	if (events_on(e, MXC_EV_SERVER, EVENTS_NAME_RAW, on_event, t) != 0 || events_tick(e, on_tick, on_due, t) != 0)
+	if (events_on(e, MXS_EV_SERVER, EVENTS_NAME_RAW, on_event, t) != 0 || events_tick(e, on_tick, on_due, t) != 0)
 		return -1;
 	return 0;
 }

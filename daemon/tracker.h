@@ -1,7 +1,7 @@
 /*
  * daemon/tracker.h - the unique-server tracker (connecting IPs, sender
  * domains, IP-literal senders), counted by keyed hash, published as
- * counts only: MXC_TAB_SERVERS in the region and DIR/servers.json.
+ * counts only: MXS_TAB_SERVERS in the region and DIR/servers.json.
  *
  * Thread safety: tracker_event and tracker_tick belong to the event thread
  * (daemon/events.c); tracker_new and tracker_free to the main thread.
@@ -21,7 +21,7 @@ struct tracker *tracker_new(const char *dir);
 /* tracker_free - forget the sets and wipe the key; t may be NULL. */
 void tracker_free(struct tracker *t);
 
-/* tracker_event - one MXC_EV_SERVER record ("IP DOMAIN", canonical).
+/* tracker_event - one MXS_EV_SERVER record ("IP DOMAIN", canonical).
  * Returns 0, or -1 when the record is malformed (nothing counted). */
 int tracker_event(struct tracker *t, const char *name, size_t len);
 
@@ -35,7 +35,7 @@ uint64_t tracker_due(const struct tracker *t);
 /*
  * tracker_set_limit - at most per_set values in each set (0: no limit);
  * past it new values are not counted (the counts read "at least") and
- * MXC_CTR_LIMIT_SERVERS counts them.  Any thread.
+ * MXS_CTR_LIMIT_SERVERS counts them.  Any thread.
  */
 void tracker_set_limit(struct tracker *t, unsigned per_set);
 

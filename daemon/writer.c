@@ -31,7 +31,7 @@
  * connections (each waits for its own), records keep one transaction's
  * WAL growth and the time readers wait for an answer in check. */
 #define WRITER_ROUND_CMDS 256
-#define WRITER_ROUND_RECS (4 * MXC_CTL_BATCH)
+#define WRITER_ROUND_RECS (4 * MXS_CTL_BATCH)
 /* Between rounds the path of the database is checked this often, so a
  * file removed under the daemon is saved even if no change follows. */
 #define WRITER_CHECK_MS   1000
@@ -139,7 +139,7 @@ static void writer_fail_all(struct writer_cmd **cmds, size_t n, int status, cons
 
 static int writer_cmd_valid(const struct writer_cmd *c)
 {
-	return c->nrecs >= 1 && c->nrecs <= MXC_CTL_BATCH && c->job != NULL && c->job->store != NULL &&
+	return c->nrecs >= 1 && c->nrecs <= MXS_CTL_BATCH && c->job != NULL && c->job->store != NULL &&
 	       c->job->apply != NULL;
 }
 
@@ -233,7 +233,7 @@ static void writer_round(struct writer *w, struct writer_cmd **cmds, size_t n)
 
 	us = mono_us();
 	if (writer_store(w, cmds, n, (int64_t)time(NULL)) != 0) {
-		ctr_add(MXC_CTR_STORE_FAILED, 1);
+		ctr_add(MXS_CTR_STORE_FAILED, 1);
 		log_warnx("writer: transaction of %zu changes rolled back: %s", nrecs, store_errmsg(w->st));
 		/* the region is untouched: nothing of the round is served */
 		snprintf(msg, sizeof(msg), "store: change refused: %s", store_errmsg(w->st));
@@ -241,8 +241,8 @@ static void writer_round(struct writer *w, struct writer_cmd **cmds, size_t n)
 		w->refused++;
 		goto done;
 	}
-	ctr_add(MXC_CTR_STORE_COMMITS, 1);
-	ctr_add(MXC_CTR_STORE_COMMIT_US, mono_us() - us);
+	ctr_add(MXS_CTR_STORE_COMMITS, 1);
+	ctr_add(MXS_CTR_STORE_COMMIT_US, mono_us() - us);
 	if (w->refused > 0) {
 		/* the end of a spell of refusals (disk full, read-only) is news
 		 * to whoever read the warnings */

@@ -54,7 +54,7 @@ struct writer;
 enum writer_op {
 	WRITER_SET = 1,         /* recs[0]: key, target, comment */
 	WRITER_DEL,             /* recs[0]: key */
-	WRITER_IMPORT,          /* recs[0..nrecs): up to MXC_CTL_BATCH records */
+	WRITER_IMPORT,          /* recs[0..nrecs): up to MXS_CTL_BATCH records */
 	WRITER_JOB,             /* job: any table's change (writer_job) */
 };
 

@@ -7,7 +7,7 @@
  * from zero (h_writer_start says when).  Gauges are set, not added to.
  * The writer copies them into the header on every publish and tick, so a
  * reader sees them at most WRITER_TICK_MS late.  Indices never change
- * meaning; new ones take unused indices below MXC_CTR_MAX, which needs no
+ * meaning; new ones take unused indices below MXS_CTR_MAX, which needs no
  * layout bump (an unused index reads 0 and has no name).
  *
  * Names are Prometheus metric names without the "mxcache_" prefix, some
@@ -24,69 +24,69 @@
 #include <stdint.h>
 #include <string.h>
 
-#define MXC_CTR_MAX 64
+#define MXS_CTR_MAX 64
 
 enum mxc_ctr {
 	/* limits a peer can reach: what was refused, each logged once */
-	MXC_CTR_LIMIT_STS = 0,        /* policy fetches not started: [limits] sts_entries */
-	MXC_CTR_LIMIT_MX,             /* MX lookups not started: [limits] mx_entries */
-	MXC_CTR_LIMIT_STATS,          /* stats events for new domains dropped: [limits] stats_domains */
-	MXC_CTR_LIMIT_SERVERS,        /* tracker values not counted: [limits] servers */
-	MXC_CTR_LIMIT_EVENTS,         /* client events dropped: [limits] client_events_per_s */
-	MXC_CTR_LIMIT_CTL_CONN,       /* admin connections refused: too many open */
-	MXC_CTR_CTL_DENIED,           /* admin connections or changes refused: credentials */
-	MXC_CTR_EVENTS_BAD,           /* client events that failed validation */
-	MXC_CTR_STORE_FAILED,         /* writer rounds SQLite refused (disk full, read-only, I/O) */
-	MXC_CTR_EVENTS,               /* client events accepted */
+	MXS_CTR_LIMIT_STS = 0,        /* policy fetches not started: [limits] sts_entries */
+	MXS_CTR_LIMIT_MX,             /* MX lookups not started: [limits] mx_entries */
+	MXS_CTR_LIMIT_STATS,          /* stats events for new domains dropped: [limits] stats_domains */
+	MXS_CTR_LIMIT_SERVERS,        /* tracker values not counted: [limits] servers */
+	MXS_CTR_LIMIT_EVENTS,         /* client events dropped: [limits] client_events_per_s */
+	MXS_CTR_LIMIT_CTL_CONN,       /* admin connections refused: too many open */
+	MXS_CTR_CTL_DENIED,           /* admin connections or changes refused: credentials */
+	MXS_CTR_EVENTS_BAD,           /* client events that failed validation */
+	MXS_CTR_STORE_FAILED,         /* writer rounds SQLite refused (disk full, read-only, I/O) */
+	MXS_CTR_EVENTS,               /* client events accepted */
 
 	/* MTA-STS checks by result (sts_check), failures by class */
-	MXC_CTR_STS_POLICY = 10,      /* a policy fetched, or its id unchanged */
-	MXC_CTR_STS_NONE,             /* the domain publishes none */
-	MXC_CTR_STS_FAILED,           /* failed (classes below) */
-	MXC_CTR_STS_FAIL_DNS,         /* MXC_STS_FAIL_DNS .. _RECORD, in order */
-	MXC_CTR_STS_FAIL_FETCH,
-	MXC_CTR_STS_FAIL_INVALID,
-	MXC_CTR_STS_FAIL_WEBPKI,
-	MXC_CTR_STS_FAIL_RECORD,
-	MXC_CTR_MX_LOOKUPS,           /* MX lookups done */
-	MXC_CTR_STS_LAG,              /* gauge: seconds the most overdue refresh is late */
+	MXS_CTR_STS_POLICY = 10,      /* a policy fetched, or its id unchanged */
+	MXS_CTR_STS_NONE,             /* the domain publishes none */
+	MXS_CTR_STS_FAILED,           /* failed (classes below) */
+	MXS_CTR_STS_FAIL_DNS,         /* MXS_STS_FAIL_DNS .. _RECORD, in order */
+	MXS_CTR_STS_FAIL_FETCH,
+	MXS_CTR_STS_FAIL_INVALID,
+	MXS_CTR_STS_FAIL_WEBPKI,
+	MXS_CTR_STS_FAIL_RECORD,
+	MXS_CTR_MX_LOOKUPS,           /* MX lookups done */
+	MXS_CTR_STS_LAG,              /* gauge: seconds the most overdue refresh is late */
 
 	/* the writer's SQLite commits */
-	MXC_CTR_STORE_COMMITS = 20,   /* rounds committed */
-	MXC_CTR_STORE_COMMIT_US,      /* their time, microseconds (seconds in metrics) */
+	MXS_CTR_STORE_COMMITS = 20,   /* rounds committed */
+	MXS_CTR_STORE_COMMIT_US,      /* their time, microseconds (seconds in metrics) */
 
-	/* admin connections refused by the pools of ctl.c (beside MXC_CTR_LIMIT_CTL_CONN) */
-	MXC_CTR_LIMIT_CTL_READONLY = 22,  /* read-only peers: CTL_READONLY_CONN open */
-	MXC_CTR_LIMIT_CTL_UID,            /* one uid: CTL_UID_CONN open */
+	/* admin connections refused by the pools of ctl.c (beside MXS_CTR_LIMIT_CTL_CONN) */
+	MXS_CTR_LIMIT_CTL_READONLY = 22,  /* read-only peers: CTL_READONLY_CONN open */
+	MXS_CTR_LIMIT_CTL_UID,            /* one uid: CTL_UID_CONN open */
 
 	/* the socketmap server (mxcache-socketmap), by map and by answer */
-	MXC_CTR_SM_MTASTS = 24,
-	MXC_CTR_SM_TRANSPORT,
-	MXC_CTR_SM_FEDERATION,
-	MXC_CTR_SM_OK,
-	MXC_CTR_SM_NOTFOUND,
-	MXC_CTR_SM_TEMP,
-	MXC_CTR_SM_PERM,
-	MXC_CTR_SM_CONN,              /* connections accepted */
-	MXC_CTR_SM_CONN_REFUSED,      /* refused: [socketmap] max_connections or a listener's limit */
-	MXC_CTR_SM_CONN_REFUSED_PEER, /* refused: the limit per TCP address or unix uid */
-	MXC_CTR_SM_TIMEOUT,           /* closed: idle, a request not complete, replies not read in time */
+	MXS_CTR_SM_MTASTS = 24,
+	MXS_CTR_SM_TRANSPORT,
+	MXS_CTR_SM_FEDERATION,
+	MXS_CTR_SM_OK,
+	MXS_CTR_SM_NOTFOUND,
+	MXS_CTR_SM_TEMP,
+	MXS_CTR_SM_PERM,
+	MXS_CTR_SM_CONN,              /* connections accepted */
+	MXS_CTR_SM_CONN_REFUSED,      /* refused: [socketmap] max_connections or a listener's limit */
+	MXS_CTR_SM_CONN_REFUSED_PEER, /* refused: the limit per TCP address or unix uid */
+	MXS_CTR_SM_TIMEOUT,           /* closed: idle, a request not complete, replies not read in time */
 
 	/* client processes' reader blocks (daemon/readers.c) */
-	MXC_CTR_READERS_REFUSED = 35, /* refused: not a sealed block of the right size, or too many */
+	MXS_CTR_READERS_REFUSED = 35, /* refused: not a sealed block of the right size, or too many */
 
 	/* what clients' misses may cost the MTA-STS manager (daemon/sts_quota.h) */
-	MXC_CTR_LIMIT_MISSES = 36,    /* misses not checked: [limits] client_misses_per_s */
-	MXC_CTR_LIMIT_ZONE_MISSES,    /* misses not checked: STS_ZONE_MISSES_PER_S under one parent */
-	MXC_CTR_LIMIT_MISS_BACKLOG,   /* misses not checked: STS_MISS_BACKLOG of one source waiting */
-	MXC_CTR_LIMIT_MISS_ENTRIES,   /* never-confirmed entries evicted: [limits] sts_miss_entries */
-	MXC_CTR_USED = 40
+	MXS_CTR_LIMIT_MISSES = 36,    /* misses not checked: [limits] client_misses_per_s */
+	MXS_CTR_LIMIT_ZONE_MISSES,    /* misses not checked: STS_ZONE_MISSES_PER_S under one parent */
+	MXS_CTR_LIMIT_MISS_BACKLOG,   /* misses not checked: STS_MISS_BACKLOG of one source waiting */
+	MXS_CTR_LIMIT_MISS_ENTRIES,   /* never-confirmed entries evicted: [limits] sts_miss_entries */
+	MXS_CTR_USED = 40
 };
 
 /* Name (Prometheus style, without the mxcache_ prefix, labels included). */
 static inline const char *mxc_ctr_name(int i)
 {
-	static const char *const names[MXC_CTR_USED] = {
+	static const char *const names[MXS_CTR_USED] = {
 		"limit_sts_entries_total",
 		"limit_mx_entries_total",
 		"limit_stats_domains_total",
@@ -129,13 +129,13 @@ static inline const char *mxc_ctr_name(int i)
 		"limit_sts_miss_entries_total",
 	};
 
-	return i >= 0 && i < MXC_CTR_USED ? names[i] : NULL;
+	return i >= 0 && i < MXS_CTR_USED ? names[i] : NULL;
 }
 
 /* HELP text: one per family, on its first index. */
 static inline const char *mxc_ctr_help(int i)
 {
-	static const char *const help[MXC_CTR_USED] = {
+	static const char *const help[MXS_CTR_USED] = {
 		"MTA-STS policy fetches not started because the policy cache holds [limits] sts_entries",
 		"MX lookups not started because the MX cache holds [limits] mx_entries",
 		"delivery events for new domains dropped because [limits] stats_domains are counted",
@@ -171,14 +171,14 @@ static inline const char *mxc_ctr_help(int i)
 		"never-confirmed MTA-STS entries evicted for new ones ([limits] sts_miss_entries, sts_entries)",
 	};
 
-	return i >= 0 && i < MXC_CTR_USED ? help[i] : NULL;
+	return i >= 0 && i < MXS_CTR_USED ? help[i] : NULL;
 }
 
 /* What to divide the stored value by for its metric (microseconds in,
  * seconds out). */
 static inline uint64_t mxc_ctr_scale(int i)
 {
-	return i == MXC_CTR_STORE_COMMIT_US ? 1000000 : 1;
+	return i == MXS_CTR_STORE_COMMIT_US ? 1000000 : 1;
 }
 
 /* 1 for a gauge, 0 for a counter: counters end in "_total" before any

@@ -2,7 +2,7 @@
  * shm/ctl.h - the admin protocol on DIR/ctl.sock, shared by mxcached and
  * shmctl.
  *
- * A stream of lines, each at most MXC_CTL_LINE_MAX bytes with its '\n'.
+ * A stream of lines, each at most MXS_CTL_LINE_MAX bytes with its '\n'.
  * A line is words separated by one space; each word is escaped so that it
  * holds no byte <= 0x20, no 0x7f and no '%': such bytes travel as %XX
  * (upper-case hex).  An empty word travels as "%-".
@@ -29,7 +29,7 @@
  *   FED-DEL <domain>                     -> OK <rules> | NOTFOUND <rules>
  *   FED-FLUSH                            -> OK <removed>
  *   QUIT                                 -> OK, then the daemon closes
- * Errors: ERR <code> <message>, code one of the MXC_CTL_E* words below.
+ * Errors: ERR <code> <message>, code one of the MXS_CTL_E* words below.
  *
  * The daemon accepts changes only from root, its own uid and the members
  * of [ctl] admin_group (SO_PEERCRED, SO_PEERGROUPS; docs/daemon.md);
@@ -43,18 +43,18 @@
 #include <stddef.h>
 #include <string.h>
 
-#define MXC_CTL_SOCK       "ctl.sock"
-#define MXC_CTL_LINE_MAX   8192      /* bytes per line, '\n' included */
-#define MXC_CTL_WORDS_MAX  8         /* words per line */
-#define MXC_CTL_BATCH      20000     /* import records per transaction */
+#define MXS_CTL_SOCK       "ctl.sock"
+#define MXS_CTL_LINE_MAX   8192      /* bytes per line, '\n' included */
+#define MXS_CTL_WORDS_MAX  8         /* words per line */
+#define MXS_CTL_BATCH      20000     /* import records per transaction */
 
 /* Error words after ERR; shmctl maps them to exit status. */
-#define MXC_CTL_EINVAL  "EINVAL"     /* bad key, target or request (exit 4) */
-#define MXC_CTL_EPERM   "EPERM"      /* caller may not change anything (4) */
-#define MXC_CTL_ESTORE  "ESTORE"     /* SQLite refused the change (4) */
-#define MXC_CTL_EREGION "EREGION"    /* region could not take it (4) */
-#define MXC_CTL_EBUSY   "EBUSY"      /* too many admin connections (3) */
-#define MXC_CTL_EPROTO  "EPROTO"     /* malformed line (2) */
+#define MXS_CTL_EINVAL  "EINVAL"     /* bad key, target or request (exit 4) */
+#define MXS_CTL_EPERM   "EPERM"      /* caller may not change anything (4) */
+#define MXS_CTL_ESTORE  "ESTORE"     /* SQLite refused the change (4) */
+#define MXS_CTL_EREGION "EREGION"    /* region could not take it (4) */
+#define MXS_CTL_EBUSY   "EBUSY"      /* too many admin connections (3) */
+#define MXS_CTL_EPROTO  "EPROTO"     /* malformed line (2) */
 
 /*
  * mxc_ctl_escape - escape n bytes of in into out (outlen bytes, NUL added).

@@ -23,7 +23,7 @@
  *     which the client may write at will, so the daemon trusts nothing in
  *     them: it takes records with mxc_ering_take(), which uses the ring
  *     size it knows rather than the one in the block, takes at most
- *     MXC_EV_RING_SIZE records per ring per pass and validates every
+ *     MXS_EV_RING_SIZE records per ring per pass and validates every
  *     record (type, name length, the name itself);
  *   - a record may carry what a client must not leave lying around (the
  *     tracker's connecting IPs and sender domains), so the daemon wipes
@@ -46,34 +46,34 @@
 #include "atomic.h"
 #include "layout.h"
 
-#define MXC_EV_RING_SIZE 16          /* slots per ring, a power of two; it holds one less */
-#define MXC_EV_NAME_MAX  255         /* a canonical domain or IP literal; MXC_EV_SERVER: two */
+#define MXS_EV_RING_SIZE 16          /* slots per ring, a power of two; it holds one less */
+#define MXS_EV_NAME_MAX  255         /* a canonical domain or IP literal; MXS_EV_SERVER: two */
 
 /* Event types.  Later tables take the next numbers. */
-#define MXC_EV_STS_FETCH 1           /* no usable policy cached: fetch one */
-#define MXC_EV_STS_USED  2           /* a cached policy was used (e_value: unix s) */
-#define MXC_EV_MX_FETCH  3           /* no usable MX answer cached: resolve */
-#define MXC_EV_QUEUE     4           /* e_value: queued messages delta */
-#define MXC_EV_SUCCESS   5           /* e_aux: transport, e_value: latency ms */
-#define MXC_EV_FAILURE   6           /* e_aux: transport */
-#define MXC_EV_SERVER    7           /* e_name: "IP SENDER-DOMAIN" (domain may be absent) */
-#define MXC_EV_TYPE_MAX  7
+#define MXS_EV_STS_FETCH 1           /* no usable policy cached: fetch one */
+#define MXS_EV_STS_USED  2           /* a cached policy was used (e_value: unix s) */
+#define MXS_EV_MX_FETCH  3           /* no usable MX answer cached: resolve */
+#define MXS_EV_QUEUE     4           /* e_value: queued messages delta */
+#define MXS_EV_SUCCESS   5           /* e_aux: transport, e_value: latency ms */
+#define MXS_EV_FAILURE   6           /* e_aux: transport */
+#define MXS_EV_SERVER    7           /* e_name: "IP SENDER-DOMAIN" (domain may be absent) */
+#define MXS_EV_TYPE_MAX  7
 
 struct mxc_event {
-	uint8_t  e_type;             /* MXC_EV_* */
+	uint8_t  e_type;             /* MXS_EV_* */
 	uint8_t  e_aux;              /* type-specific */
-	uint16_t e_nlen;             /* bytes of e_name, 1..MXC_EV_NAME_MAX */
+	uint16_t e_nlen;             /* bytes of e_name, 1..MXS_EV_NAME_MAX */
 	uint32_t e_pad;
 	int64_t  e_value;            /* type-specific */
 	char     e_name[256];        /* canonical key, not NUL-terminated */
 };
-_Static_assert(sizeof(struct mxc_event) == 272, "bump MXC_SHM_RLAYOUT");
+_Static_assert(sizeof(struct mxc_event) == 272, "bump MXS_SHM_RLAYOUT");
 
 /* One slot's ring: the consumer index and the producer index on lines of
  * their own (each side writes one, so neither bounces the other's line),
  * the producer's counters on a third, then the records.  The indexes run
- * free (they wrap at 2^32); record i is er_ev[i % MXC_EV_RING_SIZE], and
- * er_p_tail - er_c_head records wait, at most MXC_EV_RING_SIZE - 1. */
+ * free (they wrap at 2^32); record i is er_ev[i % MXS_EV_RING_SIZE], and
+ * er_p_tail - er_c_head records wait, at most MXS_EV_RING_SIZE - 1. */
 struct mxc_shm_ering {
 	uint32_t er_c_head;          /* consumer: the next record to take */
 	uint8_t  er_pad0[60];
@@ -82,15 +82,15 @@ struct mxc_shm_ering {
 	uint64_t er_posted;          /* producer: events published */
 	uint64_t er_dropped;         /* producer: events dropped, ring full */
 	uint8_t  er_pad2[48];
-	struct mxc_event er_ev[MXC_EV_RING_SIZE];
+	struct mxc_event er_ev[MXS_EV_RING_SIZE];
 };
-_Static_assert(offsetof(struct mxc_shm_ering, er_c_head) == 0, "bump MXC_SHM_RLAYOUT");
-_Static_assert(offsetof(struct mxc_shm_ering, er_p_tail) == 64, "bump MXC_SHM_RLAYOUT");
-_Static_assert(offsetof(struct mxc_shm_ering, er_posted) == 128, "bump MXC_SHM_RLAYOUT");
-_Static_assert(offsetof(struct mxc_shm_ering, er_ev) == 192, "bump MXC_SHM_RLAYOUT");
-_Static_assert(sizeof(struct mxc_shm_ering) == 192 + MXC_EV_RING_SIZE * 272, "bump MXC_SHM_RLAYOUT");
-_Static_assert(sizeof(struct mxc_shm_ering) % MXC_SHM_LINE == 0, "rings stay line-aligned");
-_Static_assert((MXC_EV_RING_SIZE & (MXC_EV_RING_SIZE - 1)) == 0, "a power of two: the indexes wrap cleanly");
+_Static_assert(offsetof(struct mxc_shm_ering, er_c_head) == 0, "bump MXS_SHM_RLAYOUT");
+_Static_assert(offsetof(struct mxc_shm_ering, er_p_tail) == 64, "bump MXS_SHM_RLAYOUT");
+_Static_assert(offsetof(struct mxc_shm_ering, er_posted) == 128, "bump MXS_SHM_RLAYOUT");
+_Static_assert(offsetof(struct mxc_shm_ering, er_ev) == 192, "bump MXS_SHM_RLAYOUT");
+_Static_assert(sizeof(struct mxc_shm_ering) == 192 + MXS_EV_RING_SIZE * 272, "bump MXS_SHM_RLAYOUT");
+_Static_assert(sizeof(struct mxc_shm_ering) % MXS_SHM_LINE == 0, "rings stay line-aligned");
+_Static_assert((MXS_EV_RING_SIZE & (MXS_EV_RING_SIZE - 1)) == 0, "a power of two: the indexes wrap cleanly");
 
 /* mxc_ering_init - an empty ring, as its producer sets it up. */
 static inline void mxc_ering_init(struct mxc_shm_ering *er)
@@ -105,7 +105,7 @@ static inline void mxc_ering_init(struct mxc_shm_ering *er)
  * scribbled over. */
 static inline int mxc_ering_sane(const struct mxc_shm_ering *er)
 {
-	return mxa_load32(&er->er_p_tail) - mxa_load32(&er->er_c_head) < MXC_EV_RING_SIZE;
+	return mxa_load32(&er->er_p_tail) - mxa_load32(&er->er_c_head) < MXS_EV_RING_SIZE;
 }
 
 /* mxc_ering_pending - do records wait in the ring? */
@@ -117,7 +117,7 @@ static inline int mxc_ering_pending(const struct mxc_shm_ering *er)
 /*
  * mxc_ering_post - the producer's enqueue: copy ev into the next record,
  * then publish it with a release store of the producer index.  Returns 1,
- * or 0 when the ring is full (MXC_EV_RING_SIZE - 1 records waiting: one
+ * or 0 when the ring is full (MXS_EV_RING_SIZE - 1 records waiting: one
  * record stays free, so full and empty never look alike).
  */
 static inline int mxc_ering_post(struct mxc_shm_ering *er, const struct mxc_event *ev)
@@ -125,9 +125,9 @@ static inline int mxc_ering_post(struct mxc_shm_ering *er, const struct mxc_even
 	uint32_t p = mxa_load32(&er->er_p_tail);
 	uint32_t c = mxa_load32(&er->er_c_head);
 
-	if (p - c >= MXC_EV_RING_SIZE - 1)
+	if (p - c >= MXS_EV_RING_SIZE - 1)
 		return 0;
-	memcpy(&er->er_ev[p & (MXC_EV_RING_SIZE - 1)], ev, sizeof(*ev));
+	memcpy(&er->er_ev[p & (MXS_EV_RING_SIZE - 1)], ev, sizeof(*ev));
 	mxa_store32(&er->er_p_tail, p + 1);
 	return 1;
 }
@@ -152,11 +152,11 @@ static inline int mxc_ering_take(struct mxc_shm_ering *er, struct mxc_event *out
 
 	if (p == c)
 		return 0;
-	if (p - c >= MXC_EV_RING_SIZE) {
+	if (p - c >= MXS_EV_RING_SIZE) {
 		mxa_store32(&er->er_c_head, p);
 		return -1;
 	}
-	rec = (volatile unsigned char *)&er->er_ev[c & (MXC_EV_RING_SIZE - 1)];
+	rec = (volatile unsigned char *)&er->er_ev[c & (MXS_EV_RING_SIZE - 1)];
 	for (k = 0; k < sizeof(*out); k++)
 		((unsigned char *)out)[k] = rec[k];
 	for (k = 0; k < sizeof(*out); k++)
@@ -180,7 +180,7 @@ static inline void mxc_ering_wipe(struct mxc_shm_ering *er)
  * length in range.  The name's content is the consumer's to check. */
 static inline int mxc_event_valid(const struct mxc_event *e)
 {
-	return e->e_type >= 1 && e->e_type <= MXC_EV_TYPE_MAX && e->e_nlen >= 1 && e->e_nlen <= MXC_EV_NAME_MAX;
+	return e->e_type >= 1 && e->e_type <= MXS_EV_TYPE_MAX && e->e_nlen >= 1 && e->e_nlen <= MXS_EV_NAME_MAX;
 }
 
 #endif /* MXC_SHM_EVENTS_H */

@@ -1,12 +1,12 @@
 /*
- * shm/fed.h - the federation table (MXC_TAB_FED): which peer domains mail
+ * shm/fed.h - the federation table (MXS_TAB_FED): which peer domains mail
  * may be exchanged with.
  *
  * One table holds the policy and its rules:
  *
  *   key "."      the settings (a single dot is never a canonical domain,
  *                so it cannot collide with a rule):
- *                  u8 policy (MXC_FED_ACCEPT / MXC_FED_REJECT), u8 llen,
+ *                  u8 policy (MXS_FED_ACCEPT / MXS_FED_REJECT), u8 llen,
  *                  u16 reserved, u32 reserved, i64 updated,
  *                  local domain (llen bytes, canonical; 0: none)
  *   key DOMAIN   one rule, DOMAIN canonical: i64 created
@@ -26,38 +26,38 @@
 #include <stdint.h>
 #include <string.h>
 
-#define MXC_FED_ACCEPT       1
-#define MXC_FED_REJECT       2
-#define MXC_FED_SETTINGS_KEY "."
-#define MXC_FED_HDR          16
-#define MXC_FED_LOCAL_MAX    253
-#define MXC_FED_VALUE_MAX    (MXC_FED_HDR + MXC_FED_LOCAL_MAX)
-#define MXC_FED_RULE_LEN     8
+#define MXS_FED_ACCEPT       1
+#define MXS_FED_REJECT       2
+#define MXS_FED_SETTINGS_KEY "."
+#define MXS_FED_HDR          16
+#define MXS_FED_LOCAL_MAX    253
+#define MXS_FED_VALUE_MAX    (MXS_FED_HDR + MXS_FED_LOCAL_MAX)
+#define MXS_FED_RULE_LEN     8
 
 static inline size_t mxc_fed_settings_encode(uint8_t *out, int policy, int64_t updated, const char *local,
 					     size_t llen)
 {
-	if ((policy != MXC_FED_ACCEPT && policy != MXC_FED_REJECT) || llen > MXC_FED_LOCAL_MAX)
+	if ((policy != MXS_FED_ACCEPT && policy != MXS_FED_REJECT) || llen > MXS_FED_LOCAL_MAX)
 		return 0;
-	memset(out, 0, MXC_FED_HDR);
+	memset(out, 0, MXS_FED_HDR);
 	out[0] = (uint8_t)policy;
 	out[1] = (uint8_t)llen;
 	memcpy(out + 8, &updated, 8);
 	if (llen > 0)
-		memcpy(out + MXC_FED_HDR, local, llen);
-	return MXC_FED_HDR + llen;
+		memcpy(out + MXS_FED_HDR, local, llen);
+	return MXS_FED_HDR + llen;
 }
 
 /* 0, or -1 when v is not a settings value. */
 static inline int mxc_fed_settings_decode(const uint8_t *v, size_t vlen, int *policy, int64_t *updated,
 					  const uint8_t **local, size_t *llen)
 {
-	if (vlen < MXC_FED_HDR || (v[0] != MXC_FED_ACCEPT && v[0] != MXC_FED_REJECT) ||
-	    vlen != MXC_FED_HDR + (size_t)v[1])
+	if (vlen < MXS_FED_HDR || (v[0] != MXS_FED_ACCEPT && v[0] != MXS_FED_REJECT) ||
+	    vlen != MXS_FED_HDR + (size_t)v[1])
 		return -1;
 	*policy = v[0];
 	memcpy(updated, v + 8, 8);
-	*local = v + MXC_FED_HDR;
+	*local = v + MXS_FED_HDR;
 	*llen = v[1];
 	return 0;
 }
@@ -65,7 +65,7 @@ static inline int mxc_fed_settings_decode(const uint8_t *v, size_t vlen, int *po
 /* 0, or -1 when v is not a rule value. */
 static inline int mxc_fed_rule_decode(const uint8_t *v, size_t vlen, int64_t *created)
 {
-	if (vlen != MXC_FED_RULE_LEN)
+	if (vlen != MXS_FED_RULE_LEN)
 		return -1;
 	memcpy(created, v, 8);
 	return 0;

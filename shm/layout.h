@@ -15,8 +15,8 @@
  *
  * Everything here is a fixed-layout struct: offsets, never pointers, every
  * size and offset pinned by a _Static_assert.  ANY change to a struct or a
- * constant in this file must bump MXC_SHM_LAYOUT (data) or
- * MXC_SHM_RLAYOUT (readers); clients refuse a region whose layout differs.
+ * constant in this file must bump MXS_SHM_LAYOUT (data) or
+ * MXS_SHM_RLAYOUT (readers); clients refuse a region whose layout differs.
  *
  * This header is a leaf: no I/O, no allocation, no includes beyond libc
  * and shm/counters.h.
@@ -29,47 +29,47 @@
 
 #include "counters.h"
 
-#define MXC_SHM_MAGIC    0x3143584du   /* "MXC1" in file byte order (LE) */
-#define MXC_SHM_LAYOUT   3             /* bump on ANY data-area change */
-#define MXC_SHM_RMAGIC   0x3152584du   /* "MXR1" */
-#define MXC_SHM_RLAYOUT  5             /* bump on ANY reader-table change */
+#define MXS_SHM_MAGIC    0x3143584du   /* "MXC1" in file byte order (LE) */
+#define MXS_SHM_LAYOUT   3             /* bump on ANY data-area change */
+#define MXS_SHM_RMAGIC   0x3152584du   /* "MXR1" */
+#define MXS_SHM_RLAYOUT  5             /* bump on ANY reader-table change */
 /*
  * ABI marker: written as a native uint32.  A reader of the other byte order
  * sees 0x05030201; the low byte also records the offset unit shift so a
  * build with a different unit refuses the region.
  */
-#define MXC_SHM_ABI      (0x01020300u | MXC_SHM_UNIT_SHIFT)
+#define MXS_SHM_ABI      (0x01020300u | MXS_SHM_UNIT_SHIFT)
 
-#define MXC_SHM_LINE       64
+#define MXS_SHM_LINE       64
 /* Arena offsets are 32-bit counts of 32-byte units: 128 GiB addressable. */
-#define MXC_SHM_UNIT_SHIFT 5
-#define MXC_SHM_UNIT       (1u << MXC_SHM_UNIT_SHIFT)
-#define MXC_SHM_HDR_SIZE   4096        /* the arena starts on page 2 */
-#define MXC_SHM_MAX_SIZE   ((uint64_t)UINT32_MAX << MXC_SHM_UNIT_SHIFT)
-#define MXC_SHM_MIN_SIZE   (MXC_SHM_HDR_SIZE + 64 * 1024)
+#define MXS_SHM_UNIT_SHIFT 5
+#define MXS_SHM_UNIT       (1u << MXS_SHM_UNIT_SHIFT)
+#define MXS_SHM_HDR_SIZE   4096        /* the arena starts on page 2 */
+#define MXS_SHM_MAX_SIZE   ((uint64_t)UINT32_MAX << MXS_SHM_UNIT_SHIFT)
+#define MXS_SHM_MIN_SIZE   (MXS_SHM_HDR_SIZE + 64 * 1024)
 
 /* Region states (h_state). */
-#define MXC_STATE_INIT     1   /* being built: clients refuse it */
-#define MXC_STATE_LIVE     2   /* current */
-#define MXC_STATE_RETIRED  3   /* replaced: clients reopen by name */
+#define MXS_STATE_INIT     1   /* being built: clients refuse it */
+#define MXS_STATE_LIVE     2   /* current */
+#define MXS_STATE_RETIRED  3   /* replaced: clients reopen by name */
 
 /*
- * h_flags.  MXC_HF_MEMBARRIER: the writer of this region runs
+ * h_flags.  MXS_HF_MEMBARRIER: the writer of this region runs
  * membarrier(MEMBARRIER_CMD_GLOBAL_EXPEDITED) between opening a grace
  * period and scanning the reader slots, so a reader registered for it
  * (MEMBARRIER_CMD_REGISTER_GLOBAL_EXPEDITED) may announce itself with a
  * plain store instead of a full barrier (shm/rcu.h).
  */
-#define MXC_HF_MEMBARRIER 0x1u
+#define MXS_HF_MEMBARRIER 0x1u
 
 /* Tables hung off the root record.  Later tables take the next ids. */
-#define MXC_TAB_OVERRIDE   0   /* shm/override.h */
-#define MXC_TAB_STS        1   /* shm/sts.h: MTA-STS policies */
-#define MXC_TAB_MX         2   /* shm/mx.h: MX answers */
-#define MXC_TAB_FED        3   /* shm/fed.h: federation policy and rules */
-#define MXC_TAB_STATS      4   /* shm/stats.h: per-domain delivery stats */
-#define MXC_TAB_SERVERS    5   /* shm/servers.h: unique-server counts */
-#define MXC_TAB_MAX        7
+#define MXS_TAB_OVERRIDE   0   /* shm/override.h */
+#define MXS_TAB_STS        1   /* shm/sts.h: MTA-STS policies */
+#define MXS_TAB_MX         2   /* shm/mx.h: MX answers */
+#define MXS_TAB_FED        3   /* shm/fed.h: federation policy and rules */
+#define MXS_TAB_STATS      4   /* shm/stats.h: per-domain delivery stats */
+#define MXS_TAB_SERVERS    5   /* shm/servers.h: unique-server counts */
+#define MXS_TAB_MAX        7
 
 /*
  * The data-area header, page 0.  h_magic, h_layout, h_abi (offsets 0, 4,
@@ -97,7 +97,7 @@ struct mxc_shm_hdr {
 	uint64_t h_created;       /* unix seconds */
 	uint8_t  h_hashkey[16];   /* SipHash-1-3 key of every table */
 	uint32_t h_nslots;        /* reader slots the writer honours */
-	uint32_t h_flags;         /* MXC_HF_* */
+	uint32_t h_flags;         /* MXS_HF_* */
 
 	/* line 1: read by every lookup */
 	uint32_t h_state __attribute__((aligned(64)));
@@ -132,23 +132,23 @@ struct mxc_shm_hdr {
 	uint64_t h_arena_used __attribute__((aligned(64))); /* bytes allocated */
 	uint64_t h_arena_free;       /* bytes on free lists */
 	uint64_t h_arena_limbo;      /* bytes awaiting a grace period */
-	uint64_t h_count[MXC_TAB_MAX];  /* entries per table */
+	uint64_t h_count[MXS_TAB_MAX];  /* entries per table */
 
 	/* lines 7-14: the daemon's counters (shm/counters.h), writer status */
-	uint64_t h_ctr[MXC_CTR_MAX] __attribute__((aligned(64)));
+	uint64_t h_ctr[MXS_CTR_MAX] __attribute__((aligned(64)));
 };
 
 _Static_assert(offsetof(struct mxc_shm_hdr, h_magic) == 0, "h_magic never moves");
 _Static_assert(offsetof(struct mxc_shm_hdr, h_layout) == 4, "h_layout never moves");
 _Static_assert(offsetof(struct mxc_shm_hdr, h_abi) == 8, "h_abi never moves");
 _Static_assert(offsetof(struct mxc_shm_hdr, h_state) == 64, "h_state never moves");
-_Static_assert(offsetof(struct mxc_shm_hdr, h_epoch) == 128, "bump MXC_SHM_LAYOUT");
-_Static_assert(offsetof(struct mxc_shm_hdr, h_reclaim_gen) == 192, "bump MXC_SHM_LAYOUT");
-_Static_assert(offsetof(struct mxc_shm_hdr, h_generation) == 256, "bump MXC_SHM_LAYOUT");
-_Static_assert(offsetof(struct mxc_shm_hdr, h_arena_used) == 320, "bump MXC_SHM_LAYOUT");
-_Static_assert(offsetof(struct mxc_shm_hdr, h_ctr) == 448, "bump MXC_SHM_LAYOUT");
-_Static_assert(sizeof(struct mxc_shm_hdr) == 960, "bump MXC_SHM_LAYOUT");
-_Static_assert(sizeof(struct mxc_shm_hdr) <= MXC_SHM_HDR_SIZE, "header page");
+_Static_assert(offsetof(struct mxc_shm_hdr, h_epoch) == 128, "bump MXS_SHM_LAYOUT");
+_Static_assert(offsetof(struct mxc_shm_hdr, h_reclaim_gen) == 192, "bump MXS_SHM_LAYOUT");
+_Static_assert(offsetof(struct mxc_shm_hdr, h_generation) == 256, "bump MXS_SHM_LAYOUT");
+_Static_assert(offsetof(struct mxc_shm_hdr, h_arena_used) == 320, "bump MXS_SHM_LAYOUT");
+_Static_assert(offsetof(struct mxc_shm_hdr, h_ctr) == 448, "bump MXS_SHM_LAYOUT");
+_Static_assert(sizeof(struct mxc_shm_hdr) == 960, "bump MXS_SHM_LAYOUT");
+_Static_assert(sizeof(struct mxc_shm_hdr) <= MXS_SHM_HDR_SIZE, "header page");
 
 /*
  * A table reference inside the root record.  t_index is the byte offset of
@@ -159,22 +159,22 @@ struct mxc_shm_tab {
 	uint32_t t_log2;      /* bucket count = 1 << t_log2 */
 	uint32_t t_pad;
 };
-_Static_assert(sizeof(struct mxc_shm_tab) == 16, "bump MXC_SHM_LAYOUT");
+_Static_assert(sizeof(struct mxc_shm_tab) == 16, "bump MXS_SHM_LAYOUT");
 
-#define MXC_ROOT_MAGIC 0x544f4f52u  /* "ROOT" */
-#define MXC_TAB_MAX_LOG2 30
+#define MXS_ROOT_MAGIC 0x544f4f52u  /* "ROOT" */
+#define MXS_TAB_MAX_LOG2 30
 
 /* The root record: immutable once published through h_root. */
 struct mxc_shm_root {
 	uint32_t r_magic;
-	uint32_t r_ntab;                  /* MXC_TAB_MAX */
+	uint32_t r_ntab;                  /* MXS_TAB_MAX */
 	uint64_t r_pad;
-	struct mxc_shm_tab r_tab[MXC_TAB_MAX];
+	struct mxc_shm_tab r_tab[MXS_TAB_MAX];
 };
-_Static_assert(sizeof(struct mxc_shm_root) == 128, "bump MXC_SHM_LAYOUT");
+_Static_assert(sizeof(struct mxc_shm_root) == 128, "bump MXS_SHM_LAYOUT");
 
-#define MXC_SLOT_FREE     0
-#define MXC_SLOT_CLAIMED  1
+#define MXS_SLOT_FREE     0
+#define MXS_SLOT_CLAIMED  1
 
 /*
  * One reader slot, one cache line, in its process's reader block
@@ -192,17 +192,17 @@ _Static_assert(sizeof(struct mxc_shm_root) == 128, "bump MXC_SHM_LAYOUT");
  */
 struct mxc_shm_slot {
 	uint64_t s_word;
-	uint32_t s_state;         /* MXC_SLOT_FREE / _CLAIMED */
+	uint32_t s_state;         /* MXS_SLOT_FREE / _CLAIMED */
 	uint32_t s_pid;
 	uint64_t s_tid;
 	uint64_t s_owner;         /* random id of the owning handle */
 	uint64_t s_claimed;       /* unix seconds */
 	uint8_t  s_pad[24];
 } __attribute__((aligned(64)));
-_Static_assert(sizeof(struct mxc_shm_slot) == 64, "bump MXC_SHM_RLAYOUT");
+_Static_assert(sizeof(struct mxc_shm_slot) == 64, "bump MXS_SHM_RLAYOUT");
 
-#define MXC_SLOT_WORD(epoch, inc) (((uint64_t)(epoch) << 16) | ((inc) & 0xffffu))
-#define MXC_SLOT_EPOCH(w)         ((w) >> 16)
-#define MXC_SLOT_TAG(w)           ((w) & 0xffffu)
+#define MXS_SLOT_WORD(epoch, inc) (((uint64_t)(epoch) << 16) | ((inc) & 0xffffu))
+#define MXS_SLOT_EPOCH(w)         ((w) >> 16)
+#define MXS_SLOT_TAG(w)           ((w) & 0xffffu)
 
 #endif /* MXC_SHM_LAYOUT_H */

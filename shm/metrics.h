@@ -100,7 +100,7 @@ static inline size_t mxc_metrics_format(char *buf, size_t len, const struct mxc_
 		    "region memory freed but not reusable until every reader that may see it has left");
 	mxc_mput(&b, "mxcache_reclaim_backlog_bytes %" PRIu64 "\n", mxa_load64(&h->h_arena_limbo));
 	mxc_mfamily(&b, "entries", "gauge", "entries per table");
-	for (i = 0; i < MXC_TABLES; i++)
+	for (i = 0; i < MXS_TABLES; i++)
 		if (mxc_table((unsigned)i)->metric != NULL)
 			mxc_mput(&b, "mxcache_entries{table=\"%s\"} %" PRIu64 "\n", mxc_table((unsigned)i)->metric,
 				 mxa_load64(&h->h_count[i]));
@@ -115,7 +115,7 @@ static inline size_t mxc_metrics_format(char *buf, size_t len, const struct mxc_
 	mxc_mput(&b, "mxcache_client_events_ring_full_total %" PRIu64 "\n", in->events_dropped);
 
 	family[0] = '\0';
-	for (i = 0; i < MXC_CTR_MAX; i++) {
+	for (i = 0; i < MXS_CTR_MAX; i++) {
 		n = mxc_ctr_name(i);
 		if (n == NULL)
 			continue;

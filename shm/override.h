@@ -1,14 +1,14 @@
 /*
  * shm/override.h - the endpoint-override table's value.
  *
- * Table MXC_TAB_OVERRIDE maps a canonical key (domain or bare IP) to one
+ * Table MXS_TAB_OVERRIDE maps a canonical key (domain or bare IP) to one
  * value holding everything about the override:
  *
  *     u32 created   unix seconds (until 2106)
  *     u32 updated   unix seconds
  *     u8  tlen      target length, 1..253
  *     u8  target[tlen]   the canonical target, no NUL
- *     u8  comment[]      the rest of the value, 0..MXC_OV_COMMENT_MAX bytes
+ *     u8  comment[]      the rest of the value, 0..MXS_OV_COMMENT_MAX bytes
  *
  * One value and no meta record: a separate 32-byte record per entry for
  * timestamps and comment was a third of the region at a million
@@ -24,10 +24,10 @@
 #include <stdint.h>
 #include <string.h>
 
-#define MXC_OV_COMMENT_MAX 512
-#define MXC_OV_TARGET_MAX  253
-#define MXC_OV_VALUE_HDR   9
-#define MXC_OV_VALUE_MAX   (MXC_OV_VALUE_HDR + MXC_OV_TARGET_MAX + MXC_OV_COMMENT_MAX)
+#define MXS_OV_COMMENT_MAX 512
+#define MXS_OV_TARGET_MAX  253
+#define MXS_OV_VALUE_HDR   9
+#define MXS_OV_VALUE_MAX   (MXS_OV_VALUE_HDR + MXS_OV_TARGET_MAX + MXS_OV_COMMENT_MAX)
 
 static inline uint32_t mxc_ov_u32time(int64_t t)
 {
@@ -36,7 +36,7 @@ static inline uint32_t mxc_ov_u32time(int64_t t)
 
 /*
  * mxc_ov_value_encode - the value of an override into out (at least
- * MXC_OV_VALUE_MAX bytes).  Returns its length, or 0 if the target is
+ * MXS_OV_VALUE_MAX bytes).  Returns its length, or 0 if the target is
  * empty or too long or the comment too long.  Times outside 1970..2106
  * are clamped.
  */
@@ -45,15 +45,15 @@ static inline size_t mxc_ov_value_encode(uint8_t *out, int64_t created, int64_t 
 {
 	uint32_t c = mxc_ov_u32time(created), u = mxc_ov_u32time(updated);
 
-	if (tlen == 0 || tlen > MXC_OV_TARGET_MAX || clen > MXC_OV_COMMENT_MAX)
+	if (tlen == 0 || tlen > MXS_OV_TARGET_MAX || clen > MXS_OV_COMMENT_MAX)
 		return 0;
 	memcpy(out, &c, 4);
 	memcpy(out + 4, &u, 4);
 	out[8] = (uint8_t)tlen;
-	memcpy(out + MXC_OV_VALUE_HDR, target, tlen);
+	memcpy(out + MXS_OV_VALUE_HDR, target, tlen);
 	if (clen)
-		memcpy(out + MXC_OV_VALUE_HDR + tlen, comment, clen);
-	return MXC_OV_VALUE_HDR + tlen + clen;
+		memcpy(out + MXS_OV_VALUE_HDR + tlen, comment, clen);
+	return MXS_OV_VALUE_HDR + tlen + clen;
 }
 
 /*
@@ -62,11 +62,11 @@ static inline size_t mxc_ov_value_encode(uint8_t *out, int64_t created, int64_t 
  */
 static inline const uint8_t *mxc_ov_target(const uint8_t *v, size_t vlen, size_t *tlen)
 {
-	if (vlen <= MXC_OV_VALUE_HDR || vlen > MXC_OV_VALUE_MAX || v[8] == 0 ||
-	    (size_t)v[8] > vlen - MXC_OV_VALUE_HDR || vlen - MXC_OV_VALUE_HDR - v[8] > MXC_OV_COMMENT_MAX)
+	if (vlen <= MXS_OV_VALUE_HDR || vlen > MXS_OV_VALUE_MAX || v[8] == 0 ||
+	    (size_t)v[8] > vlen - MXS_OV_VALUE_HDR || vlen - MXS_OV_VALUE_HDR - v[8] > MXS_OV_COMMENT_MAX)
 		return NULL;
 	*tlen = v[8];
-	return v + MXC_OV_VALUE_HDR;
+	return v + MXS_OV_VALUE_HDR;
 }
 
 /*
@@ -86,7 +86,7 @@ static inline int mxc_ov_value_decode(const uint8_t *v, size_t vlen, int64_t *cr
 	*created = c;
 	*updated = u;
 	*comment = *target + *tlen;
-	*clen = vlen - MXC_OV_VALUE_HDR - *tlen;
+	*clen = vlen - MXS_OV_VALUE_HDR - *tlen;
 	return 0;
 }
 

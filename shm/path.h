@@ -14,16 +14,16 @@
 #include <stdio.h>
 #include <stdlib.h>
 
-#define MXC_SHM_DIR_DEFAULT "/dev/shm"
-#define MXC_SHM_DIR_ENV     "MXCACHE_SHM_DIR"   /* tests: a private tmpfs */
-#define MXC_SHM_PATH_MAX    256
+#define MXS_SHM_DIR_DEFAULT "/dev/shm"
+#define MXS_SHM_DIR_ENV     "MXCACHE_SHM_DIR"   /* tests: a private tmpfs */
+#define MXS_SHM_PATH_MAX    256
 
 /* mxc_shm_dir - the tmpfs directory regions live in. */
 static inline const char *mxc_shm_dir(void)
 {
-	const char *d = getenv(MXC_SHM_DIR_ENV);
+	const char *d = getenv(MXS_SHM_DIR_ENV);
 
-	return (d != NULL && d[0] == '/') ? d : MXC_SHM_DIR_DEFAULT;
+	return (d != NULL && d[0] == '/') ? d : MXS_SHM_DIR_DEFAULT;
 }
 
 /*

@@ -28,7 +28,7 @@
  *
  *   The full barrier costs a lookup more than anything else in it when the
  *   data is in cache.  When the writer runs membarrier(GLOBAL_EXPEDITED)
- *   between its epoch store and its scan (MXC_HF_MEMBARRIER), a reader
+ *   between its epoch store and its scan (MXS_HF_MEMBARRIER), a reader
  *   registered for it announces with a plain store instead: the kernel
  *   makes every registered reader's CPU execute a full barrier during the
  *   writer's call, which gives the same Dekker pairing with the cost on
@@ -109,14 +109,14 @@
 /*
  * mxc_rcu_announce - the placeholder announcement (epoch 1) for the region
  * with incarnation inc.  light: the writer's membarrier supplies the
- * barrier (MXC_HF_MEMBARRIER, and this process registered); else an xchg.
+ * barrier (MXS_HF_MEMBARRIER, and this process registered); else an xchg.
  */
 static inline void mxc_rcu_announce(struct mxc_shm_slot *s, uint64_t inc, int light)
 {
 	if (light)
-		mxa_store64_plain(&s->s_word, MXC_SLOT_WORD(1, inc));
+		mxa_store64_plain(&s->s_word, MXS_SLOT_WORD(1, inc));
 	else
-		(void)mxa_xchg64(&s->s_word, MXC_SLOT_WORD(1, inc));
+		(void)mxa_xchg64(&s->s_word, MXS_SLOT_WORD(1, inc));
 }
 
 /* mxc_rcu_exit - leave the read: nothing read before may be freed under it
@@ -137,7 +137,7 @@ static inline void mxc_rcu_settle(struct mxc_shm_slot *s, const struct mxc_shm_h
 {
 	uint64_t e = mxa_load64((uint64_t *)(uintptr_t)&hdr->h_epoch);
 
-	mxa_store64(&s->s_word, MXC_SLOT_WORD(e, hdr->h_incarnation));
+	mxa_store64(&s->s_word, MXS_SLOT_WORD(e, hdr->h_incarnation));
 }
 
 /*
@@ -146,7 +146,7 @@ static inline void mxc_rcu_settle(struct mxc_shm_slot *s, const struct mxc_shm_h
  */
 static inline int mxc_rcu_blocks(uint64_t w, uint64_t inc, uint64_t e)
 {
-	return w != 0 && MXC_SLOT_TAG(w) == (inc & 0xffffu) && MXC_SLOT_EPOCH(w) <= e;
+	return w != 0 && MXS_SLOT_TAG(w) == (inc & 0xffffu) && MXS_SLOT_EPOCH(w) <= e;
 }
 
 #endif /* MXC_SHM_RCU_H */

@@ -41,10 +41,10 @@
 #include "layout.h"
 
 /* Slots in one process's block: [region] slots, within these bounds. */
-#define MXC_SLOTS_DEFAULT 64
-#define MXC_SLOTS_MIN     16
-#define MXC_SLOTS_MAX     1024
-#define MXC_RBLOCK_WORDS  (MXC_SLOTS_MAX / 64)
+#define MXS_SLOTS_DEFAULT 64
+#define MXS_SLOTS_MIN     16
+#define MXS_SLOTS_MAX     1024
+#define MXS_RBLOCK_WORDS  (MXS_SLOTS_MAX / 64)
 
 /*
  * The block's header: two bitmaps, hints for the daemon.  rb_claimed (bit
@@ -58,7 +58,7 @@
  * rb_doorbell: while events flow the daemon's event thread takes them
  * every few hundred microseconds; when none came for a while it sleeps,
  * and a post must wake it.  Before it sleeps the daemon arms the doorbell
- * (MXC_RB_DOORBELL_ARMED) in every live block, and in a block as it
+ * (MXS_RB_DOORBELL_ARMED) in every live block, and in a block as it
  * registers.  A client that has posted an event and finds its doorbell
  * armed swaps it back to 0 and rings: it sends one byte on its
  * registration connection.  So a post costs a system call once per sleep
@@ -68,17 +68,17 @@
  * rings has its events taken at the daemon's next periodic wake, within
  * a second; one that rings without cause costs the daemon a bounded read.
  */
-#define MXC_RB_DOORBELL_ARMED 1u
+#define MXS_RB_DOORBELL_ARMED 1u
 
 struct mxc_shm_rblock {
-	uint32_t rb_magic;            /* MXC_SHM_RMAGIC */
-	uint32_t rb_layout;           /* MXC_SHM_RLAYOUT */
+	uint32_t rb_magic;            /* MXS_SHM_RMAGIC */
+	uint32_t rb_layout;           /* MXS_SHM_RLAYOUT */
 	uint32_t rb_nslots;
-	uint32_t rb_doorbell;         /* 0, or MXC_RB_DOORBELL_ARMED: ring after a post */
-	uint64_t rb_claimed[MXC_RBLOCK_WORDS];
-	uint64_t rb_used[MXC_RBLOCK_WORDS];
+	uint32_t rb_doorbell;         /* 0, or MXS_RB_DOORBELL_ARMED: ring after a post */
+	uint64_t rb_claimed[MXS_RBLOCK_WORDS];
+	uint64_t rb_used[MXS_RBLOCK_WORDS];
 };
-_Static_assert(sizeof(struct mxc_shm_rblock) == 16 + 16 * MXC_RBLOCK_WORDS, "bump MXC_SHM_RLAYOUT");
+_Static_assert(sizeof(struct mxc_shm_rblock) == 16 + 16 * MXS_RBLOCK_WORDS, "bump MXS_SHM_RLAYOUT");
 
 /*
  * mxc_rblock_geometry - where the slots and the event rings of a block of
@@ -87,7 +87,7 @@ _Static_assert(sizeof(struct mxc_shm_rblock) == 16 + 16 * MXC_RBLOCK_WORDS, "bum
  */
 static inline uint64_t mxc_rblock_geometry(uint32_t nslots, uint64_t *slots_off, uint64_t *rings_off)
 {
-	uint64_t sl = (sizeof(struct mxc_shm_rblock) + MXC_SHM_LINE - 1) / MXC_SHM_LINE * MXC_SHM_LINE;
+	uint64_t sl = (sizeof(struct mxc_shm_rblock) + MXS_SHM_LINE - 1) / MXS_SHM_LINE * MXS_SHM_LINE;
 	uint64_t rg = (sl + (uint64_t)nslots * sizeof(struct mxc_shm_slot) + 4095) / 4096 * 4096;
 	uint64_t end = rg + (uint64_t)nslots * sizeof(struct mxc_shm_ering);
 
@@ -98,17 +98,17 @@ static inline uint64_t mxc_rblock_geometry(uint32_t nslots, uint64_t *slots_off,
 
 /* ---- registration: one message each way on DIR/readers.sock ---------------- */
 
-#define MXC_READERS_SOCK  "readers.sock"
-#define MXC_REG_MAGIC     0x47455258u  /* "XREG" */
+#define MXS_READERS_SOCK  "readers.sock"
+#define MXS_REG_MAGIC     0x47455258u  /* "XREG" */
 
 /* Client to daemon, with the block's descriptor (SCM_RIGHTS). */
 struct mxc_reg_req {
-	uint32_t rq_magic;            /* MXC_REG_MAGIC */
-	uint32_t rq_layout;           /* MXC_SHM_RLAYOUT */
-	uint32_t rq_nslots;           /* MXC_SLOTS_MIN..MXC_SLOTS_MAX */
+	uint32_t rq_magic;            /* MXS_REG_MAGIC */
+	uint32_t rq_layout;           /* MXS_SHM_RLAYOUT */
+	uint32_t rq_nslots;           /* MXS_SLOTS_MIN..MXS_SLOTS_MAX */
 	uint32_t rq_pad;
 };
-_Static_assert(sizeof(struct mxc_reg_req) == 16, "bump MXC_SHM_RLAYOUT");
+_Static_assert(sizeof(struct mxc_reg_req) == 16, "bump MXS_SHM_RLAYOUT");
 
 /* Daemon to client.  ra_error 0: the block is scanned and drained from now
  * on, for regions whose h_writer_id is ra_writer_id; else an errno value
@@ -117,20 +117,20 @@ _Static_assert(sizeof(struct mxc_reg_req) == 16, "bump MXC_SHM_RLAYOUT");
  * rb_doorbell above) and the daemon nothing; a close or an empty message
  * means the process let go of its block. */
 struct mxc_reg_ans {
-	uint32_t ra_magic;            /* MXC_REG_MAGIC */
+	uint32_t ra_magic;            /* MXS_REG_MAGIC */
 	int32_t  ra_error;
 	uint64_t ra_writer_id;
 };
-_Static_assert(sizeof(struct mxc_reg_ans) == 16, "bump MXC_SHM_RLAYOUT");
+_Static_assert(sizeof(struct mxc_reg_ans) == 16, "bump MXS_SHM_RLAYOUT");
 
 /* ---- the readers listing ------------------------------------------------------- */
 
-#define MXC_LIST_MAX 65536            /* entries the listing holds at most */
+#define MXS_LIST_MAX 65536            /* entries the listing holds at most */
 
 struct mxc_shm_rlist {
-	uint32_t rl_magic;            /* MXC_SHM_RMAGIC */
-	uint32_t rl_layout;           /* MXC_SHM_RLAYOUT */
-	uint32_t rl_abi;              /* MXC_SHM_ABI */
+	uint32_t rl_magic;            /* MXS_SHM_RMAGIC */
+	uint32_t rl_layout;           /* MXS_SHM_RLAYOUT */
+	uint32_t rl_abi;              /* MXS_SHM_ABI */
 	uint32_t rl_nent;             /* entries that follow */
 	uint64_t rl_written_ms;       /* unix ms */
 	uint32_t rl_procs;            /* registered processes */
@@ -141,22 +141,22 @@ struct mxc_shm_rlist {
 	uint64_t rl_dropped;          /* of those, dropped on a full ring */
 	uint64_t rl_pad2;
 };
-_Static_assert(sizeof(struct mxc_shm_rlist) == 64, "bump MXC_SHM_RLAYOUT");
+_Static_assert(sizeof(struct mxc_shm_rlist) == 64, "bump MXS_SHM_RLAYOUT");
 
-#define MXC_RL_LIVE     0
-#define MXC_RL_DEAD     1             /* process gone, last events not yet drained */
-#define MXC_RL_STALLED  2
+#define MXS_RL_LIVE     0
+#define MXS_RL_DEAD     1             /* process gone, last events not yet drained */
+#define MXS_RL_STALLED  2
 
 struct mxc_shm_rent {
 	uint32_t re_slot;
 	uint32_t re_pid;              /* from the registration's credentials */
 	uint32_t re_uid;
-	uint32_t re_state;            /* MXC_RL_* */
+	uint32_t re_state;            /* MXS_RL_* */
 	uint64_t re_tid;              /* client-written: a hint */
 	uint64_t re_epoch;            /* 0: outside a lookup */
 	uint64_t re_claimed;          /* unix seconds, client-written */
 	uint64_t re_pad[3];
 };
-_Static_assert(sizeof(struct mxc_shm_rent) == 64, "bump MXC_SHM_RLAYOUT");
+_Static_assert(sizeof(struct mxc_shm_rent) == 64, "bump MXS_SHM_RLAYOUT");
 
 #endif /* MXC_SHM_READERS_H */

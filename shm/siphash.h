@@ -16,15 +16,15 @@
 #include <stdint.h>
 #include <string.h>
 
-#define MXC_SIP_ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
-#define MXC_SIP_ROUND(v0, v1, v2, v3)                                          \
+#define MXS_SIP_ROTL(x, b) (uint64_t)(((x) << (b)) | ((x) >> (64 - (b))))
+#define MXS_SIP_ROUND(v0, v1, v2, v3)                                          \
 	do {                                                                   \
-		v0 += v1; v1 = MXC_SIP_ROTL(v1, 13); v1 ^= v0;                \
-		v0 = MXC_SIP_ROTL(v0, 32);                                     \
-		v2 += v3; v3 = MXC_SIP_ROTL(v3, 16); v3 ^= v2;                \
-		v0 += v3; v3 = MXC_SIP_ROTL(v3, 21); v3 ^= v0;                \
-		v2 += v1; v1 = MXC_SIP_ROTL(v1, 17); v1 ^= v2;                \
-		v2 = MXC_SIP_ROTL(v2, 32);                                     \
+		v0 += v1; v1 = MXS_SIP_ROTL(v1, 13); v1 ^= v0;                \
+		v0 = MXS_SIP_ROTL(v0, 32);                                     \
+		v2 += v3; v3 = MXS_SIP_ROTL(v3, 16); v3 ^= v2;                \
+		v0 += v3; v3 = MXS_SIP_ROTL(v3, 21); v3 ^= v0;                \
+		v2 += v1; v1 = MXS_SIP_ROTL(v1, 17); v1 ^= v2;                \
+		v2 = MXS_SIP_ROTL(v2, 32);                                     \
 	} while (0)
 
 static inline uint64_t mxc_sip_le64(const uint8_t *p)
@@ -60,7 +60,7 @@ static inline uint64_t mxc_siphash(const uint8_t k[16], const void *in, size_t l
 		mi = mxc_sip_le64(m + i);
 		v3 ^= mi;
 		for (r = 0; r < c; r++)
-			MXC_SIP_ROUND(v0, v1, v2, v3);
+			MXS_SIP_ROUND(v0, v1, v2, v3);
 		v0 ^= mi;
 	}
 	switch (len & 7) {
@@ -75,11 +75,11 @@ static inline uint64_t mxc_siphash(const uint8_t k[16], const void *in, size_t l
 	}
 	v3 ^= b;
 	for (r = 0; r < c; r++)
-		MXC_SIP_ROUND(v0, v1, v2, v3);
+		MXS_SIP_ROUND(v0, v1, v2, v3);
 	v0 ^= b;
 	v2 ^= 0xff;
 	for (r = 0; r < d; r++)
-		MXC_SIP_ROUND(v0, v1, v2, v3);
+		MXS_SIP_ROUND(v0, v1, v2, v3);
 	return v0 ^ v1 ^ v2 ^ v3;
 }
 

@@ -1,19 +1,19 @@
 /*
- * shm/sts.h - the MTA-STS table's value format (table MXC_TAB_STS).
+ * shm/sts.h - the MTA-STS table's value format (table MXS_TAB_STS).
  *
  * Key: the policy domain, canonical (shm/key.h).  Value, byte-packed,
  * little-endian like the rest of the region:
  *
- *     u8  kind        MXC_STS_KIND_*
- *     u8  mode        MXC_STS_MODE_* (policy), 0 otherwise
- *     u8  flags       MXC_STS_F_*
- *     u8  failure     MXC_STS_FAIL_*: class of the last failed attempt
- *     u32 max_age     seconds, already capped at MXC_STS_MAX_AGE_CAP
+ *     u8  kind        MXS_STS_KIND_*
+ *     u8  mode        MXS_STS_MODE_* (policy), 0 otherwise
+ *     u8  flags       MXS_STS_F_*
+ *     u8  failure     MXS_STS_FAIL_*: class of the last failed attempt
+ *     u32 max_age     seconds, already capped at MXS_STS_MAX_AGE_CAP
  *     i64 inserted    first stored
  *     i64 valid_end   policy: inserted/last fetch + max_age; backoff and
  *                     none: until when the answer stands
  *     i64 last_update last successful check (fetch, or TXT id unchanged)
- *     i64 last_use    last use a client reported (coarse: MXC_STS_USE_GRAIN)
+ *     i64 last_use    last use a client reported (coarse: MXS_STS_USE_GRAIN)
  *     u8  idlen, u8 nmx, u16 reserved
  *     id  idlen bytes  (the TXT record's id)
  *     nmx times: u8 len, pattern (canonical; "*." wildcards kept)
@@ -34,26 +34,26 @@
 #include <stdint.h>
 #include <string.h>
 
-#define MXC_STS_KIND_POLICY  1
-#define MXC_STS_KIND_BACKOFF 2
-#define MXC_STS_KIND_NONE    3
+#define MXS_STS_KIND_POLICY  1
+#define MXS_STS_KIND_BACKOFF 2
+#define MXS_STS_KIND_NONE    3
 
-#define MXC_STS_MODE_NONE    0
-#define MXC_STS_MODE_TESTING 1
-#define MXC_STS_MODE_ENFORCE 2
+#define MXS_STS_MODE_NONE    0
+#define MXS_STS_MODE_TESTING 1
+#define MXS_STS_MODE_ENFORCE 2
 
-#define MXC_STS_F_FRESH   0x01   /* the last check confirmed the policy */
-#define MXC_STS_F_CAPPED  0x02   /* max_age was above the cap and was cut to it */
+#define MXS_STS_F_FRESH   0x01   /* the last check confirmed the policy */
+#define MXS_STS_F_CAPPED  0x02   /* max_age was above the cap and was cut to it */
 
 /* Failure classes, named as TLSRPT (RFC 8460) and Postfix's policy_failure
  * name them where they have a name. */
-#define MXC_STS_FAIL_NONE     0
-#define MXC_STS_FAIL_DNS      1  /* TXT lookup failed temporarily */
-#define MXC_STS_FAIL_FETCH    2  /* sts-policy-fetch-error: connect, HTTP status, timeout */
-#define MXC_STS_FAIL_INVALID  3  /* sts-policy-invalid: syntax, content type, size */
-#define MXC_STS_FAIL_WEBPKI   4  /* sts-webpki-invalid: certificate */
-#define MXC_STS_FAIL_RECORD   5  /* the TXT record is malformed or not unique */
-#define MXC_STS_FAIL_MAX      5
+#define MXS_STS_FAIL_NONE     0
+#define MXS_STS_FAIL_DNS      1  /* TXT lookup failed temporarily */
+#define MXS_STS_FAIL_FETCH    2  /* sts-policy-fetch-error: connect, HTTP status, timeout */
+#define MXS_STS_FAIL_INVALID  3  /* sts-policy-invalid: syntax, content type, size */
+#define MXS_STS_FAIL_WEBPKI   4  /* sts-webpki-invalid: certificate */
+#define MXS_STS_FAIL_RECORD   5  /* the TXT record is malformed or not unique */
+#define MXS_STS_FAIL_MAX      5
 
 /* mxc_sts_fail_name - a failure class as TLSRPT names it ("dns" and
  * "record" are ours: TLSRPT has no name for them); static text. */
@@ -62,16 +62,16 @@ static inline const char *mxc_sts_fail_name(int f)
 	static const char *const names[] = { "none", "dns", "sts-policy-fetch-error", "sts-policy-invalid",
 					     "sts-webpki-invalid", "record" };
 
-	return f >= 0 && f <= MXC_STS_FAIL_MAX ? names[f] : "unknown";
+	return f >= 0 && f <= MXS_STS_FAIL_MAX ? names[f] : "unknown";
 }
 
-#define MXC_STS_MAX_AGE_CAP  31557600u  /* RFC 8461 §3.2 (Errata 7282: cap, do not reject) */
-#define MXC_STS_ID_MAX       32
-#define MXC_STS_PATTERN_MAX  253
-#define MXC_STS_MX_MAX       64          /* patterns kept per policy */
-#define MXC_STS_USE_GRAIN    3600        /* seconds: last use is reported at most this often */
-#define MXC_STS_VALUE_HDR    48
-#define MXC_STS_VALUE_MAX    (MXC_STS_VALUE_HDR + MXC_STS_ID_MAX + MXC_STS_MX_MAX * (1 + MXC_STS_PATTERN_MAX))
+#define MXS_STS_MAX_AGE_CAP  31557600u  /* RFC 8461 §3.2 (Errata 7282: cap, do not reject) */
+#define MXS_STS_ID_MAX       32
+#define MXS_STS_PATTERN_MAX  253
+#define MXS_STS_MX_MAX       64          /* patterns kept per policy */
+#define MXS_STS_USE_GRAIN    3600        /* seconds: last use is reported at most this often */
+#define MXS_STS_VALUE_HDR    48
+#define MXS_STS_VALUE_MAX    (MXS_STS_VALUE_HDR + MXS_STS_ID_MAX + MXS_STS_MX_MAX * (1 + MXS_STS_PATTERN_MAX))
 
 /* A decoded value; pointers are into the value. */
 struct mxc_sts_view {
@@ -89,18 +89,18 @@ static inline void mxc_sts_put64(uint8_t *p, int64_t v) { memcpy(p, &v, 8); }
 static inline int64_t mxc_sts_get64(const uint8_t *p) { int64_t v; memcpy(&v, p, 8); return v; }
 
 /*
- * mxc_sts_value_encode - write a value into out (at least MXC_STS_VALUE_MAX
+ * mxc_sts_value_encode - write a value into out (at least MXS_STS_VALUE_MAX
  * bytes).  Returns its length, or 0 when an argument is out of range
- * (id over MXC_STS_ID_MAX, more than MXC_STS_MX_MAX patterns, a pattern
- * empty or over MXC_STS_PATTERN_MAX, an unknown kind).
+ * (id over MXS_STS_ID_MAX, more than MXS_STS_MX_MAX patterns, a pattern
+ * empty or over MXS_STS_PATTERN_MAX, an unknown kind).
  */
 static inline size_t mxc_sts_value_encode(uint8_t *out, const struct mxc_sts_view *v, const char *const *mx,
 					  const size_t *mxl)
 {
-	size_t p = MXC_STS_VALUE_HDR, i;
+	size_t p = MXS_STS_VALUE_HDR, i;
 
-	if (v->kind < MXC_STS_KIND_POLICY || v->kind > MXC_STS_KIND_NONE || v->idlen > MXC_STS_ID_MAX ||
-	    v->nmx > MXC_STS_MX_MAX || v->mode > MXC_STS_MODE_ENFORCE || v->failure > MXC_STS_FAIL_MAX)
+	if (v->kind < MXS_STS_KIND_POLICY || v->kind > MXS_STS_KIND_NONE || v->idlen > MXS_STS_ID_MAX ||
+	    v->nmx > MXS_STS_MX_MAX || v->mode > MXS_STS_MODE_ENFORCE || v->failure > MXS_STS_FAIL_MAX)
 		return 0;
 	out[0] = v->kind;
 	out[1] = v->mode;
@@ -113,12 +113,12 @@ static inline size_t mxc_sts_value_encode(uint8_t *out, const struct mxc_sts_vie
 	mxc_sts_put64(out + 32, v->last_use);
 	out[40] = (uint8_t)v->idlen;
 	out[41] = (uint8_t)v->nmx;
-	memset(out + 42, 0, MXC_STS_VALUE_HDR - 42);
+	memset(out + 42, 0, MXS_STS_VALUE_HDR - 42);
 	if (v->idlen > 0)
 		memcpy(out + p, v->id, v->idlen);
 	p += v->idlen;
 	for (i = 0; i < v->nmx; i++) {
-		if (mxl[i] == 0 || mxl[i] > MXC_STS_PATTERN_MAX)
+		if (mxl[i] == 0 || mxl[i] > MXS_STS_PATTERN_MAX)
 			return 0;
 		out[p++] = (uint8_t)mxl[i];
 		memcpy(out + p, mx[i], mxl[i]);
@@ -130,13 +130,13 @@ static inline size_t mxc_sts_value_encode(uint8_t *out, const struct mxc_sts_vie
 /*
  * mxc_sts_value_decode - decode vlen bytes at val into *v.  Returns 0, or
  * -1 when the value is not a well-formed STS value (corrupt region).
- * Bounded by MXC_STS_MX_MAX patterns.
+ * Bounded by MXS_STS_MX_MAX patterns.
  */
 static inline int mxc_sts_value_decode(const uint8_t *val, size_t vlen, struct mxc_sts_view *v)
 {
-	size_t p = MXC_STS_VALUE_HDR, i;
+	size_t p = MXS_STS_VALUE_HDR, i;
 
-	if (vlen < MXC_STS_VALUE_HDR || vlen > MXC_STS_VALUE_MAX)
+	if (vlen < MXS_STS_VALUE_HDR || vlen > MXS_STS_VALUE_MAX)
 		return -1;
 	v->kind = val[0];
 	v->mode = val[1];
@@ -149,15 +149,15 @@ static inline int mxc_sts_value_decode(const uint8_t *val, size_t vlen, struct m
 	v->last_use = mxc_sts_get64(val + 32);
 	v->idlen = val[40];
 	v->nmx = val[41];
-	if (v->kind < MXC_STS_KIND_POLICY || v->kind > MXC_STS_KIND_NONE || v->mode > MXC_STS_MODE_ENFORCE ||
-	    v->idlen > MXC_STS_ID_MAX || v->nmx > MXC_STS_MX_MAX || v->max_age > MXC_STS_MAX_AGE_CAP ||
+	if (v->kind < MXS_STS_KIND_POLICY || v->kind > MXS_STS_KIND_NONE || v->mode > MXS_STS_MODE_ENFORCE ||
+	    v->idlen > MXS_STS_ID_MAX || v->nmx > MXS_STS_MX_MAX || v->max_age > MXS_STS_MAX_AGE_CAP ||
 	    vlen - p < v->idlen)
 		return -1;
 	v->id = val + p;
 	p += v->idlen;
 	v->mx = val + p;
 	for (i = 0; i < v->nmx; i++) {
-		if (p >= vlen || val[p] == 0 || val[p] > MXC_STS_PATTERN_MAX || vlen - p - 1 < val[p])
+		if (p >= vlen || val[p] == 0 || val[p] > MXS_STS_PATTERN_MAX || vlen - p - 1 < val[p])
 			return -1;
 		p += 1 + (size_t)val[p];
 	}

@@ -24,7 +24,7 @@
 #include <stddef.h>
 
 /* Longest host accepted, trailing dot included (a wire name is <= 255). */
-#define MXC_STS_HOST_MAX 255
+#define MXS_STS_HOST_MAX 255
 
 static inline char mxc_sts_lower(char c)
 {
@@ -52,7 +52,7 @@ static inline int mxc_sts_pattern_match(const char *pattern, size_t plen, const 
 {
 	size_t slen, i;
 
-	if (pattern == NULL || host == NULL || plen == 0 || hlen == 0 || hlen > MXC_STS_HOST_MAX)
+	if (pattern == NULL || host == NULL || plen == 0 || hlen == 0 || hlen > MXS_STS_HOST_MAX)
 		return 0;
 	if (host[hlen - 1] == '.')
 		hlen--;

@@ -29,19 +29,19 @@
  *     u16 tag[b_n]      (h >> 48 of each entry's key)
  *     u16 off[b_n]      byte offset of each entry in the record
  *     then the entries, byte-packed:
- *     u8  klen  (1..MXC_TAB_KEY_MAX)
- *     u8  flags (MXC_ENT_*)
- *     u16 vlen  (0..MXC_TAB_VAL_MAX)
+ *     u8  klen  (1..MXS_TAB_KEY_MAX)
+ *     u8  flags (MXS_ENT_*)
+ *     u16 vlen  (0..MXS_TAB_VAL_MAX)
  *     u32 meta  (units offset of a meta record: u16 length, then that many
- *               bytes, table-specific), if MXC_ENT_META
- *     key       klen bytes inline, or a u32 units offset if MXC_ENT_KEXT
- *     value     vlen bytes inline, or a u32 units offset if MXC_ENT_VEXT
+ *               bytes, table-specific), if MXS_ENT_META
+ *     key       klen bytes inline, or a u32 units offset if MXS_ENT_KEXT
+ *     value     vlen bytes inline, or a u32 units offset if MXS_ENT_VEXT
  * Records under 64 bytes are placed so they never straddle a cache line,
  * longer ones start on a line.
  *
  * Every offset and length read here is checked against the mapped size
  * and every loop is bounded by constants, so a corrupt region yields
- * MXC_TAB_CORRUPT, never a crash or an endless loop.  Pure functions, no
+ * MXS_TAB_CORRUPT, never a crash or an endless loop.  Pure functions, no
  * I/O; they must be called inside a read-side critical section (shm/rcu.h)
  * or by the writer.
  */
@@ -56,31 +56,31 @@
 #include "layout.h"
 #include "siphash.h"
 
-#define MXC_TAB_KEY_MAX        253
-#define MXC_TAB_VAL_MAX        65535
-#define MXC_INLINE_KEY_MAX     48     /* longer keys go to the arena */
-#define MXC_INLINE_VAL_MAX     48     /* longer values go to the arena */
-#define MXC_BUCKET_MAX_ENTRIES 64     /* the writer grows the table first */
-#define MXC_BUCKET_MAX_UNITS   255
-#define MXC_BUCKET_MAGIC       0xb5
-#define MXC_BUCKET_HDR         4
-#define MXC_BUCKET_PREFETCH_LINES 3   /* lines after the first: a 4-entry bucket */
+#define MXS_TAB_KEY_MAX        253
+#define MXS_TAB_VAL_MAX        65535
+#define MXS_INLINE_KEY_MAX     48     /* longer keys go to the arena */
+#define MXS_INLINE_VAL_MAX     48     /* longer values go to the arena */
+#define MXS_BUCKET_MAX_ENTRIES 64     /* the writer grows the table first */
+#define MXS_BUCKET_MAX_UNITS   255
+#define MXS_BUCKET_MAGIC       0xb5
+#define MXS_BUCKET_HDR         4
+#define MXS_BUCKET_PREFETCH_LINES 3   /* lines after the first: a 4-entry bucket */
 
-#define MXC_ENT_META  0x01
-#define MXC_ENT_KEXT  0x02
-#define MXC_ENT_VEXT  0x04
-#define MXC_ENT_FLAGS (MXC_ENT_META | MXC_ENT_KEXT | MXC_ENT_VEXT)
+#define MXS_ENT_META  0x01
+#define MXS_ENT_KEXT  0x02
+#define MXS_ENT_VEXT  0x04
+#define MXS_ENT_FLAGS (MXS_ENT_META | MXS_ENT_KEXT | MXS_ENT_VEXT)
 
-#define MXC_TAB_FOUND    1
-#define MXC_TAB_ABSENT   0
-#define MXC_TAB_CORRUPT (-1)
+#define MXS_TAB_FOUND    1
+#define MXS_TAB_ABSENT   0
+#define MXS_TAB_CORRUPT (-1)
 
-#define MXC_IDX_OFF(w)     ((uint32_t)(w))
-#define MXC_IDX_FILTER(w)  ((uint32_t)((w) >> 32))
-#define MXC_IDX_WORD(off, filter) (((uint64_t)(filter) << 32) | (uint32_t)(off))
-#define MXC_HASH_TAG(h)    ((uint16_t)((h) >> 48))
-#define MXC_TAG_BIT(tag)   (1u << ((tag) & 31))
-#define MXC_HASH_BIT(h)    MXC_TAG_BIT(MXC_HASH_TAG(h))
+#define MXS_IDX_OFF(w)     ((uint32_t)(w))
+#define MXS_IDX_FILTER(w)  ((uint32_t)((w) >> 32))
+#define MXS_IDX_WORD(off, filter) (((uint64_t)(filter) << 32) | (uint32_t)(off))
+#define MXS_HASH_TAG(h)    ((uint16_t)((h) >> 48))
+#define MXS_TAG_BIT(tag)   (1u << ((tag) & 31))
+#define MXS_HASH_BIT(h)    MXS_TAG_BIT(MXS_HASH_TAG(h))
 
 /* One decoded entry; pointers are into the mapping. */
 struct mxc_tab_ent {
@@ -102,9 +102,9 @@ static inline uint64_t mxc_tab_hash(const struct mxc_shm_hdr *hdr, const void *k
 /* mxc_shm_ptr - base + units offset, or NULL unless [off, off+len) fits. */
 static inline const uint8_t *mxc_shm_ptr(const uint8_t *base, uint64_t size, uint32_t units, uint64_t len)
 {
-	uint64_t off = (uint64_t)units << MXC_SHM_UNIT_SHIFT;
+	uint64_t off = (uint64_t)units << MXS_SHM_UNIT_SHIFT;
 
-	if (units == 0 || off < MXC_SHM_HDR_SIZE || off > size || len > size - off)
+	if (units == 0 || off < MXS_SHM_HDR_SIZE || off > size || len > size - off)
 		return NULL;
 	return base + off;
 }
@@ -146,62 +146,62 @@ static inline const uint64_t *mxc_tab_index(const uint8_t *base, uint64_t size, 
 {
 	uint64_t off = t->t_index, n;
 
-	if (off == 0 || t->t_log2 > MXC_TAB_MAX_LOG2 || (off & 7) != 0)
+	if (off == 0 || t->t_log2 > MXS_TAB_MAX_LOG2 || (off & 7) != 0)
 		return NULL;
 	n = (uint64_t)1 << t->t_log2;
-	if (off < MXC_SHM_HDR_SIZE || off > size || n * 8 > size - off)
+	if (off < MXS_SHM_HDR_SIZE || off > size || n * 8 > size - off)
 		return NULL;
 	return (const uint64_t *)(const void *)(base + off);
 }
 
 /*
  * mxc_tab_entry - decode entry i of the n in bucket record b (blen bytes).
- * Returns 0, or MXC_TAB_CORRUPT if anything points outside the bucket or
+ * Returns 0, or MXS_TAB_CORRUPT if anything points outside the bucket or
  * the mapping.
  */
 static inline int mxc_tab_entry(const uint8_t *base, uint64_t size, const uint8_t *b, size_t blen, unsigned n,
 				unsigned i, struct mxc_tab_ent *e)
 {
-	size_t p = mxc_rd16(b + MXC_BUCKET_HDR + 2 * (size_t)n + 2 * (size_t)i);
+	size_t p = mxc_rd16(b + MXS_BUCKET_HDR + 2 * (size_t)n + 2 * (size_t)i);
 
-	e->tag = mxc_rd16(b + MXC_BUCKET_HDR + 2 * (size_t)i);
-	if (p < MXC_BUCKET_HDR + 4 * (size_t)n || p > blen || blen - p < 4)
-		return MXC_TAB_CORRUPT;
+	e->tag = mxc_rd16(b + MXS_BUCKET_HDR + 2 * (size_t)i);
+	if (p < MXS_BUCKET_HDR + 4 * (size_t)n || p > blen || blen - p < 4)
+		return MXS_TAB_CORRUPT;
 	e->klen = b[p];
 	e->flags = b[p + 1];
 	e->vlen = mxc_rd16(b + p + 2);
 	p += 4;
-	if (e->klen == 0 || e->klen > MXC_TAB_KEY_MAX || (e->flags & ~MXC_ENT_FLAGS))
-		return MXC_TAB_CORRUPT;
+	if (e->klen == 0 || e->klen > MXS_TAB_KEY_MAX || (e->flags & ~MXS_ENT_FLAGS))
+		return MXS_TAB_CORRUPT;
 	e->meta = 0;
-	if (e->flags & MXC_ENT_META) {
+	if (e->flags & MXS_ENT_META) {
 		if (blen - p < 4)
-			return MXC_TAB_CORRUPT;
+			return MXS_TAB_CORRUPT;
 		e->meta = mxc_rd32(b + p);
 		p += 4;
 	}
-	if (e->flags & MXC_ENT_KEXT) {
-		if (blen - p < 4 || e->klen <= MXC_INLINE_KEY_MAX)
-			return MXC_TAB_CORRUPT;
+	if (e->flags & MXS_ENT_KEXT) {
+		if (blen - p < 4 || e->klen <= MXS_INLINE_KEY_MAX)
+			return MXS_TAB_CORRUPT;
 		e->key = mxc_shm_ptr(base, size, mxc_rd32(b + p), e->klen);
 		p += 4;
 	} else {
-		if (blen - p < e->klen || e->klen > MXC_INLINE_KEY_MAX)
-			return MXC_TAB_CORRUPT;
+		if (blen - p < e->klen || e->klen > MXS_INLINE_KEY_MAX)
+			return MXS_TAB_CORRUPT;
 		e->key = b + p;
 		p += e->klen;
 	}
-	if (e->flags & MXC_ENT_VEXT) {
-		if (blen - p < 4 || e->vlen <= MXC_INLINE_VAL_MAX)
-			return MXC_TAB_CORRUPT;
+	if (e->flags & MXS_ENT_VEXT) {
+		if (blen - p < 4 || e->vlen <= MXS_INLINE_VAL_MAX)
+			return MXS_TAB_CORRUPT;
 		e->val = mxc_shm_ptr(base, size, mxc_rd32(b + p), e->vlen);
 	} else {
-		if (blen - p < e->vlen || e->vlen > MXC_INLINE_VAL_MAX)
-			return MXC_TAB_CORRUPT;
+		if (blen - p < e->vlen || e->vlen > MXS_INLINE_VAL_MAX)
+			return MXS_TAB_CORRUPT;
 		e->val = b + p;
 	}
 	if (e->key == NULL || e->val == NULL)
-		return MXC_TAB_CORRUPT;
+		return MXS_TAB_CORRUPT;
 	return 0;
 }
 
@@ -212,24 +212,24 @@ static inline int mxc_tab_entry(const uint8_t *base, uint64_t size, const uint8_
 static inline const uint8_t *mxc_tab_bucket(const uint8_t *base, uint64_t size, uint32_t units,
 					    unsigned tab, size_t *blen, unsigned *n)
 {
-	const uint8_t *b = mxc_shm_ptr(base, size, units, MXC_BUCKET_HDR);
+	const uint8_t *b = mxc_shm_ptr(base, size, units, MXS_BUCKET_HDR);
 
-	if (b == NULL || b[3] != MXC_BUCKET_MAGIC || b[2] != tab || b[0] == 0 ||
-	    b[0] > MXC_BUCKET_MAX_ENTRIES || b[1] == 0)
+	if (b == NULL || b[3] != MXS_BUCKET_MAGIC || b[2] != tab || b[0] == 0 ||
+	    b[0] > MXS_BUCKET_MAX_ENTRIES || b[1] == 0)
 		return NULL;
-	if (mxc_shm_ptr(base, size, units, (uint64_t)b[1] << MXC_SHM_UNIT_SHIFT) == NULL)
+	if (mxc_shm_ptr(base, size, units, (uint64_t)b[1] << MXS_SHM_UNIT_SHIFT) == NULL)
 		return NULL;
-	*blen = (size_t)b[1] << MXC_SHM_UNIT_SHIFT;
+	*blen = (size_t)b[1] << MXS_SHM_UNIT_SHIFT;
 	*n = b[0];
-	if (MXC_BUCKET_HDR + 4 * (size_t)b[0] > *blen)
+	if (MXS_BUCKET_HDR + 4 * (size_t)b[0] > *blen)
 		return NULL;
 	return b;
 }
 
 /*
  * mxc_tab_find - look key (canonical, klen bytes, hash h) up in table tab.
- * Returns MXC_TAB_FOUND and fills *e, MXC_TAB_ABSENT, or MXC_TAB_CORRUPT.
- * Bounded: one index word, one bucket of at most MXC_BUCKET_MAX_ENTRIES.
+ * Returns MXS_TAB_FOUND and fills *e, MXS_TAB_ABSENT, or MXS_TAB_CORRUPT.
+ * Bounded: one index word, one bucket of at most MXS_BUCKET_MAX_ENTRIES.
  */
 static inline int mxc_tab_find(const uint8_t *base, uint64_t size, const struct mxc_shm_tab *t, unsigned tab,
 			       uint64_t h, const char *key, size_t klen, struct mxc_tab_ent *e)
@@ -239,32 +239,32 @@ static inline int mxc_tab_find(const uint8_t *base, uint64_t size, const struct 
 	uint64_t w;
 	size_t blen;
 	unsigned n, i;
-	uint16_t tag = MXC_HASH_TAG(h);
+	uint16_t tag = MXS_HASH_TAG(h);
 
 	if (idx == NULL)
-		return t->t_index == 0 ? MXC_TAB_ABSENT : MXC_TAB_CORRUPT;
+		return t->t_index == 0 ? MXS_TAB_ABSENT : MXS_TAB_CORRUPT;
 	w = mxa_load64((uint64_t *)(uintptr_t)&idx[h & (((uint64_t)1 << t->t_log2) - 1)]);
-	if (MXC_IDX_OFF(w) == 0 || !(MXC_IDX_FILTER(w) & MXC_HASH_BIT(h)))
-		return MXC_TAB_ABSENT;
+	if (MXS_IDX_OFF(w) == 0 || !(MXS_IDX_FILTER(w) & MXS_HASH_BIT(h)))
+		return MXS_TAB_ABSENT;
 	/* The entry's own line is only known once the bucket's first line
 	 * (its offsets) has arrived: ask for the next lines now, so that
 	 * their misses overlap the first one's instead of following it.  A
 	 * prefetch never faults, so no bounds check is needed for the hint. */
-	b = base + ((uint64_t)MXC_IDX_OFF(w) << MXC_SHM_UNIT_SHIFT);
-	for (i = 1; i <= MXC_BUCKET_PREFETCH_LINES; i++)
+	b = base + ((uint64_t)MXS_IDX_OFF(w) << MXS_SHM_UNIT_SHIFT);
+	for (i = 1; i <= MXS_BUCKET_PREFETCH_LINES; i++)
 		__builtin_prefetch(b + 64 * i);
-	b = mxc_tab_bucket(base, size, MXC_IDX_OFF(w), tab, &blen, &n);
+	b = mxc_tab_bucket(base, size, MXS_IDX_OFF(w), tab, &blen, &n);
 	if (b == NULL)
-		return MXC_TAB_CORRUPT;
+		return MXS_TAB_CORRUPT;
 	for (i = 0; i < n; i++) {
-		if (mxc_rd16(b + MXC_BUCKET_HDR + 2 * i) != tag)
+		if (mxc_rd16(b + MXS_BUCKET_HDR + 2 * i) != tag)
 			continue;
 		if (mxc_tab_entry(base, size, b, blen, n, i, e) != 0)
-			return MXC_TAB_CORRUPT;
+			return MXS_TAB_CORRUPT;
 		if (e->klen == klen && memcmp(e->key, key, klen) == 0)
-			return MXC_TAB_FOUND;
+			return MXS_TAB_FOUND;
 	}
-	return MXC_TAB_ABSENT;
+	return MXS_TAB_ABSENT;
 }
 
 #endif /* MXC_SHM_TABLE_H */

@@ -28,9 +28,9 @@
 
 /* What the keys of a table are. */
 enum mxc_tkey {
-	MXC_TKEY_CANON = 1,      /* canonical domains or IPs (shm/key.h) */
-	MXC_TKEY_CANON_OR_DOT,   /* those, and "." for the table's settings */
-	MXC_TKEY_DOT,            /* only ".": the table is one record */
+	MXS_TKEY_CANON = 1,      /* canonical domains or IPs (shm/key.h) */
+	MXS_TKEY_CANON_OR_DOT,   /* those, and "." for the table's settings */
+	MXS_TKEY_DOT,            /* only ".": the table is one record */
 };
 
 /*
@@ -42,7 +42,7 @@ typedef int (*mxc_tcheck_fn)(const char *k, size_t klen, const uint8_t *val, siz
 			     size_t whylen);
 
 struct mxc_tdesc {
-	unsigned id;             /* MXC_TAB_*: the index of r_tab[] and h_count[] */
+	unsigned id;             /* MXS_TAB_*: the index of r_tab[] and h_count[] */
 	const char *name;        /* one word, in listings and messages */
 	const char *metric;      /* the table label of mxcache_entries, or NULL */
 	enum mxc_tkey key;
@@ -52,7 +52,7 @@ struct mxc_tdesc {
 static inline int mxc_tcheck_override(const char *k, size_t klen, const uint8_t *val, size_t vlen, char *why,
 				      size_t whylen)
 {
-	char target[MXC_OV_TARGET_MAX + 1], canon[MXK_MAX_LEN + 1];
+	char target[MXS_OV_TARGET_MAX + 1], canon[MXK_MAX_LEN + 1];
 	const uint8_t *t, *c;
 	size_t tlen, clen;
 	int64_t created, updated;
@@ -123,7 +123,7 @@ static inline int mxc_tcheck_fed(const char *k, size_t klen, const uint8_t *val,
 static inline int mxc_tcheck_stats(const char *k, size_t klen, const uint8_t *val, size_t vlen, char *why,
 				   size_t whylen)
 {
-	int64_t f[MXC_STAT_NFIELDS];
+	int64_t f[MXS_STAT_NFIELDS];
 
 	(void)klen;
 	if (mxc_stat_decode(val, vlen, f) != 0) {
@@ -147,24 +147,24 @@ static inline int mxc_tcheck_servers(const char *k, size_t klen, const uint8_t *
 	return 0;
 }
 
-/* The number of tables in use: ids 0 .. MXC_TABLES-1 (MXC_TAB_MAX, the
+/* The number of tables in use: ids 0 .. MXS_TABLES-1 (MXS_TAB_MAX, the
  * room in the root record, may be larger). */
-#define MXC_TABLES 6
+#define MXS_TABLES 6
 
 /* The descriptor of table id, or NULL if id names no table. */
 static inline const struct mxc_tdesc *mxc_table(unsigned id)
 {
-	static const struct mxc_tdesc tables[MXC_TABLES] = {
-		{ MXC_TAB_OVERRIDE, "override", "overrides", MXC_TKEY_CANON, mxc_tcheck_override },
-		{ MXC_TAB_STS, "sts", "sts", MXC_TKEY_CANON, mxc_tcheck_sts },
-		{ MXC_TAB_MX, "mx", "mx", MXC_TKEY_CANON, mxc_tcheck_mx },
-		{ MXC_TAB_FED, "federation", "federation", MXC_TKEY_CANON_OR_DOT, mxc_tcheck_fed },
-		{ MXC_TAB_STATS, "stats", "stats", MXC_TKEY_CANON, mxc_tcheck_stats },
+	static const struct mxc_tdesc tables[MXS_TABLES] = {
+		{ MXS_TAB_OVERRIDE, "override", "overrides", MXS_TKEY_CANON, mxc_tcheck_override },
+		{ MXS_TAB_STS, "sts", "sts", MXS_TKEY_CANON, mxc_tcheck_sts },
+		{ MXS_TAB_MX, "mx", "mx", MXS_TKEY_CANON, mxc_tcheck_mx },
+		{ MXS_TAB_FED, "federation", "federation", MXS_TKEY_CANON_OR_DOT, mxc_tcheck_fed },
+		{ MXS_TAB_STATS, "stats", "stats", MXS_TKEY_CANON, mxc_tcheck_stats },
 		/* not among the entries metrics: always one entry */
-		{ MXC_TAB_SERVERS, "servers", NULL, MXC_TKEY_DOT, mxc_tcheck_servers },
+		{ MXS_TAB_SERVERS, "servers", NULL, MXS_TKEY_DOT, mxc_tcheck_servers },
 	};
 
-	return id < MXC_TABLES ? &tables[id] : NULL;
+	return id < MXS_TABLES ? &tables[id] : NULL;
 }
 
 /*
@@ -183,11 +183,11 @@ static inline int mxc_table_check(const struct mxc_tdesc *d, const uint8_t *key,
 	}
 	memcpy(k, key, klen);
 	k[klen] = '\0';
-	if (d->key == MXC_TKEY_DOT && !dot) {
+	if (d->key == MXS_TKEY_DOT && !dot) {
 		snprintf(why, whylen, "table %u: key '%.64s' where only '.' belongs", d->id, k);
 		return -1;
 	}
-	if ((d->key == MXC_TKEY_CANON || (d->key == MXC_TKEY_CANON_OR_DOT && !dot)) &&
+	if ((d->key == MXS_TKEY_CANON || (d->key == MXS_TKEY_CANON_OR_DOT && !dot)) &&
 	    (mxk_normalize(k, canon, sizeof(canon), NULL, NULL) != MXK_OK || strcmp(canon, k) != 0)) {
 		snprintf(why, whylen, "table %u: key '%.64s' is not canonical", d->id, k);
 		return -1;
@@ -195,9 +195,9 @@ static inline int mxc_table_check(const struct mxc_tdesc *d, const uint8_t *key,
 	return d->check(k, klen, val, vlen, why, whylen);
 }
 
-_Static_assert(MXC_TABLES <= MXC_TAB_MAX, "every table has its place in the root record");
-_Static_assert(MXC_TAB_OVERRIDE == 0 && MXC_TAB_STS == 1 && MXC_TAB_MX == 2 && MXC_TAB_FED == 3 &&
-		       MXC_TAB_STATS == 4 && MXC_TAB_SERVERS == 5 && MXC_TAB_SERVERS == MXC_TABLES - 1,
+_Static_assert(MXS_TABLES <= MXS_TAB_MAX, "every table has its place in the root record");
+_Static_assert(MXS_TAB_OVERRIDE == 0 && MXS_TAB_STS == 1 && MXS_TAB_MX == 2 && MXS_TAB_FED == 3 &&
+		       MXS_TAB_STATS == 4 && MXS_TAB_SERVERS == 5 && MXS_TAB_SERVERS == MXS_TABLES - 1,
 	       "mxc_table() is indexed by id");
 
 #endif /* MXC_SHM_TABLES_H */

@@ -52,7 +52,7 @@ static inline int fixture_shm_path(const char *dir, const char *suffix, char *ou
  * and the state directory. */
 static inline void fixture_cleanup(const char *dir, struct region *r)
 {
-	char path[MXC_SHM_PATH_MAX];
+	char path[MXS_SHM_PATH_MAX];
 
 	if (r != NULL)
 		region_close(r);

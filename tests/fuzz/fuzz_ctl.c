@@ -12,15 +12,15 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
-	char line[MXC_CTL_LINE_MAX + 1], esc[3 * MXC_CTL_LINE_MAX + 4], *words[MXC_CTL_WORDS_MAX];
+	char line[MXS_CTL_LINE_MAX + 1], esc[3 * MXS_CTL_LINE_MAX + 4], *words[MXS_CTL_WORDS_MAX];
 	int n, i;
 
-	if (size > MXC_CTL_LINE_MAX)
-		size = MXC_CTL_LINE_MAX;
+	if (size > MXS_CTL_LINE_MAX)
+		size = MXS_CTL_LINE_MAX;
 	memcpy(line, data, size);
 	line[size] = '\0';
-	n = mxc_ctl_split(line, words, MXC_CTL_WORDS_MAX);
-	if (n > MXC_CTL_WORDS_MAX)
+	n = mxc_ctl_split(line, words, MXS_CTL_WORDS_MAX);
+	if (n > MXS_CTL_WORDS_MAX)
 		abort();
 	for (i = 0; i < n; i++)
 		if (mxc_ctl_escape(words[i], strlen(words[i]), esc, sizeof(esc)) < 0)

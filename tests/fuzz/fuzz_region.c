@@ -31,14 +31,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 #define FZ_USED 65536          /* bytes of the file the changes land in: header and first records */
 
 static char dir[] = "/tmp/mxc-fuzz-region.XXXXXX";
-static char path[MXC_SHM_PATH_MAX];
+static char path[MXS_SHM_PATH_MAX];
 static uint8_t *image, *work;
 static size_t isize;
 
 /* libFuzzer ends with exit(): leave no region behind */
 static void cleanup(void)
 {
-	char rpath[MXC_SHM_PATH_MAX];
+	char rpath[MXS_SHM_PATH_MAX];
 	size_t n = strlen(path);
 
 	if (n > 5 && strcmp(path + n - 5, ".data") == 0) {
@@ -56,8 +56,8 @@ static void build(void)
 	struct sts_rec *p = calloc(1, sizeof(*p));
 	struct mx_rec m;
 	struct stat sb;
-	uint8_t val[MXC_OV_VALUE_MAX], fv[MXC_FED_VALUE_MAX], sv[MXC_STAT_VALUE_LEN];
-	int64_t f[MXC_STAT_NFIELDS] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 }, created = 5;
+	uint8_t val[MXS_OV_VALUE_MAX], fv[MXS_FED_VALUE_MAX], sv[MXS_STAT_VALUE_LEN];
+	int64_t f[MXS_STAT_NFIELDS] = { 1, 2, 3, 4, 5, 6, 7, 8, 9, 10 }, created = 5;
 	size_t vlen;
 	int fd, i;
 	char key[64];
@@ -74,11 +74,11 @@ static void build(void)
 	for (i = 0; i < 40; i++) {
 		snprintf(key, sizeof(key), "host%d.example.org", i);
 		vlen = mxc_ov_value_encode(val, 1, 2, "192.0.2.1", 9, i % 3 ? "" : "a comment", i % 3 ? 0 : 9);
-		region_put(r, MXC_TAB_OVERRIDE, key, strlen(key), val, vlen, NULL, 0);
+		region_put(r, MXS_TAB_OVERRIDE, key, strlen(key), val, vlen, NULL, 0);
 	}
 	snprintf(p->domain, sizeof(p->domain), "policy.example");
-	p->kind = MXC_STS_KIND_POLICY;
-	p->mode = MXC_STS_MODE_ENFORCE;
+	p->kind = MXS_STS_KIND_POLICY;
+	p->mode = MXS_STS_MODE_ENFORCE;
 	p->max_age = 86400;
 	p->nmx = 2;
 	snprintf(p->mx[0], sizeof(p->mx[0]), "mx.policy.example");
@@ -87,17 +87,17 @@ static void build(void)
 	sts_region_put(r, p);
 	memset(&m, 0, sizeof(m));
 	snprintf(m.domain, sizeof(m.domain), "mx.example");
-	m.kind = MXC_MX_KIND_MX;
+	m.kind = MXS_MX_KIND_MX;
 	m.n = 1;
 	m.pref[0] = 10;
 	snprintf(m.host[0], sizeof(m.host[0]), "mx1.mx.example");
 	m.expires = INT64_MAX / 2;
 	mx_region_put(r, &m);
-	vlen = mxc_fed_settings_encode(fv, MXC_FED_REJECT, 1, "local.example", 13);
-	region_put(r, MXC_TAB_FED, ".", 1, fv, vlen, NULL, 0);
-	region_put(r, MXC_TAB_FED, "ok.example", 10, &created, sizeof(created), NULL, 0);
+	vlen = mxc_fed_settings_encode(fv, MXS_FED_REJECT, 1, "local.example", 13);
+	region_put(r, MXS_TAB_FED, ".", 1, fv, vlen, NULL, 0);
+	region_put(r, MXS_TAB_FED, "ok.example", 10, &created, sizeof(created), NULL, 0);
 	mxc_stat_encode(sv, f);
-	region_put(r, MXC_TAB_STATS, "stats.example", 13, sv, sizeof(sv), NULL, 0);
+	region_put(r, MXS_TAB_STATS, "stats.example", 13, sv, sizeof(sv), NULL, 0);
 	region_publish(r);
 	if (region_go_live(r) != 0 || stat(dir, &sb) != 0)
 		abort();

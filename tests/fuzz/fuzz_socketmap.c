@@ -38,7 +38,7 @@ static void put_policy(struct sts_rec *p, const char *domain, int mode)
 {
 	memset(p, 0, sizeof(*p));
 	snprintf(p->domain, sizeof(p->domain), "%s", domain);
-	p->kind = MXC_STS_KIND_POLICY;
+	p->kind = MXS_STS_KIND_POLICY;
 	p->mode = mode;
 	p->max_age = 86400;
 	p->nmx = 2;
@@ -52,7 +52,7 @@ static void put_policy(struct sts_rec *p, const char *domain, int mode)
 static void build(void)
 {
 	struct sts_rec *p = calloc(1, sizeof(*p));
-	uint8_t val[MXC_OV_VALUE_MAX], fv[MXC_FED_VALUE_MAX];
+	uint8_t val[MXS_OV_VALUE_MAX], fv[MXS_FED_VALUE_MAX];
 	int64_t created = 5;
 	size_t vlen;
 
@@ -60,14 +60,14 @@ static void build(void)
 	if (p == NULL || fixture_dir(dir) != 0 || fixture_region(dir, 16, &r) != 0)
 		abort();
 	vlen = mxc_ov_value_encode(val, 1, 2, "192.0.2.1", 9, "", 0);
-	region_put(r, MXC_TAB_OVERRIDE, "override.example", 16, val, vlen, NULL, 0);
+	region_put(r, MXS_TAB_OVERRIDE, "override.example", 16, val, vlen, NULL, 0);
 	vlen = mxc_ov_value_encode(val, 1, 2, "2001:db8::1", 11, "v6", 2);
-	region_put(r, MXC_TAB_OVERRIDE, "v6.example", 10, val, vlen, NULL, 0);
-	put_policy(p, "good.test", MXC_STS_MODE_ENFORCE);
-	put_policy(p, "testing.test", MXC_STS_MODE_TESTING);
-	vlen = mxc_fed_settings_encode(fv, MXC_FED_REJECT, 1, "local.example", 13);
-	region_put(r, MXC_TAB_FED, ".", 1, fv, vlen, NULL, 0);
-	region_put(r, MXC_TAB_FED, "example.org", 11, &created, sizeof(created), NULL, 0);
+	region_put(r, MXS_TAB_OVERRIDE, "v6.example", 10, val, vlen, NULL, 0);
+	put_policy(p, "good.test", MXS_STS_MODE_ENFORCE);
+	put_policy(p, "testing.test", MXS_STS_MODE_TESTING);
+	vlen = mxc_fed_settings_encode(fv, MXS_FED_REJECT, 1, "local.example", 13);
+	region_put(r, MXS_TAB_FED, ".", 1, fv, vlen, NULL, 0);
+	region_put(r, MXS_TAB_FED, "example.org", 11, &created, sizeof(created), NULL, 0);
 	region_publish(r);
 	if (region_go_live(r) != 0 || mxc_open(dir, &h) != MXC_OK)
 		abort();

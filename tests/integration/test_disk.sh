@@ -166,7 +166,7 @@ no_sanitizer() {
 not() { ! "$@"; }
 
 # whole_batches N - N records acknowledged by an import cut short: whole
-# batches of 20,000 (MXC_CTL_BATCH), at least one, not all
+# batches of 20,000 (MXS_CTL_BATCH), at least one, not all
 whole_batches() { [ "$1" -ge 20000 ] && [ "$1" -lt "$IMPORT_LINES" ] && [ $(($1 % 20000)) -eq 0 ]; }
 
 # killed - dstop KILL, which must find it alive: exit 128 + 9

@@ -20,7 +20,7 @@
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
 
-RECORD_MAX=8192         # bytes in one CSV record (MXC_CTL_LINE_MAX)
+RECORD_MAX=8192         # bytes in one CSV record (MXS_CTL_LINE_MAX)
 
 # import_says PATTERN - the stderr of the last import (kept by imp) matches (grep -E)
 import_says() { grep -qE "$1" "$D/import.err"; }

@@ -66,10 +66,10 @@ static double now_s(void)
 
 static void put(struct region *r, const char *key, const char *target)
 {
-	uint8_t val[MXC_OV_VALUE_MAX];
+	uint8_t val[MXS_OV_VALUE_MAX];
 	size_t vlen = mxc_ov_value_encode(val, 1, 2, target, strlen(target), "stress", 6);
 
-	if (region_put(r, MXC_TAB_OVERRIDE, key, strlen(key), val, vlen, NULL, 0) < 0) {
+	if (region_put(r, MXS_TAB_OVERRIDE, key, strlen(key), val, vlen, NULL, 0) < 0) {
 		fprintf(stderr, "stress: put %s: %s\n", key, strerror(errno));
 		exit(2);
 	}
@@ -193,7 +193,7 @@ static uint64_t writer(struct region *r, double seconds)
 			i = rand_r(&seed) % (NKEYS + NDEL);
 			snprintf(key, sizeof(key), "k%d.stress.test", i);
 			if (i >= NKEYS && rand_r(&seed) % 4 == 0) {
-				region_del(r, MXC_TAB_OVERRIDE, key, strlen(key));
+				region_del(r, MXS_TAB_OVERRIDE, key, strlen(key));
 			} else {
 				snprintf(tgt, sizeof(tgt), "v%u.%s", ++ver[i], key);
 				put(r, key, tgt);
@@ -218,7 +218,7 @@ static uint64_t writer(struct region *r, double seconds)
 
 static void cleanup(void)
 {
-	char p[MXC_SHM_PATH_MAX];
+	char p[MXS_SHM_PATH_MAX];
 	struct stat st;
 
 	if (stat(dir, &st) == 0) {

@@ -91,7 +91,7 @@ static int reg(const char *dir, const int *fds, int nfd, int *sock)
 		char buf[CMSG_SPACE(sizeof(int) * 4)];
 		struct cmsghdr align;
 	} cb;
-	struct mxc_reg_req rq = { MXC_REG_MAGIC, MXC_SHM_RLAYOUT, req_nslots, 0 };
+	struct mxc_reg_req rq = { MXS_REG_MAGIC, MXS_SHM_RLAYOUT, req_nslots, 0 };
 	struct mxc_reg_ans ra;
 	struct iovec iov = { &rq, sizeof(rq) };
 	struct sockaddr_un sun;
@@ -101,7 +101,7 @@ static int reg(const char *dir, const int *fds, int nfd, int *sock)
 
 	memset(&sun, 0, sizeof(sun));
 	sun.sun_family = AF_UNIX;
-	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s", dir, MXC_READERS_SOCK);
+	snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s", dir, MXS_READERS_SOCK);
 	if (s < 0 || connect(s, (struct sockaddr *)&sun, sizeof(sun)) != 0) {
 		perror("hostile_reader: connect");
 		exit(2);
@@ -139,8 +139,8 @@ static int bad_one(const char *dir, const char *how)
 	else if (strcmp(how, "size") == 0)
 		fds[0] = make_block(1, 4096, &map);
 	else if (strcmp(how, "slots") == 0) {
-		req_nslots = MXC_SLOTS_MAX;
-		fds[0] = make_block_n(MXC_SLOTS_MAX, 1, 0, &map);
+		req_nslots = MXS_SLOTS_MAX;
+		fds[0] = make_block_n(MXS_SLOTS_MAX, 1, 0, &map);
 	}
 	else if (strcmp(how, "tcp") == 0)
 		fds[0] = lingering_socket();
@@ -244,7 +244,7 @@ int main(int argc, char **argv)
 
 		memset(&sun, 0, sizeof(sun));
 		sun.sun_family = AF_UNIX;
-		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s", argv[1], MXC_READERS_SOCK);
+		snprintf(sun.sun_path, sizeof(sun.sun_path), "%s/%s", argv[1], MXS_READERS_SOCK);
 		n = atoi(argv[3]);
 		for (i = 0; i < n; i++) {
 			s = socket(AF_UNIX, SOCK_SEQPACKET, 0);

@@ -33,42 +33,42 @@ struct vec {
 };
 
 static const struct vec vecs[] = {
-	{ MXC_FED_ACCEPT, "", { NULL }, "remote.com", 1, "ACCEPT, no rules: allowed" },
-	{ MXC_FED_ACCEPT, "", { "bad.com" }, "bad.com", 0, "ACCEPT, rule bad.com: bad.com denied" },
-	{ MXC_FED_ACCEPT, "", { "bad.com" }, "good.com", 1, "ACCEPT, rule bad.com: good.com allowed" },
-	{ MXC_FED_ACCEPT, "", { "bad.com" }, "bad.com.", 0, "ACCEPT: bad.com. does not slip past bad.com" },
-	{ MXC_FED_ACCEPT, "", { "bad.com" }, "BAD.Com.", 0, "ACCEPT: case and trailing dot together" },
-	{ MXC_FED_REJECT, "", { NULL }, "remote.com", 0, "REJECT, no rules: denied" },
-	{ MXC_FED_REJECT, "", { "trusted.com" }, "trusted.com", 1, "REJECT, rule trusted.com: allowed" },
-	{ MXC_FED_REJECT, "", { "trusted.com" }, "untrusted.com", 0, "REJECT, rule trusted.com: untrusted.com denied" },
-	{ MXC_FED_REJECT, "", { "trusted.com" }, "trusted.com.", 1, "REJECT: trusted.com. is trusted.com" },
-	{ MXC_FED_REJECT, "myserver.com", { NULL }, "MyServer.COM", 1, "REJECT: the local domain, any case" },
-	{ MXC_FED_REJECT, "127.0.0.1", { NULL }, "[127.0.0.1]", 1, "REJECT: a local IP literal, bracketed" },
-	{ MXC_FED_ACCEPT, "", { "evil.com" }, "EVIL.COM", 0, "ACCEPT, rule Evil.COM: EVIL.COM denied" },
-	{ MXC_FED_ACCEPT, "", { "1.2.3.4" }, "1.2.3.4", 0, "rule [1.2.3.4] matches 1.2.3.4" },
-	{ MXC_FED_ACCEPT, "", { "1.2.3.4" }, "[1.2.3.4]", 0, "and [1.2.3.4]" },
-	{ MXC_FED_REJECT, "", { "2001:db8::1" }, "[IPv6:2001:DB8:0::1]", 1, "an IPv6 rule in another spelling" },
-	{ MXC_FED_ACCEPT, "", { "sub.bad.com" }, "bad.com", 1, "a rule is one domain, not its parent" },
-	{ MXC_FED_ACCEPT, "", { "bad.com" }, "sub.bad.com", 1, "nor its subdomains" },
+	{ MXS_FED_ACCEPT, "", { NULL }, "remote.com", 1, "ACCEPT, no rules: allowed" },
+	{ MXS_FED_ACCEPT, "", { "bad.com" }, "bad.com", 0, "ACCEPT, rule bad.com: bad.com denied" },
+	{ MXS_FED_ACCEPT, "", { "bad.com" }, "good.com", 1, "ACCEPT, rule bad.com: good.com allowed" },
+	{ MXS_FED_ACCEPT, "", { "bad.com" }, "bad.com.", 0, "ACCEPT: bad.com. does not slip past bad.com" },
+	{ MXS_FED_ACCEPT, "", { "bad.com" }, "BAD.Com.", 0, "ACCEPT: case and trailing dot together" },
+	{ MXS_FED_REJECT, "", { NULL }, "remote.com", 0, "REJECT, no rules: denied" },
+	{ MXS_FED_REJECT, "", { "trusted.com" }, "trusted.com", 1, "REJECT, rule trusted.com: allowed" },
+	{ MXS_FED_REJECT, "", { "trusted.com" }, "untrusted.com", 0, "REJECT, rule trusted.com: untrusted.com denied" },
+	{ MXS_FED_REJECT, "", { "trusted.com" }, "trusted.com.", 1, "REJECT: trusted.com. is trusted.com" },
+	{ MXS_FED_REJECT, "myserver.com", { NULL }, "MyServer.COM", 1, "REJECT: the local domain, any case" },
+	{ MXS_FED_REJECT, "127.0.0.1", { NULL }, "[127.0.0.1]", 1, "REJECT: a local IP literal, bracketed" },
+	{ MXS_FED_ACCEPT, "", { "evil.com" }, "EVIL.COM", 0, "ACCEPT, rule Evil.COM: EVIL.COM denied" },
+	{ MXS_FED_ACCEPT, "", { "1.2.3.4" }, "1.2.3.4", 0, "rule [1.2.3.4] matches 1.2.3.4" },
+	{ MXS_FED_ACCEPT, "", { "1.2.3.4" }, "[1.2.3.4]", 0, "and [1.2.3.4]" },
+	{ MXS_FED_REJECT, "", { "2001:db8::1" }, "[IPv6:2001:DB8:0::1]", 1, "an IPv6 rule in another spelling" },
+	{ MXS_FED_ACCEPT, "", { "sub.bad.com" }, "bad.com", 1, "a rule is one domain, not its parent" },
+	{ MXS_FED_ACCEPT, "", { "bad.com" }, "sub.bad.com", 1, "nor its subdomains" },
 	{ 0, "", { NULL }, "remote.com", 1, "no policy ever set: ACCEPT" },
 	{ 0, "", { "bad.com" }, "bad.com", 0, "no policy set but a rule: a blocklist" },
-	{ MXC_FED_ACCEPT, "", { NULL }, "not a domain", MXC_EINVAL, "a malformed name: EINVAL" },
-	{ MXC_FED_ACCEPT, "", { NULL }, "", MXC_EINVAL, "an empty name: EINVAL" },
+	{ MXS_FED_ACCEPT, "", { NULL }, "not a domain", MXC_EINVAL, "a malformed name: EINVAL" },
+	{ MXS_FED_ACCEPT, "", { NULL }, "", MXC_EINVAL, "an empty name: EINVAL" },
 };
 
 static int load(struct region *r, const struct vec *v)
 {
-	uint8_t val[MXC_FED_VALUE_MAX];
+	uint8_t val[MXS_FED_VALUE_MAX];
 	int64_t created = 1000;
 	size_t vlen, i;
 
 	for (i = 0; i < 3 && v->rules[i] != NULL; i++)
-		if (region_put(r, MXC_TAB_FED, v->rules[i], strlen(v->rules[i]), &created, sizeof(created), NULL, 0) <
+		if (region_put(r, MXS_TAB_FED, v->rules[i], strlen(v->rules[i]), &created, sizeof(created), NULL, 0) <
 		    0)
 			return -1;
 	if (v->policy != 0) {
 		vlen = mxc_fed_settings_encode(val, v->policy, 2000, v->local, strlen(v->local));
-		if (vlen == 0 || region_put(r, MXC_TAB_FED, ".", 1, val, vlen, NULL, 0) < 0)
+		if (vlen == 0 || region_put(r, MXS_TAB_FED, ".", 1, val, vlen, NULL, 0) < 0)
 			return -1;
 	}
 	region_publish(r);
@@ -80,8 +80,8 @@ static void unload(struct region *r, const struct vec *v)
 	size_t i;
 
 	for (i = 0; i < 3 && v->rules[i] != NULL; i++)
-		region_del(r, MXC_TAB_FED, v->rules[i], strlen(v->rules[i]));
-	region_del(r, MXC_TAB_FED, ".", 1);
+		region_del(r, MXS_TAB_FED, v->rules[i], strlen(v->rules[i]));
+	region_del(r, MXS_TAB_FED, ".", 1);
 	region_publish(r);
 }
 
@@ -137,11 +137,11 @@ int main(void)
 	{
 		uint8_t junk[3] = { 7, 7, 7 };
 
-		region_put(r, MXC_TAB_FED, ".", 1, junk, sizeof(junk), NULL, 0);
+		region_put(r, MXS_TAB_FED, ".", 1, junk, sizeof(junk), NULL, 0);
 		region_publish(r);
 		is_int(mxc_federation_allowed(h, "x.com"), MXC_ECORRUPT, "damaged settings: ECORRUPT, not a guess");
 		is_int(mxc_verify(h, why, sizeof(why)), MXC_ECORRUPT, "verify finds them");
-		region_del(r, MXC_TAB_FED, ".", 1);
+		region_del(r, MXS_TAB_FED, ".", 1);
 		region_publish(r);
 	}
 	mxc_close(h);

@@ -30,10 +30,10 @@ static char dir2[] = "/tmp/mxc-test-corrupt.XXXXXX";
 
 static int put(struct region *r, const char *key, const char *target, const char *comment)
 {
-	uint8_t val[MXC_OV_VALUE_MAX];
+	uint8_t val[MXS_OV_VALUE_MAX];
 	size_t vlen = mxc_ov_value_encode(val, 1000, 2000, target, strlen(target), comment, strlen(comment));
 
-	return region_put(r, MXC_TAB_OVERRIDE, key, strlen(key), val, vlen, NULL, 0);
+	return region_put(r, MXS_TAB_OVERRIDE, key, strlen(key), val, vlen, NULL, 0);
 }
 
 static uint8_t *slurp(const char *path, size_t *len)
@@ -105,7 +105,7 @@ static int pid_q(const struct mxc_reader *rd, void *arg)
 
 static int open_copy(const uint8_t *buf, size_t len, mode_t mode, mxc_t **h)
 {
-	char path[MXC_SHM_PATH_MAX];
+	char path[MXS_SHM_PATH_MAX];
 
 	fixture_shm_path(dir2, "data", path, sizeof(path));
 	if (spill(path, buf, len, mode) != 0)
@@ -121,7 +121,7 @@ int main(void)
 	struct mxc_mx mx[2];
 	mxc_t *h, *hc;
 	char host[MXC_HOST_MAX + 1], key[300], want[300], why[256], longkey[260], longtgt[260];
-	char dpath[MXC_SHM_PATH_MAX];
+	char dpath[MXS_SHM_PATH_MAX];
 	size_t n, len, i;
 	uint8_t *img, *bad;
 	int rc, from, bad_answers, all_ok;
@@ -176,8 +176,8 @@ int main(void)
 	is_int(put(r, "1.1.1.1", "2.2.2.2", ""), 0, "IP-literal override");
 	is_int(mxc_resolve(h, "[1.1.1.1]", host, sizeof(host)), MXC_OK, "IP with override");
 	is_str(host, "2.2.2.2", "IP override wins over the IP itself");
-	is_int(region_del(r, MXC_TAB_OVERRIDE, "example.org", 11), 1, "del removes");
-	is_int(region_del(r, MXC_TAB_OVERRIDE, "example.org", 11), 0, "del of absent");
+	is_int(region_del(r, MXS_TAB_OVERRIDE, "example.org", 11), 1, "del removes");
+	is_int(region_del(r, MXS_TAB_OVERRIDE, "example.org", 11), 0, "del of absent");
 	is_int(mxc_resolve(h, "example.org", host, sizeof(host)), MXC_NOTFOUND, "deleted override gone");
 
 	/* long keys and targets live out of line */
@@ -228,7 +228,7 @@ int main(void)
 
 	for (i = 0; i < (size_t)N; i += 2) {
 		snprintf(key, sizeof(key), "k%zu.example", i);
-		if (region_del(r, MXC_TAB_OVERRIDE, key, strlen(key)) != 1)
+		if (region_del(r, MXS_TAB_OVERRIDE, key, strlen(key)) != 1)
 			break;
 	}
 	region_publish(r);
@@ -311,7 +311,7 @@ int main(void)
 	((struct mxc_shm_hdr *)(void *)bad)->h_layout++;
 	is_int(open_copy(bad, len, 0640, &hc), MXC_EVERSION, "other layout: EVERSION");
 	memcpy(bad, img, len);
-	((struct mxc_shm_hdr *)(void *)bad)->h_abi = __builtin_bswap32(MXC_SHM_ABI);
+	((struct mxc_shm_hdr *)(void *)bad)->h_abi = __builtin_bswap32(MXS_SHM_ABI);
 	is_int(open_copy(bad, len, 0640, &hc), MXC_EVERSION, "other byte order: EVERSION");
 	memcpy(bad, img, len);
 	is_int(open_copy(bad, len / 2, 0640, &hc), MXC_ECORRUPT, "truncated file: ECORRUPT");
@@ -319,7 +319,7 @@ int main(void)
 	((struct mxc_shm_hdr *)(void *)bad)->h_root = len + 4096;
 	is_int(open_copy(bad, len, 0640, &hc), MXC_ECORRUPT, "root outside the file: ECORRUPT");
 	memcpy(bad, img, len);
-	((struct mxc_shm_hdr *)(void *)bad)->h_state = MXC_STATE_INIT;
+	((struct mxc_shm_hdr *)(void *)bad)->h_state = MXS_STATE_INIT;
 	is_int(open_copy(bad, len, 0640, &hc), MXC_ECORRUPT, "half-built region: ECORRUPT");
 
 	/* random damage inside the arena: answers or ECORRUPT, never a crash */
@@ -328,7 +328,7 @@ int main(void)
 	for (int round = 0; round < 200; round++) {
 		memcpy(bad, img, len);
 		for (int k = 0; k < 64; k++) {
-			size_t at = MXC_SHM_HDR_SIZE + (size_t)rand() % (len - MXC_SHM_HDR_SIZE);
+			size_t at = MXS_SHM_HDR_SIZE + (size_t)rand() % (len - MXS_SHM_HDR_SIZE);
 			bad[at] = (uint8_t)rand();
 		}
 		hc = NULL;

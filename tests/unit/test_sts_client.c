@@ -94,22 +94,22 @@ static void *poster(void *arg)
 static void slot_retry(mxc_t *h, struct region *r)
 {
 	struct hold q = { h, 0, 0 };
-	pthread_t th[MXC_SLOTS_MIN], tp;
+	pthread_t th[MXS_SLOTS_MIN], tp;
 	void *res = NULL;
 	int i;
 
-	for (i = 0; i < MXC_SLOTS_MIN; i++)
+	for (i = 0; i < MXS_SLOTS_MIN; i++)
 		pthread_create(&th[i], NULL, holder, &q);
-	while (__atomic_load_n(&q.claimed, __ATOMIC_SEQ_CST) < MXC_SLOTS_MIN)
+	while (__atomic_load_n(&q.claimed, __ATOMIC_SEQ_CST) < MXS_SLOTS_MIN)
 		usleep(1000);
 	pthread_create(&tp, NULL, poster, &q);
 	pthread_join(tp, &res);
-	for (i = 0; i < MXC_SLOTS_MIN; i++)
+	for (i = 0; i < MXS_SLOTS_MIN; i++)
 		pthread_join(th[i], NULL);
 	ok((intptr_t)res != -2, "a thread that finds every slot taken cannot post (MXC_EFULL)");
 	ok((intptr_t)res > 0 && (intptr_t)res <= 20,
 	   "once slots are free again, the same thread posts within 2 s (%ld tries of 100 ms)", (long)(intptr_t)res);
-	is_int(take_events(r, MXC_EV_QUEUE, "poster.example"), 1, "and the daemon gets its event");
+	is_int(take_events(r, MXS_EV_QUEUE, "poster.example"), 1, "and the daemon gets its event");
 }
 
 static void policy(struct sts_rec *p, const char *domain, int kind, int64_t valid_end, int64_t last_use)
@@ -121,16 +121,16 @@ static void policy(struct sts_rec *p, const char *domain, int kind, int64_t vali
 	p->last_use = last_use;
 	p->inserted = 1000;
 	p->last_update = 2000;
-	if (kind == MXC_STS_KIND_POLICY) {
-		p->mode = MXC_STS_MODE_ENFORCE;
+	if (kind == MXS_STS_KIND_POLICY) {
+		p->mode = MXS_STS_MODE_ENFORCE;
 		p->max_age = 86400;
-		p->flags = MXC_STS_F_FRESH;
+		p->flags = MXS_STS_F_FRESH;
 		snprintf(p->id, sizeof(p->id), "20240101T000000");
 		p->nmx = 2;
 		snprintf(p->mx[0], sizeof(p->mx[0]), "a.example");
 		snprintf(p->mx[1], sizeof(p->mx[1]), "*.b.example");
-	} else if (kind == MXC_STS_KIND_BACKOFF) {
-		p->failure = MXC_STS_FAIL_WEBPKI;
+	} else if (kind == MXS_STS_KIND_BACKOFF) {
+		p->failure = MXS_STS_FAIL_WEBPKI;
 	}
 }
 
@@ -161,19 +161,19 @@ int main(void)
 		return tap_done();
 	}
 
-	policy(p, "policy.example", MXC_STS_KIND_POLICY, now + 3600, now);
+	policy(p, "policy.example", MXS_STS_KIND_POLICY, now + 3600, now);
 	is_int(sts_region_put(r, p), 0, "put a policy");
-	policy(p, "expired.example", MXC_STS_KIND_POLICY, now - 1, now);
+	policy(p, "expired.example", MXS_STS_KIND_POLICY, now - 1, now);
 	is_int(sts_region_put(r, p), 0, "put an expired policy");
-	policy(p, "backoff.example", MXC_STS_KIND_BACKOFF, now + 300, now);
+	policy(p, "backoff.example", MXS_STS_KIND_BACKOFF, now + 300, now);
 	is_int(sts_region_put(r, p), 0, "put a backoff entry");
-	policy(p, "oldbackoff.example", MXC_STS_KIND_BACKOFF, now - 1, now);
+	policy(p, "oldbackoff.example", MXS_STS_KIND_BACKOFF, now - 1, now);
 	is_int(sts_region_put(r, p), 0, "put an expired backoff entry");
-	policy(p, "none.example", MXC_STS_KIND_NONE, now + 300, now);
+	policy(p, "none.example", MXS_STS_KIND_NONE, now + 300, now);
 	is_int(sts_region_put(r, p), 0, "put a no-policy entry");
-	policy(p, "unused.example", MXC_STS_KIND_POLICY, now + 3600, now - 2 * MXC_STS_USE_GRAIN);
+	policy(p, "unused.example", MXS_STS_KIND_POLICY, now + 3600, now - 2 * MXS_STS_USE_GRAIN);
 	is_int(sts_region_put(r, p), 0, "put a policy not used for a while");
-	p->nmx = MXC_STS_MX_MAX + 1;
+	p->nmx = MXS_STS_MX_MAX + 1;
 	is_int(sts_region_put(r, p), -1, "more patterns than the table holds: refused");
 	region_publish(r);
 	is_int(mxc_open(dir, &h), MXC_OK, "mxc_open");
@@ -198,35 +198,35 @@ int main(void)
 	is_int(mxc_sts_match(NULL, "a.example"), 0, "NULL policy: no match");
 
 	is_int(mxc_sts_get(h, "expired.example", s), MXC_NOTFOUND, "an expired policy is not used");
-	is_int(take_events(r, MXC_EV_STS_FETCH, "expired.example"), 1, "and a fetch is asked for");
+	is_int(take_events(r, MXS_EV_STS_FETCH, "expired.example"), 1, "and a fetch is asked for");
 	is_int(mxc_sts_get(h, "backoff.example", s), MXC_BACKOFF, "backoff entry: MXC_BACKOFF");
 	is_int(s->failure, MXC_STS_FAILED_WEBPKI, "with its failure class");
 	is_str(mxc_sts_failure_name(s->failure), "sts-webpki-invalid", "named as TLSRPT names it");
 	is_int(take_events(r, 0, "backoff.example"), 0, "backoff: no fetch asked");
 	is_int(mxc_sts_get(h, "oldbackoff.example", s), MXC_NOTFOUND, "an expired backoff: not found");
-	is_int(take_events(r, MXC_EV_STS_FETCH, "oldbackoff.example"), 1, "and a new fetch is asked for");
+	is_int(take_events(r, MXS_EV_STS_FETCH, "oldbackoff.example"), 1, "and a new fetch is asked for");
 	is_int(mxc_sts_get(h, "none.example", s), MXC_NOTFOUND, "known to publish none: not found");
 	is_int(take_events(r, 0, "none.example"), 0, "and nothing asked (negative cache)");
 	is_int(mxc_sts_get(h, "absent.example", s), MXC_NOTFOUND, "nothing cached: not found");
-	is_int(take_events(r, MXC_EV_STS_FETCH, "absent.example"), 1, "and a fetch is asked for");
+	is_int(take_events(r, MXS_EV_STS_FETCH, "absent.example"), 1, "and a fetch is asked for");
 	is_int(mxc_sts_get(h, "unused.example", s), MXC_OK, "a policy unused for hours");
-	is_int(take_events(r, MXC_EV_STS_USED, "unused.example"), 1, "its use is reported");
+	is_int(take_events(r, MXS_EV_STS_USED, "unused.example"), 1, "its use is reported");
 	is_int(mxc_sts_get(h, "[192.0.2.1]", s), MXC_NOTFOUND, "an IP literal has no policy");
 	is_int(mxc_sts_get(h, "bad..name", s), MXC_EINVAL, "a malformed name: EINVAL");
 	is_int(mxc_sts_get(h, NULL, s), MXC_EINVAL, "NULL: EINVAL");
 
 	/* a full ring drops and counts, never waits */
-	for (i = 0; i < MXC_EV_RING_SIZE + 5; i++)
+	for (i = 0; i < MXS_EV_RING_SIZE + 5; i++)
 		mxc_sts_get(h, "absent.example", s);
 	ok(mxc_events_dropped(h) >= 5, "a full ring: events dropped and counted (%llu)",
 	   (unsigned long long)mxc_events_dropped(h));
-	is_int(take_events(r, MXC_EV_STS_FETCH, "absent.example"), MXC_EV_RING_SIZE - 1,
+	is_int(take_events(r, MXS_EV_STS_FETCH, "absent.example"), MXS_EV_RING_SIZE - 1,
 	       "the ring held what fits (one record always stays free)");
 
 	/* MX */
 	memset(&m, 0, sizeof(m));
 	snprintf(m.domain, sizeof(m.domain), "mx.example");
-	m.kind = MXC_MX_KIND_MX;
+	m.kind = MXS_MX_KIND_MX;
 	m.n = 2;
 	m.pref[0] = 10;
 	snprintf(m.host[0], sizeof(m.host[0]), "mx1.mx.example");
@@ -236,17 +236,17 @@ int main(void)
 	m.expires = now + 300;
 	is_int(mx_region_put(r, &m), 0, "put an MX answer");
 	snprintf(m.domain, sizeof(m.domain), "implicit.example");
-	m.kind = MXC_MX_KIND_IMPLICIT;
+	m.kind = MXS_MX_KIND_IMPLICIT;
 	m.n = 0;
 	is_int(mx_region_put(r, &m), 0, "put an implicit MX");
 	snprintf(m.domain, sizeof(m.domain), "gone.example");
-	m.kind = MXC_MX_KIND_NXDOMAIN;
+	m.kind = MXS_MX_KIND_NXDOMAIN;
 	is_int(mx_region_put(r, &m), 0, "put an NXDOMAIN");
 	snprintf(m.domain, sizeof(m.domain), "temp.example");
-	m.kind = MXC_MX_KIND_TEMP;
+	m.kind = MXS_MX_KIND_TEMP;
 	is_int(mx_region_put(r, &m), 0, "put a failed lookup");
 	snprintf(m.domain, sizeof(m.domain), "stale.example");
-	m.kind = MXC_MX_KIND_IMPLICIT;
+	m.kind = MXS_MX_KIND_IMPLICIT;
 	m.expires = now - 1;
 	is_int(mx_region_put(r, &m), 0, "put an expired answer");
 	region_publish(r);
@@ -265,16 +265,16 @@ int main(void)
 	is_int(mxc_resolve_mx(h, "temp.example", mx, 4, &n, &from), MXC_NOTFOUND, "failed lookup: not found");
 	is_int(take_events(r, 0, "temp.example"), 0, "and not asked again before it expires");
 	is_int(mxc_resolve_mx(h, "stale.example", mx, 4, &n, &from), MXC_NOTFOUND, "expired: not found");
-	is_int(take_events(r, MXC_EV_MX_FETCH, "stale.example"), 1, "and asked again");
+	is_int(take_events(r, MXS_EV_MX_FETCH, "stale.example"), 1, "and asked again");
 	is_int(mxc_mx_cached(h, "stale.example", mx, 4, &n, &info), MXC_OK, "the expired entry for inspection");
 	is_int(info.kind, MXC_MX_IMPLICIT, "its kind");
 	is_int(info.expires, now - 1, "its expiry, as stored");
 	is_int(mxc_resolve_mx(h, "[192.0.2.1]", mx, 4, &n, &from), MXC_EINVAL, "an IP literal: EINVAL");
 	{
-		uint8_t val[MXC_OV_VALUE_MAX];
+		uint8_t val[MXS_OV_VALUE_MAX];
 		size_t vlen = mxc_ov_value_encode(val, 1, 2, "192.0.2.9", 9, "", 0);
 
-		is_int(region_put(r, MXC_TAB_OVERRIDE, "mx.example", 10, val, vlen, NULL, 0), 0, "an override");
+		is_int(region_put(r, MXS_TAB_OVERRIDE, "mx.example", 10, val, vlen, NULL, 0), 0, "an override");
 		region_publish(r);
 	}
 	is_int(mxc_resolve_mx(h, "mx.example", mx, 4, &n, &from), MXC_OK, "override first");
@@ -288,12 +288,12 @@ int main(void)
 	is_int(mxc_queue_add(h, "x.example", 0), MXC_EINVAL, "a zero delta: EINVAL");
 	is_int(mxc_queue_add(h, "not a domain", 1), MXC_EINVAL, "a malformed domain: EINVAL");
 	is_int(mxc_record_success(h, "X.Example.", 25, MXC_TRANSPORT_HTTPS), MXC_OK, "a success is posted");
-	is_int(take_events(r, MXC_EV_SUCCESS, "x.example"), 1, "canonical, typed");
+	is_int(take_events(r, MXS_EV_SUCCESS, "x.example"), 1, "canonical, typed");
 	is_int(mxc_record_success(h, "[192.0.2.1]", 0, MXC_TRANSPORT_NONE), MXC_OK, "an inbound success from an IP");
-	is_int(take_events(r, MXC_EV_SUCCESS, "192.0.2.1"), 1, "posted under the bare IP");
+	is_int(take_events(r, MXS_EV_SUCCESS, "192.0.2.1"), 1, "posted under the bare IP");
 
 	/* a damaged value is reported, never trusted */
-	is_int(region_put(r, MXC_TAB_STS, "junk.example", 12, junk, sizeof(junk), NULL, 0), 0, "a junk STS value");
+	is_int(region_put(r, MXS_TAB_STS, "junk.example", 12, junk, sizeof(junk), NULL, 0), 0, "a junk STS value");
 	region_publish(r);
 	is_int(mxc_sts_get(h, "junk.example", s), MXC_ECORRUPT, "junk value: ECORRUPT");
 	rc = mxc_verify(h, why, sizeof(why));
