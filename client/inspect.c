@@ -364,3 +364,7 @@ int mxc_readers_foreach(mxc_t *h, mxc_reader_fn fn, void *arg)
 }
 
 _Static_assert(MXC_COUNTERS_MAX == MXS_CTR_MAX, "the public bound is the region's");
+/* the readers' states are mapped one by one above; the region's states
+ * are handed out as numbers, as struct mxc_status says */
+_Static_assert(MXS_STATE_INIT == 1 && MXS_STATE_LIVE == 2 && MXS_STATE_RETIRED == 3,
+	       "struct mxc_status's state numbers are the region's");

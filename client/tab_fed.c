@@ -132,3 +132,8 @@ int mxc_federation_rules(mxc_t *h, mxc_fed_rule_fn fn, void *arg)
 	q.arg = arg;
 	return walk_table(h, MXS_TAB_FED, fed_rule_ent, &q);
 }
+
+/* the settings' policy is handed out as it is stored */
+_Static_assert(MXC_FED_POLICY_ACCEPT == MXS_FED_ACCEPT && MXC_FED_POLICY_REJECT == MXS_FED_REJECT,
+	       "the public MXC_FED_POLICY_* are the region's MXS_FED_*");
+_Static_assert(MXC_HOST_MAX >= MXS_FED_LOCAL_MAX, "the local domain fits struct mxc_federation");

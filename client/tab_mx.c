@@ -122,3 +122,10 @@ int mxc_mx_cached(mxc_t *h, const char *domain, struct mxc_mx *out, size_t max, 
 	}
 	return rc;
 }
+
+/* q->info.kind is the region's kind, handed out as the public one */
+_Static_assert(MXC_MX_RECORDS == MXS_MX_KIND_MX && MXC_MX_IMPLICIT == MXS_MX_KIND_IMPLICIT &&
+		       MXC_MX_NXDOMAIN == MXS_MX_KIND_NXDOMAIN && MXC_MX_NULL == MXS_MX_KIND_NULL &&
+		       MXC_MX_TEMPFAIL == MXS_MX_KIND_TEMP,
+	       "the public MXC_MX_* are the region's MXS_MX_KIND_*");
+_Static_assert(MXC_HOST_MAX >= MXS_MX_HOST_MAX, "an MX host fits struct mxc_mx");

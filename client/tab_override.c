@@ -156,3 +156,6 @@ int mxc_override_foreach(mxc_t *h, mxc_override_fn fn, void *arg)
 	q.arg = arg;
 	return walk_table(h, MXS_TAB_OVERRIDE, foreach_ent, &q);
 }
+
+_Static_assert(MXC_HOST_MAX >= MXS_OV_TARGET_MAX, "a target fits struct mxc_override");
+_Static_assert(MXC_COMMENT_MAX >= MXS_OV_COMMENT_MAX, "a comment fits struct mxc_override");

@@ -135,3 +135,8 @@ int mxc_stat_foreach(mxc_t *h, mxc_stat_fn fn, void *arg)
 	q.arg = arg;
 	return walk_table(h, MXS_TAB_STATS, stat_each_ent, &q);
 }
+
+/* an event's aux byte is the transport as the caller named it */
+_Static_assert(MXC_TRANSPORT_NONE == MXS_STAT_T_NONE && MXC_TRANSPORT_HTTP == MXS_STAT_T_HTTP &&
+		       MXC_TRANSPORT_HTTPS == MXS_STAT_T_HTTPS && MXC_TRANSPORT_SMTP == MXS_STAT_T_SMTP,
+	       "enum mxc_transport is the region's MXS_STAT_T_*");

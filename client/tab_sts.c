@@ -106,6 +106,14 @@ int mxc_sts_match(const struct mxc_sts *p, const char *mx_host)
 	return 0;
 }
 
+/* the mode is handed out as it is stored */
+_Static_assert(MXC_STS_NONE == MXS_STS_MODE_NONE && MXC_STS_TESTING == MXS_STS_MODE_TESTING &&
+		       MXC_STS_ENFORCE == MXS_STS_MODE_ENFORCE,
+	       "the public MXC_STS_NONE/TESTING/ENFORCE are the region's MXS_STS_MODE_*");
+/* a policy's id and patterns fit struct mxc_sts */
+_Static_assert(MXC_STS_ID_MAX == MXS_STS_ID_MAX && MXC_STS_MX_MAX == MXS_STS_MX_MAX,
+	       "the public bounds of struct mxc_sts are the region's");
+_Static_assert(MXC_HOST_MAX >= MXS_STS_PATTERN_MAX, "a pattern fits struct mxc_sts");
 /* the public MXC_STS_FAILED_* are the region's MXS_STS_FAIL_* */
 _Static_assert(MXC_STS_FAILED_NONE == MXS_STS_FAIL_NONE && MXC_STS_FAILED_DNS == MXS_STS_FAIL_DNS &&
 		       MXC_STS_FAILED_FETCH == MXS_STS_FAIL_FETCH && MXC_STS_FAILED_INVALID == MXS_STS_FAIL_INVALID &&
