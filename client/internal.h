@@ -108,7 +108,7 @@ struct mxc {
 	uint32_t remap_lock;           /* try-lock, never waited on */
 	uint32_t nretired;             /* atomic: fast check for cleanup */
 	uint64_t slotless;             /* atomic: slotless reads in flight */
-	uint64_t next_remap_ms;
+	uint64_t next_remap_ms;        /* mono_coarse_ms() */
 
 	struct rblock blk;             /* this process's reader block */
 	uint64_t ev_dropped;           /* atomic: events not handed over */

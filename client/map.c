@@ -4,7 +4,8 @@
  */
 #include "internal.h"
 
-/* At most one attempt to map a replacement region per this many ms. */
+/* At most one attempt to map a replacement region per this many ms, on
+ * the monotonic clock: a step of the wall clock must not hold it off. */
 #define MXC_REMAP_EVERY_MS 100
 
 /*
@@ -253,7 +254,7 @@ static void retired_sweep(struct mxc *h)
 void remap(struct mxc *h, struct mxc_map *old)
 {
 	struct mxc_map *m;
-	uint64_t now = wall_ms();
+	uint64_t now = mono_coarse_ms();
 	int rc;
 
 	if (now < __atomic_load_n(&h->next_remap_ms, __ATOMIC_RELAXED) || !mxa_cas32(&h->remap_lock, 0, 1))
