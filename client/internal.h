@@ -160,7 +160,6 @@ int block_make(struct mxc *h, unsigned wait_ms);
 struct slotref *slot_claim(struct mxc *h);
 int noslot_retry(struct mxc *h);
 int read_begin(struct mxc *h, struct rd *rd);
-int read_end(struct mxc *h, struct rd *rd);
 
 /* events.c */
 int ev_post(struct mxc *h, uint8_t type, const char *name, size_t nlen, int64_t value);
@@ -185,6 +184,29 @@ int walk_table(struct mxc *h, unsigned tab, ent_fn fn, void *arg);
 static inline int map_light(const struct mxc *h, const struct mxc_map *m)
 {
 	return h->membarrier && (m->flags & MXS_HF_MEMBARRIER);
+}
+
+/* The read this thread is inside (slots.c). */
+extern __thread struct rd *tls_rd;
+
+/* Returns 1 if a slotless read must be retried.  Inline: every lookup
+ * ends here, and a call per lookup is measurable. */
+static inline int read_end(struct mxc *h, struct rd *rd)
+{
+	int stale;
+
+	tls_rd = rd->prev;
+	if (rd->slot != NULL) {
+		mxc_rcu_exit(rd->slot);
+		return 0;
+	}
+	if (!rd->slotless)
+		return 0;
+	mxa_fence_load();
+	stale = mxa_load64((uint64_t *)(uintptr_t)&rd->m->hdr->h_reclaim_gen) != rd->gen;
+	if (!rd->nested)
+		(void)mxa_add64(&h->slotless, (uint64_t)-1);
+	return stale;
 }
 
 /*

@@ -116,7 +116,7 @@ int noslot_retry(struct mxc *h)
  * the outer announcement: it reads under it, from the same mapping.
  */
 struct rd;
-static __thread struct rd *tls_rd;
+__thread struct rd *tls_rd;
 
 static struct rd *outer_read(const struct mxc *h)
 {
@@ -227,23 +227,4 @@ int read_begin(struct mxc *h, struct rd *rd)
 	rd->m = m;
 	tls_rd = rd;
 	return 0;
-}
-
-/* Returns 1 if a slotless read must be retried. */
-int read_end(struct mxc *h, struct rd *rd)
-{
-	int stale;
-
-	tls_rd = rd->prev;
-	if (rd->slot != NULL) {
-		mxc_rcu_exit(rd->slot);
-		return 0;
-	}
-	if (!rd->slotless)
-		return 0;
-	mxa_fence_load();
-	stale = mxa_load64((uint64_t *)(uintptr_t)&rd->m->hdr->h_reclaim_gen) != rd->gen;
-	if (!rd->nested)
-		(void)mxa_add64(&h->slotless, (uint64_t)-1);
-	return stale;
 }
