@@ -527,8 +527,12 @@ static void *listener(void *arg)
 				who[i]->bell_quiet_ms = now + READERS_BELL_QUIET_MS;
 			if (r < 0)
 				proc_dead(rd, who[i]);
-			else if (r > 0 && __atomic_load_n(&rd->resting, __ATOMIC_RELAXED))
-				log_debug("readers: pid %u rang the doorbell", who[i]->pid);
+			else if (r > 0)
+				/* a ring can meet the event thread awake for its
+				 * periodic work: it drains then, and sleeps again */
+				log_debug("readers: pid %u rang the doorbell%s", who[i]->pid,
+					  __atomic_load_n(&rd->resting, __ATOMIC_RELAXED) ? ""
+											: " (events thread awake)");
 			rang |= r != 0;
 		}
 		if (rang)

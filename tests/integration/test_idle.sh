@@ -68,7 +68,9 @@ rang() { # N: the daemon logged N doorbells from the client
 cpid=$!
 T_BG+=("$cpid")
 check "events posted after 1.5 s of quiet arrive" wait_for queued 3
-check "  woken by the client's doorbell, not by a periodic wake" wait_for rang 1
+# (a ring may meet the event thread awake for its once-a-second work:
+# both are logged, and either way the events arrive at once)
+check "  the client rang its doorbell" wait_for rang 1
 check "the same client's next post, after another quiet spell, arrives" wait_for queued 6
 check "  by its doorbell again: the first one was no departure" wait_for rang 2
 bg_stop
