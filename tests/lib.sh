@@ -54,6 +54,15 @@ check() {
 	_result $? "$desc"
 }
 
+# proc_switches PID - voluntary and involuntary context switches of every
+# thread of PID (threads that come and go between two reads only make
+# the count smaller); proc_cpu PID - its utime + stime, in clock ticks
+proc_switches() {
+	cat /proc/"$1"/task/*/status 2>/dev/null |
+		awk '/^(non)?voluntary_ctxt_switches:/ { n += $2 } END { print n + 0 }'
+}
+proc_cpu() { awk '{ print $14 + $15 }' /proc/"$1"/stat; }
+
 # wait_for CMD... - poll up to 5 s for a condition
 wait_for() {
 	local i

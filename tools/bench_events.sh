@@ -57,12 +57,10 @@ IDLE_SETTLE_S=2
 IDLE_S=${IDLE_S:-10}
 PID=$(cat "$D/test.pid")
 HZ=$(getconf CLK_TCK)
-ticks() { awk '{ print $14 + $15 }' "/proc/$PID/stat"; }
-switches() { cat /proc/"$PID"/task/*/status 2>/dev/null | awk '/ctxt_switches/ { s += $2 } END { print s }'; }
 sleep "$IDLE_SETTLE_S"
-c0=$(ticks) s0=$(switches)
+c0=$(proc_cpu "$PID") s0=$(proc_switches "$PID")
 sleep "$IDLE_S"
-c1=$(ticks) s1=$(switches)
+c1=$(proc_cpu "$PID") s1=$(proc_switches "$PID")
 log "idle for $IDLE_S s: $((c1 - c0)) CPU ticks ($HZ a second), $((s1 - s0)) wake-ups"
 echo "events,$N,-,idle,mxcached,cpu,$(awk -v t=$((c1 - c0)) -v hz="$HZ" -v s="$IDLE_S" 'BEGIN { printf "%.2f", 100 * t / hz / s }'),percent_of_a_core"
 echo "events,$N,-,idle,mxcached,wakeups,$(((s1 - s0) / IDLE_S)),per_s"

@@ -23,14 +23,6 @@ S() { "$SHMCTL" -d "$D" "$@"; }
 IDLE_S=3
 IDLE_MAX=$((40 * IDLE_S))
 
-# switches PID - voluntary and involuntary context switches of every
-# thread of PID (threads that come and go between two reads only make
-# the count smaller)
-switches() {
-	cat /proc/"$1"/task/*/status 2>/dev/null |
-		awk '/^(non)?voluntary_ctxt_switches:/ { n += $2 } END { print n + 0 }'
-}
-
 printf '[log]\nlevel = debug\n' >"$D/mxcached.conf"
 check "mxcached starts" daemon_start "$D" -c "$D/mxcached.conf"
 PID=$(cat "$D/test.pid")
@@ -49,9 +41,9 @@ check "every thread but the main one has a name of its own" \
 
 # --- the cost of doing nothing
 sleep 1.5       # start-up over, the event thread asleep
-a=$(switches "$PID")
+a=$(proc_switches "$PID")
 sleep "$IDLE_S"
-b=$(switches "$PID")
+b=$(proc_switches "$PID")
 n=$((b - a))
 check "idle for $IDLE_S s: $n context switches, at most $IDLE_MAX" test "$n" -le "$IDLE_MAX"
 
@@ -80,12 +72,11 @@ bg_stop
 # nothing, keeps its registration (a doorbell is no departure), takes
 # the other clients' events all along, and spends less time on it than
 # the client spends ringing
-cpu() { awk '{ print $14 + $15 }' /proc/"$1"/stat; }   # utime + stime, in ticks
 # the daemon's threads that a doorbell wakes: the listener and the event thread
 bell_cpu() {
 	local t n=0
 	for t in /proc/"$PID"/task/*; do
-		case $(cat "$t/comm") in readers | events) n=$((n + $(cpu "${t#/proc/}"))) ;; esac
+		case $(cat "$t/comm") in readers | events) n=$((n + $(proc_cpu "${t#/proc/}"))) ;; esac
 	done
 	echo "$n"
 }
@@ -98,11 +89,11 @@ bells=$!
 T_BG+=("$bells")
 sleep 0.5
 d0=$(bell_cpu)
-b0=$(cpu "$bells")
+b0=$(proc_cpu "$bells")
 "$POST" "$D" flood.example 5 queue retry 1 >/dev/null
 sleep 2
 d1=$(bell_cpu)
-b1=$(cpu "$bells")
+b1=$(proc_cpu "$bells")
 check "the ringer was still ringing when its CPU time was read" test -n "$b0" -a -n "$b1"
 check "while a client rings without pause, another one's events arrive" \
 	wait_for sh -c "'$SHMCTL' -d '$D' stats flood.example --json | grep -q '\"queued_messages\":5,'"
