@@ -145,6 +145,16 @@ daemon_start() {
 	return 1
 }
 
+# daemon_start_as DIR USER ADMIN_GID - mxcached started as root on DIR
+# (made reachable by USER) with [daemon] user = USER and [ctl]
+# admin_group = ADMIN_GID, as the tests that act as other users need it
+daemon_start_as() {
+	local d=$1
+	chmod 0755 "$d"
+	printf '[daemon]\nuser = %s\n[ctl]\nadmin_group = %s\n' "$2" "$3" >"$d/mxcached.conf"
+	daemon_start "$d" -c "$d/mxcached.conf"
+}
+
 # daemon_stop DIR [SIGNAL] - stop it and wait; returns its exit status
 daemon_stop() {
 	local d=$1 sig=${2:-TERM} pid

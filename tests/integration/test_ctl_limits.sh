@@ -71,14 +71,7 @@ hold() { # OUTFILE WHO...
 served() { sed -n 's/^served //p' "$1"; }
 
 new_dir D
-chmod 0755 "$D"
-cat >"$D/mxcached.conf" <<EOF
-[daemon]
-user = $DUSER
-[ctl]
-admin_group = $ADMIN_GID
-EOF
-check "mxcached starts as root with [daemon] user = $DUSER" daemon_start "$D" -c "$D/mxcached.conf"
+check "mxcached starts as root with [daemon] user = $DUSER" daemon_start_as "$D" "$DUSER" "$ADMIN_GID"
 
 # --- the attack: a reader takes every admin connection it can
 check "a reader opens 32 admin connections and pings on them" hold "$D/reader.out" "${READER[@]}"

@@ -59,14 +59,7 @@ for l in buf.decode(errors="replace").splitlines():
 '
 
 new_dir D
-chmod 0755 "$D"
-cat >"$D/mxcached.conf" <<EOF
-[daemon]
-user = $DUSER
-[ctl]
-admin_group = $ADMIN_GID
-EOF
-check "mxcached starts as root with [daemon] user = $DUSER" daemon_start "$D" -c "$D/mxcached.conf"
+check "mxcached starts as root with [daemon] user = $DUSER" daemon_start_as "$D" "$DUSER" "$ADMIN_GID"
 PID=$(cat "$D/test.pid")
 S=$D/ctl.sock
 

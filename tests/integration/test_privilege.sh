@@ -27,14 +27,7 @@ ASDAEMON=(setpriv --reuid="$DUID" --regid="$DGID" --clear-groups)
 export ASAN_OPTIONS="${ASAN_OPTIONS:+$ASAN_OPTIONS:}detect_leaks=0"
 
 new_dir D
-chmod 0755 "$D"
-cat >"$D/mxcached.conf" <<EOF
-[daemon]
-user = $DUSER
-[ctl]
-admin_group = $ADMIN_GID
-EOF
-check "mxcached starts as root with [daemon] user = $DUSER" daemon_start "$D" -c "$D/mxcached.conf"
+check "mxcached starts as root with [daemon] user = $DUSER" daemon_start_as "$D" "$DUSER" "$ADMIN_GID"
 PID=$(cat "$D/test.pid")
 
 # --- the process gave root up for good
