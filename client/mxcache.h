@@ -147,6 +147,19 @@ struct mxc_mx {
 int mxc_resolve_mx(mxc_t *h, const char *domain, struct mxc_mx *out,
 		   size_t max, size_t *n, int *from_override);
 
+/*
+ * mxc_resolve_mx_flags - mxc_resolve_mx, telling more about the answer in
+ * *flags: MXC_MX_F_OVERRIDE (one synthetic record from an override) and
+ * MXC_MX_F_AUTHENTICATED (the daemon's resolver set the AD bit on the MX
+ * answer: DNSSEC-validated, RFC 4035 section 3.2.3; only as trustworthy
+ * as the path to that resolver).  Same returns as mxc_resolve_mx.
+ * Thread safety: safe.  Wait-free.
+ */
+#define MXC_MX_F_OVERRIDE      0x1u
+#define MXC_MX_F_AUTHENTICATED 0x2u
+int mxc_resolve_mx_flags(mxc_t *h, const char *domain, struct mxc_mx *out, size_t max, size_t *n,
+			 unsigned *flags);
+
 /* What the MX cache holds for a domain (mxc_mx_cached). */
 #define MXC_MX_RECORDS   1   /* MX records */
 #define MXC_MX_IMPLICIT  2   /* no MX: the domain itself */
@@ -239,6 +252,101 @@ const char *mxc_sts_failure_name(int failure);
  */
 typedef int (*mxc_sts_fn)(const char *domain, int kind, const struct mxc_sts *p, void *arg);
 int mxc_sts_foreach(mxc_t *h, mxc_sts_fn fn, void *arg);
+
+/*
+ * mxc_sts_wait - wait, at most timeout_ms, until the region holds the
+ * result of a check of domain (a policy, "publishes none", a backoff or a
+ * DANE state): first contact for a domain nobody asked about.  Asks the
+ * daemon for the check when nothing is cached.  Sleeps on a futex word of
+ * the region that the daemon wakes after each publish; never spins.
+ * MXC_OK: something is cached now (ask mxc_tls_policy or mxc_sts_get);
+ * MXC_NOTFOUND: the time ran out (the check goes on; a later lookup
+ * hits); MXC_EINVAL (not a domain, an IP literal, timeout_ms < 0),
+ * MXC_ENOREGION, MXC_ECORRUPT, MXC_ESYS.
+ * Thread safety: safe.  NOT a lookup: it blocks (system calls); never
+ * call it where a lookup is expected to be wait-free.
+ */
+int mxc_sts_wait(mxc_t *h, const char *domain, int timeout_ms);
+
+/*
+ * mxc_sts_text - the policy text of domain's cached MTA-STS policy as it
+ * was fetched, byte for byte (line endings and extension lines included),
+ * copied into buf (len bytes) and NUL-terminated; *textlen its length.
+ * MXC_OK; MXC_NOTFOUND (no policy cached, or its text was too long to be
+ * kept in the region); MXC_ETOOSMALL (len < *textlen + 1; *textlen set);
+ * MXC_EINVAL, MXC_ECORRUPT.  For TLSRPT (RFC 8460 policy-string).
+ * Thread safety: safe.  Wait-free.
+ */
+int mxc_sts_text(mxc_t *h, const char *domain, char *buf, size_t len, size_t *textlen);
+
+/* TLS policy: what a sender should require of domain's MX hosts. */
+#define MXC_TLS_PIN   1   /* the operator's pin (shmctl tls set) */
+#define MXC_TLS_DANE  2   /* DANE (RFC 7672): "dane-only" or "dane" */
+#define MXC_TLS_STS   3   /* an MTA-STS policy: "secure match=... servername=hostname" */
+#define MXC_TLS_NONE  4   /* checked: nothing applies; the sender's default */
+
+/* DANE states (mxc_tls.dane), as the daemon last found them. */
+#define MXC_DANE_UNKNOWN  0   /* not checked, or its TTL ran out */
+#define MXC_DANE_NONE     1   /* no DNSSEC-authenticated MX and TLSA records */
+#define MXC_DANE_USABLE   2   /* authenticated MX RRset and usable TLSA records */
+#define MXC_DANE_UNUSABLE 3   /* authenticated TLSA records, none usable for SMTP */
+
+#define MXC_TLS_POLICY_MAX 16896  /* a policy answer fits in this, NUL included */
+
+/* mxc_tls_policy flags */
+#define MXC_TLS_STRICT_TESTING 0x1u   /* an MTA-STS policy in testing mode counts as enforce */
+#define MXC_TLS_INSPECT        0x2u   /* post nothing to the daemon (no check asked, no use) */
+
+struct mxc_tls {
+	int source;                      /* MXC_TLS_* */
+	int dane;                        /* MXC_DANE_*, whatever the source */
+	int sts_mode;                    /* MXC_STS_* of the cached policy, or -1: none */
+	int64_t dane_valid_end;          /* unix seconds the DANE state stands until (0: none) */
+	int64_t checked;                 /* unix seconds of the last check of the domain (0: none) */
+	char policy[MXC_TLS_POLICY_MAX]; /* smtp_tls_policy_maps' answer: a pin's text, "dane-only",
+					    "dane", "secure match=a.example:.b.example servername=hostname";
+					    "" with MXC_TLS_NONE */
+};
+
+/*
+ * mxc_tls_policy - the TLS policy for delivering to domain, in the order
+ * the mtasts map answers: a pin; else DANE when the domain's DANE state is
+ * usable ("dane-only") or unusable ("dane"); else an MTA-STS policy in
+ * enforce mode (testing too with MXC_TLS_STRICT_TESTING) with at least one
+ * pattern; else MXC_TLS_NONE.  MTA-STS patterns become Postfix's match=
+ * list in the policy's order, "*.x" written ".x".
+ * MXC_OK: *out filled;
+ * MXC_NOTFOUND: nothing is known yet (no pin, never checked): the daemon
+ *   is asked to check (unless MXC_TLS_INSPECT), so a later call, or
+ *   mxc_sts_wait, finds the answer;
+ * MXC_EINVAL (not a domain, an IP literal), MXC_ECORRUPT.
+ * Using a policy is reported as by mxc_sts_get, and a policy whose TXT
+ * record was last checked longer ago than the daemon's [sts] recheck_s
+ * makes the daemon re-check it in the background (never a wait here).
+ * Thread safety: safe.  Wait-free.
+ */
+int mxc_tls_policy(mxc_t *h, const char *domain, unsigned flags, struct mxc_tls *out);
+
+/* TLS pins: per-domain TLS policies set by the operator (shmctl tls). */
+#define MXC_PIN_POLICY_MAX 1024
+
+/*
+ * mxc_tls_pin_get - the pin of domain (exact domain, any spelling) into
+ * policy (len bytes, NUL-terminated).  MXC_OK; MXC_NOTFOUND;
+ * MXC_ETOOSMALL (MXC_PIN_POLICY_MAX + 1 always suffices); MXC_EINVAL,
+ * MXC_ECORRUPT.  Thread safety: safe.  Wait-free.
+ */
+int mxc_tls_pin_get(mxc_t *h, const char *domain, char *policy, size_t len);
+
+/*
+ * mxc_tls_pin_foreach - call fn for every pin (canonical domain, policy
+ * NUL-terminated, times in unix seconds); a non-zero return from fn stops
+ * the walk and is returned.  Same view rules as mxc_override_foreach.
+ * Thread safety: safe.  Not a lookup: bounded by the table size.
+ */
+typedef int (*mxc_tls_pin_fn)(const char *domain, const char *policy, int64_t created, int64_t updated,
+			      void *arg);
+int mxc_tls_pin_foreach(mxc_t *h, mxc_tls_pin_fn fn, void *arg);
 
 /* Federation policy (which peer domains mail may be exchanged with). */
 #define MXC_FED_POLICY_ACCEPT 1   /* all allowed except the rules (blocklist) */

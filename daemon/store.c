@@ -122,7 +122,24 @@ static const char store_schema_v4[] =
 	" last_active INTEGER NOT NULL DEFAULT 0"
 	") WITHOUT ROWID;"
 	"PRAGMA user_version = 4;";
-_Static_assert(STORE_SCHEMA_VERSION == 4, "add the migration to the new version");
+
+/* Version 5: TLS policy.  The DANE state and the TXT record's last check
+ * beside each MTA-STS entry, the authenticated flag of an MX answer
+ * (daemon/dane.c), and the operator's TLS pins (daemon/tlspin.c). */
+static const char store_schema_v5[] =
+	"ALTER TABLE sts ADD COLUMN dane INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE sts ADD COLUMN dane_flags INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE sts ADD COLUMN dane_valid_end INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE sts ADD COLUMN txt_checked INTEGER NOT NULL DEFAULT 0;"
+	"ALTER TABLE mx ADD COLUMN flags INTEGER NOT NULL DEFAULT 0;"
+	"CREATE TABLE IF NOT EXISTS tls_pins ("
+	" domain TEXT PRIMARY KEY,"
+	" policy TEXT NOT NULL,"
+	" created INTEGER NOT NULL,"
+	" updated INTEGER NOT NULL"
+	") WITHOUT ROWID;"
+	"PRAGMA user_version = 5;";
+_Static_assert(STORE_SCHEMA_VERSION == 5, "add the migration to the new version");
 
 /* An existing row keeps its created time; RETURNING hands back both. */
 static const char store_sql_put[] =
@@ -292,13 +309,15 @@ static int store_schema(struct store *st)
 	}
 	/* every step from the file's version on, in one transaction: version
 	 * 0 is a new file, 1 is from before the MTA-STS cache, 2 from before
-	 * the federation policy, 3 from before the delivery stats */
+	 * the federation policy, 3 from before the delivery stats, 4 from
+	 * before DANE and the TLS pins */
 	if (sqlite3_exec(st->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK)
 		return store_fail(st);
 	if ((version < 1 && sqlite3_exec(st->db, store_schema_v1, NULL, NULL, NULL) != SQLITE_OK) ||
 	    (version < 2 && sqlite3_exec(st->db, store_schema_v2, NULL, NULL, NULL) != SQLITE_OK) ||
 	    (version < 3 && sqlite3_exec(st->db, store_schema_v3, NULL, NULL, NULL) != SQLITE_OK) ||
-	    sqlite3_exec(st->db, store_schema_v4, NULL, NULL, NULL) != SQLITE_OK ||
+	    (version < 4 && sqlite3_exec(st->db, store_schema_v4, NULL, NULL, NULL) != SQLITE_OK) ||
+	    sqlite3_exec(st->db, store_schema_v5, NULL, NULL, NULL) != SQLITE_OK ||
 	    sqlite3_exec(st->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
 		store_fail(st);
 		sqlite3_exec(st->db, "ROLLBACK", NULL, NULL, NULL);

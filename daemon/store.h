@@ -25,7 +25,7 @@
 #include <stdint.h>
 
 #define STORE_FILE           "mxcache.db"
-#define STORE_SCHEMA_VERSION 4
+#define STORE_SCHEMA_VERSION 5
 
 struct store;
 

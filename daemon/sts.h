@@ -62,6 +62,10 @@ struct sts_rec {
 	char *text;                  /* the policy as fetched (malloc'd), for TLSRPT */
 	size_t tlen;
 	int64_t inserted, valid_end, last_update, last_use, next_check;
+	/* DANE (daemon/dane.h), beside the policy: MXS_DANE_*, MXS_DANE_F_* */
+	int dane, dane_flags;
+	int64_t dane_valid_end;
+	int64_t txt_checked;         /* the TXT record last looked at, whatever came of it */
 };
 
 /* ---- sts_store.c: rows and region values -------------------------------- */
@@ -84,6 +88,11 @@ typedef int (*sts_row_fn)(struct sts_rec *r, void *arg);
  * the policy text (r->text NULL) */
 int sts_db_foreach(struct sqlite3 *db, const char *where, int64_t arg1, int64_t arg2, size_t limit,
 		   sts_row_fn fn, void *arg, char *err, size_t errlen);
+
+/* sts_store_set_recheck - [sts] recheck_s, carried by every value put
+ * from now on (shm/sts.h).  Any thread. */
+#define STS_RECHECK_DEFAULT_S 300
+void sts_store_set_recheck(unsigned s);
 
 /*
  * The region side: put or delete the value of r.  Writer thread only.

@@ -66,7 +66,8 @@ static void mx_split(const char *s, struct sts_rec *r)
 }
 
 #define STS_COLS_A "domain, kind, mode, max_age, flags, failure, detail, record_id, mx, "
-#define STS_COLS_B " inserted, valid_end, last_update, last_use, next_check"
+#define STS_COLS_B " inserted, valid_end, last_update, last_use, next_check, dane, dane_flags, dane_valid_end," \
+		   " txt_checked"
 #define STS_COLS   STS_COLS_A "policy_text," STS_COLS_B
 /* the same columns with the policy text left out: walks (rebuild,
  * refresher, forgetting) never need it, and it is up to 64 KiB a row */
@@ -75,13 +76,14 @@ static void mx_split(const char *s, struct sts_rec *r)
 int sts_db_put(sqlite3 *db, const struct sts_rec *r, char *err, size_t errlen)
 {
 	static const char sql[] =
-		"INSERT INTO sts(" STS_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15)"
+		"INSERT INTO sts(" STS_COLS ") VALUES(?1,?2,?3,?4,?5,?6,?7,?8,?9,?10,?11,?12,?13,?14,?15,?16,?17,?18,?19)"
 		" ON CONFLICT(domain) DO UPDATE SET kind=excluded.kind, mode=excluded.mode,"
 		" max_age=excluded.max_age, flags=excluded.flags, failure=excluded.failure,"
 		" detail=excluded.detail, record_id=excluded.record_id, mx=excluded.mx,"
 		" policy_text=excluded.policy_text, inserted=excluded.inserted, valid_end=excluded.valid_end,"
 		" last_update=excluded.last_update, last_use=MAX(last_use, excluded.last_use),"
-		" next_check=excluded.next_check";
+		" next_check=excluded.next_check, dane=excluded.dane, dane_flags=excluded.dane_flags,"
+		" dane_valid_end=excluded.dane_valid_end, txt_checked=excluded.txt_checked";
 	char mx[MXS_STS_MX_MAX * (MXS_STS_PATTERN_MAX + 1) + 1];
 	sqlite3_stmt *s = NULL;
 	int rc = -1;
@@ -104,6 +106,10 @@ int sts_db_put(sqlite3 *db, const struct sts_rec *r, char *err, size_t errlen)
 	sqlite3_bind_int64(s, 13, r->last_update);
 	sqlite3_bind_int64(s, 14, r->last_use);
 	sqlite3_bind_int64(s, 15, r->next_check);
+	sqlite3_bind_int(s, 16, r->dane);
+	sqlite3_bind_int(s, 17, r->dane_flags);
+	sqlite3_bind_int64(s, 18, r->dane_valid_end);
+	sqlite3_bind_int64(s, 19, r->txt_checked);
 	if (sqlite3_step(s) != SQLITE_DONE)
 		goto fail;
 	rc = 0;
@@ -151,6 +157,10 @@ static int sts_row(sqlite3_stmt *s, struct sts_rec *r)
 	r->last_update = sqlite3_column_int64(s, 12);
 	r->last_use = sqlite3_column_int64(s, 13);
 	r->next_check = sqlite3_column_int64(s, 14);
+	r->dane = sqlite3_column_int(s, 15);
+	r->dane_flags = sqlite3_column_int(s, 16);
+	r->dane_valid_end = sqlite3_column_int64(s, 17);
+	r->txt_checked = sqlite3_column_int64(s, 18);
 	return 0;
 }
 
@@ -217,15 +227,16 @@ int sts_db_touch(sqlite3 *db, const char *domain, int64_t last_use, char *err, s
 			errlen);
 }
 
-int sts_db_foreach(sqlite3 *db, const char *where, int64_t arg1, int64_t arg2, size_t limit, sts_row_fn fn,
-		   void *arg, char *err, size_t errlen)
+/* Every row of cols (STS_COLS or STS_COLS_NOTEXT) where ... (sts.h). */
+static int db_foreach(sqlite3 *db, const char *cols, const char *where, int64_t arg1, int64_t arg2, size_t limit,
+		      sts_row_fn fn, void *arg, char *err, size_t errlen)
 {
-	char sql[512];
+	char sql[1024];
 	struct sts_rec *r = NULL;
 	sqlite3_stmt *s = NULL;
 	int rc = -1, step;
 
-	snprintf(sql, sizeof(sql), "SELECT " STS_COLS_NOTEXT " FROM sts%s%s%s", where != NULL ? " WHERE " : "",
+	snprintf(sql, sizeof(sql), "SELECT %s FROM sts%s%s%s", cols, where != NULL ? " WHERE " : "",
 		 where != NULL ? where : "", limit > 0 ? " LIMIT ?9" : "");
 	r = malloc(sizeof(*r));
 	if (r == NULL) {
@@ -265,11 +276,25 @@ done:
 	return rc;
 }
 
+int sts_db_foreach(sqlite3 *db, const char *where, int64_t arg1, int64_t arg2, size_t limit, sts_row_fn fn,
+		   void *arg, char *err, size_t errlen)
+{
+	return db_foreach(db, STS_COLS_NOTEXT, where, arg1, arg2, limit, fn, arg, err, errlen);
+}
+
 /* ---- region values ---------------------------------------------------------- */
+
+/* [sts] recheck_s as the values carry it (an atomic: set on reload). */
+static unsigned recheck_s = STS_RECHECK_DEFAULT_S;
+
+void sts_store_set_recheck(unsigned s)
+{
+	__atomic_store_n(&recheck_s, s, __ATOMIC_RELAXED);
+}
 
 uint64_t sts_region_bytes(const struct sts_rec *r)
 {
-	uint64_t b = strlen(r->domain) + MXS_STS_VALUE_HDR + strlen(r->id);
+	uint64_t b = strlen(r->domain) + MXS_STS_VALUE_HDR + strlen(r->id) + (r->text != NULL ? r->tlen : 0);
 	size_t i;
 
 	for (i = 0; i < r->nmx; i++)
@@ -302,6 +327,13 @@ int sts_region_put(struct region *rg, const struct sts_rec *r)
 	v.valid_end = r->valid_end;
 	v.last_update = r->last_update;
 	v.last_use = r->last_use;
+	v.dane = (uint8_t)r->dane;
+	v.dane_flags = (uint8_t)r->dane_flags;
+	v.dane_valid_end = r->dane_valid_end;
+	v.txt_checked = r->txt_checked;
+	v.recheck_s = __atomic_load_n(&recheck_s, __ATOMIC_RELAXED);
+	v.text = r->kind == MXS_STS_KIND_POLICY ? (const uint8_t *)r->text : NULL;
+	v.textlen = v.text != NULL ? r->tlen : 0;
 	v.id = (const uint8_t *)r->id;
 	v.idlen = strlen(r->id);
 	v.nmx = r->nmx;
@@ -356,7 +388,8 @@ int64_t sts_rebuild(struct store *st, struct region *rg, uint64_t *skipped, char
 	struct rebuild rb = { rg, 0, 0, 0 };
 	int rc;
 
-	rc = sts_db_foreach(store_db(st), NULL, 0, 0, 0, rebuild_sts, &rb, err, errlen);
+	/* with the policy texts: the region keeps them for TLSRPT */
+	rc = db_foreach(store_db(st), STS_COLS, NULL, 0, 0, 0, rebuild_sts, &rb, err, errlen);
 	*skipped += rb.skipped;
 	if (rc != 0) {
 		if (rb.err != 0)

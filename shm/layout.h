@@ -30,7 +30,7 @@
 #include "counters.h"
 
 #define MXS_SHM_MAGIC    0x3143584du   /* "MXC1" in file byte order (LE) */
-#define MXS_SHM_LAYOUT   3             /* bump on ANY data-area change */
+#define MXS_SHM_LAYOUT   4             /* bump on ANY data-area change */
 #define MXS_SHM_RMAGIC   0x3152584du   /* "MXR1" */
 #define MXS_SHM_RLAYOUT  5             /* bump on ANY reader-table change */
 /*
@@ -69,7 +69,8 @@
 #define MXS_TAB_FED        3   /* shm/fed.h: federation policy and rules */
 #define MXS_TAB_STATS      4   /* shm/stats.h: per-domain delivery stats */
 #define MXS_TAB_SERVERS    5   /* shm/servers.h: unique-server counts */
-#define MXS_TAB_MAX        7
+#define MXS_TAB_TLSPIN     6   /* shm/tlspin.h: TLS policies pinned by the operator */
+#define MXS_TAB_MAX        8
 
 /*
  * The data-area header, page 0.  h_magic, h_layout, h_abi (offsets 0, 4,
@@ -116,7 +117,10 @@ struct mxc_shm_hdr {
 	uint8_t  h_pad3[56];
 
 	/* line 4: writer status */
-	uint64_t h_generation __attribute__((aligned(64))); /* +1 per publish */
+	uint64_t h_generation __attribute__((aligned(64))); /* +1 per publish;
+					its low 32 bits are a futex word: the
+					writer wakes every waiter after each
+					publish (mxc_sts_wait sleeps on it) */
 	uint64_t h_last_publish_ms;  /* unix ms of the last publish */
 	uint64_t h_heartbeat_ms;     /* unix ms, refreshed between batches,
 					at least every second when idle */
@@ -171,7 +175,7 @@ struct mxc_shm_root {
 	uint64_t r_pad;
 	struct mxc_shm_tab r_tab[MXS_TAB_MAX];
 };
-_Static_assert(sizeof(struct mxc_shm_root) == 128, "bump MXS_SHM_LAYOUT");
+_Static_assert(sizeof(struct mxc_shm_root) == 144, "bump MXS_SHM_LAYOUT");
 
 #define MXS_SLOT_FREE     0
 #define MXS_SLOT_CLAIMED  1

@@ -25,6 +25,7 @@
 #include "servers.h"
 #include "stats.h"
 #include "sts.h"
+#include "tlspin.h"
 
 /* What the keys of a table are. */
 enum mxc_tkey {
@@ -147,9 +148,28 @@ static inline int mxc_tcheck_servers(const char *k, size_t klen, const uint8_t *
 	return 0;
 }
 
+static inline int mxc_tcheck_tlspin(const char *k, size_t klen, const uint8_t *val, size_t vlen, char *why,
+				    size_t whylen)
+{
+	const char *p, *bad;
+	size_t plen;
+	int64_t c, u;
+
+	(void)klen;
+	if (mxc_pin_value_decode(val, vlen, &c, &u, &p, &plen) != 0) {
+		snprintf(why, whylen, "TLS pin '%.64s': malformed value", k);
+		return -1;
+	}
+	if (mxc_pin_policy_check(p, plen, &bad) != 0) {
+		snprintf(why, whylen, "TLS pin '%.64s': %s", k, bad);
+		return -1;
+	}
+	return 0;
+}
+
 /* The number of tables in use: ids 0 .. MXS_TABLES-1 (MXS_TAB_MAX, the
  * room in the root record, may be larger). */
-#define MXS_TABLES 6
+#define MXS_TABLES 7
 
 /* The descriptor of table id, or NULL if id names no table. */
 static inline const struct mxc_tdesc *mxc_table(unsigned id)
@@ -162,6 +182,7 @@ static inline const struct mxc_tdesc *mxc_table(unsigned id)
 		{ MXS_TAB_STATS, "stats", "stats", MXS_TKEY_CANON, mxc_tcheck_stats },
 		/* not among the entries metrics: always one entry */
 		{ MXS_TAB_SERVERS, "servers", NULL, MXS_TKEY_DOT, mxc_tcheck_servers },
+		{ MXS_TAB_TLSPIN, "tls", "tls_pins", MXS_TKEY_CANON, mxc_tcheck_tlspin },
 	};
 
 	return id < MXS_TABLES ? &tables[id] : NULL;
@@ -197,7 +218,8 @@ static inline int mxc_table_check(const struct mxc_tdesc *d, const uint8_t *key,
 
 _Static_assert(MXS_TABLES <= MXS_TAB_MAX, "every table has its place in the root record");
 _Static_assert(MXS_TAB_OVERRIDE == 0 && MXS_TAB_STS == 1 && MXS_TAB_MX == 2 && MXS_TAB_FED == 3 &&
-		       MXS_TAB_STATS == 4 && MXS_TAB_SERVERS == 5 && MXS_TAB_SERVERS == MXS_TABLES - 1,
+		       MXS_TAB_STATS == 4 && MXS_TAB_SERVERS == 5 && MXS_TAB_TLSPIN == 6 &&
+		       MXS_TAB_TLSPIN == MXS_TABLES - 1,
 	       "mxc_table() is indexed by id");
 
 #endif /* MXC_SHM_TABLES_H */
