@@ -269,6 +269,18 @@ int mxc_sts_foreach(mxc_t *h, mxc_sts_fn fn, void *arg);
 int mxc_sts_wait(mxc_t *h, const char *domain, int timeout_ms);
 
 /*
+ * mxc_wait_change - sleep until the daemon publishes a change after
+ * generation seen, or timeout_ms pass; *gen (may be NULL) receives the
+ * generation now.  seen 0: return at once with the current generation.
+ * The generation counts publishes of the region (shmctl status).
+ * MXC_OK: a publish happened after seen (or seen was 0); MXC_NOTFOUND:
+ * the time ran out; MXC_EINVAL (timeout_ms < 0), MXC_ENOREGION,
+ * MXC_ECORRUPT, MXC_ESYS.  A region replaced while waiting counts as a
+ * change.  Thread safety: safe.  NOT a lookup: it blocks (a futex wait).
+ */
+int mxc_wait_change(mxc_t *h, uint64_t seen, int timeout_ms, uint64_t *gen);
+
+/*
  * mxc_sts_text - the policy text of domain's cached MTA-STS policy as it
  * was fetched, byte for byte (line endings and extension lines included),
  * copied into buf (len bytes) and NUL-terminated; *textlen its length.

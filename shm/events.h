@@ -57,7 +57,8 @@
 #define MXS_EV_SUCCESS   5           /* e_aux: transport, e_value: latency ms */
 #define MXS_EV_FAILURE   6           /* e_aux: transport */
 #define MXS_EV_SERVER    7           /* e_name: "IP SENDER-DOMAIN" (domain may be absent) */
-#define MXS_EV_TYPE_MAX  7
+#define MXS_EV_STS_RECHECK 8         /* a policy used whose TXT record was checked over recheck_s ago */
+#define MXS_EV_TYPE_MAX  8
 
 struct mxc_event {
 	uint8_t  e_type;             /* MXS_EV_* */
