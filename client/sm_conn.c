@@ -6,6 +6,15 @@
  * listener and address or uid, so admitting a connection costs the same
  * with ten connections open as with sixty thousand.  Clocks are checked
  * once a second by a sweep over every connection.
+ *
+ * Connections whose first request waits for the daemon's check of a
+ * domain (first contact, sm_proto.h) are on a waiting list.  A watcher
+ * thread sleeps in mxc_wait_change and rings an eventfd after every
+ * publish of the region; the loop then asks each waiting request again,
+ * and answers it NOTFOUND when its wait is over (the loop's epoll timeout
+ * is cut to the nearest end).  A waiting connection is not read, so the
+ * requests behind the waiting one stay in order in the socket; the other
+ * connections are served as ever: nothing here blocks on a check.
  */
 #include "socketmap.h"
 
@@ -17,7 +26,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
 #include <sys/epoll.h>
+#include <sys/eventfd.h>
 #include <sys/resource.h>
 #include <sys/socket.h>
 #include <sys/un.h>
@@ -62,6 +73,11 @@ static int conns_cap;
 static struct sm_listener listeners[SM_LISTENERS];
 static int nlisteners;
 static time_t emfile_logged;       /* out of descriptors: logged once a minute */
+static struct conn *waiting;       /* the waiting list */
+static int wake_fd = -1;           /* eventfd: the region changed */
+static mxc_t *region;
+
+#define SM_WATCH_MS 60000          /* the watcher's sleep with nothing published */
 
 /* ---- who may connect ---------------------------------------------------------------- */
 
@@ -286,8 +302,35 @@ static void peer_release(struct sm_listener *l, struct sm_peer *p)
 
 /* ---- connections ------------------------------------------------------------------ */
 
+static void wait_unlist(struct conn *c)
+{
+	if (!c->listed)
+		return;
+	if (c->wprev != NULL)
+		c->wprev->wnext = c->wnext;
+	else
+		waiting = c->wnext;
+	if (c->wnext != NULL)
+		c->wnext->wprev = c->wprev;
+	c->wprev = c->wnext = NULL;
+	c->listed = 0;
+}
+
+static void wait_list(struct conn *c)
+{
+	if (c->listed)
+		return;
+	c->wprev = NULL;
+	c->wnext = waiting;
+	if (waiting != NULL)
+		waiting->wprev = c;
+	waiting = c;
+	c->listed = 1;
+}
+
 static void conn_close(struct conn *c)
 {
+	wait_unlist(c);
 	epoll_ctl(ep, EPOLL_CTL_DEL, c->fd, NULL);
 	close(c->fd);
 	if (c->fd < conns_cap)
@@ -300,10 +343,12 @@ static void conn_close(struct conn *c)
 static void conn_events(struct conn *c)
 {
 	struct epoll_event ev;
-	int want = (c->paused || c->s.closing ? 0 : EPOLLIN) | (c->s.outlen > c->s.outoff ? EPOLLOUT : 0);
+	int want = (c->paused || c->s.closing || c->s.waiting ? 0 : EPOLLIN) | (c->s.outlen > c->s.outoff ? EPOLLOUT : 0);
 
+	/* waiting: not even a hang-up is read until the answer is out (a
+	 * peer that sent its request and shut its side still gets it) */
 	memset(&ev, 0, sizeof(ev));
-	ev.events = (uint32_t)want | EPOLLRDHUP;
+	ev.events = (uint32_t)want | (c->s.waiting ? 0 : EPOLLRDHUP);
 	ev.data.ptr = c;
 	epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
 }
@@ -338,6 +383,8 @@ static int conn_flush(struct conn *c, time_t now)
 	return 0;
 }
 
+static void conn_after(struct conn *c, time_t now);
+
 static void conn_io(struct conn *c, uint32_t events, time_t now)
 {
 	ssize_t n;
@@ -358,15 +405,79 @@ static void conn_io(struct conn *c, uint32_t events, time_t now)
 	} else if (events & EPOLLRDHUP && c->s.outlen == c->s.outoff) {
 		goto gone;
 	}
-	if (conn_flush(c, now) != 0)
-		goto gone;
-	if (c->s.closing && c->s.outlen == c->s.outoff)
-		goto gone;
-	c->paused = c->s.outlen - c->s.outoff > SM_OUT_MAX;
-	conn_events(c);
+	conn_after(c, now);
 	return;
 gone:
 	conn_close(c);
+}
+
+/* After requests were answered: write, close, or poll for what comes. */
+static void conn_after(struct conn *c, time_t now)
+{
+	if (c->s.waiting)
+		wait_list(c);
+	else
+		wait_unlist(c);
+	if (conn_flush(c, now) != 0 || (c->s.closing && c->s.outlen == c->s.outoff)) {
+		conn_close(c);
+		return;
+	}
+	c->paused = c->s.outlen - c->s.outoff > SM_OUT_MAX;
+	conn_events(c);
+}
+
+/* The region changed, or a wait may be over: ask every waiting request
+ * again (sm_parse answers it, and those behind it, or leaves it waiting). */
+static void waiters_run(time_t now)
+{
+	struct conn *c = waiting, *next;
+
+	for (; c != NULL; c = next) {
+		next = c->wnext;
+		if (sm_parse(&c->s, now) != 0 && !c->s.closing) {
+			conn_close(c);
+			continue;
+		}
+		conn_after(c, now);
+	}
+}
+
+/* The epoll timeout: a second, or less when a wait ends sooner. */
+static int waiters_timeout(void)
+{
+	int64_t now = sm_mono_ms(), t = 1000;
+	const struct conn *c;
+
+	for (c = waiting; c != NULL; c = c->wnext)
+		if (c->s.wait_until_ms - now < t)
+			t = c->s.wait_until_ms - now;
+	return t < 0 ? 0 : (int)t;
+}
+
+/* The watcher: rings wake_fd after every publish of the region. */
+static void *watch_main(void *arg)
+{
+	uint64_t gen = 0, one = 1;
+	int rc;
+
+	(void)arg;
+	(void)mxc_wait_change(region, 0, 0, &gen);
+	for (;;) {
+		rc = mxc_wait_change(region, gen, SM_WATCH_MS, &gen);
+		if (rc == MXC_OK) {
+			if (write(wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
+				break;
+		} else if (rc != MXC_NOTFOUND) {
+			/* no region for now (the daemon restarts): the loop's
+			 * own timeout still ends every wait */
+			struct timespec ts = { 0, 100 * 1000000L };
+
+			nanosleep(&ts, NULL);
+			gen = 0;
+			(void)mxc_wait_change(region, 0, 0, &gen);
+		}
+	}
+	return NULL;
 }
 
 /* A listener out of descriptors stays readable: it rests until the
@@ -522,12 +633,14 @@ static void listener_limits(int has_unix, int has_tcp, int *umax, int *tmax)
 		*tmax = 1;
 }
 
-int sm_conn_start(const int *lfds, int nl, const struct sm_limits *lim_in)
+int sm_conn_start(const int *lfds, int nl, const struct sm_limits *lim_in, mxc_t *h)
 {
 	struct epoll_event ev;
+	pthread_t watcher;
 	int i, has_unix = 0, has_tcp = 0, umax, tmax;
 
 	limits = *lim_in;
+	region = h;
 	if (nl > SM_LISTENERS) {
 		sm_log(LOG_ERR, "%d listening sockets: at most %d", nl, SM_LISTENERS);
 		return -1;
@@ -563,6 +676,20 @@ int sm_conn_start(const int *lfds, int nl, const struct sm_limits *lim_in)
 		       l->tcp ? "address" : "uid");
 	}
 	nlisteners = nl;
+
+	wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	memset(&ev, 0, sizeof(ev));
+	ev.events = EPOLLIN;
+	ev.data.ptr = &wake_fd;
+	if (wake_fd < 0 || epoll_ctl(ep, EPOLL_CTL_ADD, wake_fd, &ev) != 0) {
+		sm_log(LOG_ERR, "eventfd: %s", strerror(errno));
+		return -1;
+	}
+	/* detached: it sleeps in the kernel until the process exits */
+	if (pthread_create(&watcher, NULL, watch_main, NULL) != 0 || pthread_detach(watcher) != 0) {
+		sm_log(LOG_ERR, "watcher thread: %s", strerror(errno));
+		return -1;
+	}
 	return 0;
 }
 
@@ -588,16 +715,26 @@ void sm_conn_run(volatile sig_atomic_t *stop)
 	int i, n;
 
 	while (!*stop) {
-		n = epoll_wait(ep, evs, SM_EVENTS, 1000);
+		int woken = 0;
+
+		n = epoll_wait(ep, evs, SM_EVENTS, waiting != NULL ? waiters_timeout() : 1000);
 		now = time(NULL);
 		for (i = 0; i < n; i++) {
 			struct sm_listener *l = evs[i].data.ptr;
 
-			if (l >= listeners && l < listeners + nlisteners)
+			if (evs[i].data.ptr == &wake_fd) {
+				uint64_t v;
+
+				woken = read(wake_fd, &v, sizeof(v)) > 0 || 1;
+			} else if (l >= listeners && l < listeners + nlisteners) {
 				accept_all(l, now);
-			else
+			} else {
 				conn_io(evs[i].data.ptr, evs[i].events, now);
+			}
 		}
+		/* a change, or a wait's end: n == 0 is the timeout */
+		if (waiting != NULL && (woken || n == 0 || waiters_timeout() == 0))
+			waiters_run(now);
 		if (now != last_sweep) {
 			sweep(now);
 			last_sweep = now;

@@ -5,16 +5,21 @@
  * connection reads and writes out what it queues; the fuzz target
  * tests/fuzz/fuzz_socketmap.c feeds it arbitrary bytes the same way.
  *
- * One thread: the maps share one policy buffer and one reply buffer.
+ * One thread: the maps share one policy buffer, one text buffer and one
+ * reply buffer.
  */
 #include <stdarg.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "mxcache.h"
 #include "sm_proto.h"
+
+/* the policy text as mxc_sts_text copies it: a value's length is a u16 */
+#define MXS_STS_TEXT_BUF 65536
 
 #define SM_NAME_SHOWN     64         /* bytes of an unknown map name echoed */
 
@@ -141,51 +146,138 @@ static int sts_domain(const char *key, size_t klen, char *out, size_t outlen)
 	return 0;
 }
 
-static struct mxc_sts pol;   /* one thread: the 16 KiB policy is not on the stack */
+static struct mxc_tls pol;   /* one thread: the 16 KiB answer is not on the stack */
 static struct sbuf sb;
+static char text[MXS_STS_TEXT_BUF];
 
-static int map_mtasts(struct sm_stream *c, const char *key, size_t klen)
+int64_t sm_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* The request at the head of c waits (SM_WAIT), or its wait is over. */
+#define SM_WAIT 1
+
+/*
+ * Postfix 3.10's TLSRPT attributes of an MTA-STS answer (TLSRPT_README):
+ * the policy type and domain, each mx pattern as published ("*." kept),
+ * and each line of the policy as it was fetched.  A line holding a brace
+ * is left out: Postfix reads "{ name = value }" groups, and a brace the
+ * policy's owner put there would end the group early and make the whole
+ * answer unreadable, failing every delivery to the domain.  DANE answers
+ * carry none: Postfix reports DANE (policy type tlsa) on its own.
+ */
+static void tlsrpt_attrs(const char *canon)
+{
+	const char *p, *e, *nl, *x;
+	size_t tl = 0;
+
+	sb_add(&sb, " policy_type=sts policy_domain=%s", canon);
+	/* the patterns Postfix may hold MX hosts to: the policy's usable
+	 * ones (an IP-address mx value never is one), "*." as published */
+	p = strstr(pol.policy, "match=");
+	if (p != NULL)
+		for (p += 6; *p != '\0' && *p != ' ';) {
+			for (e = p; *e != '\0' && *e != ' ' && *e != ':'; e++)
+				;
+			sb_add(&sb, " mx_host_pattern=%s%.*s", *p == '.' ? "*" : "", (int)(e - p), p);
+			p = *e == ':' ? e + 1 : e;
+		}
+	if (mxc_sts_text(cf.h, canon, text, sizeof(text), &tl) != MXC_OK)
+		return;   /* not kept (too long for the region): no policy_string */
+	for (p = text; p < text + tl; p = nl + 1) {
+		nl = memchr(p, '\n', (size_t)(text + tl - p));
+		if (nl == NULL)
+			nl = text + tl;
+		e = nl;
+		if (e > p && e[-1] == '\r')
+			e--;
+		if (e == p)
+			continue;
+		for (x = p; x < e && *x != '{' && *x != '}' && (unsigned char)*x >= 0x20 && *x != 0x7f; x++)
+			;
+		if (x == e)
+			sb_add(&sb, " { policy_string = %.*s }", (int)(e - p), p);
+	}
+}
+
+/*
+ * An mtasts request: the TLS policy of the domain (mxc_tls_policy: a
+ * pin, else DANE, else MTA-STS).  Nothing known yet: wait for the
+ * daemon's check (SM_WAIT) while miss_wait_ms allows, else NOTFOUND.
+ */
+static int mtasts_answer(struct sm_stream *c, const char *key, size_t klen, int tlsrpt)
 {
 	char dom[MXC_HOST_MAX + 2], canon[MXC_HOST_MAX + 1];
-	size_t i;
+	unsigned flags = cf.strict_testing ? MXC_TLS_STRICT_TESTING : 0;
+	int64_t now_ms = 0;
+	size_t plain;
 	int rc;
 
 	/* a key starting with '.' is a parent-domain probe: never a policy */
 	if (klen == 0 || key[0] == '.' || sts_domain(key, klen, dom, sizeof(dom)) != 0 ||
-	    memchr(dom, '\0', strlen(dom) + 1) != dom + strlen(dom))
-		return reply_lit(c, "NOTFOUND ");
-	rc = mxc_sts_get(cf.h, dom, &pol);
-	if (rc == MXC_NOTFOUND || rc == MXC_BACKOFF || rc == MXC_EINVAL)
-		return reply_lit(c, "NOTFOUND ");
+	    memchr(dom, '\0', strlen(dom) + 1) != dom + strlen(dom) ||
+	    mxc_normalize(dom, canon, sizeof(canon)) != MXC_OK)
+		goto notfound;
+	if (c->waiting) {
+		/* asked already: look without asking again, unless the ask
+		 * may have been lost (a full event ring) a while ago */
+		now_ms = sm_mono_ms();
+		if (now_ms - c->wait_asked_ms < SM_ASK_AGAIN_MS)
+			flags |= MXC_TLS_INSPECT;
+		else
+			c->wait_asked_ms = now_ms;
+	}
+	rc = mxc_tls_policy(cf.h, canon, flags, &pol);
+	if (rc == MXC_NOTFOUND && cf.miss_wait_ms > 0) {
+		if (!c->waiting) {
+			now_ms = sm_mono_ms();
+			c->waiting = 1;
+			c->wait_until_ms = now_ms + cf.miss_wait_ms;
+			c->wait_asked_ms = now_ms;
+			return SM_WAIT;
+		}
+		if (now_ms < c->wait_until_ms)
+			return SM_WAIT;
+	}
+	c->waiting = 0;
+	if (rc == MXC_NOTFOUND || rc == MXC_EINVAL)
+		goto notfound;
 	if (rc != MXC_OK)
-		return replyf(c, "TEMP MTA-STS cache: %s", mxc_strerror(rc));
-	if (pol.mode == MXC_STS_NONE || (pol.mode == MXC_STS_TESTING && !cf.strict_testing) || pol.nmx == 0)
-		return reply_lit(c, "NOTFOUND ");
-	if (mxc_normalize(dom, canon, sizeof(canon)) != MXC_OK)
-		return reply_lit(c, "NOTFOUND ");
-	/* Postfix's match= takes ':'-separated names, "*.x" written ".x";
-	 * the policy's own order, so equal policies give equal replies */
+		return replyf(c, "TEMP TLS policy: %s", mxc_strerror(rc));
+	if (pol.source == MXC_TLS_NONE)
+		goto notfound;
 	sb.n = 0;
 	sb.over = 0;
-	sb_add(&sb, "OK secure match=");
-	for (i = 0; i < pol.nmx; i++)
-		sb_add(&sb, "%s%s", i ? ":" : "", pol.mx[i][0] == '*' ? pol.mx[i] + 1 : pol.mx[i]);
-	sb_add(&sb, " servername=hostname");
-	if (cf.tlsrpt) {
-		/* Postfix 3.10 TLSRPT attributes; the policy lines are rebuilt
-		 * from the cached fields in their canonical form */
-		sb_add(&sb, " policy_type=sts policy_domain=%s", canon);
-		for (i = 0; i < pol.nmx; i++)
-			sb_add(&sb, " mx_host_pattern=%s", pol.mx[i]);
-		sb_add(&sb, " { policy_string = version: STSv1 } { policy_string = mode: %s }",
-		       pol.mode == MXC_STS_ENFORCE ? "enforce" : "testing");
-		for (i = 0; i < pol.nmx; i++)
-			sb_add(&sb, " { policy_string = mx: %s }", pol.mx[i]);
-		sb_add(&sb, " { policy_string = max_age: %u }", pol.max_age);
+	sb_add(&sb, "OK %s", pol.policy);
+	plain = sb.n;
+	if (tlsrpt && pol.source == MXC_TLS_STS) {
+		tlsrpt_attrs(canon);
+		if (sb.over) {
+			/* the policy stands without its report attributes */
+			sb.over = 0;
+			sb.n = plain;
+		}
 	}
 	if (sb.over)
 		return reply_lit(c, "TEMP reply longer than the socketmap limit");
 	return reply(c, sb.b, sb.n);
+notfound:
+	c->waiting = 0;
+	return reply_lit(c, "NOTFOUND ");
+}
+
+static int map_mtasts(struct sm_stream *c, const char *key, size_t klen)
+{
+	return mtasts_answer(c, key, klen, cf.tlsrpt);
+}
+
+static int map_mtasts_tlsrpt(struct sm_stream *c, const char *key, size_t klen)
+{
+	return mtasts_answer(c, key, klen, 1);
 }
 
 /*
@@ -255,13 +347,16 @@ static int map_federation(struct sm_stream *c, const char *key, size_t klen)
 struct map {
 	const char *name;
 	int (*fn)(struct sm_stream *c, const char *key, size_t klen);
+	int stat;                    /* its requests' counter (shm/smstats.h) */
 };
 
-/* The registry, as RegisterMap builds it: name -> lookup function. */
+/* The registry, as RegisterMap builds it: name -> lookup function.  Both
+ * mtasts maps count as mtasts requests. */
 static const struct map maps[] = {
-	{ "mtasts", map_mtasts },
-	{ "transport", map_transport },
-	{ "federation", map_federation },
+	{ "mtasts", map_mtasts, MXS_SM_REQ_MTASTS },
+	{ "mtasts-tlsrpt", map_mtasts_tlsrpt, MXS_SM_REQ_MTASTS },
+	{ "transport", map_transport, MXS_SM_REQ_TRANSPORT },
+	{ "federation", map_federation, MXS_SM_REQ_FEDERATION },
 };
 
 /* One request "name key". */
@@ -276,7 +371,8 @@ static int request(struct sm_stream *c, const char *d, size_t len)
 	nlen = (size_t)(sp - d);
 	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
 		if (strlen(maps[i].name) == nlen && memcmp(maps[i].name, d, nlen) == 0) {
-			mxc_sm_count(sm_stats, MXS_SM_REQ_MTASTS + (int)i);
+			if (!c->waiting)
+				mxc_sm_count(sm_stats, maps[i].stat);
 			return maps[i].fn(c, sp + 1, len - nlen - 1);
 		}
 	/* echo a printable prefix of the name only: it is the client's data */
@@ -318,7 +414,12 @@ int sm_parse(struct sm_stream *c, time_t now)
 			rc = reply_lit(c, "PERM malformed netstring: no ',' after the data");
 			break;
 		}
-		if (request(c, p + i + 1, len) != 0)
+		rc = request(c, p + i + 1, len);
+		if (rc == SM_WAIT) {
+			rc = 0;
+			break;                              /* answered later, in order */
+		}
+		if (rc != 0)
 			return -1;
 		off += i + 1 + len + 1;
 	}

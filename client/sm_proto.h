@@ -3,7 +3,14 @@
  * mxcache-socketmap speaks it, with no socket in sight: bytes in, replies
  * out (client/sm_proto.c).  A request is a netstring "name key"; a reply
  * is a netstring "OK data", "NOTFOUND ", "TEMP reason" or "PERM reason".
- * The maps: mtasts, transport, federation.
+ * The maps: mtasts, mtasts-tlsrpt, transport, federation.
+ *
+ * First contact: an mtasts request for a domain the region knows nothing
+ * about waits for the daemon's check, up to miss_wait_ms.  The stream
+ * then holds that request unanswered (waiting), and the requests behind
+ * it on the same connection wait behind it, so replies keep their order;
+ * the caller stops reading the connection meanwhile and calls sm_parse
+ * again when the region changes or the wait is over (sm_wait_due).
  *
  * One thread: nothing here is thread-safe.
  */
@@ -31,13 +38,17 @@ struct sm_stream {
 	char in[SM_IN_MAX];
 	char *out;                   /* replies, outoff..outlen not yet sent */
 	size_t outlen, outoff, outcap;
+	int waiting;                 /* the first request in `in` waits for a check */
+	int64_t wait_until_ms;       /* monotonic ms: then it is answered NOTFOUND */
+	int64_t wait_asked_ms;       /* when the check was last asked for */
 };
 
 /* What the maps answer from. */
 struct sm_maps_conf {
 	mxc_t *h;                    /* the region, open */
 	int strict_testing;          /* a testing-mode policy answered as enforce */
-	int tlsrpt;                  /* TLSRPT attributes in mtasts answers */
+	int tlsrpt;                  /* TLSRPT attributes in mtasts answers (mtasts-tlsrpt: always) */
+	int miss_wait_ms;            /* first contact: wait this long for the check (0: never) */
 	char transport[SM_TRANSPORT_MAX + 1];   /* transport answers' transport */
 };
 
@@ -55,5 +66,10 @@ void sm_proto_init(const struct sm_maps_conf *conf);
  * ran out.
  */
 int sm_parse(struct sm_stream *c, time_t now);
+
+#define SM_ASK_AGAIN_MS 1000        /* a waiting request asks for its check again this often */
+
+/* sm_mono_ms - the monotonic clock in ms, as wait_until_ms is kept. */
+int64_t sm_mono_ms(void);
 
 #endif

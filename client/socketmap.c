@@ -4,6 +4,7 @@
  *
  *   mxcache-socketmap -d DIR [--unix-fd N] [--tcp-fd N] [--listen-unix PATH]
  *                     [--strict-testing] [--tlsrpt] [--transport NAME]
+ *                     [--miss-wait-ms MS]
  *                     [--idle-timeout S] [--max-conn N] [--unix-max-conn N]
  *                     [--tcp-max-conn N] [--max-per-address N]
  *                     [--max-per-uid N] [--stats-fd N] [-f | --log-relay]
@@ -68,6 +69,9 @@
 #include "socketmap.h"
 
 #define SM_IDLE_DEF_S     60
+#define SM_MISS_WAIT_DEF_MS 3000     /* first contact: wait this long for the daemon's check */
+#define SM_MISS_WAIT_MAX_MS 30000    /* and never longer: Postfix's own timeout is 100 s, */
+				     /* and a delivery agent waiting is one not delivering */
 #define SM_CONN_DEF       1024
 /* Per TCP peer address, and per unix uid: all of a local Postfix is one
  * uid and comes by the unix socket, so that one allows more. */
@@ -162,6 +166,7 @@ static void usage(FILE *f)
 {
 	fprintf(f, "usage: mxcache-socketmap [-d DIR] [--unix-fd N] [--tcp-fd N] [--listen-unix PATH]\n"
 		   "                         [--strict-testing] [--tlsrpt] [--transport NAME]\n"
+		   "                         [--miss-wait-ms MS]\n"
 		   "                         [--idle-timeout S] [--max-conn N] [--unix-max-conn N]\n"
 		   "                         [--tcp-max-conn N] [--max-per-address N] [--max-per-uid N]\n"
 		   "                         [--stats-fd N] [-f | --log-relay]\n");
@@ -189,6 +194,7 @@ int main(int argc, char **argv)
 		{ "listen-unix", required_argument, NULL, 'l' },
 		{ "strict-testing", no_argument, NULL, 's' },
 		{ "tlsrpt", no_argument, NULL, 'r' },
+		{ "miss-wait-ms", required_argument, NULL, 'W' },
 		{ "transport", required_argument, NULL, 'T' },
 		{ "idle-timeout", required_argument, NULL, 'i' },
 		{ "max-conn", required_argument, NULL, 'm' },
@@ -210,6 +216,7 @@ int main(int argc, char **argv)
 	o.lim.per_address = SM_ADDR_DEF;
 	o.lim.per_uid = SM_UID_DEF;
 	snprintf(o.maps.transport, sizeof(o.maps.transport), "smtp");
+	o.maps.miss_wait_ms = SM_MISS_WAIT_DEF_MS;
 	while ((ch = getopt_long(argc, argv, "d:fh", longopts, NULL)) != -1) {
 		switch (ch) {
 		case 'd':
@@ -231,6 +238,10 @@ int main(int argc, char **argv)
 			break;
 		case 'r':
 			o.maps.tlsrpt = 1;
+			break;
+		case 'W':
+			if (parse_int(optarg, 0, SM_MISS_WAIT_MAX_MS, &o.maps.miss_wait_ms) != 0)
+				goto bad;
 			break;
 		case 'T':
 			if (strlen(optarg) == 0 || strlen(optarg) > SM_TRANSPORT_MAX || strpbrk(optarg, " :,[]") != NULL)
@@ -318,10 +329,11 @@ int main(int argc, char **argv)
 	}
 	o.maps.h = h;
 	sm_proto_init(&o.maps);
-	if (sm_conn_start(lfds, nl, &o.lim) != 0)
+	if (sm_conn_start(lfds, nl, &o.lim, h) != 0)
 		return 1;
-	sm_log(LOG_INFO, "serving %d socket%s, maps mtasts transport federation%s%s", nl, nl > 1 ? "s" : "",
-	       o.maps.strict_testing ? ", strict testing" : "", o.maps.tlsrpt ? ", TLSRPT attributes" : "");
+	sm_log(LOG_INFO, "serving %d socket%s, maps mtasts mtasts-tlsrpt transport federation%s%s; first contact waits %d ms",
+	       nl, nl > 1 ? "s" : "", o.maps.strict_testing ? ", strict testing" : "",
+	       o.maps.tlsrpt ? ", TLSRPT attributes" : "", o.maps.miss_wait_ms);
 	sm_conn_run(&stop);
 	sm_conn_stop();
 	mxc_close(h);

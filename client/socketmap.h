@@ -30,6 +30,8 @@ struct conn {
 	int paused;                  /* EPOLLIN off: too much output waiting */
 	time_t stalled_since;        /* output waiting since, or 0 */
 	size_t stall_moved;          /* bytes of it taken since then */
+	struct conn *wprev, *wnext;  /* on the waiting list (s.waiting) */
+	int listed;
 	struct sm_stream s;          /* bytes in, replies out */
 };
 
@@ -65,8 +67,10 @@ struct sm_limits {
  * far as the hard limit allows. */
 void sm_conn_fd_limit(const struct sm_limits *lim);
 
-/* sm_conn_start - serve the nl listening sockets lfds.  0, or -1 logged. */
-int sm_conn_start(const int *lfds, int nl, const struct sm_limits *lim);
+/* sm_conn_start - serve the nl listening sockets lfds; h is the region
+ * the maps answer from (its changes wake requests waiting for a check).
+ * 0, or -1 logged. */
+int sm_conn_start(const int *lfds, int nl, const struct sm_limits *lim, mxc_t *h);
 
 /* sm_conn_run - serve until *stop is set. */
 void sm_conn_run(volatile sig_atomic_t *stop);

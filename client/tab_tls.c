@@ -37,7 +37,7 @@ struct tls_q {
 	uint32_t recheck_s;
 };
 
-#define TLS_NOTHING -100   /* internal: nothing known (MXC_NOTFOUND, and ask) */
+#define TLS_NOTHING 100   /* internal: nothing known (MXC_NOTFOUND, and ask) */
 
 static void put_policy(struct mxc_tls *o, const char *s, size_t n)
 {

@@ -36,13 +36,18 @@ check "override an IPv6 key" "$SHMCTL" -d "$D" override set "[IPv6:2001:db8::1]"
 check "a federation rule (policy accept: a blocklist)" "$SHMCTL" -d "$D" federation rule add blocked.example
 check "mxcached stops" daemon_stop "$D"
 now=$(date +%s)
-seed() { # domain kind mode mx valid_end
+seed() { # domain kind mode mx valid_end [policy text, an SQL expression]
 	echo "INSERT INTO sts(domain, kind, mode, max_age, flags, record_id, mx, inserted, valid_end, last_update," \
-		"last_use, next_check) VALUES('$1', $2, $3, 86400, 1, 'id1', '$4', $now, $5, $now, $now, $((now + 86400)));"
+		"last_use, next_check, txt_checked, policy_text) VALUES('$1', $2, $3, 86400, 1, 'id1', '$4', $now, $5, $now," \
+		"$now, $((now + 86400)), $now, ${6:-''});"
 }
+# as served: CRLF line ends and an extension line, kept byte for byte
+CRLF="char(13, 10)"
+TESTING_TEXT="'version: STSv1' || $CRLF || 'mode: testing' || $CRLF || 'mx: mx.testing.test' || $CRLF ||"
+TESTING_TEXT="$TESTING_TEXT 'max_age: 86400' || $CRLF || 'x-note: {braces} are left out' || $CRLF || 'foo: bar' || $CRLF" 
 {
 	seed good.test 1 2 $'mail.good.test\n*.backup.good.test' $((now + 86400))
-	seed testing.test 1 1 'mx.testing.test' $((now + 86400))
+	seed testing.test 1 1 'mx.testing.test' $((now + 86400)) "$TESTING_TEXT"
 	seed none.test 1 0 '' $((now + 86400))
 	seed backoff.test 2 0 '' $((now + 300))
 	seed expired.test 1 2 'mx.expired.test' $((now - 10))
@@ -135,17 +140,28 @@ sys.exit(0 if b == b"" and 1 <= time.time() - t <= 5 else 1)
 PY
 _result $? "an idle connection is closed after idle_timeout_s"
 
-# --- a key with no policy yet asks for a fetch, and the reply is not held up ---
-ns "mtasts fresh.example" >"$D/fresh.req"
-t=$(date +%s%N)
-$SMC "$SOCK" "$D/fresh.req" >"$D/fresh.got"
-check "no policy yet: NOTFOUND at once" grep -q "^9:NOTFOUND ,$" "$D/fresh.got"
+# --- a key with no policy yet: the answer waits for the daemon's check ---
+# (its DNS server does not answer: the check fails after timeout_ms, well
+# within miss_wait_ms, and the answer is NOTFOUND; the request behind it
+# on the same connection is answered after it, in order)
+{ ns "mtasts fresh.example"; ns "transport example.org"; } >"$D/fresh.req"
+SM_WAIT=5 $SMC "$SOCK" "$D/fresh.req" >"$D/fresh.got"
+check "no policy yet: NOTFOUND once the check failed, then the next reply, in order" \
+	grep -q "^9:NOTFOUND ,19:OK smtp:\[192.0.2.7\],$" "$D/fresh.got"
 ok=1
 for i in $(seq 1 50); do
 	"$SHMCTL" -d "$D" sts list 2>/dev/null | grep -q "^fresh.example " && { ok=0; break; }
 	sleep 0.1
 done
 _result $ok "and the daemon was asked to fetch it (an entry appears)"
+
+# --- the TLSRPT attributes: always on mtasts-tlsrpt, on mtasts only with tlsrpt = yes ---
+{ ns "mtasts good.test"; ns "mtasts-tlsrpt good.test"; } >"$D/maps.req"
+$SMC "$SOCK" "$D/maps.req" >"$D/maps.got"
+check "mtasts without tlsrpt: the policy alone" \
+	grep -q "^[0-9]*:OK secure match=mail.good.test:.backup.good.test servername=hostname," "$D/maps.got"
+check "mtasts-tlsrpt: the policy and its TLSRPT attributes (no text kept: no policy_string)" \
+	grep -q ",[0-9]*:OK secure match=mail.good.test:.backup.good.test servername=hostname policy_type=sts policy_domain=good.test mx_host_pattern=mail.good.test mx_host_pattern=\*.backup.good.test,$" "$D/maps.got"
 
 # --- postmap, Postfix's own client ---
 mkdir -p "$D/postfix" && : >"$D/postfix/main.cf"
@@ -183,7 +199,12 @@ check "mxcached starts with strict testing and TLSRPT" daemon_start "$D" -c "$D/
 $SMC "$SOCK" "$D/strict.req" >"$D/strict.got"
 check "strict testing: a testing policy is enforced" grep -q "OK secure match=mx.testing.test servername=hostname" "$D/strict.got"
 check "TLSRPT: policy_type and policy_domain" grep -q "policy_type=sts policy_domain=testing.test mx_host_pattern=mx.testing.test" "$D/strict.got"
-check "TLSRPT: the policy lines" grep -q "{ policy_string = mode: testing } { policy_string = mx: mx.testing.test } { policy_string = max_age: 86400 }" "$D/strict.got"
+check "TLSRPT: the policy lines as served" grep -q "{ policy_string = version: STSv1 } { policy_string = mode: testing } { policy_string = mx: mx.testing.test } { policy_string = max_age: 86400 } { policy_string = foo: bar }" "$D/strict.got"
+check "TLSRPT: a line holding a brace is left out" sh -c "! grep -q 'braces' '$D/strict.got'"
+# the mtasts-tlsrpt map has them whatever tlsrpt says; mtasts only with it
+{ ns "mtasts-tlsrpt testing.test"; } >"$D/tlsrpt.req"
+$SMC "$SOCK" "$D/tlsrpt.req" >"$D/tlsrpt.got"
+check "mtasts-tlsrpt: the same answer with TLSRPT attributes" grep -q "OK secure match=mx.testing.test servername=hostname policy_type=sts policy_domain=testing.test mx_host_pattern=mx.testing.test { policy_string = version: STSv1 }" "$D/tlsrpt.got"
 check "transport = relay" grep -q "OK relay:\[192.0.2.7\]" "$D/strict.got"
 
 check "mxcached stops cleanly" daemon_stop "$D"
