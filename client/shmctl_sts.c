@@ -113,6 +113,56 @@ static int find_one(const char *domain, int kind, const struct mxc_sts *p, void 
 	return 1;
 }
 
+static const char *source_name(int s)
+{
+	return s == MXC_TLS_PIN ? "pin" : s == MXC_TLS_DANE ? "dane" : s == MXC_TLS_STS ? "mta-sts" : "none";
+}
+
+static const char *dane_name(int d)
+{
+	return d == MXC_DANE_USABLE ? "usable" : d == MXC_DANE_UNUSABLE ? "unusable" : d == MXC_DANE_NONE ? "none"
+														: "unknown";
+}
+
+/*
+ * The TLS policy the mtasts map answers for canon (the pin, DANE or
+ * MTA-STS), asked of no one: as text lines or JSON fields.
+ */
+static void tls_show(mxc_t *h, const char *canon, struct json_object *o, int *oom)
+{
+	struct mxc_tls *t = malloc(sizeof(*t));
+	char ts[32];
+	int rc;
+
+	if (t == NULL) {
+		if (o != NULL)
+			*oom = 1;
+		return;
+	}
+	rc = mxc_tls_policy(h, canon, MXC_TLS_INSPECT, t);
+	if (rc == MXC_OK || rc == MXC_NOTFOUND) {
+		int known = rc == MXC_OK;
+
+		if (o == NULL) {
+			printf("dane: %s", dane_name(known ? t->dane : MXC_DANE_UNKNOWN));
+			if (known && t->dane_valid_end > 0)
+				printf(" (until %s)", sc_iso_time(t->dane_valid_end, ts, sizeof(ts)));
+			if (!known)
+				printf("\ntls_policy: unknown (not checked yet)\n");
+			else if (t->source == MXC_TLS_NONE)
+				printf("\ntls_policy: none (the mtasts map answers NOTFOUND)\n");
+			else
+				printf("\ntls_policy: %s (from %s)\n", t->policy, source_name(t->source));
+		} else {
+			sc_jstr(o, "dane", dane_name(known ? t->dane : MXC_DANE_UNKNOWN), oom);
+			sc_jstr(o, "dane_valid_end", sc_iso_time(known ? t->dane_valid_end : 0, ts, sizeof(ts)), oom);
+			sc_jstr(o, "tls_source", known ? source_name(t->source) : "unknown", oom);
+			sc_jstr(o, "tls_policy", known && t->source != MXC_TLS_NONE ? t->policy : "", oom);
+		}
+	}
+	free(t);
+}
+
 /* What sts fetch adds to the entry: the check's result and its detail. */
 struct check {
 	const char *result;	/* policy, none, failed */
@@ -125,7 +175,7 @@ struct check {
  * stderr, or in JSON as kind "absent".  Returns SC_OK, or SC_ERROR when the
  * JSON cannot be built.
  */
-static int show(const struct sc_ctx *c, const char *canon, const struct find *f, const struct check *ck)
+static int show(const struct sc_ctx *c, mxc_t *h, const char *canon, const struct find *f, const struct check *ck)
 {
 	struct json_object *o;
 	int oom = 0;
@@ -133,6 +183,7 @@ static int show(const struct sc_ctx *c, const char *canon, const struct find *f,
 	if (!c->json) {
 		if (f->found)
 			sts_text(canon, f->kind, f->p);
+		tls_show(h, canon, NULL, &oom);
 		return SC_OK;
 	}
 	if (f->found) {
@@ -145,6 +196,8 @@ static int show(const struct sc_ctx *c, const char *canon, const struct find *f,
 		sc_jstr(o, "check", ck->result, &oom);
 		sc_jstr(o, "check_detail", ck->detail, &oom);
 	}
+	if (o != NULL)
+		tls_show(h, canon, o, &oom);
 	return sc_json_print(o, oom || o == NULL);
 }
 
@@ -208,7 +261,7 @@ int sc_cmd_sts_get(const struct sc_ctx *c, char **av, int ac)
 	}
 	if ((ex = lookup(h, canon, &f, cached)) != SC_OK)
 		goto out;
-	if ((ex = show(c, canon, &f, NULL)) != SC_OK)
+	if ((ex = show(c, h, canon, &f, NULL)) != SC_OK)
 		goto out;
 	ex = rc == MXC_OK ? SC_OK : SC_NOTFOUND;
 	if (rc == MXC_OK || c->json)
@@ -227,11 +280,16 @@ out:
 	return ex;
 }
 
-/* sts list: collected, then sorted by last use (newest first), then domain. */
+/* sts list: collected, then sorted by last use (newest first), then
+ * domain; each with the source of the mtasts map's answer, and the
+ * pinned domains that have no entry after them. */
+#define KIND_PIN_ONLY 100
 struct row {
 	char domain[MXC_HOST_MAX + 1];
 	int kind;
 	struct mxc_sts p;
+	const char *tls;             /* source_name() of the map's answer, or "-" */
+	int dane;
 };
 
 struct rows {
@@ -263,10 +321,28 @@ static int collect(const char *domain, int kind, const struct mxc_sts *p, void *
 	return 0;
 }
 
+static int pin_row(const char *domain, const char *policy, int64_t created, int64_t updated, void *arg)
+{
+	struct rows *r = arg;
+	struct mxc_sts none;
+	size_t i;
+
+	(void)policy;
+	(void)created;
+	for (i = 0; i < r->n; i++)
+		if (strcmp(r->v[i].domain, domain) == 0)
+			return 0;
+	memset(&none, 0, sizeof(none));
+	none.last_use = updated;
+	return collect(domain, KIND_PIN_ONLY, &none, r);
+}
+
 static int row_cmp(const void *a, const void *b)
 {
 	const struct row *x = a, *y = b;
 
+	if ((x->kind == KIND_PIN_ONLY) != (y->kind == KIND_PIN_ONLY))
+		return x->kind == KIND_PIN_ONLY ? 1 : -1;
 	if (x->p.last_use != y->p.last_use)
 		return x->p.last_use > y->p.last_use ? -1 : 1;
 	return strcmp(x->domain, y->domain);
@@ -274,7 +350,8 @@ static int row_cmp(const void *a, const void *b)
 
 int sc_cmd_sts_list(const struct sc_ctx *c, char **av, int ac)
 {
-	struct json_object *arr = NULL;
+	struct json_object *arr = NULL, *o;
+	struct mxc_tls *tls = NULL;
 	struct rows r;
 	char t[32];
 	mxc_t *h = NULL;
@@ -287,28 +364,53 @@ int sc_cmd_sts_list(const struct sc_ctx *c, char **av, int ac)
 	if ((ex = sc_region_open(c, &h)) != SC_OK)
 		return ex;
 	rc = mxc_sts_foreach(h, collect, &r);
-	if (r.oom || rc < 0) {
-		sc_err("%s", r.oom ? "out of memory" : mxc_strerror(rc));
+	if (rc >= 0 && !r.oom)
+		rc = mxc_tls_pin_foreach(h, pin_row, &r);
+	tls = malloc(sizeof(*tls));
+	if (r.oom || rc < 0 || tls == NULL) {
+		sc_err("%s", r.oom || tls == NULL ? "out of memory" : mxc_strerror(rc));
 		ex = SC_ERROR;
 		goto out;
+	}
+	for (i = 0; i < r.n; i++) {
+		rc = mxc_tls_policy(h, r.v[i].domain, MXC_TLS_INSPECT, tls);
+		r.v[i].tls = rc == MXC_OK ? source_name(tls->source) : "-";
+		r.v[i].dane = rc == MXC_OK ? tls->dane : MXC_DANE_UNKNOWN;
 	}
 	qsort(r.v, r.n, sizeof(*r.v), row_cmp);
 	if (c->json) {
 		arr = json_object_new_array();
-		for (i = 0; i < r.n && arr != NULL; i++)
-			if (json_object_array_add(arr, sts_json(r.v[i].domain, r.v[i].kind, &r.v[i].p, &oom)) != 0)
+		for (i = 0; i < r.n && arr != NULL; i++) {
+			if (r.v[i].kind == KIND_PIN_ONLY) {
+				o = json_object_new_object();
+				sc_jstr(o, "domain", r.v[i].domain, &oom);
+				sc_jstr(o, "kind", "absent", &oom);
+			} else {
+				o = sts_json(r.v[i].domain, r.v[i].kind, &r.v[i].p, &oom);
+			}
+			if (o != NULL) {
+				sc_jstr(o, "dane", dane_name(r.v[i].dane), &oom);
+				sc_jstr(o, "tls_source", r.v[i].tls, &oom);
+			}
+			if (json_object_array_add(arr, o) != 0)
 				oom = 1;
+		}
 		ex = sc_json_print(arr, oom || arr == NULL);
 		goto out;
 	}
 	for (i = 0; i < r.n; i++) {
 		const struct row *w = &r.v[i];
 
-		printf("%-40s %-9s %-7s %-20s %s\n", w->domain, kind_name(w->kind),
+		if (w->kind == KIND_PIN_ONLY) {
+			printf("%-40s %-9s %-7s %-20s %-12s %s\n", w->domain, "-", "-", "-", "-", "tls=pin");
+			continue;
+		}
+		printf("%-40s %-9s %-7s %-20s %-12s dane=%s tls=%s\n", w->domain, kind_name(w->kind),
 		       w->kind == MXC_OK ? mode_name(w->p.mode) : "-", sc_iso_time(w->p.last_use, t, sizeof(t)),
-		       w->kind == MXC_OK ? w->p.id : mxc_sts_failure_name(w->p.failure));
+		       w->kind == MXC_OK ? w->p.id : mxc_sts_failure_name(w->p.failure), dane_name(w->dane), w->tls);
 	}
 out:
+	free(tls);
 	free(r.v);
 	mxc_close(h);
 	return ex;
@@ -356,7 +458,7 @@ int sc_cmd_sts_fetch(const struct sc_ctx *c, char **av, int ac)
 	}
 	if (!f.found && !c->json)
 		fprintf(stderr, "%s: nothing cached\n", canon);
-	if (show(c, canon, &f, &ck) != SC_OK || (ex == SC_OK && (!f.found || f.kind != MXC_OK)))
+	if (show(c, h, canon, &f, &ck) != SC_OK || (ex == SC_OK && (!f.found || f.kind != MXC_OK)))
 		ex = SC_ERROR;
 out:
 	free(p);

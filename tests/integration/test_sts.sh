@@ -108,7 +108,8 @@ expect_rc 0 "fetch good.test again" S sts fetch good.test
 check "  the entry, once" test "$(grep -c '^domain: good.test$' /tmp/t.out.$$)" -eq 1
 check "  without the daemon's result word before it" sh -c "! grep -q '^policy' /tmp/t.out.$$"
 expect_rc 1 "fetch nopolicy.test again" S sts fetch nopolicy.test
-check "  one line: no policy published" sh -c "test \$(wc -l </tmp/t.out.$$) -eq 1 && grep -q '^nopolicy.test: no MTA-STS policy published (checked' /tmp/t.out.$$"
+check "  one line: no policy published" sh -c "test \$(grep -c 'no MTA-STS policy' /tmp/t.out.$$) -eq 1 && grep -q '^nopolicy.test: no MTA-STS policy published (checked' /tmp/t.out.$$"
+check "  then the DANE state and the TLS policy the map answers" sh -c "test \$(wc -l </tmp/t.out.$$) -eq 3 && grep -q '^tls_policy: none (the mtasts map answers NOTFOUND)' /tmp/t.out.$$"
 expect_rc 4 "fetch expired.test again: the check fails" S sts fetch expired.test
 check "  its detail on stderr, once" test "$(grep -c 'the check failed: sts-webpki-invalid: .*expired' /tmp/t.err.$$)" -eq 1
 check "  the entry on stdout, once" test "$(grep -c '^expired.test: backoff until' /tmp/t.out.$$)" -eq 1
