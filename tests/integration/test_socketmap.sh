@@ -51,8 +51,18 @@ TESTING_TEXT="$TESTING_TEXT 'max_age: 86400' || $CRLF || 'x-note: {braces} are l
 	seed none.test 1 0 '' $((now + 86400))
 	seed backoff.test 2 0 '' $((now + 300))
 	seed expired.test 1 2 'mx.expired.test' $((now - 10))
+	# DANE beside MTA-STS: usable TLSA and no policy; usable TLSA and an
+	# enforce policy (DANE wins); only unusable TLSA; a DANE state whose
+	# TTL ran out (MTA-STS again)
+	seed dane.test 3 0 '' $((now + 86400))
+	seed danests.test 1 2 'mx.danests.test' $((now + 86400))
+	seed daneun.test 1 2 'mx.daneun.test' $((now + 86400))
+	seed danegone.test 1 2 'mx.danegone.test' $((now + 86400))
+	echo "UPDATE sts SET dane = 2, dane_flags = 5, dane_valid_end = $((now + 3600)) WHERE domain IN ('dane.test', 'danests.test');"
+	echo "UPDATE sts SET dane = 3, dane_flags = 5, dane_valid_end = $((now + 3600)) WHERE domain = 'daneun.test';"
+	echo "UPDATE sts SET dane = 2, dane_flags = 5, dane_valid_end = $((now - 1)) WHERE domain = 'danegone.test';"
 } | sqlite3 "$D/mxcache.db"
-check "MTA-STS entries seeded" test "$(sqlite3 "$D/mxcache.db" 'SELECT count(*) FROM sts')" -eq 5
+check "MTA-STS entries seeded" test "$(sqlite3 "$D/mxcache.db" 'SELECT count(*) FROM sts')" -eq 9
 check "mxcached restarts" daemon_start "$D" -c "$D/mxcached.conf"
 SOCK=$D/socketmap.sock
 check "socketmap.sock is there, mode 0660" test "$(stat -c %a "$SOCK")" = 660
@@ -154,6 +164,21 @@ for i in $(seq 1 50); do
 	sleep 0.1
 done
 _result $ok "and the daemon was asked to fetch it (an entry appears)"
+
+# --- DANE first: RFC 8461 section 2 leaves a DANE domain to DANE ---
+mkdir -p "$D/postfix" && : >"$D/postfix/main.cf"
+for q in "dane.test dane-only" "danests.test dane-only" "daneun.test dane" \
+	"danegone.test secure match=mx.danegone.test servername=hostname"; do
+	set -- $q
+	d=$1
+	shift
+	expect_out "$*" "mtasts $d: $*" postmap -c "$D/postfix" -q "$d" "socketmap:unix:$SOCK:mtasts"
+done
+expect_out "dane-only" "mtasts-tlsrpt: a DANE answer carries no MTA-STS attributes" \
+	postmap -c "$D/postfix" -q danests.test "socketmap:unix:$SOCK:mtasts-tlsrpt"
+expect_rc 0 "sts get shows the DANE state" "$SHMCTL" -d "$D" sts get danests.test
+check "  dane: usable, until its TTL ends" grep -q "^dane: usable (until " /tmp/t.out.$$
+check "  and the answer the map gives" grep -q "^tls_policy: dane-only (from dane)" /tmp/t.out.$$
 
 # --- the TLSRPT attributes: always on mtasts-tlsrpt, on mtasts only with tlsrpt = yes ---
 { ns "mtasts good.test"; ns "mtasts-tlsrpt good.test"; } >"$D/maps.req"
