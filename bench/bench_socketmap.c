@@ -20,7 +20,9 @@
  *   transport  "transport KEY" (an override: "OK smtp:[target]"), against
  *              mxc_resolve in process;
  *   mtasts     "mtasts DOMAIN" (a policy: "OK secure match=..."), against
- *              mxc_sts_get + mxc_sts_match in process.
+ *              mxc_sts_get + mxc_sts_match in process;
+ *   mtasts_dane "mtasts dane.DOMAIN" (a usable DANE state beside the same
+ *              policy: "OK dane-only"), against mxc_tls_policy in process.
  *
  * Modes, each for a fixed wall time:
  *
@@ -97,9 +99,13 @@
 #define SOCK_NAME         "socketmap.sock"
 #define SERVER_REL        "/../mxcache-socketmap"   /* from this program's directory */
 
-enum { KIND_TRANSPORT, KIND_MTASTS, KIND_N };
-static const char *const kind_name[KIND_N] = { "transport", "mtasts" };
-static const char *const kind_map[KIND_N] = { "transport", "mtasts" };
+enum { KIND_TRANSPORT, KIND_MTASTS, KIND_DANE, KIND_N };
+static const char *const kind_name[KIND_N] = { "transport", "mtasts", "mtasts_dane" };
+static const char *const kind_map[KIND_N] = { "transport", "mtasts", "mtasts" };
+/* the DANE domains: each key under this label, its entry with a usable
+ * DANE state beside the same enforce policy (the map answers dane-only) */
+#define DANE_PREFIX "dane."
+_Static_assert(KEY_MAX + sizeof(DANE_PREFIX) <= KEY_SLOT, "a DANE domain fits a key slot");
 
 enum { MODE_LIBRARY, MODE_ONE, MODE_MANY, MODE_PIPE, MODE_N };
 static const char *const mode_name[MODE_N] = { "library", "socketmap", "socketmap", "socketmap_pipelined16" };
@@ -207,8 +213,11 @@ static int data_make(struct data *d, uint64_t n)
 		make_key(i, d->key[i]);
 		make_target(i, d->target[i]);
 		for (k = 0; k < KIND_N; k++) {
-			len = snprintf(d->req[k][i], REQ_SLOT, "%zu:%s %s,", strlen(kind_map[k]) + 1 + strlen(d->key[i]),
-				       kind_map[k], d->key[i]);
+			const char *pre = k == KIND_DANE ? DANE_PREFIX : "";
+
+			len = snprintf(d->req[k][i], REQ_SLOT, "%zu:%s %s%s,",
+				       strlen(kind_map[k]) + 1 + strlen(pre) + strlen(d->key[i]), kind_map[k], pre,
+				       d->key[i]);
 			if (len < 0 || len >= REQ_SLOT)
 				goto fail;
 			d->reqlen[k][i] = (uint8_t)len;
@@ -225,14 +234,15 @@ fail:
 
 /* ---- the region ---------------------------------------------------------- */
 
-/* N overrides and N enforce policies, published and live.  *rp is set as
- * soon as the region exists, so the caller cleans up after a failure too. */
+/* N overrides, N enforce policies and N DANE domains, published and
+ * live.  *rp is set as soon as the region exists, so the caller cleans up
+ * after a failure too. */
 static int build(const char *dir, const struct data *d, struct region **rp)
 {
 	struct region_opts o;
 	struct sts_rec *p;
 	uint8_t val[MXS_OV_VALUE_MAX];
-	char host[MXC_HOST_MAX + 1];
+	char host[MXC_HOST_MAX + 1], dane[KEY_SLOT];
 	int64_t now = (int64_t)time(NULL);
 	size_t vlen;
 	uint64_t i;
@@ -243,14 +253,21 @@ static int build(const char *dir, const struct data *d, struct region **rp)
 	o.dir = dir;
 	o.nslots = 64;
 	o.gid = (gid_t)-1;
-	/* sized for both tables, so nothing grows while building */
-	if (p == NULL || region_create(&o, 2 * d->n, rp) != 0)
+	/* sized for every entry, so nothing grows while building */
+	if (p == NULL || region_create(&o, 3 * d->n, rp) != 0)
 		goto out;
 	for (i = 0; i < d->n && !g_signal; i++) {
 		vlen = mxc_ov_value_encode(val, now, now, d->target[i], strlen(d->target[i]), "bench", 5);
 		if (vlen == 0 || region_put(*rp, MXS_TAB_OVERRIDE, d->key[i], strlen(d->key[i]), val, vlen, NULL, 0) < 0)
 			goto out;
 		bench_policy(i, d->key[i], now, p, host);
+		if (sts_region_put(*rp, p) != 0)
+			goto out;
+		snprintf(dane, sizeof(dane), DANE_PREFIX "%s", d->key[i]);
+		bench_policy(i, dane, now, p, host);
+		p->dane = MXS_DANE_USABLE;
+		p->dane_flags = MXS_DANE_F_MX_AD | MXS_DANE_F_SEEN_AD;
+		p->dane_valid_end = now + 86400;
 		if (sts_region_put(*rp, p) != 0)
 			goto out;
 	}
@@ -533,6 +550,12 @@ static int verify_socketmap(const char *sock, const struct data *d)
 			progress("mtasts %s: got \"%s\", want \"OK secure match=...\"", d->key[i], c->reply);
 			goto out;
 		}
+		if ((err = client_ask(c, d->req[KIND_DANE][i], d->reqlen[KIND_DANE][i])) != NULL)
+			goto out;
+		if (strcmp(c->reply, "OK dane-only") != 0) {
+			progress("mtasts " DANE_PREFIX "%s: got \"%s\", want \"OK dane-only\"", d->key[i], c->reply);
+			goto out;
+		}
 	}
 	/* key n is a certain miss: the framing of a reply with no data */
 	make_key(d->n, miss);
@@ -558,6 +581,7 @@ static int measure_library(mxc_t *h, const struct data *d, int kind, double dur,
 			   struct result *res)
 {
 	static char bkey[BATCH][KEY_SLOT], bhost[BATCH][MXC_HOST_MAX + 1];
+	static struct mxc_tls tls;
 	char p0[MXS_STS_PATTERN_MAX + 1], p1[MXS_STS_PATTERN_MAX + 1], out[MXC_HOST_MAX + 1];
 	struct lat l = { 0 };
 	double t0, t1, timed = 0, end;
@@ -572,7 +596,10 @@ static int measure_library(mxc_t *h, const struct data *d, int kind, double dur,
 		 * server holds the domain and MX host it asks about */
 		for (k = 0; k < BATCH; k++) {
 			ix = d->seq[pos++ % SEQ_LEN];
-			memcpy(bkey[k], d->key[ix], KEY_SLOT);
+			if (kind == KIND_DANE)
+				snprintf(bkey[k], KEY_SLOT, DANE_PREFIX "%s", d->key[ix]);
+			else
+				memcpy(bkey[k], d->key[ix], KEY_SLOT);
 			if (kind == KIND_MTASTS)
 				bench_pattern(ix, bkey[k], p0, p1, bhost[k]);
 		}
@@ -580,9 +607,12 @@ static int measure_library(mxc_t *h, const struct data *d, int kind, double dur,
 		if (kind == KIND_TRANSPORT) {
 			for (k = 0; k < BATCH; k++)
 				hits += mxc_resolve(h, bkey[k], out, sizeof(out)) == MXC_OK;
-		} else {
+		} else if (kind == KIND_MTASTS) {
 			for (k = 0; k < BATCH; k++)
 				hits += mxc_sts_get(h, bkey[k], s) == MXC_OK && mxc_sts_match(s, bhost[k]);
+		} else {
+			for (k = 0; k < BATCH; k++)
+				hits += mxc_tls_policy(h, bkey[k], 0, &tls) == MXC_OK && tls.source == MXC_TLS_DANE;
 		}
 		t1 = now_ns();
 		timed += t1 - t0;

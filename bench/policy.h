@@ -41,8 +41,14 @@ static inline void bench_policy(uint64_t i, const char *dom, int64_t now, struct
 	snprintf(p->id, sizeof(p->id), "20240101T%06" PRIu64, i % 1000000);
 	p->nmx = 2;
 	bench_pattern(i, dom, p->mx[0], p->mx[1], host);
-	p->inserted = p->last_update = p->last_use = now;
+	p->text = NULL;
+	p->tlen = 0;
+	p->inserted = p->last_update = p->last_use = p->txt_checked = now;
 	p->valid_end = now + 86400;
+	p->next_check = 0;
+	p->dane = MXS_DANE_UNKNOWN;
+	p->dane_flags = 0;
+	p->dane_valid_end = 0;
 }
 
 #endif /* MXC_BENCH_POLICY_H */

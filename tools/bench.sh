@@ -489,6 +489,13 @@ if [ -x "$SMAP_BENCH" ] && [ -x "$SMAP_SERVER" ]; then
 	fi
 	row run - - "$MODE" socketmap wall "$SMAP_MS" ms
 	log "[5/5] socketmap done in $(secs "$SMAP_MS") s"
+	# first contact: the mtasts map waiting for the daemon's check
+	FC_N=$([ "$QUICK" = 1 ] && echo 50 || echo 200)
+	log "[5/5] first contact through the mtasts map: $FC_N domains"
+	run_job_out "$OUTDIR/first_contact.csv" bash "$(dirname "$0")/bench_first_contact.sh" "$BUILD" "$FC_N"
+	rc=$?
+	[ $rc -eq 0 ] || broken "bench_first_contact.sh exited with status $rc (figures it wrote are kept)"
+	cat "$OUTDIR/first_contact.csv" >> "$RESULTS"
 else
 	notrun="$notrun bench_socketmap"
 	[ -x "$SMAP_BENCH" ] || log "[5/5] skipping socketmap: $SMAP_BENCH not built"
@@ -840,7 +847,7 @@ END {
 		lib = v[k, "library/1", "p50"]
 		one = v[k, "socketmap/1", "p50"]
 		printf "  %-10s %-28s %10s / %10s %12s/s\n", k,
-			k == "transport" ? "library (mxc_resolve)" : k == "mtasts" ? "library (mxc_sts_get+match)" : "library",
+			k == "transport" ? "library (mxc_resolve)" : k == "mtasts" ? "library (mxc_sts_get+match)" : k == "mtasts_dane" ? "library (mxc_tls_policy)" : "library",
 			f(lib, "%.1f"), f(v[k, "library/1", "p99"], "%.1f"), f(v[k, "library/1", "rate"], "%.0f")
 		printf "  %-10s %-28s %10s / %10s %12s/s\n", "", "socketmap, 1 connection",
 			f(one, "%.1f"), f(v[k, "socketmap/1", "p99"], "%.1f"), f(v[k, "socketmap/1", "rate"], "%.0f")
@@ -855,6 +862,24 @@ END {
 		printf "  %-10s %-28s %10s\n", "", "1 conn p50 / library p50",
 			(lib + 0 > 0 && one != "" ? sprintf("%.1fx", one / lib) : "-")
 	}
+}' "$RESULTS"
+
+awk -F, '
+$1 == "first_contact" { v[$4, $6] = $7; n = $2 }
+END {
+	if (n == "")
+		exit
+	print ""
+	printf "-- first contact: the mtasts map for %s domains never asked about (dnsmasq and an HTTPS policy host on loopback)\n", n
+	printf "  %-44s %10s %10s %14s\n", "", "p50 ms", "p99 ms", "with policy"
+	printf "  %-44s %10s %10s %10s/%s\n", "miss_wait_ms = 3000: waits for the check", v["first_contact", "p50"],
+		v["first_contact", "p99"], v["first_contact", "with_policy"], n
+	printf "  %-44s %10s %10s %10s/%s\n", "the same domains again (cached)", v["hit", "p50"], v["hit", "p99"],
+		v["hit", "with_policy"], n
+	printf "  %-44s %10s %10s %10s/%s\n", "miss_wait_ms = 0: answers at once", v["no_wait", "p50"],
+		v["no_wait", "p99"], v["no_wait", "with_policy"], n
+	if (v["hit", "p50"] + 0 > 0)
+		printf "  first contact p50 / cached p50: %.0fx\n", v["first_contact", "p50"] / v["hit", "p50"]
 }' "$RESULTS"
 
 awk -F, '
