@@ -391,7 +391,8 @@ static void conn_io(struct conn *c, uint32_t events, time_t now)
 
 	if (events & (EPOLLERR | EPOLLHUP))
 		goto gone;
-	if ((events & EPOLLIN) && !c->paused && !c->s.closing) {
+	/* a waiting connection is not read (its request is answered first) */
+	if ((events & EPOLLIN) && !c->paused && !c->s.closing && !c->s.waiting) {
 		n = recv(c->fd, c->s.in + c->s.inlen, sizeof(c->s.in) - c->s.inlen, 0);
 		if (n == 0)
 			goto gone;
@@ -725,7 +726,9 @@ void sm_conn_run(volatile sig_atomic_t *stop)
 			if (evs[i].data.ptr == &wake_fd) {
 				uint64_t v;
 
-				woken = read(wake_fd, &v, sizeof(v)) > 0 || 1;
+				if (read(wake_fd, &v, sizeof(v)) < 0 && errno != EAGAIN)
+					sm_log(LOG_WARNING, "eventfd: %s", strerror(errno));
+				woken = 1;
 			} else if (l >= listeners && l < listeners + nlisteners) {
 				accept_all(l, now);
 			} else {
