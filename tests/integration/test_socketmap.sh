@@ -180,6 +180,32 @@ expect_rc 0 "sts get shows the DANE state" "$SHMCTL" -d "$D" sts get danests.tes
 check "  dane: usable, until its TTL ends" grep -q "^dane: usable (until " /tmp/t.out.$$
 check "  and the answer the map gives" grep -q "^tls_policy: dane-only (from dane)" /tmp/t.out.$$
 
+# --- a waiting request holds up no other connection ---
+# A asks about a domain whose check needs the DNS timeout (200 ms); B's
+# request, sent after A's, is answered while A still waits, and A gets
+# its answer afterwards
+python3 - "$SOCK" <<'PY'
+import socket, sys
+def ns(s): return b"%d:%s," % (len(s), s)
+a = socket.socket(socket.AF_UNIX); a.connect(sys.argv[1])
+b = socket.socket(socket.AF_UNIX); b.connect(sys.argv[1])
+a.sendall(ns(b"mtasts slow1.example"))
+b.sendall(ns(b"transport example.org"))
+b.settimeout(5)
+got_b = b.recv(100)
+a.setblocking(False)
+try:
+    early = a.recv(100)
+except BlockingIOError:
+    early = b""
+a.settimeout(5)
+got_a = early or a.recv(100)
+ok = got_b == b"19:OK smtp:[192.0.2.7]," and early == b"" and got_a == b"9:NOTFOUND ,"
+print("# b:", got_b, "a early:", early, "a:", got_a)
+sys.exit(0 if ok else 1)
+PY
+_result $? "a waiting request holds up no other connection"
+
 # --- the TLSRPT attributes: always on mtasts-tlsrpt, on mtasts only with tlsrpt = yes ---
 { ns "mtasts good.test"; ns "mtasts-tlsrpt good.test"; } >"$D/maps.req"
 $SMC "$SOCK" "$D/maps.req" >"$D/maps.got"
