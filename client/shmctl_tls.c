@@ -59,7 +59,7 @@ static int pin_policy(char **av, int ac, char *buf)
 	for (i = 0; i < ac; i++) {
 		l = strlen(av[i]);
 		if (n + (i > 0) + l > MXS_PIN_POLICY_MAX) {
-			sc_err("policy: longer than %d bytes", MXS_PIN_POLICY_MAX);
+			sc_err("policy longer than %d bytes", MXS_PIN_POLICY_MAX);
 			return SC_ERROR;
 		}
 		if (i > 0)
@@ -69,7 +69,7 @@ static int pin_policy(char **av, int ac, char *buf)
 	}
 	buf[n] = '\0';
 	if (mxc_pin_policy_check(buf, n, &why) != 0) {
-		sc_err("policy: %s", why);
+		sc_err("%s", why);
 		return SC_ERROR;
 	}
 	return SC_OK;

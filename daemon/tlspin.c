@@ -67,7 +67,7 @@ int tlspin_policy(const char *policy, char *err, size_t errlen)
 	const char *why;
 
 	if (mxc_pin_policy_check(policy, strnlen(policy, MXS_PIN_POLICY_MAX + 1), &why) != 0) {
-		snprintf(err, errlen, "policy: %s", why);
+		snprintf(err, errlen, "%s", why);
 		return -1;
 	}
 	return 0;
