@@ -148,6 +148,19 @@ example.com secure match=mx.example.net" "  the good pins are served" T list
 expect_out "ok" "verify passes" "$SHMCTL" -d "$D" verify
 check "mxcached stops cleanly" daemon_stop "$D"
 
+# --- the database lost while the region serves pins: no start that would
+# publish an empty table over them (a pin lost is a TLS policy weakened)
+new_dir F
+check "mxcached starts on a fresh directory" daemon_start "$F"
+expect_rc 0 "a pin, the only data there" "$SHMCTL" -d "$F" tls set only.example secure
+check "mxcached stops" daemon_stop "$F"
+rm -f "$F/mxcache.db" "$F/mxcache.db-wal" "$F/mxcache.db-shm"
+timeout 20 "$MXCACHED" -d "$F" -f >"$F/start.err" 2>&1
+START_RC=$?
+check "database missing, region holding a pin: the start is refused (exit 1)" test "$START_RC" -eq 1
+check "  saying the region holds entries" grep -qE "mxcache.db is missing but the region .* holds 1 entries" "$F/start.err"
+expect_out "secure" "  and clients keep the pin" "$SHMCTL" -d "$F" tls get only.example
+
 # --- only root, mxcached's user and [ctl] admin_group may set a pin
 if [ "$(id -u)" -eq 0 ] && command -v setpriv >/dev/null; then
 	DUSER=nobody
