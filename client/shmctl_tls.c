@@ -251,7 +251,8 @@ int sc_cmd_tls_list(const struct sc_ctx *c, char **av, int ac)
 		sc_err("%s: %s", c->dir, mxc_strerror(rc));
 		ex = SC_ERROR;
 	} else {
-		qsort(ps.v, ps.n, sizeof(*ps.v), pin_cmp);
+		if (ps.n > 1)   /* no pins: ps.v is NULL, which qsort may not take */
+			qsort(ps.v, ps.n, sizeof(*ps.v), pin_cmp);
 		if (c->json)
 			ex = pins_json(&ps);
 		else
