@@ -120,8 +120,11 @@ static int job_store(struct store *st, void *arg, int64_t now)
 		goto done;
 	rc = 1;
 done:
-	/* on failure the writer takes SQLite's last error, which finalize
-	 * keeps */
+	/* SQLite's message, taken before finalize can change it */
+	if (rc < 0) {
+		store_note_error(st);
+		rc = WRITER_JOB_NOTED;
+	}
 	sqlite3_finalize(s);
 	return rc;
 }

@@ -146,6 +146,14 @@ check "  three rows skipped, logged" grep -q "main: rebuilt 2 TLS pins (3 skippe
 expect_out "b.example encrypt
 example.com secure match=mx.example.net" "  the good pins are served" T list
 expect_out "ok" "verify passes" "$SHMCTL" -d "$D" verify
+
+# --- SQLite refuses: nothing is published, the caller is told why
+sqlite3 "$D/mxcache.db" "CREATE TRIGGER refuse BEFORE INSERT ON tls_pins BEGIN SELECT RAISE(ABORT, 'refused by the test'); END"
+expect_rc 4 "a set SQLite refuses: 4" T set refused.example may
+check "  told why" grep -q "store: change refused: refused by the test" /tmp/t.err.$$
+expect_rc 1 "  and nothing was published" T get refused.example
+sqlite3 "$D/mxcache.db" "DROP TRIGGER refuse"
+expect_out "refused.example may" "once SQLite takes it again, the set goes through" T set refused.example may
 check "mxcached stops cleanly" daemon_stop "$D"
 
 # --- the database lost while the region serves pins: no start that would
