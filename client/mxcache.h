@@ -345,8 +345,9 @@ int mxc_tls_policy(mxc_t *h, const char *domain, unsigned flags, struct mxc_tls 
 /*
  * mxc_tls_pin_get - the pin of domain (exact domain, any spelling) into
  * policy (len bytes, NUL-terminated).  MXC_OK; MXC_NOTFOUND;
- * MXC_ETOOSMALL (MXC_PIN_POLICY_MAX + 1 always suffices); MXC_EINVAL,
- * MXC_ECORRUPT.  Thread safety: safe.  Wait-free.
+ * MXC_ETOOSMALL (MXC_PIN_POLICY_MAX + 1 always suffices); MXC_EINVAL (not
+ * a domain, an IP literal: pins are set for domains only), MXC_ECORRUPT.
+ * Thread safety: safe.  Wait-free.
  */
 int mxc_tls_pin_get(mxc_t *h, const char *domain, char *policy, size_t len);
 

@@ -30,7 +30,9 @@
 #include "shm/ctl.h"
 
 #define JSON_FLAGS    (JSON_C_TO_STRING_PRETTY | JSON_C_TO_STRING_NOSLASHESCAPE)
-#define ARGS_MAX      8          /* positional words; "override set K T C" is 5 */
+/* positional words: "override set K T C" is 5; "tls set D" and a policy's
+ * words, a level and its attributes, are more */
+#define ARGS_MAX      24
 #define MX_FIRST      16         /* MX records room tried first, doubled on ETOOSMALL */
 #define MX_LIMIT      4096       /* more MX records than a 64 KiB DNS answer holds */
 #define ISO_LEN       40
@@ -461,6 +463,8 @@ const struct sc_command sc_commands[] = {
 	{ { "federation", "check" }, 1, 1, J, sc_cmd_fed_check, "DOMAIN", NULL,
 	  "may mail be exchanged with DOMAIN? exit 1 when blocked" },
 	{ { "federation", "rule", "list" }, 0, 0, J, sc_cmd_fed_rule_list, "", NULL, "every federation rule" },
+	{ { "tls", "get" }, 1, 1, 0, sc_cmd_tls_get, "DOMAIN", NULL, "the domain's TLS pin" },
+	{ { "tls", "list" }, 0, 0, J, sc_cmd_tls_list, "", NULL, "every TLS pin, by domain" },
 	{ { "stats" }, 0, 1, J | SC_F_SORT, sc_cmd_stats, "[DOMAIN]", NULL, "per-domain delivery stats" },
 	{ { "servers" }, 0, 0, J, sc_cmd_servers, "", NULL, "unique-server counts since mxcached started" },
 	/* through mxcached: answered once committed and published */
@@ -477,6 +481,9 @@ const struct sc_command sc_commands[] = {
 	{ { "federation", "rule", "add" }, 1, 1, C, sc_cmd_fed_rule_add, "DOMAIN", NULL, "add a rule" },
 	{ { "federation", "rule", "del" }, 1, 1, C, sc_cmd_fed_rule_del, "DOMAIN", NULL, "remove a rule" },
 	{ { "federation", "rule", "flush" }, 0, 0, C, sc_cmd_fed_rule_flush, "", NULL, "remove every rule" },
+	{ { "tls", "set" }, 2, ARGS_MAX - 2, C, sc_cmd_tls_set, "DOMAIN POLICY", NULL,
+	  "pin the domain's TLS policy (a Postfix level and attributes)" },
+	{ { "tls", "del" }, 1, 1, C, sc_cmd_tls_del, "DOMAIN", NULL, "remove the domain's TLS pin" },
 	/* neither */
 	{ { "unlink" }, 0, 0, L, sc_cmd_unlink, "", NULL, "remove DIR's region files (refused while mxcached runs)" },
 	{ { "completion" }, 1, 1, L, sc_cmd_completion, "bash", "bash", "a bash completion script for shmctl" },

@@ -11,6 +11,7 @@
  *   shmctl_csv.c     the CSV of import and export
  *   shmctl_sts.c, shmctl_fed.c, shmctl_stats.c, shmctl_servers.c
  *                    MTA-STS, federation, delivery stats, servers
+ *   shmctl_tls.c     TLS pins
  */
 #ifndef MXC_SHMCTL_H
 #define MXC_SHMCTL_H
@@ -110,6 +111,12 @@ int sc_cmd_sts_get(const struct sc_ctx *c, char **av, int ac);
 int sc_cmd_sts_list(const struct sc_ctx *c, char **av, int ac);
 int sc_cmd_sts_fetch(const struct sc_ctx *c, char **av, int ac);
 int sc_cmd_sts_del(const struct sc_ctx *c, char **av, int ac);
+
+/* TLS pins (shmctl_tls.c). */
+int sc_cmd_tls_set(const struct sc_ctx *c, char **av, int ac);
+int sc_cmd_tls_del(const struct sc_ctx *c, char **av, int ac);
+int sc_cmd_tls_get(const struct sc_ctx *c, char **av, int ac);
+int sc_cmd_tls_list(const struct sc_ctx *c, char **av, int ac);
 
 /* Delivery stats (shmctl_stats.c), server tracker (shmctl_servers.c). */
 int sc_cmd_stats(const struct sc_ctx *c, char **av, int ac);

@@ -24,6 +24,7 @@
 #include "log.h"
 #include "override.h"
 #include "sts.h"
+#include "tlspin.h"
 #include "writer.h"
 #include "shm/fed.h"
 #include "shm/key.h"
@@ -241,6 +242,47 @@ static int ctl_fed_flush(struct ctl_conn *cn, char **words, int n)
 	if (n != 1)
 		return ctl_err(cn, MXS_CTL_EPROTO, "usage: FED-FLUSH");
 	return ctl_fed_change(cn, words[0], FED_FLUSH, "", 0, "");
+}
+
+/* --- TLS pins --------------------------------------------------------------- */
+
+/* TLS-SET <domain> <policy> -> OK <domain> <policy> */
+static int ctl_tls_set(struct ctl_conn *cn, char **words, int n)
+{
+	char d[MXK_MAX_LEN + 1], err[TLSPIN_ERR_MAX], msg[WRITER_MSG_MAX];
+	size_t dlen;
+	int rc;
+
+	if (n != 3)
+		return ctl_err(cn, MXS_CTL_EPROTO, "usage: TLS-SET <domain> <policy>");
+	if (tlspin_domain(words[1], d, &dlen, err, sizeof(err)) != 0 ||
+	    tlspin_policy(words[2], err, sizeof(err)) != 0)
+		return ctl_err(cn, MXS_CTL_EINVAL, err);
+	rc = tlspin_change(cn->w, d, words[2], NULL, NULL, msg, sizeof(msg));
+	if (rc < 0)
+		return ctl_err(cn, MXS_CTL_ESTORE, msg);
+	log_info("ctl: uid %lu pinned the TLS policy of %s: %s", (unsigned long)cn->uid, d, words[2]);
+	return ctl_send(cn, "OK", d, words[2], (char *)NULL);
+}
+
+/* TLS-DEL <domain> -> OK <domain> | NOTFOUND <domain> */
+static int ctl_tls_del(struct ctl_conn *cn, char **words, int n)
+{
+	char d[MXK_MAX_LEN + 1], err[TLSPIN_ERR_MAX], msg[WRITER_MSG_MAX];
+	size_t dlen;
+	int rc;
+
+	if (n != 2)
+		return ctl_err(cn, MXS_CTL_EPROTO, "usage: TLS-DEL <domain>");
+	if (tlspin_domain(words[1], d, &dlen, err, sizeof(err)) != 0)
+		return ctl_err(cn, MXS_CTL_EINVAL, err);
+	rc = tlspin_change(cn->w, d, NULL, NULL, NULL, msg, sizeof(msg));
+	if (rc < 0)
+		return ctl_err(cn, MXS_CTL_ESTORE, msg);
+	if (rc == TLSPIN_NOTFOUND)
+		return ctl_send(cn, "NOTFOUND", d, (char *)NULL);
+	log_info("ctl: uid %lu deleted the TLS pin of %s", (unsigned long)cn->uid, d);
+	return ctl_send(cn, "OK", d, (char *)NULL);
 }
 
 /* --- IMPORT ---------------------------------------------------------------- */
@@ -545,6 +587,10 @@ static const struct ctl_cmd ctl_cmds[] = {
 	/* every FED- word is a change: a peer without change rights is
 	 * refused one before it learns whether the word exists */
 	{ "FED-*",      CTL_NEEDS_CHANGE,                  ctl_unknown },
+	{ "TLS-SET",    CTL_NEEDS_CHANGE,                  ctl_tls_set },
+	{ "TLS-DEL",    CTL_NEEDS_CHANGE,                  ctl_tls_del },
+	/* as FED-: a peer without change rights learns nothing */
+	{ "TLS-*",      CTL_NEEDS_CHANGE,                  ctl_unknown },
 };
 
 static const struct ctl_cmd *ctl_cmd_find(const char *name)

@@ -52,6 +52,7 @@
 #include "tracker.h"
 #include "store.h"
 #include "sts.h"
+#include "tlspin.h"
 #include "writer.h"
 #include "shm/layout.h"
 #include "shm/path.h"
@@ -317,12 +318,13 @@ static int main_pidlock(const char *dir)
  * the admin server and before the writer.  A new table or module is one
  * line here.
  */
-enum { MOD_OVERRIDE, MOD_STS, MOD_MX, MOD_FED, MOD_STATS, MOD_TRACKER, MOD_EVENTS, MOD_N };
+enum { MOD_OVERRIDE, MOD_STS, MOD_MX, MOD_FED, MOD_TLSPIN, MOD_STATS, MOD_TRACKER, MOD_EVENTS, MOD_N };
 static struct module main_mods[MOD_N] = {
 	[MOD_OVERRIDE] = { &override_module, NULL },
 	[MOD_STS] = { &sts_module, NULL },
 	[MOD_MX] = { &mx_module, NULL },
 	[MOD_FED] = { &fed_module, NULL },
+	[MOD_TLSPIN] = { &tlspin_module, NULL },
 	[MOD_STATS] = { &stats_module, NULL },
 	[MOD_TRACKER] = { &tracker_module, NULL },
 	[MOD_EVENTS] = { &events_module, NULL },

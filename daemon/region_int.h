@@ -15,7 +15,8 @@
 #include "region.h"
 
 /* Tables this version fills (ids below this are created at build). */
-#define MXC_TABS_USED 6   /* overrides, MTA-STS, MX, federation, stats, servers */
+#define MXC_TABS_USED 7   /* overrides, MTA-STS, MX, federation, stats, servers, TLS pins */
+_Static_assert(MXC_TABS_USED == MXS_TAB_TLSPIN + 1, "every table the layout names is created at build");
 
 /* Start reclaiming at publish time, not just on the tick, once this many
  * units (2 MiB) wait in limbo. */

@@ -410,7 +410,7 @@ static void store_warn_empty(const struct store *st, int fd)
  * afresh by every start and never stored, so it is no sign of lost data.
  */
 static const unsigned store_region_tables[] = { MXS_TAB_OVERRIDE, MXS_TAB_STS, MXS_TAB_MX, MXS_TAB_FED,
-						MXS_TAB_STATS };
+						MXS_TAB_STATS, MXS_TAB_TLSPIN };
 
 /*
  * The entries the existing region of dir holds (its .data file in shm_dir,

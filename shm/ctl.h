@@ -28,6 +28,9 @@
  *   FED-ADD <domain>                     -> OK <rules> added|exists
  *   FED-DEL <domain>                     -> OK <rules> | NOTFOUND <rules>
  *   FED-FLUSH                            -> OK <removed>
+ *   TLS-SET <domain> <policy>            -> OK <domain> <policy> (pins the
+ *        domain's TLS policy; replies once committed and published)
+ *   TLS-DEL <domain>                     -> OK <domain> | NOTFOUND <domain>
  *   QUIT                                 -> OK, then the daemon closes
  * Errors: ERR <code> <message>, code one of the MXS_CTL_E* words below.
  *

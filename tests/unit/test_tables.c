@@ -39,7 +39,7 @@ int main(void)
 			metrics++;
 	}
 	ok(mxc_table(MXS_TABLES) == NULL && mxc_table(MXS_TAB_MAX) == NULL, "no descriptor past the tables in use");
-	is_int(metrics, 5, "five tables in mxcache_entries (the server tracker is one record)");
+	is_int(metrics, 6, "six tables in mxcache_entries, the TLS pins too (the server tracker is one record)");
 
 	/* overrides */
 	n = mxc_ov_value_encode(v, 1, 2, "mx.example.org", 14, "a comment", 9);
