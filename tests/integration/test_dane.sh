@@ -274,5 +274,7 @@ check "mxcached stops cleanly" daemon_stop "$D"
 if [ "$T_FAIL" -ne 0 ]; then
 	echo "# mxcached's log:"
 	tail -30 "$D/daemon.log" | sed 's/^/#   /'
+	echo "# unbound's validation failures (val-log-level 2):"
+	grep -i "validation failure" "$DNSSEC_DIR/unbound.log" | tail -10 | sed 's/^/#   /'
 fi
 done_testing
