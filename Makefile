@@ -197,9 +197,11 @@ deps:
 # installed-library test), setpriv, the sqlite3 shell, python3, openssl
 # (test certificates), dnsmasq (a DNS server on loopback), Postfix's
 # postmap (the real socketmap client), clang and its runtime (libFuzzer),
-# mandoc (the manual pages), ip (the Postfix test's loopback network)
+# mandoc (the manual pages), ip (the Postfix test's loopback network),
+# nsd, unbound and ldnsutils (the DANE tests' signed zone: an
+# authoritative server, a validating resolver, ldns-keygen/-signzone, drill)
 TEST_PKGS = pkg-config binutils util-linux sqlite3 python3 openssl dnsmasq-base \
-            postfix clang libclang-rt-14-dev mandoc iproute2
+            postfix clang libclang-rt-14-dev mandoc iproute2 nsd unbound ldnsutils
 # make bench: LMDB (the baseline bench_resolve compares against), and the
 # refresh and event runs' tools (sqlite3, python3, openssl, dnsmasq)
 BENCH_PKGS = liblmdb-dev sqlite3 python3 openssl dnsmasq-base

@@ -9,7 +9,10 @@
 #   policy_site HOST FILE        serve FILE (a raw HTTP response) for HOST
 #   policy_ok DOMAIN BODY        a 200 text/plain response with BODY
 #   https_start                  start the HTTPS server
-#   sts_config FILE [EXTRA...]   an mxcached config for this world
+#   sts_config FILE [EXTRA...]   an mxcached config for this world (the
+#                                DNS server another with STS_DNS_SERVERS,
+#                                timeouts from STS_DNS_TIMEOUT_MS and
+#                                STS_FETCH_TIMEOUT_MS where set)
 #   requests HOST                how many requests HOST's server has seen
 #   silent_dns_start             a UDP port that never answers (SILENT_PORT)
 #   servfail_dns_start           a DNS server that answers SERVFAIL (SERVFAIL_PORT)
@@ -102,15 +105,15 @@ sts_config() { # FILE [extra lines...]
 	shift
 	{
 		echo "[dns]"
-		echo "servers = 127.0.0.1:$DNS_PORT"
-		echo "timeout_ms = 500"
+		echo "servers = ${STS_DNS_SERVERS:-127.0.0.1:$DNS_PORT}"
+		echo "timeout_ms = ${STS_DNS_TIMEOUT_MS:-500}"
 		echo "retries = 0"
 		echo "[tls]"
 		echo "ca_file = $ENV_DIR/pki/ca.crt"
 		echo "[sts]"
 		echo "policy_port = $HTTPS_PORT"
 		echo "connect_timeout_ms = 1000"
-		echo "fetch_timeout_ms = 2000"
+		echo "fetch_timeout_ms = ${STS_FETCH_TIMEOUT_MS:-2000}"
 		local l
 		for l in "$@"; do echo "$l"; done
 	} >"$f"

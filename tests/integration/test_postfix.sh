@@ -23,14 +23,22 @@
 #      deliver it (Postfix remembers the failure), postfix reload and a
 #      flush do;
 #   e) on the unix socket the chrooted processes fail every lookup; out of
-#      the chroot (docs/postfix.md's postconf -F line) all three maps work.
+#      the chroot (docs/postfix.md's postconf -F line) all three maps work;
+#   f) DANE (smtp_dns_support_level = dnssec, the level from the mtasts
+#      answer): a domain whose MX host's certificate matches its TLSA
+#      record is delivered over verified TLS; one whose certificate does
+#      not is deferred, though its MTA-STS policy would accept it.
 #
 # Postfix resolves MX records through the system resolver (port 53) and
 # delivers to port 25, so the test runs itself again inside a private
 # network and mount namespace (unshare): its own loopback, its own
-# /etc/resolv.conf naming dnsmasq on 127.0.0.1:53, the sinks on
-# 127.0.0.2:25 (STARTTLS) and 127.0.0.3:25 (none).  Nothing of the host's
-# network, Postfix or /etc is touched.
+# /etc/resolv.conf naming a validating unbound on 127.0.0.1:53 (with
+# "options trust-ad", so that the AD flag reaches Postfix), the sinks on
+# 127.0.0.2:25 (STARTTLS) and 127.0.0.3:25 (none).  unbound answers the
+# signed zone dane.test from nsd (tests/dnssec_env.sh) and forwards every
+# other name to dnsmasq, on other ports.  Without nsd, unbound or
+# ldnsutils, dnsmasq answers on port 53 and the DANE checks are skipped.
+# Nothing of the host's network, Postfix or /etc is touched.
 cd "$(dirname "$0")/../.." || exit 1
 SELF=$PWD/tests/integration/test_postfix.sh
 
@@ -49,6 +57,7 @@ fi
 
 . tests/lib.sh
 . tests/sts_env.sh
+. tests/dnssec_env.sh
 
 PF=""
 Q=""
@@ -70,6 +79,7 @@ pf_cleanup() {
 		wait "$pid" 2>/dev/null
 	done
 	[ -n "${D:-}" ] && daemon_stop "$D"   # a clean stop; t_cleanup would SIGKILL it
+	dnssec_env_cleanup
 	sts_env_cleanup
 	t_cleanup
 }
@@ -83,7 +93,7 @@ new_dir E      # the rest: certificates, policy site, Postfix instance, sink
 ip link set lo up
 ip addr add 127.0.0.2/32 dev lo 2>/dev/null   # the sinks' addresses (gVisor wants them named)
 ip addr add 127.0.0.3/32 dev lo 2>/dev/null
-echo "nameserver 127.0.0.1" >"$E/resolv.conf"
+printf 'nameserver 127.0.0.1\noptions trust-ad\n' >"$E/resolv.conf"
 echo "127.0.0.1 localhost" >"$E/hosts"
 mount --bind "$E/resolv.conf" /etc/resolv.conf && mount --bind "$E/hosts" /etc/hosts
 _result $? "private namespace: own loopback, /etc/resolv.conf names 127.0.0.1"
@@ -94,8 +104,12 @@ NAMES=()
 for d in ok enf late plain notls; do
 	NAMES+=("mta-sts.$d.example.test" "mx.$d.example.test")
 done
+NAMES+=(mta-sts.dbad.dane.test mx.dbad.dane.test)
 check "certificates made" sts_env_init "$E" "${NAMES[@]}"
-DNS_PORT=53   # Postfix asks the system resolver: port 53 (our namespace's own)
+# Postfix asks the system resolver: port 53 (our namespace's own), the
+# validating unbound; without it, dnsmasq
+DANE_MISSING=$(dnssec_env_missing)
+[ -n "$DANE_MISSING" ] && DNS_PORT=53
 for d in ok enf late plain; do
 	dns_record "--mx-host=$d.example.test,mx.$d.example.test,10" "--host-record=mx.$d.example.test,$SINK_IP"
 done
@@ -103,7 +117,24 @@ dns_record "--mx-host=notls.example.test,mx.notls.example.test,10" "--host-recor
 for d in ok enf late notls; do
 	dns_record "--host-record=mta-sts.$d.example.test,127.0.0.1" "--txt-record=_mta-sts.$d.example.test,v=STSv1; id=${d}1"
 done
-check "dnsmasq answers on 127.0.0.1:53" dns_start
+check "dnsmasq answers on 127.0.0.1:$DNS_PORT" dns_start
+# the signed zone: dok.dane.test's MX host has a TLSA record the sink's
+# certificate (good.crt) matches; dbad.dane.test's names another key
+# (wrongname.crt's), and it has an MTA-STS policy the certificate does
+# satisfy
+if [ -z "$DANE_MISSING" ]; then
+	UNBOUND_PORT=53 UNBOUND_FORWARD=127.0.0.1@$DNS_PORT
+	check "dnssec keys made" dnssec_env_init "$E"
+	for d in dok dbad; do
+		zone_add "$d.dane.test. MX 10 mx.$d.dane.test." "mx.$d.dane.test. A $SINK_IP"
+	done
+	zone_add "_25._tcp.mx.dok.dane.test. TLSA 3 1 1 $(tlsa_311 "$E/pki/good.crt")" \
+		"_25._tcp.mx.dbad.dane.test. TLSA 3 1 1 $(tlsa_311 "$E/pki/wrongname.crt")" \
+		"_mta-sts.dbad.dane.test. TXT \"v=STSv1; id=dbad1\"" "mta-sts.dbad.dane.test. A 127.0.0.1"
+	check "nsd serves dane.test signed, unbound validates it on 127.0.0.1:53" dnssec_start
+	check "unbound: the TLSA record of mx.dok.dane.test validated (AD)" dns_secure _25._tcp.mx.dok.dane.test TLSA
+	check "unbound: other names from dnsmasq (mx.ok.example.test)" dns_insecure mx.ok.example.test A
+fi
 # The sink's certificate (good.crt) is valid for every mx.*.example.test.
 # ok.example.test's policy names the MX host DNS gives; enf and late name
 # another host, as if DNS had been spoofed: the certificate is valid, but
@@ -112,6 +143,7 @@ policy_ok ok.example.test $'version: STSv1\nmode: enforce\nmx: mx.ok.example.tes
 policy_ok enf.example.test $'version: STSv1\nmode: enforce\nmx: mx1.enf.example.test\nmax_age: 86400\n'
 policy_ok late.example.test $'version: STSv1\nmode: enforce\nmx: mx1.late.example.test\nmax_age: 86400\n'
 policy_ok notls.example.test $'version: STSv1\nmode: enforce\nmx: mx.notls.example.test\nmax_age: 86400\n'
+policy_ok dbad.dane.test $'version: STSv1\nmode: enforce\nmx: mx.dbad.dane.test\nmax_age: 86400\n'
 check "the HTTPS server listens" https_start
 
 # --- the configuration docs/postfix.md shows ----------------------------------------------
@@ -141,7 +173,7 @@ doc_tcp() { grep -q "^listen = " <<<"$DOC_MXC" && maps_on "$TCPMAP" "$DOC_MAIN";
 check "docs/postfix.md, main.cf: [socketmap] listen, and the three maps on TCP" doc_tcp
 
 # --- mxcached: region group postfix, so Postfix's processes reach the socket ----------
-sts_config "$E/mxcached.conf" "[region]" "group = postfix" "$DOC_MXC"
+STS_DNS_SERVERS=127.0.0.1:53 sts_config "$E/mxcached.conf" "[region]" "group = postfix" "$DOC_MXC"
 chgrp postfix "$D" && chmod 0750 "$D"
 check "mxcached starts" daemon_start "$D" -c "$E/mxcached.conf"
 SOCK=$D/socketmap.sock
@@ -195,6 +227,12 @@ EOF
 # then docs/postfix.md's lines as they are, but for the test's own CA
 # shellcheck disable=SC2001  # a line of the block, not the whole string
 sed "s|^smtp_tls_CAfile *=.*|smtp_tls_CAfile = $E/pki/ca.crt|" <<<"$DOC_MAIN" >>"$PF/main.cf"
+# DANE needs DNSSEC answers from the resolver (a parameter given once:
+# see main_cf_set)
+grep -q "^smtp_dns_support_level *=" "$PF/main.cf" || echo "smtp_dns_support_level = dnssec" >>"$PF/main.cf"
+# Postfix checks at start that DNSSEC answers come, with a query for
+# the root's NS records by default: ours has no root
+[ -z "$DANE_MISSING" ] && echo "dnssec_probe = ns:dane.test" >>"$PF/main.cf"
 # Debian's master.cf as the package installs it; only smtpd's listener
 # moves to 127.0.0.1:2525
 MASTER_CF=/usr/share/postfix/master.cf.dist
@@ -452,6 +490,30 @@ is "$(status_of u11@dest2.example.test)" "*relay=$SINK_IP\[$SINK_IP\]:25,*status
 expect_rc 1 "e) unchrooted: RCPT TO:<y@blocked.example.test> refused" submit y@blocked.example.test
 check "e) federation on the unix socket: 554 5.7.1 ... Federation policy rejection" \
 	grep -q "^554 5.7.1 .*Federation policy rejection" /tmp/t.out.$$
+
+# ---- f) DANE: the TLSA record decides, over a valid MTA-STS policy -----------------------
+# (Postfix as e) left it: unchrooted, the maps on the unix socket)
+if [ -n "$DANE_MISSING" ]; then
+	_result 0 "# SKIP f) DANE: not installed: $DANE_MISSING"
+else
+	expect_rc 0 "f) sts fetch dbad.dane.test: a valid enforce policy the sink's certificate satisfies" \
+		S sts fetch dbad.dane.test
+	expect_out "dane-only" "f) postmap -q dok.dane.test: dane-only" postmap -c "$PF" -q dok.dane.test "$MAP:mtasts"
+	expect_out "dane-only" "f) postmap -q dbad.dane.test: dane-only, not the MTA-STS answer" \
+		postmap -c "$PF" -q dbad.dane.test "$MAP:mtasts"
+	expect_rc 0 "f) u12@dok.dane.test accepted" submit u12@dok.dane.test
+	is "$(status_of u12@dok.dane.test)" "*relay=mx.dok.dane.test\[$SINK_IP\]:25,*status=sent*" \
+		"f) the certificate matches the TLSA record: sent to mx.dok.dane.test"
+	check "f) Verified TLS connection (DANE)" \
+		grep -q "Verified TLS connection established to mx.dok.dane.test\[$SINK_IP\]:25" "$E/maillog"
+	check "f) the sink has it" test -n "$(at_sink u12@dok.dane.test)"
+	expect_rc 0 "f) u13@dbad.dane.test accepted" submit u13@dbad.dane.test
+	is "$(status_of u13@dbad.dane.test)" "*relay=mx.dbad.dane.test\[$SINK_IP\]:25,*dsn=4.*status=deferred*" \
+		"f) the certificate does not match the TLSA record: deferred, though MTA-STS would accept it"
+	check "f) Postfix: no matching DANE TLSA records (DANE refused it, not MTA-STS)" \
+		grep -q "verification failed for mx.dbad.dane.test\[$SINK_IP\]:25: .*no matching DANE TLSA records" "$E/maillog"
+	check "f) nothing reached the sink for it" test -z "$(at_sink u13@dbad.dane.test)"
+fi
 
 if [ "$T_FAIL" -ne 0 ]; then
 	echo "# the Postfix log:"
