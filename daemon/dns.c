@@ -1,5 +1,5 @@
 /*
- * daemon/dns.c - TXT, MX and A+AAAA lookups on ldns.
+ * daemon/dns.c - TXT, MX, A+AAAA and TLSA lookups on ldns.
  *
  * ldns does the wire work: building and parsing packets, sockets,
  * timeouts, and the TC fallback to TCP.  Written here, because ldns does
@@ -13,7 +13,8 @@
  *  - checking the answer against the query (QR, ID, opcode, question):
  *    ldns takes the first datagram that reaches its socket, from anyone;
  *  - following the CNAME chain in the answer section, and the negative
- *    TTL (RFC 2308), which ldns leaves to the caller.
+ *    TTL (RFC 2308), which ldns leaves to the caller;
+ *  - the AD bit of every answer a result comes from (dns.h: DNSSEC).
  */
 #include "dns.h"
 
@@ -24,6 +25,7 @@
 
 #include <ldns/ldns.h>
 
+#include "counters.h"
 #include "log.h"
 
 #define DNS_RESOLV_CONF  "/etc/resolv.conf"
@@ -44,6 +46,7 @@ struct dns_ans {
 	ldns_rdf *owner;     /* end of the CNAME chain */
 	uint32_t ttl;        /* least TTL over the CNAMEs followed */
 	uint32_t neg_ttl;    /* with DNS_NXDOMAIN and DNS_NODATA */
+	int ad;              /* every packet followed had the AD bit */
 };
 
 static uint32_t min32(uint32_t a, uint32_t b)
@@ -82,7 +85,10 @@ static ldns_resolver *srv_new(const ldns_rdf *addr, uint16_t port, unsigned time
 	ldns_resolver_set_random(r, false);
 	ldns_resolver_set_dnsrch(r, false);
 	ldns_resolver_set_defnames(r, false);
-	ldns_resolver_set_dnssec(r, false);
+	/* DO: a validating resolver sets AD only for a query that asks (RFC
+	 * 3225, RFC 6840 section 5.7); we take its word, never check RRSIGs */
+	ldns_resolver_set_dnssec(r, true);
+	ldns_resolver_set_dnssec_cd(r, false);
 	ldns_resolver_set_edns_udp_size(r, DNS_EDNS_UDP_SIZE);
 	return r;
 }
@@ -318,6 +324,8 @@ static const char *type_name(ldns_rr_type type)
 		return "A";
 	case LDNS_RR_TYPE_AAAA:
 		return "AAAA";
+	case LDNS_RR_TYPE_TLSA:
+		return "TLSA";
 	default:
 		return "?";
 	}
@@ -355,6 +363,9 @@ static int dns_exchange(struct dns *d, const ldns_rdf *qname, ldns_rr_type type,
 		rc = DNS_TEMP;
 		goto done;
 	}
+	/* prepare_query_pkt sets DO for a DNSSEC resolver; said here too, so
+	 * that no ldns version can leave it out */
+	ldns_pkt_set_edns_do(q, true);
 	for (t = 0; t < d->tries; t++) {
 		for (k = 0; k < d->n; k++) {
 			i = (d->cur + k) % d->n;
@@ -374,6 +385,7 @@ static int dns_exchange(struct dns *d, const ldns_rdf *qname, ldns_rr_type type,
 				r = answer_check(q, a, &why);
 			}
 			if (r == DNS_OK) {
+				ctr_add(ldns_pkt_ad(a) ? MXS_CTR_DNS_AD : MXS_CTR_DNS_NOAD, 1);
 				d->cur = i;
 				*out = a;
 				a = NULL;
@@ -452,6 +464,7 @@ static int dns_lookup(struct dns *d, const char *name, ldns_rr_type type, struct
 
 	memset(ans, 0, sizeof(*ans));
 	ans->ttl = UINT32_MAX;
+	ans->ad = 1;
 	ans->owner = name_rdf(name);
 	if (ans->owner == NULL) {
 		log_debug("dns: '%.*s': not a name that can be asked", DNS_NAME_MAX, name != NULL ? name : "(null)");
@@ -459,8 +472,13 @@ static int dns_lookup(struct dns *d, const char *name, ldns_rr_type type, struct
 	}
 	for (q = 0;; q++) {
 		rc = dns_exchange(d, ans->owner, type, &ans->pkt);
-		if (rc != DNS_OK)
+		if (rc != DNS_OK) {
+			ans->ad = 0;
 			return rc;
+		}
+		/* a chain asked again is as authenticated as its least part */
+		if (!ldns_pkt_ad(ans->pkt))
+			ans->ad = 0;
 		moved = 0;
 		while (rr_find(ans->pkt, LDNS_SECTION_ANSWER, ans->owner, type) == NULL &&
 		       (cn = rr_find(ans->pkt, LDNS_SECTION_ANSWER, ans->owner, LDNS_RR_TYPE_CNAME)) != NULL) {
@@ -573,6 +591,7 @@ int dns_txt(struct dns *d, const char *name, struct dns_txt *out)
 	out->neg_ttl = 0;
 	out->more = 0;
 	rc = dns_lookup(d, name, LDNS_RR_TYPE_TXT, &ans);
+	out->ad = rc >= 0 && ans.ad;
 	if (rc == DNS_OK) {
 		const ldns_rr_list *l = ldns_pkt_answer(ans.pkt);
 
@@ -669,6 +688,7 @@ int dns_mx(struct dns *d, const char *domain, struct dns_mx *out)
 	out->nullmx = 0;
 	out->more = 0;
 	rc = dns_lookup(d, domain, LDNS_RR_TYPE_MX, &ans);
+	out->ad = rc >= 0 && ans.ad;
 	if (rc == DNS_OK) {
 		const ldns_rr_list *l = ldns_pkt_answer(ans.pkt);
 
@@ -682,6 +702,7 @@ int dns_mx(struct dns *d, const char *domain, struct dns_mx *out)
 			if (mx_add(out, rr, &nroot, &rootpref) != 0) {
 				out->n = 0;
 				out->more = 0;
+				out->ad = 0;
 				rc = DNS_TEMP;
 				goto done;
 			}
@@ -790,9 +811,13 @@ int dns_addrs(struct dns *d, const char *host, struct dns_addr *out)
 	out->neg_ttl = 0;
 	out->more = 0;
 	out->fail_rc = 0;
+	out->ad = 0;
 	memset(&a6, 0, sizeof(a6));
 	r4 = dns_lookup(d, host, LDNS_RR_TYPE_A, &a4);
 	r6 = r4 == DNS_TIMEOUT ? DNS_TIMEOUT : dns_lookup(d, host, LDNS_RR_TYPE_AAAA, &a6);
+	/* the set holds what both answers said: both must be authenticated */
+	if (r4 >= 0 && r6 >= 0)
+		out->ad = a4.ad && a6.ad;
 	if (r4 == DNS_OK || r6 == DNS_OK) {
 		if (r4 == DNS_OK)
 			ttl = min32(ttl, addr_add(out, &a4, LDNS_RR_TYPE_A));
@@ -815,5 +840,77 @@ int dns_addrs(struct dns *d, const char *host, struct dns_addr *out)
 	}
 	ans_free(&a4);
 	ans_free(&a6);
+	return rc;
+}
+
+/* Keep rr (a TLSA at the chain's end) in out: its three one-byte fields,
+ * then the association data. */
+static void tlsa_add(struct dns_tlsa *out, const ldns_rr *rr)
+{
+	struct dns_tlsa_rr *t;
+	const ldns_rdf *f[3], *data;
+	size_t i, dlen;
+
+	/* ldns splits TLSA rdata into three one-byte fields (typed as usage,
+	 * selector and matching type) and the data; rdata it could not split
+	 * so (too short) is not a TLSA record */
+	if (ldns_rr_rd_count(rr) < 3 || ldns_rr_rd_count(rr) > 4) {
+		out->bad++;
+		return;
+	}
+	for (i = 0; i < 3; i++) {
+		f[i] = ldns_rr_rdf(rr, i);
+		if (ldns_rdf_size(f[i]) != 1) {
+			out->bad++;
+			return;
+		}
+	}
+	data = ldns_rr_rd_count(rr) == 4 ? ldns_rr_rdf(rr, 3) : NULL;
+	dlen = data != NULL ? ldns_rdf_size(data) : 0;
+	if (out->n == DNS_TLSA_MAX) {
+		out->more++;
+		return;
+	}
+	t = &out->rr[out->n++];
+	memset(t, 0, sizeof(*t));
+	t->usage = ldns_rdf_data(f[0])[0];
+	t->selector = ldns_rdf_data(f[1])[0];
+	t->mtype = ldns_rdf_data(f[2])[0];
+	t->len = dlen;
+	if (dlen > 0)
+		memcpy(t->data, ldns_rdf_data(data), dlen < DNS_TLSA_DATA_MAX ? dlen : DNS_TLSA_DATA_MAX);
+}
+
+int dns_tlsa(struct dns *d, const char *name, struct dns_tlsa *out)
+{
+	struct dns_ans ans;
+	uint32_t ttl;
+	size_t i;
+	int rc;
+
+	out->n = 0;
+	out->ttl = 0;
+	out->neg_ttl = 0;
+	out->more = 0;
+	out->bad = 0;
+	rc = dns_lookup(d, name, LDNS_RR_TYPE_TLSA, &ans);
+	out->ad = rc >= 0 && ans.ad;
+	if (rc == DNS_OK) {
+		const ldns_rr_list *l = ldns_pkt_answer(ans.pkt);
+
+		ttl = ans.ttl;
+		for (i = 0; i < ldns_rr_list_rr_count(l); i++) {
+			const ldns_rr *rr = ldns_rr_list_rr(l, i);
+
+			if (!rr_is(rr, ans.owner, LDNS_RR_TYPE_TLSA))
+				continue;
+			ttl = min32(ttl, rr_ttl(rr));
+			tlsa_add(out, rr);
+		}
+		out->ttl = ttl;
+	} else if (rc > 0) {
+		out->neg_ttl = ans.neg_ttl;
+	}
+	ans_free(&ans);
 	return rc;
 }
