@@ -236,6 +236,20 @@ check "metrics: failures add up" test "$(m 'sts_checks_total{result="failed"}')"
 	$(m 'sts_failures_total{class="sts-policy-fetch-error"}') + $(m 'sts_failures_total{class="sts-policy-invalid"}') + \
 	$(m 'sts_failures_total{class="sts-webpki-invalid"}') + $(m 'sts_failures_total{class="record"}')))
 check "metrics: MX lookups ($(m mx_lookups_total))" test "$(m mx_lookups_total)" -gt 0
+# dnsmasq does not validate: answers come, none with the AD bit, so no
+# MX RRset is authenticated and no TLSA lookup is made
+check "metrics: DNS answers without AD ($(m 'dns_answers_total{authenticated="no"}'))" \
+	test "$(m 'dns_answers_total{authenticated="no"}')" -gt 0
+check "metrics: none with AD" test "$(m 'dns_answers_total{authenticated="yes"}')" -eq 0
+check "metrics: no TLSA lookup for an unauthenticated MX" test "$(m tlsa_lookups_total)" -eq 0
+expect_rc 0 "status" S status
+check "  the dns line: answers, none authenticated" \
+	grep -Eq '^dns: +[1-9][0-9]* answers, 0 authenticated \(DNSSEC\), 0 TLSA lookups' /tmp/t.out.$$
+expect_rc 0 "status --json" S status --json
+check "  dns: answers and authenticated" python3 -c "
+import json; d=json.load(open('/tmp/t.out.$$'))['dns']
+assert d['answers'] > 0 and d['authenticated'] == 0 and d['tlsa_lookups'] == 0, d
+assert d['resolver_suspect'] == (d['answers'] >= 100), d"
 
 # --- restart with a warm cache, the servers gone ---
 check "mxcached stops" daemon_stop "$D"
