@@ -1,13 +1,25 @@
 /*
  * test_dane - daemon/dane.c's verdict (dane_verdict, dane_tlsa_usable,
  * dane_hosts): every row of the decision, from answers made up here, so
- * no signed zone is needed.  The lookups themselves (the AD bit, TLSA
- * records on the wire) are test_dns's.
+ * no signed zone is needed.  Then whole checks (sts_check) against a
+ * resolver thread of this program that sets AD where a validating one
+ * would: the DANE state of a domain without MTA-STS, when its entry is
+ * checked again, and a dead resolver.  The lookups themselves (the AD
+ * bit, TLSA records on the wire) are test_dns's.
  */
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <pthread.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <ldns/ldns.h>
 
 #include "daemon/dane.h"
+#include "daemon/sts.h"
 #include "shm/sts.h"
 #include "tests/tap.h"
 
@@ -247,10 +259,179 @@ static void test_verdict(void)
 	ok(st.dane == MXS_DANE_UNUSABLE && st.valid_end == NOW + 7200, "broken MX answer: unusable kept as it was");
 }
 
+/* ---- whole checks, against a resolver thread ---------------------------------- */
+/*
+ * It answers as a validating resolver would for a signed zone under
+ * signed.example and an unsigned one under plain.example: no MTA-STS
+ * record anywhere (NXDOMAIN), MX and TLSA as their names say.  Names
+ * under dead.example get no answer at all.
+ */
+#define CHECK_TMO_MS 200
+#define TLSA_HEX "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+
+static int res_fd;
+static int res_stop;                 /* __atomic */
+static unsigned long res_queries;    /* __atomic */
+static pthread_t res_thread;
+
+static void res_push(ldns_pkt *p, ldns_pkt_section sec, const char *text)
+{
+	ldns_rr *rr = NULL;
+
+	if (ldns_rr_new_frm_str(&rr, text, 0, NULL, NULL) == LDNS_STATUS_OK)
+		ldns_pkt_push_rr(p, sec, rr);
+}
+
+static ldns_pkt *res_reply(const ldns_pkt *q, const char *name, ldns_rr_type type)
+{
+	ldns_pkt *r = ldns_pkt_new();
+	int is_signed = strstr(name, "signed.example.") != NULL;
+	char line[256];
+
+	ldns_pkt_set_id(r, ldns_pkt_id(q));
+	ldns_pkt_set_qr(r, true);
+	ldns_pkt_set_rd(r, true);
+	ldns_pkt_set_ra(r, true);
+	ldns_pkt_set_ad(r, is_signed);
+	ldns_pkt_push_rr(r, LDNS_SECTION_QUESTION, ldns_rr_clone(ldns_rr_list_rr(ldns_pkt_question(q), 0)));
+	if (type == LDNS_RR_TYPE_MX && strncmp(name, "_", 1) != 0) {
+		snprintf(line, sizeof(line), "%s 3600 IN MX 10 mx.%s", name, name);
+		res_push(r, LDNS_SECTION_ANSWER, line);
+	} else if (type == LDNS_RR_TYPE_TLSA && strncmp(name, "_25._tcp.mx.", 12) == 0) {
+		snprintf(line, sizeof(line), "%s 600 IN TLSA 3 1 1 " TLSA_HEX, name);
+		res_push(r, LDNS_SECTION_ANSWER, line);
+	} else {
+		ldns_pkt_set_rcode(r, LDNS_RCODE_NXDOMAIN);
+		res_push(r, LDNS_SECTION_AUTHORITY, "example. 3600 IN SOA ns.example. h.example. 1 7200 900 86400 900");
+	}
+	return r;
+}
+
+static void *res_main(void *arg)
+{
+	uint8_t buf[LDNS_MAX_PACKETLEN];
+	struct sockaddr_storage from;
+
+	(void)arg;
+	while (!__atomic_load_n(&res_stop, __ATOMIC_ACQUIRE)) {
+		socklen_t fl = sizeof(from);
+		ssize_t n = recvfrom(res_fd, buf, sizeof(buf), 0, (struct sockaddr *)&from, &fl);
+		ldns_pkt *q = NULL, *r;
+		uint8_t *wire = NULL;
+		size_t wl = 0;
+		const ldns_rr *qrr;
+		char *name;
+
+		if (n <= 0 || ldns_wire2pkt(&q, buf, (size_t)n) != LDNS_STATUS_OK)
+			continue;
+		__atomic_add_fetch(&res_queries, 1, __ATOMIC_RELAXED);
+		qrr = ldns_rr_list_rr(ldns_pkt_question(q), 0);
+		name = qrr != NULL ? ldns_rdf2str(ldns_rr_owner(qrr)) : NULL;
+		if (name != NULL && strstr(name, "dead.example.") == NULL) {
+			r = res_reply(q, name, ldns_rr_get_type(qrr));
+			if (ldns_pkt2wire(&wire, r, &wl) == LDNS_STATUS_OK)
+				sendto(res_fd, wire, wl, 0, (struct sockaddr *)&from, fl);
+			free(wire);
+			ldns_pkt_free(r);
+		}
+		free(name);
+		ldns_pkt_free(q);
+	}
+	return NULL;
+}
+
+static int res_start(struct config_addr *a)
+{
+	struct timeval tv = { 0, 50000 };
+	struct sockaddr_in s;
+	socklen_t sl = sizeof(s);
+
+	memset(a, 0, sizeof(*a));
+	memset(&s, 0, sizeof(s));
+	s.sin_family = AF_INET;
+	s.sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+	res_fd = socket(AF_INET, SOCK_DGRAM, 0);
+	if (res_fd < 0 || bind(res_fd, (struct sockaddr *)&s, sizeof(s)) != 0 ||
+	    getsockname(res_fd, (struct sockaddr *)&s, &sl) != 0 ||
+	    setsockopt(res_fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv)) != 0)
+		return -1;
+	memcpy(&a->ss, &s, sizeof(s));
+	a->len = sizeof(s);
+	snprintf(a->text, sizeof(a->text), "127.0.0.1:%u", ntohs(s.sin_port));
+	return pthread_create(&res_thread, NULL, res_main, NULL) == 0 ? 0 : -1;
+}
+
+static void res_end(void)
+{
+	__atomic_store_n(&res_stop, 1, __ATOMIC_RELEASE);
+	pthread_join(res_thread, NULL);
+	close(res_fd);
+}
+
+static void test_checks(void)
+{
+	struct config_addr srv;
+	struct dns_cfg cfg;
+	struct sts_ctx ctx;
+	struct sts_rec *cur = calloc(1, sizeof(*cur)), *out = calloc(1, sizeof(*out));
+	unsigned long q0;
+	char err[256];
+	int rc;
+
+	if (cur == NULL || out == NULL || res_start(&srv) != 0) {
+		ok(0, "resolver thread");
+		free(cur);
+		free(out);
+		return;
+	}
+	memset(&cfg, 0, sizeof(cfg));
+	cfg.servers = &srv;
+	cfg.nservers = 1;
+	cfg.timeout_ms = CHECK_TMO_MS;
+	memset(&ctx, 0, sizeof(ctx));
+	ctx.dns = dns_new(&cfg, err, sizeof(err));
+	ctx.refresh_s = 43200;
+	ctx.backoff_s = 300;
+	ok(ctx.dns != NULL, "a resolver handle");
+
+	/* DANE and no MTA-STS: a none entry whose DANE state is kept up */
+	rc = sts_check(&ctx, "signed.example", NULL, NOW, out);
+	is_int(rc, STS_CHECK_NONE, "signed.example: no MTA-STS");
+	is_int(out->dane, MXS_DANE_USABLE, "signed.example: DANE usable");
+	is_int(out->dane_flags, MXS_DANE_F_MX_AD | MXS_DANE_F_SEEN_AD, "signed.example: MX authenticated, AD seen");
+	is_int(out->dane_valid_end, NOW + 600, "signed.example: for the least TTL (TLSA's 600 s)");
+	ok(out->next_check > NOW && out->next_check < out->dane_valid_end,
+	   "signed.example: the none entry is checked again before its DANE state ends (in %lld s)",
+	   (long long)(out->next_check - NOW));
+
+	/* checked again, the resolver gone: the state stands, retried sooner */
+	*cur = *out;
+	q0 = __atomic_load_n(&res_queries, __ATOMIC_RELAXED);
+	rc = sts_check(&ctx, "signed.dead.example", cur, NOW + 500, out);
+	is_int(rc, STS_CHECK_FAILED, "resolver silent: the check failed");
+	is_int(__atomic_load_n(&res_queries, __ATOMIC_RELAXED) - q0, 1,
+	       "resolver silent: the TXT timeout ends the check, no MX or TLSA asked");
+	ok(out->dane == MXS_DANE_USABLE && (out->dane_flags & MXS_DANE_F_TEMP), "resolver silent: usable kept, TEMP set");
+	ok(out->dane_valid_end >= NOW + 500 + DANE_RETRY_S && out->next_check == NOW + 500 + DANE_RETRY_S,
+	   "resolver silent: held past the retry, retried after %d s", DANE_RETRY_S);
+
+	/* unsigned: none, and the none entry waits for a client as before */
+	rc = sts_check(&ctx, "plain.example", NULL, NOW, out);
+	ok(rc == STS_CHECK_NONE && out->dane == MXS_DANE_NONE && out->dane_flags == 0,
+	   "plain.example: DANE none, no AD (flags %d)", out->dane_flags);
+	ok(out->next_check == INT64_MAX, "plain.example: not revisited for DANE");
+
+	dns_free(ctx.dns);
+	res_end();
+	free(cur);
+	free(out);
+}
+
 int main(void)
 {
 	test_usable();
 	test_hosts();
 	test_verdict();
+	test_checks();
 	return tap_done();
 }
