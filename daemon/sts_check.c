@@ -40,6 +40,17 @@
 #include "https.h"
 #include "log.h"
 
+/*
+ * A policy whose domain has no DANE but a signed MX RRset (TLSA records
+ * may appear any day) is looked at again for DANE after at most its own
+ * refresh, and no sooner than this: a state that would raise the bar
+ * (none to usable) noticed an hour late costs nothing a sender relied
+ * on, while following short MX TTLs would multiply the refresher's work.
+ * Without a signed MX RRset DANE cannot apply, and the policy's refresh
+ * alone decides.  A state that requires DANE follows its TTLs.
+ */
+#define DANE_NONE_RECHECK_S 3600
+
 /* xorshift32: jitter only, never security */
 static uint32_t jitter_next(uint32_t *s)
 {
@@ -303,10 +314,12 @@ static int check_sts(struct sts_ctx *ctx, const char *domain, const struct sts_r
 
 /*
  * The DANE part: the state beside out's MTA-STS state, from the one
- * before (cur's).  A policy is revisited by the earlier of its own refresh
- * and the DANE state's; a backoff or "none" entry (otherwise checked
- * again only when a client asks) also when DANE applies to the domain, so
- * that its state does not lapse while it is used.
+ * before (cur's).  An entry whose state requires DANE (usable, unusable)
+ * is revisited before that state ends, whatever its kind: a policy, or a
+ * backoff or "none" entry that would otherwise wait for a client to ask,
+ * so that the state does not lapse while it is used.  A policy of a
+ * signed domain without DANE also comes back, no sooner than
+ * DANE_NONE_RECHECK_S.
  */
 static void check_dane(struct sts_ctx *ctx, const char *domain, const struct sts_rec *cur, int64_t now,
 		       int txt_rc, struct sts_rec *out)
@@ -332,8 +345,13 @@ static void check_dane(struct sts_ctx *ctx, const char *domain, const struct sts
 	out->dane = st.dane;
 	out->dane_flags = st.flags;
 	out->dane_valid_end = st.valid_end;
-	if ((out->kind == MXS_STS_KIND_POLICY || st.dane == MXS_DANE_USABLE || st.dane == MXS_DANE_UNUSABLE) &&
-	    st.next_check < out->next_check)
+	if (st.dane != MXS_DANE_USABLE && st.dane != MXS_DANE_UNUSABLE) {
+		if (out->kind != MXS_STS_KIND_POLICY || !(st.flags & MXS_DANE_F_MX_AD))
+			return;
+		if (st.next_check < now + DANE_NONE_RECHECK_S)
+			st.next_check = now + DANE_NONE_RECHECK_S;
+	}
+	if (st.next_check < out->next_check)
 		out->next_check = st.next_check;
 }
 
