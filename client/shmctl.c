@@ -220,7 +220,8 @@ static int cmd_resolve_mx(const struct sc_ctx *c, char **av, int ac)
 	char tbuf[ISO_LEN];
 	int64_t ttl = 0;
 	mxc_t *h = NULL;
-	int ex, rc, crc = MXC_NOTFOUND, from = 0, oom = 0, have_info;
+	int ex, rc, crc = MXC_NOTFOUND, from = 0, oom = 0, have_info, authn;
+	unsigned flags = 0;
 
 	(void)ac;
 	memset(&info, 0, sizeof info);
@@ -235,7 +236,8 @@ static int cmd_resolve_mx(const struct sc_ctx *c, char **av, int ac)
 			goto out;
 		}
 		mx = tmp;
-		rc = mxc_resolve_mx(h, av[0], mx, max, &n, &from);
+		rc = mxc_resolve_mx_flags(h, av[0], mx, max, &n, &flags);
+		from = (flags & MXC_MX_F_OVERRIDE) != 0;
 		if (rc != MXC_ETOOSMALL && !from)
 			crc = mxc_mx_cached(h, av[0], mx, max, &cn, &info);
 		if ((rc != MXC_ETOOSMALL && crc != MXC_ETOOSMALL) || max >= MX_LIMIT)
@@ -252,6 +254,7 @@ static int cmd_resolve_mx(const struct sc_ctx *c, char **av, int ac)
 		goto out;
 	}
 	have_info = !from && crc == MXC_OK;
+	authn = rc == MXC_OK && (flags & MXC_MX_F_AUTHENTICATED);
 	if (have_info && rc == MXC_OK)
 		n = cn;		/* mx[] holds what the second call wrote */
 	else if (rc == MXC_NOTFOUND)
@@ -276,9 +279,9 @@ static int cmd_resolve_mx(const struct sc_ctx *c, char **av, int ac)
 			if (from)
 				printf("%u %s (override)\n", (unsigned)mx[i].pref, mx[i].host);
 			else
-				printf("%u %s (%s, ttl %lld s)\n", (unsigned)mx[i].pref, mx[i].host,
+				printf("%u %s (%s%s, ttl %lld s)\n", (unsigned)mx[i].pref, mx[i].host,
 				       have_info && info.kind == MXC_MX_IMPLICIT ? "implicit MX, cached" : "cached",
-				       (long long)ttl);
+				       authn ? ", authenticated" : "", (long long)ttl);
 		}
 		goto out;
 	}
@@ -289,6 +292,7 @@ static int cmd_resolve_mx(const struct sc_ctx *c, char **av, int ac)
 	}
 	sc_jstr(j, "domain", av[0], &oom);
 	sc_jset(j, "from_override", json_object_new_boolean(from), &oom);
+	sc_jset(j, "authenticated", json_object_new_boolean(authn), &oom);
 	sc_jstr(j, "kind", mx_kind(from, have_info, &info, rc), &oom);
 	if (have_info && rc == MXC_OK)
 		sc_jint(j, "ttl", ttl, &oom);

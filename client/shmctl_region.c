@@ -29,6 +29,34 @@
 #define ISO_LEN       40
 #define WHY_LEN       256
 #define PATH_LEN      4200       /* DIR (PATH_MAX) plus a file name */
+/* answers without a single AD bit before status wonders whether the
+ * resolver validates: many domains are unsigned, so a few are no sign */
+#define DNS_NOAD_WARN 100
+
+/* The daemon's DNS answers by their AD bit, and its TLSA lookups. */
+struct dns_seen {
+	uint64_t ad, noad, tlsa;
+};
+
+static uint64_t counter_u64(mxc_t *h, unsigned i)
+{
+	double v;
+
+	return mxc_counter(h, i, NULL, NULL, &v) == MXC_OK && v > 0 ? (uint64_t)v : 0;
+}
+
+static void dns_seen_get(mxc_t *h, struct dns_seen *d)
+{
+	d->ad = counter_u64(h, MXS_CTR_DNS_AD);
+	d->noad = counter_u64(h, MXS_CTR_DNS_NOAD);
+	d->tlsa = counter_u64(h, MXS_CTR_TLSA_LOOKUPS);
+}
+
+/* Many answers and not one authenticated: a resolver that does not validate? */
+static int dns_seen_suspect(const struct dns_seen *d)
+{
+	return d->ad == 0 && d->noad >= DNS_NOAD_WARN;
+}
 
 static const char *iso_time_ms(uint64_t ms, char *buf, size_t len)
 {
@@ -130,7 +158,8 @@ static void tmpfs_list(const struct sc_ctx *c, struct tmpfs_files *tf)
 
 static int status_json(const struct sc_ctx *c, mxc_t *h, const struct mxc_status *st, const struct tmpfs_files *tf)
 {
-	struct json_object *j = json_object_new_object(), *ctr = json_object_new_object(), *files;
+	struct json_object *j = json_object_new_object(), *ctr = json_object_new_object(), *files, *dns;
+	struct dns_seen ds;
 	const char *name;
 	double v;
 	unsigned i;
@@ -161,6 +190,16 @@ static int status_json(const struct sc_ctx *c, mxc_t *h, const struct mxc_status
 				v == (double)(uint64_t)v ? json_object_new_int64((int64_t)v) : json_object_new_double(v),
 				&oom);
 	sc_jset(j, "counters", ctr, &oom);
+	dns_seen_get(h, &ds);
+	if ((dns = json_object_new_object()) == NULL)
+		oom = 1;
+	if (dns != NULL) {
+		sc_juint(dns, "answers", ds.ad + ds.noad, &oom);
+		sc_juint(dns, "authenticated", ds.ad, &oom);
+		sc_juint(dns, "tlsa_lookups", ds.tlsa, &oom);
+		sc_jset(dns, "resolver_suspect", json_object_new_boolean(dns_seen_suspect(&ds)), &oom);
+	}
+	sc_jset(j, "dns", dns, &oom);
 	sc_juint(j, "arena_used", st->arena_used, &oom);
 	sc_juint(j, "arena_free", st->arena_free, &oom);
 	sc_juint(j, "arena_limbo", st->arena_limbo, &oom);
@@ -214,6 +253,7 @@ static void gloss(const struct sc_ctx *c, const char *what)
 
 static void status_text(const struct sc_ctx *c, mxc_t *h, const struct mxc_status *st, const struct tmpfs_files *tf)
 {
+	struct dns_seen ds;
 	char iso[ISO_LEN];
 	const char *name;
 	double v;
@@ -241,6 +281,12 @@ static void status_text(const struct sc_ctx *c, mxc_t *h, const struct mxc_statu
 	gloss(c, "MTA-STS cache entries: policies, backoff entries (a failed check) and no-policy entries");
 	printf("mx cache:       %" PRIu64 " entries\n", st->mx_entries);
 	gloss(c, "MX cache entries: DNS answers, each kept for its TTL");
+	dns_seen_get(h, &ds);
+	printf("dns:            %" PRIu64 " answers, %" PRIu64 " authenticated (DNSSEC), %" PRIu64 " TLSA lookups%s\n",
+	       ds.ad + ds.noad, ds.ad, ds.tlsa,
+	       dns_seen_suspect(&ds) ? "; none authenticated: resolver does not validate?" : "");
+	gloss(c, "answers the daemon's resolver gave since the start, and those with the AD bit; "
+		 "DANE needs a validating resolver on loopback (docs/daemon.md)");
 	printf("client events:  %" PRIu64 " posted, %" PRIu64 " dropped (ring full)\n", st->events_posted,
 	       st->events_dropped);
 	gloss(c, "requests client processes posted to mxcached; dropped: the process's ring was full");

@@ -12,6 +12,7 @@ struct mx_q {
 	struct mxc_mx *out;
 	size_t max, n;
 	struct mxc_mx_info info;
+	uint8_t flags;               /* the value's MXS_MX_F_* */
 };
 
 static int mx_read(struct mxc_map *m, const struct mxc_shm_root *root, void *arg)
@@ -33,6 +34,7 @@ static int mx_read(struct mxc_map *m, const struct mxc_shm_root *root, void *arg
 	q->info.kind = v.kind;
 	q->info.fetched = v.fetched;
 	q->info.expires = v.expires;
+	q->flags = v.flags;
 	q->n = 0;
 	if (v.kind == MXS_MX_KIND_IMPLICIT) {
 		if (q->max < 1)
@@ -63,13 +65,16 @@ static int mx_lookup(struct mxc *h, const char *k, size_t klen, struct mxc_mx *o
 	return with_read(h, mx_read, q);
 }
 
-int mxc_resolve_mx(mxc_t *h, const char *domain, struct mxc_mx *out, size_t max, size_t *n, int *from_override)
+int mxc_resolve_mx_flags(mxc_t *h, const char *domain, struct mxc_mx *out, size_t max, size_t *n,
+			 unsigned *flags)
 {
 	char k[MXK_MAX_LEN + 1], target[MXC_HOST_MAX + 1];
 	struct mx_q mq;
 	size_t klen;
 	int kind, rc;
 
+	if (flags != NULL)
+		*flags = 0;
 	if (h == NULL || domain == NULL || out == NULL || n == NULL)
 		return MXC_EINVAL;
 	if (mxk_normalize(domain, k, sizeof(k), &klen, &kind) != MXK_OK || kind != MXK_DOMAIN)
@@ -81,8 +86,8 @@ int mxc_resolve_mx(mxc_t *h, const char *domain, struct mxc_mx *out, size_t max,
 		out[0].pref = 0;
 		memcpy(out[0].host, target, strlen(target) + 1);
 		*n = 1;
-		if (from_override != NULL)
-			*from_override = 1;
+		if (flags != NULL)
+			*flags = MXC_MX_F_OVERRIDE;
 		return MXC_OK;
 	}
 	if (rc != MXC_NOTFOUND)
@@ -92,14 +97,24 @@ int mxc_resolve_mx(mxc_t *h, const char *domain, struct mxc_mx *out, size_t max,
 		if (mq.info.kind == MXS_MX_KIND_TEMP)
 			return MXC_NOTFOUND;   /* the daemon retries when that expires */
 		*n = mq.n;
-		if (from_override != NULL)
-			*from_override = 0;
+		if (flags != NULL)
+			*flags = mq.flags & MXS_MX_F_AUTHENTICATED ? MXC_MX_F_AUTHENTICATED : 0;
 		return MXC_OK;
 	}
 	if (rc == MXC_OK || rc == MXC_NOTFOUND) {
 		ev_post(h, MXS_EV_MX_FETCH, k, klen, 0);
 		return MXC_NOTFOUND;
 	}
+	return rc;
+}
+
+int mxc_resolve_mx(mxc_t *h, const char *domain, struct mxc_mx *out, size_t max, size_t *n, int *from_override)
+{
+	unsigned flags = 0;
+	int rc = mxc_resolve_mx_flags(h, domain, out, max, n, &flags);
+
+	if (rc == MXC_OK && from_override != NULL)
+		*from_override = (flags & MXC_MX_F_OVERRIDE) != 0;
 	return rc;
 }
 

@@ -1,5 +1,6 @@
 /*
- * daemon/dns.c - TXT, MX and A+AAAA lookups on ldns.
+ * daemon/dns.c - the lookups on ldns: servers, the exchange, the CNAME
+ * chain (the record types' own parts are in dns_rr.c).
  *
  * ldns does the wire work: building and parsing packets, sockets,
  * timeouts, and the TC fallback to TCP.  Written here, because ldns does
@@ -13,9 +14,11 @@
  *  - checking the answer against the query (QR, ID, opcode, question):
  *    ldns takes the first datagram that reaches its socket, from anyone;
  *  - following the CNAME chain in the answer section, and the negative
- *    TTL (RFC 2308), which ldns leaves to the caller.
+ *    TTL (RFC 2308), which ldns leaves to the caller;
+ *  - the AD bit of every answer a result comes from (dns.h: DNSSEC).
  */
 #include "dns.h"
+#include "dns_int.h"
 
 #include <errno.h>
 #include <netinet/in.h>
@@ -24,11 +27,11 @@
 
 #include <ldns/ldns.h>
 
+#include "counters.h"
 #include "log.h"
 
 #define DNS_RESOLV_CONF  "/etc/resolv.conf"
 #define DNS_LABEL_MAX    64          /* "[v6 address]:port" for log lines */
-#define DNS_TTL_MAX      0x7fffffffu /* RFC 2181 section 8 */
 
 struct dns {
 	ldns_resolver *srv[DNS_SERVERS_MAX];  /* one nameserver each */
@@ -38,20 +41,7 @@ struct dns {
 	unsigned tries;                       /* per server: retries + 1 */
 };
 
-/* What dns_lookup() found; released with ans_free(). */
-struct dns_ans {
-	ldns_pkt *pkt;       /* the answer that holds the records */
-	ldns_rdf *owner;     /* end of the CNAME chain */
-	uint32_t ttl;        /* least TTL over the CNAMEs followed */
-	uint32_t neg_ttl;    /* with DNS_NXDOMAIN and DNS_NODATA */
-};
-
-static uint32_t min32(uint32_t a, uint32_t b)
-{
-	return a < b ? a : b;
-}
-
-static uint32_t rr_ttl(const ldns_rr *rr)
+uint32_t dns_rr_ttl(const ldns_rr *rr)
 {
 	uint32_t t = ldns_rr_ttl(rr);
 
@@ -82,7 +72,10 @@ static ldns_resolver *srv_new(const ldns_rdf *addr, uint16_t port, unsigned time
 	ldns_resolver_set_random(r, false);
 	ldns_resolver_set_dnsrch(r, false);
 	ldns_resolver_set_defnames(r, false);
-	ldns_resolver_set_dnssec(r, false);
+	/* DO: a validating resolver sets AD only for a query that asks (RFC
+	 * 3225, RFC 6840 section 5.7); we take its word, never check RRSIGs */
+	ldns_resolver_set_dnssec(r, true);
+	ldns_resolver_set_dnssec_cd(r, false);
 	ldns_resolver_set_edns_udp_size(r, DNS_EDNS_UDP_SIZE);
 	return r;
 }
@@ -318,6 +311,8 @@ static const char *type_name(ldns_rr_type type)
 		return "A";
 	case LDNS_RR_TYPE_AAAA:
 		return "AAAA";
+	case LDNS_RR_TYPE_TLSA:
+		return "TLSA";
 	default:
 		return "?";
 	}
@@ -355,6 +350,9 @@ static int dns_exchange(struct dns *d, const ldns_rdf *qname, ldns_rr_type type,
 		rc = DNS_TEMP;
 		goto done;
 	}
+	/* prepare_query_pkt sets DO for a DNSSEC resolver; said here too, so
+	 * that no ldns version can leave it out */
+	ldns_pkt_set_edns_do(q, true);
 	for (t = 0; t < d->tries; t++) {
 		for (k = 0; k < d->n; k++) {
 			i = (d->cur + k) % d->n;
@@ -374,6 +372,7 @@ static int dns_exchange(struct dns *d, const ldns_rdf *qname, ldns_rr_type type,
 				r = answer_check(q, a, &why);
 			}
 			if (r == DNS_OK) {
+				ctr_add(ldns_pkt_ad(a) ? MXS_CTR_DNS_AD : MXS_CTR_DNS_NOAD, 1);
 				d->cur = i;
 				*out = a;
 				a = NULL;
@@ -392,7 +391,7 @@ done:
 	return rc;
 }
 
-static int rr_is(const ldns_rr *rr, const ldns_rdf *owner, ldns_rr_type type)
+int dns_rr_is(const ldns_rr *rr, const ldns_rdf *owner, ldns_rr_type type)
 {
 	return ldns_rr_get_type(rr) == type && ldns_rr_get_class(rr) == LDNS_RR_CLASS_IN &&
 	       ldns_dname_compare(ldns_rr_owner(rr), owner) == 0;
@@ -408,7 +407,7 @@ static const ldns_rr *rr_find(const ldns_pkt *a, ldns_pkt_section sec, const ldn
 		const ldns_rr *rr = ldns_rr_list_rr(l, i);
 
 		if (owner == NULL ? ldns_rr_get_type(rr) == type && ldns_rr_get_class(rr) == LDNS_RR_CLASS_IN
-				  : rr_is(rr, owner, type))
+				  : dns_rr_is(rr, owner, type))
 			return rr;
 	}
 	return NULL;
@@ -425,10 +424,10 @@ static uint32_t neg_ttl(const ldns_pkt *a)
 	min = ldns_rr_rdf(soa, 6);
 	if (ldns_rdf_get_type(min) != LDNS_RDF_TYPE_INT32 && ldns_rdf_get_type(min) != LDNS_RDF_TYPE_PERIOD)
 		return DNS_NEG_TTL_DEFAULT;
-	return min32(rr_ttl(soa), min32(ldns_rdf2native_int32(min), DNS_TTL_MAX));
+	return dns_min32(dns_rr_ttl(soa), dns_min32(ldns_rdf2native_int32(min), DNS_TTL_MAX));
 }
 
-static void ans_free(struct dns_ans *ans)
+void dns_ans_free(struct dns_ans *ans)
 {
 	ldns_pkt_free(ans->pkt);
 	ldns_rdf_deep_free(ans->owner);
@@ -442,9 +441,9 @@ static void ans_free(struct dns_ans *ans)
  * DNS_NODATA: ans->neg_ttl is set.  A chain that leaves the answer without
  * an SOA (the resolver may have stopped short) is asked again from where
  * it ends, at most DNS_REQUERY_MAX times.  ans is released by the caller
- * with ans_free() whatever the result.
+ * with dns_ans_free() whatever the result.
  */
-static int dns_lookup(struct dns *d, const char *name, ldns_rr_type type, struct dns_ans *ans)
+int dns_lookup(struct dns *d, const char *name, ldns_rr_type type, struct dns_ans *ans)
 {
 	const ldns_rr *cn;
 	ldns_rdf *next;
@@ -452,6 +451,7 @@ static int dns_lookup(struct dns *d, const char *name, ldns_rr_type type, struct
 
 	memset(ans, 0, sizeof(*ans));
 	ans->ttl = UINT32_MAX;
+	ans->ad = 1;
 	ans->owner = name_rdf(name);
 	if (ans->owner == NULL) {
 		log_debug("dns: '%.*s': not a name that can be asked", DNS_NAME_MAX, name != NULL ? name : "(null)");
@@ -459,8 +459,13 @@ static int dns_lookup(struct dns *d, const char *name, ldns_rr_type type, struct
 	}
 	for (q = 0;; q++) {
 		rc = dns_exchange(d, ans->owner, type, &ans->pkt);
-		if (rc != DNS_OK)
+		if (rc != DNS_OK) {
+			ans->ad = 0;
 			return rc;
+		}
+		/* a chain asked again is as authenticated as its least part */
+		if (!ldns_pkt_ad(ans->pkt))
+			ans->ad = 0;
 		moved = 0;
 		while (rr_find(ans->pkt, LDNS_SECTION_ANSWER, ans->owner, type) == NULL &&
 		       (cn = rr_find(ans->pkt, LDNS_SECTION_ANSWER, ans->owner, LDNS_RR_TYPE_CNAME)) != NULL) {
@@ -473,7 +478,7 @@ static int dns_lookup(struct dns *d, const char *name, ldns_rr_type type, struct
 			next = ldns_rdf_clone(ldns_rr_rdf(cn, 0));
 			if (next == NULL)
 				return DNS_TEMP;
-			ans->ttl = min32(ans->ttl, rr_ttl(cn));
+			ans->ttl = dns_min32(ans->ttl, dns_rr_ttl(cn));
 			ldns_rdf_deep_free(ans->owner);
 			ans->owner = next;
 			moved = 1;
@@ -497,323 +502,6 @@ static int dns_lookup(struct dns *d, const char *name, ldns_rr_type type, struct
 		ans->pkt = NULL;
 	}
 	/* the negative answer is about the chain's end: it lasts no longer than the chain */
-	ans->neg_ttl = min32(neg_ttl(ans->pkt), ans->ttl);
-	return rc;
-}
-
-/* Join rr's character-strings into out->rec[out->n]. */
-static void txt_add(struct dns_txt *out, const ldns_rr *rr)
-{
-	size_t i, len = 0;
-	char *dst;
-
-	if (out->n == DNS_TXT_MAX) {
-		out->more++;
-		return;
-	}
-	dst = out->rec[out->n];
-	for (i = 0; i < ldns_rr_rd_count(rr); i++) {
-		const ldns_rdf *s = ldns_rr_rdf(rr, i);
-		const uint8_t *p = ldns_rdf_data(s);
-		size_t sl;
-
-		/* a character-string: a length byte, then that many bytes */
-		if (ldns_rdf_get_type(s) != LDNS_RDF_TYPE_STR || ldns_rdf_size(s) < 1 ||
-		    (size_t)p[0] + 1 > ldns_rdf_size(s))
-			continue;
-		sl = p[0];
-		if (len + sl > DNS_TXT_LEN_MAX) {
-			out->more++;
-			return;
-		}
-		memcpy(dst + len, p + 1, sl);
-		len += sl;
-	}
-	dst[len] = '\0';
-	out->len[out->n++] = len;
-}
-
-static int txt_cmp(const struct dns_txt *t, size_t a, size_t b)
-{
-	size_t la = t->len[a], lb = t->len[b];
-	int c = memcmp(t->rec[a], t->rec[b], la < lb ? la : lb);
-
-	if (c != 0)
-		return c;
-	return la < lb ? -1 : la > lb;
-}
-
-/* Insertion sort: at most DNS_TXT_MAX rows, and rec and len move together. */
-static void txt_sort(struct dns_txt *t)
-{
-	char tmp[DNS_TXT_LEN_MAX + 1];
-	size_t i, j, tl;
-
-	for (i = 1; i < t->n; i++) {
-		for (j = i; j > 0 && txt_cmp(t, j - 1, j) > 0; j--) {
-			memcpy(tmp, t->rec[j], t->len[j] + 1);
-			memcpy(t->rec[j], t->rec[j - 1], t->len[j - 1] + 1);
-			memcpy(t->rec[j - 1], tmp, t->len[j] + 1);
-			tl = t->len[j];
-			t->len[j] = t->len[j - 1];
-			t->len[j - 1] = tl;
-		}
-	}
-}
-
-int dns_txt(struct dns *d, const char *name, struct dns_txt *out)
-{
-	struct dns_ans ans;
-	uint32_t ttl;
-	size_t i;
-	int rc;
-
-	out->n = 0;
-	out->ttl = 0;
-	out->neg_ttl = 0;
-	out->more = 0;
-	rc = dns_lookup(d, name, LDNS_RR_TYPE_TXT, &ans);
-	if (rc == DNS_OK) {
-		const ldns_rr_list *l = ldns_pkt_answer(ans.pkt);
-
-		ttl = ans.ttl;
-		for (i = 0; i < ldns_rr_list_rr_count(l); i++) {
-			const ldns_rr *rr = ldns_rr_list_rr(l, i);
-
-			if (!rr_is(rr, ans.owner, LDNS_RR_TYPE_TXT))
-				continue;
-			ttl = min32(ttl, rr_ttl(rr));
-			txt_add(out, rr);
-		}
-		txt_sort(out);
-		out->ttl = ttl;
-	} else if (rc > 0) {
-		out->neg_ttl = ans.neg_ttl;
-	}
-	ans_free(&ans);
-	return rc;
-}
-
-static int mx_cmp(const void *a, const void *b)
-{
-	const struct dns_mx_rr *x = a, *y = b;
-
-	if (x->pref != y->pref)
-		return x->pref < y->pref ? -1 : 1;
-	return strcmp(x->host, y->host);
-}
-
-/*
- * Add rr to out, keeping the DNS_MX_MAX most preferred.  A "." target is
- * not added: *nroot counts it and *rootpref keeps its preference.
- * Returns -1 when out of memory.
- */
-static int mx_add(struct dns_mx *out, const ldns_rr *rr, size_t *nroot, uint16_t *rootpref)
-{
-	struct dns_mx_rr m;
-	char *s = NULL;
-	size_t len, i, worst;
-	int rc = 0;
-
-	if (ldns_rr_rd_count(rr) != 2 || ldns_rdf_get_type(ldns_rr_rdf(rr, 1)) != LDNS_RDF_TYPE_DNAME)
-		goto done;
-	m.pref = ldns_rdf2native_int16(ldns_rr_rdf(rr, 0));
-	/* the packet is ours: lower-case the name where it lies */
-	ldns_dname2canonical(ldns_rr_rdf(rr, 1));
-	s = ldns_rdf2str(ldns_rr_rdf(rr, 1));
-	if (s == NULL) {
-		rc = -1;
-		goto done;
-	}
-	len = strlen(s);
-	if (len > 0 && s[len - 1] == '.')
-		s[--len] = '\0';
-	if (len == 0) {
-		if (*nroot == 0 || m.pref < *rootpref)
-			*rootpref = m.pref;
-		(*nroot)++;
-		goto done;
-	}
-	if (len > DNS_NAME_MAX) {
-		out->more++;
-		goto done;
-	}
-	memcpy(m.host, s, len + 1);
-	if (out->n < DNS_MX_MAX) {
-		out->rr[out->n++] = m;
-		goto done;
-	}
-	out->more++;
-	worst = 0;
-	for (i = 1; i < out->n; i++)
-		if (mx_cmp(&out->rr[i], &out->rr[worst]) > 0)
-			worst = i;
-	if (mx_cmp(&m, &out->rr[worst]) < 0)
-		out->rr[worst] = m;
-done:
-	free(s);
-	return rc;
-}
-
-int dns_mx(struct dns *d, const char *domain, struct dns_mx *out)
-{
-	struct dns_ans ans;
-	uint16_t rootpref = 0;
-	size_t i, nroot = 0;
-	uint32_t ttl;
-	int rc;
-
-	out->n = 0;
-	out->ttl = 0;
-	out->neg_ttl = 0;
-	out->nullmx = 0;
-	out->more = 0;
-	rc = dns_lookup(d, domain, LDNS_RR_TYPE_MX, &ans);
-	if (rc == DNS_OK) {
-		const ldns_rr_list *l = ldns_pkt_answer(ans.pkt);
-
-		ttl = ans.ttl;
-		for (i = 0; i < ldns_rr_list_rr_count(l); i++) {
-			ldns_rr *rr = ldns_rr_list_rr(l, i);
-
-			if (!rr_is(rr, ans.owner, LDNS_RR_TYPE_MX))
-				continue;
-			ttl = min32(ttl, rr_ttl(rr));
-			if (mx_add(out, rr, &nroot, &rootpref) != 0) {
-				out->n = 0;
-				out->more = 0;
-				rc = DNS_TEMP;
-				goto done;
-			}
-		}
-		if (out->n == 0 && out->more == 0 && nroot > 0) {
-			out->nullmx = 1;
-			out->rr[0].pref = rootpref;
-			out->rr[0].host[0] = '\0';
-			out->n = 1;
-		}
-		qsort(out->rr, out->n, sizeof(out->rr[0]), mx_cmp);
-		out->ttl = ttl;
-	} else if (rc > 0) {
-		out->neg_ttl = ans.neg_ttl;
-	}
-done:
-	ans_free(&ans);
-	return rc;
-}
-
-/* Add the address records of type at ans->owner; returns their least TTL. */
-static uint32_t addr_add(struct dns_addr *out, const struct dns_ans *ans, ldns_rr_type type)
-{
-	const ldns_rr_list *l = ldns_pkt_answer(ans->pkt);
-	uint32_t ttl = ans->ttl;
-	size_t i;
-
-	for (i = 0; i < ldns_rr_list_rr_count(l); i++) {
-		const ldns_rr *rr = ldns_rr_list_rr(l, i);
-		const ldns_rdf *rd;
-		struct sockaddr_in s4;
-		struct sockaddr_in6 s6;
-
-		if (!rr_is(rr, ans->owner, type) || ldns_rr_rd_count(rr) != 1)
-			continue;
-		ttl = min32(ttl, rr_ttl(rr));
-		if (out->n == DNS_ADDR_MAX) {
-			out->more++;
-			continue;
-		}
-		rd = ldns_rr_rdf(rr, 0);
-		memset(&out->a[out->n], 0, sizeof(out->a[0]));
-		if (type == LDNS_RR_TYPE_A && ldns_rdf_size(rd) == sizeof(s4.sin_addr)) {
-			memset(&s4, 0, sizeof(s4));
-			s4.sin_family = AF_INET;
-			memcpy(&s4.sin_addr, ldns_rdf_data(rd), sizeof(s4.sin_addr));
-			memcpy(&out->a[out->n], &s4, sizeof(s4));
-			out->alen[out->n++] = sizeof(s4);
-		} else if (type == LDNS_RR_TYPE_AAAA && ldns_rdf_size(rd) == sizeof(s6.sin6_addr)) {
-			memset(&s6, 0, sizeof(s6));
-			s6.sin6_family = AF_INET6;
-			memcpy(&s6.sin6_addr, ldns_rdf_data(rd), sizeof(s6.sin6_addr));
-			memcpy(&out->a[out->n], &s6, sizeof(s6));
-			out->alen[out->n++] = sizeof(s6);
-		}
-	}
-	return ttl;
-}
-
-/* Family (IPv4 first), then the address bytes. */
-static int addr_cmp(const struct dns_addr *o, size_t a, size_t b)
-{
-	const struct sockaddr_storage *x = &o->a[a], *y = &o->a[b];
-	struct sockaddr_in x4, y4;
-	struct sockaddr_in6 x6, y6;
-
-	if (x->ss_family != y->ss_family)
-		return x->ss_family == AF_INET ? -1 : 1;
-	if (x->ss_family == AF_INET) {
-		memcpy(&x4, x, sizeof(x4));
-		memcpy(&y4, y, sizeof(y4));
-		return memcmp(&x4.sin_addr, &y4.sin_addr, sizeof(x4.sin_addr));
-	}
-	memcpy(&x6, x, sizeof(x6));
-	memcpy(&y6, y, sizeof(y6));
-	return memcmp(&x6.sin6_addr, &y6.sin6_addr, sizeof(x6.sin6_addr));
-}
-
-/* Insertion sort: at most DNS_ADDR_MAX rows, and a and alen move together. */
-static void addr_sort(struct dns_addr *o)
-{
-	struct sockaddr_storage ts;
-	socklen_t tl;
-	size_t i, j;
-
-	for (i = 1; i < o->n; i++) {
-		for (j = i; j > 0 && addr_cmp(o, j - 1, j) > 0; j--) {
-			ts = o->a[j];
-			o->a[j] = o->a[j - 1];
-			o->a[j - 1] = ts;
-			tl = o->alen[j];
-			o->alen[j] = o->alen[j - 1];
-			o->alen[j - 1] = tl;
-		}
-	}
-}
-
-int dns_addrs(struct dns *d, const char *host, struct dns_addr *out)
-{
-	struct dns_ans a4, a6;
-	uint32_t ttl = UINT32_MAX;
-	int r4, r6, rc;
-
-	out->n = 0;
-	out->ttl = 0;
-	out->neg_ttl = 0;
-	out->more = 0;
-	out->fail_rc = 0;
-	memset(&a6, 0, sizeof(a6));
-	r4 = dns_lookup(d, host, LDNS_RR_TYPE_A, &a4);
-	r6 = r4 == DNS_TIMEOUT ? DNS_TIMEOUT : dns_lookup(d, host, LDNS_RR_TYPE_AAAA, &a6);
-	if (r4 == DNS_OK || r6 == DNS_OK) {
-		if (r4 == DNS_OK)
-			ttl = min32(ttl, addr_add(out, &a4, LDNS_RR_TYPE_A));
-		if (r6 == DNS_OK)
-			ttl = min32(ttl, addr_add(out, &a6, LDNS_RR_TYPE_AAAA));
-		/* the set is also the news that the other family has none */
-		if (r4 > 0)
-			ttl = min32(ttl, a4.neg_ttl);
-		if (r6 > 0)
-			ttl = min32(ttl, a6.neg_ttl);
-		addr_sort(out);
-		out->ttl = ttl;
-		out->fail_rc = r4 < 0 ? r4 : r6 < 0 ? r6 : 0;
-		rc = DNS_OK;
-	} else if (r4 > 0 && r6 > 0) {
-		rc = r4 == DNS_NXDOMAIN || r6 == DNS_NXDOMAIN ? DNS_NXDOMAIN : DNS_NODATA;
-		out->neg_ttl = min32(a4.neg_ttl, a6.neg_ttl);
-	} else {
-		rc = r4 < 0 ? r4 : r6;
-	}
-	ans_free(&a4);
-	ans_free(&a6);
+	ans->neg_ttl = dns_min32(neg_ttl(ans->pkt), ans->ttl);
 	return rc;
 }

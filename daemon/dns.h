@@ -1,5 +1,5 @@
 /*
- * daemon/dns.h - blocking DNS lookups (TXT, MX, A+AAAA) through the
+ * daemon/dns.h - blocking DNS lookups (TXT, MX, A+AAAA, TLSA) through the
  * configured recursive resolvers, on ldns.
  *
  * The servers are recursive resolvers ([dns] servers, else the
@@ -15,6 +15,16 @@
  * therefore takes at most about timeout_ms * (retries + 1) * nservers
  * per query it sends (dns_addrs sends two, see there; a CNAME chain that
  * does not end in the answer adds at most DNS_REQUERY_MAX more).
+ *
+ * DNSSEC: every query carries the DO bit (RFC 3225), and every result says
+ * in ad whether the resolver set the AD bit on each answer it came from
+ * (RFC 4035 section 3.2.3: it validated the data; for NXDOMAIN and NODATA,
+ * an authenticated denial).  We do not validate: we trust the configured
+ * resolver's AD bit, as Postfix does with smtp_dns_support_level = dnssec,
+ * so that resolver must validate and be reached over a path nobody can
+ * tamper with (loopback; docs/daemon.md).  A resolver that does not
+ * validate never sets AD, and DANE is then never used.  Every answer taken
+ * is counted by its AD bit (MXS_CTR_DNS_AD, MXS_CTR_DNS_NOAD).
  *
  * Results are copied into the caller's struct: nothing to free, and no
  * pointer into ldns memory survives a call.  On any rc other than DNS_OK,
@@ -49,6 +59,8 @@
 #define DNS_TXT_LEN_MAX     4096   /* one record's joined strings */
 #define DNS_MX_MAX          32
 #define DNS_ADDR_MAX        16
+#define DNS_TLSA_MAX        16     /* TLSA records kept per answer */
+#define DNS_TLSA_DATA_MAX   64     /* bytes of association data kept (SHA2-512) */
 #define DNS_SERVERS_MAX     CONFIG_DNS_SERVERS_MAX
 #define DNS_TIMEOUT_MAX_MS  60000
 #define DNS_RETRIES_MAX     5
@@ -104,6 +116,7 @@ struct dns_txt {
 	size_t n;
 	uint32_t ttl;
 	uint32_t neg_ttl;
+	int ad;            /* every answer used had the AD bit (any rc >= 0) */
 	char rec[DNS_TXT_MAX][DNS_TXT_LEN_MAX + 1];
 	size_t len[DNS_TXT_MAX];
 	size_t more;
@@ -129,6 +142,7 @@ struct dns_mx {
 	size_t n;
 	uint32_t ttl;
 	uint32_t neg_ttl;
+	int ad;            /* every answer used had the AD bit (any rc >= 0) */
 	int nullmx;
 	struct dns_mx_rr rr[DNS_MX_MAX];
 	size_t more;
@@ -145,6 +159,7 @@ struct dns_addr {
 	size_t n;
 	uint32_t ttl;
 	uint32_t neg_ttl;
+	int ad;            /* both families' answers had the AD bit (any rc >= 0) */
 	struct sockaddr_storage a[DNS_ADDR_MAX];
 	socklen_t alen[DNS_ADDR_MAX];
 	size_t more;
@@ -161,6 +176,40 @@ struct dns_addr {
  * would only double the wait.  Thread safety: the thread that owns d.
  */
 int dns_addrs(struct dns *d, const char *host, struct dns_addr *out);
+
+/*
+ * TLSA records (RFC 6698) of the name at the end of the CNAME chain, in
+ * answer order.  Each keeps its three fields, the length of its
+ * certificate association data and that data up to DNS_TLSA_DATA_MAX bytes
+ * (enough for every digest; a full certificate or key is cut, len tells).
+ * A record whose rdata is shorter than the three fields is not kept and
+ * counted in bad.  Beyond DNS_TLSA_MAX the first are kept and more counts
+ * the rest.
+ */
+struct dns_tlsa_rr {
+	uint8_t usage;     /* 0 PKIX-TA, 1 PKIX-EE, 2 DANE-TA, 3 DANE-EE */
+	uint8_t selector;  /* 0 full certificate, 1 SubjectPublicKeyInfo */
+	uint8_t mtype;     /* 0 full data, 1 SHA2-256, 2 SHA2-512 */
+	size_t len;        /* bytes of association data in the record */
+	uint8_t data[DNS_TLSA_DATA_MAX];
+};
+
+struct dns_tlsa {
+	size_t n;
+	uint32_t ttl;
+	uint32_t neg_ttl;
+	int ad;            /* the answer had the AD bit (any rc >= 0) */
+	struct dns_tlsa_rr rr[DNS_TLSA_MAX];
+	size_t more;
+	size_t bad;
+};
+
+/*
+ * dns_tlsa - TLSA for name (e.g. "_25._tcp.mx.example.org").  DNS_OK may
+ * come with n == 0 when every record was malformed (bad) or beyond the
+ * limit.  Thread safety: the thread that owns d.
+ */
+int dns_tlsa(struct dns *d, const char *name, struct dns_tlsa *out);
 
 /*
  * dns_rc_name - "ok", "nxdomain", "nodata", "temporary failure",

@@ -42,9 +42,10 @@ static const char *col_text(sqlite3_stmt *s, int i)
 /* MX answers travel as one text column: "pref host" per line. */
 int mx_db_put(sqlite3 *db, const struct mx_rec *r, char *err, size_t errlen)
 {
-	static const char sql[] = "INSERT INTO mx(domain, kind, answer, fetched, expires) VALUES(?1,?2,?3,?4,?5)"
+	static const char sql[] = "INSERT INTO mx(domain, kind, answer, fetched, expires, flags)"
+				  " VALUES(?1,?2,?3,?4,?5,?6)"
 				  " ON CONFLICT(domain) DO UPDATE SET kind=excluded.kind, answer=excluded.answer,"
-				  " fetched=excluded.fetched, expires=excluded.expires";
+				  " fetched=excluded.fetched, expires=excluded.expires, flags=excluded.flags";
 	char ans[MXS_MX_MAX * (MXS_MX_HOST_MAX + 8) + 1];
 	sqlite3_stmt *s = NULL;
 	size_t i, o = 0;
@@ -60,6 +61,7 @@ int mx_db_put(sqlite3 *db, const struct mx_rec *r, char *err, size_t errlen)
 	sqlite3_bind_text(s, 3, ans, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s, 4, r->fetched);
 	sqlite3_bind_int64(s, 5, r->expires);
+	sqlite3_bind_int(s, 6, r->flags);
 	if (sqlite3_step(s) != SQLITE_DONE)
 		goto fail;
 	rc = 0;
@@ -99,7 +101,7 @@ int mx_db_foreach(sqlite3 *db, const char *where, int64_t arg1, mx_row_fn fn, vo
 	int rc = -1, step;
 	unsigned pref;
 
-	snprintf(sql, sizeof(sql), "SELECT domain, kind, answer, fetched, expires FROM mx%s%s",
+	snprintf(sql, sizeof(sql), "SELECT domain, kind, answer, fetched, expires, flags FROM mx%s%s",
 		 where != NULL ? " WHERE " : "", where != NULL ? where : "");
 	r = malloc(sizeof(*r));
 	if (r == NULL) {
@@ -128,6 +130,8 @@ int mx_db_foreach(sqlite3 *db, const char *where, int64_t arg1, mx_row_fn fn, vo
 		}
 		r->fetched = sqlite3_column_int64(s, 3);
 		r->expires = sqlite3_column_int64(s, 4);
+		/* only the flags known here: a row is input like any other */
+		r->flags = sqlite3_column_int(s, 5) & MXS_MX_F_AUTHENTICATED;
 		step = fn(r, arg);
 		if (step != 0) {
 			rc = step;
@@ -177,6 +181,7 @@ int mx_region_put(struct region *rg, const struct mx_rec *r)
 		errno = EINVAL;
 		return -1;
 	}
+	mxc_mx_value_set_flags(val, (uint8_t)(r->flags & MXS_MX_F_AUTHENTICATED));
 	return region_put(rg, MXS_TAB_MX, r->domain, strlen(r->domain), val, vlen, NULL, 0) < 0 ? -1 : 0;
 }
 
@@ -245,6 +250,9 @@ int mx_check(struct sts_ctx *ctx, const char *domain, int64_t now, struct mx_rec
 		return 0;
 	}
 	rc = dns_mx(ctx->dns, domain, m);
+	/* an answer, or an authenticated denial: a failure never is */
+	if (rc >= 0 && m->ad)
+		out->flags |= MXS_MX_F_AUTHENTICATED;
 	switch (rc) {
 	case DNS_OK:
 		ttl = m->ttl;
@@ -326,7 +334,8 @@ void mx_run(struct worker *wk, struct job *j)
 		goto done;
 	}
 	rc = 0;
-	snprintf(msg, sizeof(msg), "%zu records, kind %d", out->n, out->kind);
+	snprintf(msg, sizeof(msg), "%zu records, kind %d%s", out->n, out->kind,
+		 out->flags & MXS_MX_F_AUTHENTICATED ? ", authenticated" : "");
 done:
 	if (j->w != NULL)
 		sts_waiter_complete(j->w, rc, msg);

@@ -26,6 +26,7 @@ struct sts_ctx;
 struct mx_rec {
 	char domain[MXS_MX_HOST_MAX + 1];
 	int kind;                    /* MXS_MX_KIND_* */
+	int flags;                   /* MXS_MX_F_* */
 	size_t n;
 	uint16_t pref[MXS_MX_MAX];
 	char host[MXS_MX_MAX][MXS_MX_HOST_MAX + 1];

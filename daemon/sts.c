@@ -375,11 +375,13 @@ static void refresh_due(struct sts *s)
 	pthread_mutex_unlock(&s->mu);
 	if (room == 0)
 		return;
-	if (sts_db_foreach(s->evdb, "kind = 1 AND next_check <= ?1 ORDER BY next_check", now, 0,
+	/* policies, and other entries whose DANE state needs a look
+	 * (daemon/sts_check.c); the rest wait at INT64_MAX for a client */
+	if (sts_db_foreach(s->evdb, "next_check <= ?1 ORDER BY next_check", now, 0,
 			   room, due_one, &d, err, sizeof(err)) < 0)
 		log_warnx("sts: refresher: %s", err);
 	else if (d.n > 0)
-		log_debug("sts: refresher: %zu policies due", d.n);
+		log_debug("sts: refresher: %zu entries due", d.n);
 	/* the refresh lag: how long the most overdue policy has waited; a
 	 * refresher that keeps up shows 0 between passes */
 	ctr_set(MXS_CTR_STS_LAG, d.oldest != 0 && now > d.oldest ? (uint64_t)(now - d.oldest) : 0);

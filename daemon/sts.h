@@ -133,7 +133,9 @@ struct sts_ctx {
  * STS_CHECK_*.  Follows RFC 8461 and the cache rules of docs/daemon.md: an
  * unchanged TXT id extends a valid policy without a fetch; a failure keeps
  * a valid policy (fresh cleared) or, with none, stores a backoff entry.
- * Thread safety: safe with one ctx per thread.
+ * Every check also sets the DANE state (daemon/dane.h: dane, dane_flags,
+ * dane_valid_end) and brings next_check before that state ends where it
+ * matters (sts_check.c).  Thread safety: safe with one ctx per thread.
  */
 int sts_check(struct sts_ctx *ctx, const char *domain, const struct sts_rec *cur, int64_t now, struct sts_rec *out);
 

@@ -20,6 +20,12 @@
  *      nothing cached, stores a backoff entry for sts.backoff_s so the
  *      domain is not asked on every message.
  *
+ * Every check, whatever its MTA-STS outcome, also looks at the domain's
+ * DANE state (daemon/dane.h), which sits beside the MTA-STS state in the
+ * same entry: the entry is checked again before that state ends, so a
+ * long-lived policy, or a domain with DANE and no MTA-STS (a "none"
+ * entry), never shows a used DANE state lapsed.
+ *
  * Refresh times are jittered so that policies fetched together (a warm
  * up, a restart) do not all come due in the same second.
  */
@@ -29,9 +35,21 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "dane.h"
 #include "dns.h"
 #include "https.h"
 #include "log.h"
+
+/*
+ * A policy whose domain has no DANE but a signed MX RRset (TLSA records
+ * may appear any day) is looked at again for DANE after at most its own
+ * refresh, and no sooner than this: a state that would raise the bar
+ * (none to usable) noticed an hour late costs nothing a sender relied
+ * on, while following short MX TTLs would multiply the refresher's work.
+ * Without a signed MX RRset DANE cannot apply, and the policy's refresh
+ * alone decides.  A state that requires DANE follows its TTLs.
+ */
+#define DANE_NONE_RECHECK_S 3600
 
 /* xorshift32: jitter only, never security */
 static uint32_t jitter_next(uint32_t *s)
@@ -114,7 +132,7 @@ static int https_failure(int rc)
 /* Step 1: the one STS record's id.  Returns 0 (id set), 1 (no record), or
  * -1 with *failure and detail set. */
 static int check_txt(struct sts_ctx *ctx, const char *domain, char *id, int *failure, char *detail, size_t dlen,
-		     uint32_t *neg_ttl)
+		     uint32_t *neg_ttl, int *txt_rc)
 {
 	char name[DNS_NAME_MAX + 1], one[STS_ID_MAX + 1], why[128];
 	struct dns_txt *t;
@@ -133,6 +151,7 @@ static int check_txt(struct sts_ctx *ctx, const char *domain, char *id, int *fai
 		goto done;
 	}
 	rc = dns_txt(ctx->dns, name, t);
+	*txt_rc = rc;
 	if (rc == DNS_NXDOMAIN || rc == DNS_NODATA) {
 		*neg_ttl = t->neg_ttl;
 		ret = 1;
@@ -236,7 +255,9 @@ done:
 	return ret;
 }
 
-int sts_check(struct sts_ctx *ctx, const char *domain, const struct sts_rec *cur, int64_t now, struct sts_rec *out)
+/* The MTA-STS part of a check (RFC 8461), as the header comment says. */
+static int check_sts(struct sts_ctx *ctx, const char *domain, const struct sts_rec *cur, int64_t now,
+		     struct sts_rec *out, int *txt_rc)
 {
 	char id[STS_ID_MAX + 1] = "", detail[STS_DETAIL_MAX];
 	int failure = MXS_STS_FAIL_NONE, rc;
@@ -244,7 +265,7 @@ int sts_check(struct sts_ctx *ctx, const char *domain, const struct sts_rec *cur
 
 	memset(out, 0, sizeof(*out));
 	snprintf(out->domain, sizeof(out->domain), "%s", domain);
-	rc = check_txt(ctx, domain, id, &failure, detail, sizeof(detail), &neg_ttl);
+	rc = check_txt(ctx, domain, id, &failure, detail, sizeof(detail), &neg_ttl, txt_rc);
 	if (rc < 0)
 		return check_failed(ctx, cur, now, failure, detail, out);
 	if (rc > 0) {
@@ -289,4 +310,55 @@ int sts_check(struct sts_ctx *ctx, const char *domain, const struct sts_rec *cur
 	out->valid_end = now + out->max_age;
 	out->next_check = next_refresh(ctx, now, out->valid_end);
 	return STS_CHECK_POLICY;
+}
+
+/*
+ * The DANE part: the state beside out's MTA-STS state, from the one
+ * before (cur's).  An entry whose state requires DANE (usable, unusable)
+ * is revisited before that state ends, whatever its kind: a policy, or a
+ * backoff or "none" entry that would otherwise wait for a client to ask,
+ * so that the state does not lapse while it is used.  A policy of a
+ * signed domain without DANE also comes back, no sooner than
+ * DANE_NONE_RECHECK_S.
+ */
+static void check_dane(struct sts_ctx *ctx, const char *domain, const struct sts_rec *cur, int64_t now,
+		       int txt_rc, struct sts_rec *out)
+{
+	struct dane_state prev, st;
+	struct dane_in in;
+
+	if (cur != NULL) {
+		prev.dane = cur->dane;
+		prev.flags = cur->dane_flags;
+		prev.valid_end = cur->dane_valid_end;
+		prev.next_check = cur->next_check;
+	}
+	if (txt_rc == DNS_TIMEOUT) {
+		/* no resolver answered the TXT query: the MX and TLSA queries
+		 * would only add their timeouts to the check, for a failure */
+		memset(&in, 0, sizeof(in));
+		in.mx_rc = DNS_TIMEOUT;
+		dane_verdict(&in, cur != NULL ? &prev : NULL, now, &st);
+	} else {
+		dane_check(ctx->dns, domain, cur != NULL ? &prev : NULL, now, &st);
+	}
+	out->dane = st.dane;
+	out->dane_flags = st.flags;
+	out->dane_valid_end = st.valid_end;
+	if (st.dane != MXS_DANE_USABLE && st.dane != MXS_DANE_UNUSABLE) {
+		if (out->kind != MXS_STS_KIND_POLICY || !(st.flags & MXS_DANE_F_MX_AD))
+			return;
+		if (st.next_check < now + DANE_NONE_RECHECK_S)
+			st.next_check = now + DANE_NONE_RECHECK_S;
+	}
+	if (st.next_check < out->next_check)
+		out->next_check = st.next_check;
+}
+
+int sts_check(struct sts_ctx *ctx, const char *domain, const struct sts_rec *cur, int64_t now, struct sts_rec *out)
+{
+	int txt_rc = DNS_OK, rc = check_sts(ctx, domain, cur, now, out, &txt_rc);
+
+	check_dane(ctx, domain, cur, now, txt_rc, out);
+	return rc;
 }

@@ -80,7 +80,13 @@ enum mxc_ctr {
 	MXS_CTR_LIMIT_ZONE_MISSES,    /* misses not checked: STS_ZONE_MISSES_PER_S under one parent */
 	MXS_CTR_LIMIT_MISS_BACKLOG,   /* misses not checked: STS_MISS_BACKLOG of one source waiting */
 	MXS_CTR_LIMIT_MISS_ENTRIES,   /* never-confirmed entries evicted: [limits] sts_miss_entries */
-	MXS_CTR_USED = 40
+
+	/* DNSSEC as the resolver reports it (daemon/dns.h), and DANE's lookups:
+	 * answers that never carry AD mean a resolver that does not validate */
+	MXS_CTR_DNS_AD = 40,          /* DNS answers taken with the AD bit */
+	MXS_CTR_DNS_NOAD,             /* and without it */
+	MXS_CTR_TLSA_LOOKUPS,         /* TLSA lookups done (daemon/dane.c) */
+	MXS_CTR_USED = 43
 };
 
 /* Name (Prometheus style, without the mxcache_ prefix, labels included). */
@@ -127,6 +133,9 @@ static inline const char *mxc_ctr_name(int i)
 		"limit_sts_zone_misses_total",
 		"limit_sts_miss_backlog_total",
 		"limit_sts_miss_entries_total",
+		"dns_answers_total{authenticated=\"yes\"}",
+		"dns_answers_total{authenticated=\"no\"}",
+		"tlsa_lookups_total",
 	};
 
 	return i >= 0 && i < MXS_CTR_USED ? names[i] : NULL;
@@ -169,6 +178,9 @@ static inline const char *mxc_ctr_help(int i)
 		"MTA-STS misses not checked because names under one parent domain came faster than 10 a second",
 		"MTA-STS misses not checked because 64 of the same client were waiting",
 		"never-confirmed MTA-STS entries evicted for new ones ([limits] sts_miss_entries, sts_entries)",
+		"DNS answers taken, by whether the resolver set the AD bit (DNSSEC-authenticated)",
+		NULL,
+		"TLSA lookups done for DANE",
 	};
 
 	return i >= 0 && i < MXS_CTR_USED ? help[i] : NULL;

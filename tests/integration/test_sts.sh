@@ -217,7 +217,8 @@ check "  kind absent" python3 -c "import json; d=json.load(open('/tmp/t.out.$$')
 expect_rc 0 "records --json: exit 0, kind mx" S resolve-mx mxd.test --json
 check "  sorted records" python3 -c "
 import json; d=json.load(open('/tmp/t.out.$$'))
-assert d['kind']=='mx' and [r['host'] for r in d['mx']]==['mx1.mxd.test','mx2.mxd.test'], d"
+assert d['kind']=='mx' and [r['host'] for r in d['mx']]==['mx1.mxd.test','mx2.mxd.test'], d
+assert d['authenticated'] is False, d"  # dnsmasq does not validate: no AD bit
 expect_rc 0 "an override still comes first" S override set mxd.test 192.0.2.25
 expect_out "0 192.0.2.25 (override)" "resolve-mx shows the override" S resolve-mx mxd.test
 expect_rc 0 "override --json: kind override" S resolve-mx mxd.test --json
@@ -236,6 +237,20 @@ check "metrics: failures add up" test "$(m 'sts_checks_total{result="failed"}')"
 	$(m 'sts_failures_total{class="sts-policy-fetch-error"}') + $(m 'sts_failures_total{class="sts-policy-invalid"}') + \
 	$(m 'sts_failures_total{class="sts-webpki-invalid"}') + $(m 'sts_failures_total{class="record"}')))
 check "metrics: MX lookups ($(m mx_lookups_total))" test "$(m mx_lookups_total)" -gt 0
+# dnsmasq does not validate: answers come, none with the AD bit, so no
+# MX RRset is authenticated and no TLSA lookup is made
+check "metrics: DNS answers without AD ($(m 'dns_answers_total{authenticated="no"}'))" \
+	test "$(m 'dns_answers_total{authenticated="no"}')" -gt 0
+check "metrics: none with AD" test "$(m 'dns_answers_total{authenticated="yes"}')" -eq 0
+check "metrics: no TLSA lookup for an unauthenticated MX" test "$(m tlsa_lookups_total)" -eq 0
+expect_rc 0 "status" S status
+check "  the dns line: answers, none authenticated" \
+	grep -Eq '^dns: +[1-9][0-9]* answers, 0 authenticated \(DNSSEC\), 0 TLSA lookups' /tmp/t.out.$$
+expect_rc 0 "status --json" S status --json
+check "  dns: answers and authenticated" python3 -c "
+import json; d=json.load(open('/tmp/t.out.$$'))['dns']
+assert d['answers'] > 0 and d['authenticated'] == 0 and d['tlsa_lookups'] == 0, d
+assert d['resolver_suspect'] == (d['answers'] >= 100), d"
 
 # --- restart with a warm cache, the servers gone ---
 check "mxcached stops" daemon_stop "$D"

@@ -1,7 +1,8 @@
 /*
  * test_dns - daemon/dns.c against a real dnsmasq on loopback, plus a fake
  * server (a thread in this program) for what dnsmasq will not send:
- * broken answers, SOAs with chosen TTLs, cut-short CNAME chains.
+ * broken answers, SOAs with chosen TTLs, cut-short CNAME chains, the AD
+ * bit of a validating resolver, TLSA records (well formed and not).
  *
  * Two dnsmasq children on free unprivileged ports:
  *   rec:  local data under .test (--local makes unknown names NXDOMAIN;
@@ -31,6 +32,7 @@
 
 #include <ldns/ldns.h>
 
+#include "daemon/counters.h"
 #include "daemon/dns.h"
 #include "tests/tap.h"
 
@@ -45,6 +47,8 @@
 #define THREAD_ROUNDS   100
 #define BIG_STR         250    /* one character-string of big.test */
 #define BIG_NSTR        6      /* 1500 bytes: over the EDNS size, so TCP */
+/* a SHA2-256 digest in hex (any 32 bytes do) */
+#define TLSA_SHA256     "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
 
 static char big[BIG_STR * BIG_NSTR + 1];
 
@@ -211,6 +215,7 @@ static int fake_fd;
 static uint16_t fake_port;
 static int fake_stop;            /* __atomic */
 static unsigned long fake_queries; /* __atomic */
+static int fake_do_seen;         /* __atomic: queries that came with the DO bit */
 static pthread_t fake_thread;
 
 static int push(ldns_pkt *p, ldns_pkt_section sec, const char *rr_text)
@@ -349,6 +354,69 @@ static ldns_pkt *fake_reply(const ldns_pkt *q, const char *mode, ldns_rr_type ty
 			push(r, LDNS_SECTION_ANSWER, "afail.fake. 300 IN AAAA 2001:db8::6");
 		else
 			ldns_pkt_set_rcode(r, LDNS_RCODE_SERVFAIL);
+	} else if (strcmp(mode, "ad") == 0) {
+		/* what a validating resolver says of a signed zone */
+		ldns_pkt_set_ad(r, true);
+		push(r, LDNS_SECTION_ANSWER, "ad.fake. 300 IN TXT \"signed\"");
+		push(r, LDNS_SECTION_ANSWER, "ad.fake. 300 IN MX 10 mx.ad.fake.");
+	} else if (strcmp(mode, "adnx") == 0) {
+		ldns_pkt_set_ad(r, true);
+		ldns_pkt_set_rcode(r, LDNS_RCODE_NXDOMAIN);
+		push(r, LDNS_SECTION_AUTHORITY, "fake. 3600 IN SOA ns.fake. host.fake. 1 7200 900 86400 90");
+	} else if (strcmp(mode, "adnodata") == 0) {
+		ldns_pkt_set_ad(r, true);
+		push(r, LDNS_SECTION_AUTHORITY, "fake. 3600 IN SOA ns.fake. host.fake. 1 7200 900 86400 80");
+	} else if (strcmp(mode, "adchain") == 0) {
+		/* the first part authenticated, the end (tgt, asked again) not */
+		ldns_pkt_set_ad(r, true);
+		push(r, LDNS_SECTION_ANSWER, "adchain.fake. 40 IN CNAME tgt.fake.");
+	} else if (strcmp(mode, "tlsa") == 0) {
+		ldns_pkt_set_ad(r, true);
+		snprintf(line, sizeof(line), "tlsa.fake. 300 IN TLSA 3 1 1 %s", TLSA_SHA256);
+		push(r, LDNS_SECTION_ANSWER, line);
+		snprintf(line, sizeof(line), "tlsa.fake. 200 IN TLSA 2 0 2 %s%s", TLSA_SHA256, TLSA_SHA256);
+		push(r, LDNS_SECTION_ANSWER, line);
+		/* a full key: more data than is kept */
+		snprintf(line, sizeof(line), "tlsa.fake. 300 IN TLSA 3 1 0 %s%s%s", TLSA_SHA256, TLSA_SHA256,
+			 TLSA_SHA256);
+		push(r, LDNS_SECTION_ANSWER, line);
+		push(r, LDNS_SECTION_ANSWER, "other.fake. 5 IN TLSA 3 1 1 00");
+	} else if (strcmp(mode, "tlsanoad") == 0) {
+		snprintf(line, sizeof(line), "tlsanoad.fake. 300 IN TLSA 3 1 1 %s", TLSA_SHA256);
+		push(r, LDNS_SECTION_ANSWER, line);
+	} else if (strcmp(mode, "tlsamany") == 0) {
+		for (i = 0; i < DNS_TLSA_MAX + 2; i++) {
+			snprintf(line, sizeof(line), "tlsamany.fake. 300 IN TLSA 3 1 1 %02x%.62s", i, TLSA_SHA256);
+			push(r, LDNS_SECTION_ANSWER, line);
+		}
+	} else if (strcmp(mode, "tlsashort") == 0 || strcmp(mode, "tlsa3") == 0) {
+		/* rdata of 2 bytes (shorter than the three fields) or of
+		 * exactly 3 (no data): only on the wire, ldns will not write it */
+		static const uint8_t hdr[] = { 0x81, 0xa0, 0, 1, 0, 1, 0, 0, 0, 0 };  /* QR RD, RA AD; 1 question, 1 answer */
+		static const uint8_t qtail[] = { 4, 'f', 'a', 'k', 'e', 0, 0x00, 0x34, 0x00, 0x01 };
+		static const uint8_t rrhead[] = { 0xc0, 0x0c, 0x00, 0x34, 0x00, 0x01, 0x00, 0x00, 0x01, 0x2c };
+		uint16_t id = ldns_pkt_id(q);
+		size_t o = 0, ml = strlen(mode);
+		int three = strcmp(mode, "tlsa3") == 0;
+
+		raw[o++] = (uint8_t)(id >> 8);
+		raw[o++] = (uint8_t)id;
+		memcpy(raw + o, hdr, sizeof(hdr));
+		o += sizeof(hdr);
+		raw[o++] = (uint8_t)ml;
+		memcpy(raw + o, mode, ml);
+		o += ml;
+		memcpy(raw + o, qtail, sizeof(qtail));
+		o += sizeof(qtail);
+		memcpy(raw + o, rrhead, sizeof(rrhead));
+		o += sizeof(rrhead);
+		raw[o++] = 0;
+		raw[o++] = three ? 3 : 2;
+		raw[o++] = 3;
+		raw[o++] = 1;
+		if (three)
+			raw[o++] = 1;
+		*rawlen = o;
 	} else if (strcmp(mode, "silent") == 0) {
 		ldns_pkt_free(r);
 		return NULL;
@@ -360,7 +428,7 @@ static ldns_pkt *fake_reply(const ldns_pkt *q, const char *mode, ldns_rr_type ty
 
 static void *fake_main(void *arg)
 {
-	uint8_t buf[LDNS_MAX_PACKETLEN], raw[64];
+	uint8_t buf[LDNS_MAX_PACKETLEN], raw[512];
 	struct sockaddr_storage from;
 	char mode[64];
 	(void)arg;
@@ -377,6 +445,8 @@ static void *fake_main(void *arg)
 		if (n <= 0 || ldns_wire2pkt(&q, buf, (size_t)n) != LDNS_STATUS_OK)
 			continue;
 		__atomic_add_fetch(&fake_queries, 1, __ATOMIC_RELAXED);
+		if (ldns_pkt_edns_do(q))
+			__atomic_add_fetch(&fake_do_seen, 1, __ATOMIC_RELAXED);
 		qrr = ldns_rr_list_rr(ldns_pkt_question(q), 0);
 		name = qrr != NULL ? ldns_rdf2str(ldns_rr_owner(qrr)) : NULL;
 		if (name == NULL) {
@@ -517,6 +587,7 @@ static void test_txt(struct dns *d)
 	is_int(txt.ttl, LOCAL_TTL, "TXT single: ttl");
 	is_int(txt.neg_ttl, 0, "TXT single: no neg_ttl");
 	is_int(txt.more, 0, "TXT single: nothing more");
+	is_int(txt.ad, 0, "TXT single: not authenticated (dnsmasq does not validate)");
 
 	rc = dns_txt(d, "split.test", &txt);
 	ok(rc == DNS_OK && txt.n == 1, "TXT split: one record");
@@ -745,6 +816,76 @@ static void test_fake(struct dns *d)
 	ok(rc == DNS_OK && ad.n == 1 && ad.fail_rc == DNS_TEMP, "A SERVFAIL, AAAA ok: ok, fail_rc temp");
 }
 
+static struct dns_tlsa tl;
+
+static uint64_t ctr_get(int c)
+{
+	uint64_t v[MXS_CTR_MAX];
+
+	ctr_copy(v);
+	return v[c];
+}
+
+/* The DO bit out, the AD bit back, TLSA records. */
+static void test_dnssec(struct dns *d)
+{
+	uint64_t ad0 = ctr_get(MXS_CTR_DNS_AD), noad0 = ctr_get(MXS_CTR_DNS_NOAD);
+	int do0 = __atomic_load_n(&fake_do_seen, __ATOMIC_RELAXED);
+	unsigned long q0 = fake_count();
+	int rc;
+
+	rc = dns_txt(d, "ad.fake", &txt);
+	ok(rc == DNS_OK && txt.n == 1 && txt.ad == 1, "TXT with AD: ad 1");
+	is_int(__atomic_load_n(&fake_do_seen, __ATOMIC_RELAXED) - do0, (int)(fake_count() - q0),
+	       "every query carries the DO bit");
+	is_int(ctr_get(MXS_CTR_DNS_AD) - ad0, 1, "an answer with AD is counted");
+	rc = dns_mx(d, "ad.fake", &mx);
+	ok(rc == DNS_OK && mx.n == 1 && mx.ad == 1, "MX with AD: ad 1");
+	rc = dns_txt(d, "tgt.fake", &txt);
+	ok(rc == DNS_OK && txt.ad == 0, "TXT without AD: ad 0");
+	is_int(ctr_get(MXS_CTR_DNS_NOAD) - noad0, 1, "an answer without AD is counted");
+	rc = dns_txt(d, "adnx.fake", &txt);
+	ok(rc == DNS_NXDOMAIN && txt.ad == 1 && txt.neg_ttl == 90, "NXDOMAIN with AD: an authenticated denial");
+	rc = dns_mx(d, "adnodata.fake", &mx);
+	ok(rc == DNS_NODATA && mx.ad == 1 && mx.neg_ttl == 80, "NODATA with AD: an authenticated denial");
+	rc = dns_txt(d, "adchain.fake", &txt);
+	ok(rc == DNS_OK && txt.n == 1 && txt.ad == 0, "CNAME chain asked again: AD only if every answer had it");
+	rc = dns_txt(d, "servfail.fake", &txt);
+	ok(rc == DNS_TEMP && txt.ad == 0, "SERVFAIL: ad 0");
+	rc = dns_addrs(d, "ad.fake", &ad);
+	ok(rc == DNS_NODATA && ad.ad == 1, "A+AAAA: both denials with AD, ad 1 (rc %s)", dns_rc_name(rc));
+	rc = dns_addrs(d, "v6only.fake", &ad);
+	ok(rc == DNS_OK && ad.ad == 0, "A+AAAA without AD: ad 0");
+
+	rc = dns_tlsa(d, "tlsa.fake", &tl);
+	ok(rc == DNS_OK && tl.n == 3 && tl.ad == 1 && tl.more == 0 && tl.bad == 0, "TLSA: three records, ad");
+	ok(tl.n == 3 && tl.rr[0].usage == 3 && tl.rr[0].selector == 1 && tl.rr[0].mtype == 1 && tl.rr[0].len == 32 &&
+		   tl.rr[0].data[0] == 0x01 && tl.rr[0].data[31] == 0xef,
+	   "TLSA 3 1 1: fields and 32 bytes of data");
+	ok(tl.n == 3 && tl.rr[1].usage == 2 && tl.rr[1].selector == 0 && tl.rr[1].mtype == 2 && tl.rr[1].len == 64,
+	   "TLSA 2 0 2: 64 bytes");
+	ok(tl.n == 3 && tl.rr[2].mtype == 0 && tl.rr[2].len == 96 && tl.rr[2].data[DNS_TLSA_DATA_MAX - 1] == 0xef,
+	   "TLSA full data of 96 bytes: len tells, %d kept", DNS_TLSA_DATA_MAX);
+	is_int(tl.ttl, 200, "TLSA: least TTL, other names' records left out");
+	rc = dns_tlsa(d, "tlsanoad.fake", &tl);
+	ok(rc == DNS_OK && tl.n == 1 && tl.ad == 0, "TLSA from an unsigned zone: ad 0");
+	rc = dns_tlsa(d, "tlsamany.fake", &tl);
+	ok(rc == DNS_OK && tl.n == DNS_TLSA_MAX && tl.more == 2 && tl.rr[0].data[0] == 0,
+	   "TLSA: %d kept, 2 counted in more", DNS_TLSA_MAX);
+	rc = dns_tlsa(d, "tlsashort.fake", &tl);
+	ok(rc == DNS_BAD || (rc == DNS_OK && tl.n == 0 && tl.bad == 1),
+	   "TLSA rdata of 2 bytes: a malformed record, never kept (rc %s, n %zu, bad %zu)", dns_rc_name(rc), tl.n,
+	   tl.bad);
+	rc = dns_tlsa(d, "tlsa3.fake", &tl);
+	ok((rc == DNS_OK && tl.n == 1 && tl.rr[0].len == 0 && tl.ad == 1) || rc == DNS_BAD,
+	   "TLSA rdata of 3 bytes: fields, no data (rc %s)", dns_rc_name(rc));
+	rc = dns_tlsa(d, "adnx.fake", &tl);
+	ok(rc == DNS_NXDOMAIN && tl.ad == 1 && tl.n == 0, "TLSA NXDOMAIN with AD");
+	rc = dns_tlsa(d, "servfail.fake", &tl);
+	ok(rc == DNS_TEMP && tl.ad == 0 && tl.n == 0, "TLSA SERVFAIL: temporary, ad 0");
+	is_int(dns_tlsa(d, "_25._tcp.a..b", &tl), DNS_BAD, "TLSA: bad name");
+}
+
 static void test_timeout(uint16_t dnsmasq_port)
 {
 	struct config_addr srv[2];
@@ -938,6 +1079,7 @@ int main(void)
 	if (d != NULL) {
 		test_bad_names(d);
 		test_fake(d);
+		test_dnssec(d);
 	}
 	dns_free(d);
 

@@ -235,13 +235,19 @@ int main(void)
 	m.fetched = now;
 	m.expires = now + 300;
 	is_int(mx_region_put(r, &m), 0, "put an MX answer");
+	snprintf(m.domain, sizeof(m.domain), "signed.example");
+	m.flags = MXS_MX_F_AUTHENTICATED;
+	is_int(mx_region_put(r, &m), 0, "put an authenticated MX answer");
+	m.flags = 0;
 	snprintf(m.domain, sizeof(m.domain), "implicit.example");
 	m.kind = MXS_MX_KIND_IMPLICIT;
 	m.n = 0;
 	is_int(mx_region_put(r, &m), 0, "put an implicit MX");
 	snprintf(m.domain, sizeof(m.domain), "gone.example");
 	m.kind = MXS_MX_KIND_NXDOMAIN;
-	is_int(mx_region_put(r, &m), 0, "put an NXDOMAIN");
+	m.flags = MXS_MX_F_AUTHENTICATED;
+	is_int(mx_region_put(r, &m), 0, "put an authenticated NXDOMAIN");
+	m.flags = 0;
 	snprintf(m.domain, sizeof(m.domain), "temp.example");
 	m.kind = MXS_MX_KIND_TEMP;
 	is_int(mx_region_put(r, &m), 0, "put a failed lookup");
@@ -257,6 +263,19 @@ int main(void)
 	is_int(mx[0].pref, 10, "first preference");
 	is_str(mx[1].host, "mx2.mx.example", "second host");
 	is_int(mxc_resolve_mx(h, "mx.example", mx, 1, &n, &from), MXC_ETOOSMALL, "room for one: ETOOSMALL");
+	{
+		unsigned fl = 99;
+
+		is_int(mxc_resolve_mx_flags(h, "mx.example", mx, 4, &n, &fl), MXC_OK, "flags: cached MX");
+		is_int(fl, 0, "flags: not authenticated, not an override");
+		is_int(mxc_resolve_mx_flags(h, "signed.example", mx, 4, &n, &fl), MXC_OK, "flags: a signed zone's MX");
+		ok(n == 2 && fl == MXC_MX_F_AUTHENTICATED, "flags: MXC_MX_F_AUTHENTICATED (%u)", fl);
+		is_int(mxc_resolve_mx_flags(h, "gone.example", mx, 4, &n, &fl), MXC_OK, "flags: NXDOMAIN");
+		ok(n == 0 && fl == MXC_MX_F_AUTHENTICATED, "flags: an authenticated denial");
+		fl = 99;
+		is_int(mxc_resolve_mx_flags(h, "temp.example", mx, 4, &n, &fl), MXC_NOTFOUND, "flags: failed lookup");
+		is_int(fl, 0, "flags: 0 without an answer");
+	}
 	is_int(mxc_resolve_mx(h, "implicit.example", mx, 4, &n, &from), MXC_OK, "implicit MX");
 	is_int(n, 1, "one record");
 	is_str(mx[0].host, "implicit.example", "the domain itself");
@@ -280,6 +299,12 @@ int main(void)
 	is_int(mxc_resolve_mx(h, "mx.example", mx, 4, &n, &from), MXC_OK, "override first");
 	is_int(from, 1, "from the override");
 	is_str(mx[0].host, "192.0.2.9", "its target");
+	{
+		unsigned fl = 0;
+
+		is_int(mxc_resolve_mx_flags(h, "mx.example", mx, 4, &n, &fl), MXC_OK, "flags: override first");
+		is_int(fl, MXC_MX_F_OVERRIDE, "flags: MXC_MX_F_OVERRIDE");
+	}
 
 	/* delivery events: checked before they are posted, typed in the ring */
 	is_int(mxc_record_failure(h, "x.example", MXC_TRANSPORT_NONE), MXC_EINVAL, "a failure needs a transport");
