@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# test_dane - the mtasts maps against a signed DNS world: nsd serving a
+# test_tls_policy - the mtasts maps against a signed DNS world: nsd serving a
 # zone signed with ldns-signzone and an unsigned child of it, unbound
 # validating in front (tests/dnssec_env.sh), the HTTPS policy server of
 # tests/sts_env.sh, and mxcached asked through Postfix's own client
