@@ -391,6 +391,8 @@ static const struct config_num config_nums[] = {
 	{ "sts", "connect_timeout_ms", 1, CONFIG_STS_TIMEOUT_MAX, offsetof(struct config, sts_connect_ms) },
 	{ "sts", "fetch_timeout_ms", 1, CONFIG_STS_TIMEOUT_MAX, offsetof(struct config, sts_fetch_ms) },
 	{ "sts", "policy_port", 1, 65535, offsetof(struct config, sts_port) },
+	{ "sts", "recheck_s", 0, CONFIG_STS_RECHECK_MAX, offsetof(struct config, sts_recheck_s) },
+	{ "socketmap", "miss_wait_ms", 0, CONFIG_SM_MISS_WAIT_MAX, offsetof(struct config, sm_miss_wait_ms) },
 	{ "socketmap", "idle_timeout_s", 1, 86400, offsetof(struct config, sm_idle_s) },
 	{ "socketmap", "max_connections", 1, CONFIG_SM_CONN_MAX, offsetof(struct config, sm_max_conn) },
 	{ "socketmap", "unix_max_connections", 1, CONFIG_SM_CONN_MAX, offsetof(struct config, sm_unix_max_conn) },
@@ -741,6 +743,8 @@ static int config_defaults(struct config *c, char *err, size_t errlen)
 	c->sts_connect_ms = CONFIG_STS_CONNECT_DEF;
 	c->sts_fetch_ms = CONFIG_STS_FETCH_DEF;
 	c->sts_port = 443;
+	c->sts_recheck_s = CONFIG_STS_RECHECK_DEF;
+	c->sm_miss_wait_ms = CONFIG_SM_MISS_WAIT_DEF;
 	c->sm_idle_s = CONFIG_SM_IDLE_DEF;
 	c->sm_max_conn = CONFIG_SM_CONN_DEF;
 	c->sm_max_per_addr = CONFIG_SM_ADDR_DEF;

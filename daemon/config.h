@@ -33,12 +33,19 @@
  *                            default text/plain
  *   policy_port = N          HTTPS port of the policy host, default 443
  *                            (for tests against servers on loopback)
+ *   recheck_s   = N          a policy in use whose TXT record was looked at
+ *                            longer ago than this is re-checked in the
+ *                            background, 0..CONFIG_STS_RECHECK_MAX, 0 never;
+ *                            default 300
  *   [socketmap]
  *   listen      = PORT | ADDR:PORT | [IPV6]:PORT   a bare PORT is on
  *                                                  127.0.0.1; default: only the
  *                                                  unix socket
  *   strict_testing = yes|no  answer testing policies as enforce, default no
  *   tlsrpt      = yes|no     add Postfix 3.10 TLSRPT attributes, default no
+ *   miss_wait_ms = N         a key with nothing cached waits this long for
+ *                            the daemon's check, 0..CONFIG_SM_MISS_WAIT_MAX,
+ *                            0 answers at once; default 3000
  *   transport   = NAME       master.cf service of transport answers, default smtp
  *   idle_timeout_s = N       close a connection idle, or with a request
  *                            not complete, this long; default 60
@@ -113,12 +120,16 @@
 #define CONFIG_STS_FETCH_DEF    20000
 #define CONFIG_STS_CTYPES_MAX   128
 #define CONFIG_STS_CTYPES_DEF   "text/plain"
+#define CONFIG_STS_RECHECK_MAX  86400     /* a day: the refresher's pace at the least */
+#define CONFIG_STS_RECHECK_DEF  300
 #define CONFIG_SM_TRANSPORT_MAX 32
 #define CONFIG_SM_IDLE_DEF      60
 #define CONFIG_SM_CONN_DEF      1024
 #define CONFIG_SM_CONN_MAX      65536
 #define CONFIG_SM_ADDR_DEF      256   /* per TCP peer address */
 #define CONFIG_SM_UID_DEF       512   /* per unix uid: all of a local Postfix is one */
+#define CONFIG_SM_MISS_WAIT_MAX 30000 /* ms: Postfix's own map timeout is not much longer */
+#define CONFIG_SM_MISS_WAIT_DEF 3000
 
 #define CONFIG_USER_MAX         64
 #define CONFIG_LIMIT_ENTRIES_MAX  100000000u
@@ -167,6 +178,7 @@ struct config {
 	unsigned sts_fetch_ms;
 	unsigned sts_port;
 	char sts_content_types[CONFIG_STS_CTYPES_MAX];
+	unsigned sts_recheck_s;       /* 0: never on use, only the refresher */
 
 	/* [tls] */
 	char tls_ca_file[CONFIG_PATH_MAX];   /* "" = system store */
@@ -176,6 +188,7 @@ struct config {
 	int sm_has_listen;            /* 0: only DIR/socketmap.sock */
 	unsigned sm_strict_testing;
 	unsigned sm_tlsrpt;
+	unsigned sm_miss_wait_ms;     /* 0: answer a miss at once */
 	char sm_transport[CONFIG_SM_TRANSPORT_MAX + 1];
 	unsigned sm_idle_s;
 	unsigned sm_max_conn;         /* in all */

@@ -427,6 +427,7 @@ static const struct restart_only restart_only[] = {
 	RO("[sts] content_types", sts_content_types), RO("[sts] policy_port", sts_port),
 	RO("[socketmap] listen", sm_listen), RO("[socketmap] listen", sm_has_listen),
 	RO("[socketmap] strict_testing", sm_strict_testing), RO("[socketmap] tlsrpt", sm_tlsrpt),
+	RO("[socketmap] miss_wait_ms", sm_miss_wait_ms),
 	RO("[socketmap] transport", sm_transport), RO("[socketmap] idle_timeout_s", sm_idle_s),
 	RO("[socketmap] max_connections", sm_max_conn), RO("[socketmap] program", sm_program),
 	RO("[socketmap] unix_max_connections", sm_unix_max_conn),

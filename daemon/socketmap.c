@@ -226,6 +226,8 @@ int socketmap_open(const char *dir, const struct config *cfg, int relay, struct 
 	sm_arg(s, &n, "--max-per-address=", num);
 	snprintf(num, sizeof(num), "%u", cfg->sm_max_per_uid);
 	sm_arg(s, &n, "--max-per-uid=", num);
+	snprintf(num, sizeof(num), "%u", cfg->sm_miss_wait_ms);
+	sm_arg(s, &n, "--miss-wait-ms=", num);
 	s->relay = relay;
 	if (relay)
 		sm_arg(s, &n, "", "--log-relay");

@@ -678,6 +678,11 @@ void sts_set_limits(struct sts *s, const struct config *cfg)
 {
 	__atomic_store_n(&s->lim_sts, cfg->lim_sts, __ATOMIC_RELAXED);
 	__atomic_store_n(&s->lim_mx, cfg->lim_mx, __ATOMIC_RELAXED);
+	/* [sts] recheck_s: values written from now on carry it (clients
+	 * post by what the value they read says), and the daemon takes
+	 * rechecks only while it is not 0 */
+	__atomic_store_n(&s->recheck_s, cfg->sts_recheck_s, __ATOMIC_RELAXED);
+	sts_store_set_recheck(cfg->sts_recheck_s);
 	if (s->quota != NULL)
 		sts_quota_set_limits(s->quota, cfg->lim_sts, cfg->lim_sts_miss, cfg->lim_misses);
 }

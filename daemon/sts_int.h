@@ -120,6 +120,7 @@ struct sts {
 	struct worker *workers;
 	/* [limits], set at start and on reload (atomics) */
 	unsigned lim_sts, lim_mx;
+	unsigned recheck_s;                  /* [sts] recheck_s, 0: rechecks are not taken */
 	uint64_t inflight[3];                /* jobs queued or running, by kind (atomics) */
 };
 

@@ -16,6 +16,12 @@ check "  silently" test ! -s /tmp/t.out.$$ -a ! -s /tmp/t.err.$$
 printf '[limits]\nsts_entries = lots\n' >"$D/bad.conf"
 expect_rc 1 "--check-config refuses a bad value" "$MXCACHED" -c "$D/bad.conf" --check-config
 check "  naming file, line and key" grep -q "bad.conf:2: limits.sts_entries: 'lots' is not a number" /tmp/t.err.$$
+printf '[sts]\nrecheck_s = 0\n[socketmap]\nmiss_wait_ms = 0\n' >"$D/good.conf"
+expect_rc 0 "recheck_s and miss_wait_ms take 0 (never, at once)" "$MXCACHED" -c "$D/good.conf" --check-config
+printf '[sts]\nrecheck_s = 86401\n' >"$D/bad.conf"
+expect_rc 1 "recheck_s over a day is refused" "$MXCACHED" -c "$D/bad.conf" --check-config
+printf '[socketmap]\nmiss_wait_ms = 30001\n' >"$D/bad.conf"
+expect_rc 1 "miss_wait_ms over 30 s is refused" "$MXCACHED" -c "$D/bad.conf" --check-config
 printf '[metrics]\nlisten = 192.0.2.1:9464\n' >"$D/bad.conf"
 expect_rc 1 "a metrics address off loopback is refused" "$MXCACHED" -c "$D/bad.conf" --check-config
 check "  saying why" grep -q "not a loopback address" /tmp/t.err.$$
