@@ -151,8 +151,8 @@ static const struct good goods[] = {
 	  "version: STSv1\nmode: enforce\nmx: MAIL.Example.COM\nmax_age: 1\n",
 	  STS_MODE_ENFORCE, 1, 0, "mail.example.com", "" },
 	{ "mx with digits, hyphens, single label, *.tld",
-	  "version: STSv1\nmode: enforce\nmx: mx-1.ex--ample.c0m\nmx: localhost\nmx: *.com\nmx: 1.2.3.4\nmax_age: 1\n",
-	  STS_MODE_ENFORCE, 1, 0, "mx-1.ex--ample.c0m,localhost,*.com,1.2.3.4", "" },
+	  "version: STSv1\nmode: enforce\nmx: mx-1.ex--ample.c0m\nmx: localhost\nmx: *.com\nmx: 1.2.3\nmax_age: 1\n",
+	  STS_MODE_ENFORCE, 1, 0, "mx-1.ex--ample.c0m,localhost,*.com,1.2.3", "" },
 	{ "extensions kept in order, first wins, keys case-sensitive",
 	  "version: STSv1\nMode: loud\nmode: enforce\nx-a: 1\nmx: a.example\nx_b.c: two words\nx-a: 2\nmax_age: 1\n",
 	  STS_MODE_ENFORCE, 1, 0, "a.example", "Mode=loud|x-a=1|x_b.c=two words" },
@@ -171,6 +171,19 @@ static const struct good goods[] = {
 	{ "no space after ':'",
 	  "version:STSv1\nmode:testing\nmx:a.example\nmax_age:60",
 	  STS_MODE_TESTING, 60, 0, "a.example", "" },
+	/* an IP address is never a pattern (RFC 8461 section 4.1 matches MX
+	 * host names): dropped, the other patterns kept in their order */
+	{ "mx IP addresses dropped, every form",
+	  "version: STSv1\r\nmode: enforce\r\nmx: 192.0.2.10\r\nmx: a.example\r\nmx: [192.0.2.11]\r\n"
+	  "mx: 2001:db8::1\r\nmx: [2001:DB8::2]\r\nmx: [IPv6:2001:db8::3]\r\nmx: ::ffff:192.0.2.12\r\n"
+	  "mx: *.b.example\r\nmax_age: 1\r\nx-note: 192.0.2.10\r\n",
+	  STS_MODE_ENFORCE, 1, 0, "a.example,*.b.example", "x-note=192.0.2.10" },
+	{ "mx names of digits that are no IPv4 address stay patterns",
+	  "version: STSv1\nmode: enforce\nmx: 1.2.3\nmx: 1.2.3.4.5\nmx: 256.1.1.1\nmx: *.192.0.2.10\nmax_age: 1\n",
+	  STS_MODE_ENFORCE, 1, 0, "1.2.3,1.2.3.4.5,256.1.1.1,*.192.0.2.10", "" },
+	{ "mode none with only an IP address",
+	  "version: STSv1\nmode: none\nmx: 192.0.2.10\nmax_age: 1\n",
+	  STS_MODE_NONE, 1, 0, "", "" },
 };
 
 /* ---- policies that do not ---- */
@@ -197,6 +210,14 @@ static const struct bad bads[] = {
 	  "line 2: mode: 'bad' is not enforce, testing or none" },
 	{ "testing without mx", "version: STSv1\nmode: testing\nmax_age: 1\n", 0,
 	  "mode testing without an mx line" },
+	{ "enforce with only IP addresses as mx",
+	  "version: STSv1\nmode: enforce\nmx: 192.0.2.10\nmx: [2001:db8::1]\nmax_age: 1\n", 0,
+	  "mode enforce: every mx value is an IP address, no pattern" },
+	{ "testing with only an IP address as mx",
+	  "version: STSv1\nmode: testing\nmx: [IPv6:2001:db8::1]\nmax_age: 1\n", 0,
+	  "mode testing: every mx value is an IP address, no pattern" },
+	{ "mx bracketed name", "version: STSv1\nmode: enforce\nmx: [a.example]\nmax_age: 1\n", 0,
+	  "line 3: mx: '[a.example]': not a letter, digit" },
 	{ "no version", "mode: enforce\nmx: a.example\nmax_age: 1\n", 0, "no version line" },
 	{ "no mode", "version: STSv1\nmx: a.example\nmax_age: 1\n", 0, "no mode line" },
 	{ "no max_age", "version: STSv1\nmode: enforce\nmx: a.example\n", 0, "no max_age line" },
