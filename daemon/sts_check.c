@@ -237,6 +237,13 @@ static int check_fetch(struct sts_ctx *ctx, const char *domain, int *failure, ch
 		snprintf(detail, dlen, "policy: %.200s", why);
 		goto done;
 	}
+	/* once per fetch: the publisher's mistake, not ours to repeat on
+	 * every lookup (mx_ip is an address inet_pton read: plain text) */
+	if (p->nmx_ip == 1)
+		log_info("sts: %s: mx value %s is an IP address, not a pattern: ignored", domain, p->mx_ip);
+	else if (p->nmx_ip > 1)
+		log_info("sts: %s: mx value %s is an IP address, not a pattern: ignored (and %zu more)", domain,
+			 p->mx_ip, p->nmx_ip - 1);
 	out->kind = MXS_STS_KIND_POLICY;
 	out->mode = p->mode;
 	out->max_age = p->max_age;

@@ -10,9 +10,11 @@
  */
 #include "sts_parse.h"
 
+#include <arpa/inet.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <string.h>
+#include <strings.h>
 
 #define STS_LABEL_MAX 63
 /* How much of a bad key or value an error message quotes. */
@@ -200,6 +202,32 @@ static const char *mx_canon(const char *v, size_t n, char out[STS_MX_LEN + 1])
 	return NULL;
 }
 
+/*
+ * Is the mx value an IP address: a dotted quad, an IPv6 address, either in
+ * brackets, or "[IPv6:...]" (RFC 5321's address literal)?  inet_pton is
+ * strict: "1.2.3", "256.1.1.1" or "01.2.3.4" are not IPv4 addresses (they
+ * are still checked as names).
+ */
+static int mx_is_ip(const char *v, size_t n)
+{
+	char a[STS_MX_IP_MAX + 1];
+	unsigned char bin[16];
+
+	if (n >= 2 && v[0] == '[' && v[n - 1] == ']') {
+		v++;
+		n -= 2;
+		if (n >= 5 && strncasecmp(v, "IPv6:", 5) == 0) {
+			v += 5;
+			n -= 5;
+		}
+	}
+	if (n == 0 || n > STS_MX_IP_MAX)
+		return 0;
+	memcpy(a, v, n);
+	a[n] = '\0';
+	return inet_pton(AF_INET, a, bin) == 1 || inet_pton(AF_INET6, a, bin) == 1;
+}
+
 /* Parser state for one policy body. */
 struct pstate {
 	struct sts_policy *p;
@@ -245,6 +273,13 @@ static int parse_mx(struct pstate *ps, const char *v, size_t n)
 	const char *why;
 	size_t k;
 
+	if (mx_is_ip(v, n)) {
+		if (p->nmx_ip++ == 0) {
+			memcpy(p->mx_ip, v, n);     /* n <= STS_MX_IP_MAX: mx_is_ip */
+			p->mx_ip[n] = '\0';
+		}
+		return 0;
+	}
 	why = mx_canon(v, n, canon);
 	if (why != NULL)
 		return set_err(ps->err, ps->errlen, "line %u: mx: '%s': %s", ps->line, quote(q, v, n), why);
@@ -377,6 +412,9 @@ static int policy_body(struct pstate *ps, const char *body, size_t len)
 		return set_err(ps->err, ps->errlen, "no mode line");
 	if (!ps->seen_max_age)
 		return set_err(ps->err, ps->errlen, "no max_age line");
+	if (ps->p->nmx == 0 && ps->p->mode != STS_MODE_NONE && ps->p->nmx_ip > 0)
+		return set_err(ps->err, ps->errlen, "mode %s: every mx value is an IP address, no pattern left",
+			       sts_mode_name(ps->p->mode));
 	if (ps->p->nmx == 0 && ps->p->mode != STS_MODE_NONE)
 		return set_err(ps->err, ps->errlen, "mode %s without an mx line", sts_mode_name(ps->p->mode));
 	return 0;

@@ -26,6 +26,12 @@
  *     most 253 bytes in all, ASCII only (U-labels are rejected, the
  *     publisher must write A-labels), no trailing dot; stored lower-case;
  *     a repeat of a pattern already seen is dropped;
+ *   - an mx value that is an IP address (a dotted quad, IPv6, either in
+ *     brackets, "[IPv6:...]") is never a pattern: RFC 8461 section 4.1
+ *     matches MX host names, and a sender would match a certificate
+ *     against a name no MX can have.  It is dropped, counted in nmx_ip
+ *     (the first kept in mx_ip for the log), and the policy stands on
+ *     its other patterns;
  *   - for every key but mx the first occurrence wins; a later one is still
  *     checked as a well-formed line, but its value is not interpreted;
  *   - unknown keys are kept, in order, as extensions (first wins, at most
@@ -33,8 +39,8 @@
  *     STS_EXT_VAL_MAX is cut at a UTF-8 character boundary: extensions are
  *     kept for display and reports only, never used in a decision, and a
  *     long one is legal, so it must not cost the domain its policy;
- *   - version, mode and max_age are required; at least one mx unless mode
- *     is none.
+ *   - version, mode and max_age are required; at least one mx pattern
+ *     unless mode is none (IP addresses not counted).
  *
  * TXT record rules (section 3.1): "v=STSv1" exactly, then SP/TAB, then ';'
  * or the end, else it is not an STS record at all.  Then fields separated
@@ -59,6 +65,7 @@
 #define STS_EXT_KEY_MAX  32         /* ABNF: 1 + 31 characters */
 #define STS_EXT_VAL_MAX  255        /* bytes kept of an extension value */
 #define STS_ID_MAX       32         /* TXT id: 1..32 alphanumerics */
+#define STS_MX_IP_MAX    64         /* "[IPv6:" + an IPv6 address + "]" fits */
 
 enum sts_mode {
 	STS_MODE_NONE    = 0,
@@ -76,6 +83,8 @@ struct sts_policy {
 	int max_age_capped;             /* 1: the file said more than the cap */
 	size_t nmx;
 	char mx[STS_MX_MAX][STS_MX_LEN + 1];    /* canonical, "*.x" as written */
+	size_t nmx_ip;                  /* mx values dropped as IP addresses */
+	char mx_ip[STS_MX_IP_MAX + 1];  /* the first of them, as written */
 	size_t next;
 	struct {
 		char key[STS_EXT_KEY_MAX + 1];

@@ -279,7 +279,10 @@ static const struct bad bads[] = {
 	{ "mx underscore", "version: STSv1\nmode: enforce\nmx: a_b.example\nmax_age: 1\n", 0, "not a letter, digit" },
 	{ "mx two names on a line", "version: STSv1\nmode: enforce\nmx: a.example b.example\nmax_age: 1\n", 0, "not a letter, digit" },
 	{ "mx with a port", "version: STSv1\nmode: enforce\nmx: a.example:25\nmax_age: 1\n", 0, "not a letter, digit" },
-	{ "mx IP literal", "version: STSv1\nmode: enforce\nmx: [1.2.3.4]\nmax_age: 1\n", 0, "not a letter, digit" },
+	{ "mx IP literal", "version: STSv1\nmode: enforce\nmx: [1.2.3.4]\nmax_age: 1\n", 0,
+	  "mode enforce: every mx value is an IP address" },
+	{ "mx IP literal with a port", "version: STSv1\nmode: enforce\nmx: [1.2.3.4]:25\nmax_age: 1\n", 0,
+	  "not a letter, digit" },
 	{ "mx A-label ok but U-label in 2nd label", "version: STSv1\nmode: enforce\nmx: xn--mx-lka.b\xc3\xa9\nmax_age: 1\n", 0, "non-ASCII" },
 	{ "error in a later duplicate mode line still a bad line", "version: STSv1\nmode: enforce\nmode : x\n", 0, "line 3: key 'mode ' is not" },
 };
@@ -1035,6 +1038,16 @@ static void test_misc(void)
 	is_str(sts_mode_name(STS_MODE_ENFORCE), "enforce", "mode name enforce");
 	is_str(sts_mode_name(3), "invalid", "mode name out of range");
 	is_str(sts_mode_name(-1), "invalid", "mode name negative");
+
+	/* the IP addresses dropped: counted, the first kept for the log */
+	for (n = 0; n < (int)(sizeof(goods) / sizeof(goods[0])); n++)
+		if (strcmp(goods[n].name, "mx IP addresses dropped, every form") == 0)
+			parse_n(goods[n].body, strlen(goods[n].body), &pol);
+	is_int(pol.nmx_ip, 6, "IP addresses dropped: 6 counted");
+	is_str(pol.mx_ip, "192.0.2.10", "  the first kept as written");
+	parse_n(body, strlen(body), &pol);
+	is_int(pol.nmx_ip, 0, "no IP address: none counted");
+	is_str(pol.mx_ip, "", "  and none kept");
 
 	ok(sts_policy_parse("mode: x", 7, &pol, NULL, 0) == -1, "policy: NULL err accepted");
 	memset(small, 'Z', sizeof(small));
