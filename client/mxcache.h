@@ -225,7 +225,10 @@ struct mxc_sts {
  *   policy; the daemon retries on its own schedule.
  * Errors: MXC_EINVAL, MXC_ECORRUPT.
  * Using a policy is reported to the daemon at most hourly per thread and
- * domain (an event), so unused policies can be forgotten.
+ * domain (an event), so unused policies can be forgotten.  A policy whose
+ * TXT record was last looked at longer ago than the daemon's [sts]
+ * recheck_s makes the daemon look again in the background (an event; the
+ * answer is the cached policy, and a changed one shows in a later call).
  * Thread safety: safe.  Wait-free.
  */
 int mxc_sts_get(mxc_t *h, const char *domain, struct mxc_sts *out);

@@ -11,6 +11,8 @@ struct sts_q {
 	uint64_t hash_inc, hash;
 	struct mxc_sts *out;
 	int kind;
+	uint32_t recheck_s;          /* the value's: 0, never */
+	int64_t txt_checked;
 };
 
 /* Fill a struct mxc_sts from a decoded value. */
@@ -51,6 +53,8 @@ static int sts_read(struct mxc_map *m, const struct mxc_shm_root *root, void *ar
 	if (mxc_sts_value_decode(e.val, e.vlen, &v) != 0)
 		return MXC_ECORRUPT;
 	q->kind = v.kind;
+	q->recheck_s = v.recheck_s;
+	q->txt_checked = v.txt_checked;
 	sts_fill(&v, q->out);
 	return MXC_OK;
 }
@@ -82,6 +86,12 @@ int mxc_sts_get(mxc_t *h, const char *domain, struct mxc_sts *out)
 		case MXS_STS_KIND_POLICY:
 			if (now - out->last_use >= MXS_STS_USE_GRAIN)
 				ev_post(h, MXS_EV_STS_USED, k, klen, now);
+			/* a policy changed since its TXT record was last looked
+			 * at is only seen by looking again: the daemon does, in
+			 * the background, and this answer stands meanwhile;
+			 * it takes one such request per recheck_s per domain */
+			if (q.recheck_s > 0 && now - q.txt_checked >= (int64_t)q.recheck_s)
+				ev_post(h, MXS_EV_STS_RECHECK, k, klen, now);
 			return MXC_OK;
 		case MXS_STS_KIND_BACKOFF:
 			return MXC_BACKOFF;

@@ -628,6 +628,8 @@ int main(int argc, char **argv)
 	if (stats == NULL)
 		fatalx("main: out of memory");
 	main_mods[MOD_STATS].self = stats;
+	/* the rebuilt values carry the recheck period in force, not the default */
+	sts_store_set_recheck(cfg->sts_recheck_s);
 	main_rebuild(st, r);
 
 	if (writer_start(st, r, &w) != 0)

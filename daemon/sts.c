@@ -127,7 +127,7 @@ static int run_sts(struct worker *wk, struct job *j)
 		moved = 1;
 		goto done;
 	}
-	rc = sts_check(&wk->ctx, j->domain, have ? cur : NULL, wall_now(), out);
+	rc = sts_check(&wk->ctx, j->domain, have ? cur : NULL, wall_now(), j->recheck ? STS_CHECK_F_RECHECK : 0, out);
 	ctr_add(rc == STS_CHECK_POLICY ? MXS_CTR_STS_POLICY : rc == STS_CHECK_NONE ? MXS_CTR_STS_NONE : MXS_CTR_STS_FAILED,
 		1);
 	if (rc == STS_CHECK_FAILED && out->failure >= MXS_STS_FAIL_DNS && out->failure <= MXS_STS_FAIL_RECORD)
@@ -329,6 +329,25 @@ static int on_sts_fetch(void *arg, const struct mxc_event *ev, const char *domai
 		return 0;
 	}
 	sts_enqueue_miss(s, JOB_STS, domain, src, pid);
+	return 0;
+}
+
+/*
+ * A client used domain's policy, whose TXT record was looked at longer ago
+ * than the recheck_s the value carries: look again, in the background (the
+ * client answered with the cached policy already).  The daemon's own
+ * recheck_s bounds how often, whatever the value said; 0 takes none.
+ */
+static int on_sts_recheck(void *arg, const struct mxc_event *ev, const char *domain, size_t len, uint64_t src,
+			  uint32_t pid)
+{
+	struct sts *s = arg;
+	unsigned every = __atomic_load_n(&s->recheck_s, __ATOMIC_RELAXED);
+
+	(void)ev;
+	(void)len;
+	if (every > 0)
+		sts_enqueue_recheck(s, domain, src, pid, every);
 	return 0;
 }
 
@@ -534,6 +553,7 @@ int sts_attach(struct sts *s, struct events *e)
 	if (events_on(e, MXS_EV_STS_FETCH, EVENTS_NAME_DOMAIN, on_sts_fetch, s) != 0 ||
 	    events_on(e, MXS_EV_MX_FETCH, EVENTS_NAME_DOMAIN, mx_on_fetch, s) != 0 ||
 	    events_on(e, MXS_EV_STS_USED, EVENTS_NAME_KEY, on_sts_used, s) != 0 ||
+	    events_on(e, MXS_EV_STS_RECHECK, EVENTS_NAME_DOMAIN, on_sts_recheck, s) != 0 ||
 	    events_tick(e, sts_tick, sts_due, s) != 0)
 		return -1;
 	return 0;

@@ -127,6 +127,9 @@ struct sts_ctx {
 #define STS_CHECK_NONE      1     /* the domain publishes no policy */
 #define STS_CHECK_FAILED    2     /* failed: r says why (failure, detail) */
 
+/* sts_check flags */
+#define STS_CHECK_F_RECHECK 0x1   /* a client used the policy: look at the TXT record only */
+
 /*
  * sts_check - check domain now.  cur: the stored entry or NULL.  Fills
  * *out with the entry to store (out->text malloc'd or NULL), and returns
@@ -135,9 +138,14 @@ struct sts_ctx {
  * a valid policy (fresh cleared) or, with none, stores a backoff entry.
  * Every check also sets the DANE state (daemon/dane.h: dane, dane_flags,
  * dane_valid_end) and brings next_check before that state ends where it
- * matters (sts_check.c).  Thread safety: safe with one ctx per thread.
+ * matters (sts_check.c).  With STS_CHECK_F_RECHECK and a valid cached
+ * policy, only a changed id does more (the fetch above, and the DANE
+ * state); the same id, no record or a failed lookup keep the entry as it
+ * is.  Every check sets out->txt_checked to now.
+ * Thread safety: safe with one ctx per thread.
  */
-int sts_check(struct sts_ctx *ctx, const char *domain, const struct sts_rec *cur, int64_t now, struct sts_rec *out);
+int sts_check(struct sts_ctx *ctx, const char *domain, const struct sts_rec *cur, int64_t now, unsigned flags,
+	      struct sts_rec *out);
 
 /* ---- sts.c: the manager --------------------------------------------------- */
 

@@ -19,6 +19,10 @@
  *      attacker who blocks the fetch must not switch it off), or, with
  *      nothing cached, stores a backoff entry for sts.backoff_s so the
  *      domain is not asked on every message.
+ *   5. A recheck on use (a client used a policy whose TXT record was
+ *      looked at more than [sts] recheck_s ago) is step 1 alone: a new id
+ *      goes on to step 3, anything else keeps the policy as it is.  Every
+ *      check notes when it looked at the TXT record (txt_checked).
  *
  * Every check, whatever its MTA-STS outcome, also looks at the domain's
  * DANE state (daemon/dane.h), which sits beside the MTA-STS state in the
@@ -79,6 +83,19 @@ static int64_t next_refresh(struct sts_ctx *ctx, int64_t now, int64_t valid_end)
 	return next;
 }
 
+/* *out = *cur, with a copy of its text (left out when there is no memory:
+ * the region then has none to show, the decision is the same). */
+static void copy_rec(struct sts_rec *out, const struct sts_rec *cur)
+{
+	*out = *cur;
+	out->text = NULL;
+	out->tlen = 0;
+	if (cur->text != NULL && (out->text = malloc(cur->tlen + 1)) != NULL) {
+		memcpy(out->text, cur->text, cur->tlen + 1);
+		out->tlen = cur->tlen;
+	}
+}
+
 /* A failure: keep a valid cached policy, or store a backoff entry. */
 static int check_failed(struct sts_ctx *ctx, const struct sts_rec *cur, int64_t now, int failure, const char *detail,
 			struct sts_rec *out)
@@ -87,17 +104,7 @@ static int check_failed(struct sts_ctx *ctx, const struct sts_rec *cur, int64_t 
 
 	snprintf(dom, sizeof(dom), "%s", out->domain);
 	if (cur != NULL && cur->kind == MXS_STS_KIND_POLICY && cur->valid_end > now) {
-		*out = *cur;
-		out->text = NULL;
-		if (cur->text != NULL) {
-			out->text = malloc(cur->tlen + 1);
-			if (out->text != NULL) {
-				memcpy(out->text, cur->text, cur->tlen + 1);
-				out->tlen = cur->tlen;
-			} else {
-				out->tlen = 0;
-			}
-		}
+		copy_rec(out, cur);
 		out->flags &= ~MXS_STS_F_FRESH;
 		out->next_check = now + ctx->backoff_s;
 		if (out->next_check > cur->valid_end)
@@ -262,9 +269,10 @@ done:
 	return ret;
 }
 
-/* The MTA-STS part of a check (RFC 8461), as the header comment says. */
+/* The MTA-STS part of a check (RFC 8461), as the header comment says.
+ * *kept: a recheck that left the policy as it was (nothing else to do). */
 static int check_sts(struct sts_ctx *ctx, const char *domain, const struct sts_rec *cur, int64_t now,
-		     struct sts_rec *out, int *txt_rc)
+		     unsigned flags, struct sts_rec *out, int *txt_rc, int *kept)
 {
 	char id[STS_ID_MAX + 1] = "", detail[STS_DETAIL_MAX];
 	int failure = MXS_STS_FAIL_NONE, rc;
@@ -273,6 +281,24 @@ static int check_sts(struct sts_ctx *ctx, const char *domain, const struct sts_r
 	memset(out, 0, sizeof(*out));
 	snprintf(out->domain, sizeof(out->domain), "%s", domain);
 	rc = check_txt(ctx, domain, id, &failure, detail, sizeof(detail), &neg_ttl, txt_rc);
+	/*
+	 * A recheck on use asks one thing: did the id change?  Only a new id
+	 * (a new policy published) is acted on, by the fetch below, as the
+	 * refresher would.  The same id, no record (perhaps an attacker's
+	 * doing) or a failed lookup leave the policy as it is: its validity,
+	 * refresh time and failure state are the refresher's, which looks
+	 * at them on its own schedule.
+	 */
+	if ((flags & STS_CHECK_F_RECHECK) && cur != NULL && cur->kind == MXS_STS_KIND_POLICY &&
+	    cur->valid_end > now && !(rc == 0 && strcmp(cur->id, id) != 0)) {
+		copy_rec(out, cur);
+		if (rc == 0)
+			out->last_update = now;
+		else if (rc < 0)
+			log_info("sts: %s: recheck: %s (cached policy kept)", domain, detail);
+		*kept = 1;
+		return STS_CHECK_POLICY;
+	}
 	if (rc < 0)
 		return check_failed(ctx, cur, now, failure, detail, out);
 	if (rc > 0) {
@@ -293,13 +319,7 @@ static int check_sts(struct sts_ctx *ctx, const char *domain, const struct sts_r
 		return STS_CHECK_NONE;
 	}
 	if (cur != NULL && cur->kind == MXS_STS_KIND_POLICY && cur->valid_end > now && strcmp(cur->id, id) == 0) {
-		*out = *cur;
-		out->text = NULL;
-		out->tlen = 0;
-		if (cur->text != NULL && (out->text = malloc(cur->tlen + 1)) != NULL) {
-			memcpy(out->text, cur->text, cur->tlen + 1);
-			out->tlen = cur->tlen;
-		}
+		copy_rec(out, cur);
 		out->flags |= MXS_STS_F_FRESH;
 		out->failure = MXS_STS_FAIL_NONE;
 		out->detail[0] = '\0';
@@ -362,10 +382,17 @@ static void check_dane(struct sts_ctx *ctx, const char *domain, const struct sts
 		out->next_check = st.next_check;
 }
 
-int sts_check(struct sts_ctx *ctx, const char *domain, const struct sts_rec *cur, int64_t now, struct sts_rec *out)
+int sts_check(struct sts_ctx *ctx, const char *domain, const struct sts_rec *cur, int64_t now, unsigned flags,
+	      struct sts_rec *out)
 {
-	int txt_rc = DNS_OK, rc = check_sts(ctx, domain, cur, now, out, &txt_rc);
+	int txt_rc = DNS_OK, kept = 0, rc = check_sts(ctx, domain, cur, now, flags, out, &txt_rc, &kept);
 
-	check_dane(ctx, domain, cur, now, txt_rc, out);
+	/* a recheck on use that changed nothing leaves the DANE state to the
+	 * refresher too: it comes due by itself before it ends */
+	if (!kept)
+		check_dane(ctx, domain, cur, now, txt_rc, out);
+	/* the TXT record was looked at, whatever came of it: clients post
+	 * rechecks by this, so a failed lookup is not asked again at once */
+	out->txt_checked = now;
 	return rc;
 }

@@ -25,6 +25,7 @@
 #define STS_QUEUE_MAX      65536    /* jobs waiting; more are dropped and counted */
 #define STS_PEND_CAP       1024     /* initial size of the pending set */
 #define STS_SLOW_SHARE     2        /* the slow lane may use 1/STS_SLOW_SHARE of the workers */
+#define STS_RECHECK_MEMO   4096     /* domains whose last recheck is remembered (hashed; a power of 2) */
 
 enum job_kind { JOB_STS = 1, JOB_MX = 2 };
 
@@ -47,6 +48,7 @@ struct job {
 	struct job *next;
 	struct sts_mq_node mq;               /* a client's miss: in the miss lane */
 	int miss;                            /* a client's miss (mq.src: its slot) */
+	int recheck;                         /* a client's recheck of a used policy (a miss too) */
 	uint64_t seq;                        /* order of arrival, kept across lanes */
 	int kind;
 	char domain[MXK_MAX_LEN + 1];
@@ -102,6 +104,13 @@ struct sts {
 	ck_hs_t pend;
 	uint8_t hkey[16];
 	struct sts_mq *mq;                   /* clients' misses waiting (the miss lane) */
+	/* when each domain was last queued for a recheck (under mu): at most
+	 * one per recheck_s, whatever clients post; a collision forgets one
+	 * domain's time, which only lets one more recheck through */
+	struct {
+		uint64_t h;
+		int64_t at;
+	} rmemo[STS_RECHECK_MEMO];
 	struct sts_quota *quota;             /* what misses may cost */
 
 	/* the event thread's (sts_attach): its connection, the last-use
@@ -146,6 +155,11 @@ int sts_enqueue(struct sts *s, int kind, const char *domain, struct waiter *w);
  * process pid (a registration's slot, daemon/readers.h), within what
  * misses may cost (daemon/sts_quota.h).  Event thread. */
 void sts_enqueue_miss(struct sts *s, int kind, const char *domain, uint64_t src, uint32_t pid);
+
+/* sts_enqueue_recheck - queue a client's recheck of domain's policy
+ * (MXS_EV_STS_RECHECK), as a miss (the same quotas), and at most once per
+ * every_s for the domain.  Event thread. */
+void sts_enqueue_recheck(struct sts *s, const char *domain, uint64_t src, uint32_t pid, unsigned every_s);
 
 /* sts_dequeue - the next job for wk, waiting for one; NULL when stopping. */
 struct job *sts_dequeue(struct worker *wk);

@@ -82,8 +82,9 @@ static void pend_key(struct pend *p, int kind, const char *domain)
 	p->klen = (size_t)snprintf(p->key, sizeof(p->key), "%c:%s", kind == JOB_STS ? 's' : 'm', domain);
 }
 
-/* Under s->mu.  1: the domain may be queued now (and is marked), 0: not. */
-static int pend_claim(struct sts *s, int kind, const char *domain, int64_t now)
+/* Under s->mu.  1: the domain may be queued now (and is marked), 0: not:
+ * queued, running, or done less than dedup_s ago. */
+static int pend_claim(struct sts *s, int kind, const char *domain, int64_t now, int64_t dedup_s)
 {
 	struct pend probe, *p;
 	unsigned long h;
@@ -92,7 +93,7 @@ static int pend_claim(struct sts *s, int kind, const char *domain, int64_t now)
 	h = CK_HS_HASH(&s->pend, pend_hash, &probe);
 	p = ck_hs_get(&s->pend, h, &probe);
 	if (p != NULL) {
-		if (p->done_at == 0 || now - p->done_at < STS_DEDUP_S)
+		if (p->done_at == 0 || now - p->done_at < dedup_s)
 			return 0;
 		p->done_at = 0;
 		return 1;
@@ -109,14 +110,15 @@ static int pend_claim(struct sts *s, int kind, const char *domain, int64_t now)
 	return 1;
 }
 
-/* Under s->mu: is the domain queued, running or checked a moment ago? */
-static int pend_busy(struct sts *s, int kind, const char *domain, int64_t now)
+/* Under s->mu: is the domain queued, running or checked less than
+ * dedup_s ago? */
+static int pend_busy(struct sts *s, int kind, const char *domain, int64_t now, int64_t dedup_s)
 {
 	struct pend probe, *p;
 
 	pend_key(&probe, kind, domain);
 	p = ck_hs_get(&s->pend, CK_HS_HASH(&s->pend, pend_hash, &probe), &probe);
-	return p != NULL && (p->done_at == 0 || now - p->done_at < STS_DEDUP_S);
+	return p != NULL && (p->done_at == 0 || now - p->done_at < dedup_s);
 }
 
 /* Under s->mu. */
@@ -183,7 +185,7 @@ int sts_enqueue(struct sts *s, int kind, const char *domain, struct waiter *w)
 		return -1;
 	}
 	if (w == NULL) {
-		if (!pend_claim(s, kind, domain, now)) {
+		if (!pend_claim(s, kind, domain, now, STS_DEDUP_S)) {
 			pthread_mutex_unlock(&s->mu);
 			free(j);
 			return 0;     /* already on its way: not an error */
@@ -202,13 +204,19 @@ int sts_enqueue(struct sts *s, int kind, const char *domain, struct waiter *w)
  * Queue a client's miss, posted in reader slot src: not when its domain is
  * on its way already, then only within the source's and the parent
  * domain's rates and the source's backlog (daemon/sts_quota.h); over
- * those it is dropped, counted and logged once.
+ * those it is dropped, counted and logged once.  A recheck (every_s > 0)
+ * is a miss that also waits every_s after the domain's last recheck, and
+ * after its last check of any kind (not the usual STS_DEDUP_S: a short
+ * recheck_s means a change is wanted soon).
  */
-void sts_enqueue_miss(struct sts *s, int kind, const char *domain, uint64_t key, uint32_t pid)
+static void enqueue_client(struct sts *s, int kind, const char *domain, uint64_t key, uint32_t pid,
+			   unsigned every_s)
 {
 	struct job *j;
-	int64_t now = wall_now();
+	int64_t now = wall_now(), dedup_s = STS_DEDUP_S;
 	uint32_t src = (uint32_t)(key % STS_SOURCES);
+	uint64_t h = 0;
+	size_t slot = 0;
 
 	j = calloc(1, sizeof(*j));
 	if (j == NULL)
@@ -216,11 +224,20 @@ void sts_enqueue_miss(struct sts *s, int kind, const char *domain, uint64_t key,
 	j->kind = kind;
 	snprintf(j->domain, sizeof(j->domain), "%s", domain);
 	j->miss = 1;
+	j->recheck = every_s > 0;
 	j->mq.src = src;
 	pthread_mutex_lock(&s->mu);
 	if (s->stopping || s->queued >= STS_QUEUE_MAX)
 		goto drop;
-	if (pend_busy(s, kind, domain, now))
+	if (j->recheck) {
+		h = mxc_siphash13(s->hkey, domain, strlen(domain)) | 1;   /* 0: a free memo slot */
+		slot = (size_t)(h & (STS_RECHECK_MEMO - 1));
+		if (s->rmemo[slot].h == h && now - s->rmemo[slot].at < (int64_t)every_s)
+			goto drop;
+		if ((int64_t)every_s < dedup_s)
+			dedup_s = every_s;
+	}
+	if (pend_busy(s, kind, domain, now, dedup_s))
 		goto drop;     /* already on its way: not an error, and it costs no rate */
 	if (!sts_quota_rate(s->quota, src, key, pid, domain, kind == JOB_STS, mono_ms()))
 		goto drop;
@@ -231,8 +248,12 @@ void sts_enqueue_miss(struct sts *s, int kind, const char *domain, uint64_t key,
 			  pid, (unsigned)(key & 1023), STS_MISS_BACKLOG);
 		goto drop;
 	}
-	if (!pend_claim(s, kind, domain, now))
+	if (!pend_claim(s, kind, domain, now, dedup_s))
 		goto drop;
+	if (j->recheck) {
+		s->rmemo[slot].h = h;
+		s->rmemo[slot].at = now;
+	}
 	j->tracked = 1;
 	j->seq = s->seq++;
 	sts_mq_push(s->mq, &j->mq);
@@ -244,6 +265,17 @@ void sts_enqueue_miss(struct sts *s, int kind, const char *domain, uint64_t key,
 drop:
 	pthread_mutex_unlock(&s->mu);
 	free(j);
+}
+
+void sts_enqueue_miss(struct sts *s, int kind, const char *domain, uint64_t key, uint32_t pid)
+{
+	enqueue_client(s, kind, domain, key, pid, 0);
+}
+
+void sts_enqueue_recheck(struct sts *s, const char *domain, uint64_t key, uint32_t pid, unsigned every_s)
+{
+	if (every_s > 0)
+		enqueue_client(s, JOB_STS, domain, key, pid, every_s);
 }
 
 /* Under s->mu: is a check of j's domain running in a worker? */

@@ -395,7 +395,7 @@ static void test_checks(void)
 	ok(ctx.dns != NULL, "a resolver handle");
 
 	/* DANE and no MTA-STS: a none entry whose DANE state is kept up */
-	rc = sts_check(&ctx, "signed.example", NULL, NOW, out);
+	rc = sts_check(&ctx, "signed.example", NULL, NOW, 0, out);
 	is_int(rc, STS_CHECK_NONE, "signed.example: no MTA-STS");
 	is_int(out->dane, MXS_DANE_USABLE, "signed.example: DANE usable");
 	is_int(out->dane_flags, MXS_DANE_F_MX_AD | MXS_DANE_F_SEEN_AD, "signed.example: MX authenticated, AD seen");
@@ -407,7 +407,7 @@ static void test_checks(void)
 	/* checked again, the resolver gone: the state stands, retried sooner */
 	*cur = *out;
 	q0 = __atomic_load_n(&res_queries, __ATOMIC_RELAXED);
-	rc = sts_check(&ctx, "signed.dead.example", cur, NOW + 500, out);
+	rc = sts_check(&ctx, "signed.dead.example", cur, NOW + 500, 0, out);
 	is_int(rc, STS_CHECK_FAILED, "resolver silent: the check failed");
 	is_int(__atomic_load_n(&res_queries, __ATOMIC_RELAXED) - q0, 1,
 	       "resolver silent: the TXT timeout ends the check, no MX or TLSA asked");
@@ -416,7 +416,7 @@ static void test_checks(void)
 	   "resolver silent: held past the retry, retried after %d s", DANE_RETRY_S);
 
 	/* unsigned: none, and the none entry waits for a client as before */
-	rc = sts_check(&ctx, "plain.example", NULL, NOW, out);
+	rc = sts_check(&ctx, "plain.example", NULL, NOW, 0, out);
 	ok(rc == STS_CHECK_NONE && out->dane == MXS_DANE_NONE && out->dane_flags == 0,
 	   "plain.example: DANE none, no AD (flags %d)", out->dane_flags);
 	ok(out->next_check == INT64_MAX, "plain.example: not revisited for DANE");

@@ -121,6 +121,7 @@ static void policy(struct sts_rec *p, const char *domain, int kind, int64_t vali
 	p->last_use = last_use;
 	p->inserted = 1000;
 	p->last_update = 2000;
+	p->txt_checked = (int64_t)time(NULL);   /* a TXT record looked at just now */
 	if (kind == MXS_STS_KIND_POLICY) {
 		p->mode = MXS_STS_MODE_ENFORCE;
 		p->max_age = 86400;
@@ -173,6 +174,14 @@ int main(void)
 	is_int(sts_region_put(r, p), 0, "put a no-policy entry");
 	policy(p, "unused.example", MXS_STS_KIND_POLICY, now + 3600, now - 2 * MXS_STS_USE_GRAIN);
 	is_int(sts_region_put(r, p), 0, "put a policy not used for a while");
+	policy(p, "stale.example", MXS_STS_KIND_POLICY, now + 3600, now);
+	p->txt_checked = now - STS_RECHECK_DEFAULT_S - 1;
+	is_int(sts_region_put(r, p), 0, "put a policy whose TXT record was looked at over recheck_s ago");
+	sts_store_set_recheck(0);
+	policy(p, "norecheck.example", MXS_STS_KIND_POLICY, now + 3600, now);
+	p->txt_checked = now - 10 * STS_RECHECK_DEFAULT_S;
+	is_int(sts_region_put(r, p), 0, "put one the same, with recheck_s 0");
+	sts_store_set_recheck(STS_RECHECK_DEFAULT_S);
 	p->nmx = MXS_STS_MX_MAX + 1;
 	is_int(sts_region_put(r, p), -1, "more patterns than the table holds: refused");
 	region_publish(r);
@@ -197,6 +206,10 @@ int main(void)
 	is_int(mxc_sts_match(s, "other"), 0, "no match: other");
 	is_int(mxc_sts_match(NULL, "a.example"), 0, "NULL policy: no match");
 
+	is_int(mxc_sts_get(h, "stale.example", s), MXC_OK, "a policy whose TXT record was looked at over recheck_s ago");
+	is_int(take_events(r, MXS_EV_STS_RECHECK, "stale.example"), 1, "  is used, and a recheck asked for");
+	is_int(mxc_sts_get(h, "norecheck.example", s), MXC_OK, "the same with recheck_s 0");
+	is_int(take_events(r, MXS_EV_STS_RECHECK, "norecheck.example"), 0, "  asks for no recheck");
 	is_int(mxc_sts_get(h, "expired.example", s), MXC_NOTFOUND, "an expired policy is not used");
 	is_int(take_events(r, MXS_EV_STS_FETCH, "expired.example"), 1, "and a fetch is asked for");
 	is_int(mxc_sts_get(h, "backoff.example", s), MXC_BACKOFF, "backoff entry: MXC_BACKOFF");
