@@ -284,7 +284,11 @@ static void touch_flush(struct sts *s, struct touch *t)
 	job.apply = touch_apply;
 	job.arg = t;
 	job.nent = t->n;
-	job.bytes = (uint64_t)t->n * (MXS_STS_VALUE_HDR + 2 * MXK_MAX_LEN);
+	/* touch_apply rewrites whole values, the policy text included (up
+	 * to 64 KiB each): room for what each row holds now */
+	job.bytes = 0;
+	for (i = 0; i < t->n; i++)
+		job.bytes += sts_db_region_bytes(s->evdb, t->domain[i]);
 	if (sts_write_change(s, &job, err, sizeof(err)) != 0)
 		log_warnx("sts: last-use update of %zu policies: %s", t->n, err);
 	for (i = 0; i < t->nrecs; i++) {

@@ -83,6 +83,10 @@ int sts_db_put(struct sqlite3 *db, const struct sts_rec *r, char *err, size_t er
 int sts_db_get(struct sqlite3 *db, const char *domain, struct sts_rec *r, char *err, size_t errlen);
 int sts_db_del(struct sqlite3 *db, const char *domain, char *err, size_t errlen);     /* 1 deleted, 0 none */
 int sts_db_touch(struct sqlite3 *db, const char *domain, int64_t last_use, char *err, size_t errlen);
+/* sts_db_region_bytes - what domain's stored row takes as a region value
+ * (key, id, patterns, policy text), for region_reserve before a batch
+ * that rewrites values; a row's worth of names when it is not stored. */
+uint64_t sts_db_region_bytes(struct sqlite3 *db, const char *domain);
 typedef int (*sts_row_fn)(struct sts_rec *r, void *arg);
 /* every row (where: an SQL condition on the sts table, or NULL), without
  * the policy text (r->text NULL) */

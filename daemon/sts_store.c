@@ -18,6 +18,7 @@
 
 #include "log.h"
 #include "region.h"
+#include "shm/key.h"
 #include "store.h"
 
 void sts_rec_free(struct sts_rec *r)
@@ -191,6 +192,25 @@ fail:
 done:
 	sqlite3_finalize(s);
 	return rc;
+}
+
+uint64_t sts_db_region_bytes(sqlite3 *db, const char *domain)
+{
+	/* bytes, not characters: the text is whatever the policy host sent */
+	static const char sql[] = "SELECT length(CAST(domain AS BLOB)) + length(CAST(record_id AS BLOB)) +"
+				  " length(CAST(mx AS BLOB)) + length(CAST(policy_text AS BLOB)) FROM sts"
+				  " WHERE domain = ?1";
+	uint64_t b = MXS_STS_VALUE_HDR + 2 * (uint64_t)MXK_MAX_LEN;
+	sqlite3_stmt *s = NULL;
+
+	if (sqlite3_prepare_v2(db, sql, -1, &s, NULL) != SQLITE_OK)
+		return b;
+	sqlite3_bind_text(s, 1, domain, -1, SQLITE_STATIC);
+	/* the patterns' length bytes: one each, at most MXS_STS_MX_MAX */
+	if (sqlite3_step(s) == SQLITE_ROW)
+		b = MXS_STS_VALUE_HDR + MXS_STS_MX_MAX + (uint64_t)sqlite3_column_int64(s, 0);
+	sqlite3_finalize(s);
+	return b;
 }
 
 /* A statement with one text and up to two integer parameters and no rows:
