@@ -21,6 +21,7 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <grp.h>
+#include <limits.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -33,6 +34,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <linux/futex.h>
 #include <linux/membarrier.h>
 
 #include "../shm/layout.h"
@@ -449,6 +451,18 @@ fail:
 /* Mark the region at path RETIRED, if it is one of ours: a file of ours
  * (0640 from birth: nobody else can write or shrink it under the mapping)
  * with a region's magic.  Anything else under the name is left alone. */
+/*
+ * Wake every process sleeping on h's generation (mxc_wait_change,
+ * mxc_sts_wait).  Shared, not FUTEX_PRIVATE: the waiters are other
+ * processes, keyed by the file and offset, so any mapping of the file
+ * wakes them.  One system call per publish: cheap with nobody waiting.
+ */
+static void gen_wake(struct mxc_shm_hdr *h)
+{
+	(void)syscall(SYS_futex, (uint32_t *)(void *)&h->h_generation + MXS_GEN_FUTEX_WORD, FUTEX_WAKE, INT_MAX,
+		      NULL, NULL, 0);
+}
+
 static void retire_file(int fd)
 {
 	struct mxc_shm_hdr *h;
@@ -463,6 +477,8 @@ static void retire_file(int fd)
 	if (h->h_magic == MXS_SHM_MAGIC && h->h_layout == MXS_SHM_LAYOUT) {
 		h->h_retired_ms = region_now_ms();
 		mxa_store32(&h->h_state, MXS_STATE_RETIRED);
+		/* a waiter counts a replaced region as a change: it moves on */
+		gen_wake(h);
 	} else if (h->h_magic == MXS_SHM_MAGIC) {
 		/* another layout: only the fields every layout keeps in place
 		 * are ours to touch; its clients see RETIRED, find a region
@@ -612,6 +628,7 @@ void region_publish(struct region *r)
 {
 	r->hdr->h_last_publish_ms = region_now_ms();
 	(void)mxa_inc64(&r->hdr->h_generation);
+	gen_wake(r->hdr);
 	region_stamp(r);
 	/* under a heavy write load do not wait for the tick to reclaim */
 	if (r->ar.limbo_units > REGION_LIMBO_EAGER_UNITS)

@@ -149,6 +149,20 @@ _Static_assert(offsetof(struct mxc_shm_hdr, h_state) == 64, "h_state never moves
 _Static_assert(offsetof(struct mxc_shm_hdr, h_epoch) == 128, "bump MXS_SHM_LAYOUT");
 _Static_assert(offsetof(struct mxc_shm_hdr, h_reclaim_gen) == 192, "bump MXS_SHM_LAYOUT");
 _Static_assert(offsetof(struct mxc_shm_hdr, h_generation) == 256, "bump MXS_SHM_LAYOUT");
+/*
+ * The futex word of h_generation, as an index into it seen as two uint32_t:
+ * its low 32 bits (offset 256 of the little-endian file).  Waiters sleep
+ * on it with FUTEX_WAIT (shared: the region is mapped by other processes),
+ * comparing it with the low half of the generation they saw; the writer
+ * wakes them all (FUTEX_WAKE) after each publish and after retiring the
+ * region.  32 bits wrap, but a waiter compares against a value it loaded a
+ * moment before, so only 2^32 publishes in that moment could fool it.
+ */
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_BIG_ENDIAN__
+#define MXS_GEN_FUTEX_WORD 1
+#else
+#define MXS_GEN_FUTEX_WORD 0
+#endif
 _Static_assert(offsetof(struct mxc_shm_hdr, h_arena_used) == 320, "bump MXS_SHM_LAYOUT");
 _Static_assert(offsetof(struct mxc_shm_hdr, h_ctr) == 448, "bump MXS_SHM_LAYOUT");
 _Static_assert(sizeof(struct mxc_shm_hdr) == 960, "bump MXS_SHM_LAYOUT");
