@@ -84,7 +84,8 @@ BENCH_LIBS  = -llmdb -lsqlite3 -lm
 
 # --- sources ----------------------------------------------------------------
 SHM_SRC    = shm/key.c
-LIB_SRC    = client/map.c client/slots.c client/events.c client/inspect.c $(wildcard client/tab_*.c) client/rblock.c $(SHM_SRC)
+LIB_SRC    = client/map.c client/slots.c client/events.c client/inspect.c $(wildcard client/tab_*.c) client/rblock.c \
+	     client/wait.c $(SHM_SRC)
 DAEMON_SRC = $(wildcard daemon/*.c) $(SHM_SRC)
 SHMCTL_SRC = $(wildcard client/shmctl*.c)
 SMAP_SRC   = client/socketmap.c client/sm_conn.c client/sm_proto.c

@@ -177,7 +177,7 @@ if [ $want_tsan -eq 1 ] && build SANITIZER=thread; then
 	export TSAN_OPTIONS=${TSAN_OPTIONS:-halt_on_error=1}
 	run_tap "tsan/stress_rcu-threads" build-thread/test-logs setarch "$(uname -m)" -R \
 		build-thread/tests/stress/stress_rcu threads 3
-	for t in test_region test_dns test_dane test_https test_sts_client; do
+	for t in test_region test_dns test_dane test_https test_sts_client test_wait; do
 		run_tap "tsan/$t" build-thread/test-logs setarch "$(uname -m)" -R build-thread/tests/$t
 	done
 fi
