@@ -5,6 +5,7 @@
 # picked up within seconds of its use, not at the next refresh; a flood of
 # lookups costs a TXT query or two, not one each; recheck_s = 0 leaves
 # it to the refresher.  dnsmasq logs its queries, which the test counts.
+# Also what a fetch makes of mx values that are IP addresses.
 cd "$(dirname "$0")/../.." || exit 1
 . tests/lib.sh
 . tests/sts_env.sh
@@ -12,14 +13,16 @@ trap 'sts_env_cleanup; t_cleanup' EXIT
 
 new_dir D
 new_dir E
-check "certificates made" sts_env_init "$E" mta-sts.rc.test mta-sts.flood.test
-for d in rc flood; do
+check "certificates made" sts_env_init "$E" mta-sts.rc.test mta-sts.flood.test mta-sts.ip.test mta-sts.iponly.test
+for d in rc flood ip iponly; do
 	dns_record "--host-record=mta-sts.$d.test,127.0.0.1" "--txt-record=_mta-sts.$d.test,v=STSv1; id=${d}1"
 done
 dns_record "--log-queries" "--log-facility=-"
 check "dnsmasq answers" dns_start
 policy_ok rc.test $'version: STSv1\nmode: enforce\nmx: mx1.rc.test\nmax_age: 86400\n'
 policy_ok flood.test $'version: STSv1\nmode: enforce\nmx: mx.flood.test\nmax_age: 86400\n'
+policy_ok ip.test $'version: STSv1\nmode: enforce\nmx: 192.0.2.10\nmx: mx.ip.test\nmx: [2001:db8::1]\nmax_age: 86400\n'
+policy_ok iponly.test $'version: STSv1\nmode: enforce\nmx: 192.0.2.10\nmax_age: 86400\n'
 check "the HTTPS server listens" https_start
 
 # the refresher far away: only a recheck on use can see a change
@@ -72,6 +75,14 @@ sleep 0.5
 f1=$(txt_queries flood)
 check "  cost at least one TXT query" test "$f1" -gt "$f0"
 check "  and at most a couple ($((f1 - f0)))" test $((f1 - f0)) -le 3
+
+# --- mx values that are IP addresses: never patterns ---
+expect_rc 0 "ip.test: a policy with IP addresses among its mx values" S sts fetch ip.test
+check "  only the name is a pattern" sh -c "grep '^mx:' /tmp/t.out.$$ | tr -d '\n' | grep -qx 'mx: mx.ip.test'"
+check "  the daemon says so, once for the fetch" \
+	test "$(grep -c 'sts: ip.test: mx value 192.0.2.10 is an IP address, not a pattern: ignored (and 1 more)' "$D/daemon.log")" -eq 1
+expect_rc 4 "iponly.test: enforce with only an IP address: no policy" S sts fetch iponly.test
+check "  the policy is invalid" grep -q "sts-policy-invalid" /tmp/t.out.$$
 
 # --- recheck_s = 0: the refresher (or an admin) alone looks again ---
 daemon_stop "$D"
