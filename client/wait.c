@@ -79,6 +79,11 @@ int mxc_wait_change(mxc_t *h, uint64_t seen, int timeout_ms, uint64_t *gen)
 			/* retired: map its successor (the change), or, while
 			 * there is none yet (a daemon restarting), look again */
 			remap(h, m);
+			fatal = __atomic_load_n(&h->fatal, __ATOMIC_RELAXED);
+			if (fatal != 0) {
+				rc = fatal;   /* its successor is of another layout */
+				break;
+			}
 			if (__atomic_load_n(&h->cur, __ATOMIC_ACQUIRE) == m)
 				sleep_ms(deadline - now < MXC_WAIT_REMAP_MS ? deadline - now : MXC_WAIT_REMAP_MS);
 			continue;
