@@ -39,8 +39,11 @@ check "dnsmasq answers" dns_start
 check "the HTTPS server listens" https_start
 
 SM_PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+# miss_wait_ms = 0: the flood is of misses as fast as a peer can send
+# them, at the daemon's limits; with first contact's wait each connection
+# would have one miss in flight at a time (test_socketmap tests the wait)
 sts_config "$E/mxcached.conf" "workers = 4" "refresh_s = 2" "backoff_s = 3600" \
-	"[socketmap]" "listen = $SM_PORT" "idle_timeout_s = 60" \
+	"[socketmap]" "listen = $SM_PORT" "idle_timeout_s = 60" "miss_wait_ms = 0" \
 	"[limits]" "sts_entries = $ENTRIES"
 daemon_start "$D" -c "$E/mxcached.conf"
 rc=$?
