@@ -458,24 +458,29 @@ static int waiters_timeout(void)
 /* The watcher: rings wake_fd after every publish of the region. */
 static void *watch_main(void *arg)
 {
+	const struct timespec pause = { 0, 100 * 1000000L };
 	uint64_t gen = 0, one = 1;
 	int rc;
 
 	(void)arg;
-	(void)mxc_wait_change(region, 0, 0, &gen);
 	for (;;) {
+		if (gen == 0) {
+			/* nothing published yet (0 means "do not wait" to
+			 * mxc_wait_change), or no region for now (the daemon
+			 * restarts): look again after a pause; the loop's own
+			 * timeout still ends every wait meanwhile */
+			if (mxc_wait_change(region, 0, 0, &gen) != MXC_OK || gen == 0) {
+				gen = 0;
+				nanosleep(&pause, NULL);
+				continue;
+			}
+		}
 		rc = mxc_wait_change(region, gen, SM_WATCH_MS, &gen);
 		if (rc == MXC_OK) {
 			if (write(wake_fd, &one, sizeof(one)) < 0 && errno != EAGAIN)
 				break;
 		} else if (rc != MXC_NOTFOUND) {
-			/* no region for now (the daemon restarts): the loop's
-			 * own timeout still ends every wait */
-			struct timespec ts = { 0, 100 * 1000000L };
-
-			nanosleep(&ts, NULL);
 			gen = 0;
-			(void)mxc_wait_change(region, 0, 0, &gen);
 		}
 	}
 	return NULL;
