@@ -40,7 +40,7 @@ new_dir E      # the world: keys, zones, certificates, policy site
 Z=$DANE_ZONE   # dane.test, signed
 C=$DANE_CHILD  # unsigned.dane.test, delegated without DS
 check "certificates made" sts_env_init "$E" mta-sts.e.$Z mta-sts.f.$Z mta-sts.g.$C mta-sts.h.$Z \
-	mta-sts.j.$Z mta-sts.r.$Z
+	mta-sts.j.$Z mta-sts.r.$Z mta-sts.k.$Z
 check "keys made (ldns-keygen: KSK and ZSK)" dnssec_env_init "$E"
 
 # --- the zones ---------------------------------------------------------------------------
@@ -77,6 +77,9 @@ mx j.$Z
 sts j.$Z j1
 mx r.$Z
 sts r.$Z r1
+# k: its policy host answers 404 (a bad policy host: the check fails fast)
+mx k.$Z
+sts k.$Z k1
 check "the zone signed (ldns-signzone), nsd and unbound answer" dnssec_start
 
 # the world itself, before anything is asked of mxcached: unbound
@@ -100,6 +103,7 @@ G_POLICY=$'version: STSv1\r\nmode: enforce\r\nmx: mx.g.'$C$'\r\nfoo: bar  baz\r\
 policy_ok g.$C "$G_POLICY"
 policy_ok j.$Z $'version: STSv1\nmode: enforce\nmx: mx.j.'$Z$'\nmax_age: 86400\n'
 policy_ok r.$Z $'version: STSv1\nmode: enforce\nmx: mx1.r.'$Z$'\nmax_age: 86400\n'
+printf 'HTTP/1.1 404 Not Found\r\nContent-Length: 0\r\nConnection: close\r\n\r\n' >"$SITE/mta-sts.k.$Z.resp"
 check "the HTTPS server listens" https_start
 # mta-sts.h.dane.test: a TLS server that waits LATE_S before its handshake
 LATE_S=5
@@ -155,6 +159,12 @@ now_ms() { date +%s%3N; }
 # --- first contact: each row's first query already has its answer --------------------------
 expect_out "dane-only" "a) usable TLSA record: dane-only, on the first query" q a.$Z
 expect_out "dane" "b) only unusable TLSA records: dane" q b.$Z
+t0=$(now_ms)
+expect_rc 1 "k) a policy host answering 404: NOTFOUND on the first query" q k.$Z
+el=$(($(now_ms) - t0))
+check "k) as soon as the check failed ($el ms), not after miss_wait_ms" test "$el" -lt "$MISS_WAIT_MS"
+expect_rc 1 "k) sts get: a backoff entry" S sts get k.$Z
+check "k) naming the fetch error" grep -q "backoff until .*sts-policy-fetch-error" /tmp/t.out.$$
 expect_rc 1 "c) TLSA record in the unsigned child: not DANE (NOTFOUND)" q c.$Z
 expect_rc 1 "d) signed, no TLSA record: NOTFOUND" q d.$Z
 expect_out "dane-only" "e) usable TLSA record and an MTA-STS enforce policy: dane-only" q e.$Z
