@@ -42,7 +42,7 @@
  *                                                  127.0.0.1; default: only the
  *                                                  unix socket
  *   strict_testing = yes|no  answer testing policies as enforce, default no
- *   tlsrpt      = yes|no     add Postfix 3.10 TLSRPT attributes, default no
+ *   tlsrpt      = yes|no     TLSRPT attributes on mtasts too, default no
  *   miss_wait_ms = N         a key with nothing cached waits this long for
  *                            the daemon's check, 0..CONFIG_SM_MISS_WAIT_MAX,
  *                            0 answers at once; default 3000
