@@ -296,6 +296,24 @@ static inline int find_key(const struct mxc_map *m, const struct mxc_shm_root *r
 	return mxc_tab_find(m->base, m->lim, &root->r_tab[tab], tab, *hash, key, klen, e);
 }
 
+/*
+ * find_sts - the MTA-STS entry of key, decoded into *v (pointers into the
+ * region: use them inside the read).  MXC_OK, MXC_NOTFOUND (no entry), or
+ * MXC_ECORRUPT.  Every reader of the MTA-STS table starts here.
+ */
+static inline int find_sts(const struct mxc_map *m, const struct mxc_shm_root *root, const char *key, size_t klen,
+			   uint64_t *hash_inc, uint64_t *hash, struct mxc_sts_view *v)
+{
+	struct mxc_tab_ent e;
+	int rc = find_key(m, root, MXS_TAB_STS, key, klen, hash_inc, hash, &e);
+
+	if (rc == MXS_TAB_CORRUPT)
+		return MXC_ECORRUPT;
+	if (rc == MXS_TAB_ABSENT)
+		return MXC_NOTFOUND;
+	return mxc_sts_value_decode(e.val, e.vlen, v) == 0 ? MXC_OK : MXC_ECORRUPT;
+}
+
 #pragma GCC visibility pop
 
 #endif

@@ -41,17 +41,12 @@ static void sts_fill(const struct mxc_sts_view *v, struct mxc_sts *o)
 static int sts_read(struct mxc_map *m, const struct mxc_shm_root *root, void *arg)
 {
 	struct sts_q *q = arg;
-	struct mxc_tab_ent e;
 	struct mxc_sts_view v;
 	int rc;
 
-	rc = find_key(m, root, MXS_TAB_STS, q->key, q->klen, &q->hash_inc, &q->hash, &e);
-	if (rc == MXS_TAB_CORRUPT)
-		return MXC_ECORRUPT;
-	if (rc == MXS_TAB_ABSENT)
-		return MXC_NOTFOUND;
-	if (mxc_sts_value_decode(e.val, e.vlen, &v) != 0)
-		return MXC_ECORRUPT;
+	rc = find_sts(m, root, q->key, q->klen, &q->hash_inc, &q->hash, &v);
+	if (rc != MXC_OK)
+		return rc;
 	q->kind = v.kind;
 	q->recheck_s = v.recheck_s;
 	q->txt_checked = v.txt_checked;

@@ -88,12 +88,10 @@ static int tls_read(struct mxc_map *m, const struct mxc_shm_root *root, void *ar
 	o->sts_mode = -1;
 	q->have_sts = 0;
 
-	rc = find_key(m, root, MXS_TAB_STS, q->key, q->klen, &q->hash_inc, &q->hash, &e);
-	if (rc == MXS_TAB_CORRUPT)
-		return MXC_ECORRUPT;
-	if (rc == MXS_TAB_FOUND) {
-		if (mxc_sts_value_decode(e.val, e.vlen, &v) != 0)
-			return MXC_ECORRUPT;
+	rc = find_sts(m, root, q->key, q->klen, &q->hash_inc, &q->hash, &v);
+	if (rc == MXC_ECORRUPT)
+		return rc;
+	if (rc == MXC_OK) {
 		q->have_sts = 1;
 		q->sts_kind = v.kind;
 		q->last_use = v.last_use;
@@ -197,17 +195,12 @@ struct text_q {
 static int text_read(struct mxc_map *m, const struct mxc_shm_root *root, void *arg)
 {
 	struct text_q *q = arg;
-	struct mxc_tab_ent e;
 	struct mxc_sts_view v;
 	int rc;
 
-	rc = find_key(m, root, MXS_TAB_STS, q->key, q->klen, &q->hash_inc, &q->hash, &e);
-	if (rc == MXS_TAB_CORRUPT)
-		return MXC_ECORRUPT;
-	if (rc == MXS_TAB_ABSENT)
-		return MXC_NOTFOUND;
-	if (mxc_sts_value_decode(e.val, e.vlen, &v) != 0)
-		return MXC_ECORRUPT;
+	rc = find_sts(m, root, q->key, q->klen, &q->hash_inc, &q->hash, &v);
+	if (rc != MXC_OK)
+		return rc;
 	if (v.kind != MXS_STS_KIND_POLICY || v.text == NULL)
 		return MXC_NOTFOUND;
 	*q->textlen = v.textlen;

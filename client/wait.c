@@ -108,18 +108,13 @@ struct sts_any_q {
 static int sts_any_read(struct mxc_map *m, const struct mxc_shm_root *root, void *arg)
 {
 	struct sts_any_q *q = arg;
-	struct mxc_tab_ent e;
 	struct mxc_sts_view v;
 	int rc;
 
 	q->found = 0;
-	rc = find_key(m, root, MXS_TAB_STS, q->key, q->klen, &q->hash_inc, &q->hash, &e);
-	if (rc == MXS_TAB_CORRUPT)
-		return MXC_ECORRUPT;
-	if (rc == MXS_TAB_ABSENT)
-		return MXC_OK;
-	if (mxc_sts_value_decode(e.val, e.vlen, &v) != 0)
-		return MXC_ECORRUPT;
+	rc = find_sts(m, root, q->key, q->klen, &q->hash_inc, &q->hash, &v);
+	if (rc != MXC_OK)
+		return rc == MXC_NOTFOUND ? MXC_OK : rc;
 	/* an entry run out (an old backoff, an expired policy) is no answer:
 	 * the check asked for replaces it */
 	q->found = v.valid_end > wall_coarse_s();
