@@ -336,7 +336,10 @@ int main(int argc, char **argv)
 	       o.maps.tlsrpt ? ", TLSRPT attributes" : "", o.maps.miss_wait_ms);
 	sm_conn_run(&stop);
 	sm_conn_stop();
-	mxc_close(h);
+	/* no mxc_close: the watcher thread (sm_conn.c) may be asleep in
+	 * mxc_wait_change on h, and a handle must not be closed under a
+	 * thread using it; the process ends here, and its exit releases the
+	 * mapping and the reader block's registration */
 	return 0;
 bad:
 	usage(stderr);
