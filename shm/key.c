@@ -407,9 +407,7 @@ static int fast_domain_simd(const char *in, size_t n, char *dst, size_t outlen, 
 
 int mxk_normalize(const char *in, char *out, size_t outlen, size_t *len, int *kind)
 {
-	char buf[MXK_MAX_INPUT + 1];
 	size_t n, cn = 0;
-	int k;
 
 	if (!in || !out)
 		return MXK_EINVAL;
@@ -430,6 +428,17 @@ int mxk_normalize(const char *in, char *out, size_t outlen, size_t *len, int *ki
 			*kind = MXK_DOMAIN;
 		return MXK_OK;
 	}
+	return mxk_normalize_full(in, out, outlen, len, kind);
+}
+
+int mxk_normalize_full(const char *in, char *out, size_t outlen, size_t *len, int *kind)
+{
+	char buf[MXK_MAX_INPUT + 1];
+	size_t n, cn = 0;
+	int k;
+
+	if (!in || !out)
+		return MXK_EINVAL;
 	/* strnlen: an unterminated or huge input must not be read to the end. */
 	n = strnlen(in, MXK_MAX_INPUT + 1);
 	if (n == 0 || n > MXK_MAX_INPUT)
