@@ -394,13 +394,13 @@ static inline unsigned simd_block(const char *src, char *dst, unsigned *dot, uns
  * MXK_DOMAIN with dst and *np set; 0 for the general path (nothing
  * decided, dst untouched); FAST_LONG for the byte loop.
  *
- * Measured (callgrind, mxk_normalize on the 1,000 keys of bench/common.h,
- * 15..32 bytes such as "mta997.umbrella.ac.jp"): 172 instructions a call,
- * against 290 for the pass this replaced (a strnlen call, then unaligned
- * loads, then a memcpy call); the same keys in mixed case with a root dot
- * cost 172 against 292.  Aligned loads also keep valgrind's memcheck
- * quiet, which accepts a partly valid aligned load but not an unaligned
- * one.
+ * Measured (callgrind, build/bench/bench_key: mxk_normalize on the first
+ * 1,000 keys of bench/common.h, 10..40 bytes such as "mx12.acme.io"): 164
+ * instructions a call, against 271 for the pass this replaced (a strnlen
+ * call, then unaligned loads, then a memcpy call); the same keys in mixed
+ * case with a root dot cost 166 against 273.  Aligned loads also keep
+ * valgrind's memcheck quiet, which accepts a partly valid aligned load but
+ * not an unaligned one.
  */
 static inline int fast_domain_simd(const char *in, char *dst, size_t outlen, size_t *np)
 {
