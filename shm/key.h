@@ -52,6 +52,14 @@ enum mxk_kind {
  */
 int mxk_normalize(const char *in, char *out, size_t outlen, size_t *len, int *kind);
 
+/*
+ * mxk_normalize_full - mxk_normalize() without its fast path for plain
+ * host names: every key through the general parser.  Same contract and
+ * the very same results; it exists so that tests can hold the fast path
+ * to it.  Slower: callers want mxk_normalize().
+ */
+int mxk_normalize_full(const char *in, char *out, size_t outlen, size_t *len, int *kind);
+
 /* mxk_kind_name - "domain", "ipv4", "ipv6" or "invalid"; static text. */
 const char *mxk_kind_name(int kind);
 
