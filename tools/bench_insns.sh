@@ -10,9 +10,9 @@
 #
 # The same runs' counts split by where the instructions are (source file
 # of the inlined code, callgrind_annotate's file:function, self cost):
-#   normalise     shm/key.c and shm/key.h, mxk_* functions, libc's strlen
+#   normalise     shm/key*.c and shm/key*.h, mxk_* functions, libc's strlen
 #   siphash       shm/siphash.h
-#   table         shm/table.h, libc's memcmp (the key comparison), and the
+#   table         shm/tab*.h, libc's memcmp (the key comparison), and the
 #                 table reader callbacks' (*_read) lines of client/internal.h
 #                 and of the atomics headers (find_key, the index word)
 #   read_section  client/slots.c, shm/rcu.h, map_root/map_live/
@@ -55,11 +55,11 @@ count() {
 		i = match(loc, /:[^:]*$/)
 		file = substr(loc, 1, i - 1); fn = substr(loc, i + 1)
 		sub(/@@.*/, "", fn)
-		if (file ~ /shm\/key\.[ch]$/ || fn ~ /^mxk_/ || fn ~ /^__strn?len/)
+		if (file ~ /shm\/key[^\/]*\.[ch]$/ || fn ~ /^mxk_/ || fn ~ /^__strn?len/)
 			p = "normalise"
 		else if (file ~ /shm\/siphash\.h$/)
 			p = "siphash"
-		else if (file ~ /shm\/table\.h$/ || fn ~ /^__memcmp/)
+		else if (file ~ /shm\/tab[^\/]*\.h$/ || fn ~ /^__memcmp/)
 			p = "table"
 		else if (file ~ /(client\/internal\.h|ck_pr\.h|shm\/atomic\.h|shm\/rcu\.h)$/)
 			p = fn ~ /_read$/ ? "table" : "read_section"
