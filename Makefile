@@ -203,9 +203,10 @@ deps:
 # authoritative server, a validating resolver, ldns-keygen/-signzone, drill)
 TEST_PKGS = pkg-config binutils util-linux sqlite3 python3 openssl dnsmasq-base \
             postfix clang libclang-rt-14-dev mandoc iproute2 nsd unbound ldnsutils
-# make bench: LMDB (the baseline bench_resolve compares against), and the
-# refresh and event runs' tools (sqlite3, python3, openssl, dnsmasq)
-BENCH_PKGS = liblmdb-dev sqlite3 python3 openssl dnsmasq-base
+# make bench: LMDB (the baseline bench_resolve compares against), the
+# refresh and event runs' tools (sqlite3, python3, openssl, dnsmasq), and
+# valgrind (callgrind counts the instructions per lookup)
+BENCH_PKGS = liblmdb-dev sqlite3 python3 openssl dnsmasq-base valgrind
 # make bench, the lookup plot only: without it the figures come all the same
 PLOT_PKGS = gnuplot-nox
 

@@ -115,6 +115,7 @@ struct mxc {
 	ck_bitmap_t *owned;            /* slots of blk claimed by a thread */
 	struct slotref *refs;          /* MXS_SLOTS_MAX, one per slot */
 	uint64_t owner;
+	uint64_t id;                   /* this process's handles: 1, 2, ...; never reused */
 	pthread_key_t key;
 	pthread_mutex_t claim_mu;      /* claim path only, never a lookup */
 	uint32_t noslot_reads;         /* atomic: reads since a failed claim */
@@ -147,11 +148,31 @@ struct rd {
 };
 
 /* map.c */
-const struct mxc_shm_root *map_root(const struct mxc_map *m);
 int hdr_check(const struct mxc_shm_hdr *hd, uint64_t fsize);
 void remap(struct mxc *h, struct mxc_map *old);
 void map_maintain(struct mxc *h);
-int map_live(const struct mxc_map *m);
+
+/* The root record of m, bounds-checked; NULL if corrupt.  Inline, as
+ * every lookup starts here. */
+static inline const struct mxc_shm_root *map_root(const struct mxc_map *m)
+{
+	uint64_t off = mxa_load64((uint64_t *)(uintptr_t)&m->hdr->h_root);
+	const struct mxc_shm_root *root;
+
+	if ((off & (MXS_SHM_UNIT - 1)) != 0 || off < MXS_SHM_HDR_SIZE || off > m->lim ||
+	    sizeof(*root) > m->lim - off)
+		return NULL;
+	root = (const struct mxc_shm_root *)(const void *)(m->base + off);
+	if (root->r_magic != MXS_ROOT_MAGIC || root->r_ntab != MXS_TAB_MAX)
+		return NULL;
+	return root;
+}
+
+/* Is m still the region the daemon updates (not RETIRED)? */
+static inline int map_live(const struct mxc_map *m)
+{
+	return mxa_load32((uint32_t *)(uintptr_t)&m->hdr->h_state) == MXS_STATE_LIVE;
+}
 
 /* slots.c */
 void slot_release(struct mxc *h, uint32_t i);
@@ -159,7 +180,7 @@ void slot_thread_exit(void *v);
 int block_make(struct mxc *h, unsigned wait_ms);
 struct slotref *slot_claim(struct mxc *h);
 int noslot_retry(struct mxc *h);
-int read_begin(struct mxc *h, struct rd *rd);
+int read_begin_slow(struct mxc *h, struct rd *rd);
 
 /* events.c */
 int ev_post(struct mxc *h, uint8_t type, const char *name, size_t nlen, int64_t value);
@@ -186,8 +207,84 @@ static inline int map_light(const struct mxc *h, const struct mxc_map *m)
 	return h->membarrier && (m->flags & MXS_HF_MEMBARRIER);
 }
 
+/*
+ * Thread-local variables a lookup reads: initial-exec, so that in the
+ * shared library each is one load off the thread pointer, not a call to
+ * __tls_get_addr (a few bytes of the static TLS glibc keeps for
+ * libraries, also when dlopen()ed).
+ */
+#define MXC_TLS __thread __attribute__((tls_model("initial-exec")))
+
 /* The read this thread is inside (slots.c). */
-extern __thread struct rd *tls_rd;
+extern MXC_TLS struct rd *tls_rd;
+
+/*
+ * The slot reference this thread last used, and the handle it belongs
+ * to (slots.c): the pthread key's value, kept where a lookup reads it
+ * without a call.  By id, not by pointer: a handle closed and another
+ * opened at the same address must not find the old one's slot.
+ * slot_claim fills it; slot_thread_exit empties it.
+ */
+struct tls_slot {
+	uint64_t id;                   /* h->id; 0: none */
+	struct slotref *ref;
+};
+extern MXC_TLS struct tls_slot tls_slot;
+
+/* Does the writer of m scan this process's block?  (The map struct is
+ * ours, not the mapping: safe to read before announcing.) */
+static inline int writer_scans(struct mxc *h, const struct mxc_map *m)
+{
+	return m->writer == __atomic_load_n(&h->blk.writer, __ATOMIC_ACQUIRE);
+}
+
+/*
+ * read_begin - enter a read-side section on h: announce it in this
+ * thread's slot (shm/rcu.h), or count a slotless read.  0, or a negative
+ * MXC_ code.  Inline is the common case only: not nested, this thread's
+ * slot cached, the current mapping live and scanned by its writer; it
+ * announces exactly as read_begin_slow does (announce, check h->cur is
+ * still m, then the real epoch).  Anything else, read_begin_slow, after
+ * taking back an announcement already made.
+ */
+static inline __attribute__((always_inline)) int read_begin(struct mxc *h, struct rd *rd)
+{
+	struct slotref *ref = tls_slot.ref;
+	struct mxc_shm_slot *s;
+	struct mxc_map *m;
+
+	if (__builtin_expect(tls_slot.id != h->id || ref == &noslot || tls_rd != NULL ||
+			     __atomic_load_n(&h->fatal, __ATOMIC_RELAXED) != 0 || mxa_load32(&h->nretired) != 0 ||
+			     ref->forkgen != __atomic_load_n(&forkgen, __ATOMIC_RELAXED), 0))
+		return read_begin_slow(h, rd);
+	m = __atomic_load_n(&h->cur, __ATOMIC_ACQUIRE);
+	if (__builtin_expect(!writer_scans(h, m), 0))
+		return read_begin_slow(h, rd);
+	s = &h->blk.slots[ref->slot];
+	mxc_rcu_announce(s, m->inc, map_light(h, m));
+	if (__builtin_expect(__atomic_load_n(&h->cur, __ATOMIC_ACQUIRE) != m || !map_live(m), 0)) {
+		mxc_rcu_exit(s);
+		return read_begin_slow(h, rd);
+	}
+	mxc_rcu_settle(s, m->hdr);
+	rd->h = h;
+	rd->m = m;
+	rd->slot = s;
+	rd->slotless = 0;
+	rd->nested = 0;
+	rd->prev = NULL;
+	/* read_end takes it back before rd goes out of scope; inlined into
+	 * with_read, GCC cannot see that far */
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wdangling-pointer"
+#endif
+	tls_rd = rd;
+#if defined(__GNUC__) && !defined(__clang__) && __GNUC__ >= 12
+#pragma GCC diagnostic pop
+#endif
+	return 0;
+}
 
 /* Returns 1 if a slotless read must be retried.  Inline: every lookup
  * ends here, and a call per lookup is measurable. */

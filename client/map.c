@@ -19,6 +19,7 @@ uint32_t forkgen;
 static pthread_once_t fork_once = PTHREAD_ONCE_INIT;
 static pthread_mutex_t open_mu = PTHREAD_MUTEX_INITIALIZER;
 static struct mxc *open_list;
+static uint64_t handle_ids;            /* atomic: the last handle's id */
 
 static void on_fork_prepare(void)
 {
@@ -113,21 +114,6 @@ static int process_barrier(const struct mxc *h)
 }
 
 /* ---- mapping and validation -------------------------------------------- */
-
-/* The root record of m, bounds-checked; NULL if corrupt. */
-const struct mxc_shm_root *map_root(const struct mxc_map *m)
-{
-	uint64_t off = mxa_load64((uint64_t *)(uintptr_t)&m->hdr->h_root);
-	const struct mxc_shm_root *root;
-
-	if ((off & (MXS_SHM_UNIT - 1)) != 0 || off < MXS_SHM_HDR_SIZE || off > m->lim ||
-	    sizeof(*root) > m->lim - off)
-		return NULL;
-	root = (const struct mxc_shm_root *)(const void *)(m->base + off);
-	if (root->r_magic != MXS_ROOT_MAGIC || root->r_ntab != MXS_TAB_MAX)
-		return NULL;
-	return root;
-}
 
 int hdr_check(const struct mxc_shm_hdr *hd, uint64_t fsize)
 {
@@ -288,11 +274,6 @@ void map_maintain(struct mxc *h)
 	}
 }
 
-int map_live(const struct mxc_map *m)
-{
-	return mxa_load32((uint32_t *)(uintptr_t)&m->hdr->h_state) == MXS_STATE_LIVE;
-}
-
 /* ---- open / close -------------------------------------------------------- */
 
 int mxc_open(const char *dir, mxc_t **out)
@@ -325,6 +306,7 @@ int mxc_open(const char *dir, mxc_t **out)
 		return MXC_ESYS;
 	}
 	h->dir_uid = (uint64_t)st.st_uid;
+	h->id = __atomic_add_fetch(&handle_ids, 1, __ATOMIC_RELAXED);
 	h->membarrier = membarrier_register();
 	rc = map_open(h->data_path, h->dir_uid, &h->cur);
 	if (rc != MXC_OK) {

@@ -37,6 +37,11 @@ void slot_thread_exit(void *v)
 {
 	struct slotref *ref = v;
 
+	/* a lookup from a later destructor must not use the slot given
+	 * back here: it finds no cache and claims one anew */
+	if (tls_slot.ref == ref)
+		tls_slot.id = 0;
+
 	if (ref != NULL && ref != &noslot && ref->forkgen == __atomic_load_n(&forkgen, __ATOMIC_ACQUIRE)) {
 		pthread_mutex_lock(&ref->h->claim_mu);
 		slot_release(ref->h, ref->slot);
@@ -105,6 +110,8 @@ out:
 	if (ref == &noslot)
 		__atomic_store_n(&h->noslot_retry_ms, mono_coarse_ms() + MXC_NOSLOT_RETRY_MS, __ATOMIC_RELAXED);
 	pthread_setspecific(h->key, ref);
+	tls_slot.ref = ref;
+	tls_slot.id = h->id;
 	return ref;
 }
 
@@ -125,7 +132,10 @@ int noslot_retry(struct mxc *h)
  * the outer announcement: it reads under it, from the same mapping.
  */
 struct rd;
-__thread struct rd *tls_rd;
+MXC_TLS struct rd *tls_rd;
+
+/* The slot reference of the handle this thread read from last. */
+MXC_TLS struct tls_slot tls_slot;
 
 static struct rd *outer_read(const struct mxc *h)
 {
@@ -137,14 +147,28 @@ static struct rd *outer_read(const struct mxc *h)
 	return NULL;
 }
 
-/* Does the writer of m scan this process's block?  (The map struct is
- * ours, not the mapping: safe to read before announcing.) */
-static int writer_scans(struct mxc *h, const struct mxc_map *m)
+/*
+ * This thread's slot reference on h: the cache when it is h's, else the
+ * pthread key's value (kept as the cache from then on); NULL if this
+ * thread has none yet.
+ */
+static struct slotref *thread_ref(struct mxc *h)
 {
-	return m->writer == __atomic_load_n(&h->blk.writer, __ATOMIC_ACQUIRE);
+	struct slotref *ref;
+
+	if (tls_slot.id == h->id)
+		return tls_slot.ref;
+	ref = pthread_getspecific(h->key);
+	if (ref != NULL) {
+		tls_slot.ref = ref;
+		tls_slot.id = h->id;
+	}
+	return ref;
 }
 
-int read_begin(struct mxc *h, struct rd *rd)
+/* read_begin's every case: nested reads, a first read, a retired or
+ * replaced mapping, another daemon's region, a thread without a slot. */
+int read_begin_slow(struct mxc *h, struct rd *rd)
 {
 	struct slotref *ref;
 	struct mxc_map *m;
@@ -169,7 +193,7 @@ int read_begin(struct mxc *h, struct rd *rd)
 	}
 	rd->nested = 0;
 	map_maintain(h);
-	ref = pthread_getspecific(h->key);
+	ref = thread_ref(h);
 	if (ref == NULL || (ref != &noslot && ref->forkgen != __atomic_load_n(&forkgen, __ATOMIC_RELAXED)) ||
 	    (ref == &noslot && noslot_retry(h)))
 		ref = slot_claim(h);

@@ -21,6 +21,9 @@
 #               to build/mxcache-socketmap over one unix connection and over
 #               32, next to mxc_resolve and mxc_sts_get in process; its own
 #               output in socketmap.csv and socketmap.txt)
+#   7. instructions per lookup: tools/bench_insns.sh (callgrind over
+#               BUILD/bench/bench_insns: mxc_resolve hits and misses on 1,000
+#               overrides, split into normalise, SipHash, table, read section)
 #
 # --quick (or BENCH_QUICK=1 in the environment, e.g. BENCH_QUICK=1 make bench)
 # passes --quick to both programs and imports 100,000 lines, not 1,000,000.
@@ -517,6 +520,20 @@ else
 	log "[6/6] skipping delivery events: $BUILD/tests/tools/stats_post not built"
 fi
 
+# --- 7. instructions per lookup: callgrind, a figure the machine's load cannot move
+if [ -x "$OUTDIR/bench_insns" ]; then
+	log "[7/7] instructions per lookup: callgrind over $OUTDIR/bench_insns (1,000 overrides)"
+	t=$(now_ns)
+	run_job_out "$OUTDIR/insns.csv" bash "$(dirname "$0")/bench_insns.sh" "$BUILD"
+	rc=$?
+	[ $rc -eq 0 ] || broken "bench_insns.sh exited with status $rc (figures it wrote are kept)"
+	cat "$OUTDIR/insns.csv" >> "$RESULTS"
+	row run - - "$MODE" insns wall "$(ms_since "$t")" ms
+else
+	notrun="$notrun insns"
+	log "[7/7] skipping instructions per lookup: $OUTDIR/bench_insns not built"
+fi
+
 # --- the plot -------------------------------------------------------------------
 # lookup.dat: one line per size, the median ns of each system for uniformly
 # random hits, the floor last ("-": not measured)
@@ -621,7 +638,8 @@ NR == 1 { next }
 	if ($1 == "resolve" && $3 == "hot1000" && $2 + 0 > hotn)
 		hotn = $2 + 0
 	if ($1 != "resolve" && $1 != "run" && $1 != "scale_run" && $1 != "import" && $1 != "restart" &&
-	    $1 != "sts_lookup" && $1 != "sts_refresh" && $1 != "socketmap" && $1 != "events")
+	    $1 != "sts_lookup" && $1 != "sts_refresh" && $1 != "socketmap" && $1 != "events" &&
+	    $1 != "insns")
 		sn = $2
 	if ($1 == "scale_run" && $6 == "online_cpus")
 		cpus = $7 + 0
@@ -803,6 +821,9 @@ END {
 		"≤ 2; tmpfs pages allocated, fresh" (u == "" ? "" : sprintf("; %.2f after updates", u)),
 		sn, "-", "fresh", "mxcache", "file_allocated_vs_raw")
 	why = ""
+	x = g("insns", 1000, "uniform", "hit", "mxcache", "per_lookup")
+	target("instructions per hit, 1k overrides (callgrind)", x, "%.0f", "instructions",
+		"≤ 350 with SipHash", 1000, "uniform", "hit", "mxcache", "insns_per_lookup")
 	x = g("restart", import_n, "-", "start", "mxcached", "rebuild")
 	target("rebuild at " fmtn(import_n) " (the daemon'"'"'s log)", x == "" ? "" : x / 1000, "%.3f", "s",
 		"< 2 s" (import_n == 1000000 ? "" : ", set for 1M"), import_n, "-", "start", "mxcached", "rebuild")
@@ -892,6 +913,21 @@ END {
 	printf "  one client process:    %9d events in %6.2f s = %7d/s\n", v["one_client", "events"], v["one_client", "wall"] / 1000, v["one_client", "rate"]
 	printf "  four client processes: %9d events in %6.2f s = %7d/s\n", v["four_clients", "events"], v["four_clients", "wall"] / 1000, v["four_clients", "rate"]
 	printf "  one client flat out without retrying: %d posted, %d dropped, every drop counted\n", v["no_retry", "posted"], v["no_retry", "dropped"]
+}' "$RESULTS"
+
+awk -F, '
+$1 == "insns" { v[$4, $6] = $7; n = $2 }
+END {
+	if (n == "")
+		exit
+	print ""
+	printf "-- instructions per lookup (callgrind, mxc_resolve on %s overrides; (count at N - count at 0) / N)\n", n
+	printf "  %-6s %10s %10s %10s %10s %13s %10s\n", "case", "total", "normalise", "siphash", "table", "read_section", "rest"
+	for (i = 1; i <= 2; i++) {
+		c = i == 1 ? "hit" : "miss"
+		printf "  %-6s %10s %10s %10s %10s %13s %10s\n", c, v[c, "per_lookup"], v[c, "normalise"],
+			v[c, "siphash"], v[c, "table"], v[c, "read_section"], v[c, "rest"]
+	}
 }' "$RESULTS"
 
 [ -n "$notrun" ] && echo && echo "not run:$notrun"

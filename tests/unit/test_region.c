@@ -256,6 +256,22 @@ int main(void)
 	}
 	mxc_close(hc);
 
+	/* a handle closed and another opened, likely at the same address:
+	 * the thread's cached slot reference belongs to the closed one and
+	 * must not be used (under ASan a use is a use after free) */
+	{
+		int wrong = 0;
+
+		for (i = 0; i < 50; i++) {
+			hc = NULL;
+			if (mxc_open(dir, &hc) != MXC_OK || mxc_resolve(hc, "k1.example", host, sizeof(host)) != MXC_OK ||
+			    mxc_resolve(h, "k1.example", host, sizeof(host)) != MXC_OK)
+				wrong++;
+			mxc_close(hc);
+		}
+		is_int(wrong, 0, "50 handles opened and closed in turn, each answering beside the first");
+	}
+
 	/* fork: the child reads with a slot of a block of its own, which it
 	 * registers; the parent keeps its own */
 	{
