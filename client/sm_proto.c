@@ -262,10 +262,10 @@ static int mtasts_answer(struct sm_stream *c, const char *key, size_t klen, int 
 	size_t plain;
 	int rc;
 
-	/* a key starting with '.' is a parent-domain probe: never a policy */
-	if (klen == 0 || key[0] == '.' || sts_domain(key, klen, dom, sizeof(dom)) != 0 ||
-	    memchr(dom, '\0', strlen(dom) + 1) != dom + strlen(dom) ||
-	    mxc_normalize(dom, canon, sizeof(canon)) != MXC_OK)
+	/* a key starting with '.' is a parent-domain probe: never a policy;
+	 * a NUL inside would cut the name short (another domain's answer) */
+	if (klen == 0 || key[0] == '.' || memchr(key, '\0', klen) != NULL ||
+	    sts_domain(key, klen, dom, sizeof(dom)) != 0 || mxc_normalize(dom, canon, sizeof(canon)) != MXC_OK)
 		goto notfound;
 	if (c->waiting) {
 		/* asked already: look without asking again, unless the ask
