@@ -263,9 +263,12 @@ static int mtasts_answer(struct sm_stream *c, const char *key, size_t klen, int 
 	int rc;
 
 	/* a key starting with '.' is a parent-domain probe: never a policy;
-	 * a NUL inside would cut the name short (another domain's answer) */
+	 * a NUL inside would cut the name short (another domain's answer).
+	 * mxc_tls_policy normalises the name itself (a name it cannot
+	 * normalise, or an IP address, is MXC_EINVAL: NOTFOUND), so the
+	 * canonical spelling is made here only for the TLSRPT attributes. */
 	if (klen == 0 || key[0] == '.' || memchr(key, '\0', klen) != NULL ||
-	    sts_domain(key, klen, dom, sizeof(dom)) != 0 || mxc_normalize(dom, canon, sizeof(canon)) != MXC_OK)
+	    sts_domain(key, klen, dom, sizeof(dom)) != 0)
 		goto notfound;
 	if (c->waiting) {
 		/* asked already: look without asking again, unless the ask
@@ -276,7 +279,7 @@ static int mtasts_answer(struct sm_stream *c, const char *key, size_t klen, int 
 		else
 			c->wait_asked_ms = now_ms;
 	}
-	rc = mxc_tls_policy(cf.h, canon, flags, &pol);
+	rc = mxc_tls_policy(cf.h, dom, flags, &pol);
 	if (rc == MXC_NOTFOUND && cf.miss_wait_ms > 0) {
 		if (!c->waiting) {
 			now_ms = sm_mono_ms();
@@ -297,6 +300,8 @@ static int mtasts_answer(struct sm_stream *c, const char *key, size_t klen, int 
 		goto notfound;
 	if (!tlsrpt || pol.source != MXC_TLS_STS)
 		return reply_ok(c, pol.policy, strlen(pol.policy));
+	if (mxc_normalize(dom, canon, sizeof(canon)) != MXC_OK)
+		goto notfound;       /* not reached: mxc_tls_policy took it */
 	sb.n = 0;
 	sb.over = 0;
 	sb_add(&sb, "OK %s", pol.policy);
