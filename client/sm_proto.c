@@ -341,14 +341,12 @@ static int map_mtasts_tlsrpt(struct sm_stream *c, const char *key, size_t klen)
  */
 static int addr_key(const char *key, size_t klen, char *k, size_t ksize)
 {
-	size_t i;
+	const char *at = memrchr(key, '@', klen);
 
-	for (i = klen; i > 0; i--)
-		if (key[i - 1] == '@') {
-			key += i;
-			klen -= i;
-			break;
-		}
+	if (at != NULL) {
+		klen -= (size_t)(at + 1 - key);
+		key = at + 1;
+	}
 	if (klen == 0 || klen >= ksize || memchr(key, '\0', klen) != NULL)
 		return -1;
 	memcpy(k, key, klen);
