@@ -111,6 +111,8 @@ HELPER_BIN = $(patsubst tests/%.c,$(BUILD)/tests/%,$(HELPER_SRC))
 BENCH_SRC  = $(filter-out bench/harness.c,$(wildcard bench/*.c))
 BENCH_HARNESS = $(BUILD)/obj/bench/harness.o
 BENCH_BIN  = $(patsubst bench/%.c,$(BUILD)/bench/%,$(BENCH_SRC))
+# the trivial socketmap server bench_socketmap measures mxcache-socketmap against
+BENCH_ALT_BIN = $(BUILD)/bench/sm_trivial
 
 all: $(SOLIB) $(ALIB) $(DAEMON) $(SHMCTL) $(SMAP) $(SHMCTL_BASH)
 
@@ -155,8 +157,12 @@ $(BUILD)/bench/%: bench/%.c $(BENCH_HARNESS) $(ALIB) $(DAEMON_CORE_OBJ)
 	@mkdir -p $(dir $@)
 	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $< $(BENCH_HARNESS) $(DAEMON_CORE_OBJ) $(ALIB) $(DAEMON_LIBS) $(BENCH_LIBS)
 
+$(BUILD)/bench/sm_trivial: bench/alt/sm_trivial.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CPPFLAGS) $(ALL_CFLAGS) $(ALL_LDFLAGS) -o $@ $<
+
 tests-bin: all $(UNIT_BIN) $(HELPER_BIN)
-bench-bin: all $(BENCH_HARNESS) $(BENCH_BIN) $(HELPER_BIN)
+bench-bin: all $(BENCH_HARNESS) $(BENCH_BIN) $(BENCH_ALT_BIN) $(HELPER_BIN)
 
 # libFuzzer targets, tests/fuzz/fuzz_NAME.c -> build-fuzz/fuzz/fuzz_NAME,
 # built with FUZZ=1 (make fuzz-bin does that).  FUZZ_NAME is what each

@@ -3,6 +3,7 @@
  * costs, next to the same lookup done by the library in process.
  *
  *   bench_socketmap [--quick] [--entries N] [--csv FILE] [--server PATH]
+ *                   [--trivial PATH] [--only TEXT]
  *
  * Postfix cannot link libmxcache; it asks mxcache-socketmap over a socket
  * (socketmap_table(5)).  That adds a round trip, two context switches and
@@ -37,11 +38,25 @@
  *                thread, the rate is all replies over the common wall time;
  *   socketmap_pipelined16/1  one connection keeping PIPE_DEPTH requests in
  *                flight: the rate a pipelining client gets (latency is
- *                send to reply, so it includes the queue ahead).
+ *                send to reply, so it includes the queue ahead); the
+ *                replies that arrived together are read, and as many new
+ *                requests go in one send;
+ *   socketmap_pipelined100/1  the same, PIPE_DEEP requests in flight.
+ *
+ * Each socketmap mode is measured again, right after, against
+ * build/bench/sm_trivial (bench/alt/sm_trivial.c): a one-thread server
+ * that answers every request "OK x" with no lookup at all, the floor of
+ * the protocol on this machine (modes trivial/1, trivial/32,
+ * trivial_pipelined16/1, trivial_pipelined100/1, the same request bytes).
+ * The rate of mxcache-socketmap over that floor's, mode by mode, is what
+ * its own work costs (rate_vs_trivial; 1.0 is as fast as answering
+ * without looking anything up).
  *
  * The clients run on the same CPUs as the server, as Postfix's processes
  * would; with more threads than CPUs the 32-connection latencies include
- * the wait for a CPU.  Request bytes are prepared before timing.  Reports
+ * the wait for a CPU.  Request bytes are prepared before timing.  --only
+ * TEXT measures only the cases whose "KIND/MODE/CONNS" holds TEXT (for a
+ * profiler: --only transport/socketmap_pipelined100).  Reports
  * figures, never pass or fail: exit 1 only when something broke (a wrong
  * answer, a server that did not start or answer).
  */
@@ -83,6 +98,8 @@
 #define BATCH             64          /* library lookups timed together */
 #define CONNS_MANY        32
 #define PIPE_DEPTH        16
+#define PIPE_DEEP         100
+#define PIPE_MAX          PIPE_DEEP   /* the deepest mode: send times kept */
 #define WARMUP_REQS       200         /* per connection, untimed: first touches */
 #define SEQ_LEN           (1u << 20)  /* pre-generated key indices, used cyclically */
 #define SEQ_SEED          UINT64_C(0x736f636b6d6170)
@@ -98,6 +115,8 @@
 #define POLL_NS           10000000L   /* start/stop polling, and the main thread's sleep */
 #define SOCK_NAME         "socketmap.sock"
 #define SERVER_REL        "/../mxcache-socketmap"   /* from this program's directory */
+#define TRIVIAL_REL       "/sm_trivial"
+#define TRIVIAL_SOCK      "trivial.sock"
 
 enum { KIND_TRANSPORT, KIND_MTASTS, KIND_DANE, KIND_N };
 static const char *const kind_name[KIND_N] = { "transport", "mtasts", "mtasts_dane" };
@@ -107,10 +126,21 @@ static const char *const kind_map[KIND_N] = { "transport", "mtasts", "mtasts" };
 #define DANE_PREFIX "dane."
 _Static_assert(KEY_MAX + sizeof(DANE_PREFIX) <= KEY_SLOT, "a DANE domain fits a key slot");
 
-enum { MODE_LIBRARY, MODE_ONE, MODE_MANY, MODE_PIPE, MODE_N };
-static const char *const mode_name[MODE_N] = { "library", "socketmap", "socketmap", "socketmap_pipelined16" };
-static const int mode_conns[MODE_N] = { 1, 1, CONNS_MANY, 1 };
-static const int mode_depth[MODE_N] = { 0, 1, 1, PIPE_DEPTH };
+/* Each socketmap mode, then the same against the trivial server (its
+ * partner), measured back to back so both see the same machine. */
+enum {
+	MODE_LIBRARY, MODE_ONE, MODE_T_ONE, MODE_MANY, MODE_T_MANY, MODE_PIPE, MODE_T_PIPE, MODE_DEEP, MODE_T_DEEP,
+	MODE_N
+};
+static const char *const mode_name[MODE_N] = {
+	"library", "socketmap", "trivial", "socketmap", "trivial", "socketmap_pipelined16", "trivial_pipelined16",
+	"socketmap_pipelined100", "trivial_pipelined100",
+};
+static const int mode_conns[MODE_N] = { 1, 1, 1, CONNS_MANY, CONNS_MANY, 1, 1, 1, 1 };
+static const int mode_depth[MODE_N] = { 0, 1, 1, 1, 1, PIPE_DEPTH, PIPE_DEPTH, PIPE_DEEP, PIPE_DEEP };
+static const int mode_trivial[MODE_N] = { 0, 0, 1, 0, 1, 0, 1, 0, 1 };
+/* an mxcache-socketmap mode's trivial partner, or -1 */
+static const int mode_partner[MODE_N] = { -1, MODE_T_ONE, -1, MODE_T_MANY, -1, MODE_T_PIPE, -1, MODE_T_DEEP, -1 };
 
 struct result {
 	int done;
@@ -419,8 +449,9 @@ static const char *client_ask(struct client *c, const char *req, size_t len)
 
 /* ---- the server ---------------------------------------------------------- */
 
-/* The server next to this program: DIR_OF(/proc/self/exe)/../mxcache-socketmap. */
-static int default_server(char *out, size_t outlen)
+/* A program beside this one: DIR_OF(/proc/self/exe) followed by rel
+ * (SERVER_REL: ../mxcache-socketmap, TRIVIAL_REL: sm_trivial). */
+static int default_server(char *out, size_t outlen, const char *rel)
 {
 	char exe[PATH_MAX];
 	ssize_t k = readlink("/proc/self/exe", exe, sizeof(exe) - 1);
@@ -433,10 +464,12 @@ static int default_server(char *out, size_t outlen)
 	if (slash == NULL)
 		return -1;
 	*slash = '\0';
-	k = snprintf(out, outlen, "%s%s", exe, SERVER_REL);
+	k = snprintf(out, outlen, "%s%s", exe, rel);
 	return k < 0 || (size_t)k >= outlen ? -1 : 0;
 }
 
+/* server -d dir --listen-unix sock -f; with dir NULL the trivial
+ * server, whose one argument is its socket. */
 static pid_t start_server(const char *server, const char *dir, const char *sock)
 {
 	pid_t parent = getpid(), pid;
@@ -448,7 +481,10 @@ static pid_t start_server(const char *server, const char *dir, const char *sock)
 	prctl(PR_SET_PDEATHSIG, SIGTERM);
 	if (getppid() != parent)
 		_exit(1);
-	execl(server, server, "-d", dir, "--listen-unix", sock, "-f", (char *)NULL);
+	if (dir == NULL)
+		execl(server, server, sock, (char *)NULL);
+	else
+		execl(server, server, "-d", dir, "--listen-unix", sock, "-f", (char *)NULL);
 	fprintf(stderr, BENCH_NAME ": exec %s: %s\n", server, strerror(errno));
 	_exit(127);
 }
@@ -652,13 +688,45 @@ struct conn_job {
 	const char *err;
 };
 
+/* The next k requests of j's sequence in one send, each stamped with
+ * the time it went.  0, or -1 with j->err set. */
+static int send_batch(struct conn_job *j, double *sent, uint64_t *nsent, int k)
+{
+	static _Thread_local char buf[PIPE_MAX * REQ_SLOT];
+	const struct data *d = j->d;
+	size_t len = 0;
+	double t = now_ns();
+	uint32_t ix;
+	int i;
+
+	for (i = 0; i < k; i++) {
+		ix = d->seq[j->pos++ % SEQ_LEN];
+		memcpy(buf + len, d->req[j->kind][ix], d->reqlen[j->kind][ix]);
+		len += d->reqlen[j->kind][ix];
+		sent[(*nsent)++ % PIPE_MAX] = t;
+	}
+	if (send_all(j->c->fd, buf, len) != 0) {
+		j->err = strerror(errno);
+		return -1;
+	}
+	return 0;
+}
+
+/*
+ * One connection: depth requests in flight.  Depth 1 is one at a time.
+ * Deeper, it reads every reply that arrived together and sends as many
+ * new requests in one send, as a client that pipelines does, so the
+ * client's own system calls are not one per request and the server's
+ * cost per request is what shows.
+ */
 static void *conn_run(void *arg)
 {
 	struct conn_job *j = arg;
 	const struct data *d = j->d;
-	double sent[PIPE_DEPTH], t;
+	double sent[PIPE_MAX], t;
 	uint64_t nsent = 0, nrecv = 0, w;
 	uint32_t ix;
+	int k;
 
 	/* untimed: the server's first touches of this connection */
 	for (w = 0; w < WARMUP_REQS && j->err == NULL; w++) {
@@ -673,36 +741,28 @@ static void *conn_run(void *arg)
 	if (j->err != NULL || atomic_load(&g_stop))
 		return NULL;
 	j->t_start = j->t_end = now_ns();
-	/* up to depth requests in flight; depth 1 is one at a time */
-	while (nsent < (uint64_t)j->depth) {
-		ix = d->seq[j->pos++ % SEQ_LEN];
-		sent[nsent % PIPE_DEPTH] = now_ns();
-		if (send_all(j->c->fd, d->req[j->kind][ix], d->reqlen[j->kind][ix]) != 0) {
-			j->err = strerror(errno);
-			return NULL;
-		}
-		nsent++;
-	}
+	if (send_batch(j, sent, &nsent, j->depth) != 0)
+		return NULL;
 	while (!atomic_load_explicit(&g_stop, memory_order_relaxed)) {
-		if ((j->err = client_read(j->c)) != NULL)
+		k = 0;
+		/* the first reply waits; the rest are those already read */
+		do {
+			if ((j->err = client_read(j->c)) != NULL)
+				return NULL;
+			t = now_ns();
+			if (lat_add(&j->l, t - sent[nrecv % PIPE_MAX]) != 0) {
+				j->err = "out of memory for samples";
+				return NULL;
+			}
+			/* checked after the clock: every key is present */
+			if (strncmp(j->c->reply, "OK ", 3) != 0)
+				j->bad++;
+			nrecv++;
+			k++;
+			j->t_end = t;
+		} while (j->c->off < j->c->len && nrecv < nsent);
+		if (send_batch(j, sent, &nsent, k) != 0)
 			return NULL;
-		t = now_ns();
-		if (lat_add(&j->l, t - sent[nrecv % PIPE_DEPTH]) != 0) {
-			j->err = "out of memory for samples";
-			return NULL;
-		}
-		/* checked after the clock: every key is present */
-		if (strncmp(j->c->reply, "OK ", 3) != 0)
-			j->bad++;
-		nrecv++;
-		j->t_end = t;
-		ix = d->seq[j->pos++ % SEQ_LEN];
-		sent[nsent % PIPE_DEPTH] = now_ns();
-		if (send_all(j->c->fd, d->req[j->kind][ix], d->reqlen[j->kind][ix]) != 0) {
-			j->err = strerror(errno);
-			return NULL;
-		}
-		nsent++;
 	}
 	j->count = nrecv;
 	/* untimed: drain what is still in flight, so the stream stays whole */
@@ -823,38 +883,46 @@ static void remove_region_files(const char *dir)
 
 static void report(FILE *f, int csv, uint64_t n, struct result res[KIND_N][MODE_N])
 {
-	int k, m;
+	char vlib[32], vtriv[32];
+	int k, m, t;
 
 	if (csv)
 		fprintf(f, "kind,mode,connections,p50_ns,p99_ns,rate_per_s\n");
 	else
 		fprintf(f, "entries: %" PRIu64 " endpoint overrides and %" PRIu64 " MTA-STS policies, uniform keys\n"
-			   "%-10s %-22s %5s %12s %12s %14s %11s\n",
-			n, n, "kind", "mode", "conns", "p50_ns", "p99_ns", "rate_per_s", "p50_vs_lib");
+			   "%-11s %-22s %5s %12s %12s %14s %11s %15s\n",
+			n, n, "kind", "mode", "conns", "p50_ns", "p99_ns", "rate_per_s", "p50_vs_lib", "rate_vs_trivial");
 	for (k = 0; k < KIND_N; k++)
 		for (m = 0; m < MODE_N; m++) {
-			const struct result *r = &res[k][m];
+			const struct result *r = &res[k][m], *lib = &res[k][MODE_LIBRARY];
 
 			if (!r->done)
 				continue;
-			if (csv)
+			if (csv) {
 				fprintf(f, "%s,%s,%d,%.1f,%.1f,%.0f\n", kind_name[k], mode_name[m], mode_conns[m],
 					r->p50, r->p99, r->rate);
-			else if (res[k][MODE_LIBRARY].done && res[k][MODE_LIBRARY].p50 > 0)
-				fprintf(f, "%-10s %-22s %5d %12.1f %12.1f %14.0f %11.1f\n", kind_name[k], mode_name[m],
-					mode_conns[m], r->p50, r->p99, r->rate, r->p50 / res[k][MODE_LIBRARY].p50);
-			else
-				fprintf(f, "%-10s %-22s %5d %12.1f %12.1f %14.0f %11s\n", kind_name[k], mode_name[m],
-					mode_conns[m], r->p50, r->p99, r->rate, "-");
+				continue;
+			}
+			t = mode_partner[m];
+			snprintf(vlib, sizeof(vlib), "-");
+			snprintf(vtriv, sizeof(vtriv), "-");
+			if (!mode_trivial[m] && lib->done && lib->p50 > 0)
+				snprintf(vlib, sizeof(vlib), "%.1f", r->p50 / lib->p50);
+			if (t >= 0 && res[k][t].done && res[k][t].rate > 0)
+				snprintf(vtriv, sizeof(vtriv), "%.2f", r->rate / res[k][t].rate);
+			fprintf(f, "%-11s %-22s %5d %12.1f %12.1f %14.0f %11s %15s\n", kind_name[k], mode_name[m],
+				mode_conns[m], r->p50, r->p99, r->rate, vlib, vtriv);
 		}
 }
 
 int main(int argc, char **argv)
 {
 	char dir[] = "/tmp/mxc-bench-smap.XXXXXX", sock[sizeof(dir) + sizeof(SOCK_NAME) + 1];
-	char server_buf[PATH_MAX];
+	char tsock[sizeof(dir) + sizeof(TRIVIAL_SOCK) + 1];
+	char server_buf[PATH_MAX], trivial_buf[PATH_MAX];
 	static struct result res[KIND_N][MODE_N];
-	const char *csv = NULL, *server = NULL;
+	const char *csv = NULL, *server = NULL, *trivial = NULL, *only = NULL;
+	char casename[64];
 	struct region *r = NULL;
 	struct mxc_sts *s = NULL;
 	struct sigaction sa;
@@ -862,7 +930,7 @@ int main(int argc, char **argv)
 	mxc_t *h = NULL;
 	uint64_t n = ENTRIES_FULL;
 	double dur = MEASURE_NS_FULL, t_all = now_ns();
-	pid_t pid = -1;
+	pid_t pid = -1, tpid = -1;
 	FILE *f;
 	int i, k, m, st = 1, quick = 0, made_dir = 0;
 
@@ -875,8 +943,13 @@ int main(int argc, char **argv)
 			csv = argv[++i];
 		} else if (strcmp(argv[i], "--server") == 0 && i + 1 < argc) {
 			server = argv[++i];
+		} else if (strcmp(argv[i], "--trivial") == 0 && i + 1 < argc) {
+			trivial = argv[++i];
+		} else if (strcmp(argv[i], "--only") == 0 && i + 1 < argc) {
+			only = argv[++i];
 		} else {
-			fprintf(stderr, "usage: " BENCH_NAME " [--quick] [--entries N] [--csv FILE] [--server PATH]\n");
+			fprintf(stderr, "usage: " BENCH_NAME " [--quick] [--entries N] [--csv FILE] [--server PATH]"
+					" [--trivial PATH] [--only TEXT]\n");
 			return 2;
 		}
 	}
@@ -890,7 +963,7 @@ int main(int argc, char **argv)
 		return 2;
 	}
 	if (server == NULL) {
-		if (default_server(server_buf, sizeof(server_buf)) != 0) {
+		if (default_server(server_buf, sizeof(server_buf), SERVER_REL) != 0) {
 			progress("cannot find this program's directory; use --server PATH");
 			return 1;
 		}
@@ -898,6 +971,17 @@ int main(int argc, char **argv)
 	}
 	if (access(server, X_OK) != 0) {
 		progress("%s: %s (build it with make, or pass --server PATH)", server, strerror(errno));
+		return 1;
+	}
+	if (trivial == NULL) {
+		if (default_server(trivial_buf, sizeof(trivial_buf), TRIVIAL_REL) != 0) {
+			progress("cannot find this program's directory; use --trivial PATH");
+			return 1;
+		}
+		trivial = trivial_buf;
+	}
+	if (access(trivial, X_OK) != 0) {
+		progress("%s: %s (build it with make bench-bin, or pass --trivial PATH)", trivial, strerror(errno));
 		return 1;
 	}
 	/* stop cleanly, server and files included, when interrupted */
@@ -916,6 +1000,7 @@ int main(int argc, char **argv)
 	}
 	made_dir = 1;
 	snprintf(sock, sizeof(sock), "%s/%s", dir, SOCK_NAME);
+	snprintf(tsock, sizeof(tsock), "%s/%s", dir, TRIVIAL_SOCK);
 	s = malloc(sizeof(*s));
 	if (s == NULL || data_make(&d, n) != 0)
 		goto out;
@@ -944,14 +1029,30 @@ int main(int argc, char **argv)
 	}
 	if (verify_socketmap(sock, &d) != 0)
 		goto out;
-	progress("measuring %.1f s per case: library, 1 connection, %d connections, 1 connection %d deep",
-		 dur / 1e9, CONNS_MANY, PIPE_DEPTH);
+	progress("starting %s %s", trivial, tsock);
+	tpid = start_server(trivial, NULL, tsock);
+	if (tpid < 0) {
+		progress("fork: %s", strerror(errno));
+		goto out;
+	}
+	if ((i = wait_server(tpid, tsock)) != 0) {
+		if (i == -2)
+			tpid = -1;
+		goto out;
+	}
+	progress("measuring %.1f s per case: library, 1 connection, %d connections, 1 connection %d and %d deep;"
+		 " each socketmap case again against the trivial server",
+		 dur / 1e9, CONNS_MANY, PIPE_DEPTH, PIPE_DEEP);
 	for (k = 0; k < KIND_N; k++) {
 		for (m = 0; m < MODE_N; m++) {
+			/* --only: the cases "KIND/MODE/CONNS" holding TEXT */
+			snprintf(casename, sizeof(casename), "%s/%s/%d", kind_name[k], mode_name[m], mode_conns[m]);
+			if (only != NULL && strstr(casename, only) == NULL)
+				continue;
 			if (m == MODE_LIBRARY) {
 				if (measure_library(h, &d, k, dur, s, &res[k][m]) != 0)
 					goto out;
-			} else if (measure_socketmap(sock, &d, k, m, dur, &res[k][m]) != 0) {
+			} else if (measure_socketmap(mode_trivial[m] ? tsock : sock, &d, k, m, dur, &res[k][m]) != 0) {
 				goto out;
 			}
 			progress("%-9s %-22s %2d conn: p50 %9.1f ns, p99 %9.1f ns, %11.0f/s", kind_name[k], mode_name[m],
@@ -978,11 +1079,16 @@ out:
 		progress("the server exited with status %d", i);
 		st = 1;
 	}
+	if (tpid > 0 && (i = stop_server(tpid)) != 0) {
+		progress("the trivial server exited with status %d", i);
+		st = 1;
+	}
 	mxc_close(h);
 	if (r != NULL)
 		region_close(r);
 	if (made_dir) {
 		unlink(sock);
+		unlink(tsock);
 		remove_region_files(dir);
 		rmdir(dir);
 	}

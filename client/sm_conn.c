@@ -340,6 +340,8 @@ static void conn_close(struct conn *c)
 	free(c);
 }
 
+/* What c is polled for, told to epoll only when it changed: most
+ * rounds read, answer and write everything, and change nothing. */
 static void conn_events(struct conn *c)
 {
 	struct epoll_event ev;
@@ -347,10 +349,14 @@ static void conn_events(struct conn *c)
 
 	/* waiting: not even a hang-up is read until the answer is out (a
 	 * peer that sent its request and shut its side still gets it) */
+	want |= c->s.waiting ? 0 : EPOLLRDHUP;
+	if ((uint32_t)want == c->events)
+		return;
 	memset(&ev, 0, sizeof(ev));
-	ev.events = (uint32_t)want | (c->s.waiting ? 0 : EPOLLRDHUP);
+	ev.events = (uint32_t)want;
 	ev.data.ptr = c;
-	epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev);
+	if (epoll_ctl(ep, EPOLL_CTL_MOD, c->fd, &ev) == 0)
+		c->events = (uint32_t)want;
 }
 
 /* Write what is waiting.  -1: the peer is gone. */
@@ -571,7 +577,7 @@ static void accept_all(struct sm_listener *l, time_t now)
 		c->peer = peer;
 		c->s.idle_since = now;
 		memset(&ev, 0, sizeof(ev));
-		ev.events = EPOLLIN | EPOLLRDHUP;
+		ev.events = c->events = EPOLLIN | EPOLLRDHUP;
 		ev.data.ptr = c;
 		if (epoll_ctl(ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
 			peer_release(l, peer);

@@ -29,41 +29,86 @@ static struct sm_maps_conf cf;
 void sm_proto_init(const struct sm_maps_conf *conf)
 {
 	cf = *conf;
+	cf.transport_len = strlen(cf.transport);
 }
 
 /* ---- replies -------------------------------------------------------------- */
 
-/* Append one netstring to c's output.  -1: no memory (the caller closes). */
-static int reply(struct sm_stream *c, const char *data, size_t len)
+/*
+ * Room in c's output for a netstring of len data bytes: where its data
+ * goes (the length and ':' written before it, the ',' after it), or NULL
+ * when memory ran out (the caller closes).  The caller writes exactly len
+ * bytes there.  Replies are framed in place, one after another, so a
+ * batch of pipelined requests goes out in one send.
+ */
+static char *reply_room(struct sm_stream *c, size_t len)
 {
-	char head[16];
-	int hl;
-	size_t need;
+	char digits[SM_LEN_DIGITS];
+	size_t need, n = 0, v = len;
+	char *p;
 
-	if (len > SM_REPLY_MAX) {
-		data = "TEMP reply longer than the socketmap limit";
-		len = strlen(data);
-	}
-	mxc_sm_count(sm_stats, data[0] == 'O' ? MXS_SM_ANS_OK : data[0] == 'N' ? MXS_SM_ANS_NOTFOUND :
-			    data[0] == 'T' ? MXS_SM_ANS_TEMP : MXS_SM_ANS_PERM);
-	hl = snprintf(head, sizeof(head), "%zu:", len);
-	need = c->outlen + (size_t)hl + len + 1;
+	do {
+		digits[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v > 0);
+	need = c->outlen + n + 1 + len + 1;
 	if (need > c->outcap) {
-		size_t cap = c->outcap ? c->outcap : 4096;
-		char *p;
+		size_t cap = c->outcap ? c->outcap : SM_OUT_START;
 
 		while (cap < need)
 			cap *= 2;
 		p = realloc(c->out, cap);
 		if (p == NULL)
-			return -1;
+			return NULL;
 		c->out = p;
 		c->outcap = cap;
 	}
-	memcpy(c->out + c->outlen, head, (size_t)hl);
-	memcpy(c->out + c->outlen + hl, data, len);
-	c->out[c->outlen + (size_t)hl + len] = ',';
+	p = c->out + c->outlen;
+	while (n > 0)
+		*p++ = digits[--n];
+	*p++ = ':';
+	p[len] = ',';
 	c->outlen = need;
+	return p;
+}
+
+static void reply_count(const char *data)
+{
+	mxc_sm_count(sm_stats, data[0] == 'O' ? MXS_SM_ANS_OK : data[0] == 'N' ? MXS_SM_ANS_NOTFOUND :
+			    data[0] == 'T' ? MXS_SM_ANS_TEMP : MXS_SM_ANS_PERM);
+}
+
+/* Append one netstring to c's output.  -1: no memory (the caller closes). */
+static int reply(struct sm_stream *c, const char *data, size_t len)
+{
+	char *p;
+
+	if (len > SM_REPLY_MAX) {
+		data = "TEMP reply longer than the socketmap limit";
+		len = strlen(data);
+	}
+	reply_count(data);
+	p = reply_room(c, len);
+	if (p == NULL)
+		return -1;
+	memcpy(p, data, len);
+	return 0;
+}
+
+/* "OK data": no copy through a buffer of its own. */
+static int reply_ok(struct sm_stream *c, const char *data, size_t len)
+{
+	char *p;
+
+	if (len > SM_REPLY_MAX - 3)
+		return reply(c, "TEMP reply longer than the socketmap limit",
+			     sizeof("TEMP reply longer than the socketmap limit") - 1);
+	reply_count("OK");
+	p = reply_room(c, 3 + len);
+	if (p == NULL)
+		return -1;
+	memcpy(p, "OK ", 3);
+	memcpy(p + 3, data, len);
 	return 0;
 }
 
@@ -217,10 +262,13 @@ static int mtasts_answer(struct sm_stream *c, const char *key, size_t klen, int 
 	size_t plain;
 	int rc;
 
-	/* a key starting with '.' is a parent-domain probe: never a policy */
-	if (klen == 0 || key[0] == '.' || sts_domain(key, klen, dom, sizeof(dom)) != 0 ||
-	    memchr(dom, '\0', strlen(dom) + 1) != dom + strlen(dom) ||
-	    mxc_normalize(dom, canon, sizeof(canon)) != MXC_OK)
+	/* a key starting with '.' is a parent-domain probe: never a policy;
+	 * a NUL inside would cut the name short (another domain's answer).
+	 * mxc_tls_policy normalises the name itself (a name it cannot
+	 * normalise, or an IP address, is MXC_EINVAL: NOTFOUND), so the
+	 * canonical spelling is made here only for the TLSRPT attributes. */
+	if (klen == 0 || key[0] == '.' || memchr(key, '\0', klen) != NULL ||
+	    sts_domain(key, klen, dom, sizeof(dom)) != 0)
 		goto notfound;
 	if (c->waiting) {
 		/* asked already: look without asking again, unless the ask
@@ -231,7 +279,7 @@ static int mtasts_answer(struct sm_stream *c, const char *key, size_t klen, int 
 		else
 			c->wait_asked_ms = now_ms;
 	}
-	rc = mxc_tls_policy(cf.h, canon, flags, &pol);
+	rc = mxc_tls_policy(cf.h, dom, flags, &pol);
 	if (rc == MXC_NOTFOUND && cf.miss_wait_ms > 0) {
 		if (!c->waiting) {
 			now_ms = sm_mono_ms();
@@ -250,17 +298,19 @@ static int mtasts_answer(struct sm_stream *c, const char *key, size_t klen, int 
 		return replyf(c, "TEMP TLS policy: %s", mxc_strerror(rc));
 	if (pol.source == MXC_TLS_NONE)
 		goto notfound;
+	if (!tlsrpt || pol.source != MXC_TLS_STS)
+		return reply_ok(c, pol.policy, strlen(pol.policy));
+	if (mxc_normalize(dom, canon, sizeof(canon)) != MXC_OK)
+		goto notfound;       /* not reached: mxc_tls_policy took it */
 	sb.n = 0;
 	sb.over = 0;
 	sb_add(&sb, "OK %s", pol.policy);
 	plain = sb.n;
-	if (tlsrpt && pol.source == MXC_TLS_STS) {
-		tlsrpt_attrs(canon);
-		if (sb.over) {
-			/* the policy stands without its report attributes */
-			sb.over = 0;
-			sb.n = plain;
-		}
+	tlsrpt_attrs(canon);
+	if (sb.over) {
+		/* the policy stands without its report attributes */
+		sb.over = 0;
+		sb.n = plain;
 	}
 	if (sb.over)
 		return reply_lit(c, "TEMP reply longer than the socketmap limit");
@@ -291,14 +341,12 @@ static int map_mtasts_tlsrpt(struct sm_stream *c, const char *key, size_t klen)
  */
 static int addr_key(const char *key, size_t klen, char *k, size_t ksize)
 {
-	size_t i;
+	const char *at = memrchr(key, '@', klen);
 
-	for (i = klen; i > 0; i--)
-		if (key[i - 1] == '@') {
-			key += i;
-			klen -= i;
-			break;
-		}
+	if (at != NULL) {
+		klen -= (size_t)(at + 1 - key);
+		key = at + 1;
+	}
 	if (klen == 0 || klen >= ksize || memchr(key, '\0', klen) != NULL)
 		return -1;
 	memcpy(k, key, klen);
@@ -309,7 +357,8 @@ static int addr_key(const char *key, size_t klen, char *k, size_t ksize)
 static int map_transport(struct sm_stream *c, const char *key, size_t klen)
 {
 	static struct mxc_override ov;
-	char k[MXC_HOST_MAX + 16];
+	char k[MXC_HOST_MAX + 16], *p;
+	size_t tlen;
 	int rc;
 
 	if (addr_key(key, klen, k, sizeof(k)) != 0)
@@ -320,8 +369,19 @@ static int map_transport(struct sm_stream *c, const char *key, size_t klen)
 	if (rc != MXC_OK)
 		return replyf(c, "TEMP override table: %s", mxc_strerror(rc));
 	/* brackets: deliver to the target itself, no MX lookup; an IPv6
-	 * target goes in them as it is */
-	return replyf(c, "OK %s:[%s]", cf.transport, ov.target);
+	 * target goes in them as it is.  "OK transport:[target]" */
+	tlen = strlen(ov.target);
+	p = reply_room(c, 3 + cf.transport_len + 2 + tlen + 1);
+	if (p == NULL)
+		return -1;
+	reply_count("OK");
+	memcpy(p, "OK ", 3);
+	memcpy(p + 3, cf.transport, cf.transport_len);
+	p += 3 + cf.transport_len;
+	memcpy(p, ":[", 2);
+	memcpy(p + 2, ov.target, tlen);
+	p[2 + tlen] = ']';
+	return 0;
 }
 
 /* The federation policy as an access(5) verdict: DUNNO lets the rest of
@@ -346,6 +406,7 @@ static int map_federation(struct sm_stream *c, const char *key, size_t klen)
 
 struct map {
 	const char *name;
+	size_t nlen;
 	int (*fn)(struct sm_stream *c, const char *key, size_t klen);
 	int stat;                    /* its requests' counter (shm/smstats.h) */
 };
@@ -353,10 +414,12 @@ struct map {
 /* The registry, as RegisterMap builds it: name -> lookup function.  Both
  * mtasts maps count as mtasts requests. */
 static const struct map maps[] = {
-	{ "mtasts", map_mtasts, MXS_SM_REQ_MTASTS },
-	{ "mtasts-tlsrpt", map_mtasts_tlsrpt, MXS_SM_REQ_MTASTS },
-	{ "transport", map_transport, MXS_SM_REQ_TRANSPORT },
-	{ "federation", map_federation, MXS_SM_REQ_FEDERATION },
+#define MAP(name, fn, stat) { name, sizeof(name) - 1, fn, stat }
+	MAP("mtasts", map_mtasts, MXS_SM_REQ_MTASTS),
+	MAP("mtasts-tlsrpt", map_mtasts_tlsrpt, MXS_SM_REQ_MTASTS),
+	MAP("transport", map_transport, MXS_SM_REQ_TRANSPORT),
+	MAP("federation", map_federation, MXS_SM_REQ_FEDERATION),
+#undef MAP
 };
 
 /* One request "name key". */
@@ -370,7 +433,7 @@ static int request(struct sm_stream *c, const char *d, size_t len)
 		return reply_lit(c, "PERM malformed request: no space between map name and key");
 	nlen = (size_t)(sp - d);
 	for (i = 0; i < sizeof(maps) / sizeof(maps[0]); i++)
-		if (strlen(maps[i].name) == nlen && memcmp(maps[i].name, d, nlen) == 0) {
+		if (maps[i].nlen == nlen && memcmp(maps[i].name, d, nlen) == 0) {
 			if (!c->waiting)
 				mxc_sm_count(sm_stats, maps[i].stat);
 			return maps[i].fn(c, sp + 1, len - nlen - 1);

@@ -28,6 +28,7 @@
 #define SM_LEN_DIGITS     10         /* digits of a length, leading zeros included */
 #define SM_IN_MAX         (SM_LEN_DIGITS + 1 + SM_QUERY_MAX + 1)
 #define SM_TRANSPORT_MAX  32         /* bytes of the transport in transport answers */
+#define SM_OUT_START      4096       /* a connection's first reply buffer; it doubles */
 
 /* One connection's protocol state: request bytes waiting, replies queued. */
 struct sm_stream {
@@ -50,6 +51,7 @@ struct sm_maps_conf {
 	int tlsrpt;                  /* TLSRPT attributes in mtasts answers (mtasts-tlsrpt: always) */
 	int miss_wait_ms;            /* first contact: wait this long for the check (0: never) */
 	char transport[SM_TRANSPORT_MAX + 1];   /* transport answers' transport */
+	size_t transport_len;        /* set by sm_proto_init */
 };
 
 /* mxcached's counters, or NULL when run without --stats-fd */

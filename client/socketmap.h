@@ -13,6 +13,7 @@
 
 #include <signal.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <time.h>
 
 #include "../shm/smstats.h"
@@ -28,6 +29,7 @@ struct conn {
 	struct sm_listener *l;       /* accepted on */
 	struct sm_peer *peer;        /* its address or uid */
 	int paused;                  /* EPOLLIN off: too much output waiting */
+	uint32_t events;             /* what epoll polls it for */
 	time_t stalled_since;        /* output waiting since, or 0 */
 	size_t stall_moved;          /* bytes of it taken since then */
 	struct conn *wprev, *wnext;  /* on the waiting list (s.waiting) */

@@ -18,9 +18,11 @@
 #               tools/bench_refresh.sh (mxcached refreshing 10,000 policies
 #               against dnsmasq and tests/tools/https_srv on loopback)
 #   6. socketmap: BUILD/bench/bench_socketmap (Postfix socketmap requests
-#               to build/mxcache-socketmap over one unix connection and over
-#               32, next to mxc_resolve and mxc_sts_get in process; its own
-#               output in socketmap.csv and socketmap.txt)
+#               to build/mxcache-socketmap over one unix connection, over
+#               32, and pipelined 16 and 100 deep, each next to the same
+#               requests to BUILD/bench/sm_trivial, a server answering
+#               without a lookup, and to mxc_resolve and mxc_sts_get in
+#               process; its own output in socketmap.csv and socketmap.txt)
 #   7. instructions per lookup: tools/bench_insns.sh (callgrind over
 #               BUILD/bench/bench_insns: mxc_resolve hits and misses on 1,000
 #               overrides, split into normalise, SipHash, table, read section)
@@ -103,6 +105,7 @@ STS=$OUTDIR/bench_sts
 STS_CSV=$OUTDIR/sts.csv
 SMAP_BENCH=$OUTDIR/bench_socketmap
 SMAP_SERVER=$BUILD/mxcache-socketmap
+SMAP_TRIVIAL=$OUTDIR/sm_trivial
 SMAP_CSV=$OUTDIR/socketmap.csv
 
 failed=0
@@ -469,12 +472,13 @@ else
 fi
 
 # --- 5. socketmap: Postfix's socketmap protocol next to the library ------------
-if [ -x "$SMAP_BENCH" ] && [ -x "$SMAP_SERVER" ]; then
+if [ -x "$SMAP_BENCH" ] && [ -x "$SMAP_SERVER" ] && [ -x "$SMAP_TRIVIAL" ]; then
 	log "[5/5] socketmap: $SMAP_BENCH${PROG_ARGS:+ $PROG_ARGS}"
 	rm -f "$SMAP_CSV"
 	t=$(now_ns)
 	# shellcheck disable=SC2086
-	run_job_out "$OUTDIR/socketmap.txt" "$SMAP_BENCH" $PROG_ARGS --server "$SMAP_SERVER" --csv "$SMAP_CSV"
+	run_job_out "$OUTDIR/socketmap.txt" "$SMAP_BENCH" $PROG_ARGS --server "$SMAP_SERVER" --trivial "$SMAP_TRIVIAL" \
+		--csv "$SMAP_CSV"
 	rc=$?
 	SMAP_MS=$(ms_since "$t")
 	[ $rc -eq 0 ] || broken "bench_socketmap exited with status $rc (figures it wrote are kept)"
@@ -503,6 +507,7 @@ else
 	notrun="$notrun bench_socketmap"
 	[ -x "$SMAP_BENCH" ] || log "[5/5] skipping socketmap: $SMAP_BENCH not built"
 	[ -x "$SMAP_SERVER" ] || log "[5/5] skipping socketmap: $SMAP_SERVER not built"
+	[ -x "$SMAP_TRIVIAL" ] || log "[5/5] skipping socketmap: $SMAP_TRIVIAL not built"
 fi
 
 # --- 6. delivery events: clients to mxcached through the event rings ------------
@@ -650,6 +655,8 @@ NR == 1 { next }
 	}
 	if ($1 == "writer_daemon")
 		sets = $4
+	if ($1 == "socketmap")
+		smn = $2
 }
 END {
 	# --- scaling, writer, visibility, memory
@@ -827,6 +834,13 @@ END {
 	x = g("restart", import_n, "-", "start", "mxcached", "rebuild")
 	target("rebuild at " fmtn(import_n) " (the daemon'"'"'s log)", x == "" ? "" : x / 1000, "%.3f", "s",
 		"< 2 s" (import_n == 1000000 ? "" : ", set for 1M"), import_n, "-", "start", "mxcached", "rebuild")
+	nsk = split("transport mtasts", SK, " ")
+	for (i = 1; i <= nsk; i++)
+		if (smn != "")
+			target("socketmap " SK[i] ", 100 deep: rate / trivial server",
+				quot(g("socketmap", smn, "uniform", SK[i], "socketmap_pipelined100/1", "rate"),
+				     g("socketmap", smn, "uniform", SK[i], "trivial_pipelined100/1", "rate")), "%.2f", "ratio",
+				"≥ 0.8", smn, "uniform", SK[i], "socketmap_pipelined100/trivial", "rate_ratio")
 }' "$RESULTS"
 [ -s "$TMP/targets.csv" ] && cat "$TMP/targets.csv" >> "$RESULTS"
 
@@ -857,30 +871,41 @@ END {
 awk -F, '
 $1 == "socketmap" { v[$4, $5, $6] = $7; n = $2; if (!($4 in seen)) { seen[$4] = 1; kinds[++nk] = $4 } }
 function f(x, fmt) { return x == "" ? "-" : sprintf(fmt, x) }
+# shown: the kind, on its first line only
+function line(shown, k, label, sys) {
+	printf "  %-11s %-33s %10s / %10s %12s/s\n", shown, label, f(v[k, sys, "p50"], "%.1f"), f(v[k, sys, "p99"], "%.1f"),
+		f(v[k, sys, "rate"], "%.0f")
+}
+# one socketmap mode and the trivial server in the same mode, with the
+# rate of one over the other
+function pair(k, label, sys, tsys,    a, b) {
+	if (!((k, sys, "rate") in v))
+		return
+	line("", k, "socketmap, " label, sys)
+	if (!((k, tsys, "rate") in v))
+		return
+	line("", k, "trivial server, " label, tsys)
+	a = v[k, sys, "rate"]; b = v[k, tsys, "rate"]
+	printf "  %-11s %-33s %10s\n", "", "  rate mxcache / trivial", (b + 0 > 0 ? sprintf("%.2fx", a / b) : "-")
+}
 END {
 	if (nk == 0)
 		exit
 	print ""
 	printf "-- socketmap: requests to mxcache-socketmap on a unix socket, %s overrides and %s policies, uniform keys\n", n, n
+	print "  next to the trivial server (bench/alt/sm_trivial.c: one thread, answers \"OK x\" without a lookup)"
 	print "  ns per request p50 / p99 (library: per lookup), requests per second"
 	for (i = 1; i <= nk; i++) {
 		k = kinds[i]
 		lib = v[k, "library/1", "p50"]
 		one = v[k, "socketmap/1", "p50"]
-		printf "  %-10s %-28s %10s / %10s %12s/s\n", k,
-			k == "transport" ? "library (mxc_resolve)" : k == "mtasts" ? "library (mxc_sts_get+match)" : k == "mtasts_dane" ? "library (mxc_tls_policy)" : "library",
-			f(lib, "%.1f"), f(v[k, "library/1", "p99"], "%.1f"), f(v[k, "library/1", "rate"], "%.0f")
-		printf "  %-10s %-28s %10s / %10s %12s/s\n", "", "socketmap, 1 connection",
-			f(one, "%.1f"), f(v[k, "socketmap/1", "p99"], "%.1f"), f(v[k, "socketmap/1", "rate"], "%.0f")
-		printf "  %-10s %-28s %10s / %10s %12s/s\n", "", "socketmap, 32 connections",
-			f(v[k, "socketmap/32", "p50"], "%.1f"), f(v[k, "socketmap/32", "p99"], "%.1f"),
-			f(v[k, "socketmap/32", "rate"], "%.0f")
-		if ((k, "socketmap_pipelined16/1", "rate") in v)
-			printf "  %-10s %-28s %10s / %10s %12s/s\n", "", "socketmap, 1 conn, 16 deep",
-				f(v[k, "socketmap_pipelined16/1", "p50"], "%.1f"), f(v[k, "socketmap_pipelined16/1", "p99"], "%.1f"),
-				f(v[k, "socketmap_pipelined16/1", "rate"], "%.0f")
+		line(k, k, k == "transport" ? "library (mxc_resolve)" : k == "mtasts" ? "library (mxc_sts_get+match)" : k == "mtasts_dane" ? "library (mxc_tls_policy)" : "library", "library/1")
+		pair(k, "1 connection", "socketmap/1", "trivial/1")
+		pair(k, "32 connections", "socketmap/32", "trivial/32")
+		pair(k, "1 conn, 16 deep", "socketmap_pipelined16/1", "trivial_pipelined16/1")
+		pair(k, "1 conn, 100 deep", "socketmap_pipelined100/1", "trivial_pipelined100/1")
 		# parenthesised: a bare ">" among printf arguments is a redirection
-		printf "  %-10s %-28s %10s\n", "", "1 conn p50 / library p50",
+		printf "  %-11s %-33s %10s\n", "", "1 conn p50 / library p50",
 			(lib + 0 > 0 && one != "" ? sprintf("%.1fx", one / lib) : "-")
 	}
 }' "$RESULTS"

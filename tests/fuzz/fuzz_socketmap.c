@@ -6,6 +6,9 @@
  * mode, federation settings and a rule, so the keys that name them reach
  * the answer building, not only the error paths.  The first byte chooses
  * the piece size and the map options (strict testing, TLSRPT attributes).
+ * Every reply queued is read back: a netstring of at most SM_REPLY_MAX
+ * bytes whose data starts "OK ", "NOTFOUND ", "TEMP " or "PERM ", or the
+ * target aborts.
  */
 #include <stdint.h>
 #include <stdio.h>
@@ -75,6 +78,27 @@ static void build(void)
 	free(p);
 }
 
+/* The replies in out[from, to): well-framed, or abort. */
+static void check_replies(const char *out, size_t from, size_t to)
+{
+	static const char *const kinds[] = { "OK ", "NOTFOUND ", "TEMP ", "PERM " };
+	size_t len, i, k;
+
+	while (from < to) {
+		for (len = 0, i = from; i < to && out[i] >= '0' && out[i] <= '9' && i - from < SM_LEN_DIGITS; i++)
+			len = len * 10 + (size_t)(out[i] - '0');
+		if (i == from || i >= to || out[i] != ':' || len > SM_REPLY_MAX || to - i - 1 < len + 1 ||
+		    out[i + 1 + len] != ',')
+			abort();
+		for (k = 0; k < sizeof(kinds) / sizeof(kinds[0]); k++)
+			if (len >= strlen(kinds[k]) && memcmp(out + i + 1, kinds[k], strlen(kinds[k])) == 0)
+				break;
+		if (k == sizeof(kinds) / sizeof(kinds[0]))
+			abort();
+		from = i + 1 + len + 1;
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	static struct sm_stream c;
@@ -106,9 +130,12 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 		off += k;
 		if (sm_parse(&c, 0) != 0)
 			break;
+		check_replies(c.out, c.outoff, c.outlen);
+		c.outoff = c.outlen;                /* checked */
 		if (c.outlen > 4 * SM_REPLY_MAX)
 			c.outlen = c.outoff = 0;    /* as if written out */
 	}
+	check_replies(c.out, c.outoff, c.outlen);
 	free(c.out);
 	return 0;
 }

@@ -116,6 +116,48 @@ $SMC "$SOCK" "$GOLDEN/transport.req" >"$D/during.got"
 check "answers go on while another client does not read" cmp -s "$D/during.got" "$GOLDEN/transport.rep"
 wait "$STALLER" 2>/dev/null
 
+# --- a deep pipeline read slowly: more replies than SM_OUT_MAX wait at
+# times, so reading stops and starts again; every reply comes, in order ---
+python3 - "$SOCK" <<'PY'
+import socket, sys, time
+reqs = [b"21:transport example.org,", b"25:transport nothing.example,", b"16:mtasts good.test,",
+        b"28:transport [IPv6:2001:DB8::1],", b"15:unknown-map key,"]
+n = 30000
+s = socket.socket(socket.AF_UNIX); s.connect(sys.argv[1]); s.settimeout(10)
+data = b"".join(reqs[i % len(reqs)] for i in range(n))
+sent, got, end = 0, b"", time.time() + 30
+s.setblocking(False)
+while time.time() < end:
+    if sent < len(data):
+        try:
+            sent += s.send(data[sent:sent + 4096])
+        except BlockingIOError:
+            pass
+    try:
+        b = s.recv(1024)                # slowly: the server's output piles up
+        if not b:
+            break
+        got += b
+        time.sleep(0.0002)
+    except BlockingIOError:
+        time.sleep(0.001)
+    if sent == len(data) and got.count(b",") >= n:
+        break
+replies, i = [], 0
+while i < len(got):
+    c = got.index(b":", i)
+    ln = int(got[i:c])
+    replies.append(got[c + 1:c + 1 + ln])
+    i = c + 1 + ln + 1
+want = [b"OK smtp:[192.0.2.7]", b"NOTFOUND ", None, b"OK smtp:[2001:db8::25]", None]
+bad = [k for k, r in enumerate(replies) if want[k % 5] is not None and r != want[k % 5]]
+bad += [k for k, r in enumerate(replies) if k % 5 == 2 and not r.startswith(b"OK secure match=")]
+bad += [k for k, r in enumerate(replies) if k % 5 == 4 and not r.startswith(b"PERM unknown map")]
+print(f"# {len(replies)} replies of {n}, {len(bad)} out of place")
+sys.exit(0 if len(replies) == n and not bad else 1)
+PY
+check "a deep pipeline, read slowly: every reply, in order" test $? -eq 0
+
 # --- many connections at once ---
 python3 - "$SOCK" <<'PY'
 import socket, sys
